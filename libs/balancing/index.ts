@@ -1,0 +1,4 @@
+export * from "./types.js";
+export * from "./filters.js";
+export * from "./placement-stack.js";
+export type { Strategy } from "./strategy.js";

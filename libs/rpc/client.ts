@@ -1,0 +1,167 @@
+// One way to make clients: grpc-js channels, the generated descriptors, and
+// a deadline on every call (the configured default when the caller gives
+// none). The returned object has connect's Client<S> shape, so code calls
+// `await client.place({...}, { timeoutMs })` whatever the transport.
+import { create, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { ConnectError, type CallOptions, type Client } from "@connectrpc/connect";
+import * as grpc from "@grpc/grpc-js";
+import { SpanKind, context as otelContext, propagation, trace } from "@opentelemetry/api";
+import { Code, toConnectError } from "./errors.js";
+import { deserializerFor, methodPath, serializerFor } from "./grpc-server-adapter.js";
+import { readMessages } from "./message-queue.js";
+import { isTracingEnabled, tracer } from "../telemetry/tracing.js";
+
+export interface ClientOptions {
+  /** Deadline for calls that do not set timeoutMs. Streams get none by default. */
+  readonly defaultDeadlineMs?: number;
+  readonly maxMessageBytes?: number;
+  readonly keepaliveTimeMs?: number;
+  readonly keepaliveTimeoutMs?: number;
+}
+
+export type RpcClient<S extends DescService> = Client<S> & {
+  readonly address: string;
+  close(): void;
+  /** Resolves once the channel is connected, or rejects with UNAVAILABLE naming the address. */
+  waitForReady(timeoutMs: number): Promise<void>;
+};
+
+export function channelOptions(options: ClientOptions): grpc.ChannelOptions {
+  return {
+    "grpc.max_send_message_length": options.maxMessageBytes ?? 4 * 1024 * 1024,
+    "grpc.max_receive_message_length": options.maxMessageBytes ?? 4 * 1024 * 1024,
+    "grpc.keepalive_time_ms": options.keepaliveTimeMs ?? 10_000,
+    "grpc.keepalive_timeout_ms": options.keepaliveTimeoutMs ?? 5_000,
+    "grpc.keepalive_permit_without_calls": 1,
+    // Reconnect quickly after a peer restarts (grpc-js defaults to 1 s..120 s).
+    "grpc.initial_reconnect_backoff_ms": 200,
+    "grpc.max_reconnect_backoff_ms": 2_000,
+  };
+}
+
+export function createRpcClient<S extends DescService>(service: S, address: string, options: ClientOptions = {}): RpcClient<S> {
+  const channel = new grpc.Client(address, grpc.credentials.createInsecure(), channelOptions(options));
+  const client: Record<string, unknown> = {
+    address,
+    close: () => channel.close(),
+    waitForReady: (timeoutMs: number) =>
+      new Promise<void>((resolve, reject) => {
+        channel.waitForReady(Date.now() + timeoutMs, (error) => {
+          if (error) reject(new ConnectError(`no connection to ${address} within ${timeoutMs} ms: ${error.message}`, Code.Unavailable));
+          else resolve();
+        });
+      }),
+  };
+  for (const method of service.methods) {
+    client[method.localName] = callFor(channel, service, method, address, options);
+  }
+  return client as RpcClient<S>;
+}
+
+function callFor(channel: grpc.Client, service: DescService, method: DescMethod, address: string, options: ClientOptions) {
+  const path = methodPath(service, method);
+  const serialize = serializerFor(method.input);
+  const deserialize = deserializerFor(method.output);
+  const callOptions = (opts: CallOptions | undefined, streaming: boolean): grpc.CallOptions => {
+    const timeoutMs = opts?.timeoutMs ?? (streaming ? undefined : options.defaultDeadlineMs ?? 10_000);
+    return timeoutMs !== undefined && timeoutMs > 0 ? { deadline: Date.now() + timeoutMs } : {};
+  };
+  const metadata = (opts: CallOptions | undefined): grpc.Metadata => {
+    const md = new grpc.Metadata();
+    if (opts?.headers) new Headers(opts.headers).forEach((value, key) => md.set(key, value));
+    if (isTracingEnabled()) propagation.inject(otelContext.active(), md, metadataSetter);
+    return md;
+  };
+  const fail = (error: unknown): ConnectError => {
+    const status = toConnectError(error);
+    if (status.code === Code.Unavailable && !status.rawMessage.includes(address)) {
+      return new ConnectError(`${address}: ${status.rawMessage}`, status.code);
+    }
+    return status;
+  };
+
+  switch (method.methodKind) {
+    case "unary":
+      return (request: unknown, opts?: CallOptions) =>
+        withClientSpan(service, method, () =>
+          new Promise((resolve, reject) => {
+            const call = channel.makeUnaryRequest(path, serialize, deserialize, create(method.input, request as never), metadata(opts), callOptions(opts, false), (error, response) => {
+              if (error) reject(fail(error));
+              else resolve(response);
+            });
+            opts?.signal?.addEventListener("abort", () => call.cancel(), { once: true });
+          }),
+        );
+    case "server_streaming":
+      return (request: unknown, opts?: CallOptions) => {
+        const call = channel.makeServerStreamRequest(path, serialize, deserialize, create(method.input, request as never), metadata(opts), callOptions(opts, true));
+        return streamResponses(call, opts, fail);
+      };
+    case "client_streaming":
+      return (requests: AsyncIterable<unknown>, opts?: CallOptions) =>
+        new Promise((resolve, reject) => {
+          const call = channel.makeClientStreamRequest(path, serialize, deserialize, metadata(opts), callOptions(opts, true), (error, response) => {
+            if (error) reject(fail(error));
+            else resolve(response);
+          });
+          opts?.signal?.addEventListener("abort", () => call.cancel(), { once: true });
+          pump(requests, call, method).catch(() => call.cancel());
+        });
+    case "bidi_streaming":
+      return (requests: AsyncIterable<unknown>, opts?: CallOptions) => {
+        const call = channel.makeBidiStreamRequest(path, serialize, deserialize, metadata(opts), callOptions(opts, true));
+        pump(requests, call, method).catch(() => call.cancel());
+        return streamResponses(call, opts, fail);
+      };
+  }
+}
+
+async function pump(requests: AsyncIterable<unknown>, call: grpc.ClientWritableStream<unknown>, method: DescMethod): Promise<void> {
+  for await (const request of requests) {
+    if (!call.write(create(method.input, request as never))) {
+      await new Promise<void>((resolve) => {
+        call.once("drain", resolve);
+        call.once("close", resolve);
+      });
+    }
+  }
+  call.end();
+}
+
+async function* streamResponses(
+  call: grpc.ClientReadableStream<unknown>,
+  opts: CallOptions | undefined,
+  fail: (error: unknown) => ConnectError,
+): AsyncGenerator<unknown> {
+  const abort = new AbortController();
+  opts?.signal?.addEventListener("abort", () => abort.abort(), { once: true });
+  abort.signal.addEventListener("abort", () => call.cancel(), { once: true });
+  try {
+    for await (const message of readMessages<unknown>(call, abort.signal)) yield message;
+    if (opts?.signal?.aborted) throw new ConnectError("call aborted", Code.Canceled);
+  } catch (error) {
+    throw fail(error);
+  } finally {
+    abort.abort();
+  }
+}
+
+async function withClientSpan<T>(service: DescService, method: DescMethod, work: () => Promise<T>): Promise<T> {
+  if (!isTracingEnabled()) return work();
+  const span = tracer().startSpan(`${service.typeName}/${method.name}`, {
+    kind: SpanKind.CLIENT,
+    attributes: { "rpc.system": "grpc", "rpc.service": service.typeName, "rpc.method": method.name },
+  });
+  try {
+    return await otelContext.with(trace.setSpan(otelContext.active(), span), work);
+  } catch (error) {
+    span.setStatus({ code: 2, message: error instanceof Error ? error.message : String(error) });
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+const metadataSetter = {
+  set: (carrier: grpc.Metadata, key: string, value: string) => carrier.set(key, value),
+};

@@ -1,0 +1,6 @@
+export * from "./errors.js";
+export * from "./client.js";
+export * from "./server.js";
+export * from "./http-server.js";
+export * from "./shutdown.js";
+export { readMessages } from "./message-queue.js";

@@ -1,0 +1,92 @@
+// One way to start a gRPC server. Every server brings server reflection (v1
+// and v1alpha) that resolves well-known types, grpc.health.v1 (Check and
+// Watch, per service name), message-size limits and keepalive, and stops
+// gracefully: NOT_SERVING first, no new calls, in-flight calls finished,
+// streams closed, then forced after the grace period.
+import type { DescService } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import * as grpc from "@grpc/grpc-js";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation } from "grpc-health-check";
+import type { Logger } from "pino";
+import { adaptService } from "./grpc-server-adapter.js";
+import { reflectionPackage } from "./reflection.js";
+
+export interface ServiceRegistration<S extends DescService = DescService> {
+  readonly service: S;
+  readonly impl: Partial<ServiceImpl<S>>;
+}
+
+/** Keeps the service's type parameter tied to its implementation. */
+export function register<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>): ServiceRegistration {
+  return { service, impl } as unknown as ServiceRegistration;
+}
+
+export interface RpcServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly services: readonly ServiceRegistration[];
+  readonly logger: Logger;
+  readonly maxMessageBytes?: number;
+  readonly keepaliveTimeMs?: number;
+  readonly keepaliveTimeoutMs?: number;
+  readonly shutdownGraceMs?: number;
+}
+
+export interface RpcServer {
+  readonly port: number;
+  readonly address: string;
+  /** Aborts when shutdown begins: long-lived streams end on it. */
+  readonly shutdownSignal: AbortSignal;
+  setServing(isServing: boolean): void;
+  shutdown(): Promise<void>;
+}
+
+export async function startRpcServer(options: RpcServerOptions): Promise<RpcServer> {
+  const maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": maxMessageBytes,
+    "grpc.max_send_message_length": maxMessageBytes,
+    "grpc.keepalive_time_ms": options.keepaliveTimeMs ?? 10_000,
+    "grpc.keepalive_timeout_ms": options.keepaliveTimeoutMs ?? 5_000,
+    // Clients ping every keepalive_time_ms; allow it rather than GOAWAY them.
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.http2.min_ping_interval_without_data_ms": 1_000,
+  });
+  const shutdownController = new AbortController();
+  const serviceNames = options.services.map((s) => s.service.typeName);
+  const health = new HealthImplementation(Object.fromEntries(["", ...serviceNames].map((name) => [name, "NOT_SERVING"])));
+  health.addToServer(server);
+  new ReflectionService(reflectionPackage(options.services.map((s) => s.service)) as never).addToServer(server);
+  for (const { service, impl } of options.services) {
+    const adapted = adaptService(service, impl, options.logger, shutdownController.signal);
+    server.addService(adapted.definition, adapted.handlers);
+  }
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (error, bound) => {
+      if (error) reject(new Error(`cannot listen for gRPC on ${options.host}:${options.port}: ${error.message}`));
+      else resolve(bound);
+    });
+  });
+  const setServing = (isServing: boolean): void => {
+    for (const name of ["", ...serviceNames]) health.setStatus(name, isServing ? "SERVING" : "NOT_SERVING");
+  };
+  let stopping: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    stopping ??= new Promise<void>((resolve) => {
+      setServing(false);
+      shutdownController.abort(new Error("server shutting down"));
+      const force = setTimeout(() => {
+        options.logger.warn({ graceMs: options.shutdownGraceMs ?? 10_000 }, "calls still running after the grace period; forcing shutdown");
+        server.forceShutdown();
+        resolve();
+      }, options.shutdownGraceMs ?? 10_000);
+      server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+    return stopping;
+  };
+  return { port, address: `${options.host}:${port}`, shutdownSignal: shutdownController.signal, setServing, shutdown };
+}

@@ -1,0 +1,28 @@
+// Graceful stop on SIGTERM/SIGINT: run the service's stop once, exit 0; a
+// second signal exits at once (status 130) for an operator who means it.
+import type { Logger } from "pino";
+
+export function stopOnSignals(stop: () => Promise<void>, logger: Logger): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, "second signal: exiting now");
+      process.exit(130);
+    }
+    stopping = true;
+    logger.info({ signal }, "stopping gracefully");
+    stop().then(
+      () => {
+        logger.info("stopped");
+        logger.flush?.();
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, "graceful stop failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+}

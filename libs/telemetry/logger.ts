@@ -1,0 +1,25 @@
+// pino JSON logs; each line carries trace_id and span_id when a span is active.
+import { trace } from "@opentelemetry/api";
+import { pino, type Logger, type LevelWithSilent } from "pino";
+
+export type { Logger };
+
+export interface LoggerOptions {
+  readonly service: string;
+  readonly version: string;
+  readonly level?: LevelWithSilent;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  return pino({
+    level: options.level ?? "info",
+    base: { service: options.service, version: options.version, pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    mixin() {
+      const span = trace.getActiveSpan();
+      if (!span) return {};
+      const { traceId, spanId } = span.spanContext();
+      return { trace_id: traceId, span_id: spanId };
+    },
+  });
+}
