@@ -74,7 +74,8 @@ function callFor(channel: grpc.Client, service: DescService, method: DescMethod,
   };
   const fail = (error: unknown): ConnectError => {
     const status = toConnectError(error);
-    if (status.code === Code.Unavailable && !status.rawMessage.includes(address)) {
+    // Name the address when the channel itself failed, not when the server refused.
+    if (status.code === Code.Unavailable && /No connection established|ECONNREFUSED|Connection dropped|Failed to connect/i.test(status.rawMessage)) {
       return new ConnectError(`${address}: ${status.rawMessage}`, status.code);
     }
     return status;

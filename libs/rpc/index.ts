@@ -4,3 +4,5 @@ export * from "./server.js";
 export * from "./http-server.js";
 export * from "./shutdown.js";
 export { readMessages } from "./message-queue.js";
+export * from "./async-queue.js";
+export * from "./service-host.js";

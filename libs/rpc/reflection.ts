@@ -3,7 +3,7 @@
 // imported files with an empty dependency list (grpc-node issue 3018), so a
 // client cannot resolve google.protobuf.Timestamp. Here every file keeps its
 // real dependency list and every transitive dependency is served.
-import { toBinary, type DescFile, type DescService } from "@bufbuild/protobuf";
+import { fromBinary, toBinary, type DescFile, type DescService } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import * as protoLoader from "@grpc/proto-loader";
 import { protoPath as healthProtoPath } from "grpc-health-check";
@@ -46,12 +46,21 @@ export function reflectionPackage(services: readonly DescService[]): ReflectionP
   return pkg;
 }
 
-/** grpc.health.v1 imports nothing, so proto-loader's descriptor of it is whole. */
+/**
+ * grpc.health.v1 imports nothing, so proto-loader's descriptor of it is whole.
+ * It is served under the canonical name grpc/health/v1/health.proto (the
+ * package ships it as grpc_health_v1.proto): clients such as buf curl that
+ * have the standard file built in refuse a second file defining the service.
+ */
 function healthFileDescriptors(): Buffer[] {
   const message = protoLoader.loadSync(healthProtoPath)["grpc.health.v1.HealthCheckRequest"];
   const files = message && "fileDescriptorProtos" in message ? message.fileDescriptorProtos : undefined;
   if (!Array.isArray(files)) {
     throw new Error(`grpc-health-check's ${healthProtoPath} has no grpc.health.v1.HealthCheckRequest`);
   }
-  return files.map((bytes: Buffer) => Buffer.from(bytes));
+  return files.map((bytes: Buffer) => {
+    const file = fromBinary(FileDescriptorProtoSchema, bytes);
+    file.name = "grpc/health/v1/health.proto";
+    return Buffer.from(toBinary(FileDescriptorProtoSchema, file));
+  });
 }

@@ -2,7 +2,7 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: "scalemesh_process_" });
+collectDefaultMetrics({ register: registry, prefix: "scalemesh_" });
 
 export const rpcHandled = new Counter({
   name: "scalemesh_rpc_server_handled_total",

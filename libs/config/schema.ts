@@ -1,0 +1,271 @@
+// The one schema for every option of every scalemesh service: types, ranges,
+// defaults and a one-line description each. Env names, flags, coercion and the
+// --help-config table are all derived from it (see option-catalog.ts), so a
+// new option is one line here.
+import { z } from "zod";
+
+// ---- option builders: one per kind of value, so ranges read the same everywhere
+
+const port = (defaultPort: number, description: string) =>
+  z
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .meta({ allowed: "an integer from 0 to 65535 (0 = pick a free port)" })
+    .default(defaultPort)
+    .describe(description);
+
+const host = (description: string) => z.string().min(1).default("127.0.0.1").describe(description);
+
+/** A discovery URI (static://, dns+srv://, consul://, etcd://, k8s://); libs/discovery checks the scheme. */
+const DISCOVERY_URI = /^[a-z][a-z0-9+.-]*:\/\/\S+$/;
+const DISCOVERY_URI_OR_NONE = /^$|^[a-z][a-z0-9+.-]*:\/\/\S+$/;
+const DISCOVERY_ALLOWED = "a discovery URI such as static://host:port,host:port or dns+srv://name";
+
+const discoveryUri = (defaultUri: string, description: string) =>
+  z.string().regex(DISCOVERY_URI).meta({ allowed: DISCOVERY_ALLOWED }).default(defaultUri).describe(description);
+
+const optionalDiscoveryUri = (defaultUri: string, description: string) =>
+  z
+    .string()
+    .regex(DISCOVERY_URI_OR_NONE)
+    .meta({ allowed: `"" (none) or ${DISCOVERY_ALLOWED}` })
+    .default(defaultUri)
+    .describe(description);
+
+/** Durations in seconds may be fractional so tests can run fast clocks (heartbeat 0.1). */
+const seconds = (defaultSec: number, description: string) =>
+  z.number().positive().default(defaultSec).describe(description);
+
+const secondsOrZero = (defaultSec: number, description: string) =>
+  z.number().min(0).default(defaultSec).describe(description);
+
+const millis = (defaultMs: number, description: string) =>
+  z.number().int().min(1).default(defaultMs).describe(description);
+
+const count = (min: number, defaultCount: number, description: string) =>
+  z.number().int().min(min).default(defaultCount).describe(description);
+
+const ratio = (defaultRatio: number, description: string) =>
+  z.number().min(0).max(1).default(defaultRatio).describe(description);
+
+const stringList = (description: string) =>
+  z.array(z.string().min(1)).readonly().default([]).describe(description);
+
+// ---- the sections: each rejects unknown keys (typos) and fills every missing
+// key with its default, so an absent or partial section is fine.
+
+const coordinatorSection = z
+  .strictObject({
+    host: host("Address the coordinator listens on."),
+    grpc_port: port(7070, "Coordinator gRPC port (WorkerSession, Place, WatchCluster, Admin)."),
+    http_port: port(7071, "Coordinator HTTP port (metrics, health, Connect JSON, page)."),
+    heartbeat_interval_sec: seconds(1, "How often workers are asked to heartbeat."),
+    reconnect_grace_sec: secondsOrZero(
+      3,
+      "How long a worker whose stream broke may take to come back before it is declared dead.",
+    ),
+    max_pending_tasks: count(0, 10000, "Tasks that may wait for capacity before Assign is refused."),
+    default_max_attempts: count(1, 3, "Attempts a task gets when its request names none."),
+    default_task_timeout_sec: seconds(300, "Task timeout when its request names none."),
+    dead_worker_retention_sec: secondsOrZero(300, "How long a dead worker stays visible in the cluster view."),
+    optimizer: optionalDiscoveryUri("static://127.0.0.1:7090", 'Where to find the optimizer; "" runs without one.'),
+  })
+  .readonly()
+  .prefault({});
+
+const balancerSection = z
+  .strictObject({
+    host: host("Address the balancer listens on."),
+    grpc_port: port(7080, "Balancer gRPC port (Assign, AssignStream, Route, AwaitTask)."),
+    http_port: port(7081, "Balancer HTTP port (metrics, health, Connect JSON)."),
+    coordinator: discoveryUri("static://127.0.0.1:7070", "Where to find the coordinator."),
+    strategy: z
+      .enum(["round_robin", "least_loaded"])
+      .default("least_loaded")
+      .describe("How the balancer picks among feasible workers."),
+    place_attempts: count(1, 3, "Candidate workers tried before a task is queued."),
+  })
+  .readonly()
+  .prefault({});
+
+const optimizerSection = z
+  .strictObject({
+    host: host("Address the optimizer listens on."),
+    grpc_port: port(7090, "Optimizer gRPC port (Observe, GetForecast, GetRecommendation, ...)."),
+    http_port: port(7091, "Optimizer HTTP port (metrics, health, Connect JSON)."),
+    window_sec: seconds(60, "Load history window the forecasts look at."),
+  })
+  .readonly()
+  .prefault({});
+
+const workerSection = z
+  .strictObject({
+    coordinator: discoveryUri("static://127.0.0.1:7070", "Where the worker agent finds the coordinator."),
+    worker_id: z.string().default("").describe('Stable worker id; "" generates one at start-up.'),
+    host: host("Address the worker agent's HTTP server listens on."),
+    http_port: port(7101, "Worker agent HTTP port (health, metrics)."),
+    slots: z.number().int().min(1).max(1024).default(4).describe("Tasks this worker runs at once."),
+    capabilities: stringList("Capabilities this worker offers; tasks may require some."),
+    labels: z
+      .record(z.string().min(1), z.string())
+      .readonly()
+      .default({})
+      .describe("Free-form key=value labels reported with the worker."),
+    handler: z
+      .string()
+      .regex(/^(|module:.+|exec:.+)$/)
+      .meta({ allowed: '"" (built-in), module:<specifier> or exec:<command>' })
+      .default("")
+      .describe("What runs a task: a module to import or a command to execute."),
+    task_timeout_sec: seconds(300, "Longest a task may run on this worker."),
+    reconnect_initial_ms: millis(200, "First reconnect delay after the session breaks."),
+    reconnect_max_ms: millis(5000, "Largest reconnect delay (the backoff doubles up to it)."),
+  })
+  .readonly()
+  .prefault({});
+
+const rpcSection = z
+  .strictObject({
+    max_message_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(4 * 1024 * 1024)
+      .describe("Largest gRPC message sent or received."),
+    max_payload_bytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(64 * 1024 * 1024)
+      .default(1024 * 1024)
+      .describe("Largest task payload accepted; must fit in a message with its envelope."),
+    default_deadline_ms: millis(10000, "Deadline for unary calls that set none."),
+    keepalive_time_ms: millis(10000, "Idle time before a keepalive ping."),
+    keepalive_timeout_ms: millis(5000, "How long a keepalive ping may go unanswered."),
+    shutdown_grace_sec: secondsOrZero(10, "How long in-flight calls get to finish on shutdown."),
+  })
+  .readonly()
+  .prefault({});
+
+const telemetrySection = z
+  .strictObject({
+    log_level: z
+      .enum(["fatal", "error", "warn", "info", "debug", "trace"])
+      .default("info")
+      .describe("Lowest log level written."),
+    trace_sample_ratio: ratio(1, "Fraction of traces sampled."),
+  })
+  .readonly()
+  .prefault({});
+
+/** Exactly the keys of the original system's system_config.yaml, so an existing file keeps working. */
+const scalingSection = z
+  .strictObject({
+    deployment_mode: z
+      .enum(["local", "docker", "kubernetes", "external"])
+      .default("local")
+      .describe("Where workers run (the provider that starts and stops them)."),
+    discovery_method: z
+      .enum(["static", "dns", "consul", "etcd", "k8s"])
+      .default("static")
+      .describe("How workers are discovered."),
+    min_workers: count(0, 2, "Fewest workers the autoscaler keeps."),
+    max_workers: count(1, 10, "Most workers the autoscaler starts."),
+    sync_interval_sec: seconds(15, "How often the fleet is reconciled with the provider."),
+    heartbeat_timeout_sec: seconds(5, "Silence after which a worker is suspected dead."),
+    worker_prefix: z.string().min(1).default("worker").describe("Name prefix of workers the provider starts."),
+    static_workers: stringList("Fixed worker addresses (host:port) for static discovery."),
+    scale_up_threshold: ratio(0.8, "Utilisation above which the fleet grows."),
+    scale_down_threshold: ratio(0.3, "Utilisation below which the fleet shrinks."),
+    cool_down_sec: secondsOrZero(60, "Least time between two scaling actions."),
+    burst_factor: z.number().min(1).default(1.5).describe("Load over forecast by this factor counts as a burst."),
+    max_burst_duration_sec: seconds(300, "Longest a burst is treated as one before it is the new normal."),
+    enable_failure_detection: z.boolean().default(true).describe("Detect dead workers from missed heartbeats."),
+    enable_auto_recovery: z.boolean().default(true).describe("Replace dead workers and reassign their tasks."),
+    max_recovery_attempts: count(0, 3, "Times a dead worker is replaced before giving up."),
+    region: z.string().min(1).default("local").describe("Region this deployment runs in."),
+    zone: z.string().min(1).default("local-a").describe("Zone this deployment runs in."),
+  })
+  .readonly()
+  .prefault({});
+
+const sectionsSchema = z.strictObject({
+  coordinator: coordinatorSection,
+  balancer: balancerSection,
+  optimizer: optimizerSection,
+  worker: workerSection,
+  rpc: rpcSection,
+  telemetry: telemetrySection,
+  scaling: scalingSection,
+});
+
+type Sections = z.output<typeof sectionsSchema>;
+
+/**
+ * Pairs of options whose values must stay ordered. Each check names both keys
+ * so the error says which one to move; `relatedKey` lets the loader add where
+ * the other value came from.
+ */
+const ORDERED_OPTIONS: ReadonlyArray<{
+  lowerKey: string;
+  upperKey: string;
+  isStrict: boolean;
+  read: (config: Sections) => readonly [lower: number, upper: number];
+}> = [
+  {
+    lowerKey: "scaling.min_workers",
+    upperKey: "scaling.max_workers",
+    isStrict: false,
+    read: (c) => [c.scaling.min_workers, c.scaling.max_workers],
+  },
+  {
+    // Equal thresholds would make the autoscaler flap between up and down.
+    lowerKey: "scaling.scale_down_threshold",
+    upperKey: "scaling.scale_up_threshold",
+    isStrict: true,
+    read: (c) => [c.scaling.scale_down_threshold, c.scaling.scale_up_threshold],
+  },
+  {
+    // A worker must get at least one heartbeat in before it is timed out.
+    lowerKey: "coordinator.heartbeat_interval_sec",
+    upperKey: "scaling.heartbeat_timeout_sec",
+    isStrict: true,
+    read: (c) => [c.coordinator.heartbeat_interval_sec, c.scaling.heartbeat_timeout_sec],
+  },
+  {
+    // A payload at the limit must still fit in one message with the task around it.
+    lowerKey: "rpc.max_payload_bytes",
+    upperKey: "rpc.max_message_bytes",
+    isStrict: true,
+    read: (c) => [c.rpc.max_payload_bytes, c.rpc.max_message_bytes],
+  },
+  {
+    lowerKey: "worker.reconnect_initial_ms",
+    upperKey: "worker.reconnect_max_ms",
+    isStrict: false,
+    read: (c) => [c.worker.reconnect_initial_ms, c.worker.reconnect_max_ms],
+  },
+];
+
+export const configSchema = sectionsSchema
+  .superRefine((config, ctx) => {
+    for (const { lowerKey, upperKey, isStrict, read } of ORDERED_OPTIONS) {
+      const [lower, upper] = read(config);
+      if (isStrict ? lower < upper : lower <= upper) continue;
+      ctx.addIssue({
+        code: "custom",
+        path: lowerKey.split("."),
+        message: `${isStrict ? "less than" : "at most"} ${upperKey}, which is ${upper}`,
+        params: { relatedKey: upperKey },
+      });
+    }
+  })
+  .readonly();
+
+/** Every option, fully defaulted and frozen. */
+export type Config = z.infer<typeof configSchema>;
+
+export type ConfigSectionName = keyof Config;

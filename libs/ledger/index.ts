@@ -1,0 +1,3 @@
+export * from "./task-ledger.js";
+export * from "./pending-queue.js";
+export * from "./validate-task.js";

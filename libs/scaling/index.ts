@@ -1,0 +1,3 @@
+export * from "./load-record.js";
+export * from "./load-history.js";
+export * from "./recommend.js";

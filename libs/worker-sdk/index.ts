@@ -1,0 +1,10 @@
+// What a TypeScript program embeds to be a scalemesh worker.
+export { createWorker, type DrainOptions, type RegisteredEvent, type Worker, type WorkerOptions } from "./worker.js";
+export type { TaskHandler, TaskOutcome, TaskOutcomeKind, TaskOutput, WorkerTask } from "./task.js";
+export { TASK_OUTCOME_KINDS } from "./task.js";
+export type { TaskReport } from "./task-runner.js";
+export { NO_FREE_SLOT, WORKER_DRAINING } from "./task-runner.js";
+export { executeTask, formatSeconds, type ExecuteTaskOptions } from "./execute-task.js";
+export { backoffCapMs, reconnectDelayMs, type BackoffPolicy } from "./backoff.js";
+export { generateWorkerId, type WorkerIdParts } from "./worker-id.js";
+export { resolveCoordinatorEndpoints, type CoordinatorEndpoints } from "./coordinator-endpoints.js";

@@ -1,0 +1,147 @@
+// One WorkerSession stream: Register first, wait for Registered, heartbeat at
+// the interval it names, hand assignments over. The session ends when the
+// stream does; the worker decides whether to open another.
+import { durationMs } from "@bufbuild/protobuf/wkt";
+import type { Logger } from "pino";
+import type { Assignment, Coordinator, Registered } from "../contracts/index.js";
+import { createAsyncQueue } from "../rpc/async-queue.js";
+import type { RpcClient } from "../rpc/client.js";
+import { messageOf } from "./execute-task.js";
+import { resultOf, type SessionRequest } from "./session-messages.js";
+
+/** Used when Registered names no heartbeat interval. */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1000;
+
+export interface SessionOptions {
+  readonly client: RpcClient<typeof Coordinator>;
+  readonly register: SessionRequest;
+  /** How long to wait for Registered before giving up on this stream. */
+  readonly registerTimeoutMs: number;
+  readonly logger: Logger;
+  readonly heartbeat: () => SessionRequest;
+  /** Runs when Registered arrives; what it sends goes out before anything else. */
+  readonly onRegistered: (registered: Registered) => void;
+  readonly onAssignment: (assignment: Assignment) => void;
+}
+
+export interface SessionEnd {
+  readonly wasRegistered: boolean;
+  /** The worker half-closed the stream (drain) and the coordinator ended it. */
+  readonly isClosedByWorker: boolean;
+  /** Why the session ended, unless the worker closed it. */
+  readonly error?: string;
+}
+
+export interface Session {
+  readonly isRegistered: boolean;
+  readonly ended: Promise<SessionEnd>;
+  send(message: SessionRequest): void;
+  heartbeatNow(): void;
+  /** Half-closes the stream once what was sent is written; the coordinator then ends it. */
+  close(): void;
+  cancel(reason: string): void;
+  /** Results given to send() that never reached the stream; call once the session ended. */
+  takeUnsentResults(): SessionRequest[];
+}
+
+export function openSession(options: SessionOptions): Session {
+  const queue = createAsyncQueue<SessionRequest>();
+  // Results queued but not yet handed to the stream: if the stream breaks
+  // first, the worker re-sends them on the next session.
+  const unsentResults = new Set<SessionRequest>();
+  const abort = new AbortController();
+  let isOver = false;
+  let isRegistered = false;
+  let isClosedByWorker = false;
+  let cancelReason: string | undefined;
+  let heartbeatTimer: NodeJS.Timeout | undefined;
+
+  async function* outgoing(): AsyncGenerator<SessionRequest> {
+    for await (const message of queue) {
+      if (isOver) return;
+      unsentResults.delete(message);
+      yield message;
+    }
+  }
+
+  const send = (message: SessionRequest): void => {
+    if (isOver || queue.isClosed) {
+      if (resultOf(message)) unsentResults.add(message);
+      return;
+    }
+    if (resultOf(message)) unsentResults.add(message);
+    queue.push(message);
+  };
+
+  const cancel = (reason: string): void => {
+    cancelReason ??= reason;
+    abort.abort(new Error(reason));
+  };
+
+  const registerTimer = setTimeout(() => cancel(`no Registered from the coordinator within ${options.registerTimeoutMs} ms`), options.registerTimeoutMs);
+
+  const onRegistered = (registered: Registered): void => {
+    clearTimeout(registerTimer);
+    isRegistered = true;
+    const intervalMs = registered.heartbeatInterval ? durationMs(registered.heartbeatInterval) : 0;
+    clearInterval(heartbeatTimer);
+    heartbeatTimer = setInterval(() => send(options.heartbeat()), Math.max(10, intervalMs > 0 ? intervalMs : DEFAULT_HEARTBEAT_INTERVAL_MS));
+    options.onRegistered(registered);
+  };
+
+  const receive = async (): Promise<SessionEnd> => {
+    try {
+      send(options.register);
+      for await (const response of options.client.workerSession(outgoing(), { signal: abort.signal })) {
+        const message = response.message;
+        switch (message.case) {
+          case "registered":
+            onRegistered(message.value);
+            break;
+          case "assignment":
+            options.onAssignment(message.value);
+            break;
+          case undefined:
+            break;
+          default: {
+            const unhandled: never = message;
+            options.logger.warn({ message: unhandled }, "unknown message from the coordinator; ignored");
+          }
+        }
+      }
+      if (isClosedByWorker) return { wasRegistered: isRegistered, isClosedByWorker };
+      return { wasRegistered: isRegistered, isClosedByWorker, error: cancelReason ?? "the coordinator ended the session" };
+    } catch (error) {
+      return { wasRegistered: isRegistered, isClosedByWorker: false, error: cancelReason ?? messageOf(error) };
+    } finally {
+      isOver = true;
+      isRegistered = false;
+      clearTimeout(registerTimer);
+      clearInterval(heartbeatTimer);
+      queue.close();
+    }
+  };
+  const ended = receive();
+
+  return {
+    get isRegistered() {
+      return isRegistered;
+    },
+    ended,
+    send,
+    heartbeatNow: () => {
+      if (isRegistered) send(options.heartbeat());
+    },
+    close() {
+      isClosedByWorker = true;
+      clearInterval(heartbeatTimer);
+      queue.close();
+    },
+    cancel,
+    takeUnsentResults() {
+      const results = [...unsentResults];
+      unsentResults.clear();
+      return results;
+    },
+  };
+}

@@ -1,0 +1,281 @@
+// A worker's life: hold a session with the coordinator, run what it assigns
+// within the slots, report, and reconnect with backoff when the stream
+// breaks (same worker id; results finished meanwhile go out first after
+// registering again). drain() finishes what runs and leaves; stop() leaves now.
+import { setTimeout as sleep } from "node:timers/promises";
+import { durationMs } from "@bufbuild/protobuf/wkt";
+import type { Logger } from "pino";
+import { Coordinator } from "../contracts/index.js";
+import { createRpcClient, type ClientOptions, type RpcClient } from "../rpc/client.js";
+import { SCALEMESH_VERSION } from "../telemetry/version.js";
+import { reconnectDelayMs, type BackoffPolicy } from "./backoff.js";
+import { resolveCoordinatorEndpoints } from "./coordinator-endpoints.js";
+import { createProcessLoadSampler } from "./process-load.js";
+import { createResultOutbox } from "./result-outbox.js";
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, openSession, type Session, type SessionEnd } from "./session.js";
+import { heartbeatMessage, registerMessage, resultOf, type SessionRequest } from "./session-messages.js";
+import type { TaskHandler } from "./task.js";
+import { createTaskRunner, type TaskReport } from "./task-runner.js";
+import { generateWorkerId } from "./worker-id.js";
+
+export interface WorkerOptions {
+  /** A discovery URI (static://h1:7070,h2:7070) or a list of host:port. */
+  readonly coordinator: string | readonly string[];
+  /** Stable across restarts when given; otherwise generated once, when the worker is created. */
+  readonly workerId?: string;
+  /** Prefix of a generated worker id (`${prefix}-${hostname}-${random}`). */
+  readonly workerIdPrefix?: string;
+  /** host:port of the agent's HTTP port (health, metrics), reported to the coordinator. */
+  readonly address?: string;
+  /** Tasks run at once; an assignment beyond them is refused with "no free slot". */
+  readonly slots: number;
+  readonly region?: string;
+  readonly zone?: string;
+  readonly capabilities?: readonly string[];
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly handler: TaskHandler;
+  /** Time limit of a task whose spec sets none. */
+  readonly defaultTaskTimeoutMs: number;
+  /** Delay between reconnects: doubles from initialMs up to maxMs, full jitter. */
+  readonly reconnect?: BackoffPolicy;
+  /** Channel options; defaultDeadlineMs also bounds the wait for Registered. */
+  readonly rpc?: ClientOptions;
+  readonly logger: Logger;
+  /** Reported in the worker spec; the scalemesh version by default. */
+  readonly version?: string;
+  /** [0, 1) like Math.random; injected by tests for the reconnect jitter. */
+  readonly random?: () => number;
+  readonly onRegistered?: (event: RegisteredEvent) => void;
+  readonly onTaskFinished?: (report: TaskReport) => void;
+}
+
+export interface RegisteredEvent {
+  readonly workerId: string;
+  readonly coordinator: string;
+  readonly sessionEpoch: bigint;
+  readonly heartbeatIntervalMs: number;
+}
+
+export interface DrainOptions {
+  /** How long to keep trying to deliver results once every task finished. */
+  readonly flushTimeoutMs?: number;
+}
+
+export interface Worker {
+  readonly workerId: string;
+  /** Registered on a live session with the coordinator. */
+  readonly isConnected: boolean;
+  readonly isDraining: boolean;
+  readonly runningCount: number;
+  start(): void;
+  /** Takes nothing new, finishes what runs, reports it, closes the session; resolves when done. */
+  drain(options?: DrainOptions): Promise<void>;
+  /** Aborts running tasks and closes the session now. */
+  stop(): Promise<void>;
+}
+
+const DEFAULT_RECONNECT: BackoffPolicy = { initialMs: 200, maxMs: 5000 };
+const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** Room left in a message for everything in a TaskResult but the output. */
+const RESULT_OVERHEAD_BYTES = 64 * 1024;
+
+export function createWorker(options: WorkerOptions): Worker {
+  const resolved = resolveCoordinatorEndpoints(options.coordinator);
+  if (!resolved.ok) throw new Error(`coordinator: ${resolved.error}`);
+  if (!Number.isInteger(options.slots) || options.slots < 1) throw new Error(`slots: must be an integer >= 1, got ${options.slots}`);
+  const endpoints = resolved.endpoints;
+  const workerId = options.workerId || generateWorkerId({ prefix: options.workerIdPrefix });
+  const log = options.logger.child({ workerId });
+  const reconnect = options.reconnect ?? DEFAULT_RECONNECT;
+  const random = options.random ?? Math.random;
+  const maxMessageBytes = options.rpc?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const load = createProcessLoadSampler();
+  const outbox = createResultOutbox({ maxResults: Math.max(1024, options.slots * 4), logger: log });
+  const clients = new Map<string, RpcClient<typeof Coordinator>>();
+  const stopController = new AbortController();
+  const changeListeners = new Set<() => void>();
+  let current: Session | undefined;
+  let loopDone: Promise<void> | undefined;
+  let draining: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
+  let isStopped = false;
+
+  const notifyChange = (): void => {
+    for (const listener of [...changeListeners]) listener();
+  };
+
+  /** Resolves true once `predicate` holds, false after timeoutMs. Re-checked on every state change. */
+  const waitUntil = (predicate: () => boolean, timeoutMs: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        if (!predicate()) return;
+        done(true);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      const done = (value: boolean): void => {
+        clearTimeout(timer);
+        changeListeners.delete(check);
+        resolve(value);
+      };
+      changeListeners.add(check);
+      check();
+    });
+
+  const send = (message: SessionRequest): void => {
+    if (current?.isRegistered) {
+      current.send(message);
+    } else if (resultOf(message)) {
+      outbox.push(message);
+    }
+    // Updates and heartbeats only mean something on a live session; the result follows anyway.
+    notifyChange();
+  };
+
+  const runner = createTaskRunner({
+    slots: options.slots,
+    handler: options.handler,
+    defaultTimeoutMs: options.defaultTaskTimeoutMs,
+    maxOutputBytes: Math.max(1024, maxMessageBytes - RESULT_OVERHEAD_BYTES),
+    logger: log,
+    send,
+    onTaskFinished: options.onTaskFinished,
+  });
+
+  const workerSpec = {
+    workerId,
+    address: options.address ?? "",
+    region: options.region ?? "",
+    zone: options.zone ?? "",
+    capabilities: [...(options.capabilities ?? [])],
+    labels: { ...(options.labels ?? {}) },
+    slots: options.slots,
+    version: options.version ?? SCALEMESH_VERSION,
+  };
+
+  const heartbeat = (): SessionRequest => {
+    const { cpuUtilization, memoryRssBytes } = load.sample();
+    return heartbeatMessage({ runningTaskIds: runner.runningTaskIds(), freeSlots: runner.freeSlots, cpuUtilization, memoryRssBytes });
+  };
+
+  const clientFor = (endpoint: string): RpcClient<typeof Coordinator> => {
+    let client = clients.get(endpoint);
+    if (!client) {
+      client = createRpcClient(Coordinator, endpoint, options.rpc);
+      clients.set(endpoint, client);
+    }
+    return client;
+  };
+
+  const runSession = async (endpoint: string): Promise<SessionEnd> => {
+    // Tasks whose results wait in the outbox are still ours: listing them
+    // keeps the coordinator from handing them to another worker before the
+    // results arrive right after Registered.
+    const runningTaskIds = [...new Set([...runner.runningTaskIds(), ...outbox.taskIds()])];
+    const session: Session = openSession({
+      client: clientFor(endpoint),
+      register: registerMessage({ worker: workerSpec, runningTaskIds }),
+      registerTimeoutMs: options.rpc?.defaultDeadlineMs ?? 10_000,
+      logger: log.child({ coordinator: endpoint }),
+      heartbeat,
+      onRegistered: (registered) => {
+        const resent = outbox.takeAll();
+        for (const message of resent) session.send(message);
+        const heartbeatIntervalMs = registered.heartbeatInterval ? durationMs(registered.heartbeatInterval) : DEFAULT_HEARTBEAT_INTERVAL_MS;
+        if (registered.workerId && registered.workerId !== workerId) {
+          log.warn({ coordinatorWorkerId: registered.workerId }, "the coordinator answered with another worker id; keeping ours");
+        }
+        log.info(
+          { coordinator: endpoint, sessionEpoch: registered.sessionEpoch.toString(), heartbeatIntervalMs, running: runner.runningCount, resentResults: resent.length },
+          "registered with the coordinator",
+        );
+        options.onRegistered?.({ workerId, coordinator: endpoint, sessionEpoch: registered.sessionEpoch, heartbeatIntervalMs });
+        notifyChange();
+      },
+      onAssignment: (assignment) => runner.accept(assignment),
+    });
+    current = session;
+    const end = await session.ended;
+    current = undefined;
+    for (const message of session.takeUnsentResults()) outbox.push(message);
+    notifyChange();
+    return end;
+  };
+
+  const hasNothingToReport = (): boolean => runner.runningCount === 0 && outbox.size === 0;
+
+  const connectLoop = async (): Promise<void> => {
+    let failures = 0;
+    let endpointIndex = 0;
+    while (!isStopped && !(draining && hasNothingToReport())) {
+      const endpoint = endpoints[endpointIndex % endpoints.length] as string;
+      const end = await runSession(endpoint);
+      if (isStopped || end.isClosedByWorker) return;
+      // A session that registered proves the endpoint works: start the backoff
+      // over and go back to it. One that never registered: try the next one.
+      if (end.wasRegistered) failures = 0;
+      else endpointIndex += 1;
+      const delayMs = reconnectDelayMs(reconnect, failures, random);
+      failures += 1;
+      log.warn({ coordinator: endpoint, error: end.error, delayMs, failures }, "session with the coordinator ended; reconnecting");
+      await sleep(delayMs, undefined, { signal: stopController.signal }).catch(() => undefined);
+    }
+  };
+
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      isStopped = true;
+      runner.abortAll("worker stopping");
+      stopController.abort();
+      current?.cancel("worker stopping");
+      await loopDone;
+      for (const client of clients.values()) client.close();
+      clients.clear();
+      if (outbox.size > 0) log.error({ undelivered: outbox.taskIds() }, "stopped with results the coordinator never received");
+      notifyChange();
+    })();
+    return stopping;
+  };
+
+  const drain = (drainOptions: DrainOptions = {}): Promise<void> => {
+    const flushTimeoutMs = drainOptions.flushTimeoutMs ?? 10_000;
+    draining ??= (async () => {
+      runner.stopTakingTasks();
+      log.info({ running: runner.runningCount }, "draining: taking no new tasks, finishing the running ones");
+      // free_slots 0 right away, so nothing more is placed here.
+      current?.heartbeatNow();
+      await runner.whenIdle();
+      const isFlushed = await waitUntil(() => outbox.size === 0 || isStopped, flushTimeoutMs);
+      if (!isFlushed) log.warn({ undelivered: outbox.size, flushTimeoutMs }, "could not deliver every result before the drain timeout");
+      const session = current;
+      if (session?.isRegistered) {
+        session.close();
+        const closeTimer = setTimeout(() => session.cancel("the coordinator did not end the session after drain"), flushTimeoutMs);
+        await session.ended;
+        clearTimeout(closeTimer);
+      }
+      log.info("drained");
+      await stop();
+    })();
+    return draining;
+  };
+
+  return {
+    workerId,
+    get isConnected() {
+      return current?.isRegistered ?? false;
+    },
+    get isDraining() {
+      return draining !== undefined;
+    },
+    get runningCount() {
+      return runner.runningCount;
+    },
+    start() {
+      if (loopDone || isStopped) return;
+      log.info({ coordinator: endpoints, slots: options.slots }, "worker starting");
+      loopDone = connectLoop().catch((error: unknown) => log.error({ err: error }, "worker session loop failed"));
+    },
+    drain,
+    stop,
+  };
+}

@@ -1,0 +1,109 @@
+// The balancer's replica of the cluster: a WatchCluster snapshot, then deltas.
+// Decisions are made locally from it; the coordinator's Place is the commit.
+// When the stream breaks the view is marked stale and re-synced with backoff.
+import type { Logger } from "pino";
+import type { WorkerCandidate } from "../../libs/balancing/index.js";
+import { Coordinator, type WatchClusterResponse, type WorkerStatus } from "../../libs/contracts/index.js";
+import { createRpcClient, type RpcClient } from "../../libs/rpc/index.js";
+import { candidateOf } from "../coordinator/worker-registry.js";
+
+export interface ClusterView {
+  readonly isSynced: boolean;
+  readonly revision: bigint;
+  candidates(): WorkerCandidate[];
+  worker(workerId: string): WorkerStatus | undefined;
+  /** A placement we just committed, counted until the next delta brings the real figure. */
+  notePlaced(workerId: string): void;
+  /** Place said the worker cannot take work right now: treat it as full until its next delta. */
+  noteConflict(workerId: string): void;
+  stop(): void;
+}
+
+export function startClusterView(options: { coordinators: readonly string[]; coordinatorUri: string; logger: Logger; onSynced?: () => void }): ClusterView {
+  const workers = new Map<string, WorkerStatus>();
+  const candidates = new Map<string, WorkerCandidate>();
+  let synced = false;
+  let revision = 0n;
+  let stopped = false;
+  let endpointIndex = 0;
+  let client: RpcClient<typeof Coordinator> | undefined;
+  const abort = new AbortController();
+
+  const put = (status: WorkerStatus): void => {
+    const id = status.spec?.workerId ?? "";
+    workers.set(id, status);
+    candidates.set(id, candidateOf(status));
+  };
+  const apply = (event: WatchClusterResponse): void => {
+    revision = event.revision;
+    switch (event.event.case) {
+      case "snapshot":
+        workers.clear();
+        candidates.clear();
+        for (const status of event.event.value.workers) put(status);
+        if (!synced) {
+          synced = true;
+          options.logger.info({ workers: workers.size, coordinator: client?.address }, "cluster view synced");
+          options.onSynced?.();
+        }
+        break;
+      case "workerChanged":
+        if (event.event.value.worker) put(event.event.value.worker);
+        break;
+      case "workerRemoved":
+        workers.delete(event.event.value.workerId);
+        candidates.delete(event.event.value.workerId);
+        break;
+      case undefined:
+        break;
+    }
+  };
+
+  const run = async (): Promise<void> => {
+    let backoffMs = 200;
+    while (!stopped) {
+      const address = options.coordinators[endpointIndex % options.coordinators.length] as string;
+      client = createRpcClient(Coordinator, address);
+      try {
+        for await (const event of client.watchCluster({}, { signal: abort.signal })) {
+          apply(event);
+          backoffMs = 200;
+        }
+      } catch (error) {
+        if (stopped) return;
+        if (synced) options.logger.warn({ coordinator: address, err: error instanceof Error ? error.message : String(error) }, "lost the cluster watch; re-syncing");
+      } finally {
+        client.close();
+      }
+      synced = false;
+      endpointIndex += 1;
+      await new Promise((resolve) => setTimeout(resolve, backoffMs * (0.5 + Math.random())));
+      backoffMs = Math.min(2_000, backoffMs * 2);
+    }
+  };
+  run().catch((error: unknown) => options.logger.error({ err: error }, "cluster view loop failed"));
+
+  return {
+    get isSynced() {
+      return synced;
+    },
+    get revision() {
+      return revision;
+    },
+    candidates: () => [...candidates.values()],
+    worker: (id) => workers.get(id),
+    notePlaced(workerId) {
+      const c = candidates.get(workerId);
+      if (c) candidates.set(workerId, { ...c, inFlight: c.inFlight + 1 });
+    },
+    noteConflict(workerId) {
+      const c = candidates.get(workerId);
+      if (c) candidates.set(workerId, { ...c, inFlight: Math.max(c.inFlight, c.slots) });
+    },
+    stop() {
+      stopped = true;
+      abort.abort();
+      client?.close();
+    },
+  };
+}

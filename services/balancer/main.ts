@@ -1,0 +1,69 @@
+// The balancer process: the front door for clients. Stateless: run as many as you like.
+import { createPlacementStack } from "../../libs/balancing/index.js";
+import { loadConfigOrExit } from "../../libs/config/index.js";
+import { Balancer, Coordinator } from "../../libs/contracts/index.js";
+import { parseEndpointUri } from "../../libs/discovery/index.js";
+import { createRpcClient, register, startServiceHost, stopOnSignals } from "../../libs/rpc/index.js";
+import { SCALEMESH_VERSION, createLogger, setServiceLabel, startTelemetry } from "../../libs/telemetry/index.js";
+import { balancerService } from "./balancer-service.js";
+import { startClusterView } from "./cluster-view.js";
+
+const config = loadConfigOrExit({ argv: process.argv.slice(2), env: process.env, cwd: process.cwd() });
+const telemetry = startTelemetry({ serviceName: "scalemesh-balancer", serviceVersion: SCALEMESH_VERSION, sampleRatio: config.telemetry.trace_sample_ratio });
+const logger = createLogger({ service: "balancer", version: SCALEMESH_VERSION, level: config.telemetry.log_level });
+setServiceLabel("balancer");
+
+const coordinatorUri = config.balancer.coordinator;
+const endpoints = parseEndpointUri(coordinatorUri);
+if (!endpoints.ok) {
+  process.stderr.write(`invalid value for balancer.coordinator: ${endpoints.error}\n`);
+  process.exit(2);
+}
+
+const view = startClusterView({ coordinators: endpoints.endpoints, coordinatorUri, logger });
+// One channel to the coordinator for Place and WaitTask; grpc-js multiplexes
+// calls over it and reconnects by itself.
+const coordinatorClient = createRpcClient(Coordinator, endpoints.endpoints[0] as string, {
+  defaultDeadlineMs: config.rpc.default_deadline_ms,
+  maxMessageBytes: config.rpc.max_message_bytes,
+  keepaliveTimeMs: config.rpc.keepalive_time_ms,
+  keepaliveTimeoutMs: config.rpc.keepalive_timeout_ms,
+});
+
+const host = await startServiceHost({
+  host: config.balancer.host,
+  grpcPort: config.balancer.grpc_port,
+  httpPort: config.balancer.http_port,
+  logger,
+  services: [
+    register(
+      Balancer,
+      balancerService({
+        view,
+        stack: createPlacementStack({ defaultStrategy: config.balancer.strategy }),
+        coordinator: () => coordinatorClient,
+        coordinatorUri,
+        placeAttempts: config.balancer.place_attempts,
+        maxPayloadBytes: config.rpc.max_payload_bytes,
+        logger,
+      }),
+    ),
+  ],
+  maxMessageBytes: config.rpc.max_message_bytes,
+  keepaliveTimeMs: config.rpc.keepalive_time_ms,
+  keepaliveTimeoutMs: config.rpc.keepalive_timeout_ms,
+  shutdownGraceMs: config.rpc.shutdown_grace_sec * 1000,
+  notReadyReason: () => (view.isSynced ? undefined : `no cluster view from the coordinator at ${coordinatorUri}`),
+}).catch((error: unknown) => {
+  logger.fatal({ err: error }, "cannot start");
+  process.exit(1);
+});
+
+logger.info({ grpc: host.grpc.address, grpcPort: host.grpc.port, httpPort: host.http.port, strategy: config.balancer.strategy, coordinator: coordinatorUri }, "balancer listening");
+
+stopOnSignals(async () => {
+  await host.stop();
+  view.stop();
+  coordinatorClient.close();
+  await telemetry.shutdown();
+}, logger);

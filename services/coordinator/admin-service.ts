@@ -1,0 +1,76 @@
+// The Admin service: what operators ask the coordinator (gRPC and Connect JSON).
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  Admin,
+  GetClusterStatusResponseSchema,
+  ListTasksResponseSchema,
+  TaskState,
+} from "../../libs/contracts/index.js";
+import { invalidArgument, notFound } from "../../libs/rpc/index.js";
+import { SCALEMESH_VERSION } from "../../libs/telemetry/index.js";
+import type { Coordinator } from "./coordinator.js";
+
+const DEFAULT_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 1000;
+
+export function adminService(coordinator: Coordinator): ServiceImpl<typeof Admin> {
+  return {
+    getClusterStatus() {
+      const counts = coordinator.workerCounts();
+      const tasksByState: Record<string, bigint> = {};
+      for (const [state, count] of coordinator.ledger.countsByState()) tasksByState[TaskState[state]] = BigInt(count);
+      return create(GetClusterStatusResponseSchema, {
+        workersAlive: counts.alive,
+        workersSuspect: counts.suspect,
+        workersDraining: counts.draining,
+        workersDead: counts.dead,
+        totalSlots: counts.totalSlots,
+        busySlots: counts.busySlots,
+        tasksByState,
+        pendingQueueLimit: coordinator.settings.maxPendingTasks,
+        startedAt: timestampFromMs(coordinator.startedAtMs),
+        version: SCALEMESH_VERSION,
+      });
+    },
+
+    listWorkers(request) {
+      return { workers: coordinator.listWorkers(request.includeDead) };
+    },
+
+    getWorker(request) {
+      if (request.workerId === "") throw invalidArgument("worker_id", "is required");
+      const worker = coordinator.getWorker(request.workerId);
+      if (!worker) throw notFound(`worker ${request.workerId} is not known (never registered, or dead and forgotten)`);
+      return { worker };
+    },
+
+    listTasks(request) {
+      if (request.pageSize > MAX_PAGE_SIZE) throw invalidArgument("page_size", `${request.pageSize} is over the limit of ${MAX_PAGE_SIZE}`);
+      const limit = request.pageSize || DEFAULT_PAGE_SIZE;
+      const afterSequence = parsePageToken(request.pageToken);
+      const records = coordinator.ledger.list({ state: request.state, workerId: request.workerId, afterSequence, limit: limit + 1 });
+      const page = records.slice(0, limit);
+      const last = page.at(-1);
+      return create(ListTasksResponseSchema, {
+        tasks: page.map((r) => r.task),
+        nextPageToken: records.length > limit && last ? `s${last.sequence}` : "",
+      });
+    },
+
+    getTask(request) {
+      if (request.taskId === "") throw invalidArgument("task_id", "is required");
+      const record = coordinator.ledger.get(request.taskId);
+      if (!record) throw notFound(`task ${request.taskId} does not exist`);
+      return { task: record.task };
+    },
+  };
+}
+
+function parsePageToken(token: string): number | undefined {
+  if (token === "") return undefined;
+  const sequence = /^s(\d+)$/.exec(token)?.[1];
+  if (sequence === undefined) throw invalidArgument("page_token", "is not a token this server gave out");
+  return Number(sequence);
+}

@@ -1,0 +1,118 @@
+// The Coordinator gRPC service: worker sessions, placement commits, the
+// cluster watch and waiting for a task, as thin shells over Coordinator.
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import {
+  Coordinator as CoordinatorService,
+  WaitTaskResponseSchema,
+  type Task,
+  type WorkerSessionRequest,
+  type WorkerSessionResponseSchema,
+} from "../../libs/contracts/index.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { isFinal, validateTaskSpec } from "../../libs/ledger/index.js";
+import { deadlineExceeded, invalidArgument, notFound, toConnectError, unavailable } from "../../libs/rpc/index.js";
+import { contextFrom, inSpan, traceContextOf } from "../../libs/telemetry/index.js";
+import type { Coordinator } from "./coordinator.js";
+
+export function coordinatorService(coordinator: Coordinator, options: { logger: Logger; maxPayloadBytes: number }): ServiceImpl<typeof CoordinatorService> {
+  const { logger } = options;
+  return {
+    async *workerSession(requests: AsyncIterable<WorkerSessionRequest>, ctx: HandlerContext): AsyncIterable<MessageInitShape<typeof WorkerSessionResponseSchema>> {
+      const iterator = requests[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      if (first.done) return;
+      if (first.value.message.case !== "register") throw invalidArgument("message", "the first message of a worker session must be register");
+      const { session, registered } = coordinator.register(first.value.message.value);
+      yield { message: { case: "registered", value: registered } };
+      const reading = (async () => {
+        for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+          const message = next.value.message;
+          switch (message.case) {
+            case "heartbeat":
+              coordinator.heartbeat(session, message.value);
+              break;
+            case "taskUpdate":
+              coordinator.taskUpdated(session, message.value);
+              break;
+            case "taskResult": {
+              const result = message.value;
+              await inSpan("task.result", { parent: contextFrom(result.traceContext), attributes: { "scalemesh.task_id": result.taskId, "scalemesh.worker_id": session.workerId, "scalemesh.succeeded": result.succeeded } }, async () => {
+                coordinator.taskFinished(session, result);
+              });
+              break;
+            }
+            case "register":
+              logger.warn({ workerId: session.workerId }, "ignored a second register on an open session");
+              break;
+            case undefined:
+              break;
+            default: {
+              const unknown: never = message;
+              logger.warn({ message: unknown }, "unknown worker session message");
+            }
+          }
+        }
+      })()
+        .catch((error: unknown) => {
+          if (!ctx.signal.aborted) logger.warn({ workerId: session.workerId, err: toConnectError(error).rawMessage }, "worker session read failed");
+        })
+        .finally(() => {
+          coordinator.sessionEnded(session);
+          session.outbound.close();
+        });
+      ctx.signal.addEventListener("abort", () => session.outbound.close(), { once: true });
+      for await (const message of session.outbound) yield message;
+      await reading;
+    },
+
+    place(request, ctx) {
+      const invalid = validateTaskSpec(request.task, { maxPayloadBytes: options.maxPayloadBytes });
+      if (invalid) throw invalid;
+      if (ctx.signal.aborted) throw deadlineExceeded("the call's deadline passed before the task was placed");
+      return coordinator.place(request.task as NonNullable<typeof request.task>, request.workerId, traceContextOf());
+    },
+
+    async *watchCluster(_request, ctx) {
+      const queue = coordinator.watch.subscribe();
+      ctx.signal.addEventListener("abort", () => coordinator.watch.unsubscribe(queue), { once: true });
+      try {
+        for await (const event of queue) yield event;
+      } finally {
+        coordinator.watch.unsubscribe(queue);
+      }
+      if (!ctx.signal.aborted) throw unavailable("coordinator is shutting down");
+    },
+
+    async waitTask(request, ctx) {
+      if (request.taskId === "") throw invalidArgument("task_id", "is required");
+      const task = await waitForFinal(coordinator, request.taskId, ctx.signal);
+      return create(WaitTaskResponseSchema, { task });
+    },
+  };
+}
+
+/** Resolves with the task once it is final; rejects when the call ends first. */
+export function waitForFinal(coordinator: Coordinator, taskId: string, signal: AbortSignal): Promise<Task> {
+  const record = coordinator.ledger.get(taskId);
+  if (!record) return Promise.reject(notFound(`task ${taskId} does not exist`));
+  if (isFinal(record.task.state)) return Promise.resolve(record.task);
+  return new Promise<Task>((resolve, reject) => {
+    const stopListening = coordinator.ledger.onFinal((finished) => {
+      if (finished !== record) return;
+      cleanup();
+      resolve(finished.task);
+    });
+    const onAbort = (): void => {
+      cleanup();
+      reject(deadlineExceeded(`task ${taskId} is still ${record.task.state} when the call's deadline passed`));
+    };
+    const cleanup = (): void => {
+      stopListening();
+      signal.removeEventListener("abort", onAbort);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,67 @@
+// The coordinator process: membership, the task ledger, failure detection.
+import { loadConfigOrExit } from "../../libs/config/index.js";
+import { Admin, Coordinator as CoordinatorService } from "../../libs/contracts/index.js";
+import { parseEndpointUri } from "../../libs/discovery/index.js";
+import { register, startServiceHost, stopOnSignals } from "../../libs/rpc/index.js";
+import { SCALEMESH_VERSION, createLogger, setServiceLabel, startTelemetry } from "../../libs/telemetry/index.js";
+import { adminService } from "./admin-service.js";
+import { Coordinator } from "./coordinator.js";
+import { coordinatorService } from "./coordinator-service.js";
+import { startLoadReporter, type LoadReporter } from "./load-reporter.js";
+
+const config = loadConfigOrExit({ argv: process.argv.slice(2), env: process.env, cwd: process.cwd() });
+const telemetry = startTelemetry({ serviceName: "scalemesh-coordinator", serviceVersion: SCALEMESH_VERSION, sampleRatio: config.telemetry.trace_sample_ratio });
+const logger = createLogger({ service: "coordinator", version: SCALEMESH_VERSION, level: config.telemetry.log_level });
+setServiceLabel("coordinator");
+
+const coordinator = new Coordinator(
+  {
+    heartbeatIntervalMs: config.coordinator.heartbeat_interval_sec * 1000,
+    heartbeatTimeoutMs: config.scaling.heartbeat_timeout_sec * 1000,
+    reconnectGraceMs: config.coordinator.reconnect_grace_sec * 1000,
+    maxPendingTasks: config.coordinator.max_pending_tasks,
+    defaultMaxAttempts: config.coordinator.default_max_attempts,
+    defaultTaskTimeoutMs: config.coordinator.default_task_timeout_sec * 1000,
+    deadWorkerRetentionMs: config.coordinator.dead_worker_retention_sec * 1000,
+    isFailureDetectionEnabled: config.scaling.enable_failure_detection,
+    strategy: config.balancer.strategy,
+  },
+  logger,
+);
+coordinator.start();
+
+const admin = register(Admin, adminService(coordinator));
+const host = await startServiceHost({
+  host: config.coordinator.host,
+  grpcPort: config.coordinator.grpc_port,
+  httpPort: config.coordinator.http_port,
+  logger,
+  services: [register(CoordinatorService, coordinatorService(coordinator, { logger, maxPayloadBytes: config.rpc.max_payload_bytes })), admin],
+  connectServices: [admin],
+  maxMessageBytes: config.rpc.max_message_bytes,
+  keepaliveTimeMs: config.rpc.keepalive_time_ms,
+  keepaliveTimeoutMs: config.rpc.keepalive_timeout_ms,
+  shutdownGraceMs: config.rpc.shutdown_grace_sec * 1000,
+}).catch((error: unknown) => {
+  logger.fatal({ err: error }, "cannot start");
+  process.exit(1);
+});
+
+let reporter: LoadReporter | undefined;
+if (config.coordinator.optimizer !== "") {
+  const optimizer = parseEndpointUri(config.coordinator.optimizer);
+  if (!optimizer.ok) {
+    logger.fatal({ key: "coordinator.optimizer" }, optimizer.error);
+    process.exit(2);
+  }
+  reporter = startLoadReporter(coordinator, { optimizerAddress: optimizer.endpoints[0] as string, intervalMs: config.scaling.sync_interval_sec * 1000, logger });
+}
+
+logger.info({ grpc: host.grpc.address, http: `${config.coordinator.host}:${host.http.port}`, grpcPort: host.grpc.port, httpPort: host.http.port }, "coordinator listening");
+
+stopOnSignals(async () => {
+  reporter?.stop();
+  coordinator.stop();
+  await host.stop();
+  await telemetry.shutdown();
+}, logger);

@@ -1,0 +1,127 @@
+// A whole local mesh for integration tests: coordinator, balancer, optional
+// optimizer and N worker agents, each a real process on ephemeral ports.
+import { join } from "node:path";
+import { Admin, Balancer, Coordinator, WorkerState } from "../../libs/contracts/index.js";
+import { createRpcClient, type RpcClient } from "../../libs/rpc/index.js";
+import { projectRoot } from "../../libs/telemetry/version.js";
+import { startService, type ServiceProcess } from "./service-process.js";
+
+export interface MeshOptions {
+  readonly workers: number;
+  readonly slots?: number;
+  readonly handler?: string;
+  readonly withOptimizer?: boolean;
+  /** Extra environment for every process (SCALEMESH_* options, OTEL_*). */
+  readonly env?: Record<string, string>;
+  readonly workerArgs?: readonly string[];
+}
+
+export interface Mesh {
+  readonly coordinator: ServiceProcess;
+  readonly balancer: ServiceProcess;
+  readonly optimizer: ServiceProcess | undefined;
+  readonly workers: ServiceProcess[];
+  readonly admin: RpcClient<typeof Admin>;
+  readonly balancerClient: RpcClient<typeof Balancer>;
+  readonly coordinatorClient: RpcClient<typeof Coordinator>;
+  startWorker(id: string, extraArgs?: readonly string[]): Promise<ServiceProcess>;
+  waitForWorkers(count: number, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function exampleHandler(name: string): string {
+  return `module:${join(projectRoot(), "examples", "handlers", `${name}.mjs`)}`;
+}
+
+/** Fast clocks so failure detection takes well under a second in tests. */
+export const FAST_FAILURE_ENV: Record<string, string> = {
+  SCALEMESH_COORDINATOR_HEARTBEAT_INTERVAL_SEC: "0.2",
+  SCALEMESH_SCALING_HEARTBEAT_TIMEOUT_SEC: "1",
+  SCALEMESH_COORDINATOR_RECONNECT_GRACE_SEC: "0.5",
+};
+
+export async function startMesh(options: MeshOptions): Promise<Mesh> {
+  const env = { ...options.env };
+  const optimizer = options.withOptimizer
+    ? await startService("optimizer", { env: { ...env, SCALEMESH_OPTIMIZER_GRPC_PORT: "0", SCALEMESH_OPTIMIZER_HTTP_PORT: "0" } })
+    : undefined;
+  const coordinator = await startService("coordinator", {
+    env: {
+      ...env,
+      SCALEMESH_COORDINATOR_GRPC_PORT: "0",
+      SCALEMESH_COORDINATOR_HTTP_PORT: "0",
+      SCALEMESH_COORDINATOR_OPTIMIZER: optimizer ? `static://127.0.0.1:${optimizer.grpcPort}` : "",
+    },
+  });
+  const coordinatorUri = `static://127.0.0.1:${coordinator.grpcPort}`;
+  const balancer = await startService("balancer", {
+    env: { ...env, SCALEMESH_BALANCER_GRPC_PORT: "0", SCALEMESH_BALANCER_HTTP_PORT: "0", SCALEMESH_BALANCER_COORDINATOR: coordinatorUri },
+  });
+  const admin = createRpcClient(Admin, `127.0.0.1:${coordinator.grpcPort}`);
+  const coordinatorClient = createRpcClient(Coordinator, `127.0.0.1:${coordinator.grpcPort}`);
+  const balancerClient = createRpcClient(Balancer, `127.0.0.1:${balancer.grpcPort}`, { defaultDeadlineMs: 30_000 });
+  const workers: ServiceProcess[] = [];
+
+  const startWorker = async (id: string, extraArgs: readonly string[] = []): Promise<ServiceProcess> => {
+    const worker = await startService("worker-agent", {
+      args: [
+        "--coordinator", coordinatorUri,
+        "--worker-id", id,
+        "--slots", String(options.slots ?? 4),
+        "--handler", options.handler ?? exampleHandler("echo"),
+        "--http-port", "0",
+        ...(options.workerArgs ?? []),
+        ...extraArgs,
+      ],
+      env,
+      readyMessage: "worker registered",
+    });
+    workers.push(worker);
+    return worker;
+  };
+
+  const waitForWorkers = async (count: number, timeoutMs = 15_000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { workers: listed } = await admin.listWorkers({});
+      if (listed.filter((w) => w.state === WorkerState.ALIVE).length >= count) return;
+      if (Date.now() > deadline) throw new Error(`only ${listed.length} of ${count} workers registered within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+
+  for (let i = 1; i <= options.workers; i += 1) await startWorker(`worker-${i}`);
+  await waitForWorkers(options.workers);
+  await waitForBalancerView(balancer);
+
+  return {
+    coordinator,
+    balancer,
+    optimizer,
+    workers,
+    admin,
+    balancerClient,
+    coordinatorClient,
+    startWorker,
+    waitForWorkers,
+    async stop() {
+      admin.close();
+      coordinatorClient.close();
+      balancerClient.close();
+      await Promise.all(workers.map((w) => w.stop()));
+      await balancer.stop();
+      await coordinator.stop();
+      await optimizer?.stop();
+    },
+  };
+}
+
+async function waitForBalancerView(balancer: ServiceProcess): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const response = await fetch(`http://127.0.0.1:${balancer.httpPort}/readyz`).catch(() => undefined);
+    if (response?.status === 200) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error("balancer did not become ready within 10 s");
+}
