@@ -4,7 +4,7 @@
 // client cannot resolve google.protobuf.Timestamp. Here every file keeps its
 // real dependency list and every transitive dependency is served.
 import { fromBinary, toBinary, type DescFile, type DescService } from "@bufbuild/protobuf";
-import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import { FileDescriptorProtoSchema, type DescriptorProto, type EnumDescriptorProto, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import * as protoLoader from "@grpc/proto-loader";
 import { protoPath as healthProtoPath } from "grpc-health-check";
 
@@ -47,10 +47,11 @@ export function reflectionPackage(services: readonly DescService[]): ReflectionP
 }
 
 /**
- * grpc.health.v1 imports nothing, so proto-loader's descriptor of it is whole.
- * It is served under the canonical name grpc/health/v1/health.proto (the
- * package ships it as grpc_health_v1.proto): clients such as buf curl that
- * have the standard file built in refuse a second file defining the service.
+ * grpc.health.v1's descriptor, as a reflection client expects it. protobufjs
+ * writes type names relative ("HealthCheckResponse"), which clients such as
+ * buf curl cannot resolve, so they are made fully qualified here; and the
+ * file gets its canonical name grpc/health/v1/health.proto (the package
+ * ships it as grpc_health_v1.proto).
  */
 function healthFileDescriptors(): Buffer[] {
   const message = protoLoader.loadSync(healthProtoPath)["grpc.health.v1.HealthCheckRequest"];
@@ -61,6 +62,42 @@ function healthFileDescriptors(): Buffer[] {
   return files.map((bytes: Buffer) => {
     const file = fromBinary(FileDescriptorProtoSchema, bytes);
     file.name = "grpc/health/v1/health.proto";
+    qualifyTypeNames(file);
     return Buffer.from(toBinary(FileDescriptorProtoSchema, file));
   });
+}
+
+/** Rewrites relative type names to fully qualified ones, resolving them scope by scope as protoc does. */
+function qualifyTypeNames(file: FileDescriptorProto): void {
+  const defined = new Set<string>();
+  const collect = (scope: string, messages: readonly DescriptorProto[], enums: readonly EnumDescriptorProto[]): void => {
+    for (const e of enums) defined.add(`${scope}.${e.name}`);
+    for (const m of messages) {
+      defined.add(`${scope}.${m.name}`);
+      collect(`${scope}.${m.name}`, m.nestedType, m.enumType);
+    }
+  };
+  const root = file.package ? `.${file.package}` : "";
+  collect(root, file.messageType, file.enumType);
+  const resolve = (scope: string, name: string): string => {
+    if (name === "" || name.startsWith(".")) return name;
+    for (let at = scope; ; at = at.slice(0, Math.max(0, at.lastIndexOf(".")))) {
+      if (defined.has(`${at}.${name}`)) return `${at}.${name}`;
+      if (at === "") return `.${name}`;
+    }
+  };
+  const visit = (scope: string, messages: readonly DescriptorProto[]): void => {
+    for (const m of messages) {
+      const inner = `${scope}.${m.name}`;
+      for (const field of m.field) field.typeName = resolve(inner, field.typeName);
+      visit(inner, m.nestedType);
+    }
+  };
+  visit(root, file.messageType);
+  for (const service of file.service) {
+    for (const method of service.method) {
+      method.inputType = resolve(root, method.inputType);
+      method.outputType = resolve(root, method.outputType);
+    }
+  }
 }

@@ -12,6 +12,15 @@ import { resultOf, type SessionRequest } from "./session-messages.js";
 /** Used when Registered names no heartbeat interval. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1000;
 
+/**
+ * How long end() waits for the coordinator to finish the stream after the
+ * worker half-closed it, before cancelling the call. Half-closing first is
+ * deliberate: cancelling a stream through libs/rpc's client makes grpc-js
+ * emit an 'error' event after the reader stopped listening (an uncaught
+ * exception), so cancel is kept for a coordinator that does not answer.
+ */
+export const END_GRACE_MS = 1000;
+
 export interface SessionOptions {
   readonly client: RpcClient<typeof Coordinator>;
   readonly register: SessionRequest;
@@ -37,9 +46,10 @@ export interface Session {
   readonly ended: Promise<SessionEnd>;
   send(message: SessionRequest): void;
   heartbeatNow(): void;
-  /** Half-closes the stream once what was sent is written; the coordinator then ends it. */
+  /** Drain: half-closes the stream once what was sent is written; the coordinator then ends it. */
   close(): void;
-  cancel(reason: string): void;
+  /** Ends the session for `reason`: half-close, then cancel if the coordinator has not ended it within END_GRACE_MS. */
+  end(reason: string): void;
   /** Results given to send() that never reached the stream; call once the session ended. */
   takeUnsentResults(): SessionRequest[];
 }
@@ -55,6 +65,7 @@ export function openSession(options: SessionOptions): Session {
   let isClosedByWorker = false;
   let cancelReason: string | undefined;
   let heartbeatTimer: NodeJS.Timeout | undefined;
+  let cancelTimer: NodeJS.Timeout | undefined;
 
   async function* outgoing(): AsyncGenerator<SessionRequest> {
     for await (const message of queue) {
@@ -73,12 +84,14 @@ export function openSession(options: SessionOptions): Session {
     queue.push(message);
   };
 
-  const cancel = (reason: string): void => {
+  const end = (reason: string): void => {
     cancelReason ??= reason;
-    abort.abort(new Error(reason));
+    clearInterval(heartbeatTimer);
+    queue.close();
+    cancelTimer ??= setTimeout(() => abort.abort(new Error(reason)), END_GRACE_MS);
   };
 
-  const registerTimer = setTimeout(() => cancel(`no Registered from the coordinator within ${options.registerTimeoutMs} ms`), options.registerTimeoutMs);
+  const registerTimer = setTimeout(() => end(`no Registered from the coordinator within ${options.registerTimeoutMs} ms`), options.registerTimeoutMs);
 
   const onRegistered = (registered: Registered): void => {
     clearTimeout(registerTimer);
@@ -109,7 +122,7 @@ export function openSession(options: SessionOptions): Session {
           }
         }
       }
-      if (isClosedByWorker) return { wasRegistered: isRegistered, isClosedByWorker };
+      if (isClosedByWorker && cancelReason === undefined) return { wasRegistered: isRegistered, isClosedByWorker };
       return { wasRegistered: isRegistered, isClosedByWorker, error: cancelReason ?? "the coordinator ended the session" };
     } catch (error) {
       return { wasRegistered: isRegistered, isClosedByWorker: false, error: cancelReason ?? messageOf(error) };
@@ -117,6 +130,7 @@ export function openSession(options: SessionOptions): Session {
       isOver = true;
       isRegistered = false;
       clearTimeout(registerTimer);
+      clearTimeout(cancelTimer);
       clearInterval(heartbeatTimer);
       queue.close();
     }
@@ -137,7 +151,7 @@ export function openSession(options: SessionOptions): Session {
       clearInterval(heartbeatTimer);
       queue.close();
     },
-    cancel,
+    end,
     takeUnsentResults() {
       const results = [...unsentResults];
       unsentResults.clear();

@@ -226,7 +226,7 @@ export function createWorker(options: WorkerOptions): Worker {
       isStopped = true;
       runner.abortAll("worker stopping");
       stopController.abort();
-      current?.cancel("worker stopping");
+      current?.end("worker stopping");
       await loopDone;
       for (const client of clients.values()) client.close();
       clients.clear();
@@ -249,7 +249,7 @@ export function createWorker(options: WorkerOptions): Worker {
       const session = current;
       if (session?.isRegistered) {
         session.close();
-        const closeTimer = setTimeout(() => session.cancel("the coordinator did not end the session after drain"), flushTimeoutMs);
+        const closeTimer = setTimeout(() => session.end("the coordinator did not end the session after drain"), flushTimeoutMs);
         await session.ended;
         clearTimeout(closeTimer);
       }

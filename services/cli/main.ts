@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+// The `scalemesh` command: up, status, workers, assign.
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { extractConfigFlags, loadConfig } from "../../libs/config/index.js";
+import { toConnectError } from "../../libs/rpc/index.js";
+import { projectRoot, SCALEMESH_VERSION } from "../../libs/telemetry/index.js";
+import { assign } from "./assign-command.js";
+import { showStatus, showWorkers } from "./status-command.js";
+import { up } from "./up-command.js";
+import { CliUsageError } from "./usage-error.js";
+import { join } from "node:path";
+
+const out = (text: string): void => {
+  process.stdout.write(`${text}\n`);
+};
+
+function integer(option: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${option} must be an integer from ${min} to ${max}, got "${value}"`);
+    return n;
+  };
+}
+
+function positive(option: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!(n > 0)) throw new InvalidArgumentError(`${option} must be a number above 0, got "${value}"`);
+    return n;
+  };
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+async function main(argv: readonly string[]): Promise<number> {
+  const { configArgs, rest } = extractConfigFlags(argv);
+  const loaded = loadConfig({ argv: configArgs, env: process.env, cwd: process.cwd() });
+  if (!loaded.ok) {
+    process.stderr.write(`${loaded.message}\n`);
+    return 2;
+  }
+  const config = loaded.config;
+  let exitCode = 0;
+  const program = new Command("scalemesh")
+    .description("A horizontal-scaling control plane: hand it tasks, it runs them on workers.")
+    .version(SCALEMESH_VERSION)
+    .exitOverride()
+    .showHelpAfterError()
+    .addHelpText("after", "\nEvery option of the services can also be given as --section.key=value (see --help-config), in scalemesh.yaml, or as SCALEMESH_SECTION_KEY.");
+
+  program
+    .command("up")
+    .description("start coordinator, balancer, optimizer and worker agents on this machine")
+    .option("--workers <n>", "worker agents to start (default: scaling.min_workers)", integer("--workers", 0, 64))
+    .option("--slots <n>", "tasks each worker runs at once (default: worker.slots)", integer("--slots", 1, 1024))
+    .option("--handler <spec>", "module:PATH or exec:COMMAND (default: the echo example)")
+    .option("--log-dir <dir>", "where the services write their logs", ".scalemesh/logs")
+    .action(async (opts: { workers?: number; slots?: number; handler?: string; logDir: string }) => {
+      const handler = opts.handler ?? (config.worker.handler || `module:${join(projectRoot(), "examples", "handlers", "echo.mjs")}`);
+      if (!/^(module|exec):.+/.test(handler)) throw new CliUsageError(`--handler must be module:PATH or exec:COMMAND, got "${handler}"`);
+      exitCode = await up({ config, configArgs, workers: opts.workers ?? config.scaling.min_workers, slots: opts.slots ?? config.worker.slots, handler, logDir: opts.logDir }, out);
+    });
+
+  const coordinatorOption = () => new Option("--coordinator <uri>", "where the coordinator is").default(`static://${config.coordinator.host}:${config.coordinator.grpc_port}`);
+  const timeoutOption = () => new Option("--timeout <sec>", "deadline for the call").default(10).argParser(positive("--timeout"));
+
+  program
+    .command("status")
+    .description("the cluster at a glance: workers, slots, tasks by state")
+    .addOption(coordinatorOption())
+    .addOption(timeoutOption())
+    .option("--json", "print the response as proto JSON")
+    .action(async (opts: { coordinator: string; timeout: number; json?: boolean }) => {
+      await showStatus({ coordinator: opts.coordinator, json: opts.json, timeoutMs: opts.timeout * 1000 }, out);
+    });
+
+  program
+    .command("workers")
+    .description("every registered worker with its state and load")
+    .addOption(coordinatorOption())
+    .addOption(timeoutOption())
+    .option("--all", "include workers declared dead")
+    .option("--json", "print the response as proto JSON")
+    .action(async (opts: { coordinator: string; timeout: number; all?: boolean; json?: boolean }) => {
+      await showWorkers({ coordinator: opts.coordinator, json: opts.json, timeoutMs: opts.timeout * 1000, all: opts.all ?? false }, out);
+    });
+
+  program
+    .command("assign")
+    .description("hand one task to the mesh through a balancer")
+    .option("--balancer <uri>", "where a balancer is", `static://${config.balancer.host}:${config.balancer.grpc_port}`)
+    .option("--payload <text>", "the task's payload (UTF-8 text)", "")
+    .option("--task-id <id>", "an id of your own, for idempotency")
+    .option("--routing-key <key>", "tasks with one key go to one worker under hashing strategies")
+    .option("--capability <name>", "a capability the worker must offer (repeatable)", collect, [])
+    .option("--priority <n>", "higher runs first when tasks wait", integer("--priority", -1_000_000, 1_000_000), 0)
+    .option("--max-attempts <n>", "attempts before the task is dead-lettered (0 = default)", integer("--max-attempts", 0, 100), 0)
+    .option("--task-timeout <sec>", "per-attempt time limit", positive("--task-timeout"))
+    .option("--strategy <name>", "override the balancer's strategy for this task")
+    .option("--wait", "wait for the final state and print the output")
+    .option("--wait-timeout <sec>", "how long --wait waits", positive("--wait-timeout"), 60)
+    .option("--json", "print responses as proto JSON")
+    .action(async (opts: { balancer: string; payload: string; taskId?: string; routingKey?: string; capability: string[]; priority: number; maxAttempts: number; taskTimeout?: number; strategy?: string; wait?: boolean; waitTimeout: number; json?: boolean }) => {
+      exitCode = await assign(
+        {
+          balancer: opts.balancer,
+          payload: opts.payload,
+          taskId: opts.taskId,
+          routingKey: opts.routingKey,
+          capabilities: opts.capability,
+          priority: opts.priority,
+          maxAttempts: opts.maxAttempts,
+          taskTimeoutSec: opts.taskTimeout,
+          strategy: opts.strategy,
+          wait: opts.wait ?? false,
+          waitSec: opts.waitTimeout,
+          json: opts.json ?? false,
+        },
+        out,
+      );
+    });
+
+  try {
+    await program.parseAsync([...rest], { from: "user" });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof CliUsageError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      return 2;
+    }
+    const status = toConnectError(error);
+    process.stderr.write(`error: ${status.rawMessage} (${status.code === undefined ? "?" : codeName(status.code)})\n`);
+    return 1;
+  }
+}
+
+function codeName(code: number): string {
+  const names = ["OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"];
+  return names[code] ?? String(code);
+}
+
+if (process.argv.includes("--help-config")) {
+  const { configHelp } = await import("../../libs/config/index.js");
+  process.stdout.write(`${configHelp()}\n`);
+  process.exit(0);
+}
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,138 @@
+// `scalemesh up` (= `npm start`): the whole mesh on one machine. Optimizer,
+// coordinator, balancer and min_workers worker agents run as child
+// processes; each writes its JSON log to .scalemesh/logs/. Ctrl-C stops
+// them in order: workers drain first, then the balancer, coordinator, optimizer.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, mkdirSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import type { Config } from "../../libs/config/index.js";
+import { projectRoot, SCALEMESH_VERSION } from "../../libs/telemetry/index.js";
+
+export interface UpOptions {
+  readonly config: Config;
+  readonly configArgs: readonly string[];
+  readonly workers: number;
+  readonly slots: number;
+  readonly handler: string;
+  readonly logDir: string;
+}
+
+interface Child {
+  readonly name: string;
+  readonly process: ChildProcess;
+  readonly logPath: string;
+  readonly exited: Promise<number | string>;
+}
+
+export async function up(options: UpOptions, out: (text: string) => void): Promise<number> {
+  const { config } = options;
+  mkdirSync(options.logDir, { recursive: true });
+  const children: Child[] = [];
+  let stopping = false;
+  const host = config.coordinator.host;
+  const coordinatorUri = `static://${host}:${config.coordinator.grpc_port}`;
+
+  const start = (name: string, service: string, args: readonly string[], env: Record<string, string>, readyMessage: string): Promise<Child> => {
+    const logPath = join(options.logDir, `${name}.log`);
+    const log = createWriteStream(logPath, { flags: "a" });
+    // Its own process group, so the terminal's Ctrl-C reaches only `up`,
+    // which then stops the children in a safe order.
+    const child = spawn(process.execPath, [join(projectRoot(), "dist", "services", service, "main.js"), ...options.configArgs, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    const exited = new Promise<number | string>((done) => child.once("exit", (code, signal) => done(code ?? signal ?? "unknown")));
+    const record: Child = { name, process: child, logPath, exited };
+    children.push(record);
+    child.stderr?.pipe(log);
+    return new Promise<Child>((ready, fail) => {
+      const timer = setTimeout(() => fail(new Error(`${name} did not report "${readyMessage}" within 30 s; see ${logPath}`)), 30_000);
+      createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+        log.write(`${line}\n`);
+        if (line.includes(`"msg":"${readyMessage}"`)) {
+          clearTimeout(timer);
+          ready(record);
+        }
+      });
+      exited.then((code) => {
+        clearTimeout(timer);
+        if (!stopping) fail(new Error(`${name} exited (${code}); see ${logPath}`));
+      });
+    });
+  };
+
+  const stopAll = async (): Promise<void> => {
+    stopping = true;
+    // Workers first (they drain), then the front door, then the core.
+    for (const group of [(c: Child) => c.name.startsWith("worker"), (c: Child) => c.name === "balancer", (c: Child) => c.name === "coordinator", () => true]) {
+      const batch = children.filter((c) => group(c) && c.process.exitCode === null && c.process.signalCode === null);
+      for (const child of batch) child.process.kill("SIGTERM");
+      await Promise.all(batch.map((c) => Promise.race([c.exited, new Promise((r) => setTimeout(r, 20_000))])));
+    }
+    for (const child of children) if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGKILL");
+  };
+
+  try {
+    await start("optimizer", "optimizer", [], {}, "optimizer listening");
+    await start("coordinator", "coordinator", [], { SCALEMESH_COORDINATOR_OPTIMIZER: `static://${config.optimizer.host}:${config.optimizer.grpc_port}` }, "coordinator listening");
+    await start("balancer", "balancer", [], { SCALEMESH_BALANCER_COORDINATOR: coordinatorUri }, "balancer listening");
+    const workerIds: string[] = [];
+    await Promise.all(
+      Array.from({ length: options.workers }, (_, i) => {
+        const id = `${config.scaling.worker_prefix}-${i + 1}`;
+        workerIds.push(id);
+        return start(id, "worker-agent", ["--coordinator", coordinatorUri, "--worker-id", id, "--slots", String(options.slots), "--handler", options.handler, "--http-port", String(config.worker.http_port + i)], {}, "worker registered");
+      }),
+    );
+    out(banner(options, workerIds));
+  } catch (error) {
+    out(`scalemesh up failed: ${error instanceof Error ? error.message : String(error)}`);
+    await stopAll();
+    return 1;
+  }
+
+  return new Promise<number>((done) => {
+    const stop = (reason: string, code: number): void => {
+      if (stopping) return;
+      out(`\n${reason}; stopping the mesh (workers drain first)...`);
+      stopAll().then(() => {
+        out("stopped.");
+        done(code);
+      });
+    };
+    process.once("SIGINT", () => stop("interrupted", 0));
+    process.once("SIGTERM", () => stop("terminated", 0));
+    for (const child of children) {
+      child.exited.then((code) => {
+        if (stopping) return;
+        if (child.name.startsWith("worker")) out(`${child.name} exited (${code}); the mesh carries on without it (see ${child.logPath})`);
+        else stop(`${child.name} exited (${code}); see ${child.logPath}`, 1);
+      });
+    }
+  });
+}
+
+function banner(options: UpOptions, workerIds: readonly string[]): string {
+  const c = options.config;
+  const balancer = `${c.balancer.host}:${c.balancer.grpc_port}`;
+  const logs = relative(process.cwd(), resolve(options.logDir)) || ".";
+  return [
+    `scalemesh ${SCALEMESH_VERSION} is up (logs in ${logs}/)`,
+    `  coordinator  grpc ${c.coordinator.host}:${c.coordinator.grpc_port}  http http://${c.coordinator.host}:${c.coordinator.http_port}`,
+    `  balancer     grpc ${balancer}  http http://${c.balancer.host}:${c.balancer.http_port}`,
+    `  optimizer    grpc ${c.optimizer.host}:${c.optimizer.grpc_port}  http http://${c.optimizer.host}:${c.optimizer.http_port}`,
+    `  workers      ${workerIds.join(", ")} (${options.slots} slots each, handler ${options.handler})`,
+    "",
+    "Assign a task (the payload is base64 of \"hello scalemesh\"):",
+    `  grpcurl -plaintext -d '{"task":{"payload":"aGVsbG8gc2NhbGVtZXNo"}}' ${balancer} scalemesh.v1.Balancer/Assign`,
+    "Wait for its result (use the taskId it printed):",
+    `  grpcurl -plaintext -d '{"taskId":"TASK_ID"}' ${balancer} scalemesh.v1.Balancer/AwaitTask`,
+    "The same with the CLI, and the cluster over HTTP:",
+    `  node dist/services/cli/main.js assign --payload "hello scalemesh" --wait`,
+    `  curl -s -d '{}' -H 'content-type: application/json' http://${c.coordinator.host}:${c.coordinator.http_port}/scalemesh.v1.Admin/GetClusterStatus`,
+    "",
+    "Press Ctrl-C to stop.",
+  ].join("\n");
+}
