@@ -185,6 +185,8 @@ describe("createWorker against a fake coordinator", () => {
     expect(current.isConnected).toBe(false);
     expect(current.runningCount).toBe(0);
     expect(coordinator.sessionCount).toBe(1);
+    const lastHeartbeat = coordinator.received.filter(isHeartbeat).at(-1);
+    expect(lastHeartbeat?.message.case === "heartbeat" && lastHeartbeat.message.value).toMatchObject({ draining: true, freeSlots: 0, runningTaskIds: [] });
   });
 
   async function waitConnected(timeoutMs = 5000): Promise<void> {

@@ -154,7 +154,13 @@ export function createWorker(options: WorkerOptions): Worker {
 
   const heartbeat = (): SessionRequest => {
     const { cpuUtilization, memoryRssBytes } = load.sample();
-    return heartbeatMessage({ runningTaskIds: runner.runningTaskIds(), freeSlots: runner.freeSlots, cpuUtilization, memoryRssBytes });
+    return heartbeatMessage({
+      runningTaskIds: runner.runningTaskIds(),
+      freeSlots: runner.freeSlots,
+      cpuUtilization,
+      memoryRssBytes,
+      draining: !runner.isTakingTasks,
+    });
   };
 
   const clientFor = (endpoint: string): RpcClient<typeof Coordinator> => {
@@ -241,13 +247,16 @@ export function createWorker(options: WorkerOptions): Worker {
     draining ??= (async () => {
       runner.stopTakingTasks();
       log.info({ running: runner.runningCount }, "draining: taking no new tasks, finishing the running ones");
-      // free_slots 0 right away, so nothing more is placed here.
+      // draining (free_slots 0) right away, so nothing more is placed here.
       current?.heartbeatNow();
       await runner.whenIdle();
       const isFlushed = await waitUntil(() => outbox.size === 0 || isStopped, flushTimeoutMs);
       if (!isFlushed) log.warn({ undelivered: outbox.size, flushTimeoutMs }, "could not deliver every result before the drain timeout");
       const session = current;
       if (session?.isRegistered) {
+        // A last heartbeat says "draining, nothing running": the coordinator
+        // then lets the worker leave instead of waiting for it to come back.
+        session.heartbeatNow();
         session.close();
         const closeTimer = setTimeout(() => session.end("the coordinator did not end the session after drain"), flushTimeoutMs);
         await session.ended;

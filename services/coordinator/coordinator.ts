@@ -293,6 +293,7 @@ export class Coordinator {
     if (!record?.session || !spec) throw new Error(`dispatch to ${workerId} without a session`);
     this.pending.remove(task);
     this.ledger.assign(task, workerId, this.clock.now());
+    this.logger.debug({ taskId: spec.taskId, workerId, attempt: task.task.attempt }, "task assigned");
     const effective = spec.timeout ? spec : create(TaskSpecSchema, { ...spec, timeout: durationFromMs(this.settings.defaultTaskTimeoutMs) });
     record.session.outbound.push({
       message: {

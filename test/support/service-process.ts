@@ -6,7 +6,7 @@ import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { projectRoot } from "../../libs/telemetry/version.js";
 
-export type ServiceKind = "coordinator" | "balancer" | "optimizer" | "worker-agent";
+export type ServiceKind = "coordinator" | "balancer" | "optimizer" | "worker-agent" | "bench-echo";
 
 export interface ServiceProcess {
   readonly kind: ServiceKind;
@@ -32,6 +32,7 @@ export interface StartOptions {
 const running = new Set<ServiceProcess>();
 
 export function serviceEntry(kind: ServiceKind | "cli"): string {
+  if (kind === "bench-echo") return join(projectRoot(), "dist", "test", "bench", "echo-server.js");
   return join(projectRoot(), "dist", "services", kind, "main.js");
 }
 
