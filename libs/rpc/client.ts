@@ -134,6 +134,10 @@ async function* streamResponses(
   opts: CallOptions | undefined,
   fail: (error: unknown) => ConnectError,
 ): AsyncGenerator<unknown> {
+  // After the reader stops (or the caller cancels), grpc-js still emits the
+  // final CANCELLED status as an 'error' event; without a listener that
+  // would be an uncaught exception. Errors that matter reach the reader.
+  call.on("error", () => {});
   const abort = new AbortController();
   opts?.signal?.addEventListener("abort", () => abort.abort(), { once: true });
   abort.signal.addEventListener("abort", () => call.cancel(), { once: true });

@@ -1,5 +1,5 @@
 // What a TypeScript program embeds to be a scalemesh worker.
-export { createWorker, type DrainOptions, type RegisteredEvent, type Worker, type WorkerOptions } from "./worker.js";
+export { createWorker, outputLimitBytes, type DrainOptions, type RegisteredEvent, type Worker, type WorkerOptions } from "./worker.js";
 export type { TaskHandler, TaskOutcome, TaskOutcomeKind, TaskOutput, WorkerTask } from "./task.js";
 export { TASK_OUTCOME_KINDS } from "./task.js";
 export type { TaskReport } from "./task-runner.js";

@@ -21,6 +21,13 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1000;
  */
 export const END_GRACE_MS = 1000;
 
+/**
+ * A stream that stopped taking writes (backpressure) would otherwise queue a
+ * heartbeat every interval forever; past this backlog heartbeats are skipped
+ * (the coordinator's heartbeat timeout says the rest).
+ */
+const MAX_QUEUED_MESSAGES_FOR_HEARTBEAT = 64;
+
 export interface SessionOptions {
   readonly client: RpcClient<typeof Coordinator>;
   readonly register: SessionRequest;
@@ -98,7 +105,9 @@ export function openSession(options: SessionOptions): Session {
     isRegistered = true;
     const intervalMs = registered.heartbeatInterval ? durationMs(registered.heartbeatInterval) : 0;
     clearInterval(heartbeatTimer);
-    heartbeatTimer = setInterval(() => send(options.heartbeat()), Math.max(10, intervalMs > 0 ? intervalMs : DEFAULT_HEARTBEAT_INTERVAL_MS));
+    heartbeatTimer = setInterval(() => {
+      if (queue.size < MAX_QUEUED_MESSAGES_FOR_HEARTBEAT) send(options.heartbeat());
+    }, Math.max(10, intervalMs > 0 ? intervalMs : DEFAULT_HEARTBEAT_INTERVAL_MS));
     options.onRegistered(registered);
   };
 

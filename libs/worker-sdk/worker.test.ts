@@ -158,7 +158,7 @@ describe("createWorker against a fake coordinator", () => {
     await coordinator.waitFor(isRunningUpdateFor("offline"));
     await coordinator.stop();
     // The task finishes while no coordinator listens; a new one comes up on the same port.
-    await sleep(350);
+    await eventually(() => worker?.runningCount === 0 && !worker.isConnected, "the task to finish while disconnected");
     coordinator = await startFakeCoordinator({ heartbeatIntervalMs: 50, port });
     const register = await coordinator.waitFor(isRegister, { timeoutMs: 8000 });
     if (register.message.case !== "register") throw new Error("unreachable");
@@ -189,10 +189,12 @@ describe("createWorker against a fake coordinator", () => {
     expect(lastHeartbeat?.message.case === "heartbeat" && lastHeartbeat.message.value).toMatchObject({ draining: true, freeSlots: 0, runningTaskIds: [] });
   });
 
-  async function waitConnected(timeoutMs = 5000): Promise<void> {
+  const waitConnected = (): Promise<void> => eventually(() => worker?.isConnected === true, "the worker to register");
+
+  async function eventually(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!worker?.isConnected) {
-      if (Date.now() > deadline) throw new Error("worker did not register");
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
       await sleep(5);
     }
   }

@@ -79,6 +79,15 @@ const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** Room left in a message for everything in a TaskResult but the output. */
 const RESULT_OVERHEAD_BYTES = 64 * 1024;
 
+/**
+ * The largest output a task may return when messages are limited to
+ * maxMessageBytes: a larger one would make grpc-js fail the whole session
+ * (and again after every reconnect), so it fails just that task instead.
+ */
+export function outputLimitBytes(maxMessageBytes: number = DEFAULT_MAX_MESSAGE_BYTES): number {
+  return Math.max(1024, maxMessageBytes - RESULT_OVERHEAD_BYTES);
+}
+
 export function createWorker(options: WorkerOptions): Worker {
   const resolved = resolveCoordinatorEndpoints(options.coordinator);
   if (!resolved.ok) throw new Error(`coordinator: ${resolved.error}`);
@@ -88,7 +97,6 @@ export function createWorker(options: WorkerOptions): Worker {
   const log = options.logger.child({ workerId });
   const reconnect = options.reconnect ?? DEFAULT_RECONNECT;
   const random = options.random ?? Math.random;
-  const maxMessageBytes = options.rpc?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const load = createProcessLoadSampler();
   const outbox = createResultOutbox({ maxResults: Math.max(1024, options.slots * 4), logger: log });
   const clients = new Map<string, RpcClient<typeof Coordinator>>();
@@ -135,7 +143,7 @@ export function createWorker(options: WorkerOptions): Worker {
     slots: options.slots,
     handler: options.handler,
     defaultTimeoutMs: options.defaultTaskTimeoutMs,
-    maxOutputBytes: Math.max(1024, maxMessageBytes - RESULT_OVERHEAD_BYTES),
+    maxOutputBytes: outputLimitBytes(options.rpc?.maxMessageBytes),
     logger: log,
     send,
     onTaskFinished: options.onTaskFinished,
@@ -191,8 +199,15 @@ export function createWorker(options: WorkerOptions): Worker {
           log.warn({ coordinatorWorkerId: registered.workerId }, "the coordinator answered with another worker id; keeping ours");
         }
         log.info(
-          { coordinator: endpoint, sessionEpoch: registered.sessionEpoch.toString(), heartbeatIntervalMs, running: runner.runningCount, resentResults: resent.length },
-          "registered with the coordinator",
+          {
+            coordinator: endpoint,
+            address: workerSpec.address,
+            sessionEpoch: registered.sessionEpoch.toString(),
+            heartbeatIntervalMs,
+            running: runner.runningCount,
+            resentResults: resent.length,
+          },
+          "worker registered",
         );
         options.onRegistered?.({ workerId, coordinator: endpoint, sessionEpoch: registered.sessionEpoch, heartbeatIntervalMs });
         notifyChange();

@@ -27,8 +27,8 @@ interface ShortFlags {
   readonly httpPort?: number;
   readonly slots?: number;
   readonly handler?: string;
-  readonly capability: readonly string[];
-  readonly label: readonly string[];
+  readonly capability?: readonly string[];
+  readonly label?: readonly string[];
   readonly region?: string;
   readonly zone?: string;
 }
@@ -70,12 +70,12 @@ const handlerSpec = (text: string): string => {
   return text;
 };
 
-const keyValue = (text: string, previous: readonly string[]): string[] => {
+const keyValue = (text: string, previous: readonly string[] = []): string[] => {
   if (!/^[^=,\s]+=[^,]*$/.test(text)) throw new InvalidArgumentError(`--label must be key=value (no commas), got "${text}"`);
   return [...previous, text];
 };
 
-const collect = (text: string, previous: readonly string[]): string[] => {
+const collect = (text: string, previous: readonly string[] = []): string[] => {
   if (text.trim() === "" || text.includes(",")) throw new InvalidArgumentError(`--capability takes one non-empty name without commas, got "${text}"`);
   return [...previous, text];
 };
@@ -90,8 +90,8 @@ function agentCommand(writeOut: (text: string) => void, writeErr: (text: string)
     .option("--http-port <n>", "HTTP port for /metrics, /healthz, /readyz (0 = any free port)", integer("--http-port", 0, 65535))
     .option("--slots <n>", "tasks run at once", integer("--slots", 1, 1024))
     .option("--handler <spec>", `what runs a task: ${HANDLER_SPEC_ALLOWED}; "" returns the payload`, handlerSpec)
-    .option("--capability <name>", "a capability this worker offers (repeatable)", collect, [] as string[])
-    .option("--label <key=value>", "a label reported with the worker (repeatable)", keyValue, [] as string[])
+    .option("--capability <name>", "a capability this worker offers (repeatable)", collect)
+    .option("--label <key=value>", "a label reported with the worker (repeatable)", keyValue)
     .option("--region <name>", "region this worker runs in")
     .option("--zone <name>", "zone this worker runs in")
     .addHelpText("after", USAGE_FOOTER)

@@ -1,0 +1,87 @@
+// The worker agent process: one per worker node. Joins the coordinator, runs
+// the tasks it assigns with the configured handler, reports results, and
+// serves /metrics, /healthz and /readyz (ready = registered). No gRPC port.
+import { hostname } from "node:os";
+import { startHttpServer, stopOnSignals } from "../../libs/rpc/index.js";
+import { SCALEMESH_VERSION, createLogger, setServiceLabel, startTelemetry } from "../../libs/telemetry/index.js";
+import { createWorker, outputLimitBytes, resolveCoordinatorEndpoints, type Worker } from "../../libs/worker-sdk/index.js";
+import { parseAgentArgs } from "./agent-args.js";
+import { observeWorker, recordTaskFinished } from "./agent-metrics.js";
+import { createHandler } from "./handlers/create-handler.js";
+import { describeHandlerSpec, parseHandlerSpec } from "./handlers/handler-spec.js";
+
+function exitWithUsageError(message: string): never {
+  process.stderr.write(`${message}\n`);
+  return process.exit(2);
+}
+
+const args = parseAgentArgs(process.argv.slice(2));
+if (args.kind === "exit") process.exit(args.code);
+const { config } = args;
+
+const handlerSpec = parseHandlerSpec(config.worker.handler);
+if (!handlerSpec.ok) exitWithUsageError(`invalid value for worker.handler: ${handlerSpec.error}`);
+const coordinator = resolveCoordinatorEndpoints(config.worker.coordinator);
+if (!coordinator.ok) exitWithUsageError(`invalid value for worker.coordinator: ${coordinator.error}`);
+const maxOutputBytes = outputLimitBytes(config.rpc.max_message_bytes);
+const handler = await createHandler(handlerSpec.spec, { cwd: process.cwd(), maxOutputBytes });
+if (!handler.ok) exitWithUsageError(`invalid value for worker.handler: ${handler.error}`);
+
+const telemetry = startTelemetry({ serviceName: "scalemesh-worker-agent", serviceVersion: SCALEMESH_VERSION, sampleRatio: config.telemetry.trace_sample_ratio });
+const logger = createLogger({ service: "worker-agent", version: SCALEMESH_VERSION, level: config.telemetry.log_level });
+setServiceLabel("worker-agent");
+
+let worker: Worker | undefined;
+const http = await startHttpServer({
+  host: config.worker.host,
+  port: config.worker.http_port,
+  logger,
+  notReadyReason: () => {
+    if (!worker) return "starting";
+    if (worker.isDraining) return "draining";
+    return worker.isConnected ? undefined : "not registered with the coordinator";
+  },
+}).catch((error: unknown) => {
+  logger.fatal({ err: error }, "cannot start");
+  return process.exit(1);
+});
+
+// The address the coordinator shows operators: a wildcard listen address says nothing about where we are.
+const advertisedHost = ["0.0.0.0", "::", ""].includes(config.worker.host) ? hostname() : config.worker.host;
+worker = createWorker({
+  coordinator: coordinator.endpoints,
+  workerId: config.worker.worker_id || undefined,
+  workerIdPrefix: config.scaling.worker_prefix,
+  address: `${advertisedHost}:${http.port}`,
+  slots: config.worker.slots,
+  region: config.scaling.region,
+  zone: config.scaling.zone,
+  capabilities: config.worker.capabilities,
+  labels: config.worker.labels,
+  handler: handler.handler,
+  defaultTaskTimeoutMs: config.worker.task_timeout_sec * 1000,
+  reconnect: { initialMs: config.worker.reconnect_initial_ms, maxMs: config.worker.reconnect_max_ms },
+  rpc: {
+    defaultDeadlineMs: config.rpc.default_deadline_ms,
+    maxMessageBytes: config.rpc.max_message_bytes,
+    keepaliveTimeMs: config.rpc.keepalive_time_ms,
+    keepaliveTimeoutMs: config.rpc.keepalive_timeout_ms,
+  },
+  // httpPort on every worker line, the "worker registered" one included, says which agent's port to scrape.
+  logger: logger.child({ httpPort: http.port }),
+  onTaskFinished: recordTaskFinished,
+});
+observeWorker(worker, config.worker.slots);
+logger.info(
+  { workerId: worker.workerId, coordinator: coordinator.endpoints, handler: describeHandlerSpec(handlerSpec.spec), slots: config.worker.slots, http: `${config.worker.host}:${http.port}` },
+  "worker agent starting",
+);
+worker.start();
+
+const running = worker;
+stopOnSignals(async () => {
+  // Tasks run to their own timeouts; the grace bounds only the delivery of their results.
+  await running.drain({ flushTimeoutMs: config.rpc.shutdown_grace_sec * 1000 });
+  await http.close();
+  await telemetry.shutdown();
+}, logger);
