@@ -4,21 +4,29 @@ import type { Logger } from "pino";
 
 export function stopOnSignals(stop: () => Promise<void>, logger: Logger): void {
   let stopping = false;
+  // Logging must not be able to stand between a signal and the stop.
+  const log = (write: () => void): void => {
+    try {
+      write();
+    } catch {
+      // stdout gone; carry on
+    }
+  };
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
-      logger.warn({ signal }, "second signal: exiting now");
+      log(() => logger.warn({ signal }, "second signal: exiting now"));
       process.exit(130);
     }
     stopping = true;
-    logger.info({ signal }, "stopping gracefully");
+    log(() => logger.info({ signal }, "stopping gracefully"));
     stop().then(
       () => {
-        logger.info("stopped");
-        logger.flush?.();
+        log(() => logger.info("stopped"));
+        log(() => logger.flush());
         process.exit(0);
       },
       (error: unknown) => {
-        logger.error({ err: error }, "graceful stop failed");
+        log(() => logger.error({ err: error }, "graceful stop failed"));
         process.exit(1);
       },
     );

@@ -69,28 +69,46 @@ export async function up(options: UpOptions, out: (text: string) => void): Promi
     for (const group of [(c: Child) => c.name.startsWith("worker"), (c: Child) => c.name === "balancer", (c: Child) => c.name === "coordinator", () => true]) {
       const batch = children.filter((c) => group(c) && c.process.exitCode === null && c.process.signalCode === null);
       for (const child of batch) child.process.kill("SIGTERM");
-      await Promise.all(batch.map((c) => Promise.race([c.exited, new Promise((r) => setTimeout(r, 20_000))])));
+      await Promise.all(batch.map((c) => exitWithin(c, 20_000)));
     }
     for (const child of children) if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGKILL");
   };
 
+  // Signals are ours from the first moment: a Ctrl-C during start-up must
+  // still stop the children already running (they are in their own group).
+  let onSignal: (reason: string) => void = (reason) => {
+    interruptedDuringStartup ??= reason;
+  };
+  let interruptedDuringStartup: string | undefined;
+  const signalHandler = (signal: NodeJS.Signals): void => onSignal(signal === "SIGINT" ? "interrupted" : "terminated");
+  process.on("SIGINT", signalHandler);
+  process.on("SIGTERM", signalHandler);
+  const step = async (label: string, work: () => Promise<unknown>): Promise<void> => {
+    if (interruptedDuringStartup) throw new Error(`${interruptedDuringStartup} during start-up`);
+    const started = Date.now();
+    await work();
+    out(`  started ${label} (${Date.now() - started} ms)`);
+  };
+
+  const workerIds = Array.from({ length: options.workers }, (_, i) => `${config.scaling.worker_prefix}-${i + 1}`);
   try {
-    await start("optimizer", "optimizer", [], {}, "optimizer listening");
-    await start("coordinator", "coordinator", [], { SCALEMESH_COORDINATOR_OPTIMIZER: `static://${config.optimizer.host}:${config.optimizer.grpc_port}` }, "coordinator listening");
-    await start("balancer", "balancer", [], { SCALEMESH_BALANCER_COORDINATOR: coordinatorUri }, "balancer listening");
-    const workerIds: string[] = [];
-    await Promise.all(
-      Array.from({ length: options.workers }, (_, i) => {
-        const id = `${config.scaling.worker_prefix}-${i + 1}`;
-        workerIds.push(id);
-        return start(id, "worker-agent", ["--coordinator", coordinatorUri, "--worker-id", id, "--slots", String(options.slots), "--handler", options.handler, "--http-port", String(config.worker.http_port + i)], {}, "worker registered");
-      }),
+    out(`starting scalemesh ${SCALEMESH_VERSION}: optimizer, coordinator, balancer and ${options.workers} worker agent(s)...`);
+    await step("optimizer", () => start("optimizer", "optimizer", [], {}, "optimizer listening"));
+    await step("coordinator", () => start("coordinator", "coordinator", [], { SCALEMESH_COORDINATOR_OPTIMIZER: `static://${config.optimizer.host}:${config.optimizer.grpc_port}` }, "coordinator listening"));
+    await step("balancer", () => start("balancer", "balancer", [], { SCALEMESH_BALANCER_COORDINATOR: coordinatorUri }, "balancer listening"));
+    await step(
+      `${options.workers} worker agent(s)`,
+      () => Promise.all(workerIds.map((id, i) => start(id, "worker-agent", ["--coordinator", coordinatorUri, "--worker-id", id, "--slots", String(options.slots), "--handler", options.handler, "--http-port", String(config.worker.http_port + i)], {}, "worker registered"))),
     );
+    if (interruptedDuringStartup) throw new Error(`${interruptedDuringStartup} during start-up`);
+    out("");
     out(banner(options, workerIds));
   } catch (error) {
-    out(`scalemesh up failed: ${error instanceof Error ? error.message : String(error)}`);
+    out(`scalemesh up stopped: ${error instanceof Error ? error.message : String(error)}; stopping what had started...`);
     await stopAll();
-    return 1;
+    process.off("SIGINT", signalHandler);
+    process.off("SIGTERM", signalHandler);
+    return interruptedDuringStartup ? 130 : 1;
   }
 
   return new Promise<number>((done) => {
@@ -102,8 +120,7 @@ export async function up(options: UpOptions, out: (text: string) => void): Promi
         done(code);
       });
     };
-    process.once("SIGINT", () => stop("interrupted", 0));
-    process.once("SIGTERM", () => stop("terminated", 0));
+    onSignal = (reason) => stop(reason, 0);
     for (const child of children) {
       child.exited.then((code) => {
         if (stopping) return;
@@ -112,6 +129,12 @@ export async function up(options: UpOptions, out: (text: string) => void): Promi
       });
     }
   });
+}
+
+/** Waits for a child to exit, at most `ms` (the caller SIGKILLs what is left). */
+function exitWithin(child: Child, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([child.exited, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
 }
 
 function banner(options: UpOptions, workerIds: readonly string[]): string {
@@ -123,7 +146,7 @@ function banner(options: UpOptions, workerIds: readonly string[]): string {
     `  coordinator  grpc ${c.coordinator.host}:${c.coordinator.grpc_port}  http http://${c.coordinator.host}:${c.coordinator.http_port}`,
     `  balancer     grpc ${balancer}  http http://${c.balancer.host}:${c.balancer.http_port}`,
     `  optimizer    grpc ${c.optimizer.host}:${c.optimizer.grpc_port}  http http://${c.optimizer.host}:${c.optimizer.http_port}`,
-    `  workers      ${workerIds.join(", ")} (${options.slots} slots each, handler ${options.handler})`,
+    `  workers      ${workerIds.join(", ")} (${options.slots} slots each, handler ${displayHandler(options.handler)})`,
     "",
     "Assign a task (the payload is base64 of \"hello scalemesh\"):",
     `  grpcurl -plaintext -d '{"task":{"payload":"aGVsbG8gc2NhbGVtZXNo"}}' ${balancer} scalemesh.v1.Balancer/Assign`,
@@ -135,4 +158,10 @@ function banner(options: UpOptions, workerIds: readonly string[]): string {
     "",
     "Press Ctrl-C to stop.",
   ].join("\n");
+}
+
+/** The handler as a person would type it: paths relative to where they stand. */
+function displayHandler(handler: string): string {
+  const path = /^module:(.*)$/.exec(handler)?.[1];
+  return path && path.startsWith("/") ? `module:${relative(process.cwd(), path)}` : handler;
 }
