@@ -48,18 +48,25 @@ export function grpcServiceDefinition(service: DescService): grpc.ServiceDefinit
   return definition;
 }
 
+/** Counts this server's own calls in progress, so shutdown knows when they are done. */
+export interface CallTracker {
+  started(): void;
+  finished(): void;
+}
+
 export function adaptService<S extends DescService>(
   service: S,
   impl: Partial<ServiceImpl<S>>,
   logger: Logger,
   shutdownSignal: AbortSignal,
+  tracker: CallTracker,
 ): AdaptedService {
   const handlers: grpc.UntypedServiceImplementation = {};
   const implementations = impl as Record<string, AnyImpl | undefined>;
   for (const method of service.methods) {
     const methodImpl = implementations[method.localName];
     if (!methodImpl) continue;
-    handlers[method.localName] = adaptMethod(service, method, methodImpl, logger, shutdownSignal);
+    handlers[method.localName] = adaptMethod(service, method, methodImpl, logger, shutdownSignal, tracker);
   }
   return { definition: grpcServiceDefinition(service), handlers };
 }
@@ -72,6 +79,7 @@ function adaptMethod(
   methodImpl: AnyImpl,
   logger: Logger,
   shutdownSignal: AbortSignal,
+  tracker: CallTracker,
 ): grpc.UntypedHandleCall {
   const labels = { service: service.typeName, method: method.name };
   const run = async (call: AnyServerCall, body: (ctx: HandlerContext) => Promise<void>): Promise<void> => {
@@ -80,6 +88,7 @@ function adaptMethod(
     const span = parent ? tracer().startSpan(`${service.typeName}/${method.name}`, { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc", "rpc.service": service.typeName, "rpc.method": method.name } }, parent) : undefined;
     const started = process.hrtime.bigint();
     let code: Code | 0 = 0;
+    tracker.started();
     try {
       if (span && parent) await otelContext.with(trace.setSpan(parent, span), () => body(ctx));
       else await body(ctx);
@@ -90,6 +99,7 @@ function adaptMethod(
       span?.setStatus({ code: 2, message: status.rawMessage });
       throw status;
     } finally {
+      tracker.finished();
       ctx.abort();
       span?.setAttribute("rpc.grpc.status_code", code);
       span?.end();

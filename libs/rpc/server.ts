@@ -10,6 +10,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import { adaptService } from "./grpc-server-adapter.js";
+import { Code, ConnectError } from "./errors.js";
 import { reflectionPackage } from "./reflection.js";
 
 export interface ServiceRegistration<S extends DescService = DescService> {
@@ -58,8 +59,22 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   const health = new HealthImplementation(Object.fromEntries(["", ...serviceNames].map((name) => [name, "NOT_SERVING"])));
   health.addToServer(server);
   new ReflectionService(reflectionPackage(options.services.map((s) => s.service)) as never).addToServer(server);
+  // Our own calls in progress. Health watches and reflection streams are not
+  // counted: once our calls are done, shutdown closes those by force rather
+  // than wait out the grace period for a probe that never hangs up.
+  let inFlight = 0;
+  let onIdle: (() => void) | undefined;
+  const tracker = {
+    started: () => {
+      inFlight += 1;
+    },
+    finished: () => {
+      inFlight -= 1;
+      if (inFlight === 0) onIdle?.();
+    },
+  };
   for (const { service, impl } of options.services) {
-    const adapted = adaptService(service, impl, options.logger, shutdownController.signal);
+    const adapted = adaptService(service, impl, options.logger, shutdownController.signal, tracker);
     server.addService(adapted.definition, adapted.handlers);
   }
   const port = await new Promise<number>((resolve, reject) => {
@@ -75,16 +90,29 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   const shutdown = (): Promise<void> => {
     stopping ??= new Promise<void>((resolve) => {
       setServing(false);
-      shutdownController.abort(new Error("server shutting down"));
-      const force = setTimeout(() => {
-        options.logger.warn({ graceMs: options.shutdownGraceMs ?? 10_000 }, "calls still running after the grace period; forcing shutdown");
+      // Waiting calls (watches, sessions, AwaitTask) end with a retryable status;
+      // short unary calls already running finish normally.
+      shutdownController.abort(new ConnectError("server shutting down; retry against another instance", Code.Unavailable));
+      const graceMs = options.shutdownGraceMs ?? 10_000;
+      let finished = false;
+      const finish = (): void => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(force);
         server.forceShutdown();
         resolve();
-      }, options.shutdownGraceMs ?? 10_000);
-      server.tryShutdown(() => {
-        clearTimeout(force);
-        resolve();
-      });
+      };
+      const force = setTimeout(() => {
+        options.logger.warn({ graceMs, inFlight }, "calls still running after the grace period; forcing shutdown");
+        finish();
+      }, graceMs);
+      // No new calls from here on; the ones running finish (tryShutdown's
+      // callback fires when every call, probes included, has ended).
+      server.tryShutdown(finish);
+      // When only probes and reflection are left, give the last responses a
+      // moment to leave the socket, then close the rest.
+      onIdle = () => setTimeout(finish, 100);
+      if (inFlight === 0) onIdle();
     });
     return stopping;
   };

@@ -5,6 +5,7 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import {
   Coordinator as CoordinatorService,
+  TaskState,
   WaitTaskResponseSchema,
   type Task,
   type WorkerSessionRequest,
@@ -12,7 +13,7 @@ import {
 } from "../../libs/contracts/index.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { isFinal, validateTaskSpec } from "../../libs/ledger/index.js";
-import { deadlineExceeded, invalidArgument, notFound, toConnectError, unavailable } from "../../libs/rpc/index.js";
+import { Code, ConnectError, deadlineExceeded, invalidArgument, notFound, toConnectError, unavailable } from "../../libs/rpc/index.js";
 import { contextFrom, inSpan, traceContextOf } from "../../libs/telemetry/index.js";
 import type { Coordinator } from "./coordinator.js";
 
@@ -70,7 +71,7 @@ export function coordinatorService(coordinator: Coordinator, options: { logger: 
     place(request, ctx) {
       const invalid = validateTaskSpec(request.task, { maxPayloadBytes: options.maxPayloadBytes });
       if (invalid) throw invalid;
-      if (ctx.signal.aborted) throw deadlineExceeded("the call's deadline passed before the task was placed");
+      if ((ctx.timeoutMs() ?? 1) <= 0) throw deadlineExceeded("the call's deadline passed before the task was placed");
       return coordinator.place(request.task as NonNullable<typeof request.task>, request.workerId, traceContextOf());
     },
 
@@ -106,7 +107,9 @@ export function waitForFinal(coordinator: Coordinator, taskId: string, signal: A
     });
     const onAbort = (): void => {
       cleanup();
-      reject(deadlineExceeded(`task ${taskId} is still ${record.task.state} when the call's deadline passed`));
+      // A server shutting down says so (retryable); otherwise the deadline passed.
+      const reason: unknown = signal.reason;
+      reject(reason instanceof ConnectError && reason.code === Code.Unavailable ? reason : deadlineExceeded(`task ${taskId} is still ${TaskState[record.task.state]} when the call's deadline passed`));
     };
     const cleanup = (): void => {
       stopListening();

@@ -62,7 +62,7 @@ async function main(): Promise<number> {
     workers: 2,
     slots: 128,
     handler: exampleHandler("noop"),
-    env: { SCALEMESH_COORDINATOR_MAX_PENDING_TASKS: "1000000", SCALEMESH_TELEMETRY_LOG_LEVEL: "warn" },
+    env: { SCALEMESH_COORDINATOR_MAX_PENDING_TASKS: "1000000" },
   });
   const results: { level: number; echo: LoadResult & { errors: string }; assign: LoadResult & { errors: string } }[] = [];
   try {
