@@ -6,3 +6,4 @@ export { extractConfigFlags } from "./config-flags.js";
 export { formatConfigIssue, formatConfigIssues, type ConfigIssue, type ConfigIssueKind } from "./config-issue.js";
 export { configHelp } from "./config-help.js";
 export { CONFIG_OPTIONS, type ConfigOption, type OptionKind } from "./option-catalog.js";
+export { rpcOptionsOf, type RpcOptions } from "./rpc-options.js";

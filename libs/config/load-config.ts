@@ -1,6 +1,7 @@
 // Loads the configuration: defaults < YAML file < SCALEMESH_* environment <
 // flags, later wins per option. Returns every problem at once instead of
 // throwing, so a service can print them all and exit 2.
+import { configHelp } from "./config-help.js";
 import type { z } from "zod";
 import { readFlagLayer } from "./config-flags.js";
 import { formatConfigIssues, type ConfigIssue } from "./config-issue.js";
@@ -112,6 +113,11 @@ export function loadConfigOrExit(
   options: LoadConfigOptions = {},
   write: (text: string) => void = (text) => process.stderr.write(text),
 ): Config {
+  // A service whose only arguments are options answers --help with all of them.
+  if (options.argv?.some((arg) => arg === "--help" || arg === "-h")) {
+    process.stdout.write(`${configHelp()}\n`);
+    return process.exit(0);
+  }
   const result = loadConfig(options);
   if (result.ok) return result.config;
   write(`${result.message}\n`);

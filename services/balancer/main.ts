@@ -1,6 +1,6 @@
 // The balancer process: the front door for clients. Stateless: run as many as you like.
 import { createPlacementStack } from "../../libs/balancing/index.js";
-import { loadConfigOrExit } from "../../libs/config/index.js";
+import { loadConfigOrExit, rpcOptionsOf } from "../../libs/config/index.js";
 import { Balancer, Coordinator } from "../../libs/contracts/index.js";
 import { parseEndpointUri } from "../../libs/discovery/index.js";
 import { createRpcClient, register, startServiceHost, stopOnSignals } from "../../libs/rpc/index.js";
@@ -23,12 +23,7 @@ if (!endpoints.ok) {
 const view = startClusterView({ coordinators: endpoints.endpoints, coordinatorUri, logger });
 // One channel to the coordinator for Place and WaitTask; grpc-js multiplexes
 // calls over it and reconnects by itself.
-const coordinatorClient = createRpcClient(Coordinator, endpoints.endpoints[0] as string, {
-  defaultDeadlineMs: config.rpc.default_deadline_ms,
-  maxMessageBytes: config.rpc.max_message_bytes,
-  keepaliveTimeMs: config.rpc.keepalive_time_ms,
-  keepaliveTimeoutMs: config.rpc.keepalive_timeout_ms,
-});
+const coordinatorClient = createRpcClient(Coordinator, endpoints.endpoints[0] as string, rpcOptionsOf(config.rpc));
 
 const host = await startServiceHost({
   host: config.balancer.host,
@@ -49,10 +44,7 @@ const host = await startServiceHost({
       }),
     ),
   ],
-  maxMessageBytes: config.rpc.max_message_bytes,
-  keepaliveTimeMs: config.rpc.keepalive_time_ms,
-  keepaliveTimeoutMs: config.rpc.keepalive_timeout_ms,
-  shutdownGraceMs: config.rpc.shutdown_grace_sec * 1000,
+  ...rpcOptionsOf(config.rpc),
   notReadyReason: () => (view.isSynced ? undefined : `no cluster view from the coordinator at ${coordinatorUri}`),
 }).catch((error: unknown) => {
   logger.fatal({ err: error }, "cannot start");

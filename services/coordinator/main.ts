@@ -1,5 +1,5 @@
 // The coordinator process: membership, the task ledger, failure detection.
-import { loadConfigOrExit } from "../../libs/config/index.js";
+import { loadConfigOrExit, rpcOptionsOf } from "../../libs/config/index.js";
 import { Admin, Coordinator as CoordinatorService } from "../../libs/contracts/index.js";
 import { parseEndpointUri } from "../../libs/discovery/index.js";
 import { register, startServiceHost, stopOnSignals } from "../../libs/rpc/index.js";
@@ -38,10 +38,7 @@ const host = await startServiceHost({
   logger,
   services: [register(CoordinatorService, coordinatorService(coordinator, { logger, maxPayloadBytes: config.rpc.max_payload_bytes })), admin],
   connectServices: [admin],
-  maxMessageBytes: config.rpc.max_message_bytes,
-  keepaliveTimeMs: config.rpc.keepalive_time_ms,
-  keepaliveTimeoutMs: config.rpc.keepalive_timeout_ms,
-  shutdownGraceMs: config.rpc.shutdown_grace_sec * 1000,
+  ...rpcOptionsOf(config.rpc),
 }).catch((error: unknown) => {
   logger.fatal({ err: error }, "cannot start");
   process.exit(1);

@@ -1,6 +1,6 @@
 // The optimizer process: keeps the load history the coordinator streams and
 // answers what worker count it calls for. Advisory: nothing breaks when it is down.
-import { loadConfigOrExit } from "../../libs/config/index.js";
+import { loadConfigOrExit, rpcOptionsOf } from "../../libs/config/index.js";
 import { Optimizer } from "../../libs/contracts/index.js";
 import { register, startServiceHost, stopOnSignals } from "../../libs/rpc/index.js";
 import { createLoadHistory } from "../../libs/scaling/index.js";
@@ -41,10 +41,7 @@ const host = await startServiceHost({
   services: [optimizer],
   // GetRecommendation answers curl with JSON on the HTTP port too.
   connectServices: [optimizer],
-  maxMessageBytes: config.rpc.max_message_bytes,
-  keepaliveTimeMs: config.rpc.keepalive_time_ms,
-  keepaliveTimeoutMs: config.rpc.keepalive_timeout_ms,
-  shutdownGraceMs: config.rpc.shutdown_grace_sec * 1000,
+  ...rpcOptionsOf(config.rpc),
 }).catch((error: unknown) => {
   logger.fatal({ err: error }, "cannot start");
   process.exit(1);
