@@ -100,8 +100,7 @@ export function waitForFinal(coordinator: Coordinator, taskId: string, signal: A
   if (!record) return Promise.reject(notFound(`task ${taskId} does not exist`));
   if (isFinal(record.task.state)) return Promise.resolve(record.task);
   return new Promise<Task>((resolve, reject) => {
-    const stopListening = coordinator.ledger.onFinal((finished) => {
-      if (finished !== record) return;
+    const stopListening = coordinator.whenFinal(taskId, (finished) => {
       cleanup();
       resolve(finished.task);
     });

@@ -51,6 +51,8 @@ export class Coordinator {
   private scheduleQueued = false;
   private livenessTimer: NodeJS.Timeout | undefined;
   private acceptedSinceSample = 0;
+  /** Callers waiting for a task's final state, by task id (one lookup per finished task). */
+  private readonly finalWaiters = new Map<string, Set<(record: TaskRecord) => void>>();
   private finishedSinceSample = 0;
 
   constructor(
@@ -69,8 +71,13 @@ export class Coordinator {
         return record && record.state !== WorkerState.DEAD ? this.statusOf(record) : undefined;
       },
     });
-    this.ledger.onFinal(() => {
+    this.ledger.onFinal((record) => {
       this.finishedSinceSample += 1;
+      const id = record.task.spec?.taskId ?? "";
+      const waiting = this.finalWaiters.get(id);
+      if (!waiting) return;
+      this.finalWaiters.delete(id);
+      for (const wake of waiting) wake(record);
     });
   }
 
@@ -330,6 +337,17 @@ export class Coordinator {
       this.dispatch(task, best.worker.workerId);
       candidates = candidates.map((c) => (c.workerId === best.worker.workerId ? { ...c, inFlight: c.inFlight + 1 } : c));
     }
+  }
+
+  /** Calls `wake` once when the task becomes final; returns a function that stops waiting. */
+  whenFinal(taskId: string, wake: (record: TaskRecord) => void): () => void {
+    let waiting = this.finalWaiters.get(taskId);
+    if (!waiting) this.finalWaiters.set(taskId, (waiting = new Set()));
+    waiting.add(wake);
+    return () => {
+      waiting.delete(wake);
+      if (waiting.size === 0 && this.finalWaiters.get(taskId) === waiting) this.finalWaiters.delete(taskId);
+    };
   }
 
   // ---- reads --------------------------------------------------------------

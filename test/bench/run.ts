@@ -5,6 +5,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { AssignRequestSchema } from "../../libs/contracts/index.js";
 import { startService, stopAll, type ServiceProcess } from "../support/service-process.js";
 import { exampleHandler, startMesh } from "../support/mesh.js";
+import { startOtlpReceiver } from "../support/otlp-receiver.js";
 import { grpcFrame, h2loadAvailable, runH2load, type LoadResult } from "./h2load.js";
 
 const LEVELS = (process.env.SCALEMESH_BENCH_LEVELS ?? "1,16,64,256").split(",").map(Number);
@@ -94,9 +95,34 @@ async function main(): Promise<number> {
   }
   const failures = results.flatMap((r) => [r.echo.errors && `echo@${r.level}: ${r.echo.errors}`, r.assign.errors && `assign@${r.level}: ${r.assign.errors}`]).filter(Boolean);
   say("");
+  const traced = await tracedAssign(body);
+  say(`tracing on (every span exported over OTLP/HTTP to a local receiver), ${TRACED_LEVEL} in flight:`);
+  const plain = results.find((r) => r.level === TRACED_LEVEL)?.assign;
+  say(`  assign ${traced.throughputPerSec.toFixed(0)} req/s, p50 ${traced.p50Ms.toFixed(2)} ms, p99 ${traced.p99Ms.toFixed(2)} ms${plain ? `; ${(traced.throughputPerSec / plain.throughputPerSec).toFixed(2)}x of the same level with tracing off` : ""}${traced.errors ? `; non-OK: ${traced.errors}` : ""}`);
+  say("");
   say(failures.length === 0 ? "every call answered grpc-status OK (checked from the servers' own counters)" : `non-OK gRPC statuses: ${failures.join("; ")}`);
   say("ratio = assign throughput / echo throughput at the same number of calls in flight");
   return 0;
+}
+
+const TRACED_LEVEL = 64;
+
+/** The Assign path again with tracing on: the cost of spans, measured, not guessed. */
+async function tracedAssign(body: Buffer): Promise<LoadResult & { errors: string }> {
+  process.stderr.write("restarting the mesh with tracing on...\n");
+  const receiver = await startOtlpReceiver();
+  const mesh = await startMesh({
+    workers: 2,
+    slots: 128,
+    handler: exampleHandler("noop"),
+    env: { SCALEMESH_COORDINATOR_MAX_PENDING_TASKS: "1000000", OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint },
+  });
+  try {
+    return await measure("assign, traced", mesh.balancer, `http://127.0.0.1:${mesh.balancer.grpcPort}/scalemesh.v1.Balancer/Assign`, body, TRACED_LEVEL);
+  } finally {
+    await mesh.stop();
+    await receiver.close();
+  }
 }
 
 function startEcho(): Promise<ServiceProcess> {
