@@ -1,0 +1,114 @@
+import { create } from "@bufbuild/protobuf";
+import { createHandlerContext } from "@connectrpc/connect";
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { createPlacementStack, type WorkerCandidate } from "../../libs/balancing/index.js";
+import { AssignRequestSchema, Balancer, PlaceResponseSchema, TaskState, type Coordinator, type PlaceRequest } from "../../libs/contracts/index.js";
+import { Code, ConnectError, type RpcClient } from "../../libs/rpc/index.js";
+import { balancerService } from "./balancer-service.js";
+import type { ClusterView } from "./cluster-view.js";
+
+function worker(workerId: string, inFlight = 0): WorkerCandidate {
+  return { workerId, address: `${workerId}:1`, region: "", zone: "", capabilities: [], slots: 4, inFlight, condition: "alive" };
+}
+
+function view(workers: WorkerCandidate[], isSynced = true): ClusterView & { conflicts: string[] } {
+  const conflicts: string[] = [];
+  return {
+    conflicts,
+    isSynced,
+    revision: 7n,
+    candidates: () => workers,
+    worker: () => undefined,
+    notePlaced: () => {},
+    noteConflict: (id) => conflicts.push(id),
+    stop: () => {},
+  };
+}
+
+/** A coordinator whose Place answers from a table: worker id -> error, or success. */
+function coordinator(refuse: Record<string, ConnectError>) {
+  const calls: PlaceRequest[] = [];
+  const client = {
+    place: async (request: PlaceRequest) => {
+      calls.push(request);
+      const error = refuse[request.workerId];
+      if (error) throw error;
+      return create(PlaceResponseSchema, {
+        task: { spec: request.task, state: request.workerId ? TaskState.ASSIGNED : TaskState.PENDING, attempt: 1, workerId: request.workerId },
+        workerAddress: request.workerId ? `${request.workerId}:1` : "",
+      });
+    },
+  } as unknown as RpcClient<typeof Coordinator>;
+  return { client, calls };
+}
+
+function context() {
+  const method = Balancer.method.assign;
+  return createHandlerContext({ service: Balancer, method, protocolName: "grpc", requestMethod: "POST", url: "/", timeoutMs: 5_000 });
+}
+
+function service(options: { workers: WorkerCandidate[]; refuse?: Record<string, ConnectError>; isSynced?: boolean }) {
+  const clusterView = view(options.workers, options.isSynced);
+  const coord = coordinator(options.refuse ?? {});
+  const impl = balancerService({
+    view: clusterView,
+    stack: createPlacementStack({ defaultStrategy: "least_loaded", random: () => 0.5 }),
+    coordinator: () => coord.client,
+    coordinatorUri: "static://127.0.0.1:7070",
+    placeAttempts: 3,
+    maxPayloadBytes: 1024,
+    logger: pino({ level: "silent" }),
+  });
+  const assign = (init: Parameters<typeof create<typeof AssignRequestSchema>>[1]) => impl.assign(create(AssignRequestSchema, init), context());
+  return { assign, calls: coord.calls, conflicts: clusterView.conflicts };
+}
+
+describe("Assign", () => {
+  it("commits on the best candidate of the view", async () => {
+    const { assign, calls } = service({ workers: [worker("busy", 3), worker("idle", 0)] });
+    const response = await assign({ task: { taskId: "t1" } });
+    expect(response.workerId).toBe("idle");
+    expect(response.state).toBe(TaskState.ASSIGNED);
+    expect(calls.map((c) => c.workerId)).toEqual(["idle"]);
+    expect(calls[0]?.viewRevision).toBe(7n);
+  });
+
+  it("tries the next candidate when Place reports a conflict, and says so", async () => {
+    const { assign, calls, conflicts } = service({
+      workers: [worker("a", 0), worker("b", 1), worker("c", 2)],
+      refuse: { a: new ConnectError("worker a cannot take the task: 4/4 slots busy", Code.FailedPrecondition) },
+    });
+    const response = await assign({ task: { taskId: "t1" } });
+    expect(response.workerId).toBe("b");
+    expect(response.reason).toMatch(/after conflicts on a/);
+    expect(calls.map((c) => c.workerId)).toEqual(["a", "b"]);
+    expect(conflicts).toEqual(["a"]);
+  });
+
+  it("hands the task to the coordinator to place or queue when every candidate conflicts", async () => {
+    const conflict = new ConnectError("gone", Code.NotFound);
+    const { assign, calls } = service({ workers: [worker("a"), worker("b")], refuse: { a: conflict, b: conflict } });
+    const response = await assign({ task: { taskId: "t1" } });
+    expect(calls.map((c) => c.workerId)).toEqual(["a", "b", ""]);
+    expect(response.state).toBe(TaskState.PENDING);
+    expect(response.reason).toMatch(/queued: conflicts on a, b/);
+  });
+
+  it("passes other refusals through unchanged", async () => {
+    const { assign, calls } = service({ workers: [worker("a"), worker("b")], refuse: { a: new ConnectError("queue full", Code.ResourceExhausted) } });
+    await expect(assign({ task: { taskId: "t1" } })).rejects.toMatchObject({ code: Code.ResourceExhausted });
+    expect(calls).toHaveLength(1);
+  });
+
+  it("generates a task id when the client gives none", async () => {
+    const { assign } = service({ workers: [worker("a")] });
+    const response = await assign({ task: {} });
+    expect(response.taskId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("is UNAVAILABLE naming the coordinator before its first cluster view", async () => {
+    const { assign } = service({ workers: [], isSynced: false });
+    await expect(assign({ task: {} })).rejects.toMatchObject({ code: Code.Unavailable, rawMessage: expect.stringContaining("static://127.0.0.1:7070") });
+  });
+});
