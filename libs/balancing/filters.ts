@@ -5,14 +5,15 @@ import { FilterReason, type PlacementRequest, type Rejection, type WorkerCandida
 type Filter = (worker: WorkerCandidate, request: PlacementRequest) => Rejection | undefined;
 
 const isAlive: Filter = (worker) =>
-  worker.condition === "alive" || worker.condition === "draining"
+  worker.condition === "alive" || worker.condition === "draining" || worker.condition === "cordoned"
     ? undefined
     : { workerId: worker.workerId, reason: FilterReason.NotAlive, detail: `worker is ${worker.condition}` };
 
-const isTakingTasks: Filter = (worker) =>
-  worker.condition === "draining"
-    ? { workerId: worker.workerId, reason: FilterReason.Draining, detail: "worker is draining" }
-    : undefined;
+const isTakingTasks: Filter = (worker) => {
+  if (worker.condition === "draining") return { workerId: worker.workerId, reason: FilterReason.Draining, detail: "worker is draining" };
+  if (worker.condition === "cordoned") return { workerId: worker.workerId, reason: FilterReason.Cordoned, detail: "worker is cordoned" };
+  return undefined;
+};
 
 const hasFreeSlot: Filter = (worker) =>
   worker.inFlight < worker.slots

@@ -1,6 +1,6 @@
 // The plain data the placement stack decides over. No I/O, no clocks here.
 
-export type WorkerCondition = "alive" | "suspect" | "draining" | "dead";
+export type WorkerCondition = "alive" | "suspect" | "draining" | "cordoned" | "dead";
 
 /** One worker as a balancer or the coordinator sees it. */
 export interface WorkerCandidate {
@@ -27,6 +27,7 @@ export interface PlacementRequest {
 export const FilterReason = {
   NotAlive: "NotAlive",
   Draining: "Draining",
+  Cordoned: "Cordoned",
   NoFreeSlot: "NoFreeSlot",
   MissingCapability: "MissingCapability",
 } as const;

@@ -71,6 +71,24 @@ const coordinatorSection = z
     default_task_timeout_sec: seconds(300, "Task timeout when its request names none."),
     dead_worker_retention_sec: secondsOrZero(300, "How long a dead worker stays visible in the cluster view."),
     optimizer: optionalDiscoveryUri("static://127.0.0.1:7090", 'Where to find the optimizer; "" runs without one.'),
+    retry_backoff_base_ms: millis(500, "Retry backoff before the 2nd attempt; doubles each attempt (full jitter)."),
+    retry_backoff_cap_ms: millis(30000, "Longest retry backoff."),
+    recovery_grace_sec: secondsOrZero(
+      10,
+      "After a restart, how long workers have to reconnect and claim the tasks they still run before those go back to PENDING.",
+    ),
+  })
+  .readonly()
+  .prefault({});
+
+const ledgerSection = z
+  .strictObject({
+    path: z.string().min(1).default(".scalemesh/ledger.db").describe('The task ledger\'s SQLite file (":memory:" keeps it in memory: nothing survives a restart).'),
+    synchronous: z
+      .enum(["off", "normal", "full"])
+      .default("full")
+      .describe("SQLite synchronous level: full survives power loss, normal survives a process crash, off neither."),
+    max_batch_rows: count(1, 1000, "Rows written in one group commit before it is flushed at once."),
   })
   .readonly()
   .prefault({});
@@ -194,6 +212,7 @@ const scalingSection = z
 
 const sectionsSchema = z.strictObject({
   coordinator: coordinatorSection,
+  ledger: ledgerSection,
   balancer: balancerSection,
   optimizer: optimizerSection,
   worker: workerSection,

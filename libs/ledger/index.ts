@@ -1,3 +1,7 @@
 export * from "./task-ledger.js";
 export * from "./pending-queue.js";
 export * from "./validate-task.js";
+export * from "./retry-backoff.js";
+export * from "./task-store.js";
+export * from "./sqlite-task-store.js";
+export { LATEST_SCHEMA_VERSION, SchemaVersionError } from "./sqlite-migrations.js";

@@ -6,7 +6,7 @@
 //                              \-> FAILED -> PENDING (attempt+1) | DEAD_LETTERED
 // and CANCELLED. Final: SUCCEEDED, DEAD_LETTERED, CANCELLED.
 import { create, equals, type MessageInitShape } from "@bufbuild/protobuf";
-import { timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { timestampFromMs, timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import {
   AttemptRecordSchema,
   TaskSchema,
@@ -25,8 +25,8 @@ export function isFinal(state: TaskState): boolean {
 
 export interface TaskRecord {
   readonly task: Task;
-  /** Resolved max attempts (the task's own, or the default). */
-  readonly maxAttempts: number;
+  /** The attempt number after which the task is dead-lettered (raised by RetryTask). */
+  maxAttempts: number;
   /** W3C trace context of the Assign that created it, carried to workers. */
   readonly traceContext: Record<string, string>;
   /** Order of arrival, for age ordering and stable paging. */
@@ -43,7 +43,17 @@ export interface ListFilter {
   readonly state?: TaskState;
   readonly workerId?: string;
   readonly afterSequence?: number;
+  readonly createdBeforeMs?: number;
+  readonly createdAfterMs?: number;
   readonly limit: number;
+}
+
+/** What a store gives back on start: enough to rebuild a record. */
+export interface RestoredTask {
+  readonly task: Task;
+  readonly maxAttempts: number;
+  readonly traceContext: Readonly<Record<string, string>>;
+  readonly sequence: number;
 }
 
 export type FinalListener = (record: TaskRecord) => void;
@@ -55,8 +65,22 @@ export interface TaskLedger {
   assign(record: TaskRecord, workerId: string, nowMs: number): void;
   markRunning(record: TaskRecord, nowMs: number): void;
   succeed(record: TaskRecord, output: Uint8Array, nowMs: number): void;
-  /** Records a failed attempt; returns the state it went to (PENDING for a retry, or DEAD_LETTERED). */
-  fail(record: TaskRecord, error: string, nowMs: number): TaskState;
+  /**
+   * Records a failed attempt; returns the state it went to: PENDING for a
+   * retry (not placed before `notBeforeMs`), or DEAD_LETTERED.
+   */
+  fail(record: TaskRecord, error: string, nowMs: number, notBeforeMs?: number): TaskState;
+  /** Takes back an assignment nobody was told of (its write failed): ASSIGNED -> PENDING, same attempt. */
+  unassign(record: TaskRecord, nowMs: number): void;
+  cancel(record: TaskRecord, reason: string, nowMs: number): void;
+  /** A final task runs again with a fresh set of attempts (attempt numbers keep counting up). */
+  retry(record: TaskRecord, extraAttempts: number, nowMs: number): void;
+  /** Drops a task nobody was told of (its write failed). */
+  forget(record: TaskRecord): void;
+  /** Puts a task read from the store back, as it was. */
+  restore(entry: RestoredTask): TaskRecord;
+  /** Deletes final tasks that finished before `cutoffMs`; returns how many. */
+  purgeFinishedBefore(cutoffMs: number): number;
   /** Tasks placed on a worker and not finished. */
   unfinishedOn(workerId: string): TaskRecord[];
   /** How many tasks are placed on a worker and not finished (its in-flight load). */
@@ -146,7 +170,7 @@ export function createMemoryLedger(): TaskLedger {
       record.task.error = "";
       setState(record, TaskState.SUCCEEDED, nowMs);
     },
-    fail(record, error, nowMs) {
+    fail(record, error, nowMs, notBeforeMs) {
       record.task.history.push(attempt(record, error, nowMs));
       record.task.error = error;
       setState(record, TaskState.FAILED, nowMs);
@@ -157,8 +181,64 @@ export function createMemoryLedger(): TaskLedger {
       }
       record.task.attempt += 1;
       record.startedAtMs = undefined;
+      record.task.notBefore = notBeforeMs !== undefined && notBeforeMs > nowMs ? ts(notBeforeMs) : undefined;
       setState(record, TaskState.PENDING, nowMs);
       return TaskState.PENDING;
+    },
+    unassign(record, nowMs) {
+      detach(record);
+      record.task.workerId = "";
+      record.startedAtMs = undefined;
+      setState(record, TaskState.PENDING, nowMs);
+    },
+    cancel(record, reason, nowMs) {
+      if (record.task.state === TaskState.ASSIGNED || record.task.state === TaskState.RUNNING) {
+        record.task.history.push(attempt(record, `cancelled: ${reason}`, nowMs));
+      }
+      record.task.error = `cancelled: ${reason}`;
+      record.task.notBefore = undefined;
+      setState(record, TaskState.CANCELLED, nowMs);
+    },
+    retry(record, extraAttempts, nowMs) {
+      record.task.attempt += 1;
+      record.maxAttempts = record.task.attempt + extraAttempts - 1;
+      record.task.workerId = "";
+      record.task.output = new Uint8Array(0);
+      record.task.finishedAt = undefined;
+      record.task.notBefore = undefined;
+      record.startedAtMs = undefined;
+      setState(record, TaskState.PENDING, nowMs);
+    },
+    forget(record) {
+      const id = record.task.spec?.taskId ?? "";
+      if (tasks.get(id) !== record) return;
+      detach(record);
+      tasks.delete(id);
+      counts.set(record.task.state, (counts.get(record.task.state) ?? 1) - 1);
+    },
+    restore(entry) {
+      const record: TaskRecord = { task: entry.task, maxAttempts: entry.maxAttempts, traceContext: { ...entry.traceContext }, sequence: entry.sequence, startedAtMs: undefined };
+      tasks.set(entry.task.spec?.taskId ?? "", record);
+      sequence = Math.max(sequence, entry.sequence);
+      counts.set(entry.task.state, (counts.get(entry.task.state) ?? 0) + 1);
+      const state = entry.task.state;
+      if ((state === TaskState.ASSIGNED || state === TaskState.RUNNING) && entry.task.workerId) {
+        let set = byWorker.get(entry.task.workerId);
+        if (!set) byWorker.set(entry.task.workerId, (set = new Set()));
+        set.add(record);
+      }
+      return record;
+    },
+    purgeFinishedBefore(cutoffMs) {
+      let purged = 0;
+      for (const [id, record] of tasks) {
+        const finished = record.task.finishedAt;
+        if (!isFinal(record.task.state) || !finished || timestampMs(finished) >= cutoffMs) continue;
+        tasks.delete(id);
+        counts.set(record.task.state, (counts.get(record.task.state) ?? 1) - 1);
+        purged += 1;
+      }
+      return purged;
     },
     unfinishedOn: (workerId) => [...(byWorker.get(workerId) ?? [])],
     unfinishedCount: (workerId) => byWorker.get(workerId)?.size ?? 0,
@@ -168,6 +248,9 @@ export function createMemoryLedger(): TaskLedger {
         if (filter.afterSequence !== undefined && record.sequence <= filter.afterSequence) continue;
         if (filter.state !== undefined && filter.state !== TaskState.UNSPECIFIED && record.task.state !== filter.state) continue;
         if (filter.workerId && record.task.workerId !== filter.workerId) continue;
+        const createdMs = record.task.createdAt ? timestampMs(record.task.createdAt) : 0;
+        if (filter.createdBeforeMs !== undefined && createdMs >= filter.createdBeforeMs) continue;
+        if (filter.createdAfterMs !== undefined && createdMs <= filter.createdAfterMs) continue;
         out.push(record);
         if (out.length >= filter.limit) break;
       }

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { TaskSpecSchema } from "../contracts/index.js";
 import { executeTask, formatSeconds, MAX_ERROR_CHARS } from "./execute-task.js";
-import type { TaskHandler, TaskOutcome } from "./task.js";
+import { TaskCancelledError, type TaskHandler, type TaskOutcome } from "./task.js";
 
 const task = { taskId: "t1", attempt: 1, payload: new Uint8Array([104, 105]), spec: create(TaskSpecSchema, { taskId: "t1" }) };
 const run = (handler: TaskHandler, extra: { timeoutMs?: number; signal?: AbortSignal; maxOutputBytes?: number } = {}): Promise<TaskOutcome> =>
@@ -47,6 +47,18 @@ describe("executeTask", () => {
     const pending = run((t) => new Promise((_, reject) => t.signal.addEventListener("abort", () => reject(new Error("ignored")))), { signal: stop.signal });
     stop.abort(new Error("worker stopping"));
     expect(await pending).toMatchObject({ kind: "failed", error: "aborted: worker stopping" });
+  });
+
+  it.each([
+    { reason: "operator asked", error: "cancelled: operator asked" },
+    { reason: "", error: "cancelled: by the coordinator" },
+  ])("reports a cancellation by the coordinator as cancelled: $error", async ({ reason, error }) => {
+    const cancel = new AbortController();
+    let handlerReason: unknown;
+    const pending = run((t) => new Promise((_, reject) => t.signal.addEventListener("abort", () => reject((handlerReason = t.signal.reason)))), { signal: cancel.signal });
+    cancel.abort(new TaskCancelledError(reason));
+    expect(await pending).toMatchObject({ kind: "cancelled", error });
+    expect(handlerReason).toBeInstanceOf(TaskCancelledError);
   });
 
   it("fails an output above the limit instead of sending it", async () => {

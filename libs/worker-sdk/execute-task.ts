@@ -1,13 +1,17 @@
 // Runs one handler call with a time limit: the only place where a task's
 // timeout, abort and output conversion are decided. No slots, no network:
 // the task runner adds those.
-import type { TaskHandler, TaskOutcome, WorkerTask } from "./task.js";
+import { TaskCancelledError, type TaskHandler, type TaskOutcome, type WorkerTask } from "./task.js";
 
 export interface ExecuteTaskOptions {
   readonly handler: TaskHandler;
   readonly task: Omit<WorkerTask, "signal">;
   readonly timeoutMs: number;
-  /** Aborts the task from outside (the worker stopping); reported as a failure. */
+  /**
+   * Aborts the task from outside: with a TaskCancelledError reason it is the
+   * coordinator's cancellation (outcome cancelled), with any other the worker
+   * stopping (outcome failed).
+   */
   readonly signal?: AbortSignal;
   /** Outputs larger than this fail the task instead of breaking the session. */
   readonly maxOutputBytes?: number;
@@ -47,6 +51,7 @@ export async function executeTask(options: ExecuteTaskOptions): Promise<TaskOutc
       }
       case "aborted": {
         controller.abort(first.reason);
+        if (first.reason instanceof TaskCancelledError) return { kind: "cancelled", error: first.reason.message, durationMs: elapsedMs() };
         return { kind: "failed", error: `aborted: ${messageOf(first.reason)}`, durationMs: elapsedMs() };
       }
       case "settled":

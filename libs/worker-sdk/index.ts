@@ -1,7 +1,7 @@
 // What a TypeScript program embeds to be a scalemesh worker.
 export { createWorker, outputLimitBytes, type DrainOptions, type RegisteredEvent, type Worker, type WorkerOptions } from "./worker.js";
 export type { TaskHandler, TaskOutcome, TaskOutcomeKind, TaskOutput, WorkerTask } from "./task.js";
-export { TASK_OUTCOME_KINDS } from "./task.js";
+export { TASK_OUTCOME_KINDS, TaskCancelledError } from "./task.js";
 export type { TaskReport } from "./task-runner.js";
 export { NO_FREE_SLOT, WORKER_DRAINING } from "./task-runner.js";
 export { executeTask, formatSeconds, type ExecuteTaskOptions } from "./execute-task.js";

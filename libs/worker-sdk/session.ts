@@ -1,13 +1,15 @@
 // One WorkerSession stream: Register first, wait for Registered, heartbeat at
-// the interval it names, hand assignments over. The session ends when the
-// stream does; the worker decides whether to open another.
+// the interval it names, hand assignments, cancellations and result acks
+// over. The session ends when the stream does; the worker decides whether to
+// open another. It keeps no results of its own: the worker's outbox holds
+// each one until the coordinator acks it, whichever session carried it.
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
-import type { Assignment, Coordinator, Registered } from "../contracts/index.js";
+import type { Assignment, Coordinator, Registered, ResultAck, TaskCancellation } from "../contracts/index.js";
 import { createAsyncQueue } from "../rpc/async-queue.js";
 import type { RpcClient } from "../rpc/client.js";
 import { messageOf } from "./execute-task.js";
-import { resultOf, type SessionRequest } from "./session-messages.js";
+import type { SessionRequest } from "./session-messages.js";
 
 /** Used when Registered names no heartbeat interval. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1000;
@@ -38,6 +40,10 @@ export interface SessionOptions {
   /** Runs when Registered arrives; what it sends goes out before anything else. */
   readonly onRegistered: (registered: Registered) => void;
   readonly onAssignment: (assignment: Assignment) => void;
+  readonly onCancellation: (cancellation: TaskCancellation) => void;
+  readonly onResultAck: (ack: ResultAck) => void;
+  /** An operator drains this worker (Admin DrainWorker). */
+  readonly onDrain: (reason: string) => void;
 }
 
 export interface SessionEnd {
@@ -57,15 +63,10 @@ export interface Session {
   close(): void;
   /** Ends the session for `reason`: half-close, then cancel if the coordinator has not ended it within END_GRACE_MS. */
   end(reason: string): void;
-  /** Results given to send() that never reached the stream; call once the session ended. */
-  takeUnsentResults(): SessionRequest[];
 }
 
 export function openSession(options: SessionOptions): Session {
   const queue = createAsyncQueue<SessionRequest>();
-  // Results queued but not yet handed to the stream: if the stream breaks
-  // first, the worker re-sends them on the next session.
-  const unsentResults = new Set<SessionRequest>();
   const abort = new AbortController();
   let isOver = false;
   let isRegistered = false;
@@ -77,18 +78,14 @@ export function openSession(options: SessionOptions): Session {
   async function* outgoing(): AsyncGenerator<SessionRequest> {
     for await (const message of queue) {
       if (isOver) return;
-      unsentResults.delete(message);
       yield message;
     }
   }
 
+  // A message sent after the stream closed is dropped: results are kept by
+  // the worker's outbox until acked, and nothing else outlives its session.
   const send = (message: SessionRequest): void => {
-    if (isOver || queue.isClosed) {
-      if (resultOf(message)) unsentResults.add(message);
-      return;
-    }
-    if (resultOf(message)) unsentResults.add(message);
-    queue.push(message);
+    if (!isOver) queue.push(message);
   };
 
   const end = (reason: string): void => {
@@ -122,6 +119,15 @@ export function openSession(options: SessionOptions): Session {
             break;
           case "assignment":
             options.onAssignment(message.value);
+            break;
+          case "cancellation":
+            options.onCancellation(message.value);
+            break;
+          case "resultAck":
+            options.onResultAck(message.value);
+            break;
+          case "drain":
+            options.onDrain(message.value.reason);
             break;
           case undefined:
             break;
@@ -161,10 +167,5 @@ export function openSession(options: SessionOptions): Session {
       queue.close();
     },
     end,
-    takeUnsentResults() {
-      const results = [...unsentResults];
-      unsentResults.clear();
-      return results;
-    },
   };
 }

@@ -11,7 +11,7 @@ import { TaskSpecSchema, type Assignment } from "../contracts/index.js";
 import { contextFrom, inSpan, traceContextOf } from "../telemetry/tracing.js";
 import { executeTask } from "./execute-task.js";
 import { durationOfMs, runningUpdateMessage, taskResultMessage, type SessionRequest } from "./session-messages.js";
-import type { TaskHandler, TaskOutcome } from "./task.js";
+import { TaskCancelledError, type TaskHandler, type TaskOutcome } from "./task.js";
 
 export const NO_FREE_SLOT = "no free slot";
 export const WORKER_DRAINING = "worker is draining";
@@ -44,14 +44,25 @@ export interface TaskRunner {
   stopTakingTasks(): void;
   /** Resolves when no task runs. */
   whenIdle(): Promise<void>;
+  /**
+   * The coordinator's cancellation: aborts that attempt's signal, and it is
+   * reported as failed with "cancelled: <reason>". False (and only a debug
+   * log) when this worker does not run that attempt.
+   */
+  cancel(taskId: string, attempt: number, reason: string): boolean;
   /** Aborts every running task's signal; each is reported as failed. */
   abortAll(reason: string): void;
 }
 
+interface RunningTask {
+  readonly attempt: number;
+  /** Aborts this attempt alone (a cancellation) or with every other (stop). */
+  readonly controller: AbortController;
+}
+
 export function createTaskRunner(options: TaskRunnerOptions): TaskRunner {
-  const running = new Map<string, { readonly attempt: number }>();
+  const running = new Map<string, RunningTask>();
   const idleWaiters: Array<() => void> = [];
-  const stop = new AbortController();
   let isTakingTasks = true;
 
   const finish = (report: TaskReport, traceContext: Record<string, string>): void => {
@@ -76,7 +87,7 @@ export function createTaskRunner(options: TaskRunnerOptions): TaskRunner {
     finish(report, traceContextOf(contextFrom(assignment.traceContext)));
   };
 
-  const run = async (assignment: Assignment): Promise<void> => {
+  const run = async (assignment: Assignment, signal: AbortSignal): Promise<void> => {
     const { taskId, attempt } = assignment;
     const log = options.logger.child({ taskId, attempt });
     const spec = assignment.task ?? create(TaskSpecSchema, { taskId });
@@ -92,7 +103,7 @@ export function createTaskRunner(options: TaskRunnerOptions): TaskRunner {
         handler: options.handler,
         task: { taskId, attempt, payload: spec.payload, spec },
         timeoutMs,
-        signal: stop.signal,
+        signal,
         maxOutputBytes: options.maxOutputBytes,
       });
       if (result.kind !== "succeeded") span?.setStatus({ code: SpanStatusCode.ERROR, message: result.error });
@@ -119,8 +130,9 @@ export function createTaskRunner(options: TaskRunnerOptions): TaskRunner {
       }
       if (!isTakingTasks) return refuse(assignment, WORKER_DRAINING);
       if (running.size >= options.slots) return refuse(assignment, NO_FREE_SLOT);
-      running.set(assignment.taskId, { attempt: assignment.attempt });
-      run(assignment)
+      const controller = new AbortController();
+      running.set(assignment.taskId, { attempt: assignment.attempt, controller });
+      run(assignment, controller.signal)
         .catch((error: unknown) => options.logger.error({ err: error, taskId: assignment.taskId }, "task bookkeeping failed"))
         .finally(() => settle(assignment.taskId));
     },
@@ -141,9 +153,20 @@ export function createTaskRunner(options: TaskRunnerOptions): TaskRunner {
       if (running.size === 0) return Promise.resolve();
       return new Promise<void>((resolve) => idleWaiters.push(resolve));
     },
+    cancel(taskId, attempt, reason) {
+      const task = running.get(taskId);
+      if (!task || task.attempt !== attempt) {
+        options.logger.debug({ taskId, attempt, runningAttempt: task?.attempt, reason }, "cancellation for an attempt not running here; ignored");
+        return false;
+      }
+      options.logger.info({ taskId, attempt, reason }, "task cancelled by the coordinator");
+      task.controller.abort(new TaskCancelledError(reason));
+      return true;
+    },
     abortAll(reason) {
       isTakingTasks = false;
-      stop.abort(new Error(reason));
+      const stopping = new Error(reason);
+      for (const task of running.values()) task.controller.abort(stopping);
     },
   };
 }

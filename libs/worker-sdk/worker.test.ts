@@ -4,9 +4,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TaskState, type TaskResult, type WorkerSessionRequest } from "../contracts/index.js";
 import { createWorker, type Worker, type WorkerOptions } from "./worker.js";
 import { durationOfMs } from "./session-messages.js";
-import { NO_FREE_SLOT, WORKER_DRAINING } from "./task-runner.js";
-import { startFakeCoordinator, type FakeCoordinator } from "./testing/fake-coordinator.js";
-import type { TaskHandler } from "./task.js";
+import { NO_FREE_SLOT, WORKER_DRAINING, type TaskReport } from "./task-runner.js";
+import { startFakeCoordinator, type FakeCoordinator, type FakeCoordinatorOptions } from "./testing/fake-coordinator.js";
+import { TaskCancelledError, type TaskHandler } from "./task.js";
 
 const silent = pino({ level: "silent" });
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
@@ -62,6 +62,25 @@ describe("createWorker against a fake coordinator", () => {
   beforeEach(async () => {
     coordinator = await startFakeCoordinator({ heartbeatIntervalMs: 50 });
   });
+
+  /** For tests that ack by hand, or like a coordinator that never acks. */
+  const useCoordinator = async (overrides: FakeCoordinatorOptions): Promise<void> => {
+    await coordinator.stop();
+    coordinator = await startFakeCoordinator({ heartbeatIntervalMs: 50, ...overrides });
+  };
+
+  /** Breaks the session and waits for the worker to register again; returns the new Register's index in `received`. */
+  const reconnect = async (): Promise<number> => {
+    const fromIndex = coordinator.received.length;
+    coordinator.breakSessions();
+    const register = await coordinator.waitFor(isRegister, { fromIndex });
+    return coordinator.received.indexOf(register);
+  };
+
+  const runningTaskIdsIn = (message: WorkerSessionRequest | undefined): string[] => {
+    if (message?.message.case !== "register") throw new Error(`expected a register, got ${message?.message.case}`);
+    return message.message.value.runningTaskIds;
+  };
 
   afterEach(async () => {
     await worker?.stop();
@@ -135,6 +154,94 @@ describe("createWorker against a fake coordinator", () => {
     expect(wasAborted).toBe(true);
   });
 
+  it("cancels a running attempt: aborts the handler's signal and reports a failed result 'cancelled: <reason>'", async () => {
+    let abortReason: unknown;
+    const reports: TaskReport[] = [];
+    startWorker({
+      handler: (task) =>
+        new Promise((_, reject) => {
+          task.signal.addEventListener("abort", () => {
+            abortReason = task.signal.reason;
+            reject(new Error("stopped"));
+          });
+        }),
+      onTaskFinished: (report) => reports.push(report),
+    });
+    await waitConnected();
+    coordinator.assign({ taskId: "doomed", attempt: 3, task: {} });
+    await coordinator.waitFor(isRunningUpdateFor("doomed"));
+    coordinator.cancel({ taskId: "doomed", attempt: 3, reason: "operator asked" });
+    const result = resultIn(await coordinator.waitFor(isResultFor("doomed")));
+    expect(result).toMatchObject({ attempt: 3, succeeded: false, error: "cancelled: operator asked" });
+    expect(abortReason).toBeInstanceOf(TaskCancelledError);
+    expect(reports.map((report) => report.outcome.kind)).toEqual(["cancelled"]);
+    expect(worker?.runningCount).toBe(0);
+  });
+
+  it.each([
+    { name: "another attempt of a task it runs", cancellation: { taskId: "kept", attempt: 1 } },
+    { name: "a task it does not run", cancellation: { taskId: "elsewhere", attempt: 2 } },
+  ])("ignores a cancellation for $name", async ({ cancellation }) => {
+    startWorker();
+    await waitConnected();
+    coordinator.assign({ taskId: "kept", attempt: 2, task: { payload: payloadOf('{"sleepMs":200}') } });
+    await coordinator.waitFor(isRunningUpdateFor("kept"));
+    coordinator.cancel({ ...cancellation, reason: "not this one" });
+    const result = resultIn(await coordinator.waitFor(isResultFor("kept")));
+    expect(result).toMatchObject({ attempt: 2, succeeded: true, error: "" });
+  });
+
+  it("forgets a result once the coordinator acks it", async () => {
+    startWorker();
+    await waitConnected();
+    coordinator.assign({ taskId: "acked", attempt: 1, task: { payload: payloadOf("x") } });
+    await coordinator.waitFor(isResultFor("acked"));
+    await eventually(() => worker?.unacknowledgedResultCount === 0, "the ack to arrive");
+    const registerAt = await reconnect();
+    expect(runningTaskIdsIn(coordinator.received[registerAt])).toEqual([]);
+  });
+
+  it("re-sends an unacknowledged result after every reconnect until it is acked, and not after", async () => {
+    await useCoordinator({ ackResults: false });
+    startWorker();
+    await waitConnected();
+    coordinator.assign({ taskId: "unacked", attempt: 1, task: { payload: payloadOf("x") } });
+    const first = resultIn(await coordinator.waitFor(isResultFor("unacked")));
+    expect(worker?.unacknowledgedResultCount).toBe(1);
+
+    for (let session = 2; session <= 3; session += 1) {
+      const registerAt = await reconnect();
+      expect(runningTaskIdsIn(coordinator.received[registerAt])).toEqual(["unacked"]);
+      const resent = await coordinator.waitFor(isResultFor("unacked"), { fromIndex: registerAt + 1 });
+      expect(resultIn(resent)).toEqual(first);
+      // Sent first, before any heartbeat of the new session.
+      const firstHeartbeat = await coordinator.waitFor(isHeartbeat, { fromIndex: registerAt + 1 });
+      expect(coordinator.received.indexOf(resent)).toBeGreaterThan(registerAt);
+      expect(coordinator.received.indexOf(resent)).toBeLessThan(coordinator.received.indexOf(firstHeartbeat));
+    }
+
+    coordinator.ack({ taskId: "unacked", attempt: 1 });
+    await eventually(() => worker?.unacknowledgedResultCount === 0, "the ack to arrive");
+    const registerAt = await reconnect();
+    expect(runningTaskIdsIn(coordinator.received[registerAt])).toEqual([]);
+    // Anything re-sent would have gone out before the session's first heartbeat.
+    await coordinator.waitFor(isHeartbeat, { fromIndex: registerAt + 1 });
+    expect(coordinator.received.slice(registerAt).some(isResultFor("unacked"))).toBe(false);
+    expect(coordinator.sessionCount).toBe(4);
+  });
+
+  it("keeps a result acked for another attempt", async () => {
+    await useCoordinator({ ackResults: false });
+    startWorker();
+    await waitConnected();
+    coordinator.assign({ taskId: "twice", attempt: 2, task: { payload: payloadOf("x") } });
+    await coordinator.waitFor(isResultFor("twice"));
+    coordinator.ack({ taskId: "twice", attempt: 1 });
+    const registerAt = await reconnect();
+    expect(runningTaskIdsIn(coordinator.received[registerAt])).toEqual(["twice"]);
+    expect(resultIn(await coordinator.waitFor(isResultFor("twice"), { fromIndex: registerAt + 1 })).attempt).toBe(2);
+  });
+
   it("reconnects with the same id, lists its running task, and sends the result after registering again", async () => {
     startWorker();
     await waitConnected();
@@ -187,6 +294,41 @@ describe("createWorker against a fake coordinator", () => {
     expect(coordinator.sessionCount).toBe(1);
     const lastHeartbeat = coordinator.received.filter(isHeartbeat).at(-1);
     expect(lastHeartbeat?.message.case === "heartbeat" && lastHeartbeat.message.value).toMatchObject({ draining: true, freeSlots: 0, runningTaskIds: [] });
+  });
+
+  it("drains only once the coordinator acked the last result, not when it was written", async () => {
+    await useCoordinator({ ackResults: false });
+    const current = startWorker();
+    await waitConnected();
+    coordinator.assign({ taskId: "last", attempt: 1, task: { payload: payloadOf('{"sleepMs":50}') } });
+    await coordinator.waitFor(isRunningUpdateFor("last"));
+    let isDrained = false;
+    const drained = current.drain({ flushTimeoutMs: 5000 }).then(() => {
+      isDrained = true;
+    });
+    await coordinator.waitFor(isResultFor("last"));
+    // Waiting for something not to happen: a short pause is the only way to see it.
+    await sleep(200);
+    expect(isDrained).toBe(false);
+    expect(current.isConnected).toBe(true);
+    coordinator.ack({ taskId: "last", attempt: 1 });
+    await drained;
+    expect(current.unacknowledgedResultCount).toBe(0);
+    expect(current.isConnected).toBe(false);
+    expect(coordinator.sessionCount).toBe(1);
+  });
+
+  it("ends a drain after the flush timeout when the coordinator never acks (an older coordinator)", async () => {
+    await useCoordinator({ ackResults: false });
+    const current = startWorker();
+    await waitConnected();
+    coordinator.assign({ taskId: "never-acked", attempt: 1, task: { payload: payloadOf("x") } });
+    await coordinator.waitFor(isResultFor("never-acked"));
+    const startedMs = Date.now();
+    await current.drain({ flushTimeoutMs: 300 });
+    expect(Date.now() - startedMs).toBeGreaterThanOrEqual(290);
+    expect(current.unacknowledgedResultCount).toBe(1);
+    expect(current.isConnected).toBe(false);
   });
 
   const waitConnected = (): Promise<void> => eventually(() => worker?.isConnected === true, "the worker to register");

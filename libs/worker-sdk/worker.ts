@@ -1,7 +1,9 @@
 // A worker's life: hold a session with the coordinator, run what it assigns
-// within the slots, report, and reconnect with backoff when the stream
-// breaks (same worker id; results finished meanwhile go out first after
-// registering again). drain() finishes what runs and leaves; stop() leaves now.
+// within the slots (and stop what it cancels), report, and reconnect with
+// backoff when the stream breaks (same worker id). Every result stays in the
+// outbox until the coordinator acks it, and the unacknowledged ones go out
+// first after registering again. drain() finishes what runs, waits for the
+// acks and leaves; stop() leaves now.
 import { setTimeout as sleep } from "node:timers/promises";
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
@@ -47,6 +49,12 @@ export interface WorkerOptions {
   readonly random?: () => number;
   readonly onRegistered?: (event: RegisteredEvent) => void;
   readonly onTaskFinished?: (report: TaskReport) => void;
+  /**
+   * The coordinator asked this worker to drain (an operator's DrainWorker).
+   * The agent turns it into its SIGTERM path (drain, then exit 0); without a
+   * callback the worker drains itself and stays stopped.
+   */
+  readonly onDrainRequested?: (reason: string) => void;
 }
 
 export interface RegisteredEvent {
@@ -57,7 +65,7 @@ export interface RegisteredEvent {
 }
 
 export interface DrainOptions {
-  /** How long to keep trying to deliver results once every task finished. */
+  /** How long to keep trying to get every result acknowledged once every task finished. */
   readonly flushTimeoutMs?: number;
 }
 
@@ -67,8 +75,10 @@ export interface Worker {
   readonly isConnected: boolean;
   readonly isDraining: boolean;
   readonly runningCount: number;
+  /** Results sent (or waiting to be) that the coordinator has not acknowledged yet. */
+  readonly unacknowledgedResultCount: number;
   start(): void;
-  /** Takes nothing new, finishes what runs, reports it, closes the session; resolves when done. */
+  /** Takes nothing new, finishes what runs, reports it, waits for the acks, closes the session; resolves when done. */
   drain(options?: DrainOptions): Promise<void>;
   /** Aborts running tasks and closes the session now. */
   stop(): Promise<void>;
@@ -76,6 +86,8 @@ export interface Worker {
 
 const DEFAULT_RECONNECT: BackoffPolicy = { initialMs: 200, maxMs: 5000 };
 const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** The result outbox may always hold this much output, however few the slots. */
+const MIN_OUTBOX_BYTES = 64 * 1024 * 1024;
 /** Room left in a message for everything in a TaskResult but the output. */
 const RESULT_OVERHEAD_BYTES = 64 * 1024;
 
@@ -98,7 +110,13 @@ export function createWorker(options: WorkerOptions): Worker {
   const reconnect = options.reconnect ?? DEFAULT_RECONNECT;
   const random = options.random ?? Math.random;
   const load = createProcessLoadSampler();
-  const outbox = createResultOutbox({ maxResults: Math.max(1024, options.slots * 4), logger: log });
+  const outbox = createResultOutbox({
+    maxResults: Math.max(1024, options.slots * 4),
+    // Room for every slot's largest output (what piles up while disconnected),
+    // and a cap on what a coordinator that never acks leaves behind.
+    maxBytes: Math.max(MIN_OUTBOX_BYTES, options.slots * outputLimitBytes(options.rpc?.maxMessageBytes)),
+    logger: log,
+  });
   const clients = new Map<string, RpcClient<typeof Coordinator>>();
   const stopController = new AbortController();
   const changeListeners = new Set<() => void>();
@@ -129,13 +147,18 @@ export function createWorker(options: WorkerOptions): Worker {
       check();
     });
 
+  /** Sends on the live session, if one is registered. */
+  const sendNow = (message: SessionRequest): void => {
+    if (!current?.isRegistered) return;
+    current.send(message);
+    outbox.markSent(message);
+  };
+
   const send = (message: SessionRequest): void => {
-    if (current?.isRegistered) {
-      current.send(message);
-    } else if (resultOf(message)) {
-      outbox.push(message);
-    }
-    // Updates and heartbeats only mean something on a live session; the result follows anyway.
+    // Updates and heartbeats only mean something on a live session; a result
+    // waits in the outbox for the next one and stays there until acked.
+    if (resultOf(message)) outbox.add(message);
+    sendNow(message);
     notifyChange();
   };
 
@@ -192,8 +215,9 @@ export function createWorker(options: WorkerOptions): Worker {
       logger: log.child({ coordinator: endpoint }),
       heartbeat,
       onRegistered: (registered) => {
-        const resent = outbox.takeAll();
-        for (const message of resent) session.send(message);
+        // Before anything else on this session: the results the coordinator may not have stored.
+        const resent = outbox.unacknowledged();
+        for (const message of resent) sendNow(message);
         const heartbeatIntervalMs = registered.heartbeatInterval ? durationMs(registered.heartbeatInterval) : DEFAULT_HEARTBEAT_INTERVAL_MS;
         if (registered.workerId && registered.workerId !== workerId) {
           log.warn({ coordinatorWorkerId: registered.workerId }, "the coordinator answered with another worker id; keeping ours");
@@ -213,11 +237,22 @@ export function createWorker(options: WorkerOptions): Worker {
         notifyChange();
       },
       onAssignment: (assignment) => runner.accept(assignment),
+      onCancellation: ({ taskId, attempt, reason }) => {
+        runner.cancel(taskId, attempt, reason);
+      },
+      onDrain: (reason) => {
+        log.info({ reason }, "the coordinator asked this worker to drain");
+        if (options.onDrainRequested) options.onDrainRequested(reason);
+        else void drain().catch((error: unknown) => log.error({ err: error }, "drain failed"));
+      },
+      onResultAck: ({ taskId, attempt }) => {
+        if (!outbox.acknowledge(taskId, attempt)) log.debug({ taskId, attempt }, "ack for a result not held here (acked before, or dropped); ignored");
+        notifyChange();
+      },
     });
     current = session;
     const end = await session.ended;
     current = undefined;
-    for (const message of session.takeUnsentResults()) outbox.push(message);
     notifyChange();
     return end;
   };
@@ -251,7 +286,7 @@ export function createWorker(options: WorkerOptions): Worker {
       await loopDone;
       for (const client of clients.values()) client.close();
       clients.clear();
-      if (outbox.size > 0) log.error({ undelivered: outbox.taskIds() }, "stopped with results the coordinator never received");
+      if (outbox.size > 0) log.error({ unacknowledged: outbox.taskIds() }, "stopped with results the coordinator never acknowledged");
       notifyChange();
     })();
     return stopping;
@@ -265,8 +300,10 @@ export function createWorker(options: WorkerOptions): Worker {
       // draining (free_slots 0) right away, so nothing more is placed here.
       current?.heartbeatNow();
       await runner.whenIdle();
+      // Written is not enough: a result the coordinator has not stored yet
+      // would be lost with this process, so wait for its ack.
       const isFlushed = await waitUntil(() => outbox.size === 0 || isStopped, flushTimeoutMs);
-      if (!isFlushed) log.warn({ undelivered: outbox.size, flushTimeoutMs }, "could not deliver every result before the drain timeout");
+      if (!isFlushed) log.warn({ unacknowledged: outbox.taskIds(), flushTimeoutMs }, "not every result was acknowledged before the drain timeout");
       const session = current;
       if (session?.isRegistered) {
         // A last heartbeat says "draining, nothing running": the coordinator
@@ -293,6 +330,9 @@ export function createWorker(options: WorkerOptions): Worker {
     },
     get runningCount() {
       return runner.runningCount;
+    },
+    get unacknowledgedResultCount() {
+      return outbox.size;
     },
     start() {
       if (loopDone || isStopped) return;

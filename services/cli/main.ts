@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `scalemesh` command: up, status, workers, assign.
+// The `scalemesh` command: up, status, workers, assign, and the operator commands.
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { extractConfigFlags, loadConfig } from "../../libs/config/index.js";
 import { toConnectError } from "../../libs/rpc/index.js";
@@ -7,6 +7,7 @@ import { projectRoot, SCALEMESH_VERSION } from "../../libs/telemetry/index.js";
 import { assign } from "./assign-command.js";
 import { showStatus, showWorkers } from "./status-command.js";
 import { up } from "./up-command.js";
+import { listTasks, parseAge, parseTaskState, purgeTasks, taskAction, workerAction } from "./operator-commands.js";
 import { CliUsageError } from "./usage-error.js";
 import { join } from "node:path";
 
@@ -118,6 +119,76 @@ async function main(argv: readonly string[]): Promise<number> {
         },
         out,
       );
+    });
+
+  const adminTarget = (opts: { coordinator: string; timeout: number; json?: boolean }) => ({ coordinator: opts.coordinator, json: opts.json, timeoutMs: opts.timeout * 1000 });
+  for (const action of ["drain", "cordon", "uncordon"] as const) {
+    program
+      .command(`${action} <worker-id>`)
+      .description(
+        action === "drain"
+          ? "the worker takes nothing new, finishes what it runs, then leaves"
+          : action === "cordon"
+            ? "the worker takes nothing new but stays (until uncordon)"
+            : "the worker takes tasks again",
+      )
+      .addOption(coordinatorOption())
+      .addOption(timeoutOption())
+      .action(async (workerId: string, opts: { coordinator: string; timeout: number }) => {
+        await workerAction(adminTarget(opts), action, workerId, out);
+      });
+  }
+
+  program
+    .command("tasks")
+    .description("tasks in the ledger, filtered by state, worker and age")
+    .addOption(coordinatorOption())
+    .addOption(timeoutOption())
+    .option("--state <state>", "pending, assigned, running, succeeded, failed, dead_lettered or cancelled")
+    .option("--worker <id>", "only tasks of this worker")
+    .option("--older-than <age>", "only tasks created longer ago than this (90s, 15m, 2h, 7d)")
+    .option("--limit <n>", "at most this many", integer("--limit", 1, 1000), 100)
+    .option("--json", "print the response as proto JSON")
+    .action(async (opts: { coordinator: string; timeout: number; state?: string; worker?: string; olderThan?: string; limit: number; json?: boolean }) => {
+      await listTasks(
+        {
+          ...adminTarget(opts),
+          state: opts.state === undefined ? undefined : parseTaskState(opts.state),
+          workerId: opts.worker,
+          olderThanMs: opts.olderThan === undefined ? undefined : parseAge(opts.olderThan, "--older-than"),
+          limit: opts.limit,
+        },
+        out,
+      );
+    });
+
+  program
+    .command("cancel <task-id>")
+    .description("cancel a task that is not final; a running attempt is stopped on its worker")
+    .addOption(coordinatorOption())
+    .addOption(timeoutOption())
+    .option("--reason <text>", "why (kept in the task's history)", "cancelled by an operator")
+    .action(async (taskId: string, opts: { coordinator: string; timeout: number; reason: string }) => {
+      await taskAction(adminTarget(opts), "cancel", taskId, opts.reason, out);
+    });
+
+  program
+    .command("retry <task-id>")
+    .description("run a dead-lettered or cancelled task again with a fresh set of attempts")
+    .addOption(coordinatorOption())
+    .addOption(timeoutOption())
+    .action(async (taskId: string, opts: { coordinator: string; timeout: number }) => {
+      await taskAction(adminTarget(opts), "retry", taskId, "", out);
+    });
+
+  program
+    .command("purge")
+    .description("delete final tasks that finished longer ago than --older-than")
+    .addOption(coordinatorOption())
+    .addOption(timeoutOption())
+    .requiredOption("--older-than <age>", "finished longer ago than this (90s, 15m, 2h, 7d)")
+    .action(async (opts: { coordinator: string; timeout: number; olderThan: string }) => {
+      await purgeTasks(adminTarget(opts), parseAge(opts.olderThan, "--older-than"), out);
     });
 
   try {

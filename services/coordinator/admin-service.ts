@@ -1,6 +1,6 @@
 // The Admin service: what operators ask the coordinator (gRPC and Connect JSON).
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
   Admin,
@@ -50,7 +50,14 @@ export function adminService(coordinator: Coordinator): ServiceImpl<typeof Admin
       if (request.pageSize > MAX_PAGE_SIZE) throw invalidArgument("page_size", `${request.pageSize} is over the limit of ${MAX_PAGE_SIZE}`);
       const limit = request.pageSize || DEFAULT_PAGE_SIZE;
       const afterSequence = parsePageToken(request.pageToken);
-      const records = coordinator.ledger.list({ state: request.state, workerId: request.workerId, afterSequence, limit: limit + 1 });
+      const records = coordinator.ledger.list({
+        state: request.state,
+        workerId: request.workerId,
+        afterSequence,
+        createdBeforeMs: request.createdBefore ? timestampMs(request.createdBefore) : undefined,
+        createdAfterMs: request.createdAfter ? timestampMs(request.createdAfter) : undefined,
+        limit: limit + 1,
+      });
       const page = records.slice(0, limit);
       const last = page.at(-1);
       return create(ListTasksResponseSchema, {
@@ -64,6 +71,33 @@ export function adminService(coordinator: Coordinator): ServiceImpl<typeof Admin
       const record = coordinator.ledger.get(request.taskId);
       if (!record) throw notFound(`task ${request.taskId} does not exist`);
       return { task: record.task };
+    },
+
+    async retryTask(request) {
+      return { task: await coordinator.retryTask(request.taskId) };
+    },
+
+    async cancelTask(request) {
+      return { task: await coordinator.cancelTask(request.taskId, request.reason) };
+    },
+
+    purgeTasks(request) {
+      if (!request.finishedBefore) throw invalidArgument("finished_before", "is required (tasks that finished before this time are deleted)");
+      const cutoffMs = timestampMs(request.finishedBefore);
+      if (cutoffMs > Date.now()) throw invalidArgument("finished_before", "is in the future");
+      return { purged: BigInt(coordinator.purgeFinishedBefore(cutoffMs)) };
+    },
+
+    drainWorker(request) {
+      return { worker: coordinator.drainWorker(request.workerId) };
+    },
+
+    cordonWorker(request) {
+      return { worker: coordinator.setCordoned(request.workerId, true) };
+    },
+
+    uncordonWorker(request) {
+      return { worker: coordinator.setCordoned(request.workerId, false) };
     },
   };
 }

@@ -68,7 +68,7 @@ export function coordinatorService(coordinator: Coordinator, options: { logger: 
       await reading;
     },
 
-    place(request, ctx) {
+    async place(request, ctx) {
       const invalid = validateTaskSpec(request.task, { maxPayloadBytes: options.maxPayloadBytes });
       if (invalid) throw invalid;
       if ((ctx.timeoutMs() ?? 1) <= 0) throw deadlineExceeded("the call's deadline passed before the task was placed");

@@ -6,6 +6,7 @@ import { register, startServiceHost, stopOnSignals } from "../../libs/rpc/index.
 import { SCALEMESH_VERSION, createLogger, setServiceLabel, startTelemetry } from "../../libs/telemetry/index.js";
 import { adminService } from "./admin-service.js";
 import { Coordinator } from "./coordinator.js";
+import { createMemoryTaskStore, openSqliteTaskStore, type TaskStore } from "../../libs/ledger/index.js";
 import { coordinatorService } from "./coordinator-service.js";
 import { startLoadReporter, type LoadReporter } from "./load-reporter.js";
 
@@ -13,6 +14,14 @@ const config = loadConfigOrExit({ argv: process.argv.slice(2), env: process.env,
 const telemetry = startTelemetry({ serviceName: "scalemesh-coordinator", serviceVersion: SCALEMESH_VERSION, sampleRatio: config.telemetry.trace_sample_ratio });
 const logger = createLogger({ service: "coordinator", version: SCALEMESH_VERSION, level: config.telemetry.log_level });
 setServiceLabel("coordinator");
+
+let store: TaskStore;
+try {
+  store = config.ledger.path === ":memory:" ? createMemoryTaskStore() : openSqliteTaskStore({ path: config.ledger.path, synchronous: config.ledger.synchronous, maxBatchRows: config.ledger.max_batch_rows });
+} catch (error) {
+  logger.fatal({ key: "ledger.path", path: config.ledger.path, err: error instanceof Error ? error.message : String(error) }, "cannot open the task ledger");
+  process.exit(1);
+}
 
 const coordinator = new Coordinator(
   {
@@ -25,9 +34,13 @@ const coordinator = new Coordinator(
     deadWorkerRetentionMs: config.coordinator.dead_worker_retention_sec * 1000,
     isFailureDetectionEnabled: config.scaling.enable_failure_detection,
     strategy: config.balancer.strategy,
+    recoveryGraceMs: config.coordinator.recovery_grace_sec * 1000,
+    retryBackoff: { baseMs: config.coordinator.retry_backoff_base_ms, capMs: config.coordinator.retry_backoff_cap_ms },
   },
   logger,
+  store,
 );
+coordinator.recover();
 coordinator.start();
 
 const admin = register(Admin, adminService(coordinator));
@@ -54,11 +67,12 @@ if (config.coordinator.optimizer !== "") {
   reporter = startLoadReporter(coordinator, { optimizerAddress: optimizer.endpoints[0] as string, intervalMs: config.scaling.sync_interval_sec * 1000, logger });
 }
 
-logger.info({ grpc: host.grpc.address, http: `${config.coordinator.host}:${host.http.port}`, grpcPort: host.grpc.port, httpPort: host.http.port }, "coordinator listening");
+logger.info({ ledger: config.ledger.path, synchronous: config.ledger.synchronous, grpc: host.grpc.address, http: `${config.coordinator.host}:${host.http.port}`, grpcPort: host.grpc.port, httpPort: host.http.port }, "coordinator listening");
 
 stopOnSignals(async () => {
   reporter?.stop();
-  coordinator.stop();
   await host.stop();
+  await coordinator.stop();
+  store.close();
   await telemetry.shutdown();
 }, logger);

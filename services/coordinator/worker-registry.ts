@@ -33,7 +33,11 @@ export interface WorkerRecord {
   tasksFailed: bigint;
   /** When the stream broke: the worker is SUSPECT until it reconnects or the grace ends. */
   streamLostAtMs: number | undefined;
+  /** How long it may stay SUSPECT (longer right after a coordinator restart). */
+  graceMs: number;
   deadAtMs: number | undefined;
+  /** An operator cordoned it: it keeps what it runs but gets nothing new. */
+  isCordoned: boolean;
 }
 
 export function workerStatus(record: WorkerRecord, inFlight: number): WorkerStatus {
@@ -49,6 +53,7 @@ export function workerStatus(record: WorkerRecord, inFlight: number): WorkerStat
     tasksSucceeded: record.tasksSucceeded,
     tasksFailed: record.tasksFailed,
     sessionEpoch: record.epoch,
+    cordoned: record.isCordoned,
   });
 }
 
@@ -81,7 +86,7 @@ export function candidateOf(status: WorkerStatus): WorkerCandidate {
     capabilities: spec?.capabilities ?? [],
     slots: spec?.slots ?? 0,
     inFlight: status.inFlight,
-    condition: conditionOf(status.state),
+    condition: status.cordoned && status.state === WorkerState.ALIVE ? "cordoned" : conditionOf(status.state),
   };
 }
 

@@ -51,7 +51,8 @@ export const USAGE_FOOTER = [
   "",
   "Every option can also be given as --section.key VALUE (e.g. --worker.task-timeout-sec 60),",
   "in scalemesh.yaml (--config FILE) or as SCALEMESH_SECTION_KEY; see 'scalemesh --help-config'.",
-  "On SIGTERM or SIGINT the agent drains: it takes nothing new, finishes and reports what runs, then exits 0.",
+  "On SIGTERM or SIGINT the agent drains: it takes nothing new, finishes and reports what runs,",
+  "waits until the coordinator acknowledges every result (up to rpc.shutdown-grace-sec), then exits 0.",
 ].join("\n");
 
 function integer(flag: string, min: number, max: number) {

@@ -6,7 +6,7 @@ import { TASK_OUTCOME_KINDS, type TaskReport, type Worker } from "../../libs/wor
 
 export const tasksRunCounter = new Counter({
   name: "scalemesh_worker_tasks_total",
-  help: "Tasks this worker finished, by outcome (succeeded, failed, timed_out, rejected).",
+  help: "Tasks this worker finished, by outcome (succeeded, failed, timed_out, cancelled, rejected).",
   labelNames: ["outcome"] as const,
   registers: [registry],
 });
@@ -37,6 +37,15 @@ export const slotsGauge = new Gauge({
   registers: [registry],
   collect() {
     this.set(observed?.slots ?? 0);
+  },
+});
+
+export const unacknowledgedResultsGauge = new Gauge({
+  name: "scalemesh_worker_unacknowledged_results",
+  help: "Results the coordinator has not acknowledged yet (kept and re-sent after a reconnect until it does).",
+  registers: [registry],
+  collect() {
+    this.set(observed?.worker.unacknowledgedResultCount ?? 0);
   },
 });
 

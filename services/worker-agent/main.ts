@@ -70,6 +70,8 @@ worker = createWorker({
   // httpPort on every worker line, the "worker registered" one included, says which agent's port to scrape.
   logger: logger.child({ httpPort: http.port }),
   onTaskFinished: recordTaskFinished,
+  // An operator's drain takes the same path as SIGTERM: drain, then exit 0.
+  onDrainRequested: () => process.kill(process.pid, "SIGTERM"),
 });
 observeWorker(worker, config.worker.slots);
 logger.info(
@@ -80,7 +82,7 @@ worker.start();
 
 const running = worker;
 stopOnSignals(async () => {
-  // Tasks run to their own timeouts; the grace bounds only the delivery of their results.
+  // Tasks run to their own timeouts; the grace bounds only the wait for their results' acks.
   await running.drain({ flushTimeoutMs: config.rpc.shutdown_grace_sec * 1000 });
   await http.close();
   await telemetry.shutdown();

@@ -1,132 +1,69 @@
-// `npm run bench`: the Assign path against a bare echo server on the same
-// stack, at 1, 16, 64 and 256 calls in flight, in one run; prints
-// throughput, p50 and p99 for both and the ratio.
-import { create, toBinary } from "@bufbuild/protobuf";
-import { AssignRequestSchema } from "../../libs/contracts/index.js";
-import { startService, stopAll, type ServiceProcess } from "../support/service-process.js";
-import { exampleHandler, startMesh } from "../support/mesh.js";
-import { startOtlpReceiver } from "../support/otlp-receiver.js";
-import { grpcFrame, h2loadAvailable, runH2load, type LoadResult } from "./h2load.js";
+// `npm run bench`: each benchmark against its baseline in the same run.
+//   assign    the Assign path vs a bare echo server on the same stack (h2load)
+//   e2e       end-to-end no-op tasks, scalemesh vs BullMQ on a local Redis
+//   recovery  SIGKILL of a worker until its tasks run elsewhere, both systems
+// SCALEMESH_BENCH_ONLY=e2e (or a comma list) runs only those parts. Results
+// go to stdout; progress lines go to stderr.
+import { benchAssign } from "./assign-vs-echo.js";
+import { benchEndToEnd, endToEndOptionsFromEnv } from "./end-to-end.js";
+import { benchRecovery } from "./recovery.js";
 
-const LEVELS = (process.env.SCALEMESH_BENCH_LEVELS ?? "1,16,64,256").split(",").map(Number);
-const DURATION_SEC = Number(process.env.SCALEMESH_BENCH_SECONDS ?? 5);
-const WARM_UP_SEC = 1;
+const PARTS = ["assign", "e2e", "recovery"] as const;
+type Part = (typeof PARTS)[number];
 
 const say = (text: string): void => {
   process.stdout.write(`${text}\n`);
 };
 
-async function grpcCodes(httpPort: number, method: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  const codes: Record<string, number> = {};
-  for (const line of text.split("\n")) {
-    if (!line.startsWith("scalemesh_rpc_server_handled_total{") || !line.includes(`method="${method}"`)) continue;
-    const code = /code="([A-Za-z]+)"/.exec(line)?.[1] ?? "?";
-    codes[code] = (codes[code] ?? 0) + Number(line.split(" ").at(-1));
+function isPart(name: string): name is Part {
+  return (PARTS as readonly string[]).includes(name);
+}
+
+function selectedParts(text: string | undefined): Set<Part> | string {
+  if (text === undefined || text.trim() === "") return new Set(PARTS);
+  const names = text.split(",").map((name) => name.trim()).filter((name) => name !== "");
+  const unknown = names.filter((name) => !isPart(name));
+  if (unknown.length > 0) return `SCALEMESH_BENCH_ONLY: unknown part(s) ${unknown.join(", ")}; use ${PARTS.join(", ")} (comma-separated)`;
+  return new Set(names.filter(isPart));
+}
+
+/**
+ * The bench's own settings, read once and then removed from this process's
+ * environment: every mesh process inherits it, and the services treat
+ * unknown SCALEMESH_* variables that look like options as errors.
+ */
+function takeBenchEnv(): Record<string, string | undefined> {
+  const taken: Record<string, string | undefined> = {};
+  for (const name of Object.keys(process.env).filter((n) => n.startsWith("SCALEMESH_BENCH_"))) {
+    taken[name] = process.env[name];
+    delete process.env[name];
   }
-  return codes;
-}
-
-function errorsSince(before: Record<string, number>, after: Record<string, number>): string {
-  const errors = Object.entries(after)
-    .filter(([code]) => code !== "OK")
-    .map(([code, n]) => [code, n - (before[code] ?? 0)] as const)
-    .filter(([, n]) => n > 0);
-  return errors.length === 0 ? "" : errors.map(([code, n]) => `${code}=${n}`).join(" ");
-}
-
-async function measure(label: string, service: ServiceProcess, url: string, body: Buffer, inFlight: number): Promise<LoadResult & { errors: string }> {
-  const before = await grpcCodes(service.httpPort, "Assign");
-  process.stderr.write(`  ${label}: ${inFlight} in flight for ${DURATION_SEC} s...\n`);
-  const result = await runH2load({ url, body, inFlight, durationSec: DURATION_SEC, warmUpSec: WARM_UP_SEC });
-  const after = await grpcCodes(service.httpPort, "Assign");
-  return { ...result, errors: errorsSince(before, after) };
-}
-
-function row(cells: readonly string[]): string {
-  const widths = [9, 12, 9, 9, 12, 9, 9, 12];
-  return cells.map((c, i) => c.padStart(widths[i] ?? 10)).join(" ");
+  return taken;
 }
 
 async function main(): Promise<number> {
-  if (!h2loadAvailable()) {
-    process.stderr.write("npm run bench needs h2load: apt-get install -y nghttp2-client\n");
+  const benchEnv = takeBenchEnv();
+  const parts = selectedParts(benchEnv.SCALEMESH_BENCH_ONLY);
+  if (typeof parts === "string") {
+    process.stderr.write(`${parts}\n`);
     return 2;
   }
-  const body = grpcFrame(toBinary(AssignRequestSchema, create(AssignRequestSchema, { task: { payload: new TextEncoder().encode("bench payload 32 bytes long....") } })));
-  say(`scalemesh bench: Assign through the whole path vs a bare echo server on the same libs/rpc stack`);
-  say(`load: h2load, ${DURATION_SEC} s per level after ${WARM_UP_SEC} s warm-up; machine: ${(await import("node:os")).cpus().length} cores`);
-
-  process.stderr.write("starting the echo baseline and a mesh (2 no-op workers, 128 slots each)...\n");
-  const echo = await startEcho();
-  const mesh = await startMesh({
-    workers: 2,
-    slots: 128,
-    handler: exampleHandler("noop"),
-    env: { SCALEMESH_COORDINATOR_MAX_PENDING_TASKS: "1000000" },
-  });
-  const results: { level: number; echo: LoadResult & { errors: string }; assign: LoadResult & { errors: string } }[] = [];
-  try {
-    for (const level of LEVELS) {
-      const echoResult = await measure("echo", echo, `http://127.0.0.1:${echo.grpcPort}/scalemesh.v1.Balancer/Assign`, body, level);
-      const assignResult = await measure("assign", mesh.balancer, `http://127.0.0.1:${mesh.balancer.grpcPort}/scalemesh.v1.Balancer/Assign`, body, level);
-      results.push({ level, echo: echoResult, assign: assignResult });
-    }
-  } finally {
-    await mesh.stop();
-    await echo.stop();
-    await stopAll();
+  let exitCode = 0;
+  if (parts.has("assign")) {
+    process.stderr.write("== assign vs echo ==\n");
+    exitCode = await benchAssign(say, benchEnv);
   }
-  say("");
-  say(row(["in flight", "echo req/s", "p50 ms", "p99 ms", "assign req/s", "p50 ms", "p99 ms", "ratio"]));
-  for (const r of results) {
-    say(
-      row([
-        String(r.echo.inFlight),
-        r.echo.throughputPerSec.toFixed(0),
-        r.echo.p50Ms.toFixed(2),
-        r.echo.p99Ms.toFixed(2),
-        r.assign.throughputPerSec.toFixed(0),
-        r.assign.p50Ms.toFixed(2),
-        r.assign.p99Ms.toFixed(2),
-        `${(r.assign.throughputPerSec / r.echo.throughputPerSec).toFixed(2)}x`,
-      ]),
-    );
+  if (parts.has("e2e")) {
+    process.stderr.write("== end to end: scalemesh vs BullMQ ==\n");
+    if (parts.has("assign")) say("");
+    await benchEndToEnd(endToEndOptionsFromEnv(benchEnv), say);
   }
-  const failures = results.flatMap((r) => [r.echo.errors && `echo@${r.level}: ${r.echo.errors}`, r.assign.errors && `assign@${r.level}: ${r.assign.errors}`]).filter(Boolean);
-  say("");
-  const traced = await tracedAssign(body);
-  say(`tracing on (every span exported over OTLP/HTTP to a local receiver), ${TRACED_LEVEL} in flight:`);
-  const plain = results.find((r) => r.level === TRACED_LEVEL)?.assign;
-  say(`  assign ${traced.throughputPerSec.toFixed(0)} req/s, p50 ${traced.p50Ms.toFixed(2)} ms, p99 ${traced.p99Ms.toFixed(2)} ms${plain ? `; ${(traced.throughputPerSec / plain.throughputPerSec).toFixed(2)}x of the same level with tracing off` : ""}${traced.errors ? `; non-OK: ${traced.errors}` : ""}`);
-  say("");
-  say(failures.length === 0 ? "every call answered grpc-status OK (checked from the servers' own counters)" : `non-OK gRPC statuses: ${failures.join("; ")}`);
-  say("ratio = assign throughput / echo throughput at the same number of calls in flight");
-  return 0;
-}
-
-const TRACED_LEVEL = 64;
-
-/** The Assign path again with tracing on: the cost of spans, measured, not guessed. */
-async function tracedAssign(body: Buffer): Promise<LoadResult & { errors: string }> {
-  process.stderr.write("restarting the mesh with tracing on...\n");
-  const receiver = await startOtlpReceiver();
-  const mesh = await startMesh({
-    workers: 2,
-    slots: 128,
-    handler: exampleHandler("noop"),
-    env: { SCALEMESH_COORDINATOR_MAX_PENDING_TASKS: "1000000", OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint },
-  });
-  try {
-    return await measure("assign, traced", mesh.balancer, `http://127.0.0.1:${mesh.balancer.grpcPort}/scalemesh.v1.Balancer/Assign`, body, TRACED_LEVEL);
-  } finally {
-    await mesh.stop();
-    await receiver.close();
+  if (parts.has("recovery")) {
+    process.stderr.write("== recovery after SIGKILL: scalemesh vs BullMQ ==\n");
+    if (parts.has("assign") || parts.has("e2e")) say("");
+    await benchRecovery(say);
   }
-}
-
-function startEcho(): Promise<ServiceProcess> {
-  return startService("bench-echo", { readyMessage: "echo listening" });
+  return exitCode;
 }
 
 process.exitCode = await main();

@@ -11,6 +11,7 @@ import { protoPath as healthProtoPath } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startService, stopAll, type ServiceProcess } from "../support/service-process.js";
 import { createReflectionClient } from "../support/reflection-client.js";
+import { freshLedgerPath } from "../support/mesh.js";
 
 const EXPECTED: Record<string, string[]> = {
   coordinator: ["scalemesh.v1.Coordinator", "scalemesh.v1.Admin", "grpc.health.v1.Health"],
@@ -23,7 +24,7 @@ let services: Record<string, ServiceProcess> = {};
 beforeAll(async () => {
   const optimizer = await startService("optimizer", { env: { SCALEMESH_OPTIMIZER_GRPC_PORT: "0", SCALEMESH_OPTIMIZER_HTTP_PORT: "0" } });
   const coordinator = await startService("coordinator", {
-    env: { SCALEMESH_COORDINATOR_GRPC_PORT: "0", SCALEMESH_COORDINATOR_HTTP_PORT: "0", SCALEMESH_COORDINATOR_OPTIMIZER: `static://127.0.0.1:${optimizer.grpcPort}` },
+    env: { SCALEMESH_LEDGER_PATH: freshLedgerPath(), SCALEMESH_COORDINATOR_GRPC_PORT: "0", SCALEMESH_COORDINATOR_HTTP_PORT: "0", SCALEMESH_COORDINATOR_OPTIMIZER: `static://127.0.0.1:${optimizer.grpcPort}` },
   });
   const balancer = await startService("balancer", {
     env: { SCALEMESH_BALANCER_GRPC_PORT: "0", SCALEMESH_BALANCER_HTTP_PORT: "0", SCALEMESH_BALANCER_COORDINATOR: `static://127.0.0.1:${coordinator.grpcPort}` },

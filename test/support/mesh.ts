@@ -1,5 +1,7 @@
 // A whole local mesh for integration tests: coordinator, balancer, optional
 // optimizer and N worker agents, each a real process on ephemeral ports.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Admin, Balancer, Coordinator, WorkerState } from "../../libs/contracts/index.js";
 import { createRpcClient, type RpcClient } from "../../libs/rpc/index.js";
@@ -40,8 +42,13 @@ export const FAST_FAILURE_ENV: Record<string, string> = {
   SCALEMESH_COORDINATOR_RECONNECT_GRACE_SEC: "0.5",
 };
 
+/** A fresh ledger file per mesh, so tests never see each other's tasks. */
+export function freshLedgerPath(): string {
+  return join(mkdtempSync(join(tmpdir(), "scalemesh-ledger-")), "ledger.db");
+}
+
 export async function startMesh(options: MeshOptions): Promise<Mesh> {
-  const env = { ...options.env };
+  const env = { SCALEMESH_LEDGER_PATH: freshLedgerPath(), ...options.env };
   const optimizer = options.withOptimizer
     ? await startService("optimizer", { env: { ...env, SCALEMESH_OPTIMIZER_GRPC_PORT: "0", SCALEMESH_OPTIMIZER_HTTP_PORT: "0" } })
     : undefined;

@@ -1,7 +1,8 @@
 // A stand-in coordinator for tests of worker code: serves WorkerSession on a
 // real gRPC port, records what workers send, answers Register with
-// Registered, and pushes the assignments a test asks for. Not a coordinator:
-// no ledger, no placement.
+// Registered, acks results (unless told not to), and pushes the assignments,
+// cancellations and acks a test asks for. Not a coordinator: no ledger, no
+// placement.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
@@ -9,6 +10,8 @@ import { pino } from "pino";
 import {
   AssignmentSchema,
   Coordinator,
+  ResultAckSchema,
+  TaskCancellationSchema,
   WorkerSessionResponseSchema,
   type WorkerSessionRequest,
   type WorkerSessionResponse,
@@ -23,6 +26,12 @@ export interface FakeCoordinatorOptions {
   readonly logger?: Logger;
   /** Port to listen on; 0 picks a free one. */
   readonly port?: number;
+  /**
+   * Acks every result as it arrives, as the coordinator does once a result is
+   * durable (true by default); false leaves acks to ack(), or to nobody, like
+   * a coordinator older than ResultAck.
+   */
+  readonly ackResults?: boolean;
 }
 
 export interface FakeCoordinator {
@@ -36,6 +45,10 @@ export interface FakeCoordinator {
   waitFor(predicate: (message: WorkerSessionRequest) => boolean, options?: { timeoutMs?: number; fromIndex?: number }): Promise<WorkerSessionRequest>;
   /** Pushes an assignment down the newest session. */
   assign(assignment: MessageInitShape<typeof AssignmentSchema>): void;
+  /** Pushes a cancellation down the newest session. */
+  cancel(cancellation: MessageInitShape<typeof TaskCancellationSchema>): void;
+  /** Pushes a result ack down the newest session. */
+  ack(ack: MessageInitShape<typeof ResultAckSchema>): void;
   /** Fails every open session with UNAVAILABLE, as a lost connection would. */
   breakSessions(): void;
   stop(): Promise<void>;
@@ -51,6 +64,13 @@ export async function startFakeCoordinator(options: FakeCoordinatorOptions = {})
   let newest: AsyncQueue<Outgoing> | undefined;
   let sessionCount = 0;
   let epoch = 0n;
+
+  const ackResults = options.ackResults ?? true;
+
+  const pushToNewest = (message: WorkerSessionResponse["message"]): void => {
+    if (!newest) throw new Error("no worker session is open");
+    newest.push(create(WorkerSessionResponseSchema, { message }));
+  };
 
   const record = (message: WorkerSessionRequest): void => {
     received.push(message);
@@ -87,6 +107,10 @@ export async function startFakeCoordinator(options: FakeCoordinatorOptions = {})
                     },
                   }),
                 );
+              }
+              if (request.message.case === "taskResult" && ackResults) {
+                const { taskId, attempt } = request.message.value;
+                out.push(create(WorkerSessionResponseSchema, { message: { case: "resultAck", value: { taskId, attempt } } }));
               }
             }
           })();
@@ -134,8 +158,13 @@ export async function startFakeCoordinator(options: FakeCoordinatorOptions = {})
       });
     },
     assign(assignment) {
-      if (!newest) throw new Error("no worker session is open");
-      newest.push(create(WorkerSessionResponseSchema, { message: { case: "assignment", value: assignment } }));
+      pushToNewest({ case: "assignment", value: create(AssignmentSchema, assignment) });
+    },
+    cancel(cancellation) {
+      pushToNewest({ case: "cancellation", value: create(TaskCancellationSchema, cancellation) });
+    },
+    ack(ack) {
+      pushToNewest({ case: "resultAck", value: create(ResultAckSchema, ack) });
     },
     breakSessions() {
       for (const out of sessions) out.push(new ConnectError("fake coordinator dropped the session", Code.Unavailable));

@@ -1,11 +1,11 @@
 import { create } from "@bufbuild/protobuf";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { TaskSpecSchema } from "../../../libs/contracts/index.js";
-import { executeTask, type TaskOutcome } from "../../../libs/worker-sdk/index.js";
+import { executeTask, TaskCancelledError, type TaskOutcome } from "../../../libs/worker-sdk/index.js";
 import { createExecHandler, STDERR_TAIL_BYTES } from "./exec-handler.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "exec-handler-"));
@@ -66,6 +66,23 @@ describe("exec handler", () => {
     const pidFile = join(scratch, "sleep.pid");
     const outcome = await runCommand(`sleep 5 & echo $! > ${pidFile}; wait`, "", 200);
     expect(outcome).toMatchObject({ kind: "timed_out", error: "timed out after 0.2 s" });
+    const sleepPid = Number(readFileSync(pidFile, "utf8").trim());
+    for (let tries = 0; tries < 100 && !isGone(sleepPid); tries += 1) await sleep(20);
+    expect(isGone(sleepPid)).toBe(true);
+  });
+
+  it("kills the command with everything it started when the coordinator cancels the task, and reports it cancelled", async () => {
+    const pidFile = join(scratch, "cancelled.pid");
+    const cancel = new AbortController();
+    const pending = executeTask({
+      handler: createExecHandler({ command: `sleep 5 & echo $! > ${pidFile}.tmp; mv ${pidFile}.tmp ${pidFile}; wait` }),
+      task: { taskId: "cancelled", attempt: 1, payload: new Uint8Array(0), spec: create(TaskSpecSchema) },
+      timeoutMs: 5000,
+      signal: cancel.signal,
+    });
+    for (let tries = 0; tries < 250 && !existsSync(pidFile); tries += 1) await sleep(20);
+    cancel.abort(new TaskCancelledError("operator asked"));
+    expect(await pending).toMatchObject({ kind: "cancelled", error: "cancelled: operator asked" });
     const sleepPid = Number(readFileSync(pidFile, "utf8").trim());
     for (let tries = 0; tries < 100 && !isGone(sleepPid); tries += 1) await sleep(20);
     expect(isGone(sleepPid)).toBe(true);

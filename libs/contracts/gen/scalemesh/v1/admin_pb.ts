@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file scalemesh/v1/admin.proto.
  */
 export const file_scalemesh_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChhzY2FsZW1lc2gvdjEvYWRtaW4ucHJvdG8SDHNjYWxlbWVzaC52MSIZChdHZXRDbHVzdGVyU3RhdHVzUmVxdWVzdCKIAwoYR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlEhUKDXdvcmtlcnNfYWxpdmUYASABKA0SFwoPd29ya2Vyc19zdXNwZWN0GAIgASgNEhgKEHdvcmtlcnNfZHJhaW5pbmcYAyABKA0SFAoMd29ya2Vyc19kZWFkGAQgASgNEhMKC3RvdGFsX3Nsb3RzGAUgASgNEhIKCmJ1c3lfc2xvdHMYBiABKA0SUAoOdGFza3NfYnlfc3RhdGUYByADKAsyOC5zY2FsZW1lc2gudjEuR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlLlRhc2tzQnlTdGF0ZUVudHJ5EhsKE3BlbmRpbmdfcXVldWVfbGltaXQYCCABKA0SLgoKc3RhcnRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgKIAEoCRozChFUYXNrc0J5U3RhdGVFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAQ6AjgBIioKEkxpc3RXb3JrZXJzUmVxdWVzdBIUCgxpbmNsdWRlX2RlYWQYASABKAgiQgoTTGlzdFdvcmtlcnNSZXNwb25zZRIrCgd3b3JrZXJzGAEgAygLMhouc2NhbGVtZXNoLnYxLldvcmtlclN0YXR1cyIlChBHZXRXb3JrZXJSZXF1ZXN0EhEKCXdvcmtlcl9pZBgBIAEoCSI/ChFHZXRXb3JrZXJSZXNwb25zZRIqCgZ3b3JrZXIYASABKAsyGi5zY2FsZW1lc2gudjEuV29ya2VyU3RhdHVzInQKEExpc3RUYXNrc1JlcXVlc3QSJgoFc3RhdGUYASABKA4yFy5zY2FsZW1lc2gudjEuVGFza1N0YXRlEhEKCXdvcmtlcl9pZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKA0SEgoKcGFnZV90b2tlbhgEIAEoCSJPChFMaXN0VGFza3NSZXNwb25zZRIhCgV0YXNrcxgBIAMoCzISLnNjYWxlbWVzaC52MS5UYXNrEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIhCg5HZXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIjMKD0dldFRhc2tSZXNwb25zZRIgCgR0YXNrGAEgASgLMhIuc2NhbGVtZXNoLnYxLlRhc2syogMKBUFkbWluEmEKEEdldENsdXN0ZXJTdGF0dXMSJS5zY2FsZW1lc2gudjEuR2V0Q2x1c3RlclN0YXR1c1JlcXVlc3QaJi5zY2FsZW1lc2gudjEuR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlElIKC0xpc3RXb3JrZXJzEiAuc2NhbGVtZXNoLnYxLkxpc3RXb3JrZXJzUmVxdWVzdBohLnNjYWxlbWVzaC52MS5MaXN0V29ya2Vyc1Jlc3BvbnNlEkwKCUdldFdvcmtlchIeLnNjYWxlbWVzaC52MS5HZXRXb3JrZXJSZXF1ZXN0Gh8uc2NhbGVtZXNoLnYxLkdldFdvcmtlclJlc3BvbnNlEkwKCUxpc3RUYXNrcxIeLnNjYWxlbWVzaC52MS5MaXN0VGFza3NSZXF1ZXN0Gh8uc2NhbGVtZXNoLnYxLkxpc3RUYXNrc1Jlc3BvbnNlEkYKB0dldFRhc2sSHC5zY2FsZW1lc2gudjEuR2V0VGFza1JlcXVlc3QaHS5zY2FsZW1lc2gudjEuR2V0VGFza1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_scalemesh_v1_types]);
+  fileDesc("ChhzY2FsZW1lc2gvdjEvYWRtaW4ucHJvdG8SDHNjYWxlbWVzaC52MSIZChdHZXRDbHVzdGVyU3RhdHVzUmVxdWVzdCKIAwoYR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlEhUKDXdvcmtlcnNfYWxpdmUYASABKA0SFwoPd29ya2Vyc19zdXNwZWN0GAIgASgNEhgKEHdvcmtlcnNfZHJhaW5pbmcYAyABKA0SFAoMd29ya2Vyc19kZWFkGAQgASgNEhMKC3RvdGFsX3Nsb3RzGAUgASgNEhIKCmJ1c3lfc2xvdHMYBiABKA0SUAoOdGFza3NfYnlfc3RhdGUYByADKAsyOC5zY2FsZW1lc2gudjEuR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlLlRhc2tzQnlTdGF0ZUVudHJ5EhsKE3BlbmRpbmdfcXVldWVfbGltaXQYCCABKA0SLgoKc3RhcnRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgKIAEoCRozChFUYXNrc0J5U3RhdGVFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAQ6AjgBIioKEkxpc3RXb3JrZXJzUmVxdWVzdBIUCgxpbmNsdWRlX2RlYWQYASABKAgiQgoTTGlzdFdvcmtlcnNSZXNwb25zZRIrCgd3b3JrZXJzGAEgAygLMhouc2NhbGVtZXNoLnYxLldvcmtlclN0YXR1cyIlChBHZXRXb3JrZXJSZXF1ZXN0EhEKCXdvcmtlcl9pZBgBIAEoCSI/ChFHZXRXb3JrZXJSZXNwb25zZRIqCgZ3b3JrZXIYASABKAsyGi5zY2FsZW1lc2gudjEuV29ya2VyU3RhdHVzItsBChBMaXN0VGFza3NSZXF1ZXN0EiYKBXN0YXRlGAEgASgOMhcuc2NhbGVtZXNoLnYxLlRhc2tTdGF0ZRIRCgl3b3JrZXJfaWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgNEhIKCnBhZ2VfdG9rZW4YBCABKAkSMgoOY3JlYXRlZF9iZWZvcmUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDWNyZWF0ZWRfYWZ0ZXIYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIk8KEUxpc3RUYXNrc1Jlc3BvbnNlEiEKBXRhc2tzGAEgAygLMhIuc2NhbGVtZXNoLnYxLlRhc2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiEKDkdldFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiMwoPR2V0VGFza1Jlc3BvbnNlEiAKBHRhc2sYASABKAsyEi5zY2FsZW1lc2gudjEuVGFzayIjChBSZXRyeVRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiNQoRUmV0cnlUYXNrUmVzcG9uc2USIAoEdGFzaxgBIAEoCzISLnNjYWxlbWVzaC52MS5UYXNrIjQKEUNhbmNlbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIjYKEkNhbmNlbFRhc2tSZXNwb25zZRIgCgR0YXNrGAEgASgLMhIuc2NhbGVtZXNoLnYxLlRhc2siSAoRUHVyZ2VUYXNrc1JlcXVlc3QSMwoPZmluaXNoZWRfYmVmb3JlGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIkChJQdXJnZVRhc2tzUmVzcG9uc2USDgoGcHVyZ2VkGAEgASgEIicKEkRyYWluV29ya2VyUmVxdWVzdBIRCgl3b3JrZXJfaWQYASABKAkiQQoTRHJhaW5Xb3JrZXJSZXNwb25zZRIqCgZ3b3JrZXIYASABKAsyGi5zY2FsZW1lc2gudjEuV29ya2VyU3RhdHVzIigKE0NvcmRvbldvcmtlclJlcXVlc3QSEQoJd29ya2VyX2lkGAEgASgJIkIKFENvcmRvbldvcmtlclJlc3BvbnNlEioKBndvcmtlchgBIAEoCzIaLnNjYWxlbWVzaC52MS5Xb3JrZXJTdGF0dXMiKgoVVW5jb3Jkb25Xb3JrZXJSZXF1ZXN0EhEKCXdvcmtlcl9pZBgBIAEoCSJEChZVbmNvcmRvbldvcmtlclJlc3BvbnNlEioKBndvcmtlchgBIAEoCzIaLnNjYWxlbWVzaC52MS5Xb3JrZXJTdGF0dXMymgcKBUFkbWluEmEKEEdldENsdXN0ZXJTdGF0dXMSJS5zY2FsZW1lc2gudjEuR2V0Q2x1c3RlclN0YXR1c1JlcXVlc3QaJi5zY2FsZW1lc2gudjEuR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlElIKC0xpc3RXb3JrZXJzEiAuc2NhbGVtZXNoLnYxLkxpc3RXb3JrZXJzUmVxdWVzdBohLnNjYWxlbWVzaC52MS5MaXN0V29ya2Vyc1Jlc3BvbnNlEkwKCUdldFdvcmtlchIeLnNjYWxlbWVzaC52MS5HZXRXb3JrZXJSZXF1ZXN0Gh8uc2NhbGVtZXNoLnYxLkdldFdvcmtlclJlc3BvbnNlEkwKCUxpc3RUYXNrcxIeLnNjYWxlbWVzaC52MS5MaXN0VGFza3NSZXF1ZXN0Gh8uc2NhbGVtZXNoLnYxLkxpc3RUYXNrc1Jlc3BvbnNlEkYKB0dldFRhc2sSHC5zY2FsZW1lc2gudjEuR2V0VGFza1JlcXVlc3QaHS5zY2FsZW1lc2gudjEuR2V0VGFza1Jlc3BvbnNlEkwKCVJldHJ5VGFzaxIeLnNjYWxlbWVzaC52MS5SZXRyeVRhc2tSZXF1ZXN0Gh8uc2NhbGVtZXNoLnYxLlJldHJ5VGFza1Jlc3BvbnNlEk8KCkNhbmNlbFRhc2sSHy5zY2FsZW1lc2gudjEuQ2FuY2VsVGFza1JlcXVlc3QaIC5zY2FsZW1lc2gudjEuQ2FuY2VsVGFza1Jlc3BvbnNlEk8KClB1cmdlVGFza3MSHy5zY2FsZW1lc2gudjEuUHVyZ2VUYXNrc1JlcXVlc3QaIC5zY2FsZW1lc2gudjEuUHVyZ2VUYXNrc1Jlc3BvbnNlElIKC0RyYWluV29ya2VyEiAuc2NhbGVtZXNoLnYxLkRyYWluV29ya2VyUmVxdWVzdBohLnNjYWxlbWVzaC52MS5EcmFpbldvcmtlclJlc3BvbnNlElUKDENvcmRvbldvcmtlchIhLnNjYWxlbWVzaC52MS5Db3Jkb25Xb3JrZXJSZXF1ZXN0GiIuc2NhbGVtZXNoLnYxLkNvcmRvbldvcmtlclJlc3BvbnNlElsKDlVuY29yZG9uV29ya2VyEiMuc2NhbGVtZXNoLnYxLlVuY29yZG9uV29ya2VyUmVxdWVzdBokLnNjYWxlbWVzaC52MS5VbmNvcmRvbldvcmtlclJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_scalemesh_v1_types]);
 
 /**
  * @generated from message scalemesh.v1.GetClusterStatusRequest
@@ -194,6 +194,18 @@ export type ListTasksRequest = Message<"scalemesh.v1.ListTasksRequest"> & {
    * @generated from field: string page_token = 4;
    */
   pageToken: string;
+
+  /**
+   * Only tasks created before / after these times (age filters).
+   *
+   * @generated from field: google.protobuf.Timestamp created_before = 5;
+   */
+  createdBefore?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_after = 6;
+   */
+  createdAfter?: Timestamp | undefined;
 };
 
 /**
@@ -260,6 +272,217 @@ export const GetTaskResponseSchema: GenMessage<GetTaskResponse> = /*@__PURE__*/
   messageDesc(file_scalemesh_v1_admin, 9);
 
 /**
+ * @generated from message scalemesh.v1.RetryTaskRequest
+ */
+export type RetryTaskRequest = Message<"scalemesh.v1.RetryTaskRequest"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+};
+
+/**
+ * Describes the message scalemesh.v1.RetryTaskRequest.
+ * Use `create(RetryTaskRequestSchema)` to create a new message.
+ */
+export const RetryTaskRequestSchema: GenMessage<RetryTaskRequest> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_admin, 10);
+
+/**
+ * @generated from message scalemesh.v1.RetryTaskResponse
+ */
+export type RetryTaskResponse = Message<"scalemesh.v1.RetryTaskResponse"> & {
+  /**
+   * @generated from field: scalemesh.v1.Task task = 1;
+   */
+  task?: Task | undefined;
+};
+
+/**
+ * Describes the message scalemesh.v1.RetryTaskResponse.
+ * Use `create(RetryTaskResponseSchema)` to create a new message.
+ */
+export const RetryTaskResponseSchema: GenMessage<RetryTaskResponse> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_admin, 11);
+
+/**
+ * @generated from message scalemesh.v1.CancelTaskRequest
+ */
+export type CancelTaskRequest = Message<"scalemesh.v1.CancelTaskRequest"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message scalemesh.v1.CancelTaskRequest.
+ * Use `create(CancelTaskRequestSchema)` to create a new message.
+ */
+export const CancelTaskRequestSchema: GenMessage<CancelTaskRequest> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_admin, 12);
+
+/**
+ * @generated from message scalemesh.v1.CancelTaskResponse
+ */
+export type CancelTaskResponse = Message<"scalemesh.v1.CancelTaskResponse"> & {
+  /**
+   * @generated from field: scalemesh.v1.Task task = 1;
+   */
+  task?: Task | undefined;
+};
+
+/**
+ * Describes the message scalemesh.v1.CancelTaskResponse.
+ * Use `create(CancelTaskResponseSchema)` to create a new message.
+ */
+export const CancelTaskResponseSchema: GenMessage<CancelTaskResponse> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_admin, 13);
+
+/**
+ * @generated from message scalemesh.v1.PurgeTasksRequest
+ */
+export type PurgeTasksRequest = Message<"scalemesh.v1.PurgeTasksRequest"> & {
+  /**
+   * Final tasks that finished before this time are deleted.
+   *
+   * @generated from field: google.protobuf.Timestamp finished_before = 1;
+   */
+  finishedBefore?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message scalemesh.v1.PurgeTasksRequest.
+ * Use `create(PurgeTasksRequestSchema)` to create a new message.
+ */
+export const PurgeTasksRequestSchema: GenMessage<PurgeTasksRequest> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_admin, 14);
+
+/**
+ * @generated from message scalemesh.v1.PurgeTasksResponse
+ */
+export type PurgeTasksResponse = Message<"scalemesh.v1.PurgeTasksResponse"> & {
+  /**
+   * @generated from field: uint64 purged = 1;
+   */
+  purged: bigint;
+};
+
+/**
+ * Describes the message scalemesh.v1.PurgeTasksResponse.
+ * Use `create(PurgeTasksResponseSchema)` to create a new message.
+ */
+export const PurgeTasksResponseSchema: GenMessage<PurgeTasksResponse> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_admin, 15);
+
+/**
+ * @generated from message scalemesh.v1.DrainWorkerRequest
+ */
+export type DrainWorkerRequest = Message<"scalemesh.v1.DrainWorkerRequest"> & {
+  /**
+   * @generated from field: string worker_id = 1;
+   */
+  workerId: string;
+};
+
+/**
+ * Describes the message scalemesh.v1.DrainWorkerRequest.
+ * Use `create(DrainWorkerRequestSchema)` to create a new message.
+ */
+export const DrainWorkerRequestSchema: GenMessage<DrainWorkerRequest> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_admin, 16);
+
+/**
+ * @generated from message scalemesh.v1.DrainWorkerResponse
+ */
+export type DrainWorkerResponse = Message<"scalemesh.v1.DrainWorkerResponse"> & {
+  /**
+   * @generated from field: scalemesh.v1.WorkerStatus worker = 1;
+   */
+  worker?: WorkerStatus | undefined;
+};
+
+/**
+ * Describes the message scalemesh.v1.DrainWorkerResponse.
+ * Use `create(DrainWorkerResponseSchema)` to create a new message.
+ */
+export const DrainWorkerResponseSchema: GenMessage<DrainWorkerResponse> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_admin, 17);
+
+/**
+ * @generated from message scalemesh.v1.CordonWorkerRequest
+ */
+export type CordonWorkerRequest = Message<"scalemesh.v1.CordonWorkerRequest"> & {
+  /**
+   * @generated from field: string worker_id = 1;
+   */
+  workerId: string;
+};
+
+/**
+ * Describes the message scalemesh.v1.CordonWorkerRequest.
+ * Use `create(CordonWorkerRequestSchema)` to create a new message.
+ */
+export const CordonWorkerRequestSchema: GenMessage<CordonWorkerRequest> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_admin, 18);
+
+/**
+ * @generated from message scalemesh.v1.CordonWorkerResponse
+ */
+export type CordonWorkerResponse = Message<"scalemesh.v1.CordonWorkerResponse"> & {
+  /**
+   * @generated from field: scalemesh.v1.WorkerStatus worker = 1;
+   */
+  worker?: WorkerStatus | undefined;
+};
+
+/**
+ * Describes the message scalemesh.v1.CordonWorkerResponse.
+ * Use `create(CordonWorkerResponseSchema)` to create a new message.
+ */
+export const CordonWorkerResponseSchema: GenMessage<CordonWorkerResponse> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_admin, 19);
+
+/**
+ * @generated from message scalemesh.v1.UncordonWorkerRequest
+ */
+export type UncordonWorkerRequest = Message<"scalemesh.v1.UncordonWorkerRequest"> & {
+  /**
+   * @generated from field: string worker_id = 1;
+   */
+  workerId: string;
+};
+
+/**
+ * Describes the message scalemesh.v1.UncordonWorkerRequest.
+ * Use `create(UncordonWorkerRequestSchema)` to create a new message.
+ */
+export const UncordonWorkerRequestSchema: GenMessage<UncordonWorkerRequest> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_admin, 20);
+
+/**
+ * @generated from message scalemesh.v1.UncordonWorkerResponse
+ */
+export type UncordonWorkerResponse = Message<"scalemesh.v1.UncordonWorkerResponse"> & {
+  /**
+   * @generated from field: scalemesh.v1.WorkerStatus worker = 1;
+   */
+  worker?: WorkerStatus | undefined;
+};
+
+/**
+ * Describes the message scalemesh.v1.UncordonWorkerResponse.
+ * Use `create(UncordonWorkerResponseSchema)` to create a new message.
+ */
+export const UncordonWorkerResponseSchema: GenMessage<UncordonWorkerResponse> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_admin, 21);
+
+/**
  * What operators ask the coordinator. Served over gRPC and, on the HTTP
  * port, over the Connect protocol with JSON (curl-friendly).
  *
@@ -305,6 +528,66 @@ export const Admin: GenService<{
     methodKind: "unary";
     input: typeof GetTaskRequestSchema;
     output: typeof GetTaskResponseSchema;
+  },
+  /**
+   * Runs a DEAD_LETTERED or CANCELLED task again with a fresh set of
+   * attempts (attempt numbers keep counting up, so late results of old
+   * attempts stay stale).
+   *
+   * @generated from rpc scalemesh.v1.Admin.RetryTask
+   */
+  retryTask: {
+    methodKind: "unary";
+    input: typeof RetryTaskRequestSchema;
+    output: typeof RetryTaskResponseSchema;
+  },
+  /**
+   * Cancels a task that is not final; a running attempt is stopped on its worker.
+   *
+   * @generated from rpc scalemesh.v1.Admin.CancelTask
+   */
+  cancelTask: {
+    methodKind: "unary";
+    input: typeof CancelTaskRequestSchema;
+    output: typeof CancelTaskResponseSchema;
+  },
+  /**
+   * Deletes final tasks that finished before a cutoff.
+   *
+   * @generated from rpc scalemesh.v1.Admin.PurgeTasks
+   */
+  purgeTasks: {
+    methodKind: "unary";
+    input: typeof PurgeTasksRequestSchema;
+    output: typeof PurgeTasksResponseSchema;
+  },
+  /**
+   * The worker takes nothing new, finishes what it runs, then leaves.
+   *
+   * @generated from rpc scalemesh.v1.Admin.DrainWorker
+   */
+  drainWorker: {
+    methodKind: "unary";
+    input: typeof DrainWorkerRequestSchema;
+    output: typeof DrainWorkerResponseSchema;
+  },
+  /**
+   * The worker takes nothing new but stays (until UncordonWorker).
+   *
+   * @generated from rpc scalemesh.v1.Admin.CordonWorker
+   */
+  cordonWorker: {
+    methodKind: "unary";
+    input: typeof CordonWorkerRequestSchema;
+    output: typeof CordonWorkerResponseSchema;
+  },
+  /**
+   * @generated from rpc scalemesh.v1.Admin.UncordonWorker
+   */
+  uncordonWorker: {
+    methodKind: "unary";
+    input: typeof UncordonWorkerRequestSchema;
+    output: typeof UncordonWorkerResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_scalemesh_v1_admin, 0);

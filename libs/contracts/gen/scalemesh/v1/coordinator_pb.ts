@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file scalemesh/v1/coordinator.proto.
  */
 export const file_scalemesh_v1_coordinator: GenFile = /*@__PURE__*/
-  fileDesc("Ch5zY2FsZW1lc2gvdjEvY29vcmRpbmF0b3IucHJvdG8SDHNjYWxlbWVzaC52MSLdAQoUV29ya2VyU2Vzc2lvblJlcXVlc3QSKgoIcmVnaXN0ZXIYASABKAsyFi5zY2FsZW1lc2gudjEuUmVnaXN0ZXJIABIsCgloZWFydGJlYXQYAiABKAsyFy5zY2FsZW1lc2gudjEuSGVhcnRiZWF0SAASLwoLdGFza191cGRhdGUYAyABKAsyGC5zY2FsZW1lc2gudjEuVGFza1VwZGF0ZUgAEi8KC3Rhc2tfcmVzdWx0GAQgASgLMhguc2NhbGVtZXNoLnYxLlRhc2tSZXN1bHRIAEIJCgdtZXNzYWdlIoIBChVXb3JrZXJTZXNzaW9uUmVzcG9uc2USLgoKcmVnaXN0ZXJlZBgBIAEoCzIYLnNjYWxlbWVzaC52MS5SZWdpc3RlcmVkSAASLgoKYXNzaWdubWVudBgCIAEoCzIYLnNjYWxlbWVzaC52MS5Bc3NpZ25tZW50SABCCQoHbWVzc2FnZSJOCghSZWdpc3RlchIoCgZ3b3JrZXIYASABKAsyGC5zY2FsZW1lc2gudjEuV29ya2VyU3BlYxIYChBydW5uaW5nX3Rhc2tfaWRzGAIgAygJIqMBCgpSZWdpc3RlcmVkEhEKCXdvcmtlcl9pZBgBIAEoCRI1ChJoZWFydGJlYXRfaW50ZXJ2YWwYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNAoRaGVhcnRiZWF0X3RpbWVvdXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFQoNc2Vzc2lvbl9lcG9jaBgEIAEoBCJ+CglIZWFydGJlYXQSGAoQcnVubmluZ190YXNrX2lkcxgBIAMoCRISCgpmcmVlX3Nsb3RzGAIgASgNEhcKD2NwdV91dGlsaXphdGlvbhgDIAEoARIYChBtZW1vcnlfcnNzX2J5dGVzGAQgASgEEhAKCGRyYWluaW5nGAUgASgIIswBCgpBc3NpZ25tZW50Eg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDRIkCgR0YXNrGAMgASgLMhYuc2NhbGVtZXNoLnYxLlRhc2tTcGVjEkEKDXRyYWNlX2NvbnRleHQYBCADKAsyKi5zY2FsZW1lc2gudjEuQXNzaWdubWVudC5UcmFjZUNvbnRleHRFbnRyeRozChFUcmFjZUNvbnRleHRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlYKClRhc2tVcGRhdGUSDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgNEiYKBXN0YXRlGAMgASgOMhcuc2NhbGVtZXNoLnYxLlRhc2tTdGF0ZSKFAgoKVGFza1Jlc3VsdBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SEQoJc3VjY2VlZGVkGAMgASgIEg4KBm91dHB1dBgEIAEoDBINCgVlcnJvchgFIAEoCRIrCghkdXJhdGlvbhgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhJBCg10cmFjZV9jb250ZXh0GAcgAygLMiouc2NhbGVtZXNoLnYxLlRhc2tSZXN1bHQuVHJhY2VDb250ZXh0RW50cnkaMwoRVHJhY2VDb250ZXh0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJeCgxQbGFjZVJlcXVlc3QSJAoEdGFzaxgBIAEoCzIWLnNjYWxlbWVzaC52MS5UYXNrU3BlYxIRCgl3b3JrZXJfaWQYAiABKAkSFQoNdmlld19yZXZpc2lvbhgDIAEoBCJbCg1QbGFjZVJlc3BvbnNlEiAKBHRhc2sYASABKAsyEi5zY2FsZW1lc2gudjEuVGFzaxIWCg53b3JrZXJfYWRkcmVzcxgCIAEoCRIQCghleGlzdGluZxgDIAEoCCIVChNXYXRjaENsdXN0ZXJSZXF1ZXN0ItIBChRXYXRjaENsdXN0ZXJSZXNwb25zZRIQCghyZXZpc2lvbhgBIAEoBBIxCghzbmFwc2hvdBgCIAEoCzIdLnNjYWxlbWVzaC52MS5DbHVzdGVyU25hcHNob3RIABI1Cg53b3JrZXJfY2hhbmdlZBgDIAEoCzIbLnNjYWxlbWVzaC52MS5Xb3JrZXJDaGFuZ2VkSAASNQoOd29ya2VyX3JlbW92ZWQYBCABKAsyGy5zY2FsZW1lc2gudjEuV29ya2VyUmVtb3ZlZEgAQgcKBWV2ZW50IlUKD0NsdXN0ZXJTbmFwc2hvdBIrCgd3b3JrZXJzGAEgAygLMhouc2NhbGVtZXNoLnYxLldvcmtlclN0YXR1cxIVCg1wZW5kaW5nX3Rhc2tzGAIgASgNIjsKDVdvcmtlckNoYW5nZWQSKgoGd29ya2VyGAEgASgLMhouc2NhbGVtZXNoLnYxLldvcmtlclN0YXR1cyIyCg1Xb3JrZXJSZW1vdmVkEhEKCXdvcmtlcl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiIgoPV2FpdFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiNAoQV2FpdFRhc2tSZXNwb25zZRIgCgR0YXNrGAEgASgLMhIuc2NhbGVtZXNoLnYxLlRhc2sy0QIKC0Nvb3JkaW5hdG9yElwKDVdvcmtlclNlc3Npb24SIi5zY2FsZW1lc2gudjEuV29ya2VyU2Vzc2lvblJlcXVlc3QaIy5zY2FsZW1lc2gudjEuV29ya2VyU2Vzc2lvblJlc3BvbnNlKAEwARJACgVQbGFjZRIaLnNjYWxlbWVzaC52MS5QbGFjZVJlcXVlc3QaGy5zY2FsZW1lc2gudjEuUGxhY2VSZXNwb25zZRJXCgxXYXRjaENsdXN0ZXISIS5zY2FsZW1lc2gudjEuV2F0Y2hDbHVzdGVyUmVxdWVzdBoiLnNjYWxlbWVzaC52MS5XYXRjaENsdXN0ZXJSZXNwb25zZTABEkkKCFdhaXRUYXNrEh0uc2NhbGVtZXNoLnYxLldhaXRUYXNrUmVxdWVzdBoeLnNjYWxlbWVzaC52MS5XYWl0VGFza1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_scalemesh_v1_types]);
+  fileDesc("Ch5zY2FsZW1lc2gvdjEvY29vcmRpbmF0b3IucHJvdG8SDHNjYWxlbWVzaC52MSLdAQoUV29ya2VyU2Vzc2lvblJlcXVlc3QSKgoIcmVnaXN0ZXIYASABKAsyFi5zY2FsZW1lc2gudjEuUmVnaXN0ZXJIABIsCgloZWFydGJlYXQYAiABKAsyFy5zY2FsZW1lc2gudjEuSGVhcnRiZWF0SAASLwoLdGFza191cGRhdGUYAyABKAsyGC5zY2FsZW1lc2gudjEuVGFza1VwZGF0ZUgAEi8KC3Rhc2tfcmVzdWx0GAQgASgLMhguc2NhbGVtZXNoLnYxLlRhc2tSZXN1bHRIAEIJCgdtZXNzYWdlIpUCChVXb3JrZXJTZXNzaW9uUmVzcG9uc2USLgoKcmVnaXN0ZXJlZBgBIAEoCzIYLnNjYWxlbWVzaC52MS5SZWdpc3RlcmVkSAASLgoKYXNzaWdubWVudBgCIAEoCzIYLnNjYWxlbWVzaC52MS5Bc3NpZ25tZW50SAASNgoMY2FuY2VsbGF0aW9uGAMgASgLMh4uc2NhbGVtZXNoLnYxLlRhc2tDYW5jZWxsYXRpb25IABItCgpyZXN1bHRfYWNrGAQgASgLMhcuc2NhbGVtZXNoLnYxLlJlc3VsdEFja0gAEioKBWRyYWluGAUgASgLMhkuc2NhbGVtZXNoLnYxLldvcmtlckRyYWluSABCCQoHbWVzc2FnZSIdCgtXb3JrZXJEcmFpbhIOCgZyZWFzb24YASABKAkiRAoQVGFza0NhbmNlbGxhdGlvbhIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SDgoGcmVhc29uGAMgASgJIi0KCVJlc3VsdEFjaxIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0iTgoIUmVnaXN0ZXISKAoGd29ya2VyGAEgASgLMhguc2NhbGVtZXNoLnYxLldvcmtlclNwZWMSGAoQcnVubmluZ190YXNrX2lkcxgCIAMoCSKjAQoKUmVnaXN0ZXJlZBIRCgl3b3JrZXJfaWQYASABKAkSNQoSaGVhcnRiZWF0X2ludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjQKEWhlYXJ0YmVhdF90aW1lb3V0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhUKDXNlc3Npb25fZXBvY2gYBCABKAQifgoJSGVhcnRiZWF0EhgKEHJ1bm5pbmdfdGFza19pZHMYASADKAkSEgoKZnJlZV9zbG90cxgCIAEoDRIXCg9jcHVfdXRpbGl6YXRpb24YAyABKAESGAoQbWVtb3J5X3Jzc19ieXRlcxgEIAEoBBIQCghkcmFpbmluZxgFIAEoCCLMAQoKQXNzaWdubWVudBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SJAoEdGFzaxgDIAEoCzIWLnNjYWxlbWVzaC52MS5UYXNrU3BlYxJBCg10cmFjZV9jb250ZXh0GAQgAygLMiouc2NhbGVtZXNoLnYxLkFzc2lnbm1lbnQuVHJhY2VDb250ZXh0RW50cnkaMwoRVHJhY2VDb250ZXh0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJWCgpUYXNrVXBkYXRlEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDRImCgVzdGF0ZRgDIAEoDjIXLnNjYWxlbWVzaC52MS5UYXNrU3RhdGUihQIKClRhc2tSZXN1bHQSDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgNEhEKCXN1Y2NlZWRlZBgDIAEoCBIOCgZvdXRwdXQYBCABKAwSDQoFZXJyb3IYBSABKAkSKwoIZHVyYXRpb24YBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SQQoNdHJhY2VfY29udGV4dBgHIAMoCzIqLnNjYWxlbWVzaC52MS5UYXNrUmVzdWx0LlRyYWNlQ29udGV4dEVudHJ5GjMKEVRyYWNlQ29udGV4dEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiXgoMUGxhY2VSZXF1ZXN0EiQKBHRhc2sYASABKAsyFi5zY2FsZW1lc2gudjEuVGFza1NwZWMSEQoJd29ya2VyX2lkGAIgASgJEhUKDXZpZXdfcmV2aXNpb24YAyABKAQiWwoNUGxhY2VSZXNwb25zZRIgCgR0YXNrGAEgASgLMhIuc2NhbGVtZXNoLnYxLlRhc2sSFgoOd29ya2VyX2FkZHJlc3MYAiABKAkSEAoIZXhpc3RpbmcYAyABKAgiFQoTV2F0Y2hDbHVzdGVyUmVxdWVzdCLSAQoUV2F0Y2hDbHVzdGVyUmVzcG9uc2USEAoIcmV2aXNpb24YASABKAQSMQoIc25hcHNob3QYAiABKAsyHS5zY2FsZW1lc2gudjEuQ2x1c3RlclNuYXBzaG90SAASNQoOd29ya2VyX2NoYW5nZWQYAyABKAsyGy5zY2FsZW1lc2gudjEuV29ya2VyQ2hhbmdlZEgAEjUKDndvcmtlcl9yZW1vdmVkGAQgASgLMhsuc2NhbGVtZXNoLnYxLldvcmtlclJlbW92ZWRIAEIHCgVldmVudCJVCg9DbHVzdGVyU25hcHNob3QSKwoHd29ya2VycxgBIAMoCzIaLnNjYWxlbWVzaC52MS5Xb3JrZXJTdGF0dXMSFQoNcGVuZGluZ190YXNrcxgCIAEoDSI7Cg1Xb3JrZXJDaGFuZ2VkEioKBndvcmtlchgBIAEoCzIaLnNjYWxlbWVzaC52MS5Xb3JrZXJTdGF0dXMiMgoNV29ya2VyUmVtb3ZlZBIRCgl3b3JrZXJfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIiIKD1dhaXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIjQKEFdhaXRUYXNrUmVzcG9uc2USIAoEdGFzaxgBIAEoCzISLnNjYWxlbWVzaC52MS5UYXNrMtECCgtDb29yZGluYXRvchJcCg1Xb3JrZXJTZXNzaW9uEiIuc2NhbGVtZXNoLnYxLldvcmtlclNlc3Npb25SZXF1ZXN0GiMuc2NhbGVtZXNoLnYxLldvcmtlclNlc3Npb25SZXNwb25zZSgBMAESQAoFUGxhY2USGi5zY2FsZW1lc2gudjEuUGxhY2VSZXF1ZXN0Ghsuc2NhbGVtZXNoLnYxLlBsYWNlUmVzcG9uc2USVwoMV2F0Y2hDbHVzdGVyEiEuc2NhbGVtZXNoLnYxLldhdGNoQ2x1c3RlclJlcXVlc3QaIi5zY2FsZW1lc2gudjEuV2F0Y2hDbHVzdGVyUmVzcG9uc2UwARJJCghXYWl0VGFzaxIdLnNjYWxlbWVzaC52MS5XYWl0VGFza1JlcXVlc3QaHi5zY2FsZW1lc2gudjEuV2FpdFRhc2tSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_scalemesh_v1_types]);
 
 /**
  * @generated from message scalemesh.v1.WorkerSessionRequest
@@ -76,6 +76,31 @@ export type WorkerSessionResponse = Message<"scalemesh.v1.WorkerSessionResponse"
      */
     value: Assignment;
     case: "assignment";
+  } | {
+    /**
+     * Stop running this attempt (cancelled by an operator, or past its timeout).
+     *
+     * @generated from field: scalemesh.v1.TaskCancellation cancellation = 3;
+     */
+    value: TaskCancellation;
+    case: "cancellation";
+  } | {
+    /**
+     * The result of this attempt is recorded durably; the agent may forget it.
+     *
+     * @generated from field: scalemesh.v1.ResultAck result_ack = 4;
+     */
+    value: ResultAck;
+    case: "resultAck";
+  } | {
+    /**
+     * An operator drains this worker: take nothing new, finish what runs,
+     * report it, then leave (the agent exits).
+     *
+     * @generated from field: scalemesh.v1.WorkerDrain drain = 5;
+     */
+    value: WorkerDrain;
+    case: "drain";
   } | { case: undefined; value?: undefined };
 };
 
@@ -85,6 +110,72 @@ export type WorkerSessionResponse = Message<"scalemesh.v1.WorkerSessionResponse"
  */
 export const WorkerSessionResponseSchema: GenMessage<WorkerSessionResponse> = /*@__PURE__*/
   messageDesc(file_scalemesh_v1_coordinator, 1);
+
+/**
+ * @generated from message scalemesh.v1.WorkerDrain
+ */
+export type WorkerDrain = Message<"scalemesh.v1.WorkerDrain"> & {
+  /**
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message scalemesh.v1.WorkerDrain.
+ * Use `create(WorkerDrainSchema)` to create a new message.
+ */
+export const WorkerDrainSchema: GenMessage<WorkerDrain> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_coordinator, 2);
+
+/**
+ * @generated from message scalemesh.v1.TaskCancellation
+ */
+export type TaskCancellation = Message<"scalemesh.v1.TaskCancellation"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: uint32 attempt = 2;
+   */
+  attempt: number;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message scalemesh.v1.TaskCancellation.
+ * Use `create(TaskCancellationSchema)` to create a new message.
+ */
+export const TaskCancellationSchema: GenMessage<TaskCancellation> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_coordinator, 3);
+
+/**
+ * @generated from message scalemesh.v1.ResultAck
+ */
+export type ResultAck = Message<"scalemesh.v1.ResultAck"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: uint32 attempt = 2;
+   */
+  attempt: number;
+};
+
+/**
+ * Describes the message scalemesh.v1.ResultAck.
+ * Use `create(ResultAckSchema)` to create a new message.
+ */
+export const ResultAckSchema: GenMessage<ResultAck> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_coordinator, 4);
 
 /**
  * @generated from message scalemesh.v1.Register
@@ -108,7 +199,7 @@ export type Register = Message<"scalemesh.v1.Register"> & {
  * Use `create(RegisterSchema)` to create a new message.
  */
 export const RegisterSchema: GenMessage<Register> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 2);
+  messageDesc(file_scalemesh_v1_coordinator, 5);
 
 /**
  * @generated from message scalemesh.v1.Registered
@@ -144,7 +235,7 @@ export type Registered = Message<"scalemesh.v1.Registered"> & {
  * Use `create(RegisteredSchema)` to create a new message.
  */
 export const RegisteredSchema: GenMessage<Registered> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 3);
+  messageDesc(file_scalemesh_v1_coordinator, 6);
 
 /**
  * @generated from message scalemesh.v1.Heartbeat
@@ -184,7 +275,7 @@ export type Heartbeat = Message<"scalemesh.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 4);
+  messageDesc(file_scalemesh_v1_coordinator, 7);
 
 /**
  * @generated from message scalemesh.v1.Assignment
@@ -219,7 +310,7 @@ export type Assignment = Message<"scalemesh.v1.Assignment"> & {
  * Use `create(AssignmentSchema)` to create a new message.
  */
 export const AssignmentSchema: GenMessage<Assignment> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 5);
+  messageDesc(file_scalemesh_v1_coordinator, 8);
 
 /**
  * @generated from message scalemesh.v1.TaskUpdate
@@ -248,7 +339,7 @@ export type TaskUpdate = Message<"scalemesh.v1.TaskUpdate"> & {
  * Use `create(TaskUpdateSchema)` to create a new message.
  */
 export const TaskUpdateSchema: GenMessage<TaskUpdate> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 6);
+  messageDesc(file_scalemesh_v1_coordinator, 9);
 
 /**
  * @generated from message scalemesh.v1.TaskResult
@@ -295,7 +386,7 @@ export type TaskResult = Message<"scalemesh.v1.TaskResult"> & {
  * Use `create(TaskResultSchema)` to create a new message.
  */
 export const TaskResultSchema: GenMessage<TaskResult> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 7);
+  messageDesc(file_scalemesh_v1_coordinator, 10);
 
 /**
  * @generated from message scalemesh.v1.PlaceRequest
@@ -326,7 +417,7 @@ export type PlaceRequest = Message<"scalemesh.v1.PlaceRequest"> & {
  * Use `create(PlaceRequestSchema)` to create a new message.
  */
 export const PlaceRequestSchema: GenMessage<PlaceRequest> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 8);
+  messageDesc(file_scalemesh_v1_coordinator, 11);
 
 /**
  * @generated from message scalemesh.v1.PlaceResponse
@@ -358,7 +449,7 @@ export type PlaceResponse = Message<"scalemesh.v1.PlaceResponse"> & {
  * Use `create(PlaceResponseSchema)` to create a new message.
  */
 export const PlaceResponseSchema: GenMessage<PlaceResponse> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 9);
+  messageDesc(file_scalemesh_v1_coordinator, 12);
 
 /**
  * @generated from message scalemesh.v1.WatchClusterRequest
@@ -371,7 +462,7 @@ export type WatchClusterRequest = Message<"scalemesh.v1.WatchClusterRequest"> & 
  * Use `create(WatchClusterRequestSchema)` to create a new message.
  */
 export const WatchClusterRequestSchema: GenMessage<WatchClusterRequest> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 10);
+  messageDesc(file_scalemesh_v1_coordinator, 13);
 
 /**
  * @generated from message scalemesh.v1.WatchClusterResponse
@@ -414,7 +505,7 @@ export type WatchClusterResponse = Message<"scalemesh.v1.WatchClusterResponse"> 
  * Use `create(WatchClusterResponseSchema)` to create a new message.
  */
 export const WatchClusterResponseSchema: GenMessage<WatchClusterResponse> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 11);
+  messageDesc(file_scalemesh_v1_coordinator, 14);
 
 /**
  * @generated from message scalemesh.v1.ClusterSnapshot
@@ -436,7 +527,7 @@ export type ClusterSnapshot = Message<"scalemesh.v1.ClusterSnapshot"> & {
  * Use `create(ClusterSnapshotSchema)` to create a new message.
  */
 export const ClusterSnapshotSchema: GenMessage<ClusterSnapshot> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 12);
+  messageDesc(file_scalemesh_v1_coordinator, 15);
 
 /**
  * @generated from message scalemesh.v1.WorkerChanged
@@ -453,7 +544,7 @@ export type WorkerChanged = Message<"scalemesh.v1.WorkerChanged"> & {
  * Use `create(WorkerChangedSchema)` to create a new message.
  */
 export const WorkerChangedSchema: GenMessage<WorkerChanged> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 13);
+  messageDesc(file_scalemesh_v1_coordinator, 16);
 
 /**
  * @generated from message scalemesh.v1.WorkerRemoved
@@ -475,7 +566,7 @@ export type WorkerRemoved = Message<"scalemesh.v1.WorkerRemoved"> & {
  * Use `create(WorkerRemovedSchema)` to create a new message.
  */
 export const WorkerRemovedSchema: GenMessage<WorkerRemoved> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 14);
+  messageDesc(file_scalemesh_v1_coordinator, 17);
 
 /**
  * @generated from message scalemesh.v1.WaitTaskRequest
@@ -492,7 +583,7 @@ export type WaitTaskRequest = Message<"scalemesh.v1.WaitTaskRequest"> & {
  * Use `create(WaitTaskRequestSchema)` to create a new message.
  */
 export const WaitTaskRequestSchema: GenMessage<WaitTaskRequest> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 15);
+  messageDesc(file_scalemesh_v1_coordinator, 18);
 
 /**
  * @generated from message scalemesh.v1.WaitTaskResponse
@@ -509,7 +600,7 @@ export type WaitTaskResponse = Message<"scalemesh.v1.WaitTaskResponse"> & {
  * Use `create(WaitTaskResponseSchema)` to create a new message.
  */
 export const WaitTaskResponseSchema: GenMessage<WaitTaskResponse> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 16);
+  messageDesc(file_scalemesh_v1_coordinator, 19);
 
 /**
  * The coordinator owns membership and the task ledger. Worker agents hold a

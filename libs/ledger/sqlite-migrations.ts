@@ -1,0 +1,89 @@
+// The ledger's SQLite schema, as an ordered list of migrations. The file's
+// `PRAGMA user_version` says which ones it has; opening applies the missing
+// ones in one transaction, so a file is either at the old version or the new,
+// never between. Append new migrations; never edit one that has shipped.
+import type { Database } from "better-sqlite3";
+
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: "tasks table with its state, worker and finish-time indexes",
+    sql: `
+      CREATE TABLE tasks (
+        task_id        TEXT PRIMARY KEY,
+        sequence       INTEGER NOT NULL,
+        state          INTEGER NOT NULL,
+        worker_id      TEXT NOT NULL,
+        priority       INTEGER NOT NULL,
+        created_at_ms  INTEGER,
+        updated_at_ms  INTEGER,
+        finished_at_ms INTEGER,
+        max_attempts   INTEGER NOT NULL,
+        trace_context  TEXT NOT NULL,
+        task           BLOB NOT NULL
+      );
+      CREATE INDEX tasks_by_state_updated ON tasks (state, updated_at_ms);
+      CREATE INDEX tasks_by_worker ON tasks (worker_id);
+      CREATE INDEX tasks_by_finished ON tasks (finished_at_ms);
+    `,
+  },
+];
+
+export const LATEST_SCHEMA_VERSION: number = MIGRATIONS.at(-1)?.version ?? 0;
+
+/** The file was written by a newer scalemesh; this one must not touch it. */
+export class SchemaVersionError extends Error {
+  override readonly name = "SchemaVersionError";
+  constructor(
+    readonly path: string,
+    readonly fileVersion: number,
+    readonly knownVersion: number,
+  ) {
+    super(
+      `task ledger ${path} has schema version ${fileVersion}, newer than the ${knownVersion} this scalemesh knows; run a newer scalemesh, or point ledger.path at another file`,
+    );
+  }
+}
+
+export interface MigrationResult {
+  readonly fromVersion: number;
+  readonly toVersion: number;
+  readonly applied: readonly Migration[];
+}
+
+export function migrate(db: Database, path: string, migrations: readonly Migration[] = MIGRATIONS): MigrationResult {
+  checkOrder(migrations);
+  const known = migrations.at(-1)?.version ?? 0;
+  // IMMEDIATE takes the write lock before reading the version, so two
+  // processes opening one new file cannot both apply the same migration.
+  return db
+    .transaction((): MigrationResult => {
+      const fromVersion = userVersion(db);
+      if (fromVersion > known) throw new SchemaVersionError(path, fromVersion, known);
+      const applied = migrations.filter((m) => m.version > fromVersion);
+      for (const migration of applied) {
+        db.exec(migration.sql);
+        db.pragma(`user_version = ${migration.version}`);
+      }
+      return { fromVersion, toVersion: Math.max(fromVersion, known), applied };
+    })
+    .immediate();
+}
+
+export function userVersion(db: Database): number {
+  return db.pragma("user_version", { simple: true }) as number;
+}
+
+function checkOrder(migrations: readonly Migration[]): void {
+  migrations.forEach((migration, index) => {
+    if (migration.version !== index + 1) {
+      throw new Error(`ledger migration "${migration.description}" has version ${migration.version}; versions must run 1, 2, 3, … in order`);
+    }
+  });
+}

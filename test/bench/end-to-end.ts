@@ -1,0 +1,138 @@
+// End-to-end no-op tasks, submit → result, through scalemesh and through
+// BullMQ on a local Redis, with the same worker processes, the same
+// concurrency and the same load processes: throughput, p50, p99, ratios.
+import { createRequire } from "node:module";
+import { exampleHandler, startMesh } from "../support/mesh.js";
+import { startBenchProcess, type BenchProcess } from "./bench-process.js";
+import { runDrivers, type LoadShape, type LoadSummary } from "./driver-pool.js";
+import { describeOptions, LEDGER_KEYS } from "./mesh-settings.js";
+import { REDIS_MISSING_MESSAGE, redisServerVersion, startRedisServer } from "./redis-server.js";
+
+export interface EndToEndOptions extends LoadShape {
+  /** Worker processes on each side. */
+  readonly workers: number;
+  /** Slots per scalemesh worker agent = concurrency per BullMQ worker. */
+  readonly concurrency: number;
+}
+
+type Say = (text: string) => void;
+const progress = (text: string): void => {
+  process.stderr.write(`${text}\n`);
+};
+
+export function endToEndOptionsFromEnv(env: Readonly<Record<string, string | undefined>>): EndToEndOptions {
+  const tasks = positiveInteger(env, "SCALEMESH_BENCH_E2E_TASKS", 5_000);
+  return {
+    inFlight: positiveInteger(env, "SCALEMESH_BENCH_E2E_IN_FLIGHT", 64),
+    tasks,
+    warmUpTasks: Math.min(500, Math.ceil(tasks / 10)),
+    drivers: 2,
+    workers: 2,
+    concurrency: 64,
+  };
+}
+
+function positiveInteger(env: Readonly<Record<string, string | undefined>>, name: string, fallback: number): number {
+  const text = env[name];
+  if (text === undefined || text === "") return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number >= 1, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+export function bullmqVersion(): string {
+  const require = createRequire(import.meta.url);
+  return (require("bullmq/package.json") as { version: string }).version;
+}
+
+async function scalemeshRun(options: EndToEndOptions): Promise<LoadSummary> {
+  progress(`e2e: starting a mesh (${options.workers} worker agents, ${options.concurrency} slots each, noop handler)...`);
+  const mesh = await startMesh({ workers: options.workers, slots: options.concurrency, handler: exampleHandler("noop") });
+  try {
+    progress(`e2e: scalemesh, ${options.tasks} tasks, ${options.inFlight} in flight from ${options.drivers} load processes...`);
+    return await runDrivers("scalemesh", ["--system", "scalemesh", "--balancer-address", `127.0.0.1:${mesh.balancer.grpcPort}`], options);
+  } finally {
+    await mesh.stop();
+  }
+}
+
+async function bullmqRun(options: EndToEndOptions): Promise<LoadSummary> {
+  progress("e2e: starting redis-server...");
+  const redis = await startRedisServer();
+  const workers: BenchProcess[] = [];
+  try {
+    const queue = "bench-e2e";
+    progress(`e2e: starting ${options.workers} BullMQ worker processes (concurrency ${options.concurrency} each, no-op processor)...`);
+    for (let i = 1; i <= options.workers; i += 1) {
+      workers.push(
+        startBenchProcess(`bullmq worker ${i}`, "bullmq-worker.js", [
+          "--redis-port", String(redis.port), "--queue", queue, "--concurrency", String(options.concurrency), "--name", `bullmq-worker-${i}`, "--work", "noop",
+        ]),
+      );
+    }
+    await Promise.all(workers.map((w) => w.waitForLine((line) => line.msg === "bullmq worker ready", 20_000)));
+    progress(`e2e: BullMQ, ${options.tasks} tasks, ${options.inFlight} in flight from ${options.drivers} load processes...`);
+    return await runDrivers("bullmq", ["--system", "bullmq", "--redis-port", String(redis.port), "--queue", queue], options);
+  } finally {
+    await Promise.all(workers.map((w) => w.stop(5_000)));
+    await redis.stop();
+  }
+}
+
+function row(cells: readonly string[]): string {
+  const widths = [18, 7, 10, 13, 9, 9, 7];
+  return cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 10) : cell.padStart(widths[i] ?? 10))).join(" ");
+}
+
+function summaryRow(system: string, inFlight: number, s: LoadSummary): string {
+  return row([system, String(s.tasks), String(inFlight), s.throughputPerSec.toFixed(0), s.p50Ms.toFixed(2), s.p99Ms.toFixed(2), String(s.errors)]);
+}
+
+export async function benchEndToEnd(options: EndToEndOptions, say: Say): Promise<void> {
+  const redisVersion = redisServerVersion();
+  say("end to end: no-op tasks, submit → result, scalemesh vs BullMQ");
+  say(
+    `  ${options.workers} worker processes each: scalemesh worker agents with ${options.concurrency} slots (examples/handlers/noop.mjs); ` +
+      `BullMQ ${bullmqVersion()} Workers with concurrency ${options.concurrency} (no-op processor, default options)`,
+  );
+  say(
+    `  load: ${options.drivers} Node processes (the same program for both), ${options.inFlight} tasks in flight in all, ` +
+      `${options.tasks} measured after ${options.warmUpTasks} warm-up; scalemesh: Balancer.Assign then AwaitTask; BullMQ: queue.add then job.waitUntilFinished(queueEvents)`,
+  );
+  const ledger = describeOptions(LEDGER_KEYS);
+  say(
+    `  storage: ${ledger === "" ? "scalemesh ledger as built" : `scalemesh ${ledger}`}; ` +
+      (redisVersion === undefined ? "Redis not installed" : `Redis ${redisVersion} on 127.0.0.1, no persistence (--save "" --appendonly no)`),
+  );
+  const scalemesh = await scalemeshRun(options);
+  let bullmq: LoadSummary | undefined;
+  if (redisVersion === undefined) {
+    progress(REDIS_MISSING_MESSAGE);
+  } else {
+    bullmq = await bullmqRun(options);
+  }
+  say("");
+  say(row(["system", "tasks", "in flight", "throughput/s", "p50 ms", "p99 ms", "errors"]));
+  say(summaryRow("scalemesh", options.inFlight, scalemesh));
+  if (bullmq === undefined) {
+    say(row(["BullMQ", "SKIPPED", "", "", "", "", ""]));
+    say(`  BullMQ SKIPPED: ${REDIS_MISSING_MESSAGE}`);
+  } else {
+    say(summaryRow("BullMQ", options.inFlight, bullmq));
+    say(
+      row([
+        "scalemesh/BullMQ",
+        "",
+        "",
+        `${(scalemesh.throughputPerSec / bullmq.throughputPerSec).toFixed(2)}x`,
+        `${(scalemesh.p50Ms / bullmq.p50Ms).toFixed(2)}x`,
+        `${(scalemesh.p99Ms / bullmq.p99Ms).toFixed(2)}x`,
+        "",
+      ]),
+    );
+  }
+  for (const [system, s] of [["scalemesh", scalemesh], ["BullMQ", bullmq]] as const) {
+    if (s !== undefined && s.errors > 0) say(`  ${system}: ${s.errors} task(s) failed; first: ${s.firstError}`);
+  }
+  say("  throughput = tasks that succeeded / wall time from the first submit to the last result; latencies from submit to result");
+}
