@@ -68,7 +68,7 @@ describe("loadConfig defaults", () => {
 
   it("has the documented defaults", () => {
     const config = expectConfig(load({}));
-    expect(config.coordinator).toMatchObject({ grpc_port: 7070, http_port: 7071, reconnect_grace_sec: 3 });
+    expect(config.coordinator).toMatchObject({ grpc_port: 7070, http_port: 7071, reconnect_grace_sec: 1.5 });
     expect(config.balancer).toMatchObject({ grpc_port: 7080, strategy: "least_loaded", place_attempts: 3 });
     expect(config.worker).toMatchObject({ http_port: 7101, slots: 4, capabilities: [], labels: {}, handler: "" });
     expect(config.scaling).toMatchObject({ min_workers: 2, max_workers: 10, region: "local", zone: "local-a" });
@@ -267,7 +267,7 @@ describe("loadConfig error messages", () => {
     {
       name: "heartbeat interval must stay below the heartbeat timeout",
       setup: { argv: ["--coordinator.heartbeat_interval_sec", "5"] },
-      line: 'invalid value for coordinator.heartbeat_interval_sec: "5" (from flag --coordinator.heartbeat_interval_sec); allowed: less than scaling.heartbeat_timeout_sec, which is 5 (from default)',
+      line: 'invalid value for coordinator.heartbeat_interval_sec: "5" (from flag --coordinator.heartbeat_interval_sec); allowed: less than scaling.heartbeat_timeout_sec, which is 3 (from default)',
     },
     {
       name: "a payload limit that leaves no room in a message",

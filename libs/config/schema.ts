@@ -63,7 +63,7 @@ const coordinatorSection = z
     http_port: port(7071, "Coordinator HTTP port (metrics, health, Connect JSON, page)."),
     heartbeat_interval_sec: seconds(1, "How often workers are asked to heartbeat."),
     reconnect_grace_sec: secondsOrZero(
-      3,
+      1.5,
       "How long a worker whose stream broke may take to come back before it is declared dead.",
     ),
     max_pending_tasks: count(0, 10000, "Tasks that may wait for capacity before Assign is refused."),
@@ -193,7 +193,7 @@ const scalingSection = z
     min_workers: count(0, 2, "Fewest workers the autoscaler keeps."),
     max_workers: count(1, 10, "Most workers the autoscaler starts."),
     sync_interval_sec: seconds(15, "How often the fleet is reconciled with the provider."),
-    heartbeat_timeout_sec: seconds(5, "Silence after which a worker is suspected dead."),
+    heartbeat_timeout_sec: seconds(3, "Silence after which a worker is declared dead and its tasks re-placed (3 heartbeat intervals by default)."),
     worker_prefix: z.string().min(1).default("worker").describe("Name prefix of workers the provider starts."),
     static_workers: stringList("Fixed worker addresses (host:port) for static discovery."),
     scale_up_threshold: ratio(0.8, "Utilisation above which the fleet grows."),

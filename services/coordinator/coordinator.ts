@@ -112,7 +112,8 @@ export class Coordinator {
   }
 
   start(): void {
-    this.livenessTimer = setInterval(() => this.checkLiveness(), Math.max(50, Math.floor(this.settings.heartbeatIntervalMs / 2)));
+    // A quarter interval: a silent worker is noticed at most that long after its timeout.
+    this.livenessTimer = setInterval(() => this.checkLiveness(), Math.max(50, Math.floor(this.settings.heartbeatIntervalMs / 4)));
   }
 
   /** Stops the loops, closes sessions and writes what is still queued. */
