@@ -44,7 +44,7 @@ export async function showWorkers(target: AdminTarget & { all: boolean }, out: (
         ["WORKER", "STATE", "SLOTS", "IN FLIGHT", "CPU", "REGION/ZONE", "CAPABILITIES", "HEARTBEAT", "DONE/FAILED"],
         response.workers.map((w) => [
           w.spec?.workerId ?? "",
-          (WorkerState[w.state] ?? "?").toLowerCase(),
+          `${(WorkerState[w.state] ?? "?").toLowerCase()}${w.cordoned ? ",cordoned" : ""}`,
           String(w.spec?.slots ?? 0),
           String(w.inFlight),
           `${Math.round(w.cpuUtilization * 100)}%`,
