@@ -3,7 +3,7 @@ import { createHandlerContext } from "@connectrpc/connect";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { createPlacementStack, type WorkerCandidate } from "../../libs/balancing/index.js";
-import { AssignRequestSchema, Balancer, PlaceResponseSchema, TaskState, type Coordinator, type PlaceRequest } from "../../libs/contracts/index.js";
+import { AssignRequestSchema, AssignStreamRequestSchema, Balancer, PlaceResponseSchema, RouteRequestSchema, TaskState, type Coordinator, type PlaceRequest } from "../../libs/contracts/index.js";
 import { Code, ConnectError, type RpcClient } from "../../libs/rpc/index.js";
 import { balancerService } from "./balancer-service.js";
 import type { ClusterView } from "./cluster-view.js";
@@ -61,7 +61,7 @@ function service(options: { workers: WorkerCandidate[]; refuse?: Record<string, 
     logger: pino({ level: "silent" }),
   });
   const assign = (init: Parameters<typeof create<typeof AssignRequestSchema>>[1]) => impl.assign(create(AssignRequestSchema, init), context());
-  return { assign, calls: coord.calls, conflicts: clusterView.conflicts };
+  return { impl, assign, calls: coord.calls, conflicts: clusterView.conflicts };
 }
 
 describe("Assign", () => {
@@ -110,5 +110,73 @@ describe("Assign", () => {
   it("is UNAVAILABLE naming the coordinator before its first cluster view", async () => {
     const { assign } = service({ workers: [], isSynced: false });
     await expect(assign({ task: {} })).rejects.toMatchObject({ code: Code.Unavailable, rawMessage: expect.stringContaining("static://127.0.0.1:7070") });
+  });
+});
+
+describe("Route", () => {
+  it("answers where a key would go, with alternatives, without placing anything", async () => {
+    const { impl, calls } = service({ workers: [worker("busy", 3), worker("idle", 0), worker("half", 2)] });
+    const route = await impl.route(create(RouteRequestSchema, { routingKey: "user-1" }), context());
+    expect(route).toMatchObject({ workerId: "idle", workerAddress: "idle:1", strategy: "least_loaded" });
+    expect(route.alternativeWorkerIds).toEqual(["half", "busy"]);
+    expect(calls).toHaveLength(0);
+  });
+
+  it("is UNAVAILABLE with the reasons when no worker fits", async () => {
+    const { impl } = service({ workers: [worker("full", 4)] });
+    await expect((async () => impl.route(create(RouteRequestSchema, {}), context()))()).rejects.toMatchObject({ code: Code.Unavailable, rawMessage: expect.stringContaining("NoFreeSlot") });
+  });
+});
+
+describe("AssignStream", () => {
+  it("answers every item with its sequence, refusing bad ones one by one while the stream goes on", async () => {
+    const { impl } = service({ workers: [worker("a"), worker("b")] });
+    async function* requests() {
+      yield create(AssignStreamRequestSchema, { sequence: 1n, request: { task: { taskId: "s1" } } });
+      yield create(AssignStreamRequestSchema, { sequence: 2n, request: { task: { taskId: "bad id" } } });
+      yield create(AssignStreamRequestSchema, { sequence: 3n, request: { task: { taskId: "s3" }, strategy: "nope" } });
+      yield create(AssignStreamRequestSchema, { sequence: 4n, request: { task: { taskId: "s4" } } });
+    }
+    const out = [];
+    for await (const response of impl.assignStream(requests(), context())) out.push(response);
+    const bySequence = new Map(out.map((r) => [r.sequence, r.outcome]));
+    expect([...bySequence.keys()].sort()).toEqual([1n, 2n, 3n, 4n]);
+    expect(bySequence.get(1n)).toMatchObject({ case: "assigned", value: { taskId: "s1", state: TaskState.ASSIGNED } });
+    expect(bySequence.get(2n)).toMatchObject({ case: "error", value: { code: Code.InvalidArgument, message: expect.stringContaining("task.task_id") } });
+    expect(bySequence.get(3n)).toMatchObject({ case: "error", value: { code: Code.InvalidArgument, message: expect.stringContaining("strategy") } });
+    expect(bySequence.get(4n)).toMatchObject({ case: "assigned", value: { taskId: "s4" } });
+  });
+
+  it("works on at most its window of items at once", async () => {
+    let active = 0;
+    let peak = 0;
+    const clusterView = view([worker("a")]);
+    const slowCoordinator = {
+      place: async (request: PlaceRequest) => {
+        active += 1;
+        peak = Math.max(peak, active);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        active -= 1;
+        return create(PlaceResponseSchema, { task: { spec: request.task, state: TaskState.ASSIGNED, attempt: 1, workerId: request.workerId } });
+      },
+    } as unknown as RpcClient<typeof Coordinator>;
+    const impl = balancerService({
+      view: clusterView,
+      stack: createPlacementStack({ defaultStrategy: "least_loaded", random: () => 0.5 }),
+      coordinator: () => slowCoordinator,
+      coordinatorUri: "static://x:1",
+      placeAttempts: 1,
+      maxPayloadBytes: 1024,
+      logger: pino({ level: "silent" }),
+      streamWindow: 4,
+    });
+    async function* requests() {
+      for (let i = 0; i < 40; i += 1) yield create(AssignStreamRequestSchema, { sequence: BigInt(i), request: { task: { taskId: `w${i}` } } });
+    }
+    let answered = 0;
+    for await (const response of impl.assignStream(requests(), context())) if (response.outcome.case === "assigned") answered += 1;
+    expect(answered).toBe(40);
+    expect(peak).toBeLessThanOrEqual(4);
+    expect(peak).toBeGreaterThan(1);
   });
 });

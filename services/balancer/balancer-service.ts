@@ -1,21 +1,28 @@
 // The Balancer service: Assign picks a worker from the local cluster view
 // (filter -> score -> pick), commits with the coordinator's Place, and on a
-// conflict tries the next candidate; AwaitTask waits for the final state.
-import { create } from "@bufbuild/protobuf";
+// conflict tries the next candidate; AssignStream does the same for a stream
+// of requests; Route answers where a key would go without placing anything;
+// AwaitTask waits for the final state.
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { STRATEGY_NAMES, isStrategyName, type PlacementStack } from "../../libs/balancing/index.js";
+import { STRATEGY_NAMES, isStrategyName, type PlacementRequest, type PlacementStack, type StrategyName } from "../../libs/balancing/index.js";
 import {
   AssignResponseSchema,
+  AssignStreamResponseSchema,
   Balancer,
   Coordinator,
+  RouteResponseSchema,
   TaskSpecSchema,
+  type AssignRequest,
+  type AssignResponse,
+  type AssignStreamRequest,
   type PlaceResponse,
   type TaskSpec,
 } from "../../libs/contracts/index.js";
 import { validateTaskSpec } from "../../libs/ledger/index.js";
-import { Code, ConnectError, invalidArgument, toConnectError, unavailable, type RpcClient } from "../../libs/rpc/index.js";
+import { Code, ConnectError, createAsyncQueue, invalidArgument, toConnectError, unavailable, type RpcClient } from "../../libs/rpc/index.js";
 import type { ClusterView } from "./cluster-view.js";
 
 export interface BalancerDeps {
@@ -26,16 +33,35 @@ export interface BalancerDeps {
   readonly placeAttempts: number;
   readonly maxPayloadBytes: number;
   readonly logger: Logger;
+  /** Items of one AssignStream worked on at once; past it the stream is not read. */
+  readonly streamWindow?: number;
+  /** Deadline of each AssignStream item when the stream has none. */
+  readonly itemDeadlineMs?: number;
 }
 
 // Place answers these when the chosen worker cannot take the task any more:
 // another balancer filled it, it started draining, or it left. Try the next.
 const CONFLICTS = new Set([Code.FailedPrecondition, Code.NotFound]);
 
+/** What one placement needs from its call: a deadline and a way to learn it was abandoned. */
+interface CallBounds {
+  readonly timeoutMs: number | undefined;
+  readonly signal?: AbortSignal;
+}
+
 export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer> {
-  const place = async (spec: TaskSpec, workerId: string, ctx: HandlerContext): Promise<PlaceResponse> => {
+  const strategyOf = (requested: string, field: string): StrategyName => {
+    const strategy = requested || deps.stack.defaultStrategy;
+    if (!isStrategyName(strategy)) throw invalidArgument(field, `"${requested}" is not one of ${STRATEGY_NAMES.join(", ")}`);
+    return strategy;
+  };
+  const requireView = (): void => {
+    if (!deps.view.isSynced) throw unavailable(`no cluster view yet: the coordinator at ${deps.coordinatorUri} has not answered; retry shortly`);
+  };
+
+  const place = async (spec: TaskSpec, workerId: string, bounds: CallBounds): Promise<PlaceResponse> => {
     try {
-      return await deps.coordinator().place({ task: spec, workerId, viewRevision: deps.view.revision }, { timeoutMs: remaining(ctx) });
+      return await deps.coordinator().place({ task: spec, workerId, viewRevision: deps.view.revision }, { timeoutMs: bounds.timeoutMs, signal: bounds.signal });
     } catch (error) {
       const status = toConnectError(error);
       if (status.code === Code.Unavailable && /No connection|ECONNREFUSED|connect/i.test(status.rawMessage)) {
@@ -45,36 +71,101 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
     }
   };
 
-  return {
-    async assign(request, ctx) {
-      const invalid = validateTaskSpec(request.task, { maxPayloadBytes: deps.maxPayloadBytes });
-      if (invalid) throw invalid;
-      const strategy = request.strategy || deps.stack.defaultStrategy;
-      if (!isStrategyName(strategy)) throw invalidArgument("strategy", `"${request.strategy}" is not one of ${STRATEGY_NAMES.join(", ")}`);
-      if (!deps.view.isSynced) throw unavailable(`no cluster view yet: the coordinator at ${deps.coordinatorUri} has not answered; retry shortly`);
-      const given = request.task as TaskSpec;
-      const spec = given.taskId === "" ? create(TaskSpecSchema, { ...given, taskId: randomUUID() }) : given;
-      const ranking = deps.stack.rank(deps.view.candidates(), { taskId: spec.taskId, routingKey: spec.routingKey, requiredCapabilities: spec.requiredCapabilities, preferredRegion: spec.preferredRegion }, strategy);
-      const tried: string[] = [];
-      for (const candidate of ranking.ranked.slice(0, deps.placeAttempts)) {
-        const workerId = candidate.worker.workerId;
-        try {
-          const placed = await place(spec, workerId, ctx);
-          deps.view.notePlaced(workerId);
-          return respond(placed, ranking.strategy, tried.length === 0 ? `chosen by ${ranking.strategy}` : `chosen by ${ranking.strategy} after conflicts on ${tried.join(", ")}`);
-        } catch (error) {
-          const status = toConnectError(error);
-          if (!CONFLICTS.has(status.code)) throw status;
-          deps.view.noteConflict(workerId);
-          tried.push(workerId);
-          deps.logger.debug({ taskId: spec.taskId, workerId, reason: status.rawMessage }, "placement conflict; trying the next candidate");
-        }
+  const assignOne = async (request: AssignRequest, bounds: CallBounds): Promise<AssignResponse> => {
+    const invalid = validateTaskSpec(request.task, { maxPayloadBytes: deps.maxPayloadBytes });
+    if (invalid) throw invalid;
+    const strategy = strategyOf(request.strategy, "strategy");
+    requireView();
+    const given = request.task as TaskSpec;
+    const spec = given.taskId === "" ? create(TaskSpecSchema, { ...given, taskId: randomUUID() }) : given;
+    const ranking = deps.stack.rank(deps.view.candidates(), placementRequestOf(spec), strategy);
+    const tried: string[] = [];
+    for (const candidate of ranking.ranked.slice(0, deps.placeAttempts)) {
+      const workerId = candidate.worker.workerId;
+      try {
+        const placed = await place(spec, workerId, bounds);
+        deps.view.notePlaced(workerId);
+        return respond(placed, ranking.strategy, tried.length === 0 ? `chosen by ${ranking.strategy}` : `chosen by ${ranking.strategy} after conflicts on ${tried.join(", ")}`);
+      } catch (error) {
+        const status = toConnectError(error);
+        if (!CONFLICTS.has(status.code)) throw status;
+        deps.view.noteConflict(workerId);
+        tried.push(workerId);
+        deps.logger.debug({ taskId: spec.taskId, workerId, reason: status.rawMessage }, "placement conflict; trying the next candidate");
       }
-      // No candidate took it: let the coordinator place it from its own view,
-      // queue it until a slot frees, or refuse with the reason.
-      const placed = await place(spec, "", ctx);
-      const why = ranking.ranked.length === 0 ? "no worker in this balancer's view had room" : `conflicts on ${tried.join(", ")}`;
-      return respond(placed, ranking.strategy, placed.task?.workerId ? `placed by the coordinator (${why})` : `queued: ${why}`);
+    }
+    // No candidate took it: let the coordinator place it from its own view,
+    // queue it until a slot frees, or refuse with the reason.
+    const placed = await place(spec, "", bounds);
+    const why = ranking.ranked.length === 0 ? "no worker in this balancer's view had room" : `conflicts on ${tried.join(", ")}`;
+    return respond(placed, ranking.strategy, placed.task?.workerId ? `placed by the coordinator (${why})` : `queued: ${why}`);
+  };
+
+  return {
+    assign(request, ctx) {
+      return assignOne(request, { timeoutMs: remaining(ctx), signal: ctx.signal });
+    },
+
+    async *assignStream(requests: AsyncIterable<AssignStreamRequest>, ctx: HandlerContext) {
+      const window = deps.streamWindow ?? 256;
+      const responses = createAsyncQueue<MessageInitShape<typeof AssignStreamResponseSchema>>();
+      let inFlight = 0;
+      let wakeReader: (() => void) | undefined;
+      const settle = (): void => {
+        inFlight -= 1;
+        const wake = wakeReader;
+        wakeReader = undefined;
+        wake?.();
+      };
+      // Reads while fewer than `window` items are in progress; a client that
+      // sends faster meets HTTP/2 flow control once the read side stops.
+      const reading = (async () => {
+        for await (const item of requests) {
+          while (inFlight >= window) await new Promise<void>((resolve) => (wakeReader = resolve));
+          inFlight += 1;
+          const sequence = item.sequence;
+          const itemDeadline = remaining(ctx) ?? deps.itemDeadlineMs ?? 10_000;
+          const work = item.request
+            ? assignOne(item.request, { timeoutMs: itemDeadline, signal: ctx.signal })
+            : Promise.reject(invalidArgument("request", "is required"));
+          work.then(
+            (assigned) => responses.push({ sequence, outcome: { case: "assigned", value: assigned } }),
+            (error: unknown) => {
+              const status = toConnectError(error);
+              responses.push({ sequence, outcome: { case: "error", value: { code: status.code, message: status.rawMessage } } });
+            },
+          ).finally(settle);
+        }
+        while (inFlight > 0) await new Promise<void>((resolve) => (wakeReader = resolve));
+      })().finally(() => responses.close());
+      for await (const response of responses) yield response;
+      await reading;
+    },
+
+    route(request) {
+      const strategy = strategyOf(request.strategy, "strategy");
+      requireView();
+      const ranking = deps.stack.rank(deps.view.candidates(), {
+        taskId: "",
+        routingKey: request.routingKey,
+        requiredCapabilities: request.requiredCapabilities,
+        preferredRegion: request.preferredRegion,
+        taskType: request.taskType,
+        requiredRegion: request.requiredRegion,
+        requiredZone: request.requiredZone,
+      } as PlacementRequest, strategy);
+      const best = ranking.ranked[0];
+      if (!best) {
+        const reasons = [...new Set(ranking.rejected.map((r) => r.reason))].join(", ");
+        throw unavailable(`no worker can take a task like this right now${reasons ? ` (${reasons})` : ""}`);
+      }
+      return create(RouteResponseSchema, {
+        workerId: best.worker.workerId,
+        workerAddress: best.worker.address,
+        strategy: ranking.strategy,
+        reason: `chosen by ${ranking.strategy}`,
+        alternativeWorkerIds: ranking.ranked.slice(1, 4).map((r) => r.worker.workerId),
+      });
     },
 
     async awaitTask(request, ctx) {
@@ -94,7 +185,19 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
   };
 }
 
-function respond(placed: PlaceResponse, strategy: string, reason: string) {
+function placementRequestOf(spec: TaskSpec): PlacementRequest {
+  return {
+    taskId: spec.taskId,
+    routingKey: spec.routingKey,
+    requiredCapabilities: spec.requiredCapabilities,
+    preferredRegion: spec.preferredRegion,
+    taskType: spec.taskType,
+    requiredRegion: spec.requiredRegion,
+    requiredZone: spec.requiredZone,
+  } as PlacementRequest;
+}
+
+function respond(placed: PlaceResponse, strategy: string, reason: string): AssignResponse {
   const task = placed.task;
   return create(AssignResponseSchema, {
     taskId: task?.spec?.taskId ?? "",

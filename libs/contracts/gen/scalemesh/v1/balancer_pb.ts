@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file scalemesh/v1/balancer.proto.
  */
 export const file_scalemesh_v1_balancer: GenFile = /*@__PURE__*/
-  fileDesc("ChtzY2FsZW1lc2gvdjEvYmFsYW5jZXIucHJvdG8SDHNjYWxlbWVzaC52MSJHCg1Bc3NpZ25SZXF1ZXN0EiQKBHRhc2sYASABKAsyFi5zY2FsZW1lc2gudjEuVGFza1NwZWMSEAoIc3RyYXRlZ3kYAiABKAkipwEKDkFzc2lnblJlc3BvbnNlEg8KB3Rhc2tfaWQYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEhYKDndvcmtlcl9hZGRyZXNzGAMgASgJEg8KB2F0dGVtcHQYBCABKA0SJgoFc3RhdGUYBSABKA4yFy5zY2FsZW1lc2gudjEuVGFza1N0YXRlEhAKCHN0cmF0ZWd5GAYgASgJEg4KBnJlYXNvbhgHIAEoCSIjChBBd2FpdFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiNQoRQXdhaXRUYXNrUmVzcG9uc2USIAoEdGFzaxgBIAEoCzISLnNjYWxlbWVzaC52MS5UYXNrMp0BCghCYWxhbmNlchJDCgZBc3NpZ24SGy5zY2FsZW1lc2gudjEuQXNzaWduUmVxdWVzdBocLnNjYWxlbWVzaC52MS5Bc3NpZ25SZXNwb25zZRJMCglBd2FpdFRhc2sSHi5zY2FsZW1lc2gudjEuQXdhaXRUYXNrUmVxdWVzdBofLnNjYWxlbWVzaC52MS5Bd2FpdFRhc2tSZXNwb25zZWIGcHJvdG8z", [file_scalemesh_v1_types]);
+  fileDesc("ChtzY2FsZW1lc2gvdjEvYmFsYW5jZXIucHJvdG8SDHNjYWxlbWVzaC52MSJHCg1Bc3NpZ25SZXF1ZXN0EiQKBHRhc2sYASABKAsyFi5zY2FsZW1lc2gudjEuVGFza1NwZWMSEAoIc3RyYXRlZ3kYAiABKAkipwEKDkFzc2lnblJlc3BvbnNlEg8KB3Rhc2tfaWQYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEhYKDndvcmtlcl9hZGRyZXNzGAMgASgJEg8KB2F0dGVtcHQYBCABKA0SJgoFc3RhdGUYBSABKA4yFy5zY2FsZW1lc2gudjEuVGFza1N0YXRlEhAKCHN0cmF0ZWd5GAYgASgJEg4KBnJlYXNvbhgHIAEoCSIjChBBd2FpdFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiNQoRQXdhaXRUYXNrUmVzcG9uc2USIAoEdGFzaxgBIAEoCzISLnNjYWxlbWVzaC52MS5UYXNrIlUKE0Fzc2lnblN0cmVhbVJlcXVlc3QSEAoIc2VxdWVuY2UYASABKAQSLAoHcmVxdWVzdBgCIAEoCzIbLnNjYWxlbWVzaC52MS5Bc3NpZ25SZXF1ZXN0Io8BChRBc3NpZ25TdHJlYW1SZXNwb25zZRIQCghzZXF1ZW5jZRgBIAEoBBIwCghhc3NpZ25lZBgCIAEoCzIcLnNjYWxlbWVzaC52MS5Bc3NpZ25SZXNwb25zZUgAEigKBWVycm9yGAMgASgLMhcuc2NhbGVtZXNoLnYxLkl0ZW1FcnJvckgAQgkKB291dGNvbWUiKgoJSXRlbUVycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCSKxAQoMUm91dGVSZXF1ZXN0EhMKC3JvdXRpbmdfa2V5GAEgASgJEh0KFXJlcXVpcmVkX2NhcGFiaWxpdGllcxgCIAMoCRIYChBwcmVmZXJyZWRfcmVnaW9uGAMgASgJEhEKCXRhc2tfdHlwZRgEIAEoCRIQCghzdHJhdGVneRgFIAEoCRIXCg9yZXF1aXJlZF9yZWdpb24YBiABKAkSFQoNcmVxdWlyZWRfem9uZRgHIAEoCSJ8Cg1Sb3V0ZVJlc3BvbnNlEhEKCXdvcmtlcl9pZBgBIAEoCRIWCg53b3JrZXJfYWRkcmVzcxgCIAEoCRIQCghzdHJhdGVneRgDIAEoCRIOCgZyZWFzb24YBCABKAkSHgoWYWx0ZXJuYXRpdmVfd29ya2VyX2lkcxgFIAMoCTK6AgoIQmFsYW5jZXISQwoGQXNzaWduEhsuc2NhbGVtZXNoLnYxLkFzc2lnblJlcXVlc3QaHC5zY2FsZW1lc2gudjEuQXNzaWduUmVzcG9uc2USWQoMQXNzaWduU3RyZWFtEiEuc2NhbGVtZXNoLnYxLkFzc2lnblN0cmVhbVJlcXVlc3QaIi5zY2FsZW1lc2gudjEuQXNzaWduU3RyZWFtUmVzcG9uc2UoATABEkAKBVJvdXRlEhouc2NhbGVtZXNoLnYxLlJvdXRlUmVxdWVzdBobLnNjYWxlbWVzaC52MS5Sb3V0ZVJlc3BvbnNlEkwKCUF3YWl0VGFzaxIeLnNjYWxlbWVzaC52MS5Bd2FpdFRhc2tSZXF1ZXN0Gh8uc2NhbGVtZXNoLnYxLkF3YWl0VGFza1Jlc3BvbnNlYgZwcm90bzM", [file_scalemesh_v1_types]);
 
 /**
  * @generated from message scalemesh.v1.AssignRequest
@@ -125,6 +125,178 @@ export const AwaitTaskResponseSchema: GenMessage<AwaitTaskResponse> = /*@__PURE_
   messageDesc(file_scalemesh_v1_balancer, 3);
 
 /**
+ * @generated from message scalemesh.v1.AssignStreamRequest
+ */
+export type AssignStreamRequest = Message<"scalemesh.v1.AssignStreamRequest"> & {
+  /**
+   * Chosen by the client; repeated in the response.
+   *
+   * @generated from field: uint64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * @generated from field: scalemesh.v1.AssignRequest request = 2;
+   */
+  request?: AssignRequest | undefined;
+};
+
+/**
+ * Describes the message scalemesh.v1.AssignStreamRequest.
+ * Use `create(AssignStreamRequestSchema)` to create a new message.
+ */
+export const AssignStreamRequestSchema: GenMessage<AssignStreamRequest> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_balancer, 4);
+
+/**
+ * @generated from message scalemesh.v1.AssignStreamResponse
+ */
+export type AssignStreamResponse = Message<"scalemesh.v1.AssignStreamResponse"> & {
+  /**
+   * @generated from field: uint64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * @generated from oneof scalemesh.v1.AssignStreamResponse.outcome
+   */
+  outcome: {
+    /**
+     * @generated from field: scalemesh.v1.AssignResponse assigned = 2;
+     */
+    value: AssignResponse;
+    case: "assigned";
+  } | {
+    /**
+     * @generated from field: scalemesh.v1.ItemError error = 3;
+     */
+    value: ItemError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message scalemesh.v1.AssignStreamResponse.
+ * Use `create(AssignStreamResponseSchema)` to create a new message.
+ */
+export const AssignStreamResponseSchema: GenMessage<AssignStreamResponse> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_balancer, 5);
+
+/**
+ * A refusal of one item of a stream, as a gRPC status.
+ *
+ * @generated from message scalemesh.v1.ItemError
+ */
+export type ItemError = Message<"scalemesh.v1.ItemError"> & {
+  /**
+   * The gRPC status code (3 INVALID_ARGUMENT, 14 UNAVAILABLE, ...).
+   *
+   * @generated from field: int32 code = 1;
+   */
+  code: number;
+
+  /**
+   * @generated from field: string message = 2;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message scalemesh.v1.ItemError.
+ * Use `create(ItemErrorSchema)` to create a new message.
+ */
+export const ItemErrorSchema: GenMessage<ItemError> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_balancer, 6);
+
+/**
+ * @generated from message scalemesh.v1.RouteRequest
+ */
+export type RouteRequest = Message<"scalemesh.v1.RouteRequest"> & {
+  /**
+   * @generated from field: string routing_key = 1;
+   */
+  routingKey: string;
+
+  /**
+   * @generated from field: repeated string required_capabilities = 2;
+   */
+  requiredCapabilities: string[];
+
+  /**
+   * @generated from field: string preferred_region = 3;
+   */
+  preferredRegion: string;
+
+  /**
+   * @generated from field: string task_type = 4;
+   */
+  taskType: string;
+
+  /**
+   * Overrides the balancer's strategy for this lookup.
+   *
+   * @generated from field: string strategy = 5;
+   */
+  strategy: string;
+
+  /**
+   * @generated from field: string required_region = 6;
+   */
+  requiredRegion: string;
+
+  /**
+   * @generated from field: string required_zone = 7;
+   */
+  requiredZone: string;
+};
+
+/**
+ * Describes the message scalemesh.v1.RouteRequest.
+ * Use `create(RouteRequestSchema)` to create a new message.
+ */
+export const RouteRequestSchema: GenMessage<RouteRequest> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_balancer, 7);
+
+/**
+ * @generated from message scalemesh.v1.RouteResponse
+ */
+export type RouteResponse = Message<"scalemesh.v1.RouteResponse"> & {
+  /**
+   * @generated from field: string worker_id = 1;
+   */
+  workerId: string;
+
+  /**
+   * @generated from field: string worker_address = 2;
+   */
+  workerAddress: string;
+
+  /**
+   * @generated from field: string strategy = 3;
+   */
+  strategy: string;
+
+  /**
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+
+  /**
+   * The next choices, best first, for a client that finds the first busy.
+   *
+   * @generated from field: repeated string alternative_worker_ids = 5;
+   */
+  alternativeWorkerIds: string[];
+};
+
+/**
+ * Describes the message scalemesh.v1.RouteResponse.
+ * Use `create(RouteResponseSchema)` to create a new message.
+ */
+export const RouteResponseSchema: GenMessage<RouteResponse> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_balancer, 8);
+
+/**
  * The front door for clients: picks a worker from its replica of the
  * cluster view and commits the placement with the coordinator.
  *
@@ -138,6 +310,31 @@ export const Balancer: GenService<{
     methodKind: "unary";
     input: typeof AssignRequestSchema;
     output: typeof AssignResponseSchema;
+  },
+  /**
+   * Many Assigns over one stream for high-throughput clients. Each request
+   * carries a sequence number its response repeats; a refused item answers
+   * with its own status and the stream goes on. The balancer works on a
+   * bounded number of items at once per stream and stops reading beyond it,
+   * so HTTP/2 flow control pushes back on a client that sends too fast.
+   *
+   * @generated from rpc scalemesh.v1.Balancer.AssignStream
+   */
+  assignStream: {
+    methodKind: "bidi_streaming";
+    input: typeof AssignStreamRequestSchema;
+    output: typeof AssignStreamResponseSchema;
+  },
+  /**
+   * Lookaside: the worker a task with this key would go to, without placing
+   * anything, for clients that call workers directly.
+   *
+   * @generated from rpc scalemesh.v1.Balancer.Route
+   */
+  route: {
+    methodKind: "unary";
+    input: typeof RouteRequestSchema;
+    output: typeof RouteResponseSchema;
   },
   /**
    * Waits for the task's final state within the call's deadline.
