@@ -1,51 +1,95 @@
 // Feasibility: the checks that drop workers that cannot take the task at all.
 // Each filter names its reason, so "why not worker X?" always has an answer.
-import { FilterReason, type PlacementRequest, type Rejection, type WorkerCandidate } from "./types.js";
+// Two kinds: identity filters (is this worker a home for the task at all?)
+// and capacity filters (can it take one more right now?). Workers passing the
+// first kind are "eligible": hashing maps keys over them so a key's worker
+// does not move when a worker merely fills up.
+import { FilterReason, healthOrDefault, type PlacementRequest, type Rejection, type WorkerCandidate, type WorkerHealth } from "./types.js";
 
-type Filter = (worker: WorkerCandidate, request: PlacementRequest) => Rejection | undefined;
+type Filter = (worker: WorkerCandidate, request: PlacementRequest, health: WorkerHealth) => Rejection | undefined;
+
+const reject = (worker: WorkerCandidate, reason: FilterReason, detail: string): Rejection => ({ workerId: worker.workerId, reason, detail });
 
 const isAlive: Filter = (worker) =>
   worker.condition === "alive" || worker.condition === "draining" || worker.condition === "cordoned"
     ? undefined
-    : { workerId: worker.workerId, reason: FilterReason.NotAlive, detail: `worker is ${worker.condition}` };
+    : reject(worker, FilterReason.NotAlive, `worker is ${worker.condition}`);
 
 const isTakingTasks: Filter = (worker) => {
-  if (worker.condition === "draining") return { workerId: worker.workerId, reason: FilterReason.Draining, detail: "worker is draining" };
-  if (worker.condition === "cordoned") return { workerId: worker.workerId, reason: FilterReason.Cordoned, detail: "worker is cordoned" };
+  if (worker.condition === "draining") return reject(worker, FilterReason.Draining, "worker is draining");
+  if (worker.condition === "cordoned") return reject(worker, FilterReason.Cordoned, "worker is cordoned");
   return undefined;
 };
 
-const hasFreeSlot: Filter = (worker) =>
-  worker.inFlight < worker.slots
-    ? undefined
-    : { workerId: worker.workerId, reason: FilterReason.NoFreeSlot, detail: `${worker.inFlight}/${worker.slots} slots busy` };
-
 const hasCapabilities: Filter = (worker, request) => {
   const missing = request.requiredCapabilities.filter((c) => !worker.capabilities.includes(c));
-  return missing.length === 0
-    ? undefined
-    : { workerId: worker.workerId, reason: FilterReason.MissingCapability, detail: `lacks ${missing.join(", ")}` };
+  return missing.length === 0 ? undefined : reject(worker, FilterReason.MissingCapability, `lacks ${missing.join(", ")}`);
 };
 
+const isInRequiredRegion: Filter = (worker, request) =>
+  !request.requiredRegion || worker.region === request.requiredRegion
+    ? undefined
+    : reject(worker, FilterReason.WrongRegion, `in region "${worker.region}", task requires "${request.requiredRegion}"`);
+
+const isInRequiredZone: Filter = (worker, request) =>
+  !request.requiredZone || worker.zone === request.requiredZone
+    ? undefined
+    : reject(worker, FilterReason.WrongZone, `in zone "${worker.zone}", task requires "${request.requiredZone}"`);
+
+const isCircuitClosed: Filter = (worker, _request, health) =>
+  health.circuit === "open" ? reject(worker, FilterReason.CircuitOpen, "circuit open after consecutive failures") : undefined;
+
+const hasFreeSlot: Filter = (worker) =>
+  worker.inFlight < worker.slots ? undefined : reject(worker, FilterReason.NoFreeSlot, `${worker.inFlight}/${worker.slots} slots busy`);
+
+// A half-open circuit lets one probe through: the worker is a candidate only
+// while nothing is in flight on it, and the probe's outcome decides the rest.
+const hasProbeRoom: Filter = (worker, _request, health) =>
+  health.circuit !== "half_open" || worker.inFlight === 0
+    ? undefined
+    : reject(worker, FilterReason.ProbeInFlight, "circuit half-open and its one probe is in flight");
+
 // Cheapest and most common refusals first; the first refusal is the reason given.
-const FILTERS: readonly Filter[] = [isAlive, isTakingTasks, hasCapabilities, hasFreeSlot];
+const IDENTITY_FILTERS: readonly Filter[] = [isAlive, isTakingTasks, hasCapabilities, isInRequiredRegion, isInRequiredZone, isCircuitClosed];
+const CAPACITY_FILTERS: readonly Filter[] = [hasFreeSlot, hasProbeRoom];
+
+function firstRejection(filters: readonly Filter[], worker: WorkerCandidate, request: PlacementRequest, health: WorkerHealth): Rejection | undefined {
+  for (const filter of filters) {
+    const rejection = filter(worker, request, health);
+    if (rejection) return rejection;
+  }
+  return undefined;
+}
+
+export interface Feasibility {
+  /** Pass every filter: the workers a strategy ranks. */
+  readonly feasible: WorkerCandidate[];
+  /** Pass every filter except capacity (feasible ⊆ eligible). */
+  readonly eligible: WorkerCandidate[];
+  readonly rejected: Rejection[];
+}
 
 export function filterFeasible(
   workers: readonly WorkerCandidate[],
   request: PlacementRequest,
-): { feasible: WorkerCandidate[]; rejected: Rejection[] } {
+  health: ReadonlyMap<string, WorkerHealth> = new Map(),
+): Feasibility {
   const feasible: WorkerCandidate[] = [];
+  const eligible: WorkerCandidate[] = [];
   const rejected: Rejection[] = [];
   for (const worker of workers) {
-    let rejection: Rejection | undefined;
-    for (const filter of FILTERS) {
-      rejection = filter(worker, request);
-      if (rejection) break;
+    const workerHealth = healthOrDefault(health, worker.workerId);
+    const refusal = firstRejection(IDENTITY_FILTERS, worker, request, workerHealth);
+    if (refusal) {
+      rejected.push(refusal);
+      continue;
     }
-    if (rejection) rejected.push(rejection);
+    eligible.push(worker);
+    const full = firstRejection(CAPACITY_FILTERS, worker, request, workerHealth);
+    if (full) rejected.push(full);
     else feasible.push(worker);
   }
-  return { feasible, rejected };
+  return { feasible, eligible, rejected };
 }
 
 /** Whether some worker offers every required capability, ignoring load (for a clear refusal). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createPlacementStack, FilterReason, type PlacementRequest, type WorkerCandidate } from "./index.js";
+import { createPlacementStack, FilterReason, STRATEGY_NAMES, type PlacementRequest, type WorkerCandidate, type WorkerHealth } from "./index.js";
 
 function worker(workerId: string, overrides: Partial<WorkerCandidate> = {}): WorkerCandidate {
   return { workerId, address: `${workerId}:1`, region: "r1", zone: "z1", capabilities: [], slots: 4, inFlight: 0, condition: "alive", ...overrides };
@@ -18,10 +18,16 @@ function seeded(seed: number): () => number {
 }
 
 describe("feasibility", () => {
-  const cases: { name: string; worker: WorkerCandidate; request?: PlacementRequest; reason: FilterReason }[] = [
+  const halfOpen: WorkerHealth = { score: 1, circuit: "half_open", peakEwmaLatencyMs: 0, slowStartWeight: 1 };
+  const cases: { name: string; worker: WorkerCandidate; request?: PlacementRequest; health?: WorkerHealth; reason: FilterReason }[] = [
     { name: "drops a dead worker", worker: worker("w", { condition: "dead" }), reason: FilterReason.NotAlive },
     { name: "drops a suspect worker", worker: worker("w", { condition: "suspect" }), reason: FilterReason.NotAlive },
     { name: "drops a draining worker", worker: worker("w", { condition: "draining" }), reason: FilterReason.Draining },
+    { name: "drops a cordoned worker", worker: worker("w", { condition: "cordoned" }), reason: FilterReason.Cordoned },
+    { name: "drops a worker outside the required region", worker: worker("w", { region: "r2" }), request: request({ requiredRegion: "r1" }), reason: FilterReason.WrongRegion },
+    { name: "drops a worker outside the required zone", worker: worker("w", { zone: "z2" }), request: request({ requiredZone: "z1" }), reason: FilterReason.WrongZone },
+    { name: "drops a worker whose circuit is open", worker: worker("w"), health: { ...halfOpen, circuit: "open" }, reason: FilterReason.CircuitOpen },
+    { name: "drops a half-open worker while its one probe is in flight", worker: worker("w", { inFlight: 1 }), health: halfOpen, reason: FilterReason.ProbeInFlight },
     { name: "drops a full worker", worker: worker("w", { inFlight: 4 }), reason: FilterReason.NoFreeSlot },
     {
       name: "drops a worker missing a capability",
@@ -32,13 +38,27 @@ describe("feasibility", () => {
   ];
   for (const c of cases) {
     it(c.name, () => {
-      for (const strategy of ["round_robin", "least_loaded"] as const) {
-        const ranking = createPlacementStack({ defaultStrategy: strategy }).rank([c.worker], c.request ?? request());
+      for (const strategy of STRATEGY_NAMES) {
+        const health = new Map(c.health ? [["w", c.health]] : []);
+        const ranking = createPlacementStack({ defaultStrategy: strategy }).rank([c.worker], c.request ?? request(), undefined, { health });
         expect(ranking.ranked).toEqual([]);
         expect(ranking.rejected).toEqual([expect.objectContaining({ workerId: "w", reason: c.reason })]);
       }
     });
   }
+
+  it("lets a half-open worker with nothing in flight take the probe", () => {
+    const ranking = createPlacementStack({ defaultStrategy: "round_robin" }).rank([worker("w")], request(), undefined, { health: new Map([["w", halfOpen]]) });
+    expect(ranking.ranked.map((r) => r.worker.workerId)).toEqual(["w"]);
+  });
+
+  it("keeps workers in the required region and zone", () => {
+    const ranking = createPlacementStack({ defaultStrategy: "least_loaded" }).rank(
+      [worker("a", { region: "r1", zone: "z1" }), worker("b", { region: "r1", zone: "z2" }), worker("c", { region: "r2", zone: "z1" })],
+      request({ requiredRegion: "r1", requiredZone: "z1" }),
+    );
+    expect(ranking.ranked.map((r) => r.worker.workerId)).toEqual(["a"]);
+  });
 
   it("keeps a worker offering every required capability", () => {
     const ranking = createPlacementStack({ defaultStrategy: "least_loaded" }).rank(
@@ -88,5 +108,21 @@ describe("least loaded", () => {
     const ranking = stack.rank([worker("a", { inFlight: 3 }), worker("b")], request(), "least_loaded");
     expect(ranking.strategy).toBe("least_loaded");
     expect(ranking.ranked[0]?.worker.workerId).toBe("b");
+  });
+});
+
+describe("placement stack", () => {
+  it("gives the first candidate's note as the ranking's reason", () => {
+    const ranking = createPlacementStack({ defaultStrategy: "affinity" }).rank([worker("a")], request({ taskType: "render" }));
+    expect(ranking.reason).toBe("no worker specializes in render; any feasible worker");
+  });
+
+  it("takes the time from the stack's clock when a call brings none", () => {
+    let nowMs = 0;
+    const stack = createPlacementStack({ defaultStrategy: "sticky", now: () => nowMs, strategies: { stickyTtlMs: 1_000 } });
+    stack.rank([worker("a"), worker("b")], request({ routingKey: "k" }));
+    expect(stack.rank([worker("a"), worker("b")], request({ routingKey: "k" })).reason).toMatch(/key kept/);
+    nowMs = 2_000;
+    expect(stack.rank([worker("a"), worker("b")], request({ routingKey: "k" })).reason).toContain("no live binding");
   });
 });

@@ -1,4 +1,5 @@
-// The plain data the placement stack decides over. No I/O, no clocks here.
+// The plain data the placement stack decides over. No I/O, no clocks here:
+// time (nowMs) and randomness (RandomSource) come in with each decision.
 
 export type WorkerCondition = "alive" | "suspect" | "draining" | "cordoned" | "dead";
 
@@ -13,6 +14,9 @@ export interface WorkerCandidate {
   /** Tasks placed on it and not finished (ASSIGNED + RUNNING). */
   readonly inFlight: number;
   readonly condition: WorkerCondition;
+  /** Free-form worker labels; `specializations` is a comma list of task types it is best at. */
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly registeredAtMs?: number;
 }
 
 /** What the task asks of a worker. */
@@ -20,7 +24,43 @@ export interface PlacementRequest {
   readonly taskId: string;
   readonly routingKey: string;
   readonly requiredCapabilities: readonly string[];
+  /** A preference, not a constraint (region_aware orders by it). */
   readonly preferredRegion: string;
+  /** The kind of task, for affinity; empty or absent = no preference. */
+  readonly taskType?: string;
+  /** Hard constraints: a worker elsewhere is not a candidate. Empty or absent = anywhere. */
+  readonly requiredRegion?: string;
+  readonly requiredZone?: string;
+}
+
+/** What the balancer/coordinator knows of a worker beyond the view. */
+export interface WorkerHealth {
+  /** 0..1, 1 = healthy. */
+  readonly score: number;
+  readonly circuit: "closed" | "open" | "half_open";
+  /** Finagle/tower peak EWMA of task latency. */
+  readonly peakEwmaLatencyMs: number;
+  /** 0..1 (1 = fully ramped). */
+  readonly slowStartWeight: number;
+  /** Short-term forecast of its load (tasks in flight), if any. */
+  readonly forecastInFlight?: number;
+}
+
+/** What a worker with no health record is taken to be. */
+export const HEALTHY_DEFAULTS: WorkerHealth = { score: 1, circuit: "closed", peakEwmaLatencyMs: 0, slowStartWeight: 1 };
+
+export function healthOrDefault(health: ReadonlyMap<string, WorkerHealth>, workerId: string): WorkerHealth {
+  return health.get(workerId) ?? HEALTHY_DEFAULTS;
+}
+
+/** Everything a strategy may use besides the feasible workers and the request. */
+export interface PlacementContext {
+  readonly nowMs: number;
+  readonly random: RandomSource;
+  /** Missing = healthy defaults (HEALTHY_DEFAULTS). */
+  readonly health: ReadonlyMap<string, WorkerHealth>;
+  /** Workers that pass every filter except free capacity, for strategies whose choice must not move when a worker fills up (hashing). */
+  readonly eligible: readonly WorkerCandidate[];
 }
 
 /** Why a worker was not a candidate. */
@@ -30,6 +70,10 @@ export const FilterReason = {
   Cordoned: "Cordoned",
   NoFreeSlot: "NoFreeSlot",
   MissingCapability: "MissingCapability",
+  WrongRegion: "WrongRegion",
+  WrongZone: "WrongZone",
+  CircuitOpen: "CircuitOpen",
+  ProbeInFlight: "ProbeInFlight",
 } as const;
 export type FilterReason = (typeof FilterReason)[keyof typeof FilterReason];
 
@@ -43,6 +87,8 @@ export interface RankedCandidate {
   readonly worker: WorkerCandidate;
   /** Higher is better; the strategy says what it means. */
   readonly score: number;
+  /** Why it sits where it does, in words (affinity match, failover, ...). */
+  readonly note?: string;
 }
 
 /** A strategy's answer: candidates best first, and what it did, for the response's reason. */
@@ -50,6 +96,8 @@ export interface Ranking {
   readonly strategy: string;
   readonly ranked: readonly RankedCandidate[];
   readonly rejected: readonly Rejection[];
+  /** The first candidate's note, when the strategy gave one. */
+  readonly reason?: string;
 }
 
 /** A random source in [0, 1): Math.random in services, seeded in tests and simulators. */
