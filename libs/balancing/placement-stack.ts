@@ -2,6 +2,7 @@
 // scheduler framework). A new strategy is one file plus one line in STRATEGIES.
 import { filterFeasible } from "./filters.js";
 import { createSeededRandom } from "./seeded-random.js";
+import { createConsistentHashStrategy, createMaglevStrategy } from "./hashing/hash-strategy.js";
 import { createAffinity } from "./strategies/affinity.js";
 import { createLeastConnections } from "./strategies/least-connections.js";
 import { createLeastLoaded } from "./strategies/least-loaded.js";
@@ -27,9 +28,8 @@ const STRATEGIES = {
   sticky: createSticky,
   region_aware: createRegionAware,
   predictive: createPredictive,
-  // Hashing (libs/balancing/hashing/), wired by the lead:
-  // consistent_hash: () => createConsistentHashStrategy({}),
-  // maglev: () => createMaglevStrategy({}),
+  consistent_hash: (o: StrategyOptions) => createConsistentHashStrategy({ c: o.hashBalanceFactor, overflowCandidates: o.hashOverflowCandidates }),
+  maglev: (o: StrategyOptions) => createMaglevStrategy({ c: o.hashBalanceFactor, overflowCandidates: o.hashOverflowCandidates }),
 } as const satisfies Record<string, (options: StrategyOptions) => Strategy>;
 
 export type StrategyName = keyof typeof STRATEGIES;

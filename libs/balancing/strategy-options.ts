@@ -20,6 +20,10 @@ export interface StrategyOptions {
   readonly predictiveWindowMs: number;
   /** predictive: most in-flight samples kept per worker (samples are spaced over the window). */
   readonly predictiveMaxSamples: number;
+  /** consistent_hash, maglev: no worker above ceil(factor x average) in flight (bounded loads). */
+  readonly hashBalanceFactor: number;
+  /** consistent_hash, maglev: how many of the key's next candidates an overflow chooses among. */
+  readonly hashOverflowCandidates: number;
 }
 
 export const DEFAULT_STRATEGY_OPTIONS: StrategyOptions = {
@@ -32,4 +36,8 @@ export const DEFAULT_STRATEGY_OPTIONS: StrategyOptions = {
   predictiveHorizonMs: 5_000,
   predictiveWindowMs: 10_000,
   predictiveMaxSamples: 20,
+  hashBalanceFactor: 1.25,
+  // All of the key's other workers: the simulator (test/bench/hashing-sim.ts)
+  // shows smaller K leaves the quietest worker well below the mean.
+  hashOverflowCandidates: Number.POSITIVE_INFINITY,
 };

@@ -7,3 +7,4 @@ export { formatConfigIssue, formatConfigIssues, type ConfigIssue, type ConfigIss
 export { configHelp } from "./config-help.js";
 export { CONFIG_OPTIONS, type ConfigOption, type OptionKind } from "./option-catalog.js";
 export { rpcOptionsOf, type RpcOptions } from "./rpc-options.js";
+export { strategyOptionsOf } from "./strategy-options.js";

@@ -201,8 +201,8 @@ describe("loadConfig error messages", () => {
     },
     {
       name: "bad enum lists the allowed values",
-      setup: { env: { SCALEMESH_BALANCER_STRATEGY: "random" } },
-      line: 'invalid value for balancer.strategy: "random" (from env SCALEMESH_BALANCER_STRATEGY); allowed: one of round_robin, least_loaded',
+      setup: { env: { SCALEMESH_BALANCER_STRATEGY: "fastest" } },
+      line: 'invalid value for balancer.strategy: "fastest" (from env SCALEMESH_BALANCER_STRATEGY); allowed: one of round_robin, random, least_loaded, least_connections, weighted_capacity, p2c_peak_ewma, affinity, sticky, region_aware, predictive, consistent_hash, maglev',
     },
     {
       name: "bad enum in the file",
@@ -362,7 +362,7 @@ describe("loadConfig error messages", () => {
   it("lists every problem, one per line, and ends with where to look", () => {
     const result = load({
       files: yamlFile("scaling:\n  min_worker: 3\n"),
-      env: { SCALEMESH_BALANCER_STRATEGY: "random" },
+      env: { SCALEMESH_BALANCER_STRATEGY: "fastest" },
       argv: ["--worker.slots=0"],
     });
     const lines = expectMessageLines(result);
@@ -507,7 +507,7 @@ describe("configHelp", () => {
       expect(row).toContain(option.envName);
       expect(row).toContain(option.description);
     }
-    expect(CONFIG_OPTIONS).toHaveLength(63);
+    expect(CONFIG_OPTIONS).toHaveLength(68);
   });
 });
 

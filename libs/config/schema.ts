@@ -3,6 +3,7 @@
 // --help-config table are all derived from it (see option-catalog.ts), so a
 // new option is one line here.
 import { z } from "zod";
+import { STRATEGY_NAMES, type StrategyName } from "../balancing/placement-stack.js";
 
 // ---- option builders: one per kind of value, so ranges read the same everywhere
 
@@ -100,10 +101,20 @@ const balancerSection = z
     http_port: port(7081, "Balancer HTTP port (metrics, health, Connect JSON)."),
     coordinator: discoveryUri("static://127.0.0.1:7070", "Where to find the coordinator."),
     strategy: z
-      .enum(["round_robin", "least_loaded"])
+      .enum(STRATEGY_NAMES as [StrategyName, ...StrategyName[]])
       .default("least_loaded")
-      .describe("How the balancer picks among feasible workers."),
+      .describe("How the balancer picks among feasible workers (a request may name another in AssignRequest.strategy)."),
     place_attempts: count(1, 3, "Candidate workers tried before a task is queued."),
+    hash_balance_factor: z
+      .number()
+      .min(1)
+      .max(10)
+      .default(1.25)
+      .describe("Consistent hashing with bounded loads: no worker above ceil(factor x average) in flight (HAProxy's hash-balance-factor / 100)."),
+    hash_overflow_candidates: count(0, 0, "When a key's home worker is at its bound, the least loaded of this many of the key's next workers takes the task; 0 = all of them (keeps every worker near the mean)."),
+    sticky_ttl_sec: seconds(300, "Sticky: a key keeps its worker until it has not been used for this long."),
+    region_failover_order: stringList("Region-aware: regions to fail over to, in order, when the preferred region has no capacity."),
+    failback_delay_sec: secondsOrZero(30, "Region-aware: how long the preferred region must have had capacity before traffic returns to it."),
   })
   .readonly()
   .prefault({});

@@ -20,6 +20,7 @@ function view(workers: WorkerCandidate[], isSynced = true): ClusterView & { conf
     revision: 7n,
     candidates: () => workers,
     worker: () => undefined,
+    health: () => new Map(),
     notePlaced: () => {},
     noteConflict: (id) => conflicts.push(id),
     stop: () => {},

@@ -78,7 +78,8 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
     requireView();
     const given = request.task as TaskSpec;
     const spec = given.taskId === "" ? create(TaskSpecSchema, { ...given, taskId: randomUUID() }) : given;
-    const ranking = deps.stack.rank(deps.view.candidates(), placementRequestOf(spec), strategy);
+    const nowMs = Date.now();
+    const ranking = deps.stack.rank(deps.view.candidates(), placementRequestOf(spec), strategy, { nowMs, health: deps.view.health(nowMs) });
     const tried: string[] = [];
     for (const candidate of ranking.ranked.slice(0, deps.placeAttempts)) {
       const workerId = candidate.worker.workerId;
@@ -153,7 +154,7 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
         taskType: request.taskType,
         requiredRegion: request.requiredRegion,
         requiredZone: request.requiredZone,
-      } as PlacementRequest, strategy);
+      }, strategy, { nowMs: Date.now(), health: deps.view.health(Date.now()) });
       const best = ranking.ranked[0];
       if (!best) {
         const reasons = [...new Set(ranking.rejected.map((r) => r.reason))].join(", ");
@@ -194,7 +195,7 @@ function placementRequestOf(spec: TaskSpec): PlacementRequest {
     taskType: spec.taskType,
     requiredRegion: spec.requiredRegion,
     requiredZone: spec.requiredZone,
-  } as PlacementRequest;
+  };
 }
 
 function respond(placed: PlaceResponse, strategy: string, reason: string): AssignResponse {

@@ -2,13 +2,16 @@
 // Decisions are made locally from it; the coordinator's Place is the commit.
 // When the stream breaks the view is marked stale and re-synced with backoff.
 import type { Logger } from "pino";
-import type { WorkerCandidate } from "../../libs/balancing/index.js";
+import { createHealthTracker, type HealthTracker, type WorkerCandidate, type WorkerHealth } from "../../libs/balancing/index.js";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Coordinator, type WatchClusterResponse, type WorkerStatus } from "../../libs/contracts/index.js";
 import { createRpcClient, type RpcClient } from "../../libs/rpc/index.js";
 import { candidateOf } from "../coordinator/worker-registry.js";
 
 export interface ClusterView {
   readonly isSynced: boolean;
+  /** Health of each worker as this balancer sees it (from the outcomes and heartbeats in the view's deltas). */
+  health(nowMs: number): ReadonlyMap<string, WorkerHealth>;
   readonly revision: bigint;
   candidates(): WorkerCandidate[];
   worker(workerId: string): WorkerStatus | undefined;
@@ -21,6 +24,7 @@ export interface ClusterView {
 
 export function startClusterView(options: { coordinators: readonly string[]; coordinatorUri: string; logger: Logger; onSynced?: () => void }): ClusterView {
   const workers = new Map<string, WorkerStatus>();
+  const tracker = createHealthTracker();
   const candidates = new Map<string, WorkerCandidate>();
   let synced = false;
   let revision = 0n;
@@ -31,6 +35,7 @@ export function startClusterView(options: { coordinators: readonly string[]; coo
 
   const put = (status: WorkerStatus): void => {
     const id = status.spec?.workerId ?? "";
+    feedHealth(tracker, workers.get(id), status, Date.now());
     workers.set(id, status);
     candidates.set(id, candidateOf(status));
   };
@@ -53,6 +58,7 @@ export function startClusterView(options: { coordinators: readonly string[]; coo
       case "workerRemoved":
         workers.delete(event.event.value.workerId);
         candidates.delete(event.event.value.workerId);
+        tracker.forget(event.event.value.workerId);
         break;
       case undefined:
         break;
@@ -91,6 +97,7 @@ export function startClusterView(options: { coordinators: readonly string[]; coo
       return revision;
     },
     candidates: () => [...candidates.values()],
+    health: (nowMs) => tracker.snapshot(nowMs),
     worker: (id) => workers.get(id),
     notePlaced(workerId) {
       const c = candidates.get(workerId);
@@ -106,4 +113,20 @@ export function startClusterView(options: { coordinators: readonly string[]; coo
       client?.close();
     },
   };
+}
+
+/**
+ * Turns the change between two views of a worker into health inputs: each
+ * newly finished task is an outcome (its latency the worker's current EWMA,
+ * the finest grain the view carries), and a newer heartbeat is a heartbeat.
+ */
+function feedHealth(tracker: HealthTracker, before: WorkerStatus | undefined, after: WorkerStatus, nowMs: number): void {
+  const id = after.spec?.workerId ?? "";
+  const latencyMs = after.taskLatencyEwmaMs;
+  const succeeded = Number(after.tasksSucceeded - (before?.tasksSucceeded ?? after.tasksSucceeded));
+  const failed = Number(after.tasksFailed - (before?.tasksFailed ?? after.tasksFailed));
+  // Bounded: a delta after a long gap counts as at most 32 outcomes of each kind.
+  for (let i = 0; i < Math.min(32, Math.max(0, succeeded)); i += 1) tracker.recordOutcome(id, { ok: true, latencyMs, nowMs });
+  for (let i = 0; i < Math.min(32, Math.max(0, failed)); i += 1) tracker.recordOutcome(id, { ok: false, latencyMs, nowMs });
+  if (after.lastHeartbeatAt) tracker.recordHeartbeat(id, timestampMs(after.lastHeartbeatAt), after.registeredAt ? timestampMs(after.registeredAt) : undefined);
 }

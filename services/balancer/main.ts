@@ -1,6 +1,6 @@
 // The balancer process: the front door for clients. Stateless: run as many as you like.
 import { createPlacementStack } from "../../libs/balancing/index.js";
-import { loadConfigOrExit, rpcOptionsOf } from "../../libs/config/index.js";
+import { loadConfigOrExit, rpcOptionsOf, strategyOptionsOf } from "../../libs/config/index.js";
 import { Balancer, Coordinator } from "../../libs/contracts/index.js";
 import { parseEndpointUri } from "../../libs/discovery/index.js";
 import { createRpcClient, register, startServiceHost, stopOnSignals } from "../../libs/rpc/index.js";
@@ -35,7 +35,8 @@ const host = await startServiceHost({
       Balancer,
       balancerService({
         view,
-        stack: createPlacementStack({ defaultStrategy: config.balancer.strategy }),
+        // Math.random: replicas must not draw alike (hashing strategies need no randomness to agree).
+        stack: createPlacementStack({ defaultStrategy: config.balancer.strategy, random: Math.random, now: Date.now, strategies: strategyOptionsOf(config.balancer) }),
         coordinator: () => coordinatorClient,
         coordinatorUri,
         placeAttempts: config.balancer.place_attempts,

@@ -7,7 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import { durationFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { createPlacementStack, isCapabilityOffered, type PlacementRequest, type StrategyName, type WorkerCandidate } from "../../libs/balancing/index.js";
+import { createPlacementStack, filterFeasible, isCapabilityOffered, type PlacementRequest, type StrategyName, type StrategyOptions, type WorkerCandidate } from "../../libs/balancing/index.js";
 import {
   PlaceResponseSchema,
   TaskSpecSchema,
@@ -53,6 +53,7 @@ export interface CoordinatorSettings {
   readonly deadWorkerRetentionMs: number;
   readonly isFailureDetectionEnabled: boolean;
   readonly strategy: StrategyName;
+  readonly strategyOptions?: Partial<StrategyOptions>;
   readonly retryBackoff: BackoffPolicy;
 }
 
@@ -94,7 +95,7 @@ export class Coordinator {
     this.startedAtMs = clock.now();
     this.outbox = createCommitOutbox(store, logger, { onWritableAgain: () => this.requestSchedule() });
     this.pending = createPendingQueue(settings.maxPendingTasks);
-    this.stack = createPlacementStack({ defaultStrategy: settings.strategy, random });
+    this.stack = createPlacementStack({ defaultStrategy: settings.strategy, random, now: () => clock.now(), strategies: settings.strategyOptions });
     this.watch = createClusterWatch({
       flushIntervalMs: 20,
       snapshot: () => ({ workers: this.listWorkers(false), pendingTasks: this.pending.size }),
@@ -169,6 +170,7 @@ export class Coordinator {
       graceMs: this.settings.recoveryGraceMs,
       deadAtMs: undefined,
       isCordoned: false,
+      taskLatencyEwmaMs: 0,
     };
   }
 
@@ -203,6 +205,7 @@ export class Coordinator {
       graceMs: this.settings.reconnectGraceMs,
       deadAtMs: undefined,
       isCordoned: previous?.isCordoned ?? false,
+      taskLatencyEwmaMs: previous?.taskLatencyEwmaMs ?? 0,
     };
     this.workers.set(spec.workerId, record);
     // A task the ledger has on this worker that the worker no longer runs was
@@ -352,6 +355,11 @@ export class Coordinator {
       session.outbound.push(ack);
       return;
     }
+    if (result.duration) {
+      // EWMA with weight 0.2: recent results count most, one outlier does not swing it.
+      const ms = Number(result.duration.seconds) * 1000 + result.duration.nanos / 1e6;
+      record.taskLatencyEwmaMs = record.taskLatencyEwmaMs === 0 ? ms : 0.8 * record.taskLatencyEwmaMs + 0.2 * ms;
+    }
     if (result.succeeded) {
       this.ledger.succeed(task, result.output, this.clock.now());
       this.persist(task);
@@ -445,8 +453,7 @@ export class Coordinator {
   private checkTarget(workerId: string, request: PlacementRequest): void {
     const record = this.workers.get(workerId);
     if (!record || record.state === WorkerState.DEAD) throw notFound(`worker ${workerId} is not registered (it left or never joined)`);
-    const ranking = this.stack.rank([this.candidateOf(record)], request);
-    const rejection = ranking.rejected[0];
+    const rejection = filterFeasible([this.candidateOf(record)], request).rejected[0];
     if (rejection) throw failedPrecondition(`worker ${workerId} cannot take the task: ${rejection.detail} (${rejection.reason})`);
   }
 

@@ -1,5 +1,5 @@
 // The coordinator process: membership, the task ledger, failure detection.
-import { loadConfigOrExit, rpcOptionsOf } from "../../libs/config/index.js";
+import { loadConfigOrExit, rpcOptionsOf, strategyOptionsOf } from "../../libs/config/index.js";
 import { Admin, Coordinator as CoordinatorService } from "../../libs/contracts/index.js";
 import { parseEndpointUri } from "../../libs/discovery/index.js";
 import { register, startServiceHost, stopOnSignals } from "../../libs/rpc/index.js";
@@ -34,6 +34,7 @@ const coordinator = new Coordinator(
     deadWorkerRetentionMs: config.coordinator.dead_worker_retention_sec * 1000,
     isFailureDetectionEnabled: config.scaling.enable_failure_detection,
     strategy: config.balancer.strategy,
+    strategyOptions: strategyOptionsOf(config.balancer),
     recoveryGraceMs: config.coordinator.recovery_grace_sec * 1000,
     retryBackoff: { baseMs: config.coordinator.retry_backoff_base_ms, capMs: config.coordinator.retry_backoff_cap_ms },
   },

@@ -1,6 +1,6 @@
 // What the coordinator keeps about each worker, and how it shows it.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import {
   WorkerState,
   WorkerStatusSchema,
@@ -38,6 +38,8 @@ export interface WorkerRecord {
   deadAtMs: number | undefined;
   /** An operator cordoned it: it keeps what it runs but gets nothing new. */
   isCordoned: boolean;
+  /** EWMA of its tasks' run times, as its results report them (0 until the first). */
+  taskLatencyEwmaMs: number;
 }
 
 export function workerStatus(record: WorkerRecord, inFlight: number): WorkerStatus {
@@ -54,6 +56,7 @@ export function workerStatus(record: WorkerRecord, inFlight: number): WorkerStat
     tasksFailed: record.tasksFailed,
     sessionEpoch: record.epoch,
     cordoned: record.isCordoned,
+    taskLatencyEwmaMs: record.taskLatencyEwmaMs,
   });
 }
 
@@ -84,6 +87,8 @@ export function candidateOf(status: WorkerStatus): WorkerCandidate {
     region: spec?.region ?? "",
     zone: spec?.zone ?? "",
     capabilities: spec?.capabilities ?? [],
+    labels: spec?.labels ?? {},
+    registeredAtMs: status.registeredAt ? timestampMs(status.registeredAt) : undefined,
     slots: spec?.slots ?? 0,
     inFlight: status.inFlight,
     condition: status.cordoned && status.state === WorkerState.ALIVE ? "cordoned" : conditionOf(status.state),

@@ -48,7 +48,7 @@ describe("refusals", () => {
       name: "an unknown strategy is INVALID_ARGUMENT listing the known ones",
       call: () => mesh.balancerClient.assign({ task: {}, strategy: "fastest" }),
       code: Code.InvalidArgument,
-      message: /strategy: "fastest" is not one of round_robin, least_loaded/,
+      message: /strategy: "fastest" is not one of round_robin, random, least_loaded, least_connections, .*consistent_hash, maglev/,
     },
     {
       name: "a capability no worker offers is UNAVAILABLE naming it",

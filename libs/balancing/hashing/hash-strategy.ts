@@ -6,7 +6,7 @@ import type { PlacementContext, PlacementRequest, Strategy, WorkerCandidate } fr
 import { DEFAULT_MAGLEV_TABLE_SIZE, isPrime, maglevOrder } from "./maglev.js";
 import { rendezvousOrder } from "./rendezvous.js";
 
-export interface ConsistentHashOptions extends Partial<BoundedLoadOptions> {}
+export type ConsistentHashOptions = Partial<BoundedLoadOptions>;
 
 export interface MaglevOptions extends ConsistentHashOptions {
   /** A prime, well above the number of workers; 65,537 by default. */

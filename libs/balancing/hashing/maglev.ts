@@ -97,7 +97,7 @@ export function maglevTableFor(workerIds: readonly string[], size = DEFAULT_MAGL
   return table;
 }
 
-/** The key's Maglev home, then every other worker in the key's rendezvous order. */
+/** The key's Maglev home, then every other worker in the key's rendezvous order (ids distinct). */
 export function maglevOrder(key: string, workerIds: readonly string[], tableSize = DEFAULT_MAGLEV_TABLE_SIZE): string[] {
   const home = maglevLookup(maglevTableFor(workerIds, tableSize), key);
   if (home === undefined) return [];

@@ -26,7 +26,7 @@ export function rendezvousScore(key: string, workerId: string): number {
 }
 
 /**
- * Worker ids in the key's rendezvous order, best first. The order depends on
+ * Worker ids (distinct) in the key's rendezvous order, best first. The order depends on
  * the set of ids only, never on their order in the list (equal scores, which
  * need a 53-bit collision, fall back to the ids' own order).
  */
