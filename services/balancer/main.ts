@@ -52,11 +52,12 @@ const host = await startServiceHost({
   process.exit(1);
 });
 
-logger.info({ grpc: host.grpc.address, grpcPort: host.grpc.port, httpPort: host.http.port, strategy: config.balancer.strategy, coordinator: coordinatorUri }, "balancer listening");
-
+// Signals are handled before "listening" is said: whoever reacts to that line may signal at once.
 stopOnSignals(async () => {
   await host.stop();
   view.stop();
   coordinatorClient.close();
   await telemetry.shutdown();
 }, logger);
+
+logger.info({ grpc: host.grpc.address, grpcPort: host.grpc.port, httpPort: host.http.port, strategy: config.balancer.strategy, coordinator: coordinatorUri }, "balancer listening");

@@ -68,8 +68,7 @@ if (config.coordinator.optimizer !== "") {
   reporter = startLoadReporter(coordinator, { optimizerAddress: optimizer.endpoints[0] as string, intervalMs: config.scaling.sync_interval_sec * 1000, logger });
 }
 
-logger.info({ ledger: config.ledger.path, synchronous: config.ledger.synchronous, grpc: host.grpc.address, http: `${config.coordinator.host}:${host.http.port}`, grpcPort: host.grpc.port, httpPort: host.http.port }, "coordinator listening");
-
+// Signals are handled before "listening" is said: whoever reacts to that line may signal at once.
 stopOnSignals(async () => {
   reporter?.stop();
   await host.stop();
@@ -77,3 +76,5 @@ stopOnSignals(async () => {
   store.close();
   await telemetry.shutdown();
 }, logger);
+
+logger.info({ ledger: config.ledger.path, synchronous: config.ledger.synchronous, grpc: host.grpc.address, http: `${config.coordinator.host}:${host.http.port}`, grpcPort: host.grpc.port, httpPort: host.http.port }, "coordinator listening");

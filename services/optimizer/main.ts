@@ -47,6 +47,12 @@ const host = await startServiceHost({
   process.exit(1);
 });
 
+// Signals are handled before "listening" is said: whoever reacts to that line may signal at once.
+stopOnSignals(async () => {
+  await host.stop();
+  await telemetry.shutdown();
+}, logger);
+
 logger.info(
   {
     grpc: host.grpc.address,
@@ -60,8 +66,3 @@ logger.info(
   },
   "optimizer listening",
 );
-
-stopOnSignals(async () => {
-  await host.stop();
-  await telemetry.shutdown();
-}, logger);

@@ -18,5 +18,5 @@ const host = await startServiceHost({
   keepaliveTimeoutMs: 5_000,
   shutdownGraceMs: 2_000,
 });
-logger.info({ grpcPort: host.grpc.port, httpPort: host.http.port }, "echo listening");
 stopOnSignals(() => host.stop(), logger);
+logger.info({ grpcPort: host.grpc.port, httpPort: host.http.port }, "echo listening");
