@@ -1,0 +1,84 @@
+// Many balancers, one coordinator: replicas that see the same cluster map a
+// key to the same worker, and when their optimistic commits collide the
+// loser tries its next candidate; nothing is overfilled or lost.
+import { afterEach, describe, expect, it } from "vitest";
+import { Balancer, TaskState, type AssignResponse } from "../../libs/contracts/index.js";
+import { createRpcClient, type RpcClient } from "../../libs/rpc/index.js";
+import { startService, stopAll, type ServiceProcess } from "../support/service-process.js";
+import { exampleHandler, startMesh, type Mesh } from "../support/mesh.js";
+
+let mesh: Mesh | undefined;
+const extra: ServiceProcess[] = [];
+const clients: RpcClient<typeof Balancer>[] = [];
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  await Promise.all(extra.splice(0).map((b) => b.stop()));
+  await mesh?.stop();
+  mesh = undefined;
+  await stopAll();
+});
+
+async function threeReplicas(m: Mesh, strategy: string): Promise<RpcClient<typeof Balancer>[]> {
+  const env = { SCALEMESH_BALANCER_GRPC_PORT: "0", SCALEMESH_BALANCER_HTTP_PORT: "0", SCALEMESH_BALANCER_COORDINATOR: `static://127.0.0.1:${m.coordinator.grpcPort}`, SCALEMESH_BALANCER_STRATEGY: strategy };
+  for (let i = 0; i < 2; i += 1) extra.push(await startService("balancer", { env }));
+  const replicas = [m.balancerClient, ...extra.map((b) => createRpcClient(Balancer, `127.0.0.1:${b.grpcPort}`, { defaultDeadlineMs: 30_000 }))];
+  clients.push(...replicas.slice(1));
+  // Each has its cluster view once Route answers.
+  for (const replica of replicas) {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        await replica.route({ routingKey: "warm-up", strategy });
+        break;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  }
+  return replicas;
+}
+
+describe("three balancer replicas", () => {
+  for (const strategy of ["consistent_hash", "maglev"]) {
+    it(`map every key to the same worker (${strategy})`, async () => {
+      mesh = await startMesh({ workers: 5, slots: 8, env: { SCALEMESH_BALANCER_STRATEGY: strategy } });
+      const replicas = await threeReplicas(mesh, strategy);
+      const homes = new Map<string, number>();
+      for (let k = 0; k < 200; k += 1) {
+        const routes = await Promise.all(replicas.map((r) => r.route({ routingKey: `key-${k}` })));
+        expect(new Set(routes.map((r) => r.workerId)).size, `key-${k}`).toBe(1);
+        const home = routes[0]?.workerId ?? "";
+        homes.set(home, (homes.get(home) ?? 0) + 1);
+      }
+      // And the keys spread over every worker.
+      expect(homes.size).toBe(5);
+    }, 60_000);
+  }
+
+  it("resolve colliding commits by trying the next candidate, under load, losing nothing", async () => {
+    mesh = await startMesh({ workers: 3, slots: 2, handler: exampleHandler("sleep"), env: { SCALEMESH_BALANCER_STRATEGY: "consistent_hash" } });
+    const m = mesh;
+    const replicas = await threeReplicas(m, "consistent_hash");
+    const payload = new TextEncoder().encode(JSON.stringify({ ms: 40 }));
+    const responses: AssignResponse[] = [];
+    // Three replicas, 8 callers each, every task on one hot key: its home
+    // fills at once and the replicas race for the same few slots.
+    await Promise.all(
+      replicas.flatMap((replica, r) =>
+        Array.from({ length: 8 }, async (_, c) => {
+          for (let i = 0; i < 25; i += 1) {
+            responses.push(await replica.assign({ task: { taskId: `hot-${r}-${c}-${i}`, routingKey: "hot", payload } }));
+          }
+        }),
+      ),
+    );
+    expect(responses).toHaveLength(600);
+    const conflicts = responses.filter((a) => /conflicts on/.test(a.reason));
+    expect(conflicts.length).toBeGreaterThan(0);
+    const finished = await Promise.all(responses.map((a) => m.balancerClient.awaitTask({ taskId: a.taskId }, { timeoutMs: 60_000 })));
+    for (const done of finished) expect(done.task?.state).toBe(TaskState.SUCCEEDED);
+    const status = await m.admin.getClusterStatus({});
+    expect(status.tasksByState.SUCCEEDED).toBe(600n);
+  }, 120_000);
+});
