@@ -2,13 +2,19 @@
 //   assign    the Assign path vs a bare echo server on the same stack (h2load)
 //   e2e       end-to-end no-op tasks, scalemesh vs BullMQ on a local Redis
 //   recovery  SIGKILL of a worker until its tasks run elsewhere, both systems
+//   hashing   the hashing strategies' spread, disruption and bounded loads (simulator)
+//   latency   round robin vs least connections vs P2C peak-EWMA with workers
+//             of different speeds, in the simulator and on real processes
 // SCALEMESH_BENCH_ONLY=e2e (or a comma list) runs only those parts. Results
 // go to stdout; progress lines go to stderr.
 import { benchAssign } from "./assign-vs-echo.js";
 import { benchEndToEnd, endToEndOptionsFromEnv } from "./end-to-end.js";
 import { benchRecovery } from "./recovery.js";
+import { formatHashingReport } from "./hashing-sim.js";
+import { formatLatencyReport, runLatencySimulation } from "./balancing-latency-sim.js";
+import { benchStrategyLatency } from "./strategy-latency.js";
 
-const PARTS = ["assign", "e2e", "recovery"] as const;
+const PARTS = ["assign", "e2e", "recovery", "hashing", "latency"] as const;
 type Part = (typeof PARTS)[number];
 
 const say = (text: string): void => {
@@ -62,6 +68,18 @@ async function main(): Promise<number> {
     process.stderr.write("== recovery after SIGKILL: scalemesh vs BullMQ ==\n");
     if (parts.has("assign") || parts.has("e2e")) say("");
     await benchRecovery(say);
+  }
+  if (parts.has("hashing")) {
+    process.stderr.write("== hashing strategies (simulator) ==\n");
+    say("");
+    say(formatHashingReport());
+  }
+  if (parts.has("latency")) {
+    process.stderr.write("== strategies with heterogeneous workers ==\n");
+    say("");
+    say(formatLatencyReport(runLatencySimulation()));
+    say("");
+    await benchStrategyLatency(say);
   }
   return exitCode;
 }

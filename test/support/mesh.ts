@@ -26,7 +26,7 @@ export interface Mesh {
   readonly admin: RpcClient<typeof Admin>;
   readonly balancerClient: RpcClient<typeof Balancer>;
   readonly coordinatorClient: RpcClient<typeof Coordinator>;
-  startWorker(id: string, extraArgs?: readonly string[]): Promise<ServiceProcess>;
+  startWorker(id: string, extraArgs?: readonly string[], extraEnv?: Record<string, string>): Promise<ServiceProcess>;
   waitForWorkers(count: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -69,7 +69,7 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
   const balancerClient = createRpcClient(Balancer, `127.0.0.1:${balancer.grpcPort}`, { defaultDeadlineMs: 30_000 });
   const workers: ServiceProcess[] = [];
 
-  const startWorker = async (id: string, extraArgs: readonly string[] = []): Promise<ServiceProcess> => {
+  const startWorker = async (id: string, extraArgs: readonly string[] = [], extraEnv: Record<string, string> = {}): Promise<ServiceProcess> => {
     const worker = await startService("worker-agent", {
       args: [
         "--coordinator", coordinatorUri,
@@ -80,7 +80,7 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
         ...(options.workerArgs ?? []),
         ...extraArgs,
       ],
-      env,
+      env: { ...env, ...extraEnv },
       readyMessage: "worker registered",
     });
     workers.push(worker);
