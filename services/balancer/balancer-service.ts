@@ -86,7 +86,8 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
       try {
         const placed = await place(spec, workerId, bounds);
         deps.view.notePlaced(workerId);
-        return respond(placed, ranking.strategy, tried.length === 0 ? `chosen by ${ranking.strategy}` : `chosen by ${ranking.strategy} after conflicts on ${tried.join(", ")}`);
+        const why = candidate.note ? `chosen by ${ranking.strategy}: ${candidate.note}` : `chosen by ${ranking.strategy}`;
+        return respond(placed, ranking.strategy, tried.length === 0 ? why : `${why}, after conflicts on ${tried.join(", ")}`);
       } catch (error) {
         const status = toConnectError(error);
         if (!CONFLICTS.has(status.code)) throw status;
@@ -164,7 +165,7 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
         workerId: best.worker.workerId,
         workerAddress: best.worker.address,
         strategy: ranking.strategy,
-        reason: `chosen by ${ranking.strategy}`,
+        reason: best.note ? `chosen by ${ranking.strategy}: ${best.note}` : `chosen by ${ranking.strategy}`,
         alternativeWorkerIds: ranking.ranked.slice(1, 4).map((r) => r.worker.workerId),
       });
     },

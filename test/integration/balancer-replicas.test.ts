@@ -82,3 +82,39 @@ describe("three balancer replicas", () => {
     expect(status.tasksByState.SUCCEEDED).toBe(600n);
   }, 120_000);
 });
+
+describe("AssignStream over gRPC", () => {
+  it("answers every item of a long stream, refusing bad ones one by one", async () => {
+    mesh = await startMesh({ workers: 2, slots: 64, handler: exampleHandler("noop"), env: { SCALEMESH_COORDINATOR_MAX_PENDING_TASKS: "100000" } });
+    const m = mesh;
+    async function* requests() {
+      for (let i = 0; i < 2000; i += 1) {
+        // Every 100th item is invalid (a task id with a space).
+        yield { sequence: BigInt(i), request: { task: { taskId: i % 100 === 0 ? `bad ${i}` : `stream-${i}` } } };
+      }
+    }
+    const seen = new Set<bigint>();
+    let assigned = 0;
+    let refused = 0;
+    for await (const response of m.balancerClient.assignStream(requests(), { timeoutMs: 60_000 })) {
+      seen.add(response.sequence);
+      if (response.outcome.case === "assigned") assigned += 1;
+      if (response.outcome.case === "error") {
+        refused += 1;
+        expect(response.outcome.value.code).toBe(3);
+        expect(response.outcome.value.message).toMatch(/task\.task_id/);
+      }
+    }
+    expect(seen.size).toBe(2000);
+    expect(assigned).toBe(1980);
+    expect(refused).toBe(20);
+  }, 60_000);
+
+  it("says why a key went where it went", async () => {
+    mesh = await startMesh({ workers: 3, slots: 4, env: { SCALEMESH_BALANCER_STRATEGY: "consistent_hash" } });
+    const response = await mesh.balancerClient.assign({ task: { routingKey: "user-7", payload: new TextEncoder().encode("x") } });
+    expect(response.reason).toMatch(/^chosen by consistent_hash: home/);
+    const route = await mesh.balancerClient.route({ routingKey: "user-7" });
+    expect(route.workerId).toBe(response.workerId);
+  }, 60_000);
+});
