@@ -65,7 +65,11 @@ export function coordinatorService(coordinator: Coordinator, options: { logger: 
         });
       ctx.signal.addEventListener("abort", () => session.outbound.close(), { once: true });
       for await (const message of session.outbound) yield message;
-      await reading;
+      // The coordinator closed the session (worker declared dead, superseded,
+      // drained, shutting down): end the call now rather than wait for the
+      // worker to hang up, so a worker that was only frozen notices, reconnects
+      // and registers afresh. The reader stops when the call's signal aborts.
+      void reading;
     },
 
     async place(request, ctx) {

@@ -113,6 +113,12 @@ export class Coordinator {
   }
 
   start(): void {
+    // The recovery grace of workers known from the ledger counts from now,
+    // when the server takes calls, not from when the ledger was read.
+    const now = this.clock.now();
+    for (const record of this.workers.values()) {
+      if (record.epoch === 0n && record.state === WorkerState.SUSPECT) record.streamLostAtMs = now;
+    }
     // A quarter interval: a silent worker is noticed at most that long after its timeout.
     this.livenessTimer = setInterval(() => this.checkLiveness(), Math.max(50, Math.floor(this.settings.heartbeatIntervalMs / 4)));
   }
@@ -247,11 +253,13 @@ export class Coordinator {
 
   /**
    * The worker's heartbeat is the lease on its tasks: a task we placed on it
-   * a while ago (three heartbeats, so an assignment still on the wire is not
-   * mistaken) that it does not report running was lost there.
+   * a while ago (three heartbeats and at least 2 s, so an assignment still on
+   * the wire is not mistaken) that it does not report running was lost there.
    */
   private reconcileRunning(record: WorkerRecord, running: ReadonlySet<string>, nowMs: number): void {
-    const settleMs = 3 * this.settings.heartbeatIntervalMs;
+    // At least 2 s: under heavy load a heartbeat written before the
+    // assignment arrived can be read well after it was sent.
+    const settleMs = Math.max(3 * this.settings.heartbeatIntervalMs, 2000);
     for (const task of this.ledger.unfinishedOn(record.spec.workerId)) {
       if (running.has(task.task.spec?.taskId ?? "")) continue;
       if (task.startedAtMs !== undefined && nowMs - task.startedAtMs > settleMs) {
@@ -325,9 +333,10 @@ export class Coordinator {
     this.requestSchedule();
   }
 
+  /** The worker record this session still speaks for: same incarnation, not declared dead. */
   private current(session: WorkerSessionHandle): WorkerRecord | undefined {
     const record = this.workers.get(session.workerId);
-    return record && record.epoch === session.epoch ? record : undefined;
+    return record && record.epoch === session.epoch && record.state !== WorkerState.DEAD ? record : undefined;
   }
 
   private sendToWorker(workerId: string, message: SessionMessage): void {

@@ -1,8 +1,8 @@
 // A whole local mesh for integration tests: coordinator, balancer, optional
 // optimizer and N worker agents, each a real process on ephemeral ports.
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Admin, Balancer, Coordinator, WorkerState } from "../../libs/contracts/index.js";
 import { createRpcClient, type RpcClient } from "../../libs/rpc/index.js";
 import { projectRoot } from "../../libs/telemetry/version.js";
@@ -48,7 +48,8 @@ export function freshLedgerPath(): string {
 }
 
 export async function startMesh(options: MeshOptions): Promise<Mesh> {
-  const env = { SCALEMESH_LEDGER_PATH: freshLedgerPath(), ...options.env };
+  const ledgerPath = freshLedgerPath();
+  const env = { SCALEMESH_LEDGER_PATH: ledgerPath, ...options.env };
   const optimizer = options.withOptimizer
     ? await startService("optimizer", { env: { ...env, SCALEMESH_OPTIMIZER_GRPC_PORT: "0", SCALEMESH_OPTIMIZER_HTTP_PORT: "0" } })
     : undefined;
@@ -119,6 +120,7 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
       await balancer.stop();
       await coordinator.stop();
       await optimizer?.stop();
+      rmSync(dirname(ledgerPath), { recursive: true, force: true });
     },
   };
 }
