@@ -18,24 +18,30 @@ afterEach(async () => {
   await stopAll();
 });
 
+/**
+ * Waits until a balancer's view holds `workers` workers (Route names the best
+ * and up to three alternatives), so replicas compared with each other, or
+ * with the coordinator, see the same cluster.
+ */
+async function waitForView(replica: RpcClient<typeof Balancer>, workers: number, strategy?: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const seen = await replica.route({ routingKey: "warm-up", strategy }).then(
+      (r) => 1 + r.alternativeWorkerIds.length,
+      () => 0,
+    );
+    if (seen >= Math.min(workers, 4)) return;
+    if (Date.now() > deadline) throw new Error(`balancer view holds ${seen} of ${workers} workers after 10 s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 async function threeReplicas(m: Mesh, strategy: string): Promise<RpcClient<typeof Balancer>[]> {
   const env = { SCALEMESH_BALANCER_GRPC_PORT: "0", SCALEMESH_BALANCER_HTTP_PORT: "0", SCALEMESH_BALANCER_COORDINATOR: `static://127.0.0.1:${m.coordinator.grpcPort}`, SCALEMESH_BALANCER_STRATEGY: strategy };
   for (let i = 0; i < 2; i += 1) extra.push(await startService("balancer", { env }));
   const replicas = [m.balancerClient, ...extra.map((b) => createRpcClient(Balancer, `127.0.0.1:${b.grpcPort}`, { defaultDeadlineMs: 30_000 }))];
   clients.push(...replicas.slice(1));
-  // Each has its cluster view once Route answers.
-  for (const replica of replicas) {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        await replica.route({ routingKey: "warm-up", strategy });
-        break;
-      } catch (error) {
-        if (Date.now() > deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
-  }
+  for (const replica of replicas) await waitForView(replica, m.workers.length, strategy);
   return replicas;
 }
 
@@ -112,9 +118,13 @@ describe("AssignStream over gRPC", () => {
 
   it("says why a key went where it went", async () => {
     mesh = await startMesh({ workers: 3, slots: 4, env: { SCALEMESH_BALANCER_STRATEGY: "consistent_hash" } });
-    const response = await mesh.balancerClient.assign({ task: { routingKey: "user-7", payload: new TextEncoder().encode("x") } });
-    expect(response.reason).toMatch(/^chosen by consistent_hash: home/);
+    await waitForView(mesh.balancerClient, 3);
+    // Route answers where a task would go now, without placing it; on an idle
+    // mesh that is the key's home, and Assign then places it there.
     const route = await mesh.balancerClient.route({ routingKey: "user-7" });
-    expect(route.workerId).toBe(response.workerId);
+    expect(route.reason).toBe("chosen by consistent_hash: home");
+    const response = await mesh.balancerClient.assign({ task: { routingKey: "user-7", payload: new TextEncoder().encode("x") } });
+    expect(response.reason).toBe("chosen by consistent_hash: home");
+    expect(response.workerId).toBe(route.workerId);
   }, 60_000);
 });
