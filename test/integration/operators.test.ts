@@ -84,5 +84,11 @@ describe("scalemesh tasks / cancel / retry", () => {
     expect(cancelledTask?.error).toBe("cancelled: changed my mind");
     const metrics = await (await fetch(`http://127.0.0.1:${m.workers[0]?.httpPort}/metrics`)).text();
     expect(metrics).toMatch(/scalemesh_worker_tasks_total\{[^}]*outcome="cancelled"[^}]*\} 1/);
+    // Purge: final tasks that finished more than 1 s ago are deleted, from the ledger too.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const purged = cli(m, "purge", "--older-than", "1s");
+    expect(purged.stdout).toMatch(/purged 2 final task\(s\)/);
+    expect(cli(m, "tasks").stdout).toBe("no tasks match\n");
+    expect(cli(m, "purge", "--older-than", "soon").status).toBe(2);
   }, 60_000);
 });
