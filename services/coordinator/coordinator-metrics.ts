@@ -5,23 +5,24 @@ import { TaskState } from "../../libs/contracts/index.js";
 import { registry } from "../../libs/telemetry/index.js";
 import type { Coordinator } from "./coordinator.js";
 
-const staleResults = new Counter({
-  name: "scalemesh_coordinator_stale_results_total",
-  help: "Results from a worker that no longer owned the attempt (reassigned, cancelled or finished meanwhile); ignored.",
-  registers: [registry],
-});
-
-const retries = new Counter({
-  name: "scalemesh_coordinator_task_retries_total",
-  help: "Failed attempts given another attempt (handler failure, timeout, lost or dead worker).",
-  registers: [registry],
-});
-
-const workerDeaths = new Counter({
-  name: "scalemesh_coordinator_worker_deaths_total",
-  help: "Workers declared dead (heartbeat timeout or no reconnect within the grace).",
-  registers: [registry],
-});
+/** Counters bumped where things happen in the coordinator. */
+export const coordinatorCounters = {
+  staleResults: new Counter({
+    name: "scalemesh_coordinator_stale_results_total",
+    help: "Results from a worker that no longer owned the attempt (reassigned, cancelled or finished meanwhile); ignored.",
+    registers: [registry],
+  }),
+  retries: new Counter({
+    name: "scalemesh_coordinator_task_retries_total",
+    help: "Failed attempts given another attempt (handler failure, timeout, lost or dead worker).",
+    registers: [registry],
+  }),
+  workerDeaths: new Counter({
+    name: "scalemesh_coordinator_worker_deaths_total",
+    help: "Workers declared dead (heartbeat timeout or no reconnect within the grace).",
+    registers: [registry],
+  }),
+};
 
 let source: Coordinator | undefined;
 
@@ -59,9 +60,6 @@ new Gauge({
 });
 
 /** Points the gauges at this coordinator (one per process). */
-export function coordinatorMetrics(coordinator: Coordinator): void {
+export function observeCoordinator(coordinator: Coordinator): void {
   source = coordinator;
 }
-coordinatorMetrics.staleResults = staleResults;
-coordinatorMetrics.retries = retries;
-coordinatorMetrics.workerDeaths = workerDeaths;

@@ -38,7 +38,7 @@ import type { TaskStore } from "../../libs/ledger/task-store.js";
 import { alreadyExists, createAsyncQueue, failedPrecondition, invalidArgument, notFound, resourceExhausted, unavailable } from "../../libs/rpc/index.js";
 import { createClusterWatch, type ClusterWatch } from "./cluster-watch.js";
 import { createCommitOutbox, type CommitOutbox } from "./commit-outbox.js";
-import { coordinatorMetrics } from "./coordinator-metrics.js";
+import { coordinatorCounters, observeCoordinator } from "./coordinator-metrics.js";
 import { candidateOf, stateName, workerStatus, type SessionMessage, type WorkerRecord, type WorkerSessionHandle } from "./worker-registry.js";
 
 export interface CoordinatorSettings {
@@ -109,7 +109,7 @@ export class Coordinator {
       this.finishedSinceSample += 1;
       this.outbox.afterCommit(() => this.wakeWaiters(record));
     });
-    coordinatorMetrics(this);
+    observeCoordinator(this);
   }
 
   start(): void {
@@ -326,7 +326,7 @@ export class Coordinator {
     record.session = undefined;
     const orphans = this.ledger.unfinishedOn(workerId);
     this.logger.warn({ workerId, reason, tasksReturned: orphans.length }, "worker declared dead");
-    coordinatorMetrics.workerDeaths.inc();
+    coordinatorCounters.workerDeaths.inc();
     // Re-placed at once, without backoff: the task did nothing wrong.
     for (const task of orphans) this.failAttempt(task, `worker ${workerId} died: ${reason}`, { backoff: false });
     this.watch.removed(workerId, reason);
@@ -359,7 +359,7 @@ export class Coordinator {
     if (!record || !task) {
       // Reassigned, cancelled or finished meanwhile: recorded as stale, never
       // counted. Acked all the same, so the worker stops re-sending it.
-      coordinatorMetrics.staleResults.inc();
+      coordinatorCounters.staleResults.inc();
       this.logger.info({ workerId: session.workerId, taskId: result.taskId, attempt: result.attempt, succeeded: result.succeeded }, "stale result ignored: that attempt is no longer this worker's");
       session.outbound.push(ack);
       return;
@@ -399,7 +399,7 @@ export class Coordinator {
     const next = this.ledger.fail(task, error, now, now + delayMs);
     this.persist(task);
     if (next === TaskState.PENDING) {
-      coordinatorMetrics.retries.inc();
+      coordinatorCounters.retries.inc();
       this.pending.add(task);
       if (delayMs > 0) this.wakeAt(now + delayMs);
     } else {
