@@ -5,3 +5,4 @@ export * from "./strategy-options.js";
 export * from "./seeded-random.js";
 export * from "./health/index.js";
 export type { Strategy } from "./strategy.js";
+export * from "./worker-status.js";

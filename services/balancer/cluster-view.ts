@@ -6,7 +6,7 @@ import { createHealthTracker, type HealthTracker, type WorkerCandidate, type Wor
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Coordinator, type WatchClusterResponse, type WorkerStatus } from "../../libs/contracts/index.js";
 import { createRpcClient, type RpcClient } from "../../libs/rpc/index.js";
-import { candidateOf } from "../coordinator/worker-registry.js";
+import { candidateOf } from "../../libs/balancing/index.js";
 
 export interface ClusterView {
   readonly isSynced: boolean;

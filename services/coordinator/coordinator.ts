@@ -7,7 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import { durationFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { createPlacementStack, filterFeasible, isCapabilityOffered, type PlacementRequest, type StrategyName, type StrategyOptions, type WorkerCandidate } from "../../libs/balancing/index.js";
+import { candidateOf, createPlacementStack, filterFeasible, isCapabilityOffered, type PlacementRequest, type StrategyName, type StrategyOptions, type WorkerCandidate } from "../../libs/balancing/index.js";
 import {
   PlaceResponseSchema,
   TaskSpecSchema,
@@ -39,7 +39,7 @@ import { alreadyExists, createAsyncQueue, failedPrecondition, invalidArgument, n
 import { createClusterWatch, type ClusterWatch } from "./cluster-watch.js";
 import { createCommitOutbox, type CommitOutbox } from "./commit-outbox.js";
 import { coordinatorCounters, observeCoordinator } from "./coordinator-metrics.js";
-import { candidateOf, stateName, workerStatus, type SessionMessage, type WorkerRecord, type WorkerSessionHandle } from "./worker-registry.js";
+import { stateName, workerStatus, type SessionMessage, type WorkerRecord, type WorkerSessionHandle } from "./worker-registry.js";
 
 export interface CoordinatorSettings {
   readonly heartbeatIntervalMs: number;

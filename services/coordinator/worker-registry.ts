@@ -1,6 +1,6 @@
 // What the coordinator keeps about each worker, and how it shows it.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   WorkerState,
   WorkerStatusSchema,
@@ -9,7 +9,6 @@ import {
   type WorkerStatus,
 } from "../../libs/contracts/index.js";
 import type { AsyncQueue } from "../../libs/rpc/index.js";
-import type { WorkerCandidate, WorkerCondition } from "../../libs/balancing/index.js";
 
 export type SessionMessage = MessageInitShape<typeof WorkerSessionResponseSchema>;
 
@@ -58,41 +57,6 @@ export function workerStatus(record: WorkerRecord, inFlight: number): WorkerStat
     cordoned: record.isCordoned,
     taskLatencyEwmaMs: record.taskLatencyEwmaMs,
   });
-}
-
-export function conditionOf(state: WorkerState): WorkerCondition {
-  switch (state) {
-    case WorkerState.ALIVE:
-      return "alive";
-    case WorkerState.SUSPECT:
-      return "suspect";
-    case WorkerState.DRAINING:
-      return "draining";
-    case WorkerState.DEAD:
-    case WorkerState.UNSPECIFIED:
-      return "dead";
-    default: {
-      const unknown: never = state;
-      throw new Error(`unknown worker state ${String(unknown)}`);
-    }
-  }
-}
-
-/** A worker status as the placement stack sees it (balancer and coordinator alike). */
-export function candidateOf(status: WorkerStatus): WorkerCandidate {
-  const spec = status.spec;
-  return {
-    workerId: spec?.workerId ?? "",
-    address: spec?.address ?? "",
-    region: spec?.region ?? "",
-    zone: spec?.zone ?? "",
-    capabilities: spec?.capabilities ?? [],
-    labels: spec?.labels ?? {},
-    registeredAtMs: status.registeredAt ? timestampMs(status.registeredAt) : undefined,
-    slots: spec?.slots ?? 0,
-    inFlight: status.inFlight,
-    condition: status.cordoned && status.state === WorkerState.ALIVE ? "cordoned" : conditionOf(status.state),
-  };
 }
 
 export function stateName(state: WorkerState): string {
