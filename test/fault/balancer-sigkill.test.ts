@@ -6,43 +6,22 @@
 // task if the dead balancer had already placed it). Every accepted task ends
 // SUCCEEDED exactly once, on its first attempt: losing a balancer costs no
 // work. Tasks: SCALEMESH_FAULT_TASKS (>= 2,000).
-import { afterEach, describe, expect, it } from "vitest";
-import { stopAll } from "../support/service-process.js";
-import { runLoad } from "../support/load.js";
+import { describe, expect, it } from "vitest";
 import {
-  acceptedCounter,
   auditAcceptedTasks,
-  duringLoad,
-  faultTaskCount,
   listAllTasks,
   readExecutions,
   settledLedgerFile,
-  sleepPayload,
-  startFaultCluster,
   summarize,
   waitForAllFinal,
-  waitUntil,
-  type FaultCluster,
 } from "../support/fault-cluster.js";
+import { useFaultRuns } from "../support/fault-run.js";
 
-let cluster: FaultCluster | undefined;
-let stopLoad: AbortController | undefined;
-afterEach(async () => {
-  stopLoad?.abort();
-  await cluster?.stop();
-  cluster = undefined;
-  await stopAll();
-});
+const runs = useFaultRuns();
 
 describe("fault: one of two balancers SIGKILLed under load", () => {
   it("carries on through the other balancer; every accepted task succeeds exactly once", async () => {
-    cluster = await startFaultCluster({ workers: 4, slots: 16, balancers: 2 });
-    const c = cluster;
-    const count = faultTaskCount();
-    stopLoad = new AbortController();
-    const counter = acceptedCounter(Math.floor(count / 3));
-    const loading = runLoad({ clients: c.balancerClients, count, concurrency: 48, idPrefix: "bkill", payload: sleepPayload, onAccepted: counter.onAccepted, signal: stopLoad.signal });
-    await duringLoad(counter.reached, loading, 60_000);
+    const { cluster: c, count, loading } = await runs.startUnderLoad({ workers: 4, slots: 16, balancers: 2, idPrefix: "bkill" });
 
     const [dead, survivor] = c.balancers;
     const killedAtMs = Date.now();

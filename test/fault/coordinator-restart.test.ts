@@ -16,48 +16,29 @@
 // agent is now and then declared dead and its finished-but-unacknowledged
 // results re-run elsewhere (correct, but not this test's subject).
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { WorkerState } from "../../libs/contracts/index.js";
-import { stopAll } from "../support/service-process.js";
-import { runLoad, unavailableWindow } from "../support/load.js";
+import { unavailableWindow } from "../support/load.js";
 import {
-  acceptedCounter,
   auditAcceptedTasks,
-  duringLoad,
-  faultTaskCount,
   listAllTasks,
   logTimeMs,
   readExecutions,
   settledLedgerFile,
-  sleepPayload,
-  startFaultCluster,
   summarize,
   waitForAllFinal,
   waitUntil,
-  type FaultCluster,
 } from "../support/fault-cluster.js";
+import { useFaultRuns } from "../support/fault-run.js";
 
-let cluster: FaultCluster | undefined;
-let stopLoad: AbortController | undefined;
-afterEach(async () => {
-  stopLoad?.abort();
-  await cluster?.stop();
-  cluster = undefined;
-  await stopAll();
-});
+const runs = useFaultRuns();
 
 /** How long the coordinator stays down before it is started again. */
 const DOWN_MS = 1_000;
 
 describe("fault: coordinator SIGKILL and restart under load", () => {
   it("loses no accepted task and finishes each exactly once after a restart on the same ports and ledger", async () => {
-    cluster = await startFaultCluster({ workers: 4, slots: 16, env: { SCALEMESH_COORDINATOR_RECOVERY_GRACE_SEC: "5" } });
-    const c = cluster;
-    const count = faultTaskCount();
-    stopLoad = new AbortController();
-    const counter = acceptedCounter(Math.floor(count / 3));
-    const loading = runLoad({ clients: c.balancerClients, count, concurrency: 48, idPrefix: "ckill", payload: sleepPayload, onAccepted: counter.onAccepted, signal: stopLoad.signal });
-    await duringLoad(counter.reached, loading, 60_000);
+    const { cluster: c, count, loading } = await runs.startUnderLoad({ workers: 4, slots: 16, env: { SCALEMESH_COORDINATOR_RECOVERY_GRACE_SEC: "5" }, idPrefix: "ckill" });
 
     const first = c.coordinator;
     const killedAtMs = Date.now();

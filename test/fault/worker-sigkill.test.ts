@@ -7,45 +7,24 @@
 // handlers' execution records all agree. Tasks: SCALEMESH_FAULT_TASKS (>= 2,000).
 // Prints the time from the kill to "worker declared dead" and to the first
 // and last re-run of its tasks.
-import { afterEach, describe, expect, it } from "vitest";
-import { stopAll } from "../support/service-process.js";
-import { runLoad } from "../support/load.js";
+import { describe, expect, it } from "vitest";
 import {
-  acceptedCounter,
   auditAcceptedTasks,
   busiestWorker,
-  duringLoad,
-  faultTaskCount,
   listAllTasks,
   logTimeMs,
   readExecutions,
   settledLedgerFile,
-  sleepPayload,
-  startFaultCluster,
   summarize,
   waitForAllFinal,
-  waitUntil,
-  type FaultCluster,
 } from "../support/fault-cluster.js";
+import { useFaultRuns } from "../support/fault-run.js";
 
-let cluster: FaultCluster | undefined;
-let stopLoad: AbortController | undefined;
-afterEach(async () => {
-  stopLoad?.abort();
-  await cluster?.stop();
-  cluster = undefined;
-  await stopAll();
-});
+const runs = useFaultRuns();
 
 describe("fault: worker SIGKILL under load", () => {
   it("re-places the killed worker's tasks elsewhere with attempt 2 and a history record naming it; every accepted task succeeds once", async () => {
-    cluster = await startFaultCluster({ workers: 4, slots: 16 });
-    const c = cluster;
-    const count = faultTaskCount();
-    stopLoad = new AbortController();
-    const counter = acceptedCounter(Math.floor(count / 3));
-    const loading = runLoad({ clients: c.balancerClients, count, concurrency: 48, idPrefix: "wkill", payload: sleepPayload, onAccepted: counter.onAccepted, signal: stopLoad.signal });
-    await duringLoad(counter.reached, loading, 60_000);
+    const { cluster: c, count, loading } = await runs.startUnderLoad({ workers: 4, slots: 16, idPrefix: "wkill" });
 
     // The victim: the busiest worker, once one runs at least 4 tasks.
     const { workerId: victimId, inFlight } = await busiestWorker(c.admin, 4, 10_000);

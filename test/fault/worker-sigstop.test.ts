@@ -12,49 +12,29 @@
 // session's call, so the worker reconnects, registers afresh and hands in its
 // late results, which are acknowledged as stale.
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { TaskState, WorkerState } from "../../libs/contracts/index.js";
-import { stopAll } from "../support/service-process.js";
-import { runLoad } from "../support/load.js";
 import {
-  acceptedCounter,
   auditAcceptedTasks,
   busiestWorker,
-  duringLoad,
-  faultTaskCount,
   listAllTasks,
   logTimeMs,
   readExecutions,
   settledLedgerFile,
   scrapeMetric,
-  sleepPayload,
-  startFaultCluster,
   summarize,
   waitForAllFinal,
   waitUntil,
-  type FaultCluster,
 } from "../support/fault-cluster.js";
+import { useFaultRuns } from "../support/fault-run.js";
 
 const STALE = "scalemesh_coordinator_stale_results_total";
 
-let cluster: FaultCluster | undefined;
-let stopLoad: AbortController | undefined;
-afterEach(async () => {
-  stopLoad?.abort();
-  await cluster?.stop();
-  cluster = undefined;
-  await stopAll();
-});
+const runs = useFaultRuns();
 
 describe("fault: worker SIGSTOP, declared dead, then SIGCONT", () => {
   it("re-places a frozen worker's tasks and ignores its late results as stale, counting nothing twice", async () => {
-    cluster = await startFaultCluster({ workers: 4, slots: 16 });
-    const c = cluster;
-    const count = faultTaskCount();
-    stopLoad = new AbortController();
-    const counter = acceptedCounter(Math.floor(count / 3));
-    const loading = runLoad({ clients: c.balancerClients, count, concurrency: 48, idPrefix: "wstop", payload: sleepPayload, onAccepted: counter.onAccepted, signal: stopLoad.signal });
-    await duringLoad(counter.reached, loading, 60_000);
+    const { cluster: c, count, loading } = await runs.startUnderLoad({ workers: 4, slots: 16, idPrefix: "wstop" });
 
     // The victim: the busiest worker, once one runs at least 4 tasks.
     const { workerId: victimId, inFlight } = await busiestWorker(c.admin, 4, 10_000);
