@@ -62,8 +62,3 @@ export function isServiceError(error: unknown): error is ServiceError {
     "metadata" in error
   );
 }
-
-/** Whether a status means "try again, maybe elsewhere". */
-export function isRetryable(error: ConnectError): boolean {
-  return error.code === Code.Unavailable || error.code === Code.Aborted;
-}

@@ -11,7 +11,7 @@ import { protoPath as healthProtoPath } from "grpc-health-check";
 export type ReflectionPackage = Record<string, { fileDescriptorProtos: Buffer[] }>;
 
 /** Files a service needs, dependencies first, each once. */
-export function filesOf(services: readonly DescService[]): DescFile[] {
+function filesOf(services: readonly DescService[]): DescFile[] {
   const ordered: DescFile[] = [];
   const seen = new Set<string>();
   const visit = (file: DescFile): void => {
