@@ -507,7 +507,7 @@ describe("configHelp", () => {
       expect(row).toContain(option.envName);
       expect(row).toContain(option.description);
     }
-    expect(CONFIG_OPTIONS).toHaveLength(68);
+    expect(CONFIG_OPTIONS).toHaveLength(76);
   });
 });
 

@@ -4,6 +4,7 @@
 // new option is one line here.
 import { z } from "zod";
 import { STRATEGY_NAMES, type StrategyName } from "../balancing/placement-stack.js";
+import { parseEndpointUri, registrationUriError } from "../discovery/endpoint-uri.js";
 
 // ---- option builders: one per kind of value, so ranges read the same everywhere
 
@@ -24,16 +25,40 @@ const DISCOVERY_URI = /^[a-z][a-z0-9+.-]*:\/\/\S+$/;
 const DISCOVERY_URI_OR_NONE = /^$|^[a-z][a-z0-9+.-]*:\/\/\S+$/;
 const DISCOVERY_ALLOWED = "a discovery URI such as static://host:port,host:port or dns+srv://name";
 
+/** Beyond the shape: the scheme's own parser says what is wrong (a port missing, an unknown query key). */
+const parsesAsUri = (check: (uri: string) => string | undefined) => (value: string, ctx: z.RefinementCtx) => {
+  if (value === "") return;
+  const error = check(value);
+  if (error !== undefined) ctx.addIssue({ code: "custom", message: error });
+};
+const uriError = (uri: string): string | undefined => {
+  const parsed = parseEndpointUri(uri);
+  return parsed.ok ? undefined : parsed.error;
+};
+
 const discoveryUri = (defaultUri: string, description: string) =>
-  z.string().regex(DISCOVERY_URI).meta({ allowed: DISCOVERY_ALLOWED }).default(defaultUri).describe(description);
+  z.string().regex(DISCOVERY_URI).superRefine(parsesAsUri(uriError)).meta({ allowed: DISCOVERY_ALLOWED }).default(defaultUri).describe(description);
 
 const optionalDiscoveryUri = (defaultUri: string, description: string) =>
   z
     .string()
     .regex(DISCOVERY_URI_OR_NONE)
+    .superRefine(parsesAsUri(uriError))
     .meta({ allowed: `"" (none) or ${DISCOVERY_ALLOWED}` })
     .default(defaultUri)
     .describe(description);
+
+const REGISTRY_URI_OR_NONE = /^$|^(consul|etcd):\/\/\S+$/;
+const registrationUri = (description: string) =>
+  z
+    .string()
+    .regex(REGISTRY_URI_OR_NONE)
+    .superRefine(parsesAsUri(registrationUriError))
+    .meta({ allowed: '"" (none), consul://agent:8500/service-name or etcd://host:2379/key/prefix' })
+    .default("")
+    .describe(description);
+
+const advertiseHost = (description: string) => z.string().default("").describe(description);
 
 /** Durations in seconds may be fractional so tests can run fast clocks (heartbeat 0.1). */
 const seconds = (defaultSec: number, description: string) =>
@@ -62,6 +87,8 @@ const coordinatorSection = z
     host: host("Address the coordinator listens on."),
     grpc_port: port(7070, "Coordinator gRPC port (WorkerSession, Place, WatchCluster, Admin)."),
     http_port: port(7071, "Coordinator HTTP port (metrics, health, Connect JSON, page)."),
+    register: registrationUri("Where this coordinator registers itself (consul://… or etcd://…); \"\" registers nowhere."),
+    advertise_host: advertiseHost("The host others dial to reach this coordinator; \"\" = the listen host, or this machine's name when that is 0.0.0.0."),
     heartbeat_interval_sec: seconds(1, "How often workers are asked to heartbeat."),
     reconnect_grace_sec: secondsOrZero(
       1.5,
@@ -99,6 +126,8 @@ const balancerSection = z
     host: host("Address the balancer listens on."),
     grpc_port: port(7080, "Balancer gRPC port (Assign, AssignStream, Route, AwaitTask)."),
     http_port: port(7081, "Balancer HTTP port (metrics, health, Connect JSON)."),
+    register: registrationUri("Where this balancer registers itself (consul://… or etcd://…); \"\" registers nowhere."),
+    advertise_host: advertiseHost("The host others dial to reach this balancer; \"\" = the listen host, or this machine's name when that is 0.0.0.0."),
     coordinator: discoveryUri("static://127.0.0.1:7070", "Where to find the coordinator."),
     strategy: z
       .enum(STRATEGY_NAMES as [StrategyName, ...StrategyName[]])
@@ -124,6 +153,8 @@ const optimizerSection = z
     host: host("Address the optimizer listens on."),
     grpc_port: port(7090, "Optimizer gRPC port (Observe, GetForecast, GetRecommendation, ...)."),
     http_port: port(7091, "Optimizer HTTP port (metrics, health, Connect JSON)."),
+    register: registrationUri("Where this optimizer registers itself (consul://… or etcd://…); \"\" registers nowhere."),
+    advertise_host: advertiseHost("The host others dial to reach this optimizer; \"\" = the listen host, or this machine's name when that is 0.0.0.0."),
     window_sec: seconds(60, "Load history window the forecasts look at."),
   })
   .readonly()
@@ -135,6 +166,8 @@ const workerSection = z
     worker_id: z.string().default("").describe('Stable worker id; "" generates one at start-up.'),
     host: host("Address the worker agent's HTTP server listens on."),
     http_port: port(7101, "Worker agent HTTP port (health, metrics)."),
+    register: registrationUri("Where this worker agent registers itself, checked through its HTTP /readyz (consul://… or etcd://…); \"\" registers nowhere."),
+    advertise_host: advertiseHost("The host others dial to reach this worker agent's HTTP port; \"\" = the listen host, or this machine's name when that is 0.0.0.0."),
     slots: z.number().int().min(1).max(1024).default(4).describe("Tasks this worker runs at once."),
     capabilities: stringList("Capabilities this worker offers; tasks may require some."),
     labels: z

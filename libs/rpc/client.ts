@@ -10,6 +10,8 @@ import { Code, toConnectError } from "./errors.js";
 import { deserializerFor, methodPath, serializerFor } from "./grpc-server-adapter.js";
 import { readMessages } from "./message-queue.js";
 import { isTracingEnabled, tracer } from "../telemetry/tracing.js";
+import type { Logger } from "pino";
+import { followDiscoveryUri, type LoadBalancing } from "./discovery-channel.js";
 
 export interface ClientOptions {
   /** Deadline for calls that do not set timeoutMs. Streams get none by default. */
@@ -17,6 +19,14 @@ export interface ClientOptions {
   readonly maxMessageBytes?: number;
   readonly keepaliveTimeMs?: number;
   readonly keepaliveTimeoutMs?: number;
+  /**
+   * With a discovery URI as the target: pick_first keeps one connection to
+   * the first endpoint that answers (a coordinator), round_robin spreads
+   * calls over all of them (balancers). Default pick_first.
+   */
+  readonly balancing?: LoadBalancing;
+  /** Where the discovery of a URI target logs what it finds. */
+  readonly logger?: Logger;
 }
 
 export type RpcClient<S extends DescService> = Client<S> & {
@@ -39,11 +49,24 @@ export function channelOptions(options: ClientOptions): grpc.ChannelOptions {
   };
 }
 
-export function createRpcClient<S extends DescService>(service: S, address: string, options: ClientOptions = {}): RpcClient<S> {
-  const channel = new grpc.Client(address, grpc.credentials.createInsecure(), channelOptions(options));
+/**
+ * `target` is host:port or a discovery URI (static://, dns+srv://, consul://,
+ * etcd://, k8s://); a URI is followed for as long as the client is open, and
+ * errors name it.
+ */
+export function createRpcClient<S extends DescService>(service: S, target: string, options: ClientOptions = {}): RpcClient<S> {
+  const address = target;
+  const discovery = isDiscoveryUri(target) ? followDiscoveryUri(target, options.logger ? { logger: options.logger } : {}) : undefined;
+  const channel = new grpc.Client(discovery?.grpcTarget ?? target.replace(/^static:\/\//, ""), grpc.credentials.createInsecure(), {
+    ...channelOptions(options),
+    ...(discovery ? { "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ [options.balancing ?? "pick_first"]: {} }] }) } : {}),
+  });
   const client: Record<string, unknown> = {
     address,
-    close: () => channel.close(),
+    close: () => {
+      channel.close();
+      discovery?.release();
+    },
     waitForReady: (timeoutMs: number) =>
       new Promise<void>((resolve, reject) => {
         channel.waitForReady(Date.now() + timeoutMs, (error) => {
@@ -56,6 +79,11 @@ export function createRpcClient<S extends DescService>(service: S, address: stri
     client[method.localName] = callFor(channel, service, method, address, options);
   }
   return client as RpcClient<S>;
+}
+
+/** A single static://host:port needs no resolver: it is used as the plain address. */
+function isDiscoveryUri(target: string): boolean {
+  return /^[a-z0-9+]+:\/\//.test(target) && !/^static:\/\/[^,?]+$/.test(target);
 }
 
 function callFor(channel: grpc.Client, service: DescService, method: DescMethod, address: string, options: ClientOptions) {
@@ -75,7 +103,7 @@ function callFor(channel: grpc.Client, service: DescService, method: DescMethod,
   const fail = (error: unknown): ConnectError => {
     const status = toConnectError(error);
     // Name the address when the channel itself failed, not when the server refused.
-    if (status.code === Code.Unavailable && /No connection established|ECONNREFUSED|Connection dropped|Failed to connect/i.test(status.rawMessage)) {
+    if (status.code === Code.Unavailable && !status.rawMessage.includes(address) && /No connection established|ECONNREFUSED|Connection dropped|Failed to connect|No addresses resolved/i.test(status.rawMessage)) {
       return new ConnectError(`${address}: ${status.rawMessage}`, status.code);
     }
     return status;

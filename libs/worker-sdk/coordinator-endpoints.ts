@@ -1,14 +1,17 @@
-// Where the worker finds the coordinator: a discovery URI (static://h1:7070,h2:7070)
-// or a list of host:port. Other schemes are refused by libs/discovery until
-// their resolvers exist.
-import { parseEndpointUri } from "../discovery/index.js";
+// Where the worker finds the coordinator: a discovery URI (static://,
+// dns+srv://, consul://, etcd://, k8s://) or a list of host:port, checked
+// here so a mistake stops the worker at start-up with the reason.
+import { isHostPort, parseEndpointUri } from "../discovery/index.js";
 
-export type CoordinatorEndpoints = { readonly ok: true; readonly endpoints: readonly string[] } | { readonly ok: false; readonly error: string };
+export type CoordinatorTarget = { readonly ok: true; readonly target: string } | { readonly ok: false; readonly error: string };
 
-export function resolveCoordinatorEndpoints(coordinator: string | readonly string[]): CoordinatorEndpoints {
+export function resolveCoordinatorTarget(coordinator: string | readonly string[]): CoordinatorTarget {
   if (typeof coordinator !== "string") {
-    return coordinator.length > 0 ? { ok: true, endpoints: [...coordinator] } : { ok: false, error: "no coordinator endpoint given" };
+    if (coordinator.length === 0) return { ok: false, error: "no coordinator endpoint given" };
+    const bad = coordinator.find((endpoint) => !isHostPort(endpoint));
+    if (bad !== undefined) return { ok: false, error: `coordinator endpoint "${bad}" needs host:port` };
+    return { ok: true, target: `static://${coordinator.join(",")}` };
   }
   const parsed = parseEndpointUri(coordinator);
-  return parsed.ok ? { ok: true, endpoints: parsed.endpoints } : { ok: false, error: parsed.error };
+  return parsed.ok ? { ok: true, target: coordinator.trim() } : { ok: false, error: parsed.error };
 }

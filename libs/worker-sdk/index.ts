@@ -7,4 +7,4 @@ export { NO_FREE_SLOT, WORKER_DRAINING } from "./task-runner.js";
 export { executeTask, formatSeconds, type ExecuteTaskOptions } from "./execute-task.js";
 export { backoffCapMs, reconnectDelayMs, type BackoffPolicy } from "./backoff.js";
 export { generateWorkerId, type WorkerIdParts } from "./worker-id.js";
-export { resolveCoordinatorEndpoints, type CoordinatorEndpoints } from "./coordinator-endpoints.js";
+export { resolveCoordinatorTarget, type CoordinatorTarget } from "./coordinator-endpoints.js";

@@ -11,7 +11,7 @@ import { Coordinator } from "../contracts/index.js";
 import { createRpcClient, type ClientOptions, type RpcClient } from "../rpc/client.js";
 import { SCALEMESH_VERSION } from "../telemetry/version.js";
 import { reconnectDelayMs, type BackoffPolicy } from "./backoff.js";
-import { resolveCoordinatorEndpoints } from "./coordinator-endpoints.js";
+import { resolveCoordinatorTarget } from "./coordinator-endpoints.js";
 import { createProcessLoadSampler } from "./process-load.js";
 import { createResultOutbox } from "./result-outbox.js";
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, openSession, type Session, type SessionEnd } from "./session.js";
@@ -101,10 +101,10 @@ export function outputLimitBytes(maxMessageBytes: number = DEFAULT_MAX_MESSAGE_B
 }
 
 export function createWorker(options: WorkerOptions): Worker {
-  const resolved = resolveCoordinatorEndpoints(options.coordinator);
+  const resolved = resolveCoordinatorTarget(options.coordinator);
   if (!resolved.ok) throw new Error(`coordinator: ${resolved.error}`);
   if (!Number.isInteger(options.slots) || options.slots < 1) throw new Error(`slots: must be an integer >= 1, got ${options.slots}`);
-  const endpoints = resolved.endpoints;
+  const coordinatorTarget = resolved.target;
   const workerId = options.workerId || generateWorkerId({ prefix: options.workerIdPrefix });
   const log = options.logger.child({ workerId });
   const reconnect = options.reconnect ?? DEFAULT_RECONNECT;
@@ -117,7 +117,9 @@ export function createWorker(options: WorkerOptions): Worker {
     maxBytes: Math.max(MIN_OUTBOX_BYTES, options.slots * outputLimitBytes(options.rpc?.maxMessageBytes)),
     logger: log,
   });
-  const clients = new Map<string, RpcClient<typeof Coordinator>>();
+  // One channel for every session: it follows the coordinator's discovery
+  // URI and fails over between the endpoints it lists by itself.
+  let client: RpcClient<typeof Coordinator> | undefined;
   const stopController = new AbortController();
   const changeListeners = new Set<() => void>();
   let current: Session | undefined;
@@ -194,25 +196,21 @@ export function createWorker(options: WorkerOptions): Worker {
     });
   };
 
-  const clientFor = (endpoint: string): RpcClient<typeof Coordinator> => {
-    let client = clients.get(endpoint);
-    if (!client) {
-      client = createRpcClient(Coordinator, endpoint, options.rpc);
-      clients.set(endpoint, client);
-    }
+  const coordinatorClient = (): RpcClient<typeof Coordinator> => {
+    client ??= createRpcClient(Coordinator, coordinatorTarget, { ...options.rpc, logger: log });
     return client;
   };
 
-  const runSession = async (endpoint: string): Promise<SessionEnd> => {
+  const runSession = async (): Promise<SessionEnd> => {
     // Tasks whose results wait in the outbox are still ours: listing them
     // keeps the coordinator from handing them to another worker before the
     // results arrive right after Registered.
     const runningTaskIds = [...new Set([...runner.runningTaskIds(), ...outbox.taskIds()])];
     const session: Session = openSession({
-      client: clientFor(endpoint),
+      client: coordinatorClient(),
       register: registerMessage({ worker: workerSpec, runningTaskIds }),
       registerTimeoutMs: options.rpc?.defaultDeadlineMs ?? 10_000,
-      logger: log.child({ coordinator: endpoint }),
+      logger: log.child({ coordinator: coordinatorTarget }),
       heartbeat,
       onRegistered: (registered) => {
         // Before anything else on this session: the results the coordinator may not have stored.
@@ -224,7 +222,7 @@ export function createWorker(options: WorkerOptions): Worker {
         }
         log.info(
           {
-            coordinator: endpoint,
+            coordinator: coordinatorTarget,
             address: workerSpec.address,
             sessionEpoch: registered.sessionEpoch.toString(),
             heartbeatIntervalMs,
@@ -233,7 +231,7 @@ export function createWorker(options: WorkerOptions): Worker {
           },
           "worker registered",
         );
-        options.onRegistered?.({ workerId, coordinator: endpoint, sessionEpoch: registered.sessionEpoch, heartbeatIntervalMs });
+        options.onRegistered?.({ workerId, coordinator: coordinatorTarget, sessionEpoch: registered.sessionEpoch, heartbeatIntervalMs });
         notifyChange();
       },
       onAssignment: (assignment) => runner.accept(assignment),
@@ -261,18 +259,14 @@ export function createWorker(options: WorkerOptions): Worker {
 
   const connectLoop = async (): Promise<void> => {
     let failures = 0;
-    let endpointIndex = 0;
     while (!isStopped && !(draining && hasNothingToReport())) {
-      const endpoint = endpoints[endpointIndex % endpoints.length] as string;
-      const end = await runSession(endpoint);
+      const end = await runSession();
       if (isStopped || end.isClosedByWorker) return;
-      // A session that registered proves the endpoint works: start the backoff
-      // over and go back to it. One that never registered: try the next one.
+      // A session that registered proves the coordinator works: start the backoff over.
       if (end.wasRegistered) failures = 0;
-      else endpointIndex += 1;
       const delayMs = reconnectDelayMs(reconnect, failures, random);
       failures += 1;
-      log.warn({ coordinator: endpoint, error: end.error, delayMs, failures }, "session with the coordinator ended; reconnecting");
+      log.warn({ coordinator: coordinatorTarget, error: end.error, delayMs, failures }, "session with the coordinator ended; reconnecting");
       await sleep(delayMs, undefined, { signal: stopController.signal }).catch(() => undefined);
     }
   };
@@ -284,8 +278,8 @@ export function createWorker(options: WorkerOptions): Worker {
       stopController.abort();
       current?.end("worker stopping");
       await loopDone;
-      for (const client of clients.values()) client.close();
-      clients.clear();
+      client?.close();
+      client = undefined;
       if (outbox.size > 0) log.error({ unacknowledged: outbox.taskIds() }, "stopped with results the coordinator never acknowledged");
       notifyChange();
     })();
@@ -336,7 +330,7 @@ export function createWorker(options: WorkerOptions): Worker {
     },
     start() {
       if (loopDone || isStopped) return;
-      log.info({ coordinator: endpoints, slots: options.slots }, "worker starting");
+      log.info({ coordinator: coordinatorTarget, slots: options.slots }, "worker starting");
       loopDone = connectLoop().catch((error: unknown) => log.error({ err: error }, "worker session loop failed"));
     },
     drain,

@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import { createHealthTracker, type HealthTracker, type WorkerCandidate, type WorkerHealth } from "../../libs/balancing/index.js";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Coordinator, type WatchClusterResponse, type WorkerStatus } from "../../libs/contracts/index.js";
-import { createRpcClient, type RpcClient } from "../../libs/rpc/index.js";
+import { type RpcClient } from "../../libs/rpc/index.js";
 import { candidateOf } from "../../libs/balancing/index.js";
 
 export interface ClusterView {
@@ -22,15 +22,19 @@ export interface ClusterView {
   stop(): void;
 }
 
-export function startClusterView(options: { coordinators: readonly string[]; coordinatorUri: string; logger: Logger; onSynced?: () => void }): ClusterView {
+export function startClusterView(options: {
+  /** The coordinator's channel (it follows the discovery URI); the view does not close it. */
+  client: RpcClient<typeof Coordinator>;
+  logger: Logger;
+  onSynced?: () => void;
+}): ClusterView {
   const workers = new Map<string, WorkerStatus>();
   const tracker = createHealthTracker();
   const candidates = new Map<string, WorkerCandidate>();
   let synced = false;
   let revision = 0n;
   let stopped = false;
-  let endpointIndex = 0;
-  let client: RpcClient<typeof Coordinator> | undefined;
+  const client = options.client;
   const abort = new AbortController();
 
   const put = (status: WorkerStatus): void => {
@@ -48,7 +52,7 @@ export function startClusterView(options: { coordinators: readonly string[]; coo
         for (const status of event.event.value.workers) put(status);
         if (!synced) {
           synced = true;
-          options.logger.info({ workers: workers.size, coordinator: client?.address }, "cluster view synced");
+          options.logger.info({ workers: workers.size, coordinator: client.address }, "cluster view synced");
           options.onSynced?.();
         }
         break;
@@ -68,8 +72,6 @@ export function startClusterView(options: { coordinators: readonly string[]; coo
   const run = async (): Promise<void> => {
     let backoffMs = 200;
     while (!stopped) {
-      const address = options.coordinators[endpointIndex % options.coordinators.length] as string;
-      client = createRpcClient(Coordinator, address);
       try {
         for await (const event of client.watchCluster({}, { signal: abort.signal })) {
           apply(event);
@@ -77,12 +79,9 @@ export function startClusterView(options: { coordinators: readonly string[]; coo
         }
       } catch (error) {
         if (stopped) return;
-        if (synced) options.logger.warn({ coordinator: address, err: error instanceof Error ? error.message : String(error) }, "lost the cluster watch; re-syncing");
-      } finally {
-        client.close();
+        if (synced) options.logger.warn({ coordinator: client.address, err: error instanceof Error ? error.message : String(error) }, "lost the cluster watch; re-syncing");
       }
       synced = false;
-      endpointIndex += 1;
       await new Promise((resolve) => setTimeout(resolve, backoffMs * (0.5 + Math.random())));
       backoffMs = Math.min(2_000, backoffMs * 2);
     }

@@ -4,6 +4,7 @@ import { loadConfigOrExit, rpcOptionsOf, strategyOptionsOf } from "../../libs/co
 import { Balancer, Coordinator } from "../../libs/contracts/index.js";
 import { parseEndpointUri } from "../../libs/discovery/index.js";
 import { createRpcClient, register, startServiceHost, stopOnSignals } from "../../libs/rpc/index.js";
+import { registerService } from "../../libs/discovery/index.js";
 import { SCALEMESH_VERSION, createLogger, setServiceLabel, startTelemetry } from "../../libs/telemetry/index.js";
 import { balancerService } from "./balancer-service.js";
 import { startClusterView } from "./cluster-view.js";
@@ -14,16 +15,17 @@ const logger = createLogger({ service: "balancer", version: SCALEMESH_VERSION, l
 setServiceLabel("balancer");
 
 const coordinatorUri = config.balancer.coordinator;
-const endpoints = parseEndpointUri(coordinatorUri);
-if (!endpoints.ok) {
-  process.stderr.write(`invalid value for balancer.coordinator: ${endpoints.error}\n`);
+const parsedUri = parseEndpointUri(coordinatorUri);
+if (!parsedUri.ok) {
+  process.stderr.write(`invalid value for balancer.coordinator: ${parsedUri.error}\n`);
   process.exit(2);
 }
 
-const view = startClusterView({ coordinators: endpoints.endpoints, coordinatorUri, logger });
-// One channel to the coordinator for Place and WaitTask; grpc-js multiplexes
-// calls over it and reconnects by itself.
-const coordinatorClient = createRpcClient(Coordinator, endpoints.endpoints[0] as string, rpcOptionsOf(config.rpc));
+// One channel to the coordinator for the cluster watch, Place and WaitTask:
+// grpc-js multiplexes calls over it, reconnects by itself, and follows the
+// discovery URI when the coordinator moves.
+const coordinatorClient = createRpcClient(Coordinator, coordinatorUri, { ...rpcOptionsOf(config.rpc), logger });
+const view = startClusterView({ client: coordinatorClient, logger });
 
 const host = await startServiceHost({
   host: config.balancer.host,
@@ -52,8 +54,12 @@ const host = await startServiceHost({
   process.exit(1);
 });
 
+// Registered once it listens; deregistered first on a stop, so clients move on before it stops answering.
+const registration = registerService({ kind: "balancer", section: config.balancer, port: host.grpc.port, check: "grpc", placement: config.scaling, version: SCALEMESH_VERSION, logger });
+
 // Signals are handled before "listening" is said: whoever reacts to that line may signal at once.
 stopOnSignals(async () => {
+  await registration?.stop();
   await host.stop();
   view.stop();
   coordinatorClient.close();

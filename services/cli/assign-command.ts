@@ -4,7 +4,7 @@ import { toJsonString } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { AssignResponseSchema, Balancer, TaskSchema, TaskState } from "../../libs/contracts/index.js";
 import { createRpcClient } from "../../libs/rpc/index.js";
-import { firstEndpoint } from "./endpoints.js";
+import { checkedTarget } from "./endpoints.js";
 
 export interface AssignOptions {
   readonly balancer: string;
@@ -23,7 +23,7 @@ export interface AssignOptions {
 
 /** Returns the exit code: 0 when the task was accepted (and with --wait, succeeded). */
 export async function assign(options: AssignOptions, out: (text: string) => void): Promise<number> {
-  const client = createRpcClient(Balancer, firstEndpoint(options.balancer, "--balancer"), { defaultDeadlineMs: 10_000 });
+  const client = createRpcClient(Balancer, checkedTarget(options.balancer, "--balancer"), { defaultDeadlineMs: 10_000, balancing: "round_robin" });
   try {
     const response = await client.assign({
       task: {

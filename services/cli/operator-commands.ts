@@ -4,13 +4,13 @@ import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { toJsonString } from "@bufbuild/protobuf";
 import { Admin, ListTasksResponseSchema, TaskState, WorkerState, type Task, type WorkerStatus } from "../../libs/contracts/index.js";
 import { createRpcClient } from "../../libs/rpc/index.js";
-import { firstEndpoint } from "./endpoints.js";
+import { checkedTarget } from "./endpoints.js";
 import { ago, table } from "./format.js";
 import { CliUsageError } from "./usage-error.js";
 import type { AdminTarget } from "./status-command.js";
 
 function adminClient(target: AdminTarget) {
-  return createRpcClient(Admin, firstEndpoint(target.coordinator, "--coordinator"), { defaultDeadlineMs: target.timeoutMs });
+  return createRpcClient(Admin, checkedTarget(target.coordinator, "--coordinator"), { defaultDeadlineMs: target.timeoutMs });
 }
 
 function describeWorker(worker: WorkerStatus | undefined): string {

@@ -3,7 +3,7 @@ import { toJsonString } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Admin, GetClusterStatusResponseSchema, ListWorkersResponseSchema, WorkerState } from "../../libs/contracts/index.js";
 import { createRpcClient } from "../../libs/rpc/index.js";
-import { firstEndpoint } from "./endpoints.js";
+import { checkedTarget } from "./endpoints.js";
 import { ago, table } from "./format.js";
 
 export interface AdminTarget {
@@ -13,7 +13,7 @@ export interface AdminTarget {
 }
 
 export async function showStatus(target: AdminTarget, out: (text: string) => void): Promise<void> {
-  const client = createRpcClient(Admin, firstEndpoint(target.coordinator, "--coordinator"), { defaultDeadlineMs: target.timeoutMs });
+  const client = createRpcClient(Admin, checkedTarget(target.coordinator, "--coordinator"), { defaultDeadlineMs: target.timeoutMs });
   try {
     const status = await client.getClusterStatus({});
     if (target.json) return out(toJsonString(GetClusterStatusResponseSchema, status, { prettySpaces: 2 }));
@@ -33,7 +33,7 @@ export async function showStatus(target: AdminTarget, out: (text: string) => voi
 }
 
 export async function showWorkers(target: AdminTarget & { all: boolean }, out: (text: string) => void): Promise<void> {
-  const client = createRpcClient(Admin, firstEndpoint(target.coordinator, "--coordinator"), { defaultDeadlineMs: target.timeoutMs });
+  const client = createRpcClient(Admin, checkedTarget(target.coordinator, "--coordinator"), { defaultDeadlineMs: target.timeoutMs });
   try {
     const response = await client.listWorkers({ includeDead: target.all });
     if (target.json) return out(toJsonString(ListWorkersResponseSchema, response, { prettySpaces: 2 }));

@@ -15,7 +15,8 @@ export interface LoadReporter {
 }
 
 export function startLoadReporter(coordinator: Coordinator, options: { optimizerAddress: string; intervalMs: number; logger: Logger }): LoadReporter {
-  const client = createRpcClient(Optimizer, options.optimizerAddress);
+  // optimizerAddress may be a discovery URI: the channel follows it.
+  const client = createRpcClient(Optimizer, options.optimizerAddress, { logger: options.logger });
   let stream: AsyncQueue<Sample> | undefined;
   let stopped = false;
   let lastWarnMs = 0;

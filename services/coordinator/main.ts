@@ -3,6 +3,7 @@ import { loadConfigOrExit, rpcOptionsOf, strategyOptionsOf } from "../../libs/co
 import { Admin, Coordinator as CoordinatorService } from "../../libs/contracts/index.js";
 import { parseEndpointUri } from "../../libs/discovery/index.js";
 import { register, startServiceHost, stopOnSignals } from "../../libs/rpc/index.js";
+import { registerService } from "../../libs/discovery/index.js";
 import { SCALEMESH_VERSION, createLogger, setServiceLabel, startTelemetry } from "../../libs/telemetry/index.js";
 import { adminService } from "./admin-service.js";
 import { Coordinator } from "./coordinator.js";
@@ -65,11 +66,15 @@ if (config.coordinator.optimizer !== "") {
     logger.fatal({ key: "coordinator.optimizer" }, optimizer.error);
     process.exit(2);
   }
-  reporter = startLoadReporter(coordinator, { optimizerAddress: optimizer.endpoints[0] as string, intervalMs: config.scaling.sync_interval_sec * 1000, logger });
+  reporter = startLoadReporter(coordinator, { optimizerAddress: config.coordinator.optimizer, intervalMs: config.scaling.sync_interval_sec * 1000, logger });
 }
+
+// Registered once it listens; deregistered first on a stop, so clients move on before it stops answering.
+const registration = registerService({ kind: "coordinator", section: config.coordinator, port: host.grpc.port, check: "grpc", placement: config.scaling, version: SCALEMESH_VERSION, logger });
 
 // Signals are handled before "listening" is said: whoever reacts to that line may signal at once.
 stopOnSignals(async () => {
+  await registration?.stop();
   reporter?.stop();
   await host.stop();
   await coordinator.stop();

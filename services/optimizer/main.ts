@@ -4,6 +4,7 @@ import { loadConfigOrExit, rpcOptionsOf } from "../../libs/config/index.js";
 import { Optimizer } from "../../libs/contracts/index.js";
 import { register, startServiceHost, stopOnSignals } from "../../libs/rpc/index.js";
 import { createLoadHistory } from "../../libs/scaling/index.js";
+import { registerService } from "../../libs/discovery/index.js";
 import { SCALEMESH_VERSION, createLogger, setServiceLabel, startTelemetry } from "../../libs/telemetry/index.js";
 import { optimizerService } from "./optimizer-service.js";
 
@@ -47,8 +48,12 @@ const host = await startServiceHost({
   process.exit(1);
 });
 
+// Registered once it listens; deregistered first on a stop, so clients move on before it stops answering.
+const registration = registerService({ kind: "optimizer", section: config.optimizer, port: host.grpc.port, check: "grpc", placement: config.scaling, version: SCALEMESH_VERSION, logger });
+
 // Signals are handled before "listening" is said: whoever reacts to that line may signal at once.
 stopOnSignals(async () => {
+  await registration?.stop();
   await host.stop();
   await telemetry.shutdown();
 }, logger);

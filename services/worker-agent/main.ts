@@ -1,10 +1,10 @@
 // The worker agent process: one per worker node. Joins the coordinator, runs
 // the tasks it assigns with the configured handler, reports results, and
 // serves /metrics, /healthz and /readyz (ready = registered). No gRPC port.
-import { hostname } from "node:os";
+import { advertisedHost, registerService } from "../../libs/discovery/index.js";
 import { startHttpServer, stopOnSignals } from "../../libs/rpc/index.js";
 import { SCALEMESH_VERSION, createLogger, setServiceLabel, startTelemetry } from "../../libs/telemetry/index.js";
-import { createWorker, outputLimitBytes, resolveCoordinatorEndpoints, type Worker } from "../../libs/worker-sdk/index.js";
+import { createWorker, outputLimitBytes, resolveCoordinatorTarget, type Worker } from "../../libs/worker-sdk/index.js";
 import { parseAgentArgs } from "./agent-args.js";
 import { observeWorker, recordTaskFinished } from "./agent-metrics.js";
 import { createHandler } from "./handlers/create-handler.js";
@@ -21,7 +21,7 @@ const { config } = args;
 
 const handlerSpec = parseHandlerSpec(config.worker.handler);
 if (!handlerSpec.ok) exitWithUsageError(`invalid value for worker.handler: ${handlerSpec.error}`);
-const coordinator = resolveCoordinatorEndpoints(config.worker.coordinator);
+const coordinator = resolveCoordinatorTarget(config.worker.coordinator);
 if (!coordinator.ok) exitWithUsageError(`invalid value for worker.coordinator: ${coordinator.error}`);
 const maxOutputBytes = outputLimitBytes(config.rpc.max_message_bytes);
 const handler = await createHandler(handlerSpec.spec, { cwd: process.cwd(), maxOutputBytes });
@@ -47,12 +47,12 @@ const http = await startHttpServer({
 });
 
 // The address the coordinator shows operators: a wildcard listen address says nothing about where we are.
-const advertisedHost = ["0.0.0.0", "::", ""].includes(config.worker.host) ? hostname() : config.worker.host;
+const workerHost = advertisedHost(config.worker.host, config.worker.advertise_host);
 worker = createWorker({
-  coordinator: coordinator.endpoints,
+  coordinator: coordinator.target,
   workerId: config.worker.worker_id || undefined,
   workerIdPrefix: config.scaling.worker_prefix,
-  address: `${advertisedHost}:${http.port}`,
+  address: `${workerHost}:${http.port}`,
   slots: config.worker.slots,
   region: config.scaling.region,
   zone: config.scaling.zone,
@@ -75,13 +75,17 @@ worker = createWorker({
 });
 observeWorker(worker, config.worker.slots);
 logger.info(
-  { workerId: worker.workerId, coordinator: coordinator.endpoints, handler: describeHandlerSpec(handlerSpec.spec), slots: config.worker.slots, http: `${config.worker.host}:${http.port}` },
+  { workerId: worker.workerId, coordinator: coordinator.target, handler: describeHandlerSpec(handlerSpec.spec), slots: config.worker.slots, http: `${config.worker.host}:${http.port}` },
   "worker agent starting",
 );
 worker.start();
 
+// The registry checks /readyz, which passes once the worker is registered with the coordinator.
+const registration = registerService({ kind: "worker-agent", section: config.worker, id: worker.workerId, port: http.port, check: "http", placement: config.scaling, version: SCALEMESH_VERSION, logger });
+
 const running = worker;
 stopOnSignals(async () => {
+  await registration?.stop();
   // Tasks run to their own timeouts; the grace bounds only the wait for their results' acks.
   await running.drain({ flushTimeoutMs: config.rpc.shutdown_grace_sec * 1000 });
   await http.close();
