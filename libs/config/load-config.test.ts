@@ -250,6 +250,21 @@ describe("loadConfig error messages", () => {
       line: 'invalid value for balancer.coordinator: "127.0.0.1:7070" (from env SCALEMESH_BALANCER_COORDINATOR); allowed: a discovery URI such as static://host:port,host:port or dns+srv://name',
     },
     {
+      name: "discovery URI whose scheme refuses it says why",
+      setup: { env: { SCALEMESH_WORKER_COORDINATOR: "etcd://127.0.0.1:2379" } },
+      line: 'invalid value for worker.coordinator: "etcd://127.0.0.1:2379" (from env SCALEMESH_WORKER_COORDINATOR); allowed: "etcd://127.0.0.1:2379" needs a key prefix after the endpoints; expected e.g. etcd://127.0.0.1:2379/scalemesh/coordinator',
+    },
+    {
+      name: "registering where there is no registry",
+      setup: { env: { SCALEMESH_COORDINATOR_REGISTER: "dns+srv://_c._tcp.example" } },
+      line: 'invalid value for coordinator.register: "dns+srv://_c._tcp.example" (from env SCALEMESH_COORDINATOR_REGISTER); allowed: dns+srv:// has no registry to register in ("dns+srv://_c._tcp.example"); register with consul:// or etcd://, or list this service in the DNS zone yourself',
+    },
+    {
+      name: "a registry URI that does not parse",
+      setup: { env: { SCALEMESH_BALANCER_REGISTER: "consul://127.0.0.1/scalemesh-balancer" } },
+      line: 'invalid value for balancer.register: "consul://127.0.0.1/scalemesh-balancer" (from env SCALEMESH_BALANCER_REGISTER); allowed: Consul agent "127.0.0.1" in "consul://127.0.0.1/scalemesh-balancer" needs host:port; expected e.g. consul://127.0.0.1:8500/scalemesh-coordinator',
+    },
+    {
       name: "min_workers > max_workers names both keys",
       setup: { env: { SCALEMESH_SCALING_MIN_WORKERS: "12" } },
       line: 'invalid value for scaling.min_workers: "12" (from env SCALEMESH_SCALING_MIN_WORKERS); allowed: at most scaling.max_workers, which is 10 (from default)',
@@ -292,7 +307,7 @@ describe("loadConfig error messages", () => {
     {
       name: "unknown key in the file, far from any option",
       setup: { files: yamlFile("optimizer:\n  colour: blue\n") },
-      line: 'unknown key optimizer.colour: "blue" (from file scalemesh.yaml); allowed: a key of optimizer: host, grpc_port, http_port, window_sec',
+      line: 'unknown key optimizer.colour: "blue" (from file scalemesh.yaml); allowed: a key of optimizer: host, grpc_port, http_port, register, advertise_host, window_sec',
     },
     {
       name: "unknown section in the file",

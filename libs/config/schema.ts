@@ -27,7 +27,8 @@ const DISCOVERY_ALLOWED = "a discovery URI such as static://host:port,host:port 
 
 /** Beyond the shape: the scheme's own parser says what is wrong (a port missing, an unknown query key). */
 const parsesAsUri = (check: (uri: string) => string | undefined) => (value: string, ctx: z.RefinementCtx) => {
-  if (value === "") return;
+  // A value without a scheme is already refused by the shape check, with the general message.
+  if (!DISCOVERY_URI.test(value)) return;
   const error = check(value);
   if (error !== undefined) ctx.addIssue({ code: "custom", message: error });
 };
@@ -48,11 +49,10 @@ const optionalDiscoveryUri = (defaultUri: string, description: string) =>
     .default(defaultUri)
     .describe(description);
 
-const REGISTRY_URI_OR_NONE = /^$|^(consul|etcd):\/\/\S+$/;
 const registrationUri = (description: string) =>
   z
     .string()
-    .regex(REGISTRY_URI_OR_NONE)
+    .regex(DISCOVERY_URI_OR_NONE)
     .superRefine(parsesAsUri(registrationUriError))
     .meta({ allowed: '"" (none), consul://agent:8500/service-name or etcd://host:2379/key/prefix' })
     .default("")
