@@ -1,0 +1,331 @@
+// etcd:// against a real etcd (test/support/etcd-server.ts): registrations,
+// hand-written and unreadable keys, lease expiry of a SIGKILLed process,
+// re-registration after a lost lease, and an etcd restart.
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { Etcd3 } from "etcd3";
+import { pino } from "pino";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { freePort, startEtcdServer, type EtcdServer } from "../../test/support/etcd-server.js";
+import { createRegistrar } from "./create-registrar.js";
+import { createEndpointResolver } from "./endpoint-resolver.js";
+import { parseEndpointUri, type EtcdTarget } from "./endpoint-uri.js";
+import type { DiscoveredEndpoint, EndpointSink, EndpointSource } from "./endpoint-watch.js";
+import { createEtcdRegistrar, retryDelayMs, watchEtcd } from "./etcd.js";
+import type { Registrar, ServiceInstance } from "./registrar.js";
+
+const WAIT_MS = 15_000;
+
+let etcd: EtcdServer;
+let admin: Etcd3;
+const cleanups: (() => Promise<void> | void)[] = [];
+
+beforeAll(async () => {
+  etcd = await startEtcdServer();
+  admin = new Etcd3({ hosts: [`http://${etcd.clientAddress}`] });
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+afterAll(async () => {
+  admin?.close();
+  await etcd?.close();
+});
+
+describe("etcd:// registrar and watcher", () => {
+  it("sees a registration with its region and zone, a second one, and a deregistration", async () => {
+    const target = etcdTarget(etcd, "/t-register/coordinator", 2);
+    const first = track(createEtcdRegistrar(target, instance("coord-a", 7001, "eu-west", "eu-west-1a"), {}));
+    await first.register();
+    expect(JSON.parse((await admin.get("/t-register/coordinator/coord-a").string()) ?? "null")).toEqual({
+      address: "127.0.0.1:7001",
+      region: "eu-west",
+      zone: "eu-west-1a",
+      meta: { kind: "coordinator" },
+    });
+
+    const seen = recordingSink();
+    track(watchEtcd(target, seen.sink, {}));
+    expect(seen.published).toHaveLength(0); // never published from inside the call
+    await seen.untilLatest((set) => set.length === 1, "the first registration");
+    expect(seen.latest()).toEqual([{ address: "127.0.0.1:7001", priority: 0, weight: 1, id: "coord-a", region: "eu-west", zone: "eu-west-1a" }]);
+
+    const second = track(createEtcdRegistrar(target, instance("coord-b", 7002, "eu-west", "eu-west-1b"), {}));
+    await second.register();
+    await seen.untilLatest((set) => addresses(set).join() === "127.0.0.1:7001,127.0.0.1:7002", "the second registration");
+
+    await first.deregister();
+    await first.deregister(); // idempotent
+    await seen.untilLatest((set) => addresses(set).join() === "127.0.0.1:7002", "the set without the deregistered instance");
+    expect(await admin.get("/t-register/coordinator/coord-a").string()).toBeNull();
+  });
+
+  it("keeps a registration alive past its lease's ttl", async () => {
+    const target = etcdTarget(etcd, "/t-keepalive/coordinator", 2);
+    await track(createEtcdRegistrar(target, instance("coord-a", 7001), {})).register();
+    const seen = recordingSink();
+    track(watchEtcd(target, seen.sink, {}));
+    await seen.untilLatest((set) => set.length === 1, "the registration");
+    // Time has to pass here: three ttls without keepalives would have expired the lease.
+    await new Promise((resolve) => setTimeout(resolve, 3 * target.ttlSec * 1000));
+    expect(addresses(seen.latest())).toEqual(["127.0.0.1:7001"]);
+    expect(await admin.get("/t-keepalive/coordinator/coord-a").string()).not.toBeNull();
+  });
+
+  it("reads a hand-written host:port key and ignores, warning once, a value it cannot read", async () => {
+    const prefix = "/t-manual/balancer/";
+    await admin.put(`${prefix}by-hand`).value("10.0.0.7:7080");
+    await admin.put(`${prefix}garbage`).value("not an endpoint");
+    const log = capturingLogger();
+    const seen = recordingSink();
+    track(watchEtcd(etcdTarget(etcd, prefix), seen.sink, { logger: log.logger }));
+    await seen.untilLatest((set) => set.length === 1, "the hand-written endpoint");
+    expect(seen.latest()).toEqual([{ address: "10.0.0.7:7080", priority: 0, weight: 1, id: "by-hand" }]);
+
+    // Another unreadable value for the same key, then a good key: the watch
+    // keeps going, the bad key stays out and is not warned about again.
+    await admin.put(`${prefix}garbage`).value('{"address":"no port"}');
+    await admin.put(`${prefix}later`).value('{"address":"10.0.0.8:7080","zone":"z1"}');
+    await seen.untilLatest((set) => set.length === 2, "the endpoint written while watching");
+    expect(seen.latest()).toContainEqual({ address: "10.0.0.8:7080", priority: 0, weight: 1, id: "later", zone: "z1" });
+    expect(addresses(seen.latest())).not.toContain("no port");
+    expect(log.lines.filter((line) => line.level === 40 && line.key === `${prefix}garbage`)).toHaveLength(1);
+
+    // Overwriting a good key with garbage takes it out of the set.
+    await admin.put(`${prefix}by-hand`).value("garbage");
+    await seen.untilLatest((set) => addresses(set).join() === "10.0.0.8:7080", "the set without the overwritten key");
+  });
+
+  it("drops an instance whose process was SIGKILLed once its lease runs out", async () => {
+    const prefix = "/t-sigkill/worker/";
+    const ttlSec = 2;
+    const seen = recordingSink();
+    track(watchEtcd(etcdTarget(etcd, prefix), seen.sink, {}));
+    await seen.untilLatest((set) => set.length === 0, "the empty prefix");
+
+    const holder = spawn(process.execPath, [join(import.meta.dirname, "../../test/support/etcd-lease-holder.mjs"), etcd.clientAddress, `${prefix}doomed`, "127.0.0.1:7100", String(ttlSec)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = new Promise((resolve) => holder.once("exit", resolve));
+    cleanups.push(async () => {
+      holder.kill("SIGKILL");
+      await exited;
+    });
+    await new Promise<void>((resolve, reject) => {
+      const stderr: string[] = [];
+      holder.stderr.on("data", (chunk: Buffer) => stderr.push(chunk.toString()));
+      createInterface({ input: holder.stdout }).on("line", (line) => line === "registered" && resolve());
+      holder.once("exit", (code) => reject(new Error(`lease holder exited (${code}) before registering: ${stderr.join("")}`)));
+    });
+    await seen.untilLatest((set) => addresses(set).join() === "127.0.0.1:7100", "the lease holder's endpoint");
+
+    holder.kill("SIGKILL");
+    await exited;
+    await seen.untilLatest((set) => set.length === 0, "the set without the killed instance", ttlSec * 1000 + 8_000);
+  });
+
+  it("registers again on a new lease when etcd revokes the one it had", async () => {
+    const target = etcdTarget(etcd, "/t-lost/coordinator", 2);
+    const log = capturingLogger();
+    await track(createEtcdRegistrar(target, instance("coord-a", 7001), { logger: log.logger })).register();
+    const before = await admin.getAll().prefix(target.prefix).exec();
+    const leaseId = before.kvs[0]?.lease;
+    expect(leaseId).toBeDefined();
+
+    const seen = recordingSink();
+    track(watchEtcd(target, seen.sink, {}));
+    await seen.untilLatest((set) => set.length === 1, "the registration");
+    await admin.leaseClient.leaseRevoke({ ID: leaseId as string });
+    await seen.untilLatest((set) => set.length === 0, "the revoked registration gone");
+    await seen.untilLatest((set) => addresses(set).join() === "127.0.0.1:7001", "the registration back on a new lease");
+
+    const after = await admin.getAll().prefix(target.prefix).exec();
+    expect(after.kvs[0]?.lease).not.toBe(leaseId);
+    expect(log.lines.some((line) => line.level === 40 && String(line.msg).includes("lease lost"))).toBe(true);
+  });
+
+  it("works through createRegistrar and createEndpointResolver", async () => {
+    const uri = etcd.uri("/t-uri/balancer", 3);
+    const made = createRegistrar(uri, instance("balancer-1", 7201, "us-east", "us-east-1c"));
+    if (!made.ok) throw new Error(made.error);
+    await track(made.registrar).register();
+    expect(made.registrar.uri).toBe(uri);
+    const resolver = createEndpointResolver(uri);
+    cleanups.push(() => resolver.close());
+    expect(await resolver.firstAnswer(WAIT_MS)).toEqual([{ address: "127.0.0.1:7201", priority: 0, weight: 1, id: "balancer-1", region: "us-east", zone: "us-east-1c" }]);
+  });
+
+  it("publishes nothing after close()", async () => {
+    const target = etcdTarget(etcd, "/t-close/coordinator");
+    const closed = recordingSink();
+    const source = watchEtcd(target, closed.sink, {});
+    await closed.untilLatest((set) => set.length === 0, "the empty prefix");
+    await source.close();
+    await source.close();
+
+    const open = recordingSink();
+    track(watchEtcd(target, open.sink, {}));
+    await open.untilLatest((set) => set.length === 0, "the empty prefix");
+    await admin.put(`${target.prefix}x`).value("127.0.0.1:7300");
+    // The open watcher hearing the put means the closed one would have heard it too.
+    await open.untilLatest((set) => set.length === 1, "the new key");
+    expect(closed.published).toHaveLength(1);
+    expect(closed.failures).toEqual([]);
+  });
+
+  it("rejects register() naming the host when nothing listens there, and deregisters safely after", async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    const target = parseTarget(`etcd://${address}/t-refused/coordinator`);
+    const registrar = createEtcdRegistrar(target, instance("coord-a", 7001), {});
+    const first = registrar.register();
+    expect(registrar.register()).toBe(first); // a second call joins the one under way
+    await expect(first).rejects.toThrow(new RegExp(`could not register coord-a as /t-refused/coordinator/coord-a in etcd at ${address}.*ECONNREFUSED`));
+    const again = registrar.register();
+    expect(again).not.toBe(first); // a failed attempt is not remembered as the verdict
+    await expect(again).rejects.toThrow(/could not register/);
+    await registrar.deregister();
+    await registrar.deregister();
+  });
+
+  it("reports an unreachable etcd naming the host and prefix", async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    const seen = recordingSink();
+    track(watchEtcd(parseTarget(`etcd://${address}/t-refused/coordinator`), seen.sink, {}));
+    await seen.untilFailure((message) => message.includes(`etcd at ${address}`) && message.includes("/t-refused/coordinator/"), "a failure naming the host");
+    expect(seen.failures[0]).toMatch(/unreachable/);
+    expect(seen.published).toHaveLength(0);
+  });
+});
+
+describe("etcd:// watcher across an etcd restart", () => {
+  let restarting: EtcdServer;
+  beforeAll(async () => {
+    restarting = await startEtcdServer();
+  });
+  afterAll(async () => {
+    await restarting?.close();
+  });
+
+  it("fails while etcd is down, naming the host, and publishes again once it is back", async () => {
+    const target = etcdTarget(restarting, "/t-restart/coordinator");
+    const writer = new Etcd3({ hosts: [`http://${restarting.clientAddress}`] });
+    cleanups.push(() => writer.close());
+    await writer.put(`${target.prefix}steady`).value("127.0.0.1:7400");
+    const seen = recordingSink();
+    track(watchEtcd(target, seen.sink, {}));
+    await seen.untilLatest((set) => set.length === 1, "the steady key");
+
+    await restarting.stop();
+    await seen.untilFailure((message) => message.includes(`etcd at ${restarting.clientAddress}`), "a failure naming the host");
+    const publishedWhileDown = seen.published.length;
+
+    await restarting.start();
+    await seen.until(() => seen.published.length > publishedWhileDown, "a publish after the restart");
+    expect(addresses(seen.latest())).toEqual(["127.0.0.1:7400"]);
+
+    // The watch is live again, not just the read.
+    await writer.put(`${target.prefix}new`).value("127.0.0.1:7401");
+    await seen.untilLatest((set) => set.length === 2, "a key written after the restart");
+  });
+});
+
+describe("retryDelayMs", () => {
+  it("draws between 0.5 s and a cap that doubles per failure up to 5 s", () => {
+    const caps = [500, 1000, 2000, 4000, 5000, 5000, 5000];
+    caps.forEach((capMs, failures) => {
+      expect(retryDelayMs(failures, () => 0)).toBe(500);
+      expect(retryDelayMs(failures, () => 0.999999)).toBe(capMs);
+    });
+    expect(retryDelayMs(1_000, () => 0.5)).toBe(2750);
+  });
+});
+
+function etcdTarget(server: EtcdServer, prefix: string, ttlSec?: number): EtcdTarget {
+  return parseTarget(server.uri(prefix.replace(/\/$/, ""), ttlSec));
+}
+
+function parseTarget(uri: string): EtcdTarget {
+  const parsed = parseEndpointUri(uri);
+  if (!parsed.ok || parsed.scheme !== "etcd") throw new Error(`not an etcd URI: ${uri}`);
+  return parsed;
+}
+
+function instance(id: string, port: number, region = "r1", zone = "z1"): ServiceInstance {
+  return { id, host: "127.0.0.1", port, region, zone, meta: { kind: "coordinator" }, check: { kind: "grpc", address: `127.0.0.1:${port}` } };
+}
+
+function addresses(set: readonly DiscoveredEndpoint[] | undefined): string[] {
+  return (set ?? []).map((endpoint) => endpoint.address).sort();
+}
+
+/** Closes watchers and deregisters registrars after each test, even a failed one. */
+function track<T extends EndpointSource | Registrar>(thing: T): T {
+  cleanups.push(() => ("close" in thing ? thing.close() : thing.deregister()));
+  return thing;
+}
+
+function recordingSink() {
+  const published: (readonly DiscoveredEndpoint[])[] = [];
+  const failures: string[] = [];
+  const waiters = new Set<() => void>();
+  const notify = () => {
+    for (const waiter of [...waiters]) waiter();
+  };
+  const sink: EndpointSink = {
+    publish: (endpoints) => {
+      published.push([...endpoints]);
+      notify();
+    },
+    fail: (error) => {
+      failures.push(error);
+      notify();
+    },
+  };
+  const latest = () => published.at(-1);
+  const until = (check: () => boolean, what: string, timeoutMs = WAIT_MS) =>
+    new Promise<void>((resolve, reject) => {
+      if (check()) return resolve();
+      const waiter = () => {
+        if (!check()) return;
+        done();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no ${what} within ${timeoutMs} ms; last published ${JSON.stringify(latest())}; last failures ${JSON.stringify(failures.slice(-3))}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(waiter);
+      };
+      waiters.add(waiter);
+    });
+  return {
+    sink,
+    published,
+    failures,
+    latest,
+    until,
+    untilLatest: (predicate: (set: readonly DiscoveredEndpoint[]) => boolean, what: string, timeoutMs?: number) =>
+      until(() => {
+        const set = latest();
+        return set !== undefined && predicate(set);
+      }, what, timeoutMs),
+    untilFailure: (predicate: (message: string) => boolean, what: string) => until(() => failures.some(predicate), what),
+  };
+}
+
+function capturingLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      callback();
+    },
+  });
+  return { lines, logger: pino({ level: "debug" }, stream) };
+}
