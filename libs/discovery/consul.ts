@@ -1,6 +1,360 @@
-// PLACEHOLDER until the consul watcher and registrar land (being written now).
+// consul://agent/service : the passing instances of a Consul service, followed
+// with blocking queries on /v1/health/service, and the registrar that puts a
+// scalemesh service in the agent with a gRPC or HTTP check the agent runs.
+//
+// The `consul` npm package (2.0.1, unmaintained) stays behind
+// ConsulAgentApi below, the one place that knows its quirks: it hands back the
+// HTTP response (so X-Consul-Index) only when `ctx` is an EventEmitter with
+// `includeResponse` set, aborts a request when that emitter emits "cancel",
+// and lower-cases option keys and strips their underscores before mapping
+// them to Consul's names (grpcusetls -> GRPCUseTLS).
+import { lookup } from "node:dns";
+import { EventEmitter } from "node:events";
+import type { LookupFunction } from "node:net";
+import Consul from "consul";
 import type { ConsulTarget } from "./endpoint-uri.js";
-import type { WatchFunction } from "./endpoint-watch.js";
+import type { DiscoveredEndpoint, WatchFunction } from "./endpoint-watch.js";
 import type { Registrar, RegistrarOptions, ServiceInstance } from "./registrar.js";
-export const watchConsul: WatchFunction<ConsulTarget> = () => { throw new Error("consul:// not implemented yet"); };
-export function createConsulRegistrar(_target: ConsulTarget, _instance: ServiceInstance, _options: RegistrarOptions): Registrar { throw new Error("consul:// not implemented yet"); }
+
+/** How long the agent may hold one blocking query (Consul allows up to 10 m). */
+const BLOCKING_WAIT_SEC = 30;
+/** A plain (non-blocking) request, and a registration, get this long. */
+const REQUEST_TIMEOUT_MS = 10_000;
+/** Consul's docs ask blocking clients to rate-limit: an agent that answers at once every time must not become a busy loop. */
+const MIN_REQUEST_GAP_MS = 100;
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 10_000;
+
+export const watchConsul: WatchFunction<ConsulTarget> = (target, sink, options) => {
+  const uri = consulUri(target);
+  const log = options.logger?.child({ discovery: uri });
+  const random = options.random ?? Math.random;
+  const api = createConsulAgentApi(target.agent);
+  const stopping = new AbortController();
+  let endPause: (() => void) | undefined;
+
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(finish, ms);
+      function finish() {
+        clearTimeout(timer);
+        endPause = undefined;
+        resolve();
+      }
+      endPause = finish;
+    });
+
+  const follow = async (): Promise<void> => {
+    let index = 0n;
+    let failures = 0;
+    let lastStartMs = -Infinity;
+    while (!stopping.signal.aborted) {
+      const gapMs = lastStartMs + MIN_REQUEST_GAP_MS - Date.now();
+      if (gapMs > 0) await pause(gapMs);
+      if (stopping.signal.aborted) return;
+      lastStartMs = Date.now();
+      try {
+        const answer = await api.passingInstances({ ...target, index, waitSec: BLOCKING_WAIT_SEC }, stopping.signal);
+        if (stopping.signal.aborted) return;
+        if (answer.index === undefined) throw new ConsulAnswerError("answered without an X-Consul-Index header, so it cannot be watched; check that the address is a Consul agent's HTTP API");
+        const endpoints = toEndpoints(answer.entries);
+        index = nextIndex(index, answer.index);
+        failures = 0;
+        sink.publish(endpoints);
+      } catch (error) {
+        if (stopping.signal.aborted) return;
+        // Start over without an index: after an outage the agent may be a new
+        // one whose indexes are lower, and a fresh answer should come at once.
+        index = 0n;
+        failures += 1;
+        const delayMs = retryDelayMs(failures, random);
+        log?.debug({ err: errorText(error), retryMs: delayMs }, "consul query failed");
+        sink.fail(describeWatchFailure(target, error));
+        await pause(delayMs);
+      }
+    }
+  };
+  const following = follow().catch((error: unknown) => {
+    if (!stopping.signal.aborted) sink.fail(`${uri}: watcher stopped: ${errorText(error)}`);
+  });
+
+  return {
+    // A blocking query already hears of every change; only a retry pause is worth cutting short.
+    refresh: () => endPause?.(),
+    close: async () => {
+      stopping.abort();
+      endPause?.();
+      await following;
+      api.close();
+    },
+  };
+};
+
+export function createConsulRegistrar(target: ConsulTarget, instance: ServiceInstance, options: RegistrarOptions): Registrar {
+  const uri = consulUri(target);
+  const log = options.logger?.child({ registry: uri, instanceId: instance.id });
+  let isRegistered = false;
+  const withApi = async <T>(action: (api: ConsulAgentApi) => Promise<T>): Promise<T> => {
+    const api = createConsulAgentApi(target.agent);
+    try {
+      return await action(api);
+    } finally {
+      api.close();
+    }
+  };
+
+  return {
+    uri,
+    register: async () => {
+      try {
+        await withApi((api) => api.registerService(registrationFor(target, instance)));
+        isRegistered = true;
+      } catch (error) {
+        throw new Error(describeRegistrarFailure("register", target, instance, error));
+      }
+    },
+    deregister: async () => {
+      try {
+        const outcome = await withApi((api) => api.deregisterService(instance.id));
+        if (outcome === "unknown") log?.debug("the agent no longer lists this instance");
+        isRegistered = false;
+      } catch (error) {
+        // Nothing of ours is known to be there: a failed register() left no
+        // registration we could name, and the check's deregister_after removes strays.
+        if (!isRegistered) {
+          log?.debug({ err: errorText(error) }, "deregister after no successful register; nothing to remove");
+          return;
+        }
+        throw new Error(describeRegistrarFailure("deregister", target, instance, error));
+      }
+    },
+  };
+}
+
+/** What the agent is asked to keep: tags and meta say where the instance runs, the check says how the agent probes it. */
+function registrationFor(target: ConsulTarget, instance: ServiceInstance) {
+  const place = [["region", instance.region], ["zone", instance.zone]].filter(([, value]) => value !== "");
+  const probe = instance.check.kind === "grpc" ? { grpc: instance.check.address, grpcusetls: false } : { http: instance.check.url };
+  return {
+    name: target.service,
+    id: instance.id,
+    address: instance.host,
+    port: instance.port,
+    tags: [...place.map(([key, value]) => `${key}:${value}`), ...(target.tag ? [target.tag] : [])],
+    meta: { ...Object.fromEntries(place), ...instance.meta },
+    check: {
+      name: `scalemesh ${instance.check.kind} health of ${instance.id}`,
+      ...probe,
+      interval: target.checkInterval,
+      // A probe slower than its interval is as good as failed.
+      timeout: durationMs(target.checkInterval) < REQUEST_TIMEOUT_MS ? target.checkInterval : `${REQUEST_TIMEOUT_MS / 1000}s`,
+      deregistercriticalserviceafter: target.deregisterAfter,
+    },
+  };
+}
+
+/**
+ * The index for the next blocking query, by Consul's rules for blocking
+ * clients (api-docs/features/blocking): an index of 0 is never waited on (1
+ * is always safe), and one lower than before means the agent's state was
+ * reset, so the loop restarts from 0.
+ */
+export function nextIndex(previous: bigint, received: bigint): bigint {
+  if (received <= 0n) return 1n;
+  if (received < previous) return 0n;
+  return received;
+}
+
+// ---- health entries -> endpoints ----
+
+function toEndpoints(entries: unknown): DiscoveredEndpoint[] {
+  if (!Array.isArray(entries)) throw new ConsulAnswerError("answered with something other than a list of service entries; check that the address is a Consul agent's HTTP API");
+  return entries.flatMap((entry) => {
+    const endpoint = toEndpoint(entry);
+    return endpoint ? [endpoint] : [];
+  });
+}
+
+function toEndpoint(entry: unknown): DiscoveredEndpoint | undefined {
+  const service = recordOf(recordOf(entry).Service);
+  const node = recordOf(recordOf(entry).Node);
+  // An instance registered without an address is reached at its node's.
+  const host = textOf(service.Address) || textOf(node.Address);
+  const port = service.Port;
+  if (host === "" || typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  const meta = recordOf(service.Meta);
+  const tags = Array.isArray(service.Tags) ? service.Tags.filter((tag): tag is string => typeof tag === "string") : [];
+  const region = textOf(meta.region) || tagValue(tags, "region");
+  const zone = textOf(meta.zone) || tagValue(tags, "zone");
+  const passingWeight = recordOf(service.Weights).Passing;
+  const id = textOf(service.ID);
+  return {
+    address: host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`,
+    priority: 0,
+    weight: typeof passingWeight === "number" && passingWeight > 0 ? passingWeight : 1,
+    ...(id !== "" ? { id } : {}),
+    ...(region !== "" ? { region } : {}),
+    ...(zone !== "" ? { zone } : {}),
+  };
+}
+
+function tagValue(tags: readonly string[], key: string): string {
+  const tag = tags.find((t) => t.startsWith(`${key}:`));
+  return tag === undefined ? "" : tag.slice(key.length + 1);
+}
+
+// ---- our small interface over the consul package ----
+
+interface HealthQuery {
+  readonly service: string;
+  readonly tag?: string;
+  readonly datacenter?: string;
+  /** 0 = answer now; otherwise block until the agent's index passes it. */
+  readonly index: bigint;
+  readonly waitSec: number;
+}
+
+interface HealthAnswer {
+  readonly entries: unknown;
+  readonly index: bigint | undefined;
+}
+
+interface ConsulAgentApi {
+  passingInstances(query: HealthQuery, signal: AbortSignal): Promise<HealthAnswer>;
+  registerService(registration: ReturnType<typeof registrationFor>): Promise<void>;
+  /** "unknown" when the agent did not list the id (Consul answers 404). */
+  deregisterService(id: string): Promise<"removed" | "unknown">;
+  /** Drops the kept-alive connections. */
+  close(): void;
+}
+
+function createConsulAgentApi(agent: string): ConsulAgentApi {
+  const colon = agent.lastIndexOf(":");
+  const token = process.env.CONSUL_HTTP_TOKEN;
+  const clientOptions = {
+    host: agent.slice(0, colon),
+    port: Number(agent.slice(colon + 1)),
+    timeout: REQUEST_TIMEOUT_MS,
+    // The package hands Node the URL form of an IPv6 host ("[::1]"), which
+    // Node's resolver does not take; unwrap it.
+    lookup: ((hostname, lookupOptions, callback) => lookup(hostname.replace(/^\[(.*)\]$/, "$1"), lookupOptions, callback)) as LookupFunction,
+    ...(token ? { defaults: { token } } : {}),
+  };
+  const consul = new Consul(clientOptions);
+
+  return {
+    passingInstances: async (query, signal) => {
+      const { ctx, release } = cancelContext(signal);
+      const isBlocking = query.index > 0n;
+      const request = {
+        service: query.service,
+        passing: true,
+        ...(query.tag ? { tag: query.tag } : {}),
+        ...(query.datacenter ? { dc: query.datacenter } : {}),
+        ...(isBlocking ? { index: String(query.index), wait: `${query.waitSec}s` } : {}),
+        // The agent may add wait/16 of jitter; past that (and some slack) it is not answering.
+        timeout: isBlocking ? Math.ceil((query.waitSec * 1000 * 17) / 16) + 5_000 : REQUEST_TIMEOUT_MS,
+        ctx,
+      };
+      try {
+        const result: unknown = await consul.health.service(request);
+        if (!Array.isArray(result)) throw new ConsulAnswerError("the consul package answered without the HTTP response");
+        const [response, entries] = result as unknown[];
+        const indexHeader = recordOf(recordOf(response).headers)["x-consul-index"];
+        return { entries: entries ?? [], index: typeof indexHeader === "string" && /^\d+$/.test(indexHeader) ? BigInt(indexHeader) : undefined };
+      } finally {
+        release();
+      }
+    },
+    registerService: async (registration) => {
+      await consul.agent.service.register(registration);
+    },
+    deregisterService: async (id) => {
+      try {
+        await consul.agent.service.deregister(id);
+        return "removed";
+      } catch (error) {
+        if (statusOf(error) === 404) return "unknown";
+        throw error;
+      }
+    },
+    close: () => consul.destroy(),
+  };
+}
+
+/** The EventEmitter the package wants as `ctx`, cancelled by our AbortSignal. */
+function cancelContext(signal: AbortSignal): { ctx: EventEmitter; release: () => void } {
+  const ctx = Object.assign(new EventEmitter(), { includeResponse: true, canceled: false });
+  const cancel = () => {
+    ctx.canceled = true;
+    ctx.emit("cancel");
+  };
+  if (signal.aborted) cancel();
+  else signal.addEventListener("abort", cancel, { once: true });
+  return { ctx, release: () => signal.removeEventListener("abort", cancel) };
+}
+
+// ---- failures, said so a person knows what to check ----
+
+class ConsulAnswerError extends Error {}
+
+function describeWatchFailure(target: ConsulTarget, error: unknown): string {
+  const where = `${consulUri(target)}: the Consul agent at ${target.agent}`;
+  const status = statusOf(error);
+  const detail = errorText(error);
+  if (error instanceof ConsulAnswerError) return `${where} ${detail}`;
+  if (status === 403) return `${where} refused to list service "${target.service}" (403 ${detail}); check that CONSUL_HTTP_TOKEN holds a token with service:read on it`;
+  if (status === 500 && /datacenter/i.test(detail)) return `${where} knows no datacenter "${target.datacenter ?? ""}" (${detail}); check dc= in the URI`;
+  if (status !== undefined) return `${where} answered ${status} (${detail}) when asked for service "${target.service}"`;
+  return `${where} cannot be reached (${detail}); check that the agent runs and that ${target.agent} is its HTTP address`;
+}
+
+function describeRegistrarFailure(action: "register" | "deregister", target: ConsulTarget, instance: ServiceInstance, error: unknown): string {
+  const what = `cannot ${action} ${instance.id} as service "${target.service}" with the Consul agent at ${target.agent}`;
+  const status = statusOf(error);
+  const detail = errorText(error);
+  if (status === 400) return `${what}: the agent refused it (400 ${detail}); check the instance's address, meta and the URI's check_interval / deregister_after`;
+  if (status === 403) return `${what}: permission denied (403 ${detail}); check that CONSUL_HTTP_TOKEN holds a token with service:write on "${target.service}"`;
+  if (status !== undefined) return `${what}: the agent answered ${status} (${detail})`;
+  return `${what}: the agent cannot be reached (${detail}); check that it runs and that ${target.agent} is its HTTP address`;
+}
+
+function statusOf(error: unknown): number | undefined {
+  const status = recordOf(recordOf(error).response).statusCode;
+  return typeof status === "number" ? status : undefined;
+}
+
+/** The agent's own words when it gave some (its text/plain body), else the error's message. */
+function errorText(error: unknown): string {
+  const body = recordOf(recordOf(error).response).body;
+  if (typeof body === "string" && body.trim() !== "") return body.trim();
+  return error instanceof Error ? error.message : String(error);
+}
+
+// ---- small helpers ----
+
+function consulUri(target: ConsulTarget): string {
+  return `consul://${target.agent}/${target.service}`;
+}
+
+/** Doubling from 1 s to 10 s, each stretched by up to a quarter at random so watchers of a restarted agent do not retry in step. */
+function retryDelayMs(failures: number, random: () => number): number {
+  const baseMs = RETRY_FIRST_MS * 2 ** Math.min(failures - 1, 4);
+  return Math.min(RETRY_MAX_MS, baseMs * (1 + random() / 4));
+}
+
+/** A duration as endpoint-uri.ts accepts it (digits and ms|s|m|h), in ms. */
+function durationMs(text: string): number {
+  const match = /^(\d+)(ms|s|m|h)$/.exec(text);
+  if (!match) return Number.NaN;
+  const unitMs = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[match[2] as "ms" | "s" | "m" | "h"];
+  return Number(match[1]) * unitMs;
+}
+
+function recordOf(value: unknown): Record<string, unknown> {
+  return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
+}
+
+function textOf(value: unknown): string {
+  return typeof value === "string" ? value : "";
+}
