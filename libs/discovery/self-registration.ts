@@ -46,7 +46,8 @@ export function startSelfRegistration(options: SelfRegistrationOptions): SelfReg
       if (isStopped) return;
       isRegistered = true;
       lastError = undefined;
-      log.info({ address: `${options.instance.host}:${options.instance.port}` }, "registered");
+      // The registrar says where, in its registry's terms; this line is for debugging the loop.
+      log.debug({ address: `${options.instance.host}:${options.instance.port}` }, "registered");
     } catch (error) {
       if (isStopped) return;
       const message = error instanceof Error ? error.message : String(error);
@@ -82,7 +83,7 @@ export function startSelfRegistration(options: SelfRegistrationOptions): SelfReg
         ]);
         clearTimeout(deadline);
         if (outcome === "deregistered") {
-          if (isRegistered) log.info("deregistered");
+          if (isRegistered) log.debug("deregistered");
         } else {
           log.warn({ err: outcome }, "could not deregister; the registry's health check or lease will remove this instance");
         }

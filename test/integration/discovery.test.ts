@@ -8,6 +8,7 @@ import { Etcd3 } from "etcd3";
 import { Admin, Balancer, TaskState, WorkerState } from "../../libs/contracts/index.js";
 import { createRpcClient, type RpcClient } from "../../libs/rpc/index.js";
 import { startDnsmasq, type Dnsmasq } from "../support/dnsmasq.js";
+import { startFakeConsul, type FakeConsul } from "../support/fake-consul.js";
 import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
 import { FAST_FAILURE_ENV, exampleHandler, freshLedgerPath } from "../support/mesh.js";
 import { serviceEntry, startService, type ServiceProcess } from "../support/service-process.js";
@@ -123,7 +124,7 @@ describe("discovery through a real etcd", () => {
     expect(Object.keys(await registered("/scalemesh/balancer/"))).toHaveLength(1);
     expect(await balancer.stop("SIGTERM")).toBe(0);
     expect(Object.keys(await registered("/scalemesh/balancer/"))).toHaveLength(0);
-    expect(balancer.logs.some((line) => line.msg === "deregistered")).toBe(true);
+    expect(balancer.logs.some((line) => line.msg === "deregistered from etcd")).toBe(true);
   });
 
   it("the CLI finds the coordinator through etcd, and says which URI lists nothing", async () => {
@@ -168,5 +169,41 @@ describe("discovery through a real DNS server (dnsmasq, SRV records)", () => {
     await eventually("the worker to ask DNS again", async () => (dns && dns.queryCount() > before + 1 ? true : undefined));
     expect(await a.stop("SIGTERM")).toBe(0);
     await eventually("the worker to join coordinator B", async () => ((await aliveWorkers(adminB)).includes("dns-worker-1") ? true : undefined));
+  });
+});
+
+describe("discovery through a Consul agent (the fake, which runs the registered health checks)", () => {
+  let consul: FakeConsul | undefined;
+  afterAll(async () => {
+    await consul?.close();
+  });
+
+  it("services register with gRPC and HTTP checks, a worker finds the coordinator through them, and a stop deregisters", async () => {
+    consul = await startFakeConsul({ minimumDeregisterAfterMs: 1_000, reapIntervalMs: 200 });
+    const agent = consul;
+    const coordinatorUri = `consul://${agent.address}/scalemesh-coordinator?check_interval=1s&deregister_after=1s`;
+    const coordinator = await start("coordinator", coordinatorEnv(freshLedgerPath(), { SCALEMESH_COORDINATOR_REGISTER: coordinatorUri }));
+    const workerUri = `consul://${agent.address}/scalemesh-worker?check_interval=1s`;
+    await start("worker-agent", { SCALEMESH_WORKER_REGISTER: workerUri }, workerArgs(`consul://${agent.address}/scalemesh-coordinator`, "consul-worker-1"));
+
+    // The agent lists the coordinator once its gRPC health check passes, and the worker's once /readyz answers 200.
+    const listed = await eventually("both services passing their checks in Consul", async () => {
+      const services = agent.services();
+      const coordinatorView = services.find((svc) => svc.name === "scalemesh-coordinator");
+      const workerView = services.find((svc) => svc.name === "scalemesh-worker");
+      const isPassing = (svc: typeof coordinatorView) => svc !== undefined && svc.checks.every((c) => c.status === "passing");
+      return isPassing(coordinatorView) && isPassing(workerView) ? { coordinatorView, workerView } : undefined;
+    });
+    expect(listed.coordinatorView).toMatchObject({ port: coordinator.grpcPort, tags: expect.arrayContaining(["region:local", "zone:local-a"]) });
+    expect(listed.coordinatorView?.checks[0]).toMatchObject({ type: "grpc", target: `127.0.0.1:${coordinator.grpcPort}` });
+    expect(listed.workerView?.checks[0]).toMatchObject({ type: "http", target: expect.stringMatching(/\/readyz$/) });
+    expect(listed.workerView?.id).toBe("consul-worker-1");
+
+    const admin = client(createRpcClient(Admin, `127.0.0.1:${coordinator.grpcPort}`));
+    expect(await aliveWorkers(admin)).toEqual(["consul-worker-1"]);
+
+    // SIGTERM: deregistered at once, not left to go critical.
+    expect(await coordinator.stop("SIGTERM")).toBe(0);
+    expect(agent.services().some((svc) => svc.name === "scalemesh-coordinator")).toBe(false);
   });
 });
