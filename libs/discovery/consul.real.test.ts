@@ -7,9 +7,10 @@
 // watcher asks and when it hangs up.
 import { createServer, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
-import * as grpc from "@grpc/grpc-js";
-import { HealthImplementation, type ServingStatus } from "grpc-health-check";
+import type { ServingStatus } from "grpc-health-check";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { startGrpcHealthServer, type GrpcHealthServer } from "../../test/support/grpc-health-server.js";
+import { createRecordingSink } from "../../test/support/recording-sink.js";
 import { createConsulRegistrar, watchConsul } from "./consul.js";
 import { parseEndpointUri, type ConsulTarget } from "./endpoint-uri.js";
 import type { DiscoveredEndpoint, EndpointSink, EndpointSource } from "./endpoint-watch.js";
@@ -62,7 +63,7 @@ describe.skipIf(!process.env.CONSUL_HTTP_ADDR)("consul:// against the agent at C
     const [a, b] = [await healthServer("SERVING"), await healthServer("SERVING")];
     await register(target(service), instance(`${service}-a`, a)).register();
     await register(target(service), { ...instance(`${service}-b`, b), region: "us-east", zone: "us-east-1b" }).register();
-    const sink = recordingSink();
+    const sink = createRecordingSink();
     watch(target(service), sink);
 
     await expect.poll(() => byId(sink.latest()), POLL).toEqual([
@@ -80,7 +81,7 @@ describe.skipIf(!process.env.CONSUL_HTTP_ADDR)("consul:// against the agent at C
     const health = await healthServer("SERVING");
     await register(target(service), instance(`${service}-a`, health)).register();
     const proxy = await countingProxy();
-    const sink = recordingSink();
+    const sink = createRecordingSink();
     watch(target(service, "", proxy.address), sink);
     await expect.poll(() => sink.latest().length, POLL).toBe(1);
     await expect.poll(() => proxy.open(), POLL).toBe(1);
@@ -95,7 +96,7 @@ describe.skipIf(!process.env.CONSUL_HTTP_ADDR)("consul:// against the agent at C
 
   it("close() with a blocking query in flight hangs it up", async () => {
     const proxy = await countingProxy();
-    const sink = recordingSink();
+    const sink = createRecordingSink();
     const source = watchConsul(target(uniqueService(), "", proxy.address), sink, {});
     await expect.poll(() => proxy.open(), POLL).toBe(1);
     const publishedBeforeClose = sink.published.length;
@@ -110,7 +111,7 @@ describe.skipIf(!process.env.CONSUL_HTTP_ADDR)("consul:// against the agent at C
     const health = await healthServer("SERVING");
     const registrar = register(target(service), instance(`${service}-a`, health));
     await registrar.register();
-    const sink = recordingSink();
+    const sink = createRecordingSink();
     watch(target(service), sink);
     await expect.poll(() => sink.latest().length, POLL).toBe(1);
 
@@ -133,11 +134,6 @@ describe.skipIf(!process.env.CONSUL_HTTP_ADDR)("consul:// against the agent at C
 
 // ---- fixtures ----
 
-interface HealthServer {
-  readonly port: number;
-  setStatus(status: ServingStatus): void;
-}
-
 function uniqueService(): string {
   serviceCounter += 1;
   return `scalemesh-realtest-${process.pid}-${serviceCounter}`;
@@ -149,7 +145,7 @@ function target(service: string, query = "?check_interval=1s", agent = agentAddr
   return parsed;
 }
 
-function instance(id: string, server: HealthServer): ServiceInstance {
+function instance(id: string, server: GrpcHealthServer): ServiceInstance {
   return {
     id,
     host: checkHost,
@@ -174,16 +170,10 @@ async function agentJson(path: string): Promise<Record<string, unknown>> {
   return (await response.json()) as Record<string, unknown>;
 }
 
-async function healthServer(initial: ServingStatus): Promise<HealthServer> {
-  const server = new grpc.Server();
-  const health = new HealthImplementation({ "": initial });
-  health.addToServer(server);
-  const bindHost = checkHost === "127.0.0.1" ? "127.0.0.1" : "0.0.0.0";
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${bindHost}:0`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
-  });
-  cleanups.push(async () => server.forceShutdown());
-  return { port, setStatus: (status) => health.setStatus("", status) };
+async function healthServer(initial: ServingStatus): Promise<GrpcHealthServer> {
+  const server = await startGrpcHealthServer(initial, { host: checkHost === "127.0.0.1" ? "127.0.0.1" : "0.0.0.0" });
+  cleanups.push(() => server.close());
+  return server;
 }
 
 /** Forwards to the agent, remembering each request's path and whether the client hung up before the answer. */
@@ -221,16 +211,6 @@ function watch(consulTarget: ConsulTarget, sink: EndpointSink): EndpointSource {
   const source = watchConsul(consulTarget, sink, {});
   cleanups.push(() => source.close());
   return source;
-}
-
-function recordingSink(): EndpointSink & { published: (readonly DiscoveredEndpoint[])[]; latest(): readonly DiscoveredEndpoint[] } {
-  const published: (readonly DiscoveredEndpoint[])[] = [];
-  return {
-    published,
-    latest: () => published.at(-1) ?? [],
-    publish: (endpoints) => published.push(endpoints),
-    fail: () => {},
-  };
 }
 
 function byId(endpoints: readonly DiscoveredEndpoint[]): DiscoveredEndpoint[] {

@@ -2,10 +2,11 @@
 // runs the registered checks, probing real grpc.health.v1 servers.
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import * as grpc from "@grpc/grpc-js";
-import { HealthImplementation, type ServingStatus } from "grpc-health-check";
+import type { ServingStatus } from "grpc-health-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { startFakeConsul, type FakeConsul, type FakeConsulOptions } from "../../test/support/fake-consul.js";
+import { startGrpcHealthServer, type GrpcHealthServer } from "../../test/support/grpc-health-server.js";
+import { createRecordingSink } from "../../test/support/recording-sink.js";
 import { createConsulRegistrar, nextIndex, watchConsul } from "./consul.js";
 import { parseEndpointUri, type ConsulTarget } from "./endpoint-uri.js";
 import type { DiscoveredEndpoint, EndpointSink, EndpointSource } from "./endpoint-watch.js";
@@ -100,7 +101,7 @@ describe("consul:// registrar", () => {
 
     vi.stubEnv("CONSUL_HTTP_TOKEN", "s3cret-token");
     await registrar.register();
-    const sink = recordingSink();
+    const sink = createRecordingSink();
     watch(consulTarget(consul, "svc"), sink);
     await expect.poll(() => sink.latest().map((e) => e.id), POLL).toEqual(["svc-a"]);
     expect(consul.requests.at(-1)?.hasToken).toBe(true);
@@ -111,7 +112,7 @@ describe("consul:// registrar", () => {
     const health = await healthServer("NOT_SERVING");
     const registrar = createConsulRegistrar(consulTarget(consul, "svc", "?check_interval=1s&deregister_after=1s"), instance("svc-a", health), {});
     await registrar.register();
-    const sink = recordingSink();
+    const sink = createRecordingSink();
     watch(consulTarget(consul, "svc"), sink);
 
     await expect.poll(() => consul.services()[0]?.checks[0]?.output ?? "", POLL).toContain("NOT_SERVING");
@@ -128,7 +129,7 @@ describe("consul:// watcher", () => {
     const target = consulTarget(consul, "scalemesh-coordinator");
     await createConsulRegistrar(target, instance("coord-a", a), {}).register();
     await createConsulRegistrar(target, { ...instance("coord-b", b), region: "us-east", zone: "us-east-1b" }, {}).register();
-    const sink = recordingSink();
+    const sink = createRecordingSink();
     watch(target, sink);
 
     await expect.poll(() => byId(sink.latest()), POLL).toEqual([
@@ -147,9 +148,9 @@ describe("consul:// watcher", () => {
     const health = await healthServer("SERVING");
     await createConsulRegistrar(consulTarget(consul, "svc", "?tag=canary"), instance("svc-canary", health), {}).register();
     await createConsulRegistrar(consulTarget(consul, "svc"), instance("svc-plain", health), {}).register();
-    const tagged = recordingSink();
-    const everyone = recordingSink();
-    const elsewhere = recordingSink();
+    const tagged = createRecordingSink();
+    const everyone = createRecordingSink();
+    const elsewhere = createRecordingSink();
     watch(consulTarget(consul, "svc", "?tag=canary"), tagged);
     watch(consulTarget(consul, "svc"), everyone);
     watch(consulTarget(consul, "svc", "?dc=mars-1"), elsewhere);
@@ -165,7 +166,7 @@ describe("consul:// watcher", () => {
     const target = consulTarget(consul, "svc");
     await createConsulRegistrar(target, instance("svc-a", health), {}).register();
     await expect.poll(() => consul.services()[0]?.checks[0]?.status, POLL).toBe("passing");
-    const sink = recordingSink();
+    const sink = createRecordingSink();
     watch(target, sink);
     await expect.poll(() => sink.latest().length, POLL).toBe(1);
     await expect.poll(() => consul.blockingQueries().held, POLL).toBe(1);
@@ -182,7 +183,7 @@ describe("consul:// watcher", () => {
 
   it("close() with a blocking query in flight hangs it up and publishes nothing more", async () => {
     const consul = await fakeConsul();
-    const sink = recordingSink();
+    const sink = createRecordingSink();
     const source = watchConsul(consulTarget(consul, "svc"), sink, {});
     await expect.poll(() => consul.blockingQueries().held, POLL).toBe(1);
     const publishedBeforeClose = sink.published.length;
@@ -198,7 +199,7 @@ describe("consul:// watcher", () => {
   it("reports an unreachable agent by its address, and recovers when the agent is back", async () => {
     const port = await freePort();
     const target = parseConsul(`consul://127.0.0.1:${port}/svc?check_interval=1s`);
-    const sink = recordingSink();
+    const sink = createRecordingSink();
     watch(target, sink);
     await expect.poll(() => sink.failures[0] ?? "", POLL).toContain(`consul://127.0.0.1:${port}/svc: the Consul agent at 127.0.0.1:${port} cannot be reached`);
     expect(sink.published).toEqual([]);
@@ -212,7 +213,7 @@ describe("consul:// watcher", () => {
 
   it("publishes nothing synchronously, and an empty set for a service nobody registered", async () => {
     const consul = await fakeConsul();
-    const sink = recordingSink();
+    const sink = createRecordingSink();
     watch(consulTarget(consul, "nobody"), sink);
     expect(sink.published).toEqual([]);
     await expect.poll(() => sink.published.length, POLL).toBe(1);
@@ -252,12 +253,6 @@ describe("the fake agent refuses bad registrations as Consul does", () => {
 
 // ---- fixtures ----
 
-interface HealthServer {
-  readonly address: string;
-  readonly port: number;
-  setStatus(status: ServingStatus): void;
-}
-
 async function fakeConsul(options: FakeConsulOptions = {}): Promise<FakeConsul> {
   // random 0: the first check runs at once and blocking queries get no jitter.
   const consul = await startFakeConsul({ random: () => 0, ...options });
@@ -265,15 +260,10 @@ async function fakeConsul(options: FakeConsulOptions = {}): Promise<FakeConsul> 
   return consul;
 }
 
-async function healthServer(initial: ServingStatus): Promise<HealthServer> {
-  const server = new grpc.Server();
-  const health = new HealthImplementation({ "": initial });
-  health.addToServer(server);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
-  });
-  cleanups.push(async () => server.forceShutdown());
-  return { address: `127.0.0.1:${port}`, port, setStatus: (status) => health.setStatus("", status) };
+async function healthServer(initial: ServingStatus): Promise<GrpcHealthServer> {
+  const server = await startGrpcHealthServer(initial);
+  cleanups.push(() => server.close());
+  return server;
 }
 
 async function httpHealthServer(status: number): Promise<string> {
@@ -324,18 +314,6 @@ function watch(target: ConsulTarget, sink: EndpointSink): EndpointSource {
   const source = watchConsul(target, sink, {});
   cleanups.push(() => source.close());
   return source;
-}
-
-function recordingSink(): EndpointSink & { published: (readonly DiscoveredEndpoint[])[]; failures: string[]; latest(): readonly DiscoveredEndpoint[] } {
-  const published: (readonly DiscoveredEndpoint[])[] = [];
-  const failures: string[] = [];
-  return {
-    published,
-    failures,
-    latest: () => published.at(-1) ?? [],
-    publish: (endpoints) => published.push(endpoints),
-    fail: (error) => failures.push(error),
-  };
 }
 
 function byId(endpoints: readonly DiscoveredEndpoint[]): DiscoveredEndpoint[] {

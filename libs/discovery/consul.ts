@@ -1,25 +1,14 @@
 // consul://agent/service : the passing instances of a Consul service, followed
 // with blocking queries on /v1/health/service, and the registrar that puts a
 // scalemesh service in the agent with a gRPC or HTTP check the agent runs.
-//
-// The `consul` npm package (2.0.1, unmaintained) stays behind
-// ConsulAgentApi below, the one place that knows its quirks: it hands back the
-// HTTP response (so X-Consul-Index) only when `ctx` is an EventEmitter with
-// `includeResponse` set, aborts a request when that emitter emits "cancel",
-// and lower-cases option keys and strips their underscores before mapping
-// them to Consul's names (grpcusetls -> GRPCUseTLS).
-import { lookup } from "node:dns";
-import { EventEmitter } from "node:events";
-import type { LookupFunction } from "node:net";
-import Consul from "consul";
+// The agent is asked through ConsulAgentApi (consul-agent-api.ts).
+import { ConsulAnswerError, createConsulAgentApi, errorText, recordOf, REQUEST_TIMEOUT_MS, statusOf, type ConsulAgentApi, type ServiceRegistration } from "./consul-agent-api.js";
 import type { ConsulTarget } from "./endpoint-uri.js";
 import type { DiscoveredEndpoint, WatchFunction } from "./endpoint-watch.js";
 import type { Registrar, RegistrarOptions, ServiceInstance } from "./registrar.js";
 
 /** How long the agent may hold one blocking query (Consul allows up to 10 m). */
 const BLOCKING_WAIT_SEC = 30;
-/** A plain (non-blocking) request, and a registration, get this long. */
-const REQUEST_TIMEOUT_MS = 10_000;
 /** Consul's docs ask blocking clients to rate-limit: an agent that answers at once every time must not become a busy loop. */
 const MIN_REQUEST_GAP_MS = 100;
 const RETRY_FIRST_MS = 1_000;
@@ -132,7 +121,7 @@ export function createConsulRegistrar(target: ConsulTarget, instance: ServiceIns
 }
 
 /** What the agent is asked to keep: tags and meta say where the instance runs, the check says how the agent probes it. */
-function registrationFor(target: ConsulTarget, instance: ServiceInstance) {
+function registrationFor(target: ConsulTarget, instance: ServiceInstance): ServiceRegistration {
   const place = [["region", instance.region], ["zone", instance.zone]].filter(([, value]) => value !== "");
   const probe = instance.check.kind === "grpc" ? { grpc: instance.check.address, grpcusetls: false } : { http: instance.check.url };
   return {
@@ -203,100 +192,7 @@ function tagValue(tags: readonly string[], key: string): string {
   return tag === undefined ? "" : tag.slice(key.length + 1);
 }
 
-// ---- our small interface over the consul package ----
-
-interface HealthQuery {
-  readonly service: string;
-  readonly tag?: string;
-  readonly datacenter?: string;
-  /** 0 = answer now; otherwise block until the agent's index passes it. */
-  readonly index: bigint;
-  readonly waitSec: number;
-}
-
-interface HealthAnswer {
-  readonly entries: unknown;
-  readonly index: bigint | undefined;
-}
-
-interface ConsulAgentApi {
-  passingInstances(query: HealthQuery, signal: AbortSignal): Promise<HealthAnswer>;
-  registerService(registration: ReturnType<typeof registrationFor>): Promise<void>;
-  /** "unknown" when the agent did not list the id (Consul answers 404). */
-  deregisterService(id: string): Promise<"removed" | "unknown">;
-  /** Drops the kept-alive connections. */
-  close(): void;
-}
-
-function createConsulAgentApi(agent: string): ConsulAgentApi {
-  const colon = agent.lastIndexOf(":");
-  const token = process.env.CONSUL_HTTP_TOKEN;
-  const clientOptions = {
-    host: agent.slice(0, colon),
-    port: Number(agent.slice(colon + 1)),
-    timeout: REQUEST_TIMEOUT_MS,
-    // The package hands Node the URL form of an IPv6 host ("[::1]"), which
-    // Node's resolver does not take; unwrap it.
-    lookup: ((hostname, lookupOptions, callback) => lookup(hostname.replace(/^\[(.*)\]$/, "$1"), lookupOptions, callback)) as LookupFunction,
-    ...(token ? { defaults: { token } } : {}),
-  };
-  const consul = new Consul(clientOptions);
-
-  return {
-    passingInstances: async (query, signal) => {
-      const { ctx, release } = cancelContext(signal);
-      const isBlocking = query.index > 0n;
-      const request = {
-        service: query.service,
-        passing: true,
-        ...(query.tag ? { tag: query.tag } : {}),
-        ...(query.datacenter ? { dc: query.datacenter } : {}),
-        ...(isBlocking ? { index: String(query.index), wait: `${query.waitSec}s` } : {}),
-        // The agent may add wait/16 of jitter; past that (and some slack) it is not answering.
-        timeout: isBlocking ? Math.ceil((query.waitSec * 1000 * 17) / 16) + 5_000 : REQUEST_TIMEOUT_MS,
-        ctx,
-      };
-      try {
-        const result: unknown = await consul.health.service(request);
-        if (!Array.isArray(result)) throw new ConsulAnswerError("the consul package answered without the HTTP response");
-        const [response, entries] = result as unknown[];
-        const indexHeader = recordOf(recordOf(response).headers)["x-consul-index"];
-        return { entries: entries ?? [], index: typeof indexHeader === "string" && /^\d+$/.test(indexHeader) ? BigInt(indexHeader) : undefined };
-      } finally {
-        release();
-      }
-    },
-    registerService: async (registration) => {
-      await consul.agent.service.register(registration);
-    },
-    deregisterService: async (id) => {
-      try {
-        await consul.agent.service.deregister(id);
-        return "removed";
-      } catch (error) {
-        if (statusOf(error) === 404) return "unknown";
-        throw error;
-      }
-    },
-    close: () => consul.destroy(),
-  };
-}
-
-/** The EventEmitter the package wants as `ctx`, cancelled by our AbortSignal. */
-function cancelContext(signal: AbortSignal): { ctx: EventEmitter; release: () => void } {
-  const ctx = Object.assign(new EventEmitter(), { includeResponse: true, canceled: false });
-  const cancel = () => {
-    ctx.canceled = true;
-    ctx.emit("cancel");
-  };
-  if (signal.aborted) cancel();
-  else signal.addEventListener("abort", cancel, { once: true });
-  return { ctx, release: () => signal.removeEventListener("abort", cancel) };
-}
-
 // ---- failures, said so a person knows what to check ----
-
-class ConsulAnswerError extends Error {}
 
 function describeWatchFailure(target: ConsulTarget, error: unknown): string {
   const where = `${consulUri(target)}: the Consul agent at ${target.agent}`;
@@ -319,18 +215,6 @@ function describeRegistrarFailure(action: "register" | "deregister", target: Con
   return `${what}: the agent cannot be reached (${detail}); check that it runs and that ${target.agent} is its HTTP address`;
 }
 
-function statusOf(error: unknown): number | undefined {
-  const status = recordOf(recordOf(error).response).statusCode;
-  return typeof status === "number" ? status : undefined;
-}
-
-/** The agent's own words when it gave some (its text/plain body), else the error's message. */
-function errorText(error: unknown): string {
-  const body = recordOf(recordOf(error).response).body;
-  if (typeof body === "string" && body.trim() !== "") return body.trim();
-  return error instanceof Error ? error.message : String(error);
-}
-
 // ---- small helpers ----
 
 function consulUri(target: ConsulTarget): string {
@@ -349,10 +233,6 @@ function durationMs(text: string): number {
   if (!match) return Number.NaN;
   const unitMs = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[match[2] as "ms" | "s" | "m" | "h"];
   return Number(match[1]) * unitMs;
-}
-
-function recordOf(value: unknown): Record<string, unknown> {
-  return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
 }
 
 function textOf(value: unknown): string {

@@ -2,10 +2,11 @@
 import { createSocket, type Socket } from "node:dgram";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startDnsmasq, type Dnsmasq, type DnsRecords } from "../../test/support/dnsmasq.js";
+import { createRecordingSink } from "../../test/support/recording-sink.js";
 import { MIN_RESOLVE_GAP_MS, nextResolveDelayMs, watchDnsSrv } from "./dns-srv.js";
 import { createEndpointResolver } from "./endpoint-resolver.js";
 import type { DnsSrvTarget } from "./endpoint-uri.js";
-import type { DiscoveredEndpoint, EndpointSink, EndpointSource, WatchOptions } from "./endpoint-watch.js";
+import type { DiscoveredEndpoint, EndpointSource, WatchOptions } from "./endpoint-watch.js";
 
 const COORDINATOR = "_coordinator._tcp.mesh.test";
 const WAIT_MS = 15_000;
@@ -35,43 +36,6 @@ const BASE_RECORDS: DnsRecords = {
 const A_ENDPOINT = { address: "127.0.0.2:7070", priority: 10, weight: 5, id: "a.mesh.test:7070" };
 const B_ENDPOINT = { address: "127.0.0.3:7071", priority: 20, weight: 1, id: "b.mesh.test:7071" };
 
-type SinkEvent = { readonly kind: "publish"; readonly endpoints: readonly DiscoveredEndpoint[] } | { readonly kind: "fail"; readonly error: string };
-
-/** A sink that keeps every call and lets a test await a condition on them (event-driven, bounded). */
-function createRecordingSink() {
-  const events: SinkEvent[] = [];
-  const wakers = new Set<() => void>();
-  const record = (event: SinkEvent) => {
-    events.push(event);
-    for (const wake of [...wakers]) wake();
-  };
-  const sink: EndpointSink = {
-    publish: (endpoints) => record({ kind: "publish", endpoints: [...endpoints] }),
-    fail: (error) => record({ kind: "fail", error }),
-  };
-  const publishes = () => events.flatMap((e) => (e.kind === "publish" ? [e.endpoints] : []));
-  const failures = () => events.flatMap((e) => (e.kind === "fail" ? [e.error] : []));
-  const waitFor = <T>(what: string, check: () => T | undefined, timeoutMs = WAIT_MS): Promise<T> =>
-    new Promise((resolve, reject) => {
-      const wake = () => {
-        const found = check();
-        if (found === undefined) return;
-        clearTimeout(timer);
-        wakers.delete(wake);
-        resolve(found);
-      };
-      const timer = setTimeout(() => {
-        wakers.delete(wake);
-        reject(new Error(`no ${what} within ${timeoutMs} ms; sink saw ${JSON.stringify(events.slice(-5))}`));
-      }, timeoutMs);
-      wakers.add(wake);
-      wake();
-    });
-  const nextPublish = (matching: (endpoints: readonly DiscoveredEndpoint[]) => boolean = () => true, after = 0) =>
-    waitFor("matching publish", () => publishes().slice(after).find(matching));
-  return { sink, events, publishes, failures, waitFor, nextPublish };
-}
-
 const addresses = (endpoints: readonly DiscoveredEndpoint[]) => endpoints.map((e) => e.address);
 /** An observation window for "nothing more happens": there is no event to await for an absence. */
 const observe = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -82,9 +46,12 @@ const sockets: Socket[] = [];
 
 function watch(target: Partial<DnsSrvTarget> & { server: string }, options: WatchOptions = {}) {
   const recording = createRecordingSink();
-  const source = watchDnsSrv({ scheme: "dns+srv", name: COORDINATOR, intervalSec: 30, ...target }, recording.sink, options);
+  const source = watchDnsSrv({ scheme: "dns+srv", name: COORDINATOR, intervalSec: 30, ...target }, recording, options);
   sources.push(source);
-  return { ...recording, source };
+  /** The first published set that matches, skipping the first `after` sets. */
+  const nextPublish = (matching: (endpoints: readonly DiscoveredEndpoint[]) => boolean = () => true, after = 0) =>
+    recording.waitFor("matching publish", () => recording.published.slice(after).find(matching));
+  return { ...recording, source, nextPublish };
 }
 
 async function ownDnsmasq(records: DnsRecords, ttlSec?: number): Promise<Dnsmasq> {
@@ -184,7 +151,7 @@ describe("watchDnsSrv against a real dnsmasq", () => {
   ])("publishes an empty set for a name with no SRV records ($answer)", async ({ name }) => {
     const watcher = watch({ server: dns.server, name });
     expect(await watcher.nextPublish()).toEqual([]);
-    expect(watcher.failures()).toEqual([]);
+    expect(watcher.failures).toEqual([]);
   });
 
   it("works behind a parsed dns+srv:// URI and an EndpointResolver", async () => {
@@ -197,7 +164,7 @@ describe("watchDnsSrv against a real dnsmasq", () => {
     const own = await ownDnsmasq(BASE_RECORDS);
     const watcher = watch({ server: own.server, intervalSec: 1 });
     expect(await watcher.nextPublish()).toEqual([A_ENDPOINT, B_ENDPOINT]);
-    const before = watcher.publishes().length;
+    const before = watcher.published.length;
     await own.setRecords({ ...BASE_RECORDS, srv: BASE_RECORDS.srv?.filter((r) => r.target !== "a.mesh.test") });
     expect(await watcher.nextPublish((endpoints) => endpoints.length === 1, before)).toEqual([B_ENDPOINT]);
   });
@@ -211,14 +178,14 @@ describe("watchDnsSrv against a real dnsmasq", () => {
     expect(await own.setRecords({ ...BASE_RECORDS, addresses: moved })).toBe("reloaded");
     const endpoints = await watcher.nextPublish((e) => e.some((endpoint) => endpoint.address === "127.0.0.12:7070"));
     expect(addresses(endpoints)).toEqual(["127.0.0.12:7070", "127.0.0.3:7071"]);
-    expect(watcher.failures()).toEqual([]);
+    expect(watcher.failures).toEqual([]);
   });
 
   it("refresh() asks again soon, long before interval_sec", async () => {
     const own = await ownDnsmasq(BASE_RECORDS);
     const watcher = watch({ server: own.server, intervalSec: 3600 });
     await watcher.nextPublish();
-    const before = watcher.publishes().length;
+    const before = watcher.published.length;
     await own.setRecords({ ...BASE_RECORDS, srv: BASE_RECORDS.srv?.filter((r) => r.target !== "b.mesh.test") });
     watcher.source.refresh();
     watcher.source.refresh(); // debounced into one round
@@ -230,13 +197,13 @@ describe("watchDnsSrv against a real dnsmasq", () => {
     const watcher = watch({ server: own.server, intervalSec: 1 });
     const firstSet = await watcher.nextPublish();
     await own.stop();
-    const error = await watcher.waitFor("failure", () => watcher.failures()[0]);
+    const error = await watcher.waitFor("failure", () => watcher.failures[0]);
     expect(error).toContain(COORDINATOR);
     expect(error).toContain(own.server);
     // A round that started before the stop may still publish, but only the old set.
-    for (const endpoints of watcher.publishes()) expect(endpoints).toEqual(firstSet);
+    for (const endpoints of watcher.published) expect(endpoints).toEqual(firstSet);
     // It keeps retrying: the server coming back is noticed without help.
-    const before = watcher.publishes().length;
+    const before = watcher.published.length;
     await own.setRecords(BASE_RECORDS);
     expect(await watcher.nextPublish(() => true, before)).toEqual(firstSet);
   });
@@ -244,10 +211,10 @@ describe("watchDnsSrv against a real dnsmasq", () => {
   it("reports a failure and publishes nothing when nothing listens at the server", async () => {
     const server = `127.0.0.1:${await closedUdpPort()}`;
     const watcher = watch({ server });
-    const error = await watcher.waitFor("failure", () => watcher.failures()[0]);
+    const error = await watcher.waitFor("failure", () => watcher.failures[0]);
     expect(error).toContain(COORDINATOR);
     expect(error).toContain(server);
-    expect(watcher.publishes()).toEqual([]);
+    expect(watcher.published).toEqual([]);
   });
 
   it("after close() publishes nothing and sends no more queries", async () => {

@@ -9,10 +9,11 @@ import { Etcd3 } from "etcd3";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { freePort, startEtcdServer, type EtcdServer } from "../../test/support/etcd-server.js";
+import { createRecordingSink } from "../../test/support/recording-sink.js";
 import { createRegistrar } from "./create-registrar.js";
 import { createEndpointResolver } from "./endpoint-resolver.js";
 import { parseEndpointUri, type EtcdTarget } from "./endpoint-uri.js";
-import type { DiscoveredEndpoint, EndpointSink, EndpointSource } from "./endpoint-watch.js";
+import type { DiscoveredEndpoint, EndpointSource } from "./endpoint-watch.js";
 import { createEtcdRegistrar, retryDelayMs, watchEtcd } from "./etcd.js";
 import type { Registrar, ServiceInstance } from "./registrar.js";
 
@@ -48,28 +49,28 @@ describe("etcd:// registrar and watcher", () => {
       meta: { kind: "coordinator" },
     });
 
-    const seen = recordingSink();
-    track(watchEtcd(target, seen.sink, {}));
+    const seen = createRecordingSink();
+    track(watchEtcd(target, seen, {}));
     expect(seen.published).toHaveLength(0); // never published from inside the call
-    await seen.untilLatest((set) => set.length === 1, "the first registration");
+    await seen.waitForLatest("the first registration", (set) => set.length === 1);
     expect(seen.latest()).toEqual([{ address: "127.0.0.1:7001", priority: 0, weight: 1, id: "coord-a", region: "eu-west", zone: "eu-west-1a" }]);
 
     const second = track(createEtcdRegistrar(target, instance("coord-b", 7002, "eu-west", "eu-west-1b"), {}));
     await second.register();
-    await seen.untilLatest((set) => addresses(set).join() === "127.0.0.1:7001,127.0.0.1:7002", "the second registration");
+    await seen.waitForLatest("the second registration", (set) => addresses(set).join() === "127.0.0.1:7001,127.0.0.1:7002");
 
     await first.deregister();
     await first.deregister(); // idempotent
-    await seen.untilLatest((set) => addresses(set).join() === "127.0.0.1:7002", "the set without the deregistered instance");
+    await seen.waitForLatest("the set without the deregistered instance", (set) => addresses(set).join() === "127.0.0.1:7002");
     expect(await admin.get("/t-register/coordinator/coord-a").string()).toBeNull();
   });
 
   it("keeps a registration alive past its lease's ttl", async () => {
     const target = etcdTarget(etcd, "/t-keepalive/coordinator", 2);
     await track(createEtcdRegistrar(target, instance("coord-a", 7001), {})).register();
-    const seen = recordingSink();
-    track(watchEtcd(target, seen.sink, {}));
-    await seen.untilLatest((set) => set.length === 1, "the registration");
+    const seen = createRecordingSink();
+    track(watchEtcd(target, seen, {}));
+    await seen.waitForLatest("the registration", (set) => set.length === 1);
     // Time has to pass here: three ttls without keepalives would have expired the lease.
     await new Promise((resolve) => setTimeout(resolve, 3 * target.ttlSec * 1000));
     expect(addresses(seen.latest())).toEqual(["127.0.0.1:7001"]);
@@ -81,31 +82,31 @@ describe("etcd:// registrar and watcher", () => {
     await admin.put(`${prefix}by-hand`).value("10.0.0.7:7080");
     await admin.put(`${prefix}garbage`).value("not an endpoint");
     const log = capturingLogger();
-    const seen = recordingSink();
-    track(watchEtcd(etcdTarget(etcd, prefix), seen.sink, { logger: log.logger }));
-    await seen.untilLatest((set) => set.length === 1, "the hand-written endpoint");
+    const seen = createRecordingSink();
+    track(watchEtcd(etcdTarget(etcd, prefix), seen, { logger: log.logger }));
+    await seen.waitForLatest("the hand-written endpoint", (set) => set.length === 1);
     expect(seen.latest()).toEqual([{ address: "10.0.0.7:7080", priority: 0, weight: 1, id: "by-hand" }]);
 
     // Another unreadable value for the same key, then a good key: the watch
     // keeps going, the bad key stays out and is not warned about again.
     await admin.put(`${prefix}garbage`).value('{"address":"no port"}');
     await admin.put(`${prefix}later`).value('{"address":"10.0.0.8:7080","zone":"z1"}');
-    await seen.untilLatest((set) => set.length === 2, "the endpoint written while watching");
+    await seen.waitForLatest("the endpoint written while watching", (set) => set.length === 2);
     expect(seen.latest()).toContainEqual({ address: "10.0.0.8:7080", priority: 0, weight: 1, id: "later", zone: "z1" });
     expect(addresses(seen.latest())).not.toContain("no port");
     expect(log.lines.filter((line) => line.level === 40 && line.key === `${prefix}garbage`)).toHaveLength(1);
 
     // Overwriting a good key with garbage takes it out of the set.
     await admin.put(`${prefix}by-hand`).value("garbage");
-    await seen.untilLatest((set) => addresses(set).join() === "10.0.0.8:7080", "the set without the overwritten key");
+    await seen.waitForLatest("the set without the overwritten key", (set) => addresses(set).join() === "10.0.0.8:7080");
   });
 
   it("drops an instance whose process was SIGKILLed once its lease runs out", async () => {
     const prefix = "/t-sigkill/worker/";
     const ttlSec = 2;
-    const seen = recordingSink();
-    track(watchEtcd(etcdTarget(etcd, prefix), seen.sink, {}));
-    await seen.untilLatest((set) => set.length === 0, "the empty prefix");
+    const seen = createRecordingSink();
+    track(watchEtcd(etcdTarget(etcd, prefix), seen, {}));
+    await seen.waitForLatest("the empty prefix", (set) => set.length === 0);
 
     const holder = spawn(process.execPath, [join(import.meta.dirname, "../../test/support/etcd-lease-holder.mjs"), etcd.clientAddress, `${prefix}doomed`, "127.0.0.1:7100", String(ttlSec)], {
       stdio: ["ignore", "pipe", "pipe"],
@@ -121,11 +122,11 @@ describe("etcd:// registrar and watcher", () => {
       createInterface({ input: holder.stdout }).on("line", (line) => line === "registered" && resolve());
       holder.once("exit", (code) => reject(new Error(`lease holder exited (${code}) before registering: ${stderr.join("")}`)));
     });
-    await seen.untilLatest((set) => addresses(set).join() === "127.0.0.1:7100", "the lease holder's endpoint");
+    await seen.waitForLatest("the lease holder's endpoint", (set) => addresses(set).join() === "127.0.0.1:7100");
 
     holder.kill("SIGKILL");
     await exited;
-    await seen.untilLatest((set) => set.length === 0, "the set without the killed instance", ttlSec * 1000 + 8_000);
+    await seen.waitForLatest("the set without the killed instance", (set) => set.length === 0, ttlSec * 1000 + 8_000);
   });
 
   it("registers again on a new lease when etcd revokes the one it had", async () => {
@@ -136,12 +137,12 @@ describe("etcd:// registrar and watcher", () => {
     const leaseId = before.kvs[0]?.lease;
     expect(leaseId).toBeDefined();
 
-    const seen = recordingSink();
-    track(watchEtcd(target, seen.sink, {}));
-    await seen.untilLatest((set) => set.length === 1, "the registration");
+    const seen = createRecordingSink();
+    track(watchEtcd(target, seen, {}));
+    await seen.waitForLatest("the registration", (set) => set.length === 1);
     await admin.leaseClient.leaseRevoke({ ID: leaseId as string });
-    await seen.untilLatest((set) => set.length === 0, "the revoked registration gone");
-    await seen.untilLatest((set) => addresses(set).join() === "127.0.0.1:7001", "the registration back on a new lease");
+    await seen.waitForLatest("the revoked registration gone", (set) => set.length === 0);
+    await seen.waitForLatest("the registration back on a new lease", (set) => addresses(set).join() === "127.0.0.1:7001");
 
     const after = await admin.getAll().prefix(target.prefix).exec();
     expect(after.kvs[0]?.lease).not.toBe(leaseId);
@@ -161,18 +162,18 @@ describe("etcd:// registrar and watcher", () => {
 
   it("publishes nothing after close()", async () => {
     const target = etcdTarget(etcd, "/t-close/coordinator");
-    const closed = recordingSink();
-    const source = watchEtcd(target, closed.sink, {});
-    await closed.untilLatest((set) => set.length === 0, "the empty prefix");
+    const closed = createRecordingSink();
+    const source = watchEtcd(target, closed, {});
+    await closed.waitForLatest("the empty prefix", (set) => set.length === 0);
     await source.close();
     await source.close();
 
-    const open = recordingSink();
-    track(watchEtcd(target, open.sink, {}));
-    await open.untilLatest((set) => set.length === 0, "the empty prefix");
+    const open = createRecordingSink();
+    track(watchEtcd(target, open, {}));
+    await open.waitForLatest("the empty prefix", (set) => set.length === 0);
     await admin.put(`${target.prefix}x`).value("127.0.0.1:7300");
     // The open watcher hearing the put means the closed one would have heard it too.
-    await open.untilLatest((set) => set.length === 1, "the new key");
+    await open.waitForLatest("the new key", (set) => set.length === 1);
     expect(closed.published).toHaveLength(1);
     expect(closed.failures).toEqual([]);
   });
@@ -193,9 +194,9 @@ describe("etcd:// registrar and watcher", () => {
 
   it("reports an unreachable etcd naming the host and prefix", async () => {
     const address = `127.0.0.1:${await freePort()}`;
-    const seen = recordingSink();
-    track(watchEtcd(parseTarget(`etcd://${address}/t-refused/coordinator`), seen.sink, {}));
-    await seen.untilFailure((message) => message.includes(`etcd at ${address}`) && message.includes("/t-refused/coordinator/"), "a failure naming the host");
+    const seen = createRecordingSink();
+    track(watchEtcd(parseTarget(`etcd://${address}/t-refused/coordinator`), seen, {}));
+    await seen.waitFor("a failure naming the host", () => seen.failures.some((message) => message.includes(`etcd at ${address}`) && message.includes("/t-refused/coordinator/")));
     expect(seen.failures[0]).toMatch(/unreachable/);
     expect(seen.published).toHaveLength(0);
   });
@@ -215,21 +216,21 @@ describe("etcd:// watcher across an etcd restart", () => {
     const writer = new Etcd3({ hosts: [`http://${restarting.clientAddress}`] });
     cleanups.push(() => writer.close());
     await writer.put(`${target.prefix}steady`).value("127.0.0.1:7400");
-    const seen = recordingSink();
-    track(watchEtcd(target, seen.sink, {}));
-    await seen.untilLatest((set) => set.length === 1, "the steady key");
+    const seen = createRecordingSink();
+    track(watchEtcd(target, seen, {}));
+    await seen.waitForLatest("the steady key", (set) => set.length === 1);
 
     await restarting.stop();
-    await seen.untilFailure((message) => message.includes(`etcd at ${restarting.clientAddress}`), "a failure naming the host");
+    await seen.waitFor("a failure naming the host", () => seen.failures.some((message) => message.includes(`etcd at ${restarting.clientAddress}`)));
     const publishedWhileDown = seen.published.length;
 
     await restarting.start();
-    await seen.until(() => seen.published.length > publishedWhileDown, "a publish after the restart");
+    await seen.waitFor("a publish after the restart", () => seen.published.length > publishedWhileDown);
     expect(addresses(seen.latest())).toEqual(["127.0.0.1:7400"]);
 
     // The watch is live again, not just the read.
     await writer.put(`${target.prefix}new`).value("127.0.0.1:7401");
-    await seen.untilLatest((set) => set.length === 2, "a key written after the restart");
+    await seen.waitForLatest("a key written after the restart", (set) => set.length === 2);
   });
 });
 
@@ -266,57 +267,6 @@ function addresses(set: readonly DiscoveredEndpoint[] | undefined): string[] {
 function track<T extends EndpointSource | Registrar>(thing: T): T {
   cleanups.push(() => ("close" in thing ? thing.close() : thing.deregister()));
   return thing;
-}
-
-function recordingSink() {
-  const published: (readonly DiscoveredEndpoint[])[] = [];
-  const failures: string[] = [];
-  const waiters = new Set<() => void>();
-  const notify = () => {
-    for (const waiter of [...waiters]) waiter();
-  };
-  const sink: EndpointSink = {
-    publish: (endpoints) => {
-      published.push([...endpoints]);
-      notify();
-    },
-    fail: (error) => {
-      failures.push(error);
-      notify();
-    },
-  };
-  const latest = () => published.at(-1);
-  const until = (check: () => boolean, what: string, timeoutMs = WAIT_MS) =>
-    new Promise<void>((resolve, reject) => {
-      if (check()) return resolve();
-      const waiter = () => {
-        if (!check()) return;
-        done();
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`no ${what} within ${timeoutMs} ms; last published ${JSON.stringify(latest())}; last failures ${JSON.stringify(failures.slice(-3))}`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        waiters.delete(waiter);
-      };
-      waiters.add(waiter);
-    });
-  return {
-    sink,
-    published,
-    failures,
-    latest,
-    until,
-    untilLatest: (predicate: (set: readonly DiscoveredEndpoint[]) => boolean, what: string, timeoutMs?: number) =>
-      until(() => {
-        const set = latest();
-        return set !== undefined && predicate(set);
-      }, what, timeoutMs),
-    untilFailure: (predicate: (message: string) => boolean, what: string) => until(() => failures.some(predicate), what),
-  };
 }
 
 function capturingLogger() {

@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CoreV1Api, DiscoveryV1Api, KubeConfig, type V1Endpoint, type V1EndpointSlice } from "@kubernetes/client-node";
-import type { DiscoveredEndpoint } from "./endpoint-watch.js";
+import { createRecordingSink, type RecordingSink } from "../../test/support/recording-sink.js";
 import { watchK8s } from "./k8s.js";
 
 const namespace = process.env.SCALEMESH_K8S_TEST_NAMESPACE ?? "default";
@@ -74,15 +74,14 @@ describe.skipIf(!process.env.KUBECONFIG)("watchK8s against the cluster in KUBECO
   });
 
   it("follows a selector-less Service's EndpointSlice by port name and number", async () => {
-    const byName: (readonly DiscoveredEndpoint[])[] = [];
-    const byNumber: (readonly DiscoveredEndpoint[])[] = [];
-    const failures: string[] = [];
-    const latest = (published: (readonly DiscoveredEndpoint[])[]) => published.at(-1)?.map((e) => e.address).join(",");
-    const named = watchK8s({ scheme: "k8s", namespace, service, port: "grpc" }, { publish: (e) => byName.push(e), fail: (f) => failures.push(f) }, {});
-    const numbered = watchK8s({ scheme: "k8s", namespace, service, port: 7070 }, { publish: (e) => byNumber.push(e), fail: (f) => failures.push(f) }, {});
+    const byName = createRecordingSink();
+    const byNumber = createRecordingSink();
+    const latest = (recording: RecordingSink) => recording.latest().map((e) => e.address).join(",");
+    const named = watchK8s({ scheme: "k8s", namespace, service, port: "grpc" }, byName, {});
+    const numbered = watchK8s({ scheme: "k8s", namespace, service, port: 7070 }, byNumber, {});
     try {
       await until("both endpoints by name and number", () => latest(byName) === "192.0.2.10:7070,192.0.2.11:7070" && latest(byNumber) === latest(byName));
-      expect(byName.at(-1)?.[0]).toMatchObject({ zone: "test-zone", id: "192.0.2.10:7070" });
+      expect(byName.latest()[0]).toMatchObject({ zone: "test-zone", id: "192.0.2.10:7070" });
 
       const current = await discovery.readNamespacedEndpointSlice({ name: sliceName, namespace });
       await discovery.replaceNamespacedEndpointSlice({
@@ -93,8 +92,8 @@ describe.skipIf(!process.env.KUBECONFIG)("watchK8s against the cluster in KUBECO
       await until("the not-ready endpoint to drop", () => latest(byName) === "192.0.2.10:7070");
 
       await discovery.deleteNamespacedEndpointSlice({ name: sliceName, namespace });
-      await until("the deleted slice to empty the set", () => byName.at(-1)?.length === 0);
-      expect(failures).toEqual([]);
+      await until("the deleted slice to empty the set", () => byName.latest().length === 0);
+      expect([...byName.failures, ...byNumber.failures]).toEqual([]);
     } finally {
       await Promise.all([named.close(), numbered.close()]);
     }

@@ -3,165 +3,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startFakeKubeApi, type FakeEndpoint, type FakeEndpointPort, type FakeEndpointSlice, type FakeKubeApi } from "../../test/support/fake-kube-api.js";
+import { METRICS_PORT, pod, slice } from "../../test/support/fake-endpoint-slices.js";
+import { startFakeKubeApi, type FakeKubeApi } from "../../test/support/fake-kube-api.js";
+import { createRecordingSink, type RecordingSink } from "../../test/support/recording-sink.js";
 import type { K8sTarget } from "./endpoint-uri.js";
-import type { DiscoveredEndpoint, EndpointSink, EndpointSource } from "./endpoint-watch.js";
-import { createK8sWatch, endpointsFromSlices, watchK8s, type EndpointSliceView } from "./k8s.js";
-
-// --- fixtures ---------------------------------------------------------------
-
-const GRPC: FakeEndpointPort = { name: "grpc", port: 7070, protocol: "TCP" };
-const METRICS: FakeEndpointPort = { name: "metrics", port: 9090, protocol: "TCP" };
-
-function pod(ip: string, name: string, extra: Partial<FakeEndpoint> = {}): FakeEndpoint {
-  return { addresses: [ip], conditions: { ready: true, serving: true, terminating: false }, targetRef: { kind: "Pod", namespace: "mesh", name, uid: `uid-${name}` }, ...extra };
-}
-
-function slice(name: string, endpoints: FakeEndpoint[], options: { service?: string; ports?: FakeEndpointPort[] | null; addressType?: FakeEndpointSlice["addressType"] } = {}): FakeEndpointSlice {
-  return {
-    metadata: { name, labels: { "kubernetes.io/service-name": options.service ?? "coordinator", "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io" } },
-    addressType: options.addressType ?? "IPv4",
-    endpoints,
-    ports: options.ports === undefined ? [GRPC, METRICS] : options.ports,
-  };
-}
+import type { DiscoveredEndpoint, EndpointSource } from "./endpoint-watch.js";
+import { createK8sWatch, watchK8s } from "./k8s.js";
 
 const addresses = (endpoints: readonly DiscoveredEndpoint[]) => endpoints.map((e) => e.address);
 
-// --- the pure mapping ------------------------------------------------------
-
-describe("endpointsFromSlices", () => {
-  const cases: { name: string; slices: FakeEndpointSlice[]; port: number | string; expected: DiscoveredEndpoint[] }[] = [
-    {
-      name: "takes a named port's number and the pod name as id",
-      slices: [slice("a", [pod("10.0.0.1", "coordinator-0", { zone: "eu-1a" })])],
-      port: "grpc",
-      expected: [{ address: "10.0.0.1:7070", priority: 0, weight: 1, id: "coordinator-0", zone: "eu-1a" }],
-    },
-    {
-      name: "matches a numbered port against the endpoint's port",
-      slices: [slice("a", [pod("10.0.0.1", "coordinator-0")])],
-      port: 9090,
-      expected: [{ address: "10.0.0.1:9090", priority: 0, weight: 1, id: "coordinator-0" }],
-    },
-    {
-      name: "skips slices without the port",
-      slices: [slice("a", [pod("10.0.0.1", "p0")]), slice("b", [pod("10.0.0.2", "p1")], { ports: [METRICS] })],
-      port: "grpc",
-      expected: [{ address: "10.0.0.1:7070", priority: 0, weight: 1, id: "p0" }],
-    },
-    {
-      name: "reads ready nil as ready, and drops not-ready and terminating endpoints",
-      slices: [
-        slice("a", [
-          pod("10.0.0.1", "nil", { conditions: {} }),
-          pod("10.0.0.2", "not-ready", { conditions: { ready: false } }),
-          pod("10.0.0.3", "terminating", { conditions: { ready: true, terminating: true } }),
-          pod("10.0.0.4", "no-conditions", { conditions: undefined }),
-        ]),
-      ],
-      port: 7070,
-      expected: [
-        { address: "10.0.0.1:7070", priority: 0, weight: 1, id: "nil" },
-        { address: "10.0.0.4:7070", priority: 0, weight: 1, id: "no-conditions" },
-      ],
-    },
-    {
-      name: "brackets IPv6 addresses",
-      slices: [slice("a", [pod("fd00::1", "p0")], { addressType: "IPv6" })],
-      port: "grpc",
-      expected: [{ address: "[fd00::1]:7070", priority: 0, weight: 1, id: "p0" }],
-    },
-    {
-      name: "counts a dual-stack pod once, by its IPv4 address",
-      slices: [slice("v6", [pod("fd00::1", "p0"), pod("fd00::2", "p1")], { addressType: "IPv6" }), slice("v4", [pod("10.0.0.1", "p0")])],
-      port: "grpc",
-      expected: [
-        { address: "10.0.0.1:7070", priority: 0, weight: 1, id: "p0" },
-        { address: "[fd00::2]:7070", priority: 0, weight: 1, id: "p1" },
-      ],
-    },
-    {
-      name: "ignores FQDN slices, whose semantics the API leaves undefined",
-      slices: [slice("a", [{ addresses: ["coordinator.example.com"] }], { addressType: "FQDN" })],
-      port: "grpc",
-      expected: [],
-    },
-    {
-      name: "uses only an endpoint's first address and the address as id without a targetRef",
-      slices: [slice("a", [{ addresses: ["10.0.0.1", "10.0.0.9"] }])],
-      port: "grpc",
-      expected: [{ address: "10.0.0.1:7070", priority: 0, weight: 1, id: "10.0.0.1:7070" }],
-    },
-    {
-      name: "lists an endpoint found in two slices once",
-      slices: [slice("a", [pod("10.0.0.1", "p0")]), slice("b", [pod("10.0.0.1", "p0")])],
-      port: "grpc",
-      expected: [{ address: "10.0.0.1:7070", priority: 0, weight: 1, id: "p0" }],
-    },
-    {
-      name: "reads a nil port as all ports for a number, but cannot name one",
-      slices: [slice("a", [pod("10.0.0.1", "p0")], { ports: [{ name: "grpc", port: null }] })],
-      port: 7443,
-      expected: [{ address: "10.0.0.1:7443", priority: 0, weight: 1, id: "p0" }],
-    },
-    {
-      name: "has no port for a name whose port is nil",
-      slices: [slice("a", [pod("10.0.0.1", "p0")], { ports: [{ name: "grpc", port: null }] })],
-      port: "grpc",
-      expected: [],
-    },
-    {
-      name: "finds nothing when ports is empty (no ports defined)",
-      slices: [slice("a", [pod("10.0.0.1", "p0")], { ports: [] })],
-      port: 7070,
-      expected: [],
-    },
-    {
-      name: "ignores UDP ports of the same number",
-      slices: [slice("a", [pod("10.0.0.1", "p0")], { ports: [{ name: "dns", port: 53, protocol: "UDP" }] })],
-      port: 53,
-      expected: [],
-    },
-    {
-      name: "sorts by address",
-      slices: [slice("a", [pod("10.0.0.3", "p3"), pod("10.0.0.1", "p1")])],
-      port: "grpc",
-      expected: [
-        { address: "10.0.0.1:7070", priority: 0, weight: 1, id: "p1" },
-        { address: "10.0.0.3:7070", priority: 0, weight: 1, id: "p3" },
-      ],
-    },
-  ];
-  for (const { name, slices, port, expected } of cases) {
-    it(name, () => {
-      expect(endpointsFromSlices(slices as EndpointSliceView[], port)).toEqual(expected);
-    });
-  }
-});
-
 // --- against the fake API server -------------------------------------------
-
-interface Recording {
-  readonly sink: EndpointSink;
-  readonly published: (readonly DiscoveredEndpoint[])[];
-  readonly failures: string[];
-  latest(): readonly string[] | undefined;
-}
-
-function record(): Recording {
-  const published: (readonly DiscoveredEndpoint[])[] = [];
-  const failures: string[] = [];
-  return {
-    sink: { publish: (endpoints) => published.push(endpoints), fail: (error) => failures.push(error) },
-    published,
-    failures,
-    latest: () => {
-      const last = published.at(-1);
-      return last && addresses(last);
-    },
-  };
-}
 
 /** Polls until `check` holds; fails naming `what` after the deadline. */
 async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -178,9 +29,9 @@ describe("watchK8s against a fake API server", () => {
   let api: FakeKubeApi;
   const sources: EndpointSource[] = [];
 
-  const follow = (t: K8sTarget, recording: Recording, options: { watchTimeoutSec?: number } = {}) => {
+  const follow = (t: K8sTarget, recording: RecordingSink, options: { watchTimeoutSec?: number } = {}) => {
     const watch = createK8sWatch({ kubeConfig: api.kubeConfig(), minRetryMs: 20, maxRetryMs: 200, ...options });
-    const source = watch(t, recording.sink, { random: () => 0 });
+    const source = watch(t, recording, { random: () => 0 });
     sources.push(source);
     return source;
   };
@@ -203,24 +54,24 @@ describe("watchK8s against a fake API server", () => {
     api.createSlice("mesh", slice("coordinator-a", [pod("10.0.0.1", "c-0"), pod("10.0.0.2", "c-1", { conditions: { ready: false } })]));
     api.createSlice("mesh", slice("other-a", [pod("10.0.9.9", "o-0")], { service: "other" }));
     const listsBefore = api.listCalls;
-    const recording = record();
+    const recording = createRecordingSink();
     follow(target("grpc"), recording);
 
     await until("the first publish", () => recording.published.length > 0);
-    expect(recording.latest()).toEqual(["10.0.0.1:7070"]);
+    expect(addresses(recording.latest())).toEqual(["10.0.0.1:7070"]);
 
     api.createSlice("mesh", slice("coordinator-b", [pod("10.0.0.3", "c-2")]));
-    await until("the added slice", () => recording.latest()?.includes("10.0.0.3:7070") === true);
+    await until("the added slice", () => addresses(recording.latest()).includes("10.0.0.3:7070"));
 
     api.updateSlice("mesh", slice("coordinator-a", [pod("10.0.0.1", "c-0", { conditions: { ready: false } }), pod("10.0.0.2", "c-1")]));
-    await until("the modified slice", () => recording.latest()?.join() === "10.0.0.2:7070,10.0.0.3:7070");
+    await until("the modified slice", () => addresses(recording.latest()).join() === "10.0.0.2:7070,10.0.0.3:7070");
 
     // A slice whose service-name label changes leaves the selector: the watch says DELETED.
     api.updateSlice("mesh", slice("coordinator-b", [pod("10.0.0.3", "c-2")], { service: "other" }));
-    await until("the relabelled slice to leave", () => recording.latest()?.join() === "10.0.0.2:7070");
+    await until("the relabelled slice to leave", () => addresses(recording.latest()).join() === "10.0.0.2:7070");
 
     api.deleteSlice("mesh", "coordinator-a");
-    await until("the deleted slice", () => recording.latest()?.length === 0);
+    await until("the deleted slice", () => recording.latest().length === 0);
 
     expect(api.listCalls - listsBefore).toBe(1);
     expect(recording.failures).toEqual([]);
@@ -229,18 +80,18 @@ describe("watchK8s against a fake API server", () => {
   });
 
   it("answers a named and a numbered port from the same slices", async () => {
-    api.createSlice("ports", slice("balancer-a", [pod("10.1.0.1", "b-0")], { service: "balancer", ports: [{ name: "grpc", port: 7080 }, METRICS] }));
-    const byName = record();
-    const byNumber = record();
+    api.createSlice("ports", slice("balancer-a", [pod("10.1.0.1", "b-0")], { service: "balancer", ports: [{ name: "grpc", port: 7080 }, METRICS_PORT] }));
+    const byName = createRecordingSink();
+    const byNumber = createRecordingSink();
     follow(target("grpc", "balancer", "ports"), byName);
     follow(target(9090, "balancer", "ports"), byNumber);
     await until("both answers", () => byName.published.length > 0 && byNumber.published.length > 0);
-    expect(byName.latest()).toEqual(["10.1.0.1:7080"]);
-    expect(byNumber.latest()).toEqual(["10.1.0.1:9090"]);
+    expect(addresses(byName.latest())).toEqual(["10.1.0.1:7080"]);
+    expect(addresses(byNumber.latest())).toEqual(["10.1.0.1:9090"]);
   });
 
   it("publishes an empty set for a service without slices", async () => {
-    const recording = record();
+    const recording = createRecordingSink();
     follow(target("grpc", "nothing-here", "empty"), recording);
     await until("the first publish", () => recording.published.length > 0);
     expect(recording.published).toEqual([[]]);
@@ -248,7 +99,7 @@ describe("watchK8s against a fake API server", () => {
 
   it("lists again after 410 Gone and catches up with what changed meanwhile", async () => {
     api.createSlice("gone", slice("coordinator-a", [pod("10.2.0.1", "c-0")]));
-    const recording = record();
+    const recording = createRecordingSink();
     follow(target("grpc", "coordinator", "gone"), recording);
     await until("the first publish", () => recording.published.length > 0);
     await until("the watch to open", () => api.openWatches > 0);
@@ -262,33 +113,33 @@ describe("watchK8s against a fake API server", () => {
 
     api.expireHistory();
     api.createSlice("gone", slice("coordinator-b", [pod("10.2.0.2", "c-1")]));
-    await until("the new slice", () => recording.latest()?.join() === "10.2.0.1:7070,10.2.0.2:7070");
+    await until("the new slice", () => addresses(recording.latest()).join() === "10.2.0.1:7070,10.2.0.2:7070");
     await until("a third list", () => api.listCalls > listsBefore + 1);
 
     // And it still follows changes afterwards, from the new list's version.
     api.deleteSlice("gone", "coordinator-a");
-    await until("the deletion after the re-list", () => recording.latest()?.join() === "10.2.0.2:7070");
+    await until("the deletion after the re-list", () => addresses(recording.latest()).join() === "10.2.0.2:7070");
     expect(recording.failures).toEqual([]);
   });
 
   it("reports a server that expires every watch right after its list, instead of listing in a loop", async () => {
     api.createSlice("always-gone", slice("coordinator-a", [pod("10.8.0.1", "c-0")]));
     api.setWatchesGone(true);
-    const recording = record();
+    const recording = createRecordingSink();
     follow(target("grpc", "coordinator", "always-gone"), recording);
     await until("a failure", () => recording.failures.length > 0);
     expect(recording.failures[0]).toContain("410 Gone");
     expect(recording.failures[0]).toContain("k8s://always-gone/coordinator:grpc");
-    expect(recording.latest()).toEqual(["10.8.0.1:7070"]); // the lists themselves answered
+    expect(addresses(recording.latest())).toEqual(["10.8.0.1:7070"]); // the lists themselves answered
 
     api.setWatchesGone(false);
     api.createSlice("always-gone", slice("coordinator-b", [pod("10.8.0.2", "c-1")]));
-    await until("recovery", () => recording.latest()?.length === 2);
+    await until("recovery", () => recording.latest().length === 2);
   });
 
   it("renews a watch the server ended (timeoutSeconds) from the last version, without listing again", async () => {
     api.createSlice("renew", slice("coordinator-a", [pod("10.3.0.1", "c-0")]));
-    const recording = record();
+    const recording = createRecordingSink();
     const watchesBefore = api.watchCalls;
     follow(target("grpc", "coordinator", "renew"), recording, { watchTimeoutSec: 1 });
     await until("the first publish", () => recording.published.length > 0);
@@ -296,7 +147,7 @@ describe("watchK8s against a fake API server", () => {
     await until("a renewed watch", () => api.watchCalls >= watchesBefore + 2 && api.openWatches > 0);
 
     api.createSlice("renew", slice("coordinator-b", [pod("10.3.0.2", "c-1")]));
-    await until("the change seen by the renewed watch", () => recording.latest()?.length === 2);
+    await until("the change seen by the renewed watch", () => recording.latest().length === 2);
     expect(api.listCalls).toBe(listsAfterStart);
     expect(recording.failures).toEqual([]);
   });
@@ -304,7 +155,7 @@ describe("watchK8s against a fake API server", () => {
   it("reports a refusal by RBAC with the API's reason, and recovers once allowed", async () => {
     api.createSlice("rbac", slice("coordinator-a", [pod("10.4.0.1", "c-0")]));
     api.setForbidden(true);
-    const recording = record();
+    const recording = createRecordingSink();
     follow(target("grpc", "coordinator", "rbac"), recording);
     await until("a failure", () => recording.failures.length > 0);
     expect(recording.failures[0]).toContain("k8s://rbac/coordinator:grpc");
@@ -314,12 +165,12 @@ describe("watchK8s against a fake API server", () => {
     expect(recording.published).toEqual([]);
 
     api.setForbidden(false);
-    await until("the endpoints", () => recording.latest()?.join() === "10.4.0.1:7070");
+    await until("the endpoints", () => addresses(recording.latest()).join() === "10.4.0.1:7070");
   });
 
   it("reports a stopped API server naming the service and the server, and recovers when it is back", async () => {
     api.createSlice("outage", slice("coordinator-a", [pod("10.5.0.1", "c-0")]));
-    const recording = record();
+    const recording = createRecordingSink();
     follow(target("grpc", "coordinator", "outage"), recording);
     await until("the first publish", () => recording.published.length > 0);
 
@@ -335,16 +186,16 @@ describe("watchK8s against a fake API server", () => {
     const publishedBefore = recording.published.length;
     await api.start();
     await until("the endpoints after the outage", () => recording.published.length > publishedBefore);
-    expect(recording.latest()).toEqual(["10.5.0.1:7070", "10.5.0.2:7070"]);
+    expect(addresses(recording.latest())).toEqual(["10.5.0.1:7070", "10.5.0.2:7070"]);
 
     // Back to watching: a later change arrives too.
     api.deleteSlice("outage", "coordinator-a");
-    await until("a change after recovery", () => recording.latest()?.join() === "10.5.0.2:7070");
+    await until("a change after recovery", () => addresses(recording.latest()).join() === "10.5.0.2:7070");
   });
 
   it("publishes an unchanged set again after a failure, so followers know the registry answers", async () => {
     api.createSlice("again", slice("coordinator-a", [pod("10.6.0.1", "c-0")]));
-    const recording = record();
+    const recording = createRecordingSink();
     follow(target("grpc", "coordinator", "again"), recording);
     await until("the first publish", () => recording.published.length > 0);
     await api.stop();
@@ -356,8 +207,8 @@ describe("watchK8s against a fake API server", () => {
 
   it("stops its watch on close() and publishes nothing afterwards", async () => {
     api.createSlice("close", slice("coordinator-a", [pod("10.7.0.1", "c-0")]));
-    const closed = record();
-    const witness = record();
+    const closed = createRecordingSink();
+    const witness = createRecordingSink();
     const source = follow(target("grpc", "coordinator", "close"), closed);
     follow(target("grpc", "coordinator", "close"), witness);
     await until("both watches open", () => closed.published.length > 0 && witness.published.length > 0 && api.openWatches >= 2);
@@ -366,7 +217,7 @@ describe("watchK8s against a fake API server", () => {
     await source.close();
     await until("the closed watcher's stream to end", () => api.openWatches === openBefore - 1);
     api.createSlice("close", slice("coordinator-b", [pod("10.7.0.2", "c-1")]));
-    await until("the witness to see the change", () => witness.latest()?.length === 2);
+    await until("the witness to see the change", () => witness.latest().length === 2);
     expect(closed.published.map(addresses)).toEqual([["10.7.0.1:7070"]]);
     expect(closed.failures).toEqual([]);
   });
@@ -389,9 +240,9 @@ describe("watchK8s against a fake API server", () => {
     const previous = process.env.KUBECONFIG;
     process.env.KUBECONFIG = path;
     try {
-      const recording = record();
-      sources.push(watchK8s(target("grpc", "coordinator", "default-config"), recording.sink, {}));
-      await until("the endpoints", () => recording.latest()?.join() === "10.9.0.1:7070");
+      const recording = createRecordingSink();
+      sources.push(watchK8s(target("grpc", "coordinator", "default-config"), recording, {}));
+      await until("the endpoints", () => addresses(recording.latest()).join() === "10.9.0.1:7070");
     } finally {
       if (previous === undefined) delete process.env.KUBECONFIG;
       else process.env.KUBECONFIG = previous;
@@ -400,8 +251,8 @@ describe("watchK8s against a fake API server", () => {
   });
 
   it("says so when the kubeconfig names no cluster", async () => {
-    const recording = record();
-    sources.push(createK8sWatch({ kubeConfig: new KubeConfig(), minRetryMs: 20 })(target("grpc"), recording.sink, {}));
+    const recording = createRecordingSink();
+    sources.push(createK8sWatch({ kubeConfig: new KubeConfig(), minRetryMs: 20 })(target("grpc"), recording, {}));
     await until("a failure", () => recording.failures.length > 0);
     expect(recording.failures[0]).toContain("k8s://mesh/coordinator:grpc");
     expect(recording.failures[0]).toContain("(no cluster in the kubeconfig)");
@@ -409,7 +260,7 @@ describe("watchK8s against a fake API server", () => {
 
   it("closes promptly while a request hangs and while it waits to retry", async () => {
     api.setUnresponsive(true);
-    const hanging = record();
+    const hanging = createRecordingSink();
     const requestsBefore = api.requests;
     const hangingSource = follow(target("grpc", "coordinator", "hung"), hanging);
     await until("the list to reach the server", () => api.requests > requestsBefore);
@@ -417,8 +268,8 @@ describe("watchK8s against a fake API server", () => {
     api.setUnresponsive(false);
 
     api.setForbidden(true);
-    const retrying = record();
-    const retryingSource = createK8sWatch({ kubeConfig: api.kubeConfig(), minRetryMs: 60_000 })(target("grpc", "coordinator", "hung"), retrying.sink, {});
+    const retrying = createRecordingSink();
+    const retryingSource = createK8sWatch({ kubeConfig: api.kubeConfig(), minRetryMs: 60_000 })(target("grpc", "coordinator", "hung"), retrying, {});
     sources.push(retryingSource);
     await until("a failure", () => retrying.failures.length > 0);
     await retryingSource.close(); // would take a minute if the retry wait were not cancelled
