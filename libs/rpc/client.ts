@@ -12,6 +12,7 @@ import { readMessages } from "./message-queue.js";
 import { isTracingEnabled, tracer } from "../telemetry/tracing.js";
 import type { Logger } from "pino";
 import { followDiscoveryUri, type LoadBalancing } from "./discovery-channel.js";
+import type { EndpointResolver } from "../discovery/index.js";
 
 export interface ClientOptions {
   /** Deadline for calls that do not set timeoutMs. Streams get none by default. */
@@ -31,6 +32,8 @@ export interface ClientOptions {
 
 export type RpcClient<S extends DescService> = Client<S> & {
   readonly address: string;
+  /** What the target's discovery currently knows, when the target is a discovery URI. */
+  readonly discovery: EndpointResolver | undefined;
   close(): void;
   /** Resolves once the channel is connected, or rejects with UNAVAILABLE naming the address. */
   waitForReady(timeoutMs: number): Promise<void>;
@@ -63,6 +66,7 @@ export function createRpcClient<S extends DescService>(service: S, target: strin
   });
   const client: Record<string, unknown> = {
     address,
+    discovery: discovery?.resolver,
     close: () => {
       channel.close();
       discovery?.release();

@@ -6,3 +6,4 @@ export * from "./shutdown.js";
 export { readMessages } from "./message-queue.js";
 export * from "./async-queue.js";
 export * from "./service-host.js";
+export { waitBeforeReconnect } from "./reconnect-wait.js";

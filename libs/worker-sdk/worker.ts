@@ -4,11 +4,11 @@
 // outbox until the coordinator acks it, and the unacknowledged ones go out
 // first after registering again. drain() finishes what runs, waits for the
 // acks and leaves; stop() leaves now.
-import { setTimeout as sleep } from "node:timers/promises";
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
 import { Coordinator } from "../contracts/index.js";
 import { createRpcClient, type ClientOptions, type RpcClient } from "../rpc/client.js";
+import { waitBeforeReconnect } from "../rpc/reconnect-wait.js";
 import { SCALEMESH_VERSION } from "../telemetry/version.js";
 import { reconnectDelayMs, type BackoffPolicy } from "./backoff.js";
 import { resolveCoordinatorTarget } from "./coordinator-endpoints.js";
@@ -267,7 +267,8 @@ export function createWorker(options: WorkerOptions): Worker {
       const delayMs = reconnectDelayMs(reconnect, failures, random);
       failures += 1;
       log.warn({ coordinator: coordinatorTarget, error: end.error, delayMs, failures }, "session with the coordinator ended; reconnecting");
-      await sleep(delayMs, undefined, { signal: stopController.signal }).catch(() => undefined);
+      // Ends early when discovery lists a coordinator again: joining should not sit out a backoff.
+      await waitBeforeReconnect(coordinatorClient(), delayMs, stopController.signal);
     }
   };
 

@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import { createHealthTracker, type HealthTracker, type WorkerCandidate, type WorkerHealth } from "../../libs/balancing/index.js";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Coordinator, type WatchClusterResponse, type WorkerStatus } from "../../libs/contracts/index.js";
-import { type RpcClient } from "../../libs/rpc/index.js";
+import { waitBeforeReconnect, type RpcClient } from "../../libs/rpc/index.js";
 import { candidateOf } from "../../libs/balancing/index.js";
 
 export interface ClusterView {
@@ -82,7 +82,7 @@ export function startClusterView(options: {
         if (synced) options.logger.warn({ coordinator: client.address, err: error instanceof Error ? error.message : String(error) }, "lost the cluster watch; re-syncing");
       }
       synced = false;
-      await new Promise((resolve) => setTimeout(resolve, backoffMs * (0.5 + Math.random())));
+      await waitBeforeReconnect(client, backoffMs * (0.5 + Math.random()), abort.signal);
       backoffMs = Math.min(2_000, backoffMs * 2);
     }
   };
