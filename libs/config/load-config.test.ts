@@ -522,7 +522,7 @@ describe("configHelp", () => {
       expect(row).toContain(option.envName);
       expect(row).toContain(option.description);
     }
-    expect(CONFIG_OPTIONS).toHaveLength(76);
+    expect(CONFIG_OPTIONS).toHaveLength(106);
   });
 });
 

@@ -242,14 +242,56 @@ const scalingSection = z
     static_workers: stringList("Fixed worker addresses (host:port) for static discovery."),
     scale_up_threshold: ratio(0.8, "Utilisation above which the fleet grows."),
     scale_down_threshold: ratio(0.3, "Utilisation below which the fleet shrinks."),
-    cool_down_sec: secondsOrZero(60, "Least time between two scaling actions."),
-    burst_factor: z.number().min(1).default(1.5).describe("Load over forecast by this factor counts as a burst."),
+    cool_down_sec: secondsOrZero(60, "Least time after any scaling action before a scale-down (scale-ups are not delayed)."),
+    burst_factor: z.number().min(1).default(1.5).describe("In burst mode the fleet may grow to ceil(max_workers x burst_factor)."),
     max_burst_duration_sec: seconds(300, "Longest a burst is treated as one before it is the new normal."),
     enable_failure_detection: z.boolean().default(true).describe("Detect dead workers from missed heartbeats."),
     enable_auto_recovery: z.boolean().default(true).describe("Replace dead workers and reassign their tasks."),
     max_recovery_attempts: count(0, 3, "Times a dead worker is replaced before giving up."),
     region: z.string().min(1).default("local").describe("Region this deployment runs in."),
     zone: z.string().min(1).default("local-a").describe("Zone this deployment runs in."),
+  })
+  .readonly()
+  .prefault({});
+
+/**
+ * The autoscaler beyond the seed's `scaling` keys: which signals it follows,
+ * the HPA behaviour knobs (stabilization windows, rate policies) and the
+ * provider's settings. The target slot utilization and the per-direction
+ * tolerance come from scaling.scale_down_threshold and scale_up_threshold.
+ */
+const autoscalerSection = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe("Run the autoscaling loop in the coordinator (scalemesh up turns it on with the local provider)."),
+    target_cpu_utilization: ratio(0, "Mean worker CPU (fraction of a core) to aim for; 0 = CPU is not a signal."),
+    target_memory_utilization: ratio(0, "Mean worker memory (fraction of its limit) to aim for; 0 = memory is not a signal."),
+    worker_memory_limit_mb: z.number().min(0).default(0).describe("The memory one worker may use, what target_memory_utilization is a fraction of; 0 = unknown (memory is not a signal)."),
+    target_request_rate_per_worker: z.number().min(0).default(0).describe("Tasks per second one worker should take; 0 = the arrival rate is not a signal."),
+    target_pending_per_worker: z.number().min(0).default(0).describe("Pending tasks per worker to aim for (KEDA's queue length); 0 = queue depth counts only through slot utilization."),
+    scale_up_stabilization_sec: secondsOrZero(0, "Scale up to the lowest recommendation of this window (HPA default 0: react at once)."),
+    scale_down_stabilization_sec: secondsOrZero(300, "Scale down to the highest recommendation of this window (HPA default 300 s: no flapping)."),
+    scale_up_max_workers: count(0, 4, "Scale-up rate: at most this many workers more per scale_up_period_sec (0 = this policy is off)."),
+    scale_up_max_percent: z.number().min(0).default(100).describe("Scale-up rate: at most this percent more per scale_up_period_sec (0 = off); the larger of the two policies applies."),
+    scale_up_period_sec: seconds(15, "The period of the scale-up rate policies."),
+    scale_down_max_workers: count(0, 0, "Scale-down rate: at most this many workers fewer per scale_down_period_sec (0 = this policy is off)."),
+    scale_down_max_percent: z.number().min(0).max(100).default(100).describe("Scale-down rate: at most this percent fewer per scale_down_period_sec (0 = off); the larger of the two policies applies."),
+    scale_down_period_sec: seconds(15, "The period of the scale-down rate policies."),
+    hard_max_workers: count(0, 0, "Never more workers than this, bursts included; 0 = ceil(max_workers x burst_factor)."),
+    scale_to_zero: z.boolean().default(false).describe("With min_workers 0, let an idle fleet shrink to no workers; the first task wakes it."),
+    worker_coordinator: optionalDiscoveryUri("", 'The discovery URI the workers it starts find this coordinator by; "" = coordinator.register if set, else static://<advertise_host>:<grpc_port>.'),
+    worker_start_timeout_sec: seconds(60, "A started worker that has not registered within this long counts as a failed start."),
+    drain_timeout_sec: seconds(300, "How long a worker being removed may take to finish its tasks before it is stopped anyway."),
+    local_slots: z.number().int().min(1).max(1024).default(4).describe("local provider: slots of each worker agent it starts."),
+    local_handler: z.string().default("").describe('local provider: the handler of each worker agent it starts ("" = the built-in echo).'),
+    docker_image: z.string().default("scalemesh:latest").describe("docker provider: the image worker containers run."),
+    docker_network: z.string().default("").describe('docker provider: the network containers join ("" = the default bridge).'),
+    docker_stop_timeout_sec: count(0, 10, "docker provider: seconds a drained container gets to exit on stop before it is killed."),
+    docker_pull: z.boolean().default(false).describe("docker provider: pull the image before starting containers."),
+    docker_registry_username: z.string().default("").describe("docker provider: registry user for pulls (never logged)."),
+    docker_registry_password: z.string().default("").describe("docker provider: registry password or token for pulls (never logged)."),
+    kubernetes_namespace: z.string().min(1).default("default").describe("kubernetes provider: the namespace of the worker Deployment."),
+    kubernetes_deployment: z.string().min(1).default("scalemesh-worker").describe("kubernetes provider: the worker Deployment whose scale it patches."),
+    kubernetes_selector: z.string().min(1).default("app=scalemesh-worker").describe("kubernetes provider: the label selector of the worker pods."),
   })
   .readonly()
   .prefault({});
@@ -263,6 +305,7 @@ const sectionsSchema = z.strictObject({
   rpc: rpcSection,
   telemetry: telemetrySection,
   scaling: scalingSection,
+  autoscaler: autoscalerSection,
 });
 
 type Sections = z.output<typeof sectionsSchema>;

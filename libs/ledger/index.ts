@@ -5,3 +5,4 @@ export * from "./retry-backoff.js";
 export * from "./task-store.js";
 export * from "./sqlite-task-store.js";
 export { LATEST_SCHEMA_VERSION, SchemaVersionError } from "./sqlite-migrations.js";
+export * from "./scaling-history.js";

@@ -33,6 +33,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX tasks_by_finished ON tasks (finished_at_ms);
     `,
   },
+  {
+    version: 2,
+    description: "scaling_events: the autoscaler's decisions with their inputs, for GetScalingHistory",
+    sql: `
+      CREATE TABLE scaling_events (
+        id     INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms  INTEGER NOT NULL,
+        event  TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = MIGRATIONS.at(-1)?.version ?? 0;

@@ -7,6 +7,7 @@ import { projectRoot, SCALEMESH_VERSION } from "../../libs/telemetry/index.js";
 import { assign } from "./assign-command.js";
 import { showStatus, showWorkers } from "./status-command.js";
 import { up } from "./up-command.js";
+import { scale, type ScaleRequest } from "./scale-command.js";
 import { listTasks, parseAge, parseTaskState, purgeTasks, taskAction, workerAction } from "./operator-commands.js";
 import { CliUsageError } from "./usage-error.js";
 import { join } from "node:path";
@@ -122,6 +123,27 @@ async function main(argv: readonly string[]): Promise<number> {
     });
 
   const adminTarget = (opts: { coordinator: string; timeout: number; json?: boolean }) => ({ coordinator: opts.coordinator, json: opts.json, timeoutMs: opts.timeout * 1000 });
+
+  program
+    .command("scale [workers]")
+    .description("the autoscaler: status; a manual worker count (switches autoscaling off); --auto to switch it back on; --history for its decisions")
+    .addOption(coordinatorOption())
+    .addOption(timeoutOption())
+    .option("--auto", "switch autoscaling on (drops a manual target)")
+    .option("--off", "switch autoscaling off (the fleet stays as it is)")
+    .option("--history [n]", "the last n decisions (default 20)", integer("--history", 1, 1000))
+    .option("--json", "print the response as proto JSON")
+    .action(async (workers: string | undefined, opts: { coordinator: string; timeout: number; auto?: boolean; off?: boolean; history?: number | true; json?: boolean }) => {
+      const chosen = [workers !== undefined, opts.auto === true, opts.off === true, opts.history !== undefined].filter(Boolean).length;
+      if (chosen > 1) throw new CliUsageError("scale: give one of WORKERS, --auto, --off or --history");
+      let request: ScaleRequest = { kind: "status" };
+      if (workers !== undefined) {
+        if (!/^\d+$/.test(workers) || Number(workers) > 100_000) throw new CliUsageError(`scale: WORKERS must be a whole number, got "${workers}"`);
+        request = { kind: "target", workers: Number(workers) };
+      } else if (opts.auto || opts.off) request = { kind: "auto", isEnabled: opts.auto === true };
+      else if (opts.history !== undefined) request = { kind: "history", limit: opts.history === true ? 20 : opts.history };
+      await scale(adminTarget(opts), request, out);
+    });
   for (const action of ["drain", "cordon", "uncordon"] as const) {
     program
       .command(`${action} <worker-id>`)

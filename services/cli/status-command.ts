@@ -5,6 +5,7 @@ import { Admin, GetClusterStatusResponseSchema, ListWorkersResponseSchema, Worke
 import { createRpcClient } from "../../libs/rpc/index.js";
 import { checkedTarget } from "./endpoints.js";
 import { ago, table } from "./format.js";
+import { scalingLines } from "./scale-command.js";
 
 export interface AdminTarget {
   readonly coordinator: string;
@@ -17,6 +18,7 @@ export async function showStatus(target: AdminTarget, out: (text: string) => voi
   try {
     const status = await client.getClusterStatus({});
     if (target.json) return out(toJsonString(GetClusterStatusResponseSchema, status, { prettySpaces: 2 }));
+    const scaling = await client.getScalingStatus({}).catch(() => undefined);
     const tasks = Object.entries(status.tasksByState).map(([state, n]) => `${state.toLowerCase()} ${n}`).join(", ") || "none";
     out(
       [
@@ -25,6 +27,7 @@ export async function showStatus(target: AdminTarget, out: (text: string) => voi
         `slots         ${status.busySlots}/${status.totalSlots} busy`,
         `tasks         ${tasks}`,
         `pending limit ${status.pendingQueueLimit}`,
+        ...(scaling ? scalingLines(scaling) : []),
       ].join("\n"),
     );
   } finally {

@@ -1,12 +1,16 @@
 // `scalemesh up` (= `npm start`): the whole mesh on one machine. Optimizer,
-// coordinator, balancer and min_workers worker agents run as child
-// processes; each writes its JSON log to .scalemesh/logs/. Ctrl-C stops
-// them in order: workers drain first, then the balancer, coordinator, optimizer.
+// coordinator and balancer run as child processes of `up`; the worker agents
+// are the coordinator's own children, started by its autoscaler through the
+// local provider (min_workers of them, more under load). Each writes its
+// JSON log to .scalemesh/logs/. Ctrl-C stops them in order: the balancer,
+// then the coordinator (which drains its workers first), then the optimizer.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { Config } from "../../libs/config/index.js";
+import { Admin, WorkerState } from "../../libs/contracts/index.js";
+import { createRpcClient } from "../../libs/rpc/index.js";
 import { projectRoot, SCALEMESH_VERSION } from "../../libs/telemetry/index.js";
 
 export interface UpOptions {
@@ -66,7 +70,7 @@ export async function up(options: UpOptions, out: (text: string) => void): Promi
   const stopAll = async (): Promise<void> => {
     stopping = true;
     // Workers first (they drain), then the front door, then the core.
-    for (const group of [(c: Child) => c.name.startsWith("worker"), (c: Child) => c.name === "balancer", (c: Child) => c.name === "coordinator", () => true]) {
+    for (const group of [(c: Child) => c.name === "balancer", (c: Child) => c.name === "coordinator", () => true]) {
       const batch = children.filter((c) => group(c) && c.process.exitCode === null && c.process.signalCode === null);
       for (const child of batch) child.process.kill("SIGTERM");
       await Promise.all(batch.map((c) => exitWithin(c, 20_000)));
@@ -90,16 +94,25 @@ export async function up(options: UpOptions, out: (text: string) => void): Promi
     out(`  started ${label} (${Date.now() - started} ms)`);
   };
 
-  const workerIds = Array.from({ length: options.workers }, (_, i) => `${config.scaling.worker_prefix}-${i + 1}`);
+  // The coordinator's autoscaler runs the workers: local provider, at least `workers` of them.
+  const autoscalerEnv: Record<string, string> = {
+    SCALEMESH_AUTOSCALER_ENABLED: "true",
+    SCALEMESH_SCALING_DEPLOYMENT_MODE: "local",
+    SCALEMESH_SCALING_MIN_WORKERS: String(options.workers),
+    SCALEMESH_SCALING_MAX_WORKERS: String(Math.max(options.workers, config.scaling.max_workers)),
+    SCALEMESH_AUTOSCALER_LOCAL_SLOTS: String(options.slots),
+    SCALEMESH_AUTOSCALER_LOCAL_HANDLER: options.handler,
+    SCALEMESH_AUTOSCALER_WORKER_COORDINATOR: coordinatorUri,
+  };
+  let workerIds: string[] = [];
   try {
     out(`starting scalemesh ${SCALEMESH_VERSION}: optimizer, coordinator, balancer and ${options.workers} worker agent(s)...`);
     await step("optimizer", () => start("optimizer", "optimizer", [], {}, "optimizer listening"));
-    await step("coordinator", () => start("coordinator", "coordinator", [], { SCALEMESH_COORDINATOR_OPTIMIZER: `static://${config.optimizer.host}:${config.optimizer.grpc_port}` }, "coordinator listening"));
+    await step("coordinator", () => start("coordinator", "coordinator", [], { SCALEMESH_COORDINATOR_OPTIMIZER: `static://${config.optimizer.host}:${config.optimizer.grpc_port}`, ...autoscalerEnv }, "coordinator listening"));
     await step("balancer", () => start("balancer", "balancer", [], { SCALEMESH_BALANCER_COORDINATOR: coordinatorUri }, "balancer listening"));
-    await step(
-      `${options.workers} worker agent(s)`,
-      () => Promise.all(workerIds.map((id, i) => start(id, "worker-agent", ["--coordinator", coordinatorUri, "--worker-id", id, "--slots", String(options.slots), "--handler", options.handler, "--http-port", String(config.worker.http_port + i)], {}, "worker registered"))),
-    );
+    await step(`${options.workers} worker agent(s)`, async () => {
+      workerIds = await waitForWorkers(coordinatorUri, options.workers, () => interruptedDuringStartup !== undefined);
+    });
     if (interruptedDuringStartup) throw new Error(`${interruptedDuringStartup} during start-up`);
     out("");
     out(banner(options, workerIds));
@@ -123,12 +136,28 @@ export async function up(options: UpOptions, out: (text: string) => void): Promi
     onSignal = (reason) => stop(reason, 0);
     for (const child of children) {
       child.exited.then((code) => {
-        if (stopping) return;
-        if (child.name.startsWith("worker")) out(`${child.name} exited (${code}); the mesh carries on without it (see ${child.logPath})`);
-        else stop(`${child.name} exited (${code}); see ${child.logPath}`, 1);
+        if (!stopping) stop(`${child.name} exited (${code}); see ${child.logPath}`, 1);
       });
     }
   });
+}
+
+/** Waits until the coordinator's autoscaler has `count` workers registered; returns their ids. */
+async function waitForWorkers(coordinatorUri: string, count: number, isInterrupted: () => boolean): Promise<string[]> {
+  const admin = createRpcClient(Admin, coordinatorUri, { defaultDeadlineMs: 2_000 });
+  const deadline = Date.now() + 60_000;
+  try {
+    for (;;) {
+      const { workers } = await admin.listWorkers({}).catch(() => ({ workers: [] }));
+      const ids = workers.filter((w) => w.state === WorkerState.ALIVE).map((w) => w.spec?.workerId ?? "");
+      if (ids.length >= count) return ids.sort();
+      if (isInterrupted()) throw new Error("interrupted during start-up");
+      if (Date.now() > deadline) throw new Error(`only ${ids.length} of ${count} worker agent(s) registered within 60 s; see the worker logs in .scalemesh/logs/`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    admin.close();
+  }
 }
 
 /** Waits for a child to exit, at most `ms` (the caller SIGKILLs what is left). */
@@ -146,7 +175,7 @@ function banner(options: UpOptions, workerIds: readonly string[]): string {
     `  coordinator  grpc ${c.coordinator.host}:${c.coordinator.grpc_port}  http http://${c.coordinator.host}:${c.coordinator.http_port}`,
     `  balancer     grpc ${balancer}  http http://${c.balancer.host}:${c.balancer.http_port}`,
     `  optimizer    grpc ${c.optimizer.host}:${c.optimizer.grpc_port}  http http://${c.optimizer.host}:${c.optimizer.http_port}`,
-    `  workers      ${workerIds.join(", ")} (${options.slots} slots each, handler ${displayHandler(options.handler)})`,
+    `  workers      ${workerIds.join(", ") || "none yet"} (${options.slots} slots each, handler ${displayHandler(options.handler)}; the autoscaler runs ${options.workers} to ${Math.max(options.workers, c.scaling.max_workers)})`,
     "",
     "Assign a task (the payload is base64 of \"hello scalemesh\"):",
     `  grpcurl -plaintext -d '{"task":{"payload":"aGVsbG8gc2NhbGVtZXNo"}}' ${balancer} scalemesh.v1.Balancer/Assign`,

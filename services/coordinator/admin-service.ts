@@ -11,12 +11,14 @@ import {
 import { invalidArgument, notFound } from "../../libs/rpc/index.js";
 import { SCALEMESH_VERSION } from "../../libs/telemetry/index.js";
 import type { Coordinator } from "./coordinator.js";
+import type { scalingAdmin } from "./scaling-admin.js";
 
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
 
-export function adminService(coordinator: Coordinator): ServiceImpl<typeof Admin> {
+export function adminService(coordinator: Coordinator, scaling: ReturnType<typeof scalingAdmin>): ServiceImpl<typeof Admin> {
   return {
+    ...scaling,
     getClusterStatus() {
       const counts = coordinator.workerCounts();
       const tasksByState: Record<string, bigint> = {};

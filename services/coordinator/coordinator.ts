@@ -82,6 +82,15 @@ export class Coordinator {
   private wakeAtMs = Number.POSITIVE_INFINITY;
   private acceptedSinceSample = 0;
   private finishedSinceSample = 0;
+  /** Since start, never reset: the autoscaler takes rates as differences (the load reporter resets its own). */
+  acceptedTotal = 0;
+  finishedTotal = 0;
+  /**
+   * Set by the autoscaler when it can start workers: then a task that
+   * arrives with no worker registered waits in the queue while the fleet
+   * wakes, instead of being refused. Returns whether it will wake it.
+   */
+  fleetWaker: (() => boolean) | undefined;
   /** Callers waiting for a task's final state, by task id (one lookup per finished task). */
   private readonly finalWaiters = new Map<string, Set<(record: TaskRecord) => void>>();
 
@@ -107,6 +116,7 @@ export class Coordinator {
     // A waiting AwaitTask hears of a final state only once it is durable.
     this.ledger.onFinal((record) => {
       this.finishedSinceSample += 1;
+      this.finishedTotal += 1;
       this.outbox.afterCommit(() => this.wakeWaiters(record));
     });
     observeCoordinator(this);
@@ -450,6 +460,7 @@ export class Coordinator {
       this.refuseUnwritable(error);
     }
     this.acceptedSinceSample += 1;
+    this.acceptedTotal += 1;
     if (target !== undefined) this.sendAssignment(record, target, record.task.attempt);
     return this.response(record, false);
   }
@@ -468,7 +479,11 @@ export class Coordinator {
 
   private checkAnyWorkerCanRun(request: PlacementRequest): void {
     const candidates = this.candidates();
-    if (!candidates.some((c) => c.condition !== "dead" && c.slots > 0)) throw unavailable("no workers are registered; start a worker agent and retry");
+    if (!candidates.some((c) => c.condition !== "dead" && c.slots > 0)) {
+      // Scale to zero: the first task is what wakes the fleet; capabilities are checked once workers exist.
+      if (this.fleetWaker?.()) return;
+      throw unavailable("no workers are registered; start a worker agent and retry");
+    }
     if (!isCapabilityOffered(candidates.filter((c) => c.slots > 0), request)) {
       throw unavailable(`no registered worker offers every required capability [${request.requiredCapabilities.join(", ")}]`);
     }

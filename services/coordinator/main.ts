@@ -1,13 +1,18 @@
 // The coordinator process: membership, the task ledger, failure detection.
 import { loadConfigOrExit, rpcOptionsOf, strategyOptionsOf } from "../../libs/config/index.js";
 import { Admin, Coordinator as CoordinatorService } from "../../libs/contracts/index.js";
-import { parseEndpointUri } from "../../libs/discovery/index.js";
+import { advertisedHost, parseEndpointUri } from "../../libs/discovery/index.js";
+import { dirname, join } from "node:path";
+import { createAutoscaler, type Autoscaler } from "./autoscaler.js";
+import { autoscalePolicyOf, hardMaxWorkersOf } from "./autoscale-policy-config.js";
+import { createProvider } from "./providers/create-provider.js";
+import { scalingAdmin } from "./scaling-admin.js";
 import { register, startServiceHost, stopOnSignals } from "../../libs/rpc/index.js";
 import { registerService } from "../../libs/discovery/index.js";
 import { SCALEMESH_VERSION, createLogger, setServiceLabel, startTelemetry } from "../../libs/telemetry/index.js";
 import { adminService } from "./admin-service.js";
 import { Coordinator } from "./coordinator.js";
-import { createMemoryTaskStore, openSqliteTaskStore, type TaskStore } from "../../libs/ledger/index.js";
+import { createMemoryScalingHistory, createMemoryTaskStore, openSqliteScalingHistory, openSqliteTaskStore, type TaskStore } from "../../libs/ledger/index.js";
 import { coordinatorService } from "./coordinator-service.js";
 import { startLoadReporter, type LoadReporter } from "./load-reporter.js";
 
@@ -45,7 +50,11 @@ const coordinator = new Coordinator(
 coordinator.recover();
 coordinator.start();
 
-const admin = register(Admin, adminService(coordinator));
+// The scaling history sits in the ledger file beside the tasks.
+const history = config.ledger.path === ":memory:" ? createMemoryScalingHistory() : openSqliteScalingHistory(config.ledger.path);
+const hardMaxWorkers = hardMaxWorkersOf(config);
+let autoscaler: Autoscaler | undefined;
+const admin = register(Admin, adminService(coordinator, scalingAdmin(() => autoscaler, { hardMaxWorkers, history: (limit, beforeId) => history.list({ limit, ...(beforeId !== undefined ? { beforeId } : {}) }) })));
 const host = await startServiceHost({
   host: config.coordinator.host,
   grpcPort: config.coordinator.grpc_port,
@@ -69,6 +78,33 @@ if (config.coordinator.optimizer !== "") {
   reporter = startLoadReporter(coordinator, { optimizerAddress: config.coordinator.optimizer, intervalMs: config.scaling.sync_interval_sec * 1000, logger });
 }
 
+// The workers it starts find it the way the config says, else where it listens.
+const listenHost = advertisedHost(config.coordinator.host, config.coordinator.advertise_host);
+const workerCoordinatorUri = config.autoscaler.worker_coordinator || config.coordinator.register || `static://${listenHost}:${host.grpc.port}`;
+const provider = await createProvider(config, {
+  coordinatorUri: workerCoordinatorUri,
+  logDir: join(config.ledger.path === ":memory:" ? ".scalemesh" : dirname(config.ledger.path), "logs"),
+  logger,
+}).catch((error: unknown) => {
+  logger.fatal({ key: "scaling.deployment_mode", err: error instanceof Error ? error.message : String(error) }, "cannot set up the worker provider");
+  return process.exit(1);
+});
+autoscaler = createAutoscaler({
+  source: coordinator,
+  provider,
+  policy: autoscalePolicyOf(config),
+  isEnabled: config.autoscaler.enabled,
+  syncIntervalMs: config.scaling.sync_interval_sec * 1000,
+  startTimeoutMs: config.autoscaler.worker_start_timeout_sec * 1000,
+  drainTimeoutMs: config.autoscaler.drain_timeout_sec * 1000,
+  recovery: { isEnabled: config.scaling.enable_auto_recovery, maxAttempts: config.scaling.max_recovery_attempts, baseDelayMs: 1000, maxDelayMs: 60_000 },
+  memoryLimitBytes: config.autoscaler.worker_memory_limit_mb * 1024 * 1024,
+  history,
+  logger,
+});
+autoscaler.start();
+const runningAutoscaler = autoscaler;
+
 // Registered once it listens; deregistered first on a stop, so clients move on before it stops answering.
 const registration = registerService({ kind: "coordinator", section: config.coordinator, port: host.grpc.port, check: "grpc", placement: config.scaling, version: SCALEMESH_VERSION, logger });
 
@@ -76,9 +112,13 @@ const registration = registerService({ kind: "coordinator", section: config.coor
 stopOnSignals(async () => {
   await registration?.stop();
   reporter?.stop();
+  // Workers it started drain while the coordinator still takes their results.
+  await runningAutoscaler.stop();
+  await provider.close();
   await host.stop();
   await coordinator.stop();
   store.close();
+  history.close();
   await telemetry.shutdown();
 }, logger);
 

@@ -5,6 +5,8 @@
 //   hashing   the hashing strategies' spread, disruption and bounded loads (simulator)
 //   latency   round robin vs least connections vs P2C peak-EWMA with workers
 //             of different speeds, in the simulator and on real processes
+//   scaling   the autoscaler's reaction to a load step (local provider) vs a
+//             worker agent's own start time
 // SCALEMESH_BENCH_ONLY=e2e (or a comma list) runs only those parts. Results
 // go to stdout; progress lines go to stderr.
 import { benchAssign } from "./assign-vs-echo.js";
@@ -13,8 +15,9 @@ import { benchRecovery } from "./recovery.js";
 import { formatHashingReport } from "./hashing-sim.js";
 import { formatLatencyReport, runLatencySimulation } from "./balancing-latency-sim.js";
 import { benchStrategyLatency } from "./strategy-latency.js";
+import { benchScaleReaction } from "./scale-reaction.js";
 
-const PARTS = ["assign", "e2e", "recovery", "hashing", "latency"] as const;
+const PARTS = ["assign", "e2e", "recovery", "hashing", "latency", "scaling"] as const;
 type Part = (typeof PARTS)[number];
 
 const say = (text: string): void => {
@@ -80,6 +83,11 @@ async function main(): Promise<number> {
     say(formatLatencyReport(runLatencySimulation()));
     say("");
     await benchStrategyLatency(say);
+  }
+  if (parts.has("scaling")) {
+    process.stderr.write("== autoscaler reaction to a load step ==\n");
+    say("");
+    await benchScaleReaction(say);
   }
   return exitCode;
 }

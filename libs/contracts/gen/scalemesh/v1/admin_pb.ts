@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file scalemesh/v1/admin.proto.
  */
 export const file_scalemesh_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChhzY2FsZW1lc2gvdjEvYWRtaW4ucHJvdG8SDHNjYWxlbWVzaC52MSIZChdHZXRDbHVzdGVyU3RhdHVzUmVxdWVzdCKIAwoYR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlEhUKDXdvcmtlcnNfYWxpdmUYASABKA0SFwoPd29ya2Vyc19zdXNwZWN0GAIgASgNEhgKEHdvcmtlcnNfZHJhaW5pbmcYAyABKA0SFAoMd29ya2Vyc19kZWFkGAQgASgNEhMKC3RvdGFsX3Nsb3RzGAUgASgNEhIKCmJ1c3lfc2xvdHMYBiABKA0SUAoOdGFza3NfYnlfc3RhdGUYByADKAsyOC5zY2FsZW1lc2gudjEuR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlLlRhc2tzQnlTdGF0ZUVudHJ5EhsKE3BlbmRpbmdfcXVldWVfbGltaXQYCCABKA0SLgoKc3RhcnRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgKIAEoCRozChFUYXNrc0J5U3RhdGVFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAQ6AjgBIioKEkxpc3RXb3JrZXJzUmVxdWVzdBIUCgxpbmNsdWRlX2RlYWQYASABKAgiQgoTTGlzdFdvcmtlcnNSZXNwb25zZRIrCgd3b3JrZXJzGAEgAygLMhouc2NhbGVtZXNoLnYxLldvcmtlclN0YXR1cyIlChBHZXRXb3JrZXJSZXF1ZXN0EhEKCXdvcmtlcl9pZBgBIAEoCSI/ChFHZXRXb3JrZXJSZXNwb25zZRIqCgZ3b3JrZXIYASABKAsyGi5zY2FsZW1lc2gudjEuV29ya2VyU3RhdHVzItsBChBMaXN0VGFza3NSZXF1ZXN0EiYKBXN0YXRlGAEgASgOMhcuc2NhbGVtZXNoLnYxLlRhc2tTdGF0ZRIRCgl3b3JrZXJfaWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgNEhIKCnBhZ2VfdG9rZW4YBCABKAkSMgoOY3JlYXRlZF9iZWZvcmUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDWNyZWF0ZWRfYWZ0ZXIYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIk8KEUxpc3RUYXNrc1Jlc3BvbnNlEiEKBXRhc2tzGAEgAygLMhIuc2NhbGVtZXNoLnYxLlRhc2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiEKDkdldFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiMwoPR2V0VGFza1Jlc3BvbnNlEiAKBHRhc2sYASABKAsyEi5zY2FsZW1lc2gudjEuVGFzayIjChBSZXRyeVRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiNQoRUmV0cnlUYXNrUmVzcG9uc2USIAoEdGFzaxgBIAEoCzISLnNjYWxlbWVzaC52MS5UYXNrIjQKEUNhbmNlbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIjYKEkNhbmNlbFRhc2tSZXNwb25zZRIgCgR0YXNrGAEgASgLMhIuc2NhbGVtZXNoLnYxLlRhc2siSAoRUHVyZ2VUYXNrc1JlcXVlc3QSMwoPZmluaXNoZWRfYmVmb3JlGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIkChJQdXJnZVRhc2tzUmVzcG9uc2USDgoGcHVyZ2VkGAEgASgEIicKEkRyYWluV29ya2VyUmVxdWVzdBIRCgl3b3JrZXJfaWQYASABKAkiQQoTRHJhaW5Xb3JrZXJSZXNwb25zZRIqCgZ3b3JrZXIYASABKAsyGi5zY2FsZW1lc2gudjEuV29ya2VyU3RhdHVzIigKE0NvcmRvbldvcmtlclJlcXVlc3QSEQoJd29ya2VyX2lkGAEgASgJIkIKFENvcmRvbldvcmtlclJlc3BvbnNlEioKBndvcmtlchgBIAEoCzIaLnNjYWxlbWVzaC52MS5Xb3JrZXJTdGF0dXMiKgoVVW5jb3Jkb25Xb3JrZXJSZXF1ZXN0EhEKCXdvcmtlcl9pZBgBIAEoCSJEChZVbmNvcmRvbldvcmtlclJlc3BvbnNlEioKBndvcmtlchgBIAEoCzIaLnNjYWxlbWVzaC52MS5Xb3JrZXJTdGF0dXMymgcKBUFkbWluEmEKEEdldENsdXN0ZXJTdGF0dXMSJS5zY2FsZW1lc2gudjEuR2V0Q2x1c3RlclN0YXR1c1JlcXVlc3QaJi5zY2FsZW1lc2gudjEuR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlElIKC0xpc3RXb3JrZXJzEiAuc2NhbGVtZXNoLnYxLkxpc3RXb3JrZXJzUmVxdWVzdBohLnNjYWxlbWVzaC52MS5MaXN0V29ya2Vyc1Jlc3BvbnNlEkwKCUdldFdvcmtlchIeLnNjYWxlbWVzaC52MS5HZXRXb3JrZXJSZXF1ZXN0Gh8uc2NhbGVtZXNoLnYxLkdldFdvcmtlclJlc3BvbnNlEkwKCUxpc3RUYXNrcxIeLnNjYWxlbWVzaC52MS5MaXN0VGFza3NSZXF1ZXN0Gh8uc2NhbGVtZXNoLnYxLkxpc3RUYXNrc1Jlc3BvbnNlEkYKB0dldFRhc2sSHC5zY2FsZW1lc2gudjEuR2V0VGFza1JlcXVlc3QaHS5zY2FsZW1lc2gudjEuR2V0VGFza1Jlc3BvbnNlEkwKCVJldHJ5VGFzaxIeLnNjYWxlbWVzaC52MS5SZXRyeVRhc2tSZXF1ZXN0Gh8uc2NhbGVtZXNoLnYxLlJldHJ5VGFza1Jlc3BvbnNlEk8KCkNhbmNlbFRhc2sSHy5zY2FsZW1lc2gudjEuQ2FuY2VsVGFza1JlcXVlc3QaIC5zY2FsZW1lc2gudjEuQ2FuY2VsVGFza1Jlc3BvbnNlEk8KClB1cmdlVGFza3MSHy5zY2FsZW1lc2gudjEuUHVyZ2VUYXNrc1JlcXVlc3QaIC5zY2FsZW1lc2gudjEuUHVyZ2VUYXNrc1Jlc3BvbnNlElIKC0RyYWluV29ya2VyEiAuc2NhbGVtZXNoLnYxLkRyYWluV29ya2VyUmVxdWVzdBohLnNjYWxlbWVzaC52MS5EcmFpbldvcmtlclJlc3BvbnNlElUKDENvcmRvbldvcmtlchIhLnNjYWxlbWVzaC52MS5Db3Jkb25Xb3JrZXJSZXF1ZXN0GiIuc2NhbGVtZXNoLnYxLkNvcmRvbldvcmtlclJlc3BvbnNlElsKDlVuY29yZG9uV29ya2VyEiMuc2NhbGVtZXNoLnYxLlVuY29yZG9uV29ya2VyUmVxdWVzdBokLnNjYWxlbWVzaC52MS5VbmNvcmRvbldvcmtlclJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_scalemesh_v1_types]);
+  fileDesc("ChhzY2FsZW1lc2gvdjEvYWRtaW4ucHJvdG8SDHNjYWxlbWVzaC52MSIZChdHZXRDbHVzdGVyU3RhdHVzUmVxdWVzdCKIAwoYR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlEhUKDXdvcmtlcnNfYWxpdmUYASABKA0SFwoPd29ya2Vyc19zdXNwZWN0GAIgASgNEhgKEHdvcmtlcnNfZHJhaW5pbmcYAyABKA0SFAoMd29ya2Vyc19kZWFkGAQgASgNEhMKC3RvdGFsX3Nsb3RzGAUgASgNEhIKCmJ1c3lfc2xvdHMYBiABKA0SUAoOdGFza3NfYnlfc3RhdGUYByADKAsyOC5zY2FsZW1lc2gudjEuR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlLlRhc2tzQnlTdGF0ZUVudHJ5EhsKE3BlbmRpbmdfcXVldWVfbGltaXQYCCABKA0SLgoKc3RhcnRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgKIAEoCRozChFUYXNrc0J5U3RhdGVFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAQ6AjgBIioKEkxpc3RXb3JrZXJzUmVxdWVzdBIUCgxpbmNsdWRlX2RlYWQYASABKAgiQgoTTGlzdFdvcmtlcnNSZXNwb25zZRIrCgd3b3JrZXJzGAEgAygLMhouc2NhbGVtZXNoLnYxLldvcmtlclN0YXR1cyIlChBHZXRXb3JrZXJSZXF1ZXN0EhEKCXdvcmtlcl9pZBgBIAEoCSI/ChFHZXRXb3JrZXJSZXNwb25zZRIqCgZ3b3JrZXIYASABKAsyGi5zY2FsZW1lc2gudjEuV29ya2VyU3RhdHVzItsBChBMaXN0VGFza3NSZXF1ZXN0EiYKBXN0YXRlGAEgASgOMhcuc2NhbGVtZXNoLnYxLlRhc2tTdGF0ZRIRCgl3b3JrZXJfaWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgNEhIKCnBhZ2VfdG9rZW4YBCABKAkSMgoOY3JlYXRlZF9iZWZvcmUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDWNyZWF0ZWRfYWZ0ZXIYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIk8KEUxpc3RUYXNrc1Jlc3BvbnNlEiEKBXRhc2tzGAEgAygLMhIuc2NhbGVtZXNoLnYxLlRhc2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiEKDkdldFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiMwoPR2V0VGFza1Jlc3BvbnNlEiAKBHRhc2sYASABKAsyEi5zY2FsZW1lc2gudjEuVGFzayIjChBSZXRyeVRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiNQoRUmV0cnlUYXNrUmVzcG9uc2USIAoEdGFzaxgBIAEoCzISLnNjYWxlbWVzaC52MS5UYXNrIjQKEUNhbmNlbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIjYKEkNhbmNlbFRhc2tSZXNwb25zZRIgCgR0YXNrGAEgASgLMhIuc2NhbGVtZXNoLnYxLlRhc2siSAoRUHVyZ2VUYXNrc1JlcXVlc3QSMwoPZmluaXNoZWRfYmVmb3JlGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIkChJQdXJnZVRhc2tzUmVzcG9uc2USDgoGcHVyZ2VkGAEgASgEIicKEkRyYWluV29ya2VyUmVxdWVzdBIRCgl3b3JrZXJfaWQYASABKAkiQQoTRHJhaW5Xb3JrZXJSZXNwb25zZRIqCgZ3b3JrZXIYASABKAsyGi5zY2FsZW1lc2gudjEuV29ya2VyU3RhdHVzIigKE0NvcmRvbldvcmtlclJlcXVlc3QSEQoJd29ya2VyX2lkGAEgASgJIkIKFENvcmRvbldvcmtlclJlc3BvbnNlEioKBndvcmtlchgBIAEoCzIaLnNjYWxlbWVzaC52MS5Xb3JrZXJTdGF0dXMiKgoVVW5jb3Jkb25Xb3JrZXJSZXF1ZXN0EhEKCXdvcmtlcl9pZBgBIAEoCSJEChZVbmNvcmRvbldvcmtlclJlc3BvbnNlEioKBndvcmtlchgBIAEoCzIaLnNjYWxlbWVzaC52MS5Xb3JrZXJTdGF0dXMiGQoXR2V0U2NhbGluZ1N0YXR1c1JlcXVlc3Qi4QIKDFNjYWxpbmdFdmVudBIKCgJpZBgBIAEoBBImCgJhdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAMgASgJEg8KB21lc3NhZ2UYBCABKAkSFQoNcmVhZHlfd29ya2VycxgFIAEoDRIYChBzdGFydGluZ193b3JrZXJzGAYgASgNEhcKD2Rlc2lyZWRfd29ya2VycxgHIAEoDRIbChNyYXdfZGVzaXJlZF93b3JrZXJzGAggASgNEgwKBG1vZGUYCSABKAkSOAoHc2lnbmFscxgKIAMoCzInLnNjYWxlbWVzaC52MS5TY2FsaW5nRXZlbnQuU2lnbmFsc0VudHJ5Eg4KBmFjdGlvbhgLIAEoCRINCgVlcnJvchgMIAEoCRouCgxTaWduYWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4ASKlAwoYR2V0U2NhbGluZ1N0YXR1c1Jlc3BvbnNlEhsKE2F1dG9zY2FsaW5nX2VuYWJsZWQYASABKAgSEAoIcHJvdmlkZXIYAiABKAkSFwoPY3VycmVudF93b3JrZXJzGAMgASgNEhgKEHN0YXJ0aW5nX3dvcmtlcnMYBCABKA0SFwoPZGVzaXJlZF93b3JrZXJzGAUgASgNEhMKC21pbl93b3JrZXJzGAYgASgNEhMKC21heF93b3JrZXJzGAcgASgNEgwKBG1vZGUYCCABKAkSEQoJc2NhbGVfdXBzGAkgASgEEhMKC3NjYWxlX2Rvd25zGAogASgEEhkKEWZhaWxlZF9vcGVyYXRpb25zGAsgASgEEiAKGG1lYW5fdGltZV90b19oZWFsdGh5X3NlYxgMIAEoARIuCgpsYXN0X2V2ZW50GA0gASgLMhouc2NhbGVtZXNoLnYxLlNjYWxpbmdFdmVudBIQCghkZWdyYWRlZBgOIAEoCBIXCg9kZWdyYWRlZF9yZWFzb24YDyABKAkSFgoOZmFpbGVkX3dvcmtlcnMYECADKAkiQQoYR2V0U2NhbGluZ0hpc3RvcnlSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRISCgpwYWdlX3Rva2VuGAIgASgJImAKGUdldFNjYWxpbmdIaXN0b3J5UmVzcG9uc2USKgoGZXZlbnRzGAEgAygLMhouc2NhbGVtZXNoLnYxLlNjYWxpbmdFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJgoTU2NhbGVXb3JrZXJzUmVxdWVzdBIPCgd3b3JrZXJzGAEgASgNIk4KFFNjYWxlV29ya2Vyc1Jlc3BvbnNlEjYKBnN0YXR1cxgBIAEoCzImLnNjYWxlbWVzaC52MS5HZXRTY2FsaW5nU3RhdHVzUmVzcG9uc2UiKAoVU2V0QXV0b3NjYWxpbmdSZXF1ZXN0Eg8KB2VuYWJsZWQYASABKAgiUAoWU2V0QXV0b3NjYWxpbmdSZXNwb25zZRI2CgZzdGF0dXMYASABKAsyJi5zY2FsZW1lc2gudjEuR2V0U2NhbGluZ1N0YXR1c1Jlc3BvbnNlMpcKCgVBZG1pbhJhChBHZXRDbHVzdGVyU3RhdHVzEiUuc2NhbGVtZXNoLnYxLkdldENsdXN0ZXJTdGF0dXNSZXF1ZXN0GiYuc2NhbGVtZXNoLnYxLkdldENsdXN0ZXJTdGF0dXNSZXNwb25zZRJSCgtMaXN0V29ya2VycxIgLnNjYWxlbWVzaC52MS5MaXN0V29ya2Vyc1JlcXVlc3QaIS5zY2FsZW1lc2gudjEuTGlzdFdvcmtlcnNSZXNwb25zZRJMCglHZXRXb3JrZXISHi5zY2FsZW1lc2gudjEuR2V0V29ya2VyUmVxdWVzdBofLnNjYWxlbWVzaC52MS5HZXRXb3JrZXJSZXNwb25zZRJMCglMaXN0VGFza3MSHi5zY2FsZW1lc2gudjEuTGlzdFRhc2tzUmVxdWVzdBofLnNjYWxlbWVzaC52MS5MaXN0VGFza3NSZXNwb25zZRJGCgdHZXRUYXNrEhwuc2NhbGVtZXNoLnYxLkdldFRhc2tSZXF1ZXN0Gh0uc2NhbGVtZXNoLnYxLkdldFRhc2tSZXNwb25zZRJMCglSZXRyeVRhc2sSHi5zY2FsZW1lc2gudjEuUmV0cnlUYXNrUmVxdWVzdBofLnNjYWxlbWVzaC52MS5SZXRyeVRhc2tSZXNwb25zZRJPCgpDYW5jZWxUYXNrEh8uc2NhbGVtZXNoLnYxLkNhbmNlbFRhc2tSZXF1ZXN0GiAuc2NhbGVtZXNoLnYxLkNhbmNlbFRhc2tSZXNwb25zZRJPCgpQdXJnZVRhc2tzEh8uc2NhbGVtZXNoLnYxLlB1cmdlVGFza3NSZXF1ZXN0GiAuc2NhbGVtZXNoLnYxLlB1cmdlVGFza3NSZXNwb25zZRJSCgtEcmFpbldvcmtlchIgLnNjYWxlbWVzaC52MS5EcmFpbldvcmtlclJlcXVlc3QaIS5zY2FsZW1lc2gudjEuRHJhaW5Xb3JrZXJSZXNwb25zZRJVCgxDb3Jkb25Xb3JrZXISIS5zY2FsZW1lc2gudjEuQ29yZG9uV29ya2VyUmVxdWVzdBoiLnNjYWxlbWVzaC52MS5Db3Jkb25Xb3JrZXJSZXNwb25zZRJbCg5VbmNvcmRvbldvcmtlchIjLnNjYWxlbWVzaC52MS5VbmNvcmRvbldvcmtlclJlcXVlc3QaJC5zY2FsZW1lc2gudjEuVW5jb3Jkb25Xb3JrZXJSZXNwb25zZRJhChBHZXRTY2FsaW5nU3RhdHVzEiUuc2NhbGVtZXNoLnYxLkdldFNjYWxpbmdTdGF0dXNSZXF1ZXN0GiYuc2NhbGVtZXNoLnYxLkdldFNjYWxpbmdTdGF0dXNSZXNwb25zZRJkChFHZXRTY2FsaW5nSGlzdG9yeRImLnNjYWxlbWVzaC52MS5HZXRTY2FsaW5nSGlzdG9yeVJlcXVlc3QaJy5zY2FsZW1lc2gudjEuR2V0U2NhbGluZ0hpc3RvcnlSZXNwb25zZRJVCgxTY2FsZVdvcmtlcnMSIS5zY2FsZW1lc2gudjEuU2NhbGVXb3JrZXJzUmVxdWVzdBoiLnNjYWxlbWVzaC52MS5TY2FsZVdvcmtlcnNSZXNwb25zZRJbCg5TZXRBdXRvc2NhbGluZxIjLnNjYWxlbWVzaC52MS5TZXRBdXRvc2NhbGluZ1JlcXVlc3QaJC5zY2FsZW1lc2gudjEuU2V0QXV0b3NjYWxpbmdSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_scalemesh_v1_types]);
 
 /**
  * @generated from message scalemesh.v1.GetClusterStatusRequest
@@ -483,6 +483,326 @@ export const UncordonWorkerResponseSchema: GenMessage<UncordonWorkerResponse> = 
   messageDesc(file_scalemesh_v1_admin, 21);
 
 /**
+ * @generated from message scalemesh.v1.GetScalingStatusRequest
+ */
+export type GetScalingStatusRequest = Message<"scalemesh.v1.GetScalingStatusRequest"> & {
+};
+
+/**
+ * Describes the message scalemesh.v1.GetScalingStatusRequest.
+ * Use `create(GetScalingStatusRequestSchema)` to create a new message.
+ */
+export const GetScalingStatusRequestSchema: GenMessage<GetScalingStatusRequest> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_admin, 22);
+
+/**
+ * One decision of the autoscaler: what it saw, what it chose and why.
+ *
+ * @generated from message scalemesh.v1.ScalingEvent
+ */
+export type ScalingEvent = Message<"scalemesh.v1.ScalingEvent"> & {
+  /**
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp at = 2;
+   */
+  at?: Timestamp | undefined;
+
+  /**
+   * ScaleUp, ScaleDown, WithinTolerance, ScaleUpLimited, CoolingDown, BurstStarted,
+   * WakeFromZero, Manual, Recovered, RecoveryFailed, ... (libs/scaling AutoscaleReason).
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: string message = 4;
+   */
+  message: string;
+
+  /**
+   * @generated from field: uint32 ready_workers = 5;
+   */
+  readyWorkers: number;
+
+  /**
+   * @generated from field: uint32 starting_workers = 6;
+   */
+  startingWorkers: number;
+
+  /**
+   * @generated from field: uint32 desired_workers = 7;
+   */
+  desiredWorkers: number;
+
+  /**
+   * What the signals alone asked for, before stabilization, rate limits and bounds.
+   *
+   * @generated from field: uint32 raw_desired_workers = 8;
+   */
+  rawDesiredWorkers: number;
+
+  /**
+   * normal, burst, zero, manual.
+   *
+   * @generated from field: string mode = 9;
+   */
+  mode: string;
+
+  /**
+   * The inputs: slot_utilization, cpu_utilization, memory_utilization,
+   * request_rate_per_sec, pending_tasks, in_flight_tasks (those measured).
+   *
+   * @generated from field: map<string, double> signals = 10;
+   */
+  signals: { [key: string]: number };
+
+  /**
+   * What the provider was asked to do: "start 2", "stop worker-3", "replace worker-1", "" for nothing.
+   *
+   * @generated from field: string action = 11;
+   */
+  action: string;
+
+  /**
+   * Set when the action failed.
+   *
+   * @generated from field: string error = 12;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message scalemesh.v1.ScalingEvent.
+ * Use `create(ScalingEventSchema)` to create a new message.
+ */
+export const ScalingEventSchema: GenMessage<ScalingEvent> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_admin, 23);
+
+/**
+ * @generated from message scalemesh.v1.GetScalingStatusResponse
+ */
+export type GetScalingStatusResponse = Message<"scalemesh.v1.GetScalingStatusResponse"> & {
+  /**
+   * @generated from field: bool autoscaling_enabled = 1;
+   */
+  autoscalingEnabled: boolean;
+
+  /**
+   * local, docker, kubernetes, external.
+   *
+   * @generated from field: string provider = 2;
+   */
+  provider: string;
+
+  /**
+   * @generated from field: uint32 current_workers = 3;
+   */
+  currentWorkers: number;
+
+  /**
+   * @generated from field: uint32 starting_workers = 4;
+   */
+  startingWorkers: number;
+
+  /**
+   * @generated from field: uint32 desired_workers = 5;
+   */
+  desiredWorkers: number;
+
+  /**
+   * @generated from field: uint32 min_workers = 6;
+   */
+  minWorkers: number;
+
+  /**
+   * @generated from field: uint32 max_workers = 7;
+   */
+  maxWorkers: number;
+
+  /**
+   * normal, burst, zero, manual.
+   *
+   * @generated from field: string mode = 8;
+   */
+  mode: string;
+
+  /**
+   * @generated from field: uint64 scale_ups = 9;
+   */
+  scaleUps: bigint;
+
+  /**
+   * @generated from field: uint64 scale_downs = 10;
+   */
+  scaleDowns: bigint;
+
+  /**
+   * @generated from field: uint64 failed_operations = 11;
+   */
+  failedOperations: bigint;
+
+  /**
+   * Mean time from a start asked of the provider to the worker registered and healthy.
+   *
+   * @generated from field: double mean_time_to_healthy_sec = 12;
+   */
+  meanTimeToHealthySec: number;
+
+  /**
+   * @generated from field: scalemesh.v1.ScalingEvent last_event = 13;
+   */
+  lastEvent?: ScalingEvent | undefined;
+
+  /**
+   * Set when workers failed for good (max_recovery_attempts) or the provider fails:
+   * the mesh keeps serving with what is left.
+   *
+   * @generated from field: bool degraded = 14;
+   */
+  degraded: boolean;
+
+  /**
+   * @generated from field: string degraded_reason = 15;
+   */
+  degradedReason: string;
+
+  /**
+   * Workers the provider gave up restarting.
+   *
+   * @generated from field: repeated string failed_workers = 16;
+   */
+  failedWorkers: string[];
+};
+
+/**
+ * Describes the message scalemesh.v1.GetScalingStatusResponse.
+ * Use `create(GetScalingStatusResponseSchema)` to create a new message.
+ */
+export const GetScalingStatusResponseSchema: GenMessage<GetScalingStatusResponse> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_admin, 24);
+
+/**
+ * @generated from message scalemesh.v1.GetScalingHistoryRequest
+ */
+export type GetScalingHistoryRequest = Message<"scalemesh.v1.GetScalingHistoryRequest"> & {
+  /**
+   * At most this many events (default 50, at most 1000).
+   *
+   * @generated from field: uint32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message scalemesh.v1.GetScalingHistoryRequest.
+ * Use `create(GetScalingHistoryRequestSchema)` to create a new message.
+ */
+export const GetScalingHistoryRequestSchema: GenMessage<GetScalingHistoryRequest> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_admin, 25);
+
+/**
+ * @generated from message scalemesh.v1.GetScalingHistoryResponse
+ */
+export type GetScalingHistoryResponse = Message<"scalemesh.v1.GetScalingHistoryResponse"> & {
+  /**
+   * @generated from field: repeated scalemesh.v1.ScalingEvent events = 1;
+   */
+  events: ScalingEvent[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message scalemesh.v1.GetScalingHistoryResponse.
+ * Use `create(GetScalingHistoryResponseSchema)` to create a new message.
+ */
+export const GetScalingHistoryResponseSchema: GenMessage<GetScalingHistoryResponse> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_admin, 26);
+
+/**
+ * @generated from message scalemesh.v1.ScaleWorkersRequest
+ */
+export type ScaleWorkersRequest = Message<"scalemesh.v1.ScaleWorkersRequest"> & {
+  /**
+   * @generated from field: uint32 workers = 1;
+   */
+  workers: number;
+};
+
+/**
+ * Describes the message scalemesh.v1.ScaleWorkersRequest.
+ * Use `create(ScaleWorkersRequestSchema)` to create a new message.
+ */
+export const ScaleWorkersRequestSchema: GenMessage<ScaleWorkersRequest> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_admin, 27);
+
+/**
+ * @generated from message scalemesh.v1.ScaleWorkersResponse
+ */
+export type ScaleWorkersResponse = Message<"scalemesh.v1.ScaleWorkersResponse"> & {
+  /**
+   * @generated from field: scalemesh.v1.GetScalingStatusResponse status = 1;
+   */
+  status?: GetScalingStatusResponse | undefined;
+};
+
+/**
+ * Describes the message scalemesh.v1.ScaleWorkersResponse.
+ * Use `create(ScaleWorkersResponseSchema)` to create a new message.
+ */
+export const ScaleWorkersResponseSchema: GenMessage<ScaleWorkersResponse> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_admin, 28);
+
+/**
+ * @generated from message scalemesh.v1.SetAutoscalingRequest
+ */
+export type SetAutoscalingRequest = Message<"scalemesh.v1.SetAutoscalingRequest"> & {
+  /**
+   * @generated from field: bool enabled = 1;
+   */
+  enabled: boolean;
+};
+
+/**
+ * Describes the message scalemesh.v1.SetAutoscalingRequest.
+ * Use `create(SetAutoscalingRequestSchema)` to create a new message.
+ */
+export const SetAutoscalingRequestSchema: GenMessage<SetAutoscalingRequest> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_admin, 29);
+
+/**
+ * @generated from message scalemesh.v1.SetAutoscalingResponse
+ */
+export type SetAutoscalingResponse = Message<"scalemesh.v1.SetAutoscalingResponse"> & {
+  /**
+   * @generated from field: scalemesh.v1.GetScalingStatusResponse status = 1;
+   */
+  status?: GetScalingStatusResponse | undefined;
+};
+
+/**
+ * Describes the message scalemesh.v1.SetAutoscalingResponse.
+ * Use `create(SetAutoscalingResponseSchema)` to create a new message.
+ */
+export const SetAutoscalingResponseSchema: GenMessage<SetAutoscalingResponse> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_admin, 30);
+
+/**
  * What operators ask the coordinator. Served over gRPC and, on the HTTP
  * port, over the Connect protocol with JSON (curl-friendly).
  *
@@ -588,6 +908,45 @@ export const Admin: GenService<{
     methodKind: "unary";
     input: typeof UncordonWorkerRequestSchema;
     output: typeof UncordonWorkerResponseSchema;
+  },
+  /**
+   * The autoscaler: counts, mode, totals and the last decision.
+   *
+   * @generated from rpc scalemesh.v1.Admin.GetScalingStatus
+   */
+  getScalingStatus: {
+    methodKind: "unary";
+    input: typeof GetScalingStatusRequestSchema;
+    output: typeof GetScalingStatusResponseSchema;
+  },
+  /**
+   * Every decision with its inputs and reason, newest first, paged.
+   *
+   * @generated from rpc scalemesh.v1.Admin.GetScalingHistory
+   */
+  getScalingHistory: {
+    methodKind: "unary";
+    input: typeof GetScalingHistoryRequestSchema;
+    output: typeof GetScalingHistoryResponseSchema;
+  },
+  /**
+   * A manual target: the fleet converges on it and the autoscaler is
+   * switched off until SetAutoscaling turns it on again.
+   *
+   * @generated from rpc scalemesh.v1.Admin.ScaleWorkers
+   */
+  scaleWorkers: {
+    methodKind: "unary";
+    input: typeof ScaleWorkersRequestSchema;
+    output: typeof ScaleWorkersResponseSchema;
+  },
+  /**
+   * @generated from rpc scalemesh.v1.Admin.SetAutoscaling
+   */
+  setAutoscaling: {
+    methodKind: "unary";
+    input: typeof SetAutoscalingRequestSchema;
+    output: typeof SetAutoscalingResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_scalemesh_v1_admin, 0);

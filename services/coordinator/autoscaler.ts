@@ -1,0 +1,344 @@
+// The autoscaling loop, the HPA controller's half: every sync interval it
+// reads the fleet, asks the pure policy (libs/scaling) how many workers to
+// run, acts through the provider, and records the decision with its inputs.
+// Around the policy it keeps what only a loop can: which workers it started
+// and whether they joined, which it is draining away, and which died and are
+// being brought back (progressive backoff, then given up on: degraded).
+import type { Logger } from "pino";
+import { decideScale, emptyAutoscaleState, type AutoscaleConfig, type AutoscaleState } from "../../libs/scaling/index.js";
+import type { ScalingEventRecord, ScalingHistory, StoredScalingEvent } from "../../libs/ledger/index.js";
+import { autoscalerMetrics } from "./autoscaler-metrics.js";
+import { readFleet, signalsRecord, type SignalSource } from "./scaling-signals.js";
+import type { ProvidedWorker, WorkerProvider } from "./providers/worker-provider.js";
+
+export interface AutoscalerSource extends SignalSource {
+  drainWorker(workerId: string): unknown;
+  fleetWaker: (() => boolean) | undefined;
+}
+
+export interface RecoverySettings {
+  readonly isEnabled: boolean;
+  readonly maxAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+export interface AutoscalerOptions {
+  readonly source: AutoscalerSource;
+  readonly provider: WorkerProvider;
+  readonly policy: AutoscaleConfig;
+  readonly isEnabled: boolean;
+  readonly syncIntervalMs: number;
+  readonly startTimeoutMs: number;
+  readonly drainTimeoutMs: number;
+  readonly recovery: RecoverySettings;
+  readonly memoryLimitBytes: number;
+  readonly history: ScalingHistory;
+  readonly logger: Logger;
+  readonly now?: () => number;
+}
+
+export interface ScalingStatus {
+  readonly isEnabled: boolean;
+  readonly provider: string;
+  readonly currentWorkers: number;
+  readonly startingWorkers: number;
+  readonly desiredWorkers: number;
+  readonly minWorkers: number;
+  readonly maxWorkers: number;
+  readonly mode: string;
+  readonly scaleUps: number;
+  readonly scaleDowns: number;
+  readonly failedOperations: number;
+  readonly meanTimeToHealthySec: number;
+  readonly lastEvent: StoredScalingEvent | undefined;
+  readonly degradedReason: string | undefined;
+  readonly failedWorkers: readonly string[];
+}
+
+export interface Autoscaler {
+  start(): void;
+  stop(): Promise<void>;
+  /** One sync now (tests, and a task waking a fleet of zero). */
+  syncNow(): Promise<void>;
+  status(): ScalingStatus;
+  /** A manual target; switches the autoscaler off until setEnabled(true). */
+  scaleTo(workers: number): Promise<void>;
+  setEnabled(isEnabled: boolean): Promise<void>;
+}
+
+/** A worker healthy this long starts its recovery count afresh. */
+const RECOVERY_RESET_MS = 60_000;
+
+export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
+  const now = options.now ?? Date.now;
+  const { provider, source, logger } = options;
+  const log = logger.child({ component: "autoscaler", provider: provider.kind });
+  let isEnabled = options.isEnabled;
+  let manualTarget: number | undefined;
+  let policyState: AutoscaleState = emptyAutoscaleState();
+  let mode = "normal";
+  let desired = 0;
+  let current = 0;
+  let startingCount = 0;
+  let previousRate: { acceptedTotal: number; atMs: number } | undefined;
+  let lastEvent: StoredScalingEvent | undefined = options.history.list({ limit: 1 })[0];
+  let degradedReason: string | undefined;
+  const totals = { scaleUps: 0, scaleDowns: 0, failed: 0, healthySec: 0, healthyCount: 0 };
+  /** Asked of the provider and not registered yet: id → when asked. */
+  const starts = new Map<string, number>();
+  /** Being drained away: id → since when. */
+  const removing = new Map<string, number>();
+  const recovery = new Map<string, { attempts: number; nextAtMs: number }>();
+  const healthySince = new Map<string, number>();
+  const failedWorkers = new Set<string>();
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let isStopped = false;
+
+  const record = (event: Omit<ScalingEventRecord, "atMs">): void => {
+    const stored = options.history.append({ atMs: now(), ...event });
+    const isNews = event.action !== "" || event.error !== "" || event.reason !== lastEvent?.reason;
+    lastEvent = stored;
+    if (!isNews) return;
+    const fields = { reason: event.reason, ready: event.readyWorkers, starting: event.startingWorkers, desired: event.desiredWorkers, action: event.action || undefined, error: event.error || undefined };
+    if (event.error) log.warn(fields, event.message);
+    else log.info(fields, event.message);
+  };
+  const fail = (action: string, error: unknown, extra: Partial<ScalingEventRecord> = {}): void => {
+    totals.failed += 1;
+    autoscalerMetrics.failed.inc();
+    const message = error instanceof Error ? error.message : String(error);
+    record({ reason: "ProviderFailed", message: `${action} failed: ${message}`, readyWorkers: current, startingWorkers: startingCount, desiredWorkers: desired, rawDesiredWorkers: desired, mode, signals: {}, action, error: message, ...extra });
+  };
+
+  /** Starts that joined, starts that never did, removals that finished. */
+  const followUp = async (provided: readonly ProvidedWorker[], registered: ReadonlySet<string>): Promise<void> => {
+    const nowMs = now();
+    for (const [id, askedAtMs] of starts) {
+      if (registered.has(id)) {
+        starts.delete(id);
+        healthySince.set(id, nowMs);
+        totals.healthySec += (nowMs - askedAtMs) / 1000;
+        totals.healthyCount += 1;
+        autoscalerMetrics.timeToHealthy.observe((nowMs - askedAtMs) / 1000);
+      } else if (nowMs - askedAtMs > options.startTimeoutMs) {
+        starts.delete(id);
+        fail(`start ${id}`, new Error(`${id} did not register within ${options.startTimeoutMs / 1000} s (autoscaler.worker_start_timeout_sec)`));
+        await provider.stop([id]).catch(() => undefined);
+      }
+    }
+    const byId = new Map(provided.map((w) => [w.workerId, w]));
+    for (const [id, sinceMs] of removing) {
+      const worker = byId.get(id);
+      const hasLeft = !registered.has(id) && (worker === undefined || worker.state === "exited" || worker.state === "failed");
+      const isOverdue = nowMs - sinceMs > options.drainTimeoutMs;
+      if (!hasLeft && !isOverdue) continue;
+      try {
+        await provider.stop([id]);
+      } catch (error) {
+        // Kept in `removing` (drained, no new work): the next sync tries again.
+        fail(`stop ${id}`, error);
+        continue;
+      }
+      removing.delete(id);
+      healthySince.delete(id);
+      if (isOverdue && !hasLeft) log.warn({ workerId: id, drainTimeoutMs: options.drainTimeoutMs }, "worker did not finish draining in time; stopped anyway (autoscaler.drain_timeout_sec)");
+    }
+  };
+
+  /** Workers the provider runs that died while nobody was removing them. */
+  const recover = async (provided: readonly ProvidedWorker[], registered: ReadonlySet<string>): Promise<void> => {
+    const nowMs = now();
+    for (const worker of provided) {
+      const id = worker.workerId;
+      const isDead = worker.state === "failed" || (worker.state === "exited" && !registered.has(id));
+      if (!isDead || removing.has(id) || starts.has(id) || failedWorkers.has(id)) continue;
+      const since = healthySince.get(id);
+      let state = recovery.get(id);
+      if (state === undefined || (since !== undefined && nowMs - since > RECOVERY_RESET_MS)) state = { attempts: 0, nextAtMs: nowMs };
+      healthySince.delete(id);
+      recovery.set(id, state);
+      if (!options.recovery.isEnabled || state.attempts >= options.recovery.maxAttempts) {
+        failedWorkers.add(id);
+        const why = options.recovery.isEnabled ? `gave up after ${state.attempts} restart(s) (scaling.max_recovery_attempts)` : "auto recovery is off (scaling.enable_auto_recovery)";
+        degradedReason = `worker ${id} failed (${worker.detail}); ${why}`;
+        record({ reason: "RecoveryFailed", message: degradedReason, readyWorkers: current, startingWorkers: startingCount, desiredWorkers: desired, rawDesiredWorkers: desired, mode, signals: {}, action: "", error: worker.detail });
+        continue;
+      }
+      if (nowMs < state.nextAtMs) continue;
+      state.attempts += 1;
+      state.nextAtMs = nowMs + Math.min(options.recovery.maxDelayMs, options.recovery.baseDelayMs * 2 ** state.attempts);
+      try {
+        await provider.replace(id);
+        starts.set(id, nowMs);
+        record({ reason: "Recovering", message: `worker ${id} died (${worker.detail}); restart ${state.attempts} of ${options.recovery.maxAttempts}`, readyWorkers: current, startingWorkers: startingCount, desiredWorkers: desired, rawDesiredWorkers: desired, mode, signals: {}, action: `replace ${id}`, error: "" });
+      } catch (error) {
+        fail(`replace ${id}`, error);
+      }
+    }
+  };
+
+  const sync = async (): Promise<void> => {
+    let provided: readonly ProvidedWorker[];
+    try {
+      provided = await provider.list();
+      if (degradedReason?.startsWith("provider")) degradedReason = undefined;
+    } catch (error) {
+      degradedReason = `provider ${provider.kind} cannot list its workers: ${error instanceof Error ? error.message : String(error)}`;
+      fail("list", error);
+      return;
+    }
+    const registered = new Set(source.listWorkers(false).map((w) => w.spec?.workerId ?? ""));
+    await followUp(provided, registered);
+    await recover(provided, registered);
+    if (failedWorkers.size === 0 && !degradedReason?.startsWith("provider")) degradedReason = undefined;
+
+    const nowMs = now();
+    const reading = readFleet({ source, removing: new Set(removing.keys()), previous: previousRate, nowMs, memoryLimitBytes: options.memoryLimitBytes });
+    previousRate = { acceptedTotal: source.acceptedTotal, atMs: nowMs };
+    const managed = new Set([...provided.map((w) => w.workerId), ...starts.keys()]);
+    // Starting: asked for and not joined, or (kubernetes) pods the provider shows that have not joined.
+    const startingIds = [...new Set([...starts.keys(), ...provided.filter((w) => (w.state === "starting" || w.state === "running") && !registered.has(w.workerId) && !removing.has(w.workerId)).map((w) => w.workerId)])];
+    current = reading.readyWorkerIds.length;
+    startingCount = startingIds.length;
+    autoscalerMetrics.current.set(current);
+    autoscalerMetrics.starting.set(startingCount);
+
+    let decision: { desired: number; raw: number; reason: string; message: string };
+    if (manualTarget !== undefined) {
+      mode = "manual";
+      decision = { desired: manualTarget, raw: manualTarget, reason: "Manual", message: `manual target ${manualTarget} (ScaleWorkers; SetAutoscaling turns the autoscaler back on)` };
+    } else if (isEnabled) {
+      const result = decideScale({ nowMs, readyWorkers: current, startingWorkers: startingCount, signals: reading.signals, config: options.policy, state: policyState });
+      policyState = result.state;
+      mode = result.mode;
+      decision = { desired: result.desiredWorkers, raw: result.rawDesiredWorkers, reason: result.reason, message: result.message };
+    } else {
+      return;
+    }
+    desired = decision.desired;
+    autoscalerMetrics.desired.set(desired);
+    const action = provider.kind === "external" ? "" : await act(desired, current, startingIds, reading.inFlightByWorker, managed);
+    record({
+      reason: decision.reason,
+      message: decision.message,
+      readyWorkers: current,
+      startingWorkers: startingCount,
+      desiredWorkers: desired,
+      rawDesiredWorkers: decision.raw,
+      mode,
+      signals: signalsRecord(reading.signals),
+      action: action.startsWith("!") ? "" : action,
+      error: action.startsWith("!") ? action.slice(1) : "",
+    });
+  };
+
+  /** Converges on `target`; returns what it did ("" for nothing, "!reason" when it failed). */
+  const act = async (target: number, ready: number, startingIds: readonly string[], inFlight: ReadonlyMap<string, number>, managed: ReadonlySet<string>): Promise<string> => {
+    const have = ready + startingIds.length;
+    if (target > have) {
+      const count = target - have;
+      try {
+        const ids = await provider.start(count);
+        const askedAtMs = now();
+        for (const id of ids) starts.set(id, askedAtMs);
+        totals.scaleUps += 1;
+        autoscalerMetrics.scaleUps.inc();
+        return `start ${count}${ids.length > 0 ? ` (${ids.join(", ")})` : ""}`;
+      } catch (error) {
+        totals.failed += 1;
+        autoscalerMetrics.failed.inc();
+        return `!start ${count}: ${error instanceof Error ? error.message : String(error)}`;
+      }
+    }
+    if (target >= have) return "";
+    let excess = have - target;
+    const stopped: string[] = [];
+    // Workers still starting serve nobody yet: they go first, without a drain.
+    for (const id of startingIds.slice(0, excess)) {
+      starts.delete(id);
+      await provider.stop([id]).catch(() => undefined);
+      stopped.push(id);
+    }
+    excess -= stopped.length;
+    // Then the least busy of the workers this provider runs; each is drained (no task is cut off) before it is stopped.
+    const victims = [...inFlight.entries()].filter(([id]) => managed.has(id) && !removing.has(id)).sort((a, b) => a[1] - b[1]).slice(0, excess).map(([id]) => id);
+    for (const id of victims) {
+      try {
+        source.drainWorker(id);
+        removing.set(id, now());
+      } catch (error) {
+        log.warn({ workerId: id, err: error instanceof Error ? error.message : String(error) }, "could not drain a worker chosen for removal");
+      }
+    }
+    // On Kubernetes the drained agent's container would be restarted by the
+    // kubelet; lowering replicas at once lets the pod's own SIGTERM end it,
+    // and the agent finishes its tasks within the pod's grace period.
+    if (provider.kind === "kubernetes" && victims.length > 0) {
+      await provider.stop(victims).catch((error: unknown) => log.warn({ workers: victims, err: error instanceof Error ? error.message : String(error) }, "kubernetes refused the scale-down for now; retrying at the next sync"));
+    }
+    if (stopped.length + victims.length === 0) return "";
+    totals.scaleDowns += 1;
+    autoscalerMetrics.scaleDowns.inc();
+    return [stopped.length > 0 ? `stop starting ${stopped.join(", ")}` : "", victims.length > 0 ? `drain ${victims.join(", ")}` : ""].filter(Boolean).join("; ");
+  };
+
+  const syncNow = (): Promise<void> => {
+    // One sync at a time: a slow provider call must not overlap the next tick.
+    running ??= sync()
+      .catch((error: unknown) => fail("sync", error))
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  };
+
+  return {
+    start() {
+      source.fleetWaker = () => {
+        if (provider.kind === "external" || isStopped || (!isEnabled && manualTarget === undefined)) return false;
+        void syncNow();
+        return true;
+      };
+      log.info({ enabled: isEnabled, syncIntervalMs: options.syncIntervalMs, minWorkers: options.policy.minWorkers, maxWorkers: options.policy.maxWorkers }, "autoscaler started");
+      void syncNow();
+      timer = setInterval(() => void syncNow(), options.syncIntervalMs);
+    },
+    async stop() {
+      isStopped = true;
+      clearInterval(timer);
+      source.fleetWaker = undefined;
+      await running;
+    },
+    syncNow,
+    status: () => ({
+      isEnabled,
+      provider: provider.kind,
+      currentWorkers: current,
+      startingWorkers: startingCount,
+      desiredWorkers: desired,
+      minWorkers: options.policy.minWorkers,
+      maxWorkers: options.policy.maxWorkers,
+      mode: manualTarget !== undefined ? "manual" : isEnabled ? mode : "off",
+      scaleUps: totals.scaleUps,
+      scaleDowns: totals.scaleDowns,
+      failedOperations: totals.failed,
+      meanTimeToHealthySec: totals.healthyCount > 0 ? totals.healthySec / totals.healthyCount : 0,
+      lastEvent,
+      degradedReason,
+      failedWorkers: [...failedWorkers],
+    }),
+    async scaleTo(workers) {
+      manualTarget = workers;
+      isEnabled = false;
+      await syncNow();
+    },
+    async setEnabled(enabled) {
+      isEnabled = enabled;
+      manualTarget = undefined;
+      policyState = emptyAutoscaleState();
+      await syncNow();
+    },
+  };
+}
