@@ -312,12 +312,12 @@ describe("loadConfig error messages", () => {
     {
       name: "unknown section in the file",
       setup: { files: yamlFile("scalng:\n  min_workers: 3\n") },
-      line: 'unknown key scalng: {"min_workers":3} (from file scalemesh.yaml); allowed: one of the sections coordinator, ledger, balancer, optimizer, worker, rpc, telemetry, scaling; did you mean scaling?',
+      line: 'unknown key scalng: {"min_workers":3} (from file scalemesh.yaml); allowed: one of the sections coordinator, ledger, balancer, optimizer, worker, rpc, telemetry, scaling, autoscaler; did you mean scaling?',
     },
     {
       name: "an option at the top level of the file",
       setup: { files: yamlFile("min_workers: 3\n") },
-      line: "unknown key min_workers: 3 (from file scalemesh.yaml); allowed: one of the sections coordinator, ledger, balancer, optimizer, worker, rpc, telemetry, scaling; did you mean scaling.min_workers?",
+      line: "unknown key min_workers: 3 (from file scalemesh.yaml); allowed: one of the sections coordinator, ledger, balancer, optimizer, worker, rpc, telemetry, scaling, autoscaler; did you mean scaling.min_workers?",
     },
     {
       name: "a section that is not a mapping",

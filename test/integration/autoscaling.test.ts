@@ -152,3 +152,42 @@ describe("autoscaling with the local provider", () => {
     expect(back.status?.autoscalingEnabled).toBe(true);
   });
 });
+
+describe("scale to zero", () => {
+  it("queues the first task while the fleet is at zero, wakes it, and runs the task", async () => {
+    const zeroCoordinator = await startService("coordinator", {
+      env: {
+        ...FAST_FAILURE_ENV,
+        SCALEMESH_LEDGER_PATH: freshLedgerPath(),
+        SCALEMESH_COORDINATOR_GRPC_PORT: "0",
+        SCALEMESH_COORDINATOR_HTTP_PORT: "0",
+        SCALEMESH_COORDINATOR_OPTIMIZER: "",
+        SCALEMESH_AUTOSCALER_ENABLED: "true",
+        SCALEMESH_AUTOSCALER_SCALE_TO_ZERO: "true",
+        SCALEMESH_SCALING_MIN_WORKERS: "0",
+        SCALEMESH_SCALING_SYNC_INTERVAL_SEC: "1",
+        SCALEMESH_AUTOSCALER_LOCAL_HANDLER: exampleHandler("echo"),
+      },
+    });
+    const zeroBalancer = await startService("balancer", {
+      env: { SCALEMESH_BALANCER_GRPC_PORT: "0", SCALEMESH_BALANCER_HTTP_PORT: "0", SCALEMESH_BALANCER_COORDINATOR: `static://127.0.0.1:${zeroCoordinator.grpcPort}` },
+    });
+    const zeroAdmin = createRpcClient(Admin, `127.0.0.1:${zeroCoordinator.grpcPort}`);
+    const zeroClient = createRpcClient(Balancer, `127.0.0.1:${zeroBalancer.grpcPort}`, { defaultDeadlineMs: 30_000 });
+    try {
+      expect((await zeroAdmin.listWorkers({})).workers).toHaveLength(0);
+      const assigned = await zeroClient.assign({ task: { payload: new TextEncoder().encode("wake up") } });
+      expect(assigned.state).toBe(TaskState.PENDING);
+      const { task } = await zeroClient.awaitTask({ taskId: assigned.taskId }, { timeoutMs: 30_000 });
+      expect(task?.state).toBe(TaskState.SUCCEEDED);
+      expect(new TextDecoder().decode(task?.output)).toBe("WAKE UP");
+      const { events } = await zeroAdmin.getScalingHistory({ pageSize: 100 });
+      expect(events.some((e) => e.reason === "WakeFromZero" && e.action.startsWith("start 1"))).toBe(true);
+    } finally {
+      zeroAdmin.close();
+      zeroClient.close();
+      await zeroBalancer.stop();
+      await zeroCoordinator.stop();
+    }
+  });
+});
