@@ -4,6 +4,7 @@
 // Around the policy it keeps what only a loop can: which workers it started
 // and whether they joined, which it is draining away, and which died and are
 // being brought back (progressive backoff, then given up on: degraded).
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
 import { decideScale, emptyAutoscaleState, type AutoscaleConfig, type AutoscaleState } from "../../libs/scaling/index.js";
 import type { ScalingEventRecord, ScalingHistory, StoredScalingEvent } from "../../libs/ledger/index.js";
@@ -113,15 +114,19 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
   };
 
   /** Starts that joined, starts that never did, removals that finished. */
-  const followUp = async (provided: readonly ProvidedWorker[], registered: ReadonlySet<string>): Promise<void> => {
+  const followUp = async (provided: readonly ProvidedWorker[], registered: ReadonlyMap<string, number>): Promise<Set<string>> => {
     const nowMs = now();
+    const removed = new Set<string>();
     for (const [id, askedAtMs] of starts) {
-      if (registered.has(id)) {
+      const registeredAtMs = registered.get(id);
+      if (registeredAtMs !== undefined) {
         starts.delete(id);
         healthySince.set(id, nowMs);
-        totals.healthySec += (nowMs - askedAtMs) / 1000;
+        // The worker's own registration time, not this sync's: the loop may look only every sync_interval_sec.
+        const healthySec = Math.max(0, Math.min(nowMs, registeredAtMs) - askedAtMs) / 1000;
+        totals.healthySec += healthySec;
         totals.healthyCount += 1;
-        autoscalerMetrics.timeToHealthy.observe((nowMs - askedAtMs) / 1000);
+        autoscalerMetrics.timeToHealthy.observe(healthySec);
       } else if (nowMs - askedAtMs > options.startTimeoutMs) {
         starts.delete(id);
         fail(`start ${id}`, new Error(`${id} did not register within ${options.startTimeoutMs / 1000} s (autoscaler.worker_start_timeout_sec)`));
@@ -143,17 +148,26 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       }
       removing.delete(id);
       healthySince.delete(id);
+      removed.add(id);
       if (isOverdue && !hasLeft) log.warn({ workerId: id, drainTimeoutMs: options.drainTimeoutMs }, "worker did not finish draining in time; stopped anyway (autoscaler.drain_timeout_sec)");
     }
+    // A worker that left cleanly on its own (an operator's DrainWorker, exit 0) is not a failure to
+    // recover from: its remains are cleaned up, and the policy decides whether the fleet needs another.
+    for (const worker of provided) {
+      if (worker.state !== "exited" || registered.has(worker.workerId) || removing.has(worker.workerId) || starts.has(worker.workerId) || removed.has(worker.workerId)) continue;
+      await provider.stop([worker.workerId]).catch(() => undefined);
+      healthySince.delete(worker.workerId);
+      removed.add(worker.workerId);
+    }
+    return removed;
   };
 
   /** Workers the provider runs that died while nobody was removing them. */
-  const recover = async (provided: readonly ProvidedWorker[], registered: ReadonlySet<string>): Promise<void> => {
+  const recover = async (provided: readonly ProvidedWorker[], removed: ReadonlySet<string>): Promise<void> => {
     const nowMs = now();
     for (const worker of provided) {
       const id = worker.workerId;
-      const isDead = worker.state === "failed" || (worker.state === "exited" && !registered.has(id));
-      if (!isDead || removing.has(id) || starts.has(id) || failedWorkers.has(id)) continue;
+      if (worker.state !== "failed" || removing.has(id) || removed.has(id) || starts.has(id) || failedWorkers.has(id)) continue;
       const since = healthySince.get(id);
       let state = recovery.get(id);
       if (state === undefined || (since !== undefined && nowMs - since > RECOVERY_RESET_MS)) state = { attempts: 0, nextAtMs: nowMs };
@@ -189,9 +203,9 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       fail("list", error);
       return;
     }
-    const registered = new Set(source.listWorkers(false).map((w) => w.spec?.workerId ?? ""));
-    await followUp(provided, registered);
-    await recover(provided, registered);
+    const registered = new Map(source.listWorkers(false).map((w) => [w.spec?.workerId ?? "", w.registeredAt ? timestampMs(w.registeredAt) : now()] as const));
+    const removed = await followUp(provided, registered);
+    await recover(provided, removed);
     if (failedWorkers.size === 0 && !degradedReason?.startsWith("provider")) degradedReason = undefined;
 
     const nowMs = now();
@@ -337,7 +351,10 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
     async setEnabled(enabled) {
       isEnabled = enabled;
       manualTarget = undefined;
-      policyState = emptyAutoscaleState();
+      // Handed back to the policy, the fleet as it stands counts as its latest decision: no scale-down
+      // before the down window and the cool-down have passed, as after any scale action.
+      const nowMs = now();
+      policyState = { ...emptyAutoscaleState(), recommendations: [{ atMs: nowMs, workers: current + startingCount }], lastScaleAtMs: nowMs };
       await syncNow();
     },
   };
