@@ -6,6 +6,7 @@
 // being brought back (progressive backoff, then given up on: degraded).
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
+import { WorkerState } from "../../libs/contracts/index.js";
 import { decideScale, emptyAutoscaleState, type AutoscaleConfig, type AutoscaleState } from "../../libs/scaling/index.js";
 import type { ScalingEventRecord, ScalingHistory, StoredScalingEvent } from "../../libs/ledger/index.js";
 import { autoscalerMetrics } from "./autoscaler-metrics.js";
@@ -308,6 +309,24 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
     return running;
   };
 
+  const statusNow = (readyNow: number, startingNow: number): ScalingStatus => ({
+    isEnabled,
+    provider: provider.kind,
+    currentWorkers: readyNow,
+    startingWorkers: startingNow,
+    desiredWorkers: desired,
+    minWorkers: options.policy.minWorkers,
+    maxWorkers: options.policy.maxWorkers,
+    mode: manualTarget !== undefined ? "manual" : isEnabled ? mode : "off",
+    scaleUps: totals.scaleUps,
+    scaleDowns: totals.scaleDowns,
+    failedOperations: totals.failed,
+    meanTimeToHealthySec: totals.healthyCount > 0 ? totals.healthySec / totals.healthyCount : 0,
+    lastEvent,
+    degradedReason,
+    failedWorkers: [...failedWorkers],
+  });
+
   return {
     start() {
       source.fleetWaker = () => {
@@ -326,23 +345,12 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       await running;
     },
     syncNow,
-    status: () => ({
-      isEnabled,
-      provider: provider.kind,
-      currentWorkers: current,
-      startingWorkers: startingCount,
-      desiredWorkers: desired,
-      minWorkers: options.policy.minWorkers,
-      maxWorkers: options.policy.maxWorkers,
-      mode: manualTarget !== undefined ? "manual" : isEnabled ? mode : "off",
-      scaleUps: totals.scaleUps,
-      scaleDowns: totals.scaleDowns,
-      failedOperations: totals.failed,
-      meanTimeToHealthySec: totals.healthyCount > 0 ? totals.healthySec / totals.healthyCount : 0,
-      lastEvent,
-      degradedReason,
-      failedWorkers: [...failedWorkers],
-    }),
+    status: () => {
+      // Counted now, not at the last sync: an operator asking between syncs sees the fleet as it is.
+      const workers = source.listWorkers(false);
+      const registeredIds = new Set(workers.map((w) => w.spec?.workerId ?? ""));
+      return statusNow(workers.filter((w) => w.state === WorkerState.ALIVE && !w.cordoned && !removing.has(w.spec?.workerId ?? "")).length, [...starts.keys()].filter((id) => !registeredIds.has(id)).length);
+    },
     async scaleTo(workers) {
       manualTarget = workers;
       isEnabled = false;
