@@ -16,7 +16,11 @@ import type { ProvidedWorker, WorkerProvider } from "./providers/worker-provider
 export interface AutoscalerSource extends SignalSource {
   drainWorker(workerId: string): unknown;
   fleetWaker: (() => boolean) | undefined;
+  onQueued: (() => void) | undefined;
 }
+
+/** Early syncs on a full fleet come at most this often: a spike is answered in about a second, not a sync interval. */
+const EARLY_SYNC_GAP_MS = 1_000;
 
 export interface RecoverySettings {
   readonly isEnabled: boolean;
@@ -85,7 +89,8 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
   let startingCount = 0;
   let previousRate: { acceptedTotal: number; atMs: number } | undefined;
   let lastEvent: StoredScalingEvent | undefined = options.history.list({ limit: 1 })[0];
-  let degradedReason: string | undefined;
+  /** Set while the provider cannot list its workers; cleared by the next good list. */
+  let providerError: string | undefined;
   const totals = { scaleUps: 0, scaleDowns: 0, failed: 0, healthySec: 0, healthyCount: 0 };
   /** Asked of the provider and not registered yet: id → when asked. */
   const starts = new Map<string, number>();
@@ -93,7 +98,10 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
   const removing = new Map<string, number>();
   const recovery = new Map<string, { attempts: number; nextAtMs: number }>();
   const healthySince = new Map<string, number>();
-  const failedWorkers = new Set<string>();
+  /** Workers given up on, with why (degraded while any is here); one that registers again leaves. */
+  const failedWorkers = new Map<string, string>();
+  /** Restarts that never registered: dead, though the provider no longer lists them. */
+  const lostRestarts = new Map<string, string>();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let isStopped = false;
@@ -130,10 +138,15 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
         autoscalerMetrics.timeToHealthy.observe(healthySec);
       } else if (nowMs - askedAtMs > options.startTimeoutMs) {
         starts.delete(id);
-        fail(`start ${id}`, new Error(`${id} did not register within ${options.startTimeoutMs / 1000} s (autoscaler.worker_start_timeout_sec)`));
+        const why = `${id} did not register within ${options.startTimeoutMs / 1000} s (autoscaler.worker_start_timeout_sec)`;
+        fail(`start ${id}`, new Error(why));
         await provider.stop([id]).catch(() => undefined);
+        removed.add(id);
+        // A restart that never joined is a failed restart: recovery goes on (and counts it).
+        if (recovery.has(id)) lostRestarts.set(id, why);
       }
     }
+    for (const id of failedWorkers.keys()) if (registered.has(id)) failedWorkers.delete(id);
     const byId = new Map(provided.map((w) => [w.workerId, w]));
     for (const [id, sinceMs] of removing) {
       const worker = byId.get(id);
@@ -166,19 +179,24 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
   /** Workers the provider runs that died while nobody was removing them. */
   const recover = async (provided: readonly ProvidedWorker[], removed: ReadonlySet<string>): Promise<void> => {
     const nowMs = now();
-    for (const worker of provided) {
+    const dead = [
+      ...provided.filter((w) => w.state === "failed" && !removed.has(w.workerId)).map((w) => ({ workerId: w.workerId, detail: w.detail })),
+      ...[...lostRestarts].filter(([id]) => !provided.some((w) => w.workerId === id && w.state !== "failed")).map(([workerId, detail]) => ({ workerId, detail })),
+    ];
+    for (const worker of dead) {
       const id = worker.workerId;
-      if (worker.state !== "failed" || removing.has(id) || removed.has(id) || starts.has(id) || failedWorkers.has(id)) continue;
+      if (removing.has(id) || starts.has(id) || failedWorkers.has(id)) continue;
       const since = healthySince.get(id);
       let state = recovery.get(id);
       if (state === undefined || (since !== undefined && nowMs - since > RECOVERY_RESET_MS)) state = { attempts: 0, nextAtMs: nowMs };
       healthySince.delete(id);
       recovery.set(id, state);
       if (!options.recovery.isEnabled || state.attempts >= options.recovery.maxAttempts) {
-        failedWorkers.add(id);
         const why = options.recovery.isEnabled ? `gave up after ${state.attempts} restart(s) (scaling.max_recovery_attempts)` : "auto recovery is off (scaling.enable_auto_recovery)";
-        degradedReason = `worker ${id} failed (${worker.detail}); ${why}`;
-        record({ reason: "RecoveryFailed", message: degradedReason, readyWorkers: current, startingWorkers: startingCount, desiredWorkers: desired, rawDesiredWorkers: desired, mode, signals: {}, action: "", error: worker.detail });
+        const reason = `worker ${id} failed (${worker.detail}); ${why}`;
+        failedWorkers.set(id, reason);
+        lostRestarts.delete(id);
+        record({ reason: "RecoveryFailed", message: reason, readyWorkers: current, startingWorkers: startingCount, desiredWorkers: desired, rawDesiredWorkers: desired, mode, signals: {}, action: "", error: worker.detail });
         continue;
       }
       if (nowMs < state.nextAtMs) continue;
@@ -186,6 +204,7 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       state.nextAtMs = nowMs + Math.min(options.recovery.maxDelayMs, options.recovery.baseDelayMs * 2 ** state.attempts);
       try {
         await provider.replace(id);
+        lostRestarts.delete(id);
         starts.set(id, nowMs);
         record({ reason: "Recovering", message: `worker ${id} died (${worker.detail}); restart ${state.attempts} of ${options.recovery.maxAttempts}`, readyWorkers: current, startingWorkers: startingCount, desiredWorkers: desired, rawDesiredWorkers: desired, mode, signals: {}, action: `replace ${id}`, error: "" });
       } catch (error) {
@@ -198,23 +217,30 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
     let provided: readonly ProvidedWorker[];
     try {
       provided = await provider.list();
-      if (degradedReason?.startsWith("provider")) degradedReason = undefined;
+      providerError = undefined;
     } catch (error) {
-      degradedReason = `provider ${provider.kind} cannot list its workers: ${error instanceof Error ? error.message : String(error)}`;
+      providerError = `provider ${provider.kind} cannot list its workers: ${error instanceof Error ? error.message : String(error)}`;
       fail("list", error);
       return;
     }
     const registered = new Map(source.listWorkers(false).map((w) => [w.spec?.workerId ?? "", w.registeredAt ? timestampMs(w.registeredAt) : now()] as const));
     const removed = await followUp(provided, registered);
     await recover(provided, removed);
-    if (failedWorkers.size === 0 && !degradedReason?.startsWith("provider")) degradedReason = undefined;
 
     const nowMs = now();
     const reading = readFleet({ source, removing: new Set(removing.keys()), previous: previousRate, nowMs, memoryLimitBytes: options.memoryLimitBytes });
     previousRate = { acceptedTotal: source.acceptedTotal, atMs: nowMs };
     const managed = new Set([...provided.map((w) => w.workerId), ...starts.keys()]);
     // Starting: asked for and not joined, or (kubernetes) pods the provider shows that have not joined.
-    const startingIds = [...new Set([...starts.keys(), ...provided.filter((w) => (w.state === "starting" || w.state === "running") && !registered.has(w.workerId) && !removing.has(w.workerId)).map((w) => w.workerId)])];
+    // Dead workers waiting out a recovery backoff count too: the policy must not start others in their place.
+    const awaitingRestart = [...recovery.keys()].filter((id) => !registered.has(id) && !failedWorkers.has(id) && !removed.has(id) && (lostRestarts.has(id) || provided.some((w) => w.workerId === id && w.state === "failed")));
+    const startingIds = [
+      ...new Set([
+        ...starts.keys(),
+        ...awaitingRestart,
+        ...provided.filter((w) => (w.state === "starting" || w.state === "running") && !registered.has(w.workerId) && !removing.has(w.workerId) && !removed.has(w.workerId)).map((w) => w.workerId),
+      ]),
+    ];
     current = reading.readyWorkerIds.length;
     startingCount = startingIds.length;
     autoscalerMetrics.current.set(current);
@@ -323,8 +349,8 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
     failedOperations: totals.failed,
     meanTimeToHealthySec: totals.healthyCount > 0 ? totals.healthySec / totals.healthyCount : 0,
     lastEvent,
-    degradedReason,
-    failedWorkers: [...failedWorkers],
+    degradedReason: providerError ?? failedWorkers.values().next().value,
+    failedWorkers: [...failedWorkers.keys()],
   });
 
   return {
@@ -334,6 +360,13 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
         void syncNow();
         return true;
       };
+      // Tasks waiting for a slot mean the fleet is full now: look again early instead of at the next tick.
+      let lastEarlySyncMs = 0;
+      source.onQueued = () => {
+        if (isStopped || (!isEnabled && manualTarget === undefined) || now() - lastEarlySyncMs < EARLY_SYNC_GAP_MS) return;
+        lastEarlySyncMs = now();
+        void syncNow();
+      };
       log.info({ enabled: isEnabled, syncIntervalMs: options.syncIntervalMs, minWorkers: options.policy.minWorkers, maxWorkers: options.policy.maxWorkers }, "autoscaler started");
       void syncNow();
       timer = setInterval(() => void syncNow(), options.syncIntervalMs);
@@ -342,6 +375,7 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       isStopped = true;
       clearInterval(timer);
       source.fleetWaker = undefined;
+      source.onQueued = undefined;
       await running;
     },
     syncNow,

@@ -91,6 +91,8 @@ export class Coordinator {
    * wakes, instead of being refused. Returns whether it will wake it.
    */
   fleetWaker: (() => boolean) | undefined;
+  /** Set by the autoscaler: a task had to wait for a slot (the fleet is full), worth a look before the next sync. */
+  onQueued: (() => void) | undefined;
   /** Callers waiting for a task's final state, by task id (one lookup per finished task). */
   private readonly finalWaiters = new Map<string, Set<(record: TaskRecord) => void>>();
 
@@ -446,7 +448,10 @@ export class Coordinator {
     }
     const { record } = this.ledger.create(spec, { maxAttempts: spec.maxAttempts || this.settings.defaultMaxAttempts, traceContext, nowMs: this.clock.now() });
     if (target !== undefined) this.ledger.assign(record, target, this.clock.now());
-    else this.pending.add(record);
+    else {
+      this.pending.add(record);
+      this.onQueued?.();
+    }
     this.persist(record);
     if (target !== undefined) this.watch.changed(target);
     try {
