@@ -396,7 +396,7 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       // Handed back to the policy, the fleet as it stands counts as its latest decision: no scale-down
       // before the down window and the cool-down have passed, as after any scale action.
       const nowMs = now();
-      policyState = { ...emptyAutoscaleState(), recommendations: [{ atMs: nowMs, workers: current + startingCount }], lastScaleAtMs: nowMs };
+      policyState = { ...emptyAutoscaleState(), recommendations: [{ atMs: nowMs, workers: Math.max(current + startingCount, desired) }], lastScaleAtMs: nowMs };
       await syncNow();
     },
   };
