@@ -3,10 +3,11 @@
 // reflector it lists once, then watches from the list's resourceVersion,
 // renews the watch when the API server ends it, and lists again only when
 // the watch says 410 Gone or after a failure.
-import { ApiException, DiscoveryV1Api, KubeConfig, Observable, Watch, type ObservableMiddleware } from "@kubernetes/client-node";
+import { ApiException, DiscoveryV1Api, KubeConfig, Watch } from "@kubernetes/client-node";
 import type { K8sTarget } from "./endpoint-uri.js";
 import type { EndpointSink, EndpointSource, WatchFunction, WatchOptions } from "./endpoint-watch.js";
 import { endpointsFromSlices, type EndpointSliceView } from "./k8s-endpoints.js";
+import { abortWith } from "./k8s-abort.js";
 
 export interface K8sWatchOptions {
   /** The cluster to ask; by default loadFromDefault(): KUBECONFIG, ~/.kube/config, or the pod's service account. */
@@ -173,17 +174,6 @@ async function listSlices(kubeConfig: KubeConfig, namespace: string, labelSelect
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** Hands the signal to the HTTP request the generated client makes (it has no other way to cancel one). */
-function abortWith(signal: AbortSignal): ObservableMiddleware {
-  return {
-    pre: (request) => {
-      request.setSignal(signal);
-      return new Observable(Promise.resolve(request));
-    },
-    post: (response) => new Observable(Promise.resolve(response)),
-  };
 }
 
 /** Settles with `promise`, or rejects with the signal's reason as soon as it aborts (credentials plugins and such are not cancellable). */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { orderSrvRecords, type WeightedRecord } from "./srv-order.js";
+import { createSeededRandom } from "../balancing/seeded-random.js";
 
 interface Row extends WeightedRecord {
   readonly name: string;
@@ -8,17 +9,6 @@ interface Row extends WeightedRecord {
 const row = (name: string, priority: number, weight: number): Row => ({ name, priority, weight });
 const names = (rows: readonly Row[]) => rows.map((r) => r.name);
 
-/** mulberry32: a small seeded generator, so the statistical tests replay exactly and cannot flake. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("orderSrvRecords", () => {
   const cases: { name: string; records: Row[]; random: () => number; expected: string[] }[] = [
@@ -73,7 +63,7 @@ describe("orderSrvRecords", () => {
   });
 
   it("returns a permutation with priorities ascending, for many random record sets", () => {
-    const random = seededRandom(7);
+    const random = createSeededRandom(7);
     for (let round = 0; round < 500; round += 1) {
       const count = Math.floor(random() * 8);
       const records = Array.from({ length: count }, (_, i) => row(`r${i}`, Math.floor(random() * 4) * 10, Math.floor(random() * 5)));
@@ -101,7 +91,7 @@ describe("orderSrvRecords", () => {
   ];
 
   it.each(shareCases)("honours weight shares over many draws: $name", ({ weights, expectedFirstShares }) => {
-    const random = seededRandom(42);
+    const random = createSeededRandom(42);
     const draws = 20_000;
     const firstCounts = weights.map(() => 0);
     const records = weights.map((weight, i) => row(String(i), 1, weight));
@@ -116,7 +106,7 @@ describe("orderSrvRecords", () => {
   });
 
   it("keeps weighted shares for the second place too (the draw repeats over the rest)", () => {
-    const random = seededRandom(3);
+    const random = createSeededRandom(3);
     const records = [row("a", 1, 60), row("b", 1, 30), row("c", 1, 10)];
     const draws = 20_000;
     let bSecondAfterA = 0;

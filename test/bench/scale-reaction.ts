@@ -9,8 +9,8 @@ import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Admin, Balancer, WorkerState } from "../../libs/contracts/index.js";
-import { createRpcClient } from "../../libs/rpc/index.js";
+import { WorkerState } from "../../libs/contracts/index.js";
+import { startAutoscalingMesh } from "../support/autoscaling-mesh.js";
 import { exampleHandler, freshLedgerPath } from "../support/mesh.js";
 import { serviceEntry, startService } from "../support/service-process.js";
 
@@ -31,26 +31,14 @@ interface Reaction {
 }
 
 async function oneStep(syncSec: number): Promise<Reaction> {
-  const coordinator = await startService("coordinator", {
-    env: {
-      SCALEMESH_LEDGER_PATH: freshLedgerPath(),
-      SCALEMESH_COORDINATOR_GRPC_PORT: "0",
-      SCALEMESH_COORDINATOR_HTTP_PORT: "0",
-      SCALEMESH_COORDINATOR_OPTIMIZER: "",
-      SCALEMESH_AUTOSCALER_ENABLED: "true",
-      SCALEMESH_SCALING_DEPLOYMENT_MODE: "local",
-      SCALEMESH_SCALING_MIN_WORKERS: "1",
-      SCALEMESH_SCALING_MAX_WORKERS: "4",
-      SCALEMESH_SCALING_SYNC_INTERVAL_SEC: String(syncSec),
-      SCALEMESH_AUTOSCALER_LOCAL_SLOTS: "2",
-      SCALEMESH_AUTOSCALER_LOCAL_HANDLER: exampleHandler("sleep"),
-    },
+  const mesh = await startAutoscalingMesh({
+    SCALEMESH_SCALING_MIN_WORKERS: "1",
+    SCALEMESH_SCALING_MAX_WORKERS: "4",
+    SCALEMESH_SCALING_SYNC_INTERVAL_SEC: String(syncSec),
+    SCALEMESH_AUTOSCALER_LOCAL_SLOTS: "2",
+    SCALEMESH_AUTOSCALER_LOCAL_HANDLER: exampleHandler("sleep"),
   });
-  const balancer = await startService("balancer", {
-    env: { SCALEMESH_BALANCER_GRPC_PORT: "0", SCALEMESH_BALANCER_HTTP_PORT: "0", SCALEMESH_BALANCER_COORDINATOR: `static://127.0.0.1:${coordinator.grpcPort}` },
-  });
-  const admin = createRpcClient(Admin, `127.0.0.1:${coordinator.grpcPort}`);
-  const client = createRpcClient(Balancer, `127.0.0.1:${balancer.grpcPort}`, { defaultDeadlineMs: 60_000 });
+  const { admin, client } = mesh;
   let isLoading = true;
   try {
     const first = await waitFor(async () => (await admin.listWorkers({})).workers.find((w) => w.state === WorkerState.ALIVE)?.spec?.workerId);
@@ -75,10 +63,7 @@ async function oneStep(syncSec: number): Promise<Reaction> {
     };
   } finally {
     isLoading = false;
-    admin.close();
-    client.close();
-    await balancer.stop();
-    await coordinator.stop();
+    await mesh.stop();
   }
 }
 

@@ -5,52 +5,36 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Admin, Balancer, TaskState, WorkerState } from "../../libs/contracts/index.js";
 import { createRpcClient, type RpcClient } from "../../libs/rpc/index.js";
-import { exampleHandler, FAST_FAILURE_ENV, freshLedgerPath } from "../support/mesh.js";
-import { startService, type ServiceProcess } from "../support/service-process.js";
+import { startAutoscalingMesh, type AutoscalingMesh } from "../support/autoscaling-mesh.js";
+import { exampleHandler, FAST_FAILURE_ENV } from "../support/mesh.js";
 
 const SYNC_SEC = 0.5;
-let coordinator: ServiceProcess;
-let balancer: ServiceProcess;
+let mesh: AutoscalingMesh;
 let admin: RpcClient<typeof Admin>;
 let client: RpcClient<typeof Balancer>;
 
 beforeAll(async () => {
-  coordinator = await startService("coordinator", {
-    env: {
-      ...FAST_FAILURE_ENV,
-      SCALEMESH_LEDGER_PATH: freshLedgerPath(),
-      SCALEMESH_COORDINATOR_GRPC_PORT: "0",
-      SCALEMESH_COORDINATOR_HTTP_PORT: "0",
-      SCALEMESH_COORDINATOR_OPTIMIZER: "",
-      SCALEMESH_AUTOSCALER_ENABLED: "true",
-      SCALEMESH_SCALING_DEPLOYMENT_MODE: "local",
-      SCALEMESH_SCALING_MIN_WORKERS: "1",
-      SCALEMESH_SCALING_MAX_WORKERS: "4",
-      // No burst mode here: 4 is the ceiling (bursts have their own table tests).
-      SCALEMESH_SCALING_BURST_FACTOR: "1",
-      SCALEMESH_SCALING_SYNC_INTERVAL_SEC: String(SYNC_SEC),
-      SCALEMESH_SCALING_COOL_DOWN_SEC: "1",
-      SCALEMESH_AUTOSCALER_SCALE_DOWN_STABILIZATION_SEC: "3",
-      SCALEMESH_AUTOSCALER_SCALE_UP_PERIOD_SEC: "1",
-      SCALEMESH_AUTOSCALER_SCALE_DOWN_PERIOD_SEC: "1",
-      SCALEMESH_AUTOSCALER_LOCAL_SLOTS: "2",
-      SCALEMESH_AUTOSCALER_LOCAL_HANDLER: exampleHandler("sleep"),
-      SCALEMESH_AUTOSCALER_WORKER_START_TIMEOUT_SEC: "30",
-    },
+  mesh = await startAutoscalingMesh({
+    ...FAST_FAILURE_ENV,
+    SCALEMESH_SCALING_MIN_WORKERS: "1",
+    SCALEMESH_SCALING_MAX_WORKERS: "4",
+    // No burst mode here: 4 is the ceiling (bursts have their own table tests).
+    SCALEMESH_SCALING_BURST_FACTOR: "1",
+    SCALEMESH_SCALING_SYNC_INTERVAL_SEC: String(SYNC_SEC),
+    SCALEMESH_SCALING_COOL_DOWN_SEC: "1",
+    SCALEMESH_AUTOSCALER_SCALE_DOWN_STABILIZATION_SEC: "3",
+    SCALEMESH_AUTOSCALER_SCALE_UP_PERIOD_SEC: "1",
+    SCALEMESH_AUTOSCALER_SCALE_DOWN_PERIOD_SEC: "1",
+    SCALEMESH_AUTOSCALER_LOCAL_SLOTS: "2",
+    SCALEMESH_AUTOSCALER_LOCAL_HANDLER: exampleHandler("sleep"),
+    SCALEMESH_AUTOSCALER_WORKER_START_TIMEOUT_SEC: "30",
   });
-  balancer = await startService("balancer", {
-    env: { SCALEMESH_BALANCER_GRPC_PORT: "0", SCALEMESH_BALANCER_HTTP_PORT: "0", SCALEMESH_BALANCER_COORDINATOR: `static://127.0.0.1:${coordinator.grpcPort}` },
-  });
-  admin = createRpcClient(Admin, `127.0.0.1:${coordinator.grpcPort}`);
-  client = createRpcClient(Balancer, `127.0.0.1:${balancer.grpcPort}`, { defaultDeadlineMs: 30_000 });
+  admin = mesh.admin;
+  client = mesh.client;
 });
 
 afterAll(async () => {
-  admin?.close();
-  client?.close();
-  await balancer?.stop();
-  // SIGTERM: the coordinator drains the workers it started before it exits.
-  await coordinator?.stop();
+  await mesh?.stop();
 });
 
 async function aliveWorkers(): Promise<string[]> {
@@ -155,25 +139,15 @@ describe("autoscaling with the local provider", () => {
 
 describe("scale to zero", () => {
   it("queues the first task while the fleet is at zero, wakes it, and runs the task", async () => {
-    const zeroCoordinator = await startService("coordinator", {
-      env: {
-        ...FAST_FAILURE_ENV,
-        SCALEMESH_LEDGER_PATH: freshLedgerPath(),
-        SCALEMESH_COORDINATOR_GRPC_PORT: "0",
-        SCALEMESH_COORDINATOR_HTTP_PORT: "0",
-        SCALEMESH_COORDINATOR_OPTIMIZER: "",
-        SCALEMESH_AUTOSCALER_ENABLED: "true",
-        SCALEMESH_AUTOSCALER_SCALE_TO_ZERO: "true",
-        SCALEMESH_SCALING_MIN_WORKERS: "0",
-        SCALEMESH_SCALING_SYNC_INTERVAL_SEC: "1",
-        SCALEMESH_AUTOSCALER_LOCAL_HANDLER: exampleHandler("echo"),
-      },
+    const zero = await startAutoscalingMesh({
+      ...FAST_FAILURE_ENV,
+      SCALEMESH_AUTOSCALER_SCALE_TO_ZERO: "true",
+      SCALEMESH_SCALING_MIN_WORKERS: "0",
+      SCALEMESH_SCALING_SYNC_INTERVAL_SEC: "1",
+      SCALEMESH_AUTOSCALER_LOCAL_HANDLER: exampleHandler("echo"),
     });
-    const zeroBalancer = await startService("balancer", {
-      env: { SCALEMESH_BALANCER_GRPC_PORT: "0", SCALEMESH_BALANCER_HTTP_PORT: "0", SCALEMESH_BALANCER_COORDINATOR: `static://127.0.0.1:${zeroCoordinator.grpcPort}` },
-    });
-    const zeroAdmin = createRpcClient(Admin, `127.0.0.1:${zeroCoordinator.grpcPort}`);
-    const zeroClient = createRpcClient(Balancer, `127.0.0.1:${zeroBalancer.grpcPort}`, { defaultDeadlineMs: 30_000 });
+    const zeroAdmin = zero.admin;
+    const zeroClient = zero.client;
     try {
       expect((await zeroAdmin.listWorkers({})).workers).toHaveLength(0);
       const assigned = await zeroClient.assign({ task: { payload: new TextEncoder().encode("wake up") } });
@@ -184,10 +158,7 @@ describe("scale to zero", () => {
       const { events } = await zeroAdmin.getScalingHistory({ pageSize: 100 });
       expect(events.some((e) => e.reason === "WakeFromZero" && e.action.startsWith("start 1"))).toBe(true);
     } finally {
-      zeroAdmin.close();
-      zeroClient.close();
-      await zeroBalancer.stop();
-      await zeroCoordinator.stop();
+      await zero.stop();
     }
   });
 });

@@ -10,7 +10,6 @@ import {
   AppsV1Api,
   CoreV1Api,
   KubeConfig,
-  Observable,
   PatchStrategy,
   setHeaderOptions,
   type ConfigurationOptions,
@@ -19,6 +18,7 @@ import {
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { ProvidedState, ProvidedWorker, WorkerHealth, WorkerProvider } from "./worker-provider.js";
+import { abortWith } from "../../../libs/discovery/k8s-abort.js";
 
 export interface KubernetesProviderOptions {
   /** The cluster to act on; by default loadFromDefault(): KUBECONFIG, ~/.kube/config, or the pod's service account. */
@@ -342,17 +342,6 @@ function defaultKubeConfig(): KubeConfig {
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromDefault();
   return kubeConfig;
-}
-
-/** Hands the signal to the HTTP request the generated client makes (it has no other way to cancel one). */
-function abortWith(signal: AbortSignal): ObservableMiddleware {
-  return {
-    pre: (request) => {
-      request.setSignal(signal);
-      return new Observable(Promise.resolve(request));
-    },
-    post: (response) => new Observable(Promise.resolve(response)),
-  };
 }
 
 function statusCodeOf(error: unknown): number | undefined {
