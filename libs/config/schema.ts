@@ -155,7 +155,10 @@ const optimizerSection = z
     http_port: port(7091, "Optimizer HTTP port (metrics, health, Connect JSON)."),
     register: registrationUri("Where this optimizer registers itself (consul://… or etcd://…); \"\" registers nowhere."),
     advertise_host: advertiseHost("The host others dial to reach this optimizer; \"\" = the listen host, or this machine's name when that is 0.0.0.0."),
-    window_sec: seconds(60, "Load history window the forecasts look at."),
+    window_sec: seconds(60, "Load window the reactive recommendation averages over."),
+    history_path: z.string().default(".scalemesh/optimizer-history.json").describe('Where the load history is kept across restarts ("" keeps it in memory only).'),
+    save_interval_sec: seconds(10, "How often the load history is written to history_path."),
+    default_lead_time_sec: secondsOrZero(5, "How far ahead the predictive count looks when the coordinator names no lead time."),
   })
   .readonly()
   .prefault({});
@@ -263,6 +266,7 @@ const scalingSection = z
 const autoscalerSection = z
   .strictObject({
     enabled: z.boolean().default(false).describe("Run the autoscaling loop in the coordinator (scalemesh up turns it on with the local provider)."),
+    predictive: z.boolean().default(true).describe("Scale out ahead of the optimizer's demand forecast (coordinator.optimizer must be set); scale-down stays reactive."),
     target_cpu_utilization: ratio(0, "Mean worker CPU (fraction of a core) to aim for; 0 = CPU is not a signal."),
     target_memory_utilization: ratio(0, "Mean worker memory (fraction of its limit) to aim for; 0 = memory is not a signal."),
     worker_memory_limit_mb: z.number().min(0).default(0).describe("The memory one worker may use, what target_memory_utilization is a fraction of; 0 = unknown (memory is not a signal)."),

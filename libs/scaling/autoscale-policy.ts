@@ -8,6 +8,7 @@ import { advanceBurst, type BurstOutcome } from "./burst-mode.js";
 import { applyCoolDown } from "./cool-down.js";
 import { applyBounds, upperBoundOf } from "./fleet-bounds.js";
 import { holdForStartingWorkers } from "./gradual-steps.js";
+import { applyPrediction } from "./predictive-step.js";
 import { applyRateLimits, recordScaleEvent } from "./rate-limits.js";
 import { rawDemandOf } from "./raw-demand.js";
 import { proposeBySignal } from "./signal-proposals.js";
@@ -29,7 +30,10 @@ export function decideScale(input: AutoscaleInput): AutoscaleDecision {
   // 2. Stabilization first, on raw recommendations only (as the HPA's), so nothing downstream feeds back into its windows.
   //    A wake skips it: the idle zeros in the window must not keep a queue waiting.
   const window = { fleetWorkers, nowMs, up: config.up, down: config.down, recommendations: state.recommendations };
-  const stabilized = demand.isWaking ? demand : stabilize(demand, window);
+  const measured = demand.isWaking ? demand : stabilize(demand, window);
+
+  // 2b. The forecast may only raise the stabilized count (scale out ahead of a rise); it never holds or lowers it.
+  const stabilized = applyPrediction(measured, { fleetWorkers, predictedWorkers: input.predictedWorkers, predictionNote: input.predictionNote });
 
   // 3. Burst mode reads the stabilized demand (a single noisy sample starts nothing) and sets the ceiling that step 6 applies.
   const burst = advanceBurst(stabilized, { nowMs, rawWorkers: demand.workers, config, state, isBurstDetected: input.isBurstDetected ?? false });

@@ -101,12 +101,21 @@ export interface AutoscaleInput {
   readonly signals: ScalingSignals;
   readonly config: AutoscaleConfig;
   readonly state: AutoscaleState;
-  /** The optimizer saw a burst in the arrival rate (issue 7); enters burst mode like demand above maxWorkers does. */
+  /** The optimizer saw a burst in the arrival rate; enters burst mode like demand above maxWorkers does. */
   readonly isBurstDetected?: boolean;
+  /**
+   * Workers the optimizer's demand forecast calls for one worker start time
+   * ahead. It can only raise the count (scale-down stays reactive and
+   * stabilized); absent when the optimizer has no forecast or cannot be asked.
+   */
+  readonly predictedWorkers?: number;
+  /** What the prediction rests on, for the decision's message ("demand forecast 9.2 slots in 3 s, holt, MAPE 6%"). */
+  readonly predictionNote?: string;
 }
 
 export type AutoscaleReason =
   | "ScaleUp"
+  | "PredictiveScaleUp"
   | "ScaleDown"
   | "WithinTolerance"
   | "WaitingForNewWorkers"

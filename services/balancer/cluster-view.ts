@@ -6,6 +6,7 @@ import { createHealthTracker, type HealthTracker, type WorkerCandidate, type Wor
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Coordinator, type WatchClusterResponse, type WorkerStatus } from "../../libs/contracts/index.js";
 import { waitBeforeReconnect, type RpcClient } from "../../libs/rpc/index.js";
+import { createLoadForecasts } from "./load-forecasts.js";
 import { candidateOf } from "../../libs/balancing/index.js";
 
 export interface ClusterView {
@@ -27,6 +28,8 @@ export function startClusterView(options: {
   client: RpcClient<typeof Coordinator>;
   logger: Logger;
   onSynced?: () => void;
+  /** How far ahead each worker's load is forecast for the predictive strategy. */
+  forecastHorizonMs?: number;
 }): ClusterView {
   const workers = new Map<string, WorkerStatus>();
   const tracker = createHealthTracker();
@@ -36,10 +39,15 @@ export function startClusterView(options: {
   let stopped = false;
   const client = options.client;
   const abort = new AbortController();
+  // Each worker's in-flight count over time, forecast once a second for the predictive strategy.
+  const forecasts = createLoadForecasts({ horizonMs: options.forecastHorizonMs ?? 5_000 });
+  const forecastTimer = setInterval(() => forecasts.refresh(Date.now(), (id, value) => tracker.recordForecast(id, value)), 1_000);
+  forecastTimer.unref();
 
   const put = (status: WorkerStatus): void => {
     const id = status.spec?.workerId ?? "";
     feedHealth(tracker, workers.get(id), status, Date.now());
+    forecasts.observe(id, Date.now(), status.inFlight);
     workers.set(id, status);
     candidates.set(id, candidateOf(status));
   };
@@ -63,6 +71,7 @@ export function startClusterView(options: {
         workers.delete(event.event.value.workerId);
         candidates.delete(event.event.value.workerId);
         tracker.forget(event.event.value.workerId);
+        forecasts.forget(event.event.value.workerId);
         break;
       case undefined:
         break;
@@ -108,6 +117,7 @@ export function startClusterView(options: {
     },
     stop() {
       stopped = true;
+      clearInterval(forecastTimer);
       abort.abort();
       client?.close();
     },

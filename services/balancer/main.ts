@@ -25,7 +25,8 @@ if (!parsedUri.ok) {
 // grpc-js multiplexes calls over it, reconnects by itself, and follows the
 // discovery URI when the coordinator moves.
 const coordinatorClient = createRpcClient(Coordinator, coordinatorUri, { ...rpcOptionsOf(config.rpc), logger });
-const view = startClusterView({ client: coordinatorClient, logger });
+const strategyOptions = strategyOptionsOf(config.balancer);
+const view = startClusterView({ client: coordinatorClient, logger, ...(strategyOptions.predictiveHorizonMs !== undefined ? { forecastHorizonMs: strategyOptions.predictiveHorizonMs } : {}) });
 
 const host = await startServiceHost({
   host: config.balancer.host,

@@ -59,6 +59,7 @@ export function scalingLines(status: GetScalingStatusResponse): string[] {
   return [
     `autoscaling   ${status.autoscalingEnabled ? "on" : "off"} (provider ${status.provider}, mode ${status.mode}), ${status.currentWorkers} ready + ${status.startingWorkers} starting, desired ${status.desiredWorkers} (min ${status.minWorkers}, max ${status.maxWorkers})`,
     `scaling       ${status.scaleUps} up, ${status.scaleDowns} down, ${status.failedOperations} failed operation(s), mean time to healthy ${status.meanTimeToHealthySec.toFixed(2)} s`,
+    `forecast      ${status.predictive}`,
     ...(last ? [`last decision ${last.reason}: ${last.message}${last.action ? ` [${last.action}]` : ""}`] : []),
     ...(status.degraded ? [`DEGRADED      ${status.degradedReason}${status.failedWorkers.length > 0 ? ` (failed: ${status.failedWorkers.join(", ")})` : ""}`] : []),
   ];

@@ -1,13 +1,14 @@
 // The coordinator process: membership, the task ledger, failure detection.
 import { loadConfigOrExit, rpcOptionsOf, strategyOptionsOf } from "../../libs/config/index.js";
-import { Admin, Coordinator as CoordinatorService } from "../../libs/contracts/index.js";
+import { Admin, Coordinator as CoordinatorService, Optimizer } from "../../libs/contracts/index.js";
 import { advertisedHost, parseEndpointUri } from "../../libs/discovery/index.js";
 import { dirname, join } from "node:path";
 import { createAutoscaler, type Autoscaler } from "./autoscaler.js";
 import { autoscalePolicyOf, hardMaxWorkersOf } from "./autoscale-policy-config.js";
 import { createProvider } from "./providers/create-provider.js";
 import { scalingAdmin } from "./scaling-admin.js";
-import { register, startServiceHost, stopOnSignals } from "../../libs/rpc/index.js";
+import { predictorOf } from "./optimizer-predictor.js";
+import { createRpcClient, register, startServiceHost, stopOnSignals } from "../../libs/rpc/index.js";
 import { registerService } from "../../libs/discovery/index.js";
 import { SCALEMESH_VERSION, createLogger, setServiceLabel, startTelemetry } from "../../libs/telemetry/index.js";
 import { adminService } from "./admin-service.js";
@@ -78,6 +79,9 @@ if (config.coordinator.optimizer !== "") {
   reporter = startLoadReporter(coordinator, { optimizerAddress: config.coordinator.optimizer, intervalMs: config.scaling.sync_interval_sec * 1000, logger });
 }
 
+// Predictive scaling asks the optimizer each sync; when it cannot answer, scaling is reactive.
+const optimizerClient = config.autoscaler.predictive && config.coordinator.optimizer !== "" ? createRpcClient(Optimizer, config.coordinator.optimizer, { defaultDeadlineMs: 1_000, logger }) : undefined;
+
 // The workers it starts find it the way the config says, else where it listens.
 const listenHost = advertisedHost(config.coordinator.host, config.coordinator.advertise_host);
 const workerCoordinatorUri = config.autoscaler.worker_coordinator || config.coordinator.register || `static://${listenHost}:${host.grpc.port}`;
@@ -101,6 +105,7 @@ autoscaler = createAutoscaler({
   memoryLimitBytes: config.autoscaler.worker_memory_limit_mb * 1024 * 1024,
   history,
   logger,
+  ...(optimizerClient ? { predict: predictorOf(optimizerClient) } : {}),
 });
 autoscaler.start();
 const runningAutoscaler = autoscaler;
@@ -115,6 +120,7 @@ stopOnSignals(async () => {
   // Workers it started drain while the coordinator still takes their results.
   await runningAutoscaler.stop();
   await provider.close();
+  optimizerClient?.close();
   await host.stop();
   await coordinator.stop();
   store.close();

@@ -70,6 +70,7 @@ function statusMessage(autoscaler: Autoscaler): GetScalingStatusResponse {
     degraded: status.degradedReason !== undefined,
     degradedReason: status.degradedReason ?? "",
     failedWorkers: [...status.failedWorkers],
+    predictive: status.predictive,
   });
 }
 

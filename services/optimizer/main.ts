@@ -3,36 +3,51 @@
 import { loadConfigOrExit, rpcOptionsOf } from "../../libs/config/index.js";
 import { Optimizer } from "../../libs/contracts/index.js";
 import { register, startServiceHost, stopOnSignals } from "../../libs/rpc/index.js";
-import { createLoadHistory } from "../../libs/scaling/index.js";
 import { registerService } from "../../libs/discovery/index.js";
 import { SCALEMESH_VERSION, createLogger, setServiceLabel, startTelemetry } from "../../libs/telemetry/index.js";
+import { createForecaster, type ForecasterSnapshot } from "./forecaster.js";
+import { loadHistoryFile, saveHistoryFile } from "./history-file.js";
 import { optimizerService } from "./optimizer-service.js";
-
-// A bound on memory whatever a client sends: at the default 15 s sync
-// interval a 60 s window holds 4 samples, so this only bites on a flood.
-const MAX_SAMPLES = 10_000;
 
 const config = loadConfigOrExit({ argv: process.argv.slice(2), env: process.env, cwd: process.cwd() });
 const telemetry = startTelemetry({ serviceName: "scalemesh-optimizer", serviceVersion: SCALEMESH_VERSION, sampleRatio: config.telemetry.trace_sample_ratio });
 const logger = createLogger({ service: "optimizer", version: SCALEMESH_VERSION, level: config.telemetry.log_level });
 setServiceLabel("optimizer");
 
-// Nothing reads further back than the recommendation window yet (forecasting will).
-const history = createLoadHistory({ maxSamples: MAX_SAMPLES, horizonSec: config.optimizer.window_sec });
-const optimizer = register(
-  Optimizer,
-  optimizerService({
-    history,
-    policy: {
-      windowSec: config.optimizer.window_sec,
-      minWorkers: config.scaling.min_workers,
-      maxWorkers: config.scaling.max_workers,
-      scaleUpThreshold: config.scaling.scale_up_threshold,
-      scaleDownThreshold: config.scaling.scale_down_threshold,
-    },
-    logger,
-  }),
-);
+// The history of an earlier run, so forecasts do not start from nothing after a restart.
+const historyPath = config.optimizer.history_path;
+let restored: ForecasterSnapshot | undefined;
+if (historyPath !== "") {
+  try {
+    const loaded = loadHistoryFile(historyPath);
+    if (loaded.kind === "loaded") restored = loaded.snapshot;
+    if (loaded.kind === "unreadable") logger.warn({ path: historyPath, reason: loaded.reason, movedTo: loaded.movedTo }, "load history file unreadable; set aside, starting empty");
+  } catch (error) {
+    logger.fatal({ key: "optimizer.history_path", path: historyPath, err: error instanceof Error ? error.message : String(error) }, "cannot read the load history file");
+    process.exit(1);
+  }
+}
+const forecaster = createForecaster({
+  policy: {
+    windowSec: config.optimizer.window_sec,
+    minWorkers: config.scaling.min_workers,
+    maxWorkers: config.scaling.max_workers,
+    scaleUpThreshold: config.scaling.scale_up_threshold,
+    scaleDownThreshold: config.scaling.scale_down_threshold,
+  },
+  hardMaxWorkers: config.autoscaler.hard_max_workers || Math.ceil(config.scaling.max_workers * config.scaling.burst_factor),
+  ...(restored ? { restored } : {}),
+});
+const save = (): void => {
+  if (historyPath === "") return;
+  try {
+    saveHistoryFile(historyPath, forecaster.snapshot());
+  } catch (error) {
+    logger.warn({ path: historyPath, err: error instanceof Error ? error.message : String(error) }, "cannot write the load history file; will try again");
+  }
+};
+const saveTimer = setInterval(save, config.optimizer.save_interval_sec * 1000);
+const optimizer = register(Optimizer, optimizerService({ forecaster, logger, defaultLeadTimeSec: config.optimizer.default_lead_time_sec }));
 
 const host = await startServiceHost({
   host: config.optimizer.host,
@@ -55,6 +70,8 @@ const registration = registerService({ kind: "optimizer", section: config.optimi
 stopOnSignals(async () => {
   await registration?.stop();
   await host.stop();
+  clearInterval(saveTimer);
+  save();
   await telemetry.shutdown();
 }, logger);
 
@@ -64,6 +81,8 @@ logger.info(
     grpcPort: host.grpc.port,
     httpPort: host.http.port,
     windowSec: config.optimizer.window_sec,
+    history: historyPath || "memory only",
+    restoredSignals: restored ? Object.keys(restored.signals).length : 0,
     minWorkers: config.scaling.min_workers,
     maxWorkers: config.scaling.max_workers,
     scaleUpThreshold: config.scaling.scale_up_threshold,

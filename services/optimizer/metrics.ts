@@ -17,3 +17,9 @@ export const samplesObservedCounter = new Counter({
 
 // Both series exist from the start, so a dashboard shows 0 rejected rather than nothing.
 for (const outcome of ["accepted", "rejected"] as const) samplesObservedCounter.inc({ outcome }, 0);
+
+export const predictedWorkersGauge = new Gauge({
+  name: "scalemesh_optimizer_predicted_workers",
+  help: "Workers the demand forecast calls for one lead time ahead (the latest recommendation).",
+  registers: [registry],
+});

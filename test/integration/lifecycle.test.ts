@@ -31,12 +31,13 @@ describe("optimizer feed", () => {
     mesh = await startMesh({ workers: 2, slots: 2, withOptimizer: true, env: { SCALEMESH_SCALING_SYNC_INTERVAL_SEC: "0.2" } });
     const optimizer = createRpcClient(Optimizer, `127.0.0.1:${mesh.optimizer?.grpcPort}`);
     try {
-      let recommendation = await optimizer.getRecommendation({});
+      const ask = async () => (await optimizer.getRecommendation({})).recommendation ?? { samplesUsed: 0, currentWorkers: 0, desiredWorkers: 0, message: "" };
+      let recommendation = await ask();
       const deadline = Date.now() + 10_000;
       // Samples arrive every 0.2 s; the newest may predate the second worker.
       while ((recommendation.samplesUsed < 3 || recommendation.currentWorkers < 2) && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 200));
-        recommendation = await optimizer.getRecommendation({});
+        recommendation = await ask();
       }
       expect(recommendation.samplesUsed).toBeGreaterThanOrEqual(3);
       expect(recommendation.currentWorkers).toBe(2);

@@ -22,7 +22,7 @@ const EXPECTED: Record<string, string[]> = {
 let services: Record<string, ServiceProcess> = {};
 
 beforeAll(async () => {
-  const optimizer = await startService("optimizer", { env: { SCALEMESH_OPTIMIZER_GRPC_PORT: "0", SCALEMESH_OPTIMIZER_HTTP_PORT: "0" } });
+  const optimizer = await startService("optimizer", { env: { SCALEMESH_OPTIMIZER_GRPC_PORT: "0", SCALEMESH_OPTIMIZER_HTTP_PORT: "0", SCALEMESH_OPTIMIZER_HISTORY_PATH: "" } });
   const coordinator = await startService("coordinator", {
     env: { SCALEMESH_LEDGER_PATH: freshLedgerPath(), SCALEMESH_COORDINATOR_GRPC_PORT: "0", SCALEMESH_COORDINATOR_HTTP_PORT: "0", SCALEMESH_COORDINATOR_OPTIMIZER: `static://127.0.0.1:${optimizer.grpcPort}` },
   });
@@ -135,7 +135,7 @@ describe.each(Object.keys(EXPECTED))("%s gRPC port", (name) => {
 
 describe("graceful shutdown", () => {
   it("stops on SIGTERM with exit code 0 and reports NOT_SERVING meanwhile", async () => {
-    const extra = await startService("optimizer", { env: { SCALEMESH_OPTIMIZER_GRPC_PORT: "0", SCALEMESH_OPTIMIZER_HTTP_PORT: "0" } });
+    const extra = await startService("optimizer", { env: { SCALEMESH_OPTIMIZER_GRPC_PORT: "0", SCALEMESH_OPTIMIZER_HTTP_PORT: "0", SCALEMESH_OPTIMIZER_HISTORY_PATH: "" } });
     expect(await extra.stop("SIGTERM")).toBe(0);
     expect(extra.logs.some((l) => l.msg === "stopped")).toBe(true);
   });

@@ -51,7 +51,7 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
   const ledgerPath = freshLedgerPath();
   const env = { SCALEMESH_LEDGER_PATH: ledgerPath, ...options.env };
   const optimizer = options.withOptimizer
-    ? await startService("optimizer", { env: { ...env, SCALEMESH_OPTIMIZER_GRPC_PORT: "0", SCALEMESH_OPTIMIZER_HTTP_PORT: "0" } })
+    ? await startService("optimizer", { env: { ...env, SCALEMESH_OPTIMIZER_GRPC_PORT: "0", SCALEMESH_OPTIMIZER_HTTP_PORT: "0", SCALEMESH_OPTIMIZER_HISTORY_PATH: join(dirname(ledgerPath), "optimizer-history.json") } })
     : undefined;
   const coordinator = await startService("coordinator", {
     env: {

@@ -4,6 +4,8 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { LoadSample } from "./types_pb.js";
 import { file_scalemesh_v1_types } from "./types_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file scalemesh/v1/optimizer.proto.
  */
 export const file_scalemesh_v1_optimizer: GenFile = /*@__PURE__*/
-  fileDesc("ChxzY2FsZW1lc2gvdjEvb3B0aW1pemVyLnByb3RvEgxzY2FsZW1lc2gudjEiOgoOT2JzZXJ2ZVJlcXVlc3QSKAoGc2FtcGxlGAEgASgLMhguc2NhbGVtZXNoLnYxLkxvYWRTYW1wbGUiKwoPT2JzZXJ2ZVJlc3BvbnNlEhgKEHNhbXBsZXNfYWNjZXB0ZWQYASABKAQiGgoYR2V0UmVjb21tZW5kYXRpb25SZXF1ZXN0IpkBChlHZXRSZWNvbW1lbmRhdGlvblJlc3BvbnNlEhcKD2N1cnJlbnRfd29ya2VycxgBIAEoDRIXCg9kZXNpcmVkX3dvcmtlcnMYAiABKA0SEwoLdXRpbGl6YXRpb24YAyABKAESDgoGcmVhc29uGAQgASgJEg8KB21lc3NhZ2UYBSABKAkSFAoMc2FtcGxlc191c2VkGAYgASgNMrsBCglPcHRpbWl6ZXISSAoHT2JzZXJ2ZRIcLnNjYWxlbWVzaC52MS5PYnNlcnZlUmVxdWVzdBodLnNjYWxlbWVzaC52MS5PYnNlcnZlUmVzcG9uc2UoARJkChFHZXRSZWNvbW1lbmRhdGlvbhImLnNjYWxlbWVzaC52MS5HZXRSZWNvbW1lbmRhdGlvblJlcXVlc3QaJy5zY2FsZW1lc2gudjEuR2V0UmVjb21tZW5kYXRpb25SZXNwb25zZWIGcHJvdG8z", [file_scalemesh_v1_types]);
+  fileDesc("ChxzY2FsZW1lc2gvdjEvb3B0aW1pemVyLnByb3RvEgxzY2FsZW1lc2gudjEiOgoOT2JzZXJ2ZVJlcXVlc3QSKAoGc2FtcGxlGAEgASgLMhguc2NhbGVtZXNoLnYxLkxvYWRTYW1wbGUiKwoPT2JzZXJ2ZVJlc3BvbnNlEhgKEHNhbXBsZXNfYWNjZXB0ZWQYASABKAQiMQoYR2V0UmVjb21tZW5kYXRpb25SZXF1ZXN0EhUKDWxlYWRfdGltZV9zZWMYASABKAEiUQoZR2V0UmVjb21tZW5kYXRpb25SZXNwb25zZRI0Cg5yZWNvbW1lbmRhdGlvbhgBIAEoCzIcLnNjYWxlbWVzaC52MS5SZWNvbW1lbmRhdGlvbiJUChxXYXRjaFJlY29tbWVuZGF0aW9uc1Jlc3BvbnNlEjQKDnJlY29tbWVuZGF0aW9uGAEgASgLMhwuc2NhbGVtZXNoLnYxLlJlY29tbWVuZGF0aW9uIvICCg5SZWNvbW1lbmRhdGlvbhIXCg9jdXJyZW50X3dvcmtlcnMYASABKA0SFwoPZGVzaXJlZF93b3JrZXJzGAIgASgNEhMKC3V0aWxpemF0aW9uGAMgASgBEg4KBnJlYXNvbhgEIAEoCRIPCgdtZXNzYWdlGAUgASgJEhQKDHNhbXBsZXNfdXNlZBgGIAEoDRIZChFwcmVkaWN0ZWRfd29ya2VycxgHIAEoDRIYChBwcmVkaWN0ZWRfZGVtYW5kGAggASgBEh4KFnByZWRpY3RlZF9kZW1hbmRfdXBwZXIYCSABKAESFgoOZm9yZWNhc3RfbW9kZWwYCiABKAkSFQoNZm9yZWNhc3RfbWFwZRgLIAEoARIYChBmb3JlY2FzdF9tZXNzYWdlGAwgASgJEhYKDmJ1cnN0X2RldGVjdGVkGA0gASgIEhUKDWJ1cnN0X21lc3NhZ2UYDiABKAkSFQoNbGVhZF90aW1lX3NlYxgPIAEoASJfChJHZXRGb3JlY2FzdFJlcXVlc3QSDgoGc2lnbmFsGAEgASgJEhMKC2hvcml6b25fc2VjGAIgASgNEhAKCHN0ZXBfc2VjGAMgASgNEhIKCmNvbmZpZGVuY2UYBCABKAEiZAoNRm9yZWNhc3RQb2ludBImCgJhdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFdmFsdWUYAiABKAESDQoFbG93ZXIYAyABKAESDQoFdXBwZXIYBCABKAEiuQEKE0dldEZvcmVjYXN0UmVzcG9uc2USDgoGc2lnbmFsGAEgASgJEg0KBW1vZGVsGAIgASgJEhAKCHN0ZXBfc2VjGAMgASgNEhIKCmNvbmZpZGVuY2UYBCABKAESKwoGcG9pbnRzGAUgAygLMhsuc2NhbGVtZXNoLnYxLkZvcmVjYXN0UG9pbnQSDAoEbWFwZRgGIAEoARIRCglmaXR0ZWRfb24YByABKA0SDwoHbWVzc2FnZRgIIAEoCSI0ChtXYXRjaFJlY29tbWVuZGF0aW9uc1JlcXVlc3QSFQoNbGVhZF90aW1lX3NlYxgBIAEoASItChZHZXRDYXBhY2l0eVBsYW5SZXF1ZXN0EhMKC2hvcml6b25fc2VjGAEgASgNIu8CChdHZXRDYXBhY2l0eVBsYW5SZXNwb25zZRITCgtob3Jpem9uX3NlYxgBIAEoDRIrCgdwZWFrX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtwZWFrX2RlbWFuZBgDIAEoARIZChFwZWFrX2RlbWFuZF91cHBlchgEIAEoARIWCg53b3JrZXJzX25lZWRlZBgFIAEoDRITCgttYXhfd29ya2VycxgGIAEoDRIWCg5tYXhfc3VmZmljaWVudBgHIAEoCBIWCg5yZWNvbW1lbmRhdGlvbhgIIAEoCRIYChBzbG90X3V0aWxpemF0aW9uGAkgASgBEhsKE2lkbGVfd29ya2VyX3NlY29uZHMYCiABKAESHwoXdGFza3NfcGVyX3dvcmtlcl9zZWNvbmQYCyABKAESFgoOZm9yZWNhc3RfbW9kZWwYDCABKAkSFQoNZm9yZWNhc3RfbWFwZRgNIAEoATLgAwoJT3B0aW1pemVyEkgKB09ic2VydmUSHC5zY2FsZW1lc2gudjEuT2JzZXJ2ZVJlcXVlc3QaHS5zY2FsZW1lc2gudjEuT2JzZXJ2ZVJlc3BvbnNlKAESZAoRR2V0UmVjb21tZW5kYXRpb24SJi5zY2FsZW1lc2gudjEuR2V0UmVjb21tZW5kYXRpb25SZXF1ZXN0Gicuc2NhbGVtZXNoLnYxLkdldFJlY29tbWVuZGF0aW9uUmVzcG9uc2USUgoLR2V0Rm9yZWNhc3QSIC5zY2FsZW1lc2gudjEuR2V0Rm9yZWNhc3RSZXF1ZXN0GiEuc2NhbGVtZXNoLnYxLkdldEZvcmVjYXN0UmVzcG9uc2USbwoUV2F0Y2hSZWNvbW1lbmRhdGlvbnMSKS5zY2FsZW1lc2gudjEuV2F0Y2hSZWNvbW1lbmRhdGlvbnNSZXF1ZXN0Giouc2NhbGVtZXNoLnYxLldhdGNoUmVjb21tZW5kYXRpb25zUmVzcG9uc2UwARJeCg9HZXRDYXBhY2l0eVBsYW4SJC5zY2FsZW1lc2gudjEuR2V0Q2FwYWNpdHlQbGFuUmVxdWVzdBolLnNjYWxlbWVzaC52MS5HZXRDYXBhY2l0eVBsYW5SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_scalemesh_v1_types]);
 
 /**
  * @generated from message scalemesh.v1.ObserveRequest
@@ -52,6 +54,13 @@ export const ObserveResponseSchema: GenMessage<ObserveResponse> = /*@__PURE__*/
  * @generated from message scalemesh.v1.GetRecommendationRequest
  */
 export type GetRecommendationRequest = Message<"scalemesh.v1.GetRecommendationRequest"> & {
+  /**
+   * How far ahead the predictive count looks: the time a new worker takes to
+   * start and register, plus a sync interval. 0 = the optimizer's default.
+   *
+   * @generated from field: double lead_time_sec = 1;
+   */
+  leadTimeSec: number;
 };
 
 /**
@@ -65,6 +74,40 @@ export const GetRecommendationRequestSchema: GenMessage<GetRecommendationRequest
  * @generated from message scalemesh.v1.GetRecommendationResponse
  */
 export type GetRecommendationResponse = Message<"scalemesh.v1.GetRecommendationResponse"> & {
+  /**
+   * @generated from field: scalemesh.v1.Recommendation recommendation = 1;
+   */
+  recommendation?: Recommendation | undefined;
+};
+
+/**
+ * Describes the message scalemesh.v1.GetRecommendationResponse.
+ * Use `create(GetRecommendationResponseSchema)` to create a new message.
+ */
+export const GetRecommendationResponseSchema: GenMessage<GetRecommendationResponse> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_optimizer, 3);
+
+/**
+ * @generated from message scalemesh.v1.WatchRecommendationsResponse
+ */
+export type WatchRecommendationsResponse = Message<"scalemesh.v1.WatchRecommendationsResponse"> & {
+  /**
+   * @generated from field: scalemesh.v1.Recommendation recommendation = 1;
+   */
+  recommendation?: Recommendation | undefined;
+};
+
+/**
+ * Describes the message scalemesh.v1.WatchRecommendationsResponse.
+ * Use `create(WatchRecommendationsResponseSchema)` to create a new message.
+ */
+export const WatchRecommendationsResponseSchema: GenMessage<WatchRecommendationsResponse> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_optimizer, 4);
+
+/**
+ * @generated from message scalemesh.v1.Recommendation
+ */
+export type Recommendation = Message<"scalemesh.v1.Recommendation"> & {
   /**
    * @generated from field: uint32 current_workers = 1;
    */
@@ -101,14 +144,311 @@ export type GetRecommendationResponse = Message<"scalemesh.v1.GetRecommendationR
    * @generated from field: uint32 samples_used = 6;
    */
   samplesUsed: number;
+
+  /**
+   * Workers the demand forecast calls for lead_time_sec ahead (0 when there is no forecast yet).
+   *
+   * @generated from field: uint32 predicted_workers = 7;
+   */
+  predictedWorkers: number;
+
+  /**
+   * Demand (busy + pending slots) forecast at the lead time, with its interval.
+   *
+   * @generated from field: double predicted_demand = 8;
+   */
+  predictedDemand: number;
+
+  /**
+   * @generated from field: double predicted_demand_upper = 9;
+   */
+  predictedDemandUpper: number;
+
+  /**
+   * @generated from field: string forecast_model = 10;
+   */
+  forecastModel: string;
+
+  /**
+   * Mean absolute percentage error of the demand model's one-step fits; -1 when not measurable.
+   *
+   * @generated from field: double forecast_mape = 11;
+   */
+  forecastMape: number;
+
+  /**
+   * @generated from field: string forecast_message = 12;
+   */
+  forecastMessage: string;
+
+  /**
+   * A burst in the arrival rate is under way (CUSUM on the rate).
+   *
+   * @generated from field: bool burst_detected = 13;
+   */
+  burstDetected: boolean;
+
+  /**
+   * @generated from field: string burst_message = 14;
+   */
+  burstMessage: string;
+
+  /**
+   * @generated from field: double lead_time_sec = 15;
+   */
+  leadTimeSec: number;
 };
 
 /**
- * Describes the message scalemesh.v1.GetRecommendationResponse.
- * Use `create(GetRecommendationResponseSchema)` to create a new message.
+ * Describes the message scalemesh.v1.Recommendation.
+ * Use `create(RecommendationSchema)` to create a new message.
  */
-export const GetRecommendationResponseSchema: GenMessage<GetRecommendationResponse> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_optimizer, 3);
+export const RecommendationSchema: GenMessage<Recommendation> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_optimizer, 5);
+
+/**
+ * @generated from message scalemesh.v1.GetForecastRequest
+ */
+export type GetForecastRequest = Message<"scalemesh.v1.GetForecastRequest"> & {
+  /**
+   * arrival_rate, demand (busy + pending slots), busy_slots, pending_tasks, workers, cpu.
+   *
+   * @generated from field: string signal = 1;
+   */
+  signal: string;
+
+  /**
+   * Default 3600 (an hour), at most 14 days.
+   *
+   * @generated from field: uint32 horizon_sec = 2;
+   */
+  horizonSec: number;
+
+  /**
+   * Default: 1 s up to an hour of horizon, 60 s up to a day, 900 s beyond.
+   *
+   * @generated from field: uint32 step_sec = 3;
+   */
+  stepSec: number;
+
+  /**
+   * Default 0.95.
+   *
+   * @generated from field: double confidence = 4;
+   */
+  confidence: number;
+};
+
+/**
+ * Describes the message scalemesh.v1.GetForecastRequest.
+ * Use `create(GetForecastRequestSchema)` to create a new message.
+ */
+export const GetForecastRequestSchema: GenMessage<GetForecastRequest> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_optimizer, 6);
+
+/**
+ * @generated from message scalemesh.v1.ForecastPoint
+ */
+export type ForecastPoint = Message<"scalemesh.v1.ForecastPoint"> & {
+  /**
+   * @generated from field: google.protobuf.Timestamp at = 1;
+   */
+  at?: Timestamp | undefined;
+
+  /**
+   * @generated from field: double value = 2;
+   */
+  value: number;
+
+  /**
+   * @generated from field: double lower = 3;
+   */
+  lower: number;
+
+  /**
+   * @generated from field: double upper = 4;
+   */
+  upper: number;
+};
+
+/**
+ * Describes the message scalemesh.v1.ForecastPoint.
+ * Use `create(ForecastPointSchema)` to create a new message.
+ */
+export const ForecastPointSchema: GenMessage<ForecastPoint> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_optimizer, 7);
+
+/**
+ * @generated from message scalemesh.v1.GetForecastResponse
+ */
+export type GetForecastResponse = Message<"scalemesh.v1.GetForecastResponse"> & {
+  /**
+   * @generated from field: string signal = 1;
+   */
+  signal: string;
+
+  /**
+   * naive, holt or holt-winters.
+   *
+   * @generated from field: string model = 2;
+   */
+  model: string;
+
+  /**
+   * @generated from field: uint32 step_sec = 3;
+   */
+  stepSec: number;
+
+  /**
+   * @generated from field: double confidence = 4;
+   */
+  confidence: number;
+
+  /**
+   * @generated from field: repeated scalemesh.v1.ForecastPoint points = 5;
+   */
+  points: ForecastPoint[];
+
+  /**
+   * -1 when not measurable.
+   *
+   * @generated from field: double mape = 6;
+   */
+  mape: number;
+
+  /**
+   * @generated from field: uint32 fitted_on = 7;
+   */
+  fittedOn: number;
+
+  /**
+   * @generated from field: string message = 8;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message scalemesh.v1.GetForecastResponse.
+ * Use `create(GetForecastResponseSchema)` to create a new message.
+ */
+export const GetForecastResponseSchema: GenMessage<GetForecastResponse> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_optimizer, 8);
+
+/**
+ * @generated from message scalemesh.v1.WatchRecommendationsRequest
+ */
+export type WatchRecommendationsRequest = Message<"scalemesh.v1.WatchRecommendationsRequest"> & {
+  /**
+   * @generated from field: double lead_time_sec = 1;
+   */
+  leadTimeSec: number;
+};
+
+/**
+ * Describes the message scalemesh.v1.WatchRecommendationsRequest.
+ * Use `create(WatchRecommendationsRequestSchema)` to create a new message.
+ */
+export const WatchRecommendationsRequestSchema: GenMessage<WatchRecommendationsRequest> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_optimizer, 9);
+
+/**
+ * @generated from message scalemesh.v1.GetCapacityPlanRequest
+ */
+export type GetCapacityPlanRequest = Message<"scalemesh.v1.GetCapacityPlanRequest"> & {
+  /**
+   * Default 86400 (a day), at most 14 days.
+   *
+   * @generated from field: uint32 horizon_sec = 1;
+   */
+  horizonSec: number;
+};
+
+/**
+ * Describes the message scalemesh.v1.GetCapacityPlanRequest.
+ * Use `create(GetCapacityPlanRequestSchema)` to create a new message.
+ */
+export const GetCapacityPlanRequestSchema: GenMessage<GetCapacityPlanRequest> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_optimizer, 10);
+
+/**
+ * @generated from message scalemesh.v1.GetCapacityPlanResponse
+ */
+export type GetCapacityPlanResponse = Message<"scalemesh.v1.GetCapacityPlanResponse"> & {
+  /**
+   * @generated from field: uint32 horizon_sec = 1;
+   */
+  horizonSec: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp peak_at = 2;
+   */
+  peakAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: double peak_demand = 3;
+   */
+  peakDemand: number;
+
+  /**
+   * @generated from field: double peak_demand_upper = 4;
+   */
+  peakDemandUpper: number;
+
+  /**
+   * @generated from field: uint32 workers_needed = 5;
+   */
+  workersNeeded: number;
+
+  /**
+   * @generated from field: uint32 max_workers = 6;
+   */
+  maxWorkers: number;
+
+  /**
+   * @generated from field: bool max_sufficient = 7;
+   */
+  maxSufficient: boolean;
+
+  /**
+   * @generated from field: string recommendation = 8;
+   */
+  recommendation: string;
+
+  /**
+   * Efficiency over the last day: busy over available slot-seconds, idle
+   * worker-seconds, tasks finished per worker-second.
+   *
+   * @generated from field: double slot_utilization = 9;
+   */
+  slotUtilization: number;
+
+  /**
+   * @generated from field: double idle_worker_seconds = 10;
+   */
+  idleWorkerSeconds: number;
+
+  /**
+   * @generated from field: double tasks_per_worker_second = 11;
+   */
+  tasksPerWorkerSecond: number;
+
+  /**
+   * @generated from field: string forecast_model = 12;
+   */
+  forecastModel: string;
+
+  /**
+   * @generated from field: double forecast_mape = 13;
+   */
+  forecastMape: number;
+};
+
+/**
+ * Describes the message scalemesh.v1.GetCapacityPlanResponse.
+ * Use `create(GetCapacityPlanResponseSchema)` to create a new message.
+ */
+export const GetCapacityPlanResponseSchema: GenMessage<GetCapacityPlanResponse> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_optimizer, 11);
 
 /**
  * Load history and what to do about it.
@@ -127,7 +467,8 @@ export const Optimizer: GenService<{
     output: typeof ObserveResponseSchema;
   },
   /**
-   * The worker count the recent load calls for, with the reason.
+   * The worker count the recent load calls for, with the reason, and the
+   * count the forecast calls for lead_time_sec ahead.
    *
    * @generated from rpc scalemesh.v1.Optimizer.GetRecommendation
    */
@@ -135,6 +476,36 @@ export const Optimizer: GenService<{
     methodKind: "unary";
     input: typeof GetRecommendationRequestSchema;
     output: typeof GetRecommendationResponseSchema;
+  },
+  /**
+   * A signal's forecast with its prediction interval and measured error.
+   *
+   * @generated from rpc scalemesh.v1.Optimizer.GetForecast
+   */
+  getForecast: {
+    methodKind: "unary";
+    input: typeof GetForecastRequestSchema;
+    output: typeof GetForecastResponseSchema;
+  },
+  /**
+   * The recommendation again after every sample that changes it.
+   *
+   * @generated from rpc scalemesh.v1.Optimizer.WatchRecommendations
+   */
+  watchRecommendations: {
+    methodKind: "server_streaming";
+    input: typeof WatchRecommendationsRequestSchema;
+    output: typeof WatchRecommendationsResponseSchema;
+  },
+  /**
+   * Peak demand over a horizon, the workers it needs, whether max_workers suffices.
+   *
+   * @generated from rpc scalemesh.v1.Optimizer.GetCapacityPlan
+   */
+  getCapacityPlan: {
+    methodKind: "unary";
+    input: typeof GetCapacityPlanRequestSchema;
+    output: typeof GetCapacityPlanResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_scalemesh_v1_optimizer, 0);

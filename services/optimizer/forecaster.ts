@@ -1,0 +1,157 @@
+// The optimizer's state and answers: every load sample goes into the tiered
+// history (one series per signal) and the burst detector; recommendations,
+// forecasts and capacity plans are computed from them on demand with the pure
+// code of libs/forecasting and libs/scaling. The whole state is plain data,
+// so it is written to a file and read back after a restart.
+import {
+  createLoadHistoryStore,
+  efficiencyOf,
+  forecastSignal,
+  initialBurstState,
+  observeRate,
+  planCapacity,
+  restoreLoadHistoryStore,
+  type BurstState,
+  type CapacityPlan,
+  type EfficiencyFigures,
+  type Forecast,
+  type SignalHistorySnapshot,
+} from "../../libs/forecasting/index.js";
+import { createLoadHistory, recommendWorkers, type LoadRecord, type Recommendation, type ScalingPolicy } from "../../libs/scaling/index.js";
+
+export const FORECAST_SIGNALS = ["arrival_rate", "completion_rate", "demand", "busy_slots", "pending_tasks", "workers", "total_slots", "cpu"] as const;
+export type ForecastSignal = (typeof FORECAST_SIGNALS)[number];
+
+const DAY_SEC = 86_400;
+/** A day of samples for the efficiency figures, at most this many (one a second is 86,400; the default sync gives 5,760). */
+const MAX_DAY_SAMPLES = 20_000;
+/** The short-term forecast behind a recommendation looks this far back. */
+const SHORT_LOOKBACK_SEC = 1800;
+
+export interface ForecasterSnapshot {
+  readonly version: 1;
+  readonly signals: Record<string, SignalHistorySnapshot>;
+  readonly burst: BurstState;
+  readonly sampleGapMs: number;
+}
+
+export interface PredictiveRecommendation extends Recommendation {
+  readonly leadTimeSec: number;
+  readonly predictedWorkers: number;
+  readonly predictedDemand: number;
+  readonly predictedDemandUpper: number;
+  readonly forecast: Forecast | undefined;
+  readonly isBurstDetected: boolean;
+  readonly burstMessage: string;
+}
+
+export interface Forecaster {
+  observe(record: LoadRecord): void;
+  recommend(nowMs: number, leadTimeSec: number): PredictiveRecommendation;
+  forecast(signal: ForecastSignal, options: { nowMs: number; horizonSec: number; stepSec?: number; confidence?: number }): Forecast;
+  capacityPlan(nowMs: number, horizonSec: number): { plan: CapacityPlan; efficiency: EfficiencyFigures; forecast: Forecast };
+  snapshot(): ForecasterSnapshot;
+}
+
+export interface ForecasterOptions {
+  readonly policy: ScalingPolicy;
+  /** Never predict more than this (scaling's hard ceiling). */
+  readonly hardMaxWorkers: number;
+  readonly restored?: ForecasterSnapshot;
+}
+
+export function createForecaster(options: ForecasterOptions): Forecaster {
+  const store = options.restored ? restoreLoadHistoryStore(options.restored.signals) : createLoadHistoryStore(FORECAST_SIGNALS);
+  let burst: BurstState = options.restored?.burst ?? initialBurstState();
+  let lastBurstMessage = "";
+  // How far apart samples arrive (the coordinator's sync interval): the short-term forecast's step.
+  let sampleGapMs = options.restored?.sampleGapMs ?? 15_000;
+  let lastSampleAtMs: number | undefined;
+  const day = createLoadHistory({ maxSamples: MAX_DAY_SAMPLES, horizonSec: DAY_SEC });
+  const recent = createLoadHistory({ maxSamples: 10_000, horizonSec: options.policy.windowSec });
+  const target = (options.policy.scaleUpThreshold + options.policy.scaleDownThreshold) / 2;
+
+  const valuesOf = (record: LoadRecord): Record<ForecastSignal, number> => ({
+    arrival_rate: record.arrivalRatePerSec,
+    completion_rate: record.completionRatePerSec,
+    demand: record.busySlots + record.pendingTasks,
+    busy_slots: record.busySlots,
+    pending_tasks: record.pendingTasks,
+    workers: record.workers,
+    total_slots: record.totalSlots,
+    cpu: record.meanCpuUtilization,
+  });
+
+  const slotsPerWorker = (nowMs: number): number => {
+    const latest = recent.samples(nowMs).at(-1) ?? day.samples(nowMs).at(-1);
+    return latest && latest.workers > 0 && latest.totalSlots > 0 ? latest.totalSlots / latest.workers : 4;
+  };
+
+  const forecast = (signal: ForecastSignal, request: { nowMs: number; horizonSec: number; stepSec?: number; confidence?: number }): Forecast => {
+    const stepSec = request.stepSec ?? defaultStepSec(request.horizonSec);
+    const lookbackSec = Math.min(14 * DAY_SEC, Math.max(4 * request.horizonSec, 3600, stepSec * 50));
+    const points = store.history(signal).points({ fromMs: request.nowMs - lookbackSec * 1000, toMs: request.nowMs, resolutionSec: stepSec });
+    const spanSec = points.length > 1 ? ((points.at(-1)?.atMs ?? 0) - (points[0]?.atMs ?? 0)) / 1000 : 0;
+    // A daily season once two days of history exist at a step that can hold it.
+    const seasonLengthSteps = spanSec >= 2 * DAY_SEC && stepSec >= 60 ? Math.round(DAY_SEC / stepSec) : undefined;
+    return forecastSignal(points, {
+      stepSec,
+      horizonSteps: Math.max(1, Math.ceil(request.horizonSec / stepSec)),
+      confidence: request.confidence ?? 0.95,
+      nowMs: request.nowMs,
+      ...(seasonLengthSteps !== undefined ? { seasonLengthSteps } : {}),
+    });
+  };
+
+  return {
+    observe(record) {
+      const at = record.observedAtMs;
+      for (const [signal, value] of Object.entries(valuesOf(record))) store.append(signal, at, value);
+      if (lastSampleAtMs !== undefined && at > lastSampleAtMs) sampleGapMs = 0.8 * sampleGapMs + 0.2 * (at - lastSampleAtMs);
+      lastSampleAtMs = at;
+      day.append(record, at);
+      recent.append(record, at);
+      const observed = observeRate(burst, { atMs: at, rate: record.arrivalRatePerSec });
+      burst = observed.state;
+      if (observed.event) lastBurstMessage = observed.event.message;
+    },
+
+    recommend(nowMs, leadTimeSec) {
+      const reactive = recommendWorkers({ ...options.policy, samples: recent.samples(nowMs), now: nowMs });
+      const stepSec = Math.max(1, Math.min(60, Math.round(sampleGapMs / 1000)));
+      const points = store.history("demand").points({ fromMs: nowMs - SHORT_LOOKBACK_SEC * 1000, toMs: nowMs, resolutionSec: 1 });
+      const demandForecast = points.length > 0 ? forecastSignal(points, { stepSec, horizonSteps: Math.max(1, Math.ceil(leadTimeSec / stepSec)), confidence: 0.8, nowMs }) : undefined;
+      const atLead = demandForecast?.points.at(-1);
+      const perWorker = slotsPerWorker(nowMs) * target;
+      const predictedWorkers = atLead && perWorker > 0 ? Math.min(options.hardMaxWorkers, Math.ceil(atLead.value / perWorker - 1e-9)) : 0;
+      return {
+        ...reactive,
+        leadTimeSec,
+        predictedWorkers: Math.max(0, predictedWorkers),
+        predictedDemand: atLead?.value ?? 0,
+        predictedDemandUpper: atLead?.upper ?? 0,
+        forecast: demandForecast,
+        isBurstDetected: burst.isBursting,
+        burstMessage: burst.isBursting ? lastBurstMessage : "",
+      };
+    },
+
+    forecast,
+
+    capacityPlan(nowMs, horizonSec) {
+      const demand = forecast("demand", { nowMs, horizonSec, confidence: 0.95 });
+      const plan = planCapacity({ forecast: demand, slotsPerWorker: slotsPerWorker(nowMs), targetUtilization: target, maxWorkers: options.policy.maxWorkers, nowMs });
+      const efficiency = efficiencyOf(day.samples(nowMs), nowMs - DAY_SEC * 1000, nowMs);
+      return { plan, efficiency, forecast: demand };
+    },
+
+    snapshot: () => ({ version: 1, signals: store.snapshot(), burst, sampleGapMs }),
+  };
+}
+
+/** 1 s steps up to an hour ahead, 1 min up to a day, 15 min beyond: the history's tiers. */
+export function defaultStepSec(horizonSec: number): number {
+  if (horizonSec <= 3600) return 1;
+  if (horizonSec <= DAY_SEC) return 60;
+  return 900;
+}
