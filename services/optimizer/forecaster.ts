@@ -5,6 +5,7 @@
 // so it is written to a file and read back after a restart.
 import {
   createLoadHistoryStore,
+  DEFAULT_TIERS,
   efficiencyOf,
   forecastSignal,
   initialBurstState,
@@ -25,6 +26,8 @@ export type ForecastSignal = (typeof FORECAST_SIGNALS)[number];
 const DAY_SEC = 86_400;
 /** A day of samples for the efficiency figures, at most this many (one a second is 86,400; the default sync gives 5,760). */
 const MAX_DAY_SAMPLES = 20_000;
+/** The burst detector's floor on the rate's spread, in tasks per second. */
+const MIN_BURST_SIGMA_PER_SEC = 1;
 /** The short-term forecast behind a recommendation looks this far back. */
 const SHORT_LOOKBACK_SEC = 1800;
 
@@ -61,7 +64,7 @@ export interface ForecasterOptions {
 }
 
 export function createForecaster(options: ForecasterOptions): Forecaster {
-  const store = options.restored ? restoreLoadHistoryStore(options.restored.signals) : createLoadHistoryStore(FORECAST_SIGNALS);
+  const store = options.restored ? restoreLoadHistoryStore(options.restored.signals, { signals: FORECAST_SIGNALS }) : createLoadHistoryStore(FORECAST_SIGNALS);
   let burst: BurstState = options.restored?.burst ?? initialBurstState();
   let lastBurstMessage = "";
   // How far apart samples arrive (the coordinator's sync interval): the short-term forecast's step.
@@ -89,7 +92,8 @@ export function createForecaster(options: ForecasterOptions): Forecaster {
 
   const forecast = (signal: ForecastSignal, request: { nowMs: number; horizonSec: number; stepSec?: number; confidence?: number }): Forecast => {
     const stepSec = request.stepSec ?? defaultStepSec(request.horizonSec);
-    const lookbackSec = Math.min(14 * DAY_SEC, Math.max(4 * request.horizonSec, 3600, stepSec * 50));
+    // No further back than the tier of that resolution keeps: older points would be coarser buckets resampled into a staircase.
+    const lookbackSec = Math.min(retentionAtSec(stepSec), Math.max(4 * request.horizonSec, stepSec * 50));
     const points = store.history(signal).points({ fromMs: request.nowMs - lookbackSec * 1000, toMs: request.nowMs, resolutionSec: stepSec });
     const spanSec = points.length > 1 ? ((points.at(-1)?.atMs ?? 0) - (points[0]?.atMs ?? 0)) / 1000 : 0;
     // A daily season once two days of history exist at a step that can hold it.
@@ -111,7 +115,8 @@ export function createForecaster(options: ForecasterOptions): Forecaster {
       lastSampleAtMs = at;
       day.append(record, at);
       recent.append(record, at);
-      const observed = observeRate(burst, { atMs: at, rate: record.arrivalRatePerSec });
+      // A rate of a few tasks a second is noise, not a burst, however flat the baseline was (an idle mesh's first trickle).
+      const observed = observeRate(burst, { atMs: at, rate: record.arrivalRatePerSec }, { minSigma: MIN_BURST_SIGMA_PER_SEC });
       burst = observed.state;
       if (observed.event) lastBurstMessage = observed.event.message;
     },
@@ -147,6 +152,13 @@ export function createForecaster(options: ForecasterOptions): Forecaster {
 
     snapshot: () => ({ version: 1, signals: store.snapshot(), burst, sampleGapMs }),
   };
+}
+
+/** How far back the history keeps points at least as fine as stepSec. */
+function retentionAtSec(stepSec: number): number {
+  // The coarsest tier still as fine as the step.
+  const tier = [...DEFAULT_TIERS].reverse().find((t) => t.resolutionSec <= stepSec) ?? DEFAULT_TIERS[0];
+  return tier?.retentionSec ?? 14 * DAY_SEC;
 }
 
 /** 1 s steps up to an hour ahead, 1 min up to a day, 15 min beyond: the history's tiers. */
