@@ -126,7 +126,7 @@ export function optimizerService(deps: OptimizerDeps): ServiceImpl<typeof Optimi
       if (horizonSec > MAX_HORIZON_SEC) throw invalidArgument("horizon_sec", `${horizonSec} is over the limit of ${MAX_HORIZON_SEC} (14 days)`);
       const { plan, efficiency, forecast } = deps.forecaster.capacityPlan(now(), horizonSec);
       return {
-        horizonSec: plan.horizonSec,
+        horizonSec,
         peakAt: timestampFromMs(plan.peakAtMs),
         peakDemand: plan.peakDemand,
         peakDemandUpper: plan.peakDemandUpper,
