@@ -307,7 +307,7 @@ describe("loadConfig error messages", () => {
     {
       name: "unknown key in the file, far from any option",
       setup: { files: yamlFile("optimizer:\n  colour: blue\n") },
-      line: 'unknown key optimizer.colour: "blue" (from file scalemesh.yaml); allowed: a key of optimizer: host, grpc_port, http_port, register, advertise_host, window_sec',
+      line: 'unknown key optimizer.colour: "blue" (from file scalemesh.yaml); allowed: a key of optimizer: host, grpc_port, http_port, register, advertise_host, window_sec, history_path, save_interval_sec, default_lead_time_sec',
     },
     {
       name: "unknown section in the file",
@@ -522,7 +522,7 @@ describe("configHelp", () => {
       expect(row).toContain(option.envName);
       expect(row).toContain(option.description);
     }
-    expect(CONFIG_OPTIONS).toHaveLength(106);
+    expect(CONFIG_OPTIONS).toHaveLength(110);
   });
 });
 

@@ -35,7 +35,10 @@ export interface ForecasterSnapshot {
   readonly version: 1;
   readonly signals: Record<string, SignalHistorySnapshot>;
   readonly burst: BurstState;
+  readonly burstMessage?: string;
   readonly sampleGapMs: number;
+  /** The last day's samples, for the efficiency figures and the reactive window. */
+  readonly samples?: readonly LoadRecord[];
 }
 
 export interface PredictiveRecommendation extends Recommendation {
@@ -66,13 +69,17 @@ export interface ForecasterOptions {
 export function createForecaster(options: ForecasterOptions): Forecaster {
   const store = options.restored ? restoreLoadHistoryStore(options.restored.signals, { signals: FORECAST_SIGNALS }) : createLoadHistoryStore(FORECAST_SIGNALS);
   let burst: BurstState = options.restored?.burst ?? initialBurstState();
-  let lastBurstMessage = "";
+  let lastBurstMessage = options.restored?.burstMessage ?? "";
   // How far apart samples arrive (the coordinator's sync interval): the short-term forecast's step.
   let sampleGapMs = options.restored?.sampleGapMs ?? 15_000;
   let lastSampleAtMs: number | undefined;
   const day = createLoadHistory({ maxSamples: MAX_DAY_SAMPLES, horizonSec: DAY_SEC });
   const recent = createLoadHistory({ maxSamples: 10_000, horizonSec: options.policy.windowSec });
   const target = (options.policy.scaleUpThreshold + options.policy.scaleDownThreshold) / 2;
+  for (const record of options.restored?.samples ?? []) {
+    day.append(record, record.observedAtMs);
+    recent.append(record, record.observedAtMs);
+  }
 
   const valuesOf = (record: LoadRecord): Record<ForecastSignal, number> => ({
     arrival_rate: record.arrivalRatePerSec,
@@ -90,10 +97,18 @@ export function createForecaster(options: ForecasterOptions): Forecaster {
     return latest && latest.workers > 0 && latest.totalSlots > 0 ? latest.totalSlots / latest.workers : 4;
   };
 
+  /** Two days at 15 min steps exist: a forecast up to a day ahead can learn the daily season from them. */
+  const hasTwoDays = (signal: ForecastSignal, nowMs: number): boolean => {
+    const points = store.history(signal).points({ fromMs: nowMs - 2 * DAY_SEC * 1000, toMs: nowMs, resolutionSec: 900 });
+    return (points[0]?.atMs ?? nowMs) <= nowMs - 2 * DAY_SEC * 1000 + 900_000;
+  };
+
   const forecast = (signal: ForecastSignal, request: { nowMs: number; horizonSec: number; stepSec?: number; confidence?: number }): Forecast => {
-    const stepSec = request.stepSec ?? defaultStepSec(request.horizonSec);
-    // No further back than the tier of that resolution keeps: older points would be coarser buckets resampled into a staircase.
-    const lookbackSec = Math.min(retentionAtSec(stepSec), Math.max(4 * request.horizonSec, stepSec * 50));
+    let stepSec = request.stepSec ?? defaultStepSec(request.horizonSec);
+    // The 1 min tier keeps a day, too little for a daily season: with two days of history, plan in 15 min steps.
+    if (request.stepSec === undefined && stepSec === 60 && hasTwoDays(signal, request.nowMs)) stepSec = 900;
+    // Within what the tier of that resolution keeps (a tier drops buckets at its retention): older points would be coarser buckets resampled into a staircase.
+    const lookbackSec = Math.min(retentionAtSec(stepSec) - stepSec, Math.max(4 * request.horizonSec, stepSec * 50));
     const points = store.history(signal).points({ fromMs: request.nowMs - lookbackSec * 1000, toMs: request.nowMs, resolutionSec: stepSec });
     const spanSec = points.length > 1 ? ((points.at(-1)?.atMs ?? 0) - (points[0]?.atMs ?? 0)) / 1000 : 0;
     // A daily season once two days of history exist at a step that can hold it.
@@ -150,7 +165,7 @@ export function createForecaster(options: ForecasterOptions): Forecaster {
       return { plan, efficiency, forecast: demand };
     },
 
-    snapshot: () => ({ version: 1, signals: store.snapshot(), burst, sampleGapMs }),
+    snapshot: () => ({ version: 1, signals: store.snapshot(), burst, burstMessage: lastBurstMessage, sampleGapMs, samples: day.samples(lastSampleAtMs ?? 0) }),
   };
 }
 

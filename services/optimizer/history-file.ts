@@ -18,7 +18,10 @@ export function loadHistoryFile(path: string): LoadedHistory {
   }
   try {
     const snapshot = JSON.parse(text) as ForecasterSnapshot;
-    if (snapshot.version !== 1 || typeof snapshot.signals !== "object") throw new Error(`unknown format (version ${String(snapshot.version)})`);
+    if (snapshot === null || typeof snapshot !== "object" || snapshot.version !== 1) throw new Error(`unknown format (version ${String((snapshot as { version?: unknown } | null)?.version)})`);
+    if (snapshot.signals === null || typeof snapshot.signals !== "object" || Array.isArray(snapshot.signals)) throw new Error("signals is not an object of histories");
+    if (snapshot.burst === null || typeof snapshot.burst !== "object") throw new Error("burst is not a detector state");
+    if (snapshot.samples !== undefined && !Array.isArray(snapshot.samples)) throw new Error("samples is not a list");
     return { kind: "loaded", snapshot };
   } catch (error) {
     const movedTo = `${path}.unreadable-${Date.now()}`;

@@ -5,7 +5,7 @@ import { Optimizer } from "../../libs/contracts/index.js";
 import { register, startServiceHost, stopOnSignals } from "../../libs/rpc/index.js";
 import { registerService } from "../../libs/discovery/index.js";
 import { SCALEMESH_VERSION, createLogger, setServiceLabel, startTelemetry } from "../../libs/telemetry/index.js";
-import { createForecaster, type ForecasterSnapshot } from "./forecaster.js";
+import { createForecaster, type Forecaster, type ForecasterSnapshot } from "./forecaster.js";
 import { loadHistoryFile, saveHistoryFile } from "./history-file.js";
 import { optimizerService } from "./optimizer-service.js";
 
@@ -27,7 +27,7 @@ if (historyPath !== "") {
     process.exit(1);
   }
 }
-const forecaster = createForecaster({
+const forecasterOptions = (snapshot: ForecasterSnapshot | undefined) => ({
   policy: {
     windowSec: config.optimizer.window_sec,
     minWorkers: config.scaling.min_workers,
@@ -36,8 +36,16 @@ const forecaster = createForecaster({
     scaleDownThreshold: config.scaling.scale_down_threshold,
   },
   hardMaxWorkers: config.autoscaler.hard_max_workers || Math.ceil(config.scaling.max_workers * config.scaling.burst_factor),
-  ...(restored ? { restored } : {}),
+  ...(snapshot ? { restored: snapshot } : {}),
 });
+// A file that parsed but does not restore is set aside like an unreadable one: the optimizer starts empty rather than not at all.
+let forecaster: Forecaster;
+try {
+  forecaster = createForecaster(forecasterOptions(restored));
+} catch (error) {
+  logger.warn({ path: historyPath, err: error instanceof Error ? error.message : String(error) }, "load history file does not restore; starting empty");
+  forecaster = createForecaster(forecasterOptions(undefined));
+}
 const save = (): void => {
   if (historyPath === "") return;
   try {

@@ -82,7 +82,8 @@ export function optimizerService(deps: OptimizerDeps): ServiceImpl<typeof Optimi
       const wakes = createAsyncQueue<true>();
       const wake = (): void => void wakes.push(true);
       watchers.add(wake);
-      ctx.signal.addEventListener("abort", () => wakes.close(), { once: true });
+      if (ctx.signal.aborted) wakes.close();
+      else ctx.signal.addEventListener("abort", () => wakes.close(), { once: true });
       try {
         let previous = recommend(leadTimeSec);
         yield { recommendation: previous };
