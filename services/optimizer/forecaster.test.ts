@@ -81,14 +81,20 @@ describe("recommend", () => {
     expect(new Set(predicted).size).toBe(predicted.length);
   });
 
-  it("predicts the current count for flat demand", () => {
+  it("asks for nothing ahead of flat demand the fleet holds within its band", () => {
     const forecaster = forecasterWith();
     feed(forecaster, { count: 60, everySec: 1, endMs: T0 });
     const recommendation = forecaster.recommend(T0, 60);
-    // 8 busy slots over 2.2 a worker: 4, the 4 there are.
-    expect(recommendation).toMatchObject({ currentWorkers: 4, desiredWorkers: 4, predictedWorkers: 4, reason: "WithinThresholds" });
+    // 8 busy of 16 slots is 0.5, below scale_up_threshold 0.8: the forecast has no reason to add workers.
+    expect(recommendation).toMatchObject({ currentWorkers: 4, desiredWorkers: 4, predictedWorkers: 0, reason: "WithinThresholds" });
     expect(recommendation.predictedDemand).toBeCloseTo(8, 9);
     expect(recommendation.predictedDemandUpper).toBeCloseTo(8, 9);
+  });
+
+  it("gives a model fitted on a handful of points no say", () => {
+    const forecaster = forecasterWith();
+    feed(forecaster, { count: 5, everySec: 1, endMs: T0, shape: () => ({ workers: 1, totalSlots: 4, busySlots: 4, pendingTasks: 10 }) });
+    expect(forecaster.recommend(T0, 30).predictedWorkers).toBe(0);
   });
 
   it("never predicts more than hardMaxWorkers", () => {
@@ -97,9 +103,9 @@ describe("recommend", () => {
 
   it("sizes workers by the slots per worker of the latest sample", () => {
     const forecaster = forecasterWith();
-    // 8 slots a worker: 20 slots of demand over 4.4 a worker is 5, not the 10 of 4-slot workers.
-    feed(forecaster, { count: 30, everySec: 1, endMs: T0, shape: () => ({ workers: 5, totalSlots: 40, busySlots: 20 }) });
-    expect(forecaster.recommend(T0, 30).predictedWorkers).toBe(5);
+    // 8 slots a worker: 36 busy of 40 (0.9, above the band) over 4.4 a worker is 9, not the 17 of 4-slot workers.
+    feed(forecaster, { count: 30, everySec: 1, endMs: T0, shape: () => ({ workers: 5, totalSlots: 40, busySlots: 36 }) });
+    expect(forecaster.recommend(T0, 30).predictedWorkers).toBe(9);
   });
 
   const cadences = [

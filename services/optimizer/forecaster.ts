@@ -28,6 +28,8 @@ const DAY_SEC = 86_400;
 const MAX_DAY_SAMPLES = 20_000;
 /** The burst detector's floor on the rate's spread, in tasks per second. */
 const MIN_BURST_SIGMA_PER_SEC = 1;
+/** A demand forecast fitted on fewer points than this does not steer scaling (a fresh model's first guesses are wild). */
+const MIN_FITTED_POINTS = 10;
 /** The short-term forecast behind a recommendation looks this far back. */
 const SHORT_LOOKBACK_SEC = 1800;
 
@@ -142,8 +144,15 @@ export function createForecaster(options: ForecasterOptions): Forecaster {
       const points = store.history("demand").points({ fromMs: nowMs - SHORT_LOOKBACK_SEC * 1000, toMs: nowMs, resolutionSec: 1 });
       const demandForecast = points.length > 0 ? forecastSignal(points, { stepSec, horizonSteps: Math.max(1, Math.ceil(leadTimeSec / stepSec)), confidence: 0.8, nowMs }) : undefined;
       const atLead = demandForecast?.points.at(-1);
-      const perWorker = slotsPerWorker(nowMs) * target;
-      const predictedWorkers = atLead && perWorker > 0 ? Math.min(options.hardMaxWorkers, Math.ceil(atLead.value / perWorker - 1e-9)) : 0;
+      const slots = slotsPerWorker(nowMs);
+      const fleet = recent.samples(nowMs).at(-1)?.workers ?? 0;
+      // The reactive rule applied to the forecast: only when the demand expected at the lead time would
+      // take today's fleet past scale_up_threshold does the forecast ask for workers (sized to the target,
+      // as the reactive rule sizes them). A rise the fleet absorbs anyway costs nothing ahead of time, and
+      // a model fitted on a handful of points has no say yet.
+      const isTrusted = demandForecast !== undefined && demandForecast.fittedOn >= MIN_FITTED_POINTS;
+      const wouldCross = atLead !== undefined && (fleet === 0 || atLead.value / (fleet * slots) > options.policy.scaleUpThreshold);
+      const predictedWorkers = isTrusted && wouldCross && atLead && slots * target > 0 ? Math.min(options.hardMaxWorkers, Math.ceil(atLead.value / (slots * target) - 1e-9)) : 0;
       return {
         ...reactive,
         leadTimeSec,

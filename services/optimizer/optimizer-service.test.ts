@@ -200,11 +200,11 @@ describe("GetRecommendation", () => {
     });
   }
 
-  it("predicts about the current count for flat demand", async () => {
+  it("asks for nothing ahead of flat demand within the band", async () => {
     const env = setup();
     await observeEverySecond(env, 60);
     const recommendation = await env.recommend(60);
-    expect(recommendation).toMatchObject({ currentWorkers: 4, desiredWorkers: 4, predictedWorkers: 4 });
+    expect(recommendation).toMatchObject({ currentWorkers: 4, desiredWorkers: 4, predictedWorkers: 0 });
     expect(recommendation.predictedDemand).toBeCloseTo(8, 9);
   });
 
@@ -253,14 +253,14 @@ describe("WatchRecommendations", () => {
     const abort = new AbortController();
     const watcher = watch(env, 30, abort.signal);
 
-    expect(watched(await watcher.next())).toMatchObject({ currentWorkers: 4, desiredWorkers: 4, predictedWorkers: 4, leadTimeSec: 30 });
+    expect(watched(await watcher.next())).toMatchObject({ currentWorkers: 4, desiredWorkers: 4, predictedWorkers: 0, leadTimeSec: 30 });
     await calls.next();
 
     const pending = watcher.next();
     // Another half-busy sample: the watcher looks again, finds the same advice and stays quiet.
     env.clock.nowMs += 1000;
     await env.observe(sample(env.clock, 0));
-    expect((await calls.next()).value).toMatchObject({ currentWorkers: 4, desiredWorkers: 4, predictedWorkers: 4 });
+    expect((await calls.next()).value).toMatchObject({ currentWorkers: 4, desiredWorkers: 4, predictedWorkers: 0 });
     // Six workers now: the next thing the watcher yields is this, not the sample before.
     env.clock.nowMs += 1000;
     await env.observe(sample(env.clock, 0, { workers: 6, totalSlots: 24 }));

@@ -7,6 +7,8 @@
 //             of different speeds, in the simulator and on real processes
 //   scaling   the autoscaler's reaction to a load step (local provider) vs a
 //             worker agent's own start time
+//   forecast  predictive vs reactive scaling over synthetic traces (diurnal,
+//             step, spike, noisy) in simulated time (simulator)
 // SCALEMESH_BENCH_ONLY=e2e (or a comma list) runs only those parts. Results
 // go to stdout; progress lines go to stderr.
 import { benchAssign } from "./assign-vs-echo.js";
@@ -16,8 +18,9 @@ import { formatHashingReport } from "./hashing-sim.js";
 import { formatLatencyReport, runLatencySimulation } from "./balancing-latency-sim.js";
 import { benchStrategyLatency } from "./strategy-latency.js";
 import { benchScaleReaction } from "./scale-reaction.js";
+import { formatPredictiveReport, runPredictiveSimulation } from "./predictive-sim.js";
 
-const PARTS = ["assign", "e2e", "recovery", "hashing", "latency", "scaling"] as const;
+const PARTS = ["assign", "e2e", "recovery", "hashing", "latency", "scaling", "forecast"] as const;
 type Part = (typeof PARTS)[number];
 
 const say = (text: string): void => {
@@ -88,6 +91,11 @@ async function main(): Promise<number> {
     process.stderr.write("== autoscaler reaction to a load step ==\n");
     say("");
     await benchScaleReaction(say);
+  }
+  if (parts.has("forecast")) {
+    process.stderr.write("== predictive vs reactive scaling (simulator) ==\n");
+    say("");
+    say(formatPredictiveReport(runPredictiveSimulation({ progress: (line) => process.stderr.write(`${line}\n`) })));
   }
   return exitCode;
 }
