@@ -8,6 +8,7 @@ import type { K8sTarget } from "./endpoint-uri.js";
 import type { EndpointSink, EndpointSource, WatchFunction, WatchOptions } from "./endpoint-watch.js";
 import { endpointsFromSlices, type EndpointSliceView } from "./k8s-endpoints.js";
 import { abortWith } from "./k8s-abort.js";
+import { setTimeout as delay } from "node:timers/promises";
 
 export interface K8sWatchOptions {
   /** The cluster to ask; by default loadFromDefault(): KUBECONFIG, ~/.kube/config, or the pod's service account. */
@@ -268,17 +269,9 @@ function watchOnce(request: WatchRequest): Promise<WatchEnd> {
   });
 }
 
+/** Resolves after ms, or at once when the signal aborts (never rejects). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const wake = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", wake);
-      resolve();
-    };
-    const timer = setTimeout(wake, ms);
-    signal.addEventListener("abort", wake, { once: true });
-  });
+  return delay(Math.max(0, ms), undefined, { signal }).catch(() => undefined);
 }
 
 // ---------------------------------------------------------------------------

@@ -4,8 +4,9 @@
 // exactly once on its first attempt (a scale-down drains, it cuts nothing off).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Admin, Balancer, TaskState, WorkerState } from "../../libs/contracts/index.js";
-import { createRpcClient, type RpcClient } from "../../libs/rpc/index.js";
+import type { RpcClient } from "../../libs/rpc/index.js";
 import { startAutoscalingMesh, type AutoscalingMesh } from "../support/autoscaling-mesh.js";
+import { until } from "../support/until.js";
 import { exampleHandler, FAST_FAILURE_ENV } from "../support/mesh.js";
 
 const SYNC_SEC = 0.5;
@@ -40,16 +41,6 @@ afterAll(async () => {
 async function aliveWorkers(): Promise<string[]> {
   const { workers } = await admin.listWorkers({});
   return workers.filter((w) => w.state === WorkerState.ALIVE).map((w) => w.spec?.workerId ?? "");
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 /** Runs `total` tasks of `ms` each with `inFlight` at a time; returns their ids. */

@@ -6,6 +6,7 @@
 // the optimizer gone, the coordinator goes on reactively and says so.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAutoscalingMesh, type AutoscalingMesh } from "../support/autoscaling-mesh.js";
+import { until } from "../support/until.js";
 import { exampleHandler } from "../support/mesh.js";
 
 const SCALE_UP_THRESHOLD = 0.8;
@@ -30,16 +31,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await mesh?.stop();
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe("predictive scaling", () => {
   it("starts workers ahead of a forecast rise, while the measured load is still within its band", async () => {

@@ -19,6 +19,7 @@ import {
 import type { Logger } from "pino";
 import type { ProvidedState, ProvidedWorker, WorkerHealth, WorkerProvider } from "./worker-provider.js";
 import { abortWith } from "../../../libs/discovery/k8s-abort.js";
+import { setTimeout as delay } from "node:timers/promises";
 
 export interface KubernetesProviderOptions {
   /** The cluster to act on; by default loadFromDefault(): KUBECONFIG, ~/.kube/config, or the pod's service account. */
@@ -377,15 +378,7 @@ function describeFailure(failure: { action: string; error: unknown; namespace: s
   return new Error(`kubernetes provider, deployment ${namespace}/${deployment}: ${action} failed: ${statusMessageOf(error)}${hint ? `; ${hint}` : ""}`, { cause: error });
 }
 
+/** Resolves after ms, or at once when the signal aborts (never rejects). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted || ms <= 0) return resolve();
-    const wake = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", wake);
-      resolve();
-    };
-    const timer = setTimeout(wake, ms);
-    signal.addEventListener("abort", wake, { once: true });
-  });
+  return delay(Math.max(0, ms), undefined, { signal }).catch(() => undefined);
 }
