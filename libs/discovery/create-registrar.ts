@@ -8,9 +8,9 @@ export type RegistrarResult = { readonly ok: true; readonly registrar: Registrar
 
 export function createRegistrar(uri: string, instance: ServiceInstance, options: RegistrarOptions = {}): RegistrarResult {
   const error = registrationUriError(uri);
-  const parsed = parseEndpointUri(uri);
-  if (error !== undefined || !parsed.ok) return { ok: false, error: error ?? "unparsable URI" };
-  const target = parsed;
+  if (error !== undefined) return { ok: false, error };
+  const target = parseEndpointUri(uri);
+  if (!target.ok) return target;
   let loaded: Promise<Registrar> | undefined;
   const registrar = (): Promise<Registrar> =>
     (loaded ??= (async () => {

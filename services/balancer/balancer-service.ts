@@ -37,6 +37,8 @@ export interface BalancerDeps {
   readonly streamWindow?: number;
   /** Deadline of each AssignStream item when the stream has none. */
   readonly itemDeadlineMs?: number;
+  /** Told when a placement was ranked by the predictive strategy (the view then keeps its load forecasts fresh). */
+  readonly onPredictiveRank?: () => void;
 }
 
 // Place answers these when the chosen worker cannot take the task any more:
@@ -80,6 +82,7 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
     const spec = given.taskId === "" ? create(TaskSpecSchema, { ...given, taskId: randomUUID() }) : given;
     const nowMs = Date.now();
     const ranking = deps.stack.rank(deps.view.candidates(), placementRequestOf(spec), strategy, { nowMs, health: deps.view.health(nowMs) });
+    if (ranking.strategy === "predictive") deps.onPredictiveRank?.();
     const tried: string[] = [];
     for (const candidate of ranking.ranked.slice(0, deps.placeAttempts)) {
       const workerId = candidate.worker.workerId;
@@ -156,6 +159,7 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
         requiredRegion: request.requiredRegion,
         requiredZone: request.requiredZone,
       }, strategy, { nowMs: Date.now(), health: deps.view.health(Date.now()) });
+      if (ranking.strategy === "predictive") deps.onPredictiveRank?.();
       const best = ranking.ranked[0];
       if (!best) {
         const reasons = [...new Set(ranking.rejected.map((r) => r.reason))].join(", ");

@@ -30,6 +30,8 @@ export function startClusterView(options: {
   onSynced?: () => void;
   /** How far ahead each worker's load is forecast for the predictive strategy. */
   forecastHorizonMs?: number;
+  /** Whether anyone ranks with the predictive strategy now; forecasting costs CPU only then. Default: always. */
+  isForecastWanted?: () => boolean;
 }): ClusterView {
   const workers = new Map<string, WorkerStatus>();
   const tracker = createHealthTracker();
@@ -41,7 +43,17 @@ export function startClusterView(options: {
   const abort = new AbortController();
   // Each worker's in-flight count over time, forecast once a second for the predictive strategy.
   const forecasts = createLoadForecasts({ horizonMs: options.forecastHorizonMs ?? 5_000 });
-  const forecastTimer = setInterval(() => forecasts.refresh(Date.now(), (id, value) => tracker.recordForecast(id, value)), 1_000);
+  const isForecastWanted = options.isForecastWanted ?? (() => true);
+  let isForecasting = false;
+  const forecastTimer = setInterval(() => {
+    if (isForecastWanted()) {
+      isForecasting = true;
+      forecasts.refresh(Date.now(), (id, value) => tracker.recordForecast(id, value));
+    } else if (isForecasting) {
+      isForecasting = false;
+      forecasts.withdraw((id) => tracker.recordForecast(id, undefined));
+    }
+  }, 1_000);
   forecastTimer.unref();
 
   const put = (status: WorkerStatus): void => {

@@ -43,3 +43,14 @@ describe("per-worker load forecasts", () => {
     expect(value).toBeCloseTo(4, 6);
   });
 });
+
+describe("withdrawing forecasts", () => {
+  it("publishes no forecast for every worker it knows", () => {
+    const forecasts = createLoadForecasts({ horizonMs: 5_000 });
+    forecasts.observe("a", T0, 1);
+    forecasts.observe("b", T0, 2);
+    const withdrawn: [string, undefined][] = [];
+    forecasts.withdraw((id, value) => withdrawn.push([id, value]));
+    expect(withdrawn).toEqual([["a", undefined], ["b", undefined]]);
+  });
+});

@@ -11,6 +11,8 @@ export interface LoadForecasts {
   forget(workerId: string): void;
   /** Forecasts every worker horizonMs ahead; calls `publish` with each (undefined: not enough history). */
   refresh(nowMs: number, publish: (workerId: string, forecastInFlight: number | undefined) => void): void;
+  /** Withdraws every forecast (publishes undefined for each worker), so none goes stale while nobody asks. */
+  withdraw(publish: (workerId: string, forecastInFlight: undefined) => void): void;
 }
 
 /** The last minute at most, one point per 250 ms: a small, bounded series per worker. */
@@ -30,6 +32,9 @@ export function createLoadForecasts(options: { horizonMs: number }): LoadForecas
     },
     forget(workerId) {
       series.delete(workerId);
+    },
+    withdraw(publish) {
+      for (const workerId of series.keys()) publish(workerId, undefined);
     },
     refresh(nowMs, publish) {
       const horizonSteps = Math.max(1, Math.round(options.horizonMs / 1000));

@@ -25,8 +25,15 @@ if (!parsedUri.ok) {
 // grpc-js multiplexes calls over it, reconnects by itself, and follows the
 // discovery URI when the coordinator moves.
 const coordinatorClient = createRpcClient(Coordinator, coordinatorUri, { ...rpcOptionsOf(config.rpc), logger });
+// Per-worker load forecasts cost CPU each second: made while the predictive strategy is the default or was used in the last minute.
 const strategyOptions = strategyOptionsOf(config.balancer);
-const view = startClusterView({ client: coordinatorClient, logger, ...(strategyOptions.predictiveHorizonMs !== undefined ? { forecastHorizonMs: strategyOptions.predictiveHorizonMs } : {}) });
+let predictiveRankedAtMs = Number.NEGATIVE_INFINITY;
+const view = startClusterView({
+  client: coordinatorClient,
+  logger,
+  isForecastWanted: () => config.balancer.strategy === "predictive" || Date.now() - predictiveRankedAtMs < 60_000,
+  ...(strategyOptions.predictiveHorizonMs !== undefined ? { forecastHorizonMs: strategyOptions.predictiveHorizonMs } : {}),
+});
 
 const host = await startServiceHost({
   host: config.balancer.host,
@@ -43,6 +50,9 @@ const host = await startServiceHost({
         coordinator: () => coordinatorClient,
         coordinatorUri,
         placeAttempts: config.balancer.place_attempts,
+        onPredictiveRank: () => {
+          predictiveRankedAtMs = Date.now();
+        },
         maxPayloadBytes: config.rpc.max_payload_bytes,
         logger,
       }),

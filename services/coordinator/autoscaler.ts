@@ -127,11 +127,17 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
     if (event.error) log.warn(fields, event.message);
     else log.info(fields, event.message);
   };
-  const fail = (action: string, error: unknown, extra: Partial<ScalingEventRecord> = {}): void => {
+  /** An event of the loop's own (a failure, a recovery), recorded against the fleet as the last sync saw it. */
+  const loopEvent = (reason: string, message: string, action: string, error: string): void =>
+    record({ reason, message, readyWorkers: current, startingWorkers: startingCount, desiredWorkers: desired, rawDesiredWorkers: desired, mode, signals: {}, action, error });
+  const countFailure = (): void => {
     totals.failed += 1;
     autoscalerMetrics.failed.inc();
-    const message = error instanceof Error ? error.message : String(error);
-    record({ reason: "ProviderFailed", message: `${action} failed: ${message}`, readyWorkers: current, startingWorkers: startingCount, desiredWorkers: desired, rawDesiredWorkers: desired, mode, signals: {}, action, error: message, ...extra });
+  };
+  const fail = (action: string, error: unknown): void => {
+    countFailure();
+    const message = errorText(error);
+    loopEvent("ProviderFailed", `${action} failed: ${message}`, action, message);
   };
 
   /** Starts that joined, starts that never did, removals that finished. */
@@ -208,7 +214,7 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
         const reason = `worker ${id} failed (${worker.detail}); ${why}`;
         failedWorkers.set(id, reason);
         lostRestarts.delete(id);
-        record({ reason: "RecoveryFailed", message: reason, readyWorkers: current, startingWorkers: startingCount, desiredWorkers: desired, rawDesiredWorkers: desired, mode, signals: {}, action: "", error: worker.detail });
+        loopEvent("RecoveryFailed", reason, "", worker.detail);
         continue;
       }
       if (nowMs < state.nextAtMs) continue;
@@ -218,7 +224,7 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
         await provider.replace(id);
         lostRestarts.delete(id);
         starts.set(id, nowMs);
-        record({ reason: "Recovering", message: `worker ${id} died (${worker.detail}); restart ${state.attempts} of ${options.recovery.maxAttempts}`, readyWorkers: current, startingWorkers: startingCount, desiredWorkers: desired, rawDesiredWorkers: desired, mode, signals: {}, action: `replace ${id}`, error: "" });
+        loopEvent("Recovering", `worker ${id} died (${worker.detail}); restart ${state.attempts} of ${options.recovery.maxAttempts}`, `replace ${id}`, "");
       } catch (error) {
         fail(`replace ${id}`, error);
       }
@@ -231,7 +237,7 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       provided = await provider.list();
       providerError = undefined;
     } catch (error) {
-      providerError = `provider ${provider.kind} cannot list its workers: ${error instanceof Error ? error.message : String(error)}`;
+      providerError = `provider ${provider.kind} cannot list its workers: ${errorText(error)}`;
       fail("list", error);
       return;
     }
@@ -281,7 +287,7 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
     }
     desired = decision.desired;
     autoscalerMetrics.desired.set(desired);
-    const action = provider.kind === "external" ? "" : await act(desired, current, startingIds, reading.inFlightByWorker, managed);
+    const outcome = provider.kind === "external" ? { action: "", error: "" } : await act(desired, current, startingIds, reading.inFlightByWorker, managed);
     record({
       reason: decision.reason,
       message: decision.message,
@@ -291,8 +297,7 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       rawDesiredWorkers: decision.raw,
       mode,
       signals: signalsRecord(reading.signals),
-      action: action.startsWith("!") ? "" : action,
-      error: action.startsWith("!") ? action.slice(1) : "",
+      ...outcome,
     });
   };
 
@@ -311,14 +316,14 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       return prediction;
     } catch (error) {
       const wasPredictive = predictive.startsWith("predictive");
-      predictive = `reactive only: the optimizer cannot be asked (${error instanceof Error ? error.message : String(error)})`;
+      predictive = `reactive only: the optimizer cannot be asked (${errorText(error)})`;
       if (wasPredictive) log.warn({ reason: predictive }, "falling back to reactive scaling");
       return undefined;
     }
   };
 
-  /** Converges on `target`; returns what it did ("" for nothing, "!reason" when it failed). */
-  const act = async (target: number, ready: number, startingIds: readonly string[], inFlight: ReadonlyMap<string, number>, managed: ReadonlySet<string>): Promise<string> => {
+  /** Converges on `target`; says what it did ("" for nothing), or why that failed. */
+  const act = async (target: number, ready: number, startingIds: readonly string[], inFlight: ReadonlyMap<string, number>, managed: ReadonlySet<string>): Promise<{ action: string; error: string }> => {
     const have = ready + startingIds.length;
     if (target > have) {
       const count = target - have;
@@ -328,14 +333,13 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
         for (const id of ids) starts.set(id, askedAtMs);
         totals.scaleUps += 1;
         autoscalerMetrics.scaleUps.inc();
-        return `start ${count}${ids.length > 0 ? ` (${ids.join(", ")})` : ""}`;
+        return { action: `start ${count}${ids.length > 0 ? ` (${ids.join(", ")})` : ""}`, error: "" };
       } catch (error) {
-        totals.failed += 1;
-        autoscalerMetrics.failed.inc();
-        return `!start ${count}: ${error instanceof Error ? error.message : String(error)}`;
+        countFailure();
+        return { action: "", error: `start ${count}: ${errorText(error)}` };
       }
     }
-    if (target >= have) return "";
+    if (target >= have) return { action: "", error: "" };
     let excess = have - target;
     const stopped: string[] = [];
     // Workers still starting serve nobody yet: they go first, without a drain.
@@ -352,19 +356,20 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
         source.drainWorker(id);
         removing.set(id, now());
       } catch (error) {
-        log.warn({ workerId: id, err: error instanceof Error ? error.message : String(error) }, "could not drain a worker chosen for removal");
+        log.warn({ workerId: id, err: errorText(error) }, "could not drain a worker chosen for removal");
       }
     }
     // On Kubernetes the drained agent's container would be restarted by the
     // kubelet; lowering replicas at once lets the pod's own SIGTERM end it,
     // and the agent finishes its tasks within the pod's grace period.
     if (provider.kind === "kubernetes" && victims.length > 0) {
-      await provider.stop(victims).catch((error: unknown) => log.warn({ workers: victims, err: error instanceof Error ? error.message : String(error) }, "kubernetes refused the scale-down for now; retrying at the next sync"));
+      await provider.stop(victims).catch((error: unknown) => log.warn({ workers: victims, err: errorText(error) }, "kubernetes refused the scale-down for now; retrying at the next sync"));
     }
-    if (stopped.length + victims.length === 0) return "";
+    if (stopped.length + victims.length === 0) return { action: "", error: "" };
     totals.scaleDowns += 1;
     autoscalerMetrics.scaleDowns.inc();
-    return [stopped.length > 0 ? `stop starting ${stopped.join(", ")}` : "", victims.length > 0 ? `drain ${victims.join(", ")}` : ""].filter(Boolean).join("; ");
+    const action = [stopped.length > 0 ? `stop starting ${stopped.join(", ")}` : "", victims.length > 0 ? `drain ${victims.join(", ")}` : ""].filter(Boolean).join("; ");
+    return { action, error: "" };
   };
 
   const syncNow = (): Promise<void> => {
@@ -443,4 +448,8 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       await syncNow();
     },
   };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -80,11 +80,10 @@ export class Coordinator {
   private livenessTimer: NodeJS.Timeout | undefined;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAtMs = Number.POSITIVE_INFINITY;
-  private acceptedSinceSample = 0;
-  private finishedSinceSample = 0;
-  /** Since start, never reset: the autoscaler takes rates as differences (the load reporter resets its own). */
+  /** Since start, never reset: each reader takes rates as differences (takeRates for the load reporter, the autoscaler its own). */
   acceptedTotal = 0;
   finishedTotal = 0;
+  private ratesTakenAt = { accepted: 0, finished: 0 };
   /**
    * Set by the autoscaler when it can start workers: then a task that
    * arrives with no worker registered waits in the queue while the fleet
@@ -117,7 +116,6 @@ export class Coordinator {
     });
     // A waiting AwaitTask hears of a final state only once it is durable.
     this.ledger.onFinal((record) => {
-      this.finishedSinceSample += 1;
       this.finishedTotal += 1;
       this.outbox.afterCommit(() => this.wakeWaiters(record));
     });
@@ -464,7 +462,6 @@ export class Coordinator {
       if (target !== undefined) this.watch.changed(target);
       this.refuseUnwritable(error);
     }
-    this.acceptedSinceSample += 1;
     this.acceptedTotal += 1;
     if (target !== undefined) this.sendAssignment(record, target, record.task.attempt);
     return this.response(record, false);
@@ -722,9 +719,8 @@ export class Coordinator {
 
   /** Tasks accepted and finished since the last call (for load samples). */
   takeRates(): { accepted: number; finished: number } {
-    const rates = { accepted: this.acceptedSinceSample, finished: this.finishedSinceSample };
-    this.acceptedSinceSample = 0;
-    this.finishedSinceSample = 0;
+    const rates = { accepted: this.acceptedTotal - this.ratesTakenAt.accepted, finished: this.finishedTotal - this.ratesTakenAt.finished };
+    this.ratesTakenAt = { accepted: this.acceptedTotal, finished: this.finishedTotal };
     return rates;
   }
 }

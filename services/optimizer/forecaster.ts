@@ -76,11 +76,11 @@ export function createForecaster(options: ForecasterOptions): Forecaster {
   let sampleGapMs = options.restored?.sampleGapMs ?? 15_000;
   let lastSampleAtMs: number | undefined;
   const day = createLoadHistory({ maxSamples: MAX_DAY_SAMPLES, horizonSec: DAY_SEC });
-  const recent = createLoadHistory({ maxSamples: 10_000, horizonSec: options.policy.windowSec });
+  /** The reactive recommendation's window: the newest part of the day's samples. */
+  const recentSamples = (nowMs: number): LoadRecord[] => day.samples(nowMs).filter((sample) => sample.observedAtMs >= nowMs - options.policy.windowSec * 1000);
   const target = (options.policy.scaleUpThreshold + options.policy.scaleDownThreshold) / 2;
   for (const record of options.restored?.samples ?? []) {
     day.append(record, record.observedAtMs);
-    recent.append(record, record.observedAtMs);
   }
 
   const valuesOf = (record: LoadRecord): Record<ForecastSignal, number> => ({
@@ -95,7 +95,7 @@ export function createForecaster(options: ForecasterOptions): Forecaster {
   });
 
   const slotsPerWorker = (nowMs: number): number => {
-    const latest = recent.samples(nowMs).at(-1) ?? day.samples(nowMs).at(-1);
+    const latest = day.samples(nowMs).at(-1);
     return latest && latest.workers > 0 && latest.totalSlots > 0 ? latest.totalSlots / latest.workers : 4;
   };
 
@@ -131,7 +131,6 @@ export function createForecaster(options: ForecasterOptions): Forecaster {
       if (lastSampleAtMs !== undefined && at > lastSampleAtMs) sampleGapMs = 0.8 * sampleGapMs + 0.2 * (at - lastSampleAtMs);
       lastSampleAtMs = at;
       day.append(record, at);
-      recent.append(record, at);
       // A rate of a few tasks a second is noise, not a burst, however flat the baseline was (an idle mesh's first trickle).
       const observed = observeRate(burst, { atMs: at, rate: record.arrivalRatePerSec }, { minSigma: MIN_BURST_SIGMA_PER_SEC });
       burst = observed.state;
@@ -139,13 +138,13 @@ export function createForecaster(options: ForecasterOptions): Forecaster {
     },
 
     recommend(nowMs, leadTimeSec) {
-      const reactive = recommendWorkers({ ...options.policy, samples: recent.samples(nowMs), now: nowMs });
+      const reactive = recommendWorkers({ ...options.policy, samples: recentSamples(nowMs), now: nowMs });
       const stepSec = Math.max(1, Math.min(60, Math.round(sampleGapMs / 1000)));
       const points = store.history("demand").points({ fromMs: nowMs - SHORT_LOOKBACK_SEC * 1000, toMs: nowMs, resolutionSec: 1 });
       const demandForecast = points.length > 0 ? forecastSignal(points, { stepSec, horizonSteps: Math.max(1, Math.ceil(leadTimeSec / stepSec)), confidence: 0.8, nowMs }) : undefined;
       const atLead = demandForecast?.points.at(-1);
       const slots = slotsPerWorker(nowMs);
-      const fleet = recent.samples(nowMs).at(-1)?.workers ?? 0;
+      const fleet = recentSamples(nowMs).at(-1)?.workers ?? 0;
       // The reactive rule applied to the forecast: only when the demand expected at the lead time would
       // take today's fleet past scale_up_threshold does the forecast ask for workers (sized to the target,
       // as the reactive rule sizes them). A rise the fleet absorbs anyway costs nothing ahead of time, and

@@ -15,6 +15,7 @@ import { connect } from "node:net";
 import type { AddressInfo } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
+import { isRecord, readBody } from "./fake-http.js";
 
 export type CheckStatus = "passing" | "warning" | "critical";
 
@@ -724,21 +725,8 @@ function jsonType(value: unknown): string {
   return typeof value === "object" ? "object" : typeof value;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function refuse(reason: string): { readonly ok: false; readonly reason: string } {
   return { ok: false, reason };
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }
 
 function sendText(res: ServerResponse, status: number, text: string): void {

@@ -35,6 +35,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import Dockerode from "dockerode";
+import { isRecord, readBody } from "./fake-http.js";
 
 export const FAKE_ENGINE_MAX_API_VERSION = "1.47";
 const ZERO_TIME = "0001-01-01T00:00:00Z";
@@ -479,15 +480,6 @@ function sendEmpty(res: ServerResponse, status: number): void {
   res.end();
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
-}
-
 function parseJson(text: string): unknown {
   if (text.trim() === "") return undefined;
   try {
@@ -495,10 +487,6 @@ function parseJson(text: string): unknown {
   } catch (error) {
     throw new EngineError(400, `invalid JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Go's httputils.BoolValue: anything but "", "0", "no", "false" and "none" is true. */

@@ -20,6 +20,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
+import { sendJson } from "./fake-http.js";
 
 export interface FakeEndpointSlice {
   metadata: FakeObjectMeta;
@@ -448,11 +449,6 @@ function toObject(slice: FakeEndpointSlice): KubeObject {
 
 function writeEvent(response: ServerResponse, type: string, object: unknown) {
   if (!response.writableEnded) response.write(`${JSON.stringify({ type, object })}\n`);
-}
-
-function sendJson(response: ServerResponse, status: number, body: unknown) {
-  response.writeHead(status, { "content-type": "application/json" });
-  response.end(JSON.stringify(body));
 }
 
 async function readObject(request: IncomingMessage): Promise<KubeObject> {

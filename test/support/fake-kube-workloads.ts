@@ -34,6 +34,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from "node:net";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { fakeKubeConfig } from "./fake-kube-api.js";
+import { isRecord, sendJson } from "./fake-http.js";
 
 export type FakePodPhase = "Pending" | "Running" | "Succeeded" | "Failed" | "Unknown";
 
@@ -845,11 +846,6 @@ async function readDeleteOptions(request: IncomingMessage): Promise<Record<strin
   }
 }
 
-function sendJson(response: ServerResponse, status: number, body: unknown) {
-  response.writeHead(status, { "content-type": "application/json" });
-  response.end(JSON.stringify(body));
-}
-
 function isTrue(value: string | null): boolean {
   return value !== null && ["1", "t", "T", "true", "TRUE", "True"].includes(value);
 }
@@ -892,10 +888,6 @@ function templateHash(name: string): string {
 // the libraries the API server uses (evanphx/json-patch)
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function isJsonObject(value: Json | undefined): value is { [key: string]: Json } {
   return typeof value === "object" && value !== null && !Array.isArray(value);

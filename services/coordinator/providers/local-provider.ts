@@ -41,9 +41,10 @@ export function createLocalProvider(options: LocalProviderOptions): WorkerProvid
   const now = options.now ?? Date.now;
   const children = new Map<string, LocalChild>();
   let lastNumber = 0;
-  mkdirSync(options.logDir, { recursive: true });
 
   const spawnAgent = (workerId: string): LocalChild => {
+    // Made when a worker first starts: a coordinator that never scales writes nothing here.
+    mkdirSync(options.logDir, { recursive: true });
     const log = createWriteStream(join(options.logDir, `${workerId}.log`), { flags: "a" });
     const args = [
       options.agentEntry,
