@@ -4,7 +4,7 @@
 // and capacity filters (can it take one more right now?). Workers passing the
 // first kind are "eligible": hashing maps keys over them so a key's worker
 // does not move when a worker merely fills up.
-import { FilterReason, healthOrDefault, type PlacementRequest, type Rejection, type WorkerCandidate, type WorkerHealth } from "./types.js";
+import { FilterReason, HEALTHY_DEFAULTS, healthOrDefault, type PlacementRequest, type Rejection, type WorkerCandidate, type WorkerHealth } from "./types.js";
 
 type Filter = (worker: WorkerCandidate, request: PlacementRequest, health: WorkerHealth) => Rejection | undefined;
 
@@ -92,7 +92,25 @@ export function filterFeasible(
   return { feasible, eligible, rejected };
 }
 
-/** Whether some worker offers every required capability, ignoring load (for a clear refusal). */
-export function isCapabilityOffered(workers: readonly WorkerCandidate[], request: PlacementRequest): boolean {
-  return workers.some((w) => w.condition !== "dead" && request.requiredCapabilities.every((c) => w.capabilities.includes(c)));
+// The task's hard constraints, each with the words a refusal uses for it.
+const CONSTRAINTS: readonly { readonly filter: Filter; readonly isAsked: (request: PlacementRequest) => boolean; readonly describe: (request: PlacementRequest) => string }[] = [
+  { filter: hasCapabilities, isAsked: (r) => r.requiredCapabilities.length > 0, describe: (r) => `offers every required capability [${r.requiredCapabilities.join(", ")}]` },
+  { filter: isInRequiredRegion, isAsked: (r) => r.requiredRegion !== "", describe: (r) => `is in required_region "${r.requiredRegion}"` },
+  { filter: isInRequiredZone, isAsked: (r) => r.requiredZone !== "", describe: (r) => `is in required_zone "${r.requiredZone}"` },
+];
+
+/**
+ * The hard constraint no worker meets, in words, ignoring state and load
+ * (a full or draining worker still counts: the task can wait for it);
+ * undefined when some worker meets them all. Names the first constraint
+ * nobody meets alone, else says that nobody meets them together.
+ */
+export function unmetConstraint(workers: readonly WorkerCandidate[], request: PlacementRequest): string | undefined {
+  const asked = CONSTRAINTS.filter((c) => c.isAsked(request));
+  const meets = (worker: WorkerCandidate, constraints: typeof asked): boolean =>
+    constraints.every((c) => c.filter(worker, request, HEALTHY_DEFAULTS) === undefined);
+  const present = workers.filter((w) => w.condition !== "dead");
+  if (present.some((w) => meets(w, asked))) return undefined;
+  const alone = asked.find((c) => !present.some((w) => meets(w, [c])));
+  return alone ? alone.describe(request) : asked.map((c) => c.describe(request)).join(" and ");
 }

@@ -6,3 +6,4 @@ export * from "./seeded-random.js";
 export * from "./health/index.js";
 export type { Strategy } from "./strategy.js";
 export * from "./worker-status.js";
+export * from "./placement-request.js";

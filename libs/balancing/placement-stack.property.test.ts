@@ -1,6 +1,7 @@
 // Invariants every strategy keeps, over random views, health and requests:
 // nothing infeasible is ranked, every feasible worker is ranked exactly once,
-// and the same inputs with the same seed give the same ranking.
+// the same inputs with the same seed give the same ranking, and ranking is
+// pure: only a commit moves a strategy's state.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -8,6 +9,7 @@ import {
   createSeededRandom,
   STRATEGY_NAMES,
   type PlacementRequest,
+  type PlacementStack,
   type Ranking,
   type StrategyName,
   type WorkerCandidate,
@@ -76,16 +78,25 @@ const scenarioArb = fc.record({
   steps: fc.array(fc.record({ view: viewArb, request: requestArb, advanceMs: fc.integer({ min: 0, max: 60_000 }) }), { minLength: 1, maxLength: 5 }),
 });
 
-function play(strategy: StrategyName, seed: number, steps: readonly { view: { workers: WorkerCandidate[]; health: Map<string, WorkerHealth> }; request: PlacementRequest; advanceMs: number }[]) {
-  const stack = createPlacementStack({
+type Step = { view: { workers: WorkerCandidate[]; health: Map<string, WorkerHealth> }; request: PlacementRequest; advanceMs: number };
+
+function newStack(strategy: StrategyName, seed: number): PlacementStack {
+  return createPlacementStack({
     defaultStrategy: strategy,
     random: createSeededRandom(seed),
     strategies: { regionFailover: { r1: ["r2"], r2: ["r3", "r1"] }, failbackDelayMs: 10_000, stickyMaxKeys: 2 },
   });
+}
+
+/** Ranks each step and commits its first candidate, as a successful Place would. */
+function play(strategy: StrategyName, seed: number, steps: readonly Step[], stack = newStack(strategy, seed)) {
   let nowMs = 1_000;
   return steps.map(({ view, request, advanceMs }) => {
     nowMs += advanceMs;
-    return stack.rank(view.workers, request, undefined, { nowMs, health: view.health });
+    const ranking = stack.rank(view.workers, request, undefined, { nowMs, health: view.health });
+    const first = ranking.ranked[0];
+    if (first) stack.commit(ranking, first.worker.workerId);
+    return ranking;
   });
 }
 
@@ -121,6 +132,25 @@ describe("every strategy", () => {
     fc.assert(
       fc.property(scenarioArb, ({ strategy, seed, steps }) => {
         expect(play(strategy, seed, steps).map(summary)).toEqual(play(strategy, seed, steps).map(summary));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("is pure: asking any number of times, about anything, changes no later answer", () => {
+    const probeArb = fc.record({ view: viewArb, request: requestArb, seed: fc.integer() });
+    fc.assert(
+      fc.property(scenarioArb, probeArb, fc.array(probeArb, { maxLength: 6 }), ({ strategy, seed, steps }, probe, asides) => {
+        const stack = newStack(strategy, seed);
+        play(strategy, seed, steps, stack);
+        const ask = (p: typeof probe) => summary(stack.rank(p.view.workers, p.request, undefined, { nowMs: 500_000, health: p.view.health, random: createSeededRandom(p.seed) }));
+        const before = ask(probe);
+        for (const aside of asides) ask(aside);
+        expect(ask(probe)).toEqual(before);
+        // A stack that never saw the asides answers the same.
+        const fresh = newStack(strategy, seed);
+        play(strategy, seed, steps, fresh);
+        expect(summary(fresh.rank(probe.view.workers, probe.request, undefined, { nowMs: 500_000, health: probe.view.health, random: createSeededRandom(probe.seed) }))).toEqual(before);
       }),
       { numRuns: 300 },
     );

@@ -1,12 +1,20 @@
 import { describe, expect, it } from "vitest";
-import { createPlacementStack, FilterReason, STRATEGY_NAMES, type PlacementRequest, type WorkerCandidate, type WorkerHealth } from "./index.js";
+import { createPlacementStack, FilterReason, STRATEGY_NAMES, type PlacementRequest, type PlacementStack, type WorkerCandidate, type WorkerHealth } from "./index.js";
 
 function worker(workerId: string, overrides: Partial<WorkerCandidate> = {}): WorkerCandidate {
   return { workerId, address: `${workerId}:1`, region: "r1", zone: "z1", capabilities: [], slots: 4, inFlight: 0, condition: "alive", ...overrides };
 }
 
 function request(overrides: Partial<PlacementRequest> = {}): PlacementRequest {
-  return { taskId: "t1", routingKey: "", requiredCapabilities: [], preferredRegion: "", ...overrides };
+  return { taskId: "t1", routingKey: "", requiredCapabilities: [], preferredRegion: "", taskType: "", requiredRegion: "", requiredZone: "", ...overrides };
+}
+
+/** Ranks and commits the first candidate, as a successful Place would; returns its id. */
+function place(stack: PlacementStack, workers: readonly WorkerCandidate[], req: PlacementRequest): string | undefined {
+  const ranking = stack.rank(workers, req);
+  const first = ranking.ranked[0]?.worker.workerId;
+  if (first !== undefined) stack.commit(ranking, first);
+  return first;
 }
 
 function seeded(seed: number): () => number {
@@ -73,8 +81,17 @@ describe("round robin", () => {
   it("cycles through feasible workers in id order", () => {
     const stack = createPlacementStack({ defaultStrategy: "round_robin" });
     const workers = [worker("c"), worker("a"), worker("b")];
-    const firsts = Array.from({ length: 6 }, () => stack.rank(workers, request()).ranked[0]?.worker.workerId);
+    const firsts = Array.from({ length: 6 }, () => place(stack, workers, request()));
     expect(firsts).toEqual(["a", "b", "c", "a", "b", "c"]);
+  });
+
+  it("moves on only when a placement is committed, never when asked", () => {
+    const stack = createPlacementStack({ defaultStrategy: "round_robin" });
+    const workers = [worker("c"), worker("a"), worker("b")];
+    const asked = Array.from({ length: 3 }, () => stack.rank(workers, request()).ranked[0]?.worker.workerId);
+    expect(asked).toEqual(["a", "a", "a"]);
+    expect(place(stack, workers, request())).toBe("a");
+    expect(stack.rank(workers, request()).ranked[0]?.worker.workerId).toBe("b");
   });
 
   it("ranks every feasible worker so a conflict can fall through to the next", () => {
@@ -120,7 +137,7 @@ describe("placement stack", () => {
   it("takes the time from the stack's clock when a call brings none", () => {
     let nowMs = 0;
     const stack = createPlacementStack({ defaultStrategy: "sticky", now: () => nowMs, strategies: { stickyTtlMs: 1_000 } });
-    stack.rank([worker("a"), worker("b")], request({ routingKey: "k" }));
+    place(stack, [worker("a"), worker("b")], request({ routingKey: "k" }));
     expect(stack.rank([worker("a"), worker("b")], request({ routingKey: "k" })).reason).toMatch(/key kept/);
     nowMs = 2_000;
     expect(stack.rank([worker("a"), worker("b")], request({ routingKey: "k" })).reason).toContain("no live binding");

@@ -44,12 +44,20 @@ export interface PlacementInputs {
   readonly nowMs?: number;
   /** From a HealthTracker's snapshot; missing workers count as healthy. */
   readonly health?: ReadonlyMap<string, WorkerHealth>;
+  /** Overrides the stack's random source for this call (tests replay a ranking exactly with it). */
+  readonly random?: RandomSource;
 }
 
 export interface PlacementStack {
   readonly defaultStrategy: StrategyName;
-  /** Feasible workers best first under `strategy`, and why the others were dropped. */
+  /** Feasible workers best first under `strategy`, and why the others were dropped. Pure: changes nothing. */
   rank(workers: readonly WorkerCandidate[], request: PlacementRequest, strategy?: StrategyName, inputs?: PlacementInputs): Ranking;
+  /**
+   * Records that `workerId` took the task `ranking` was made for: the one
+   * call that moves a strategy's state (sticky binding, round-robin position,
+   * load samples, failover timer). Call it after Place succeeded, never before.
+   */
+  commit(ranking: Ranking, workerId: string): void;
 }
 
 export interface PlacementStackOptions {
@@ -71,21 +79,28 @@ export function createPlacementStack(options: PlacementStackOptions): PlacementS
   const strategies = Object.fromEntries(
     Object.entries(STRATEGIES).map(([name, make]) => [name, make(strategyOptions)]),
   ) as Record<StrategyName, Strategy>;
-  let lastNowMs = 0;
+  // Time never runs backwards for the strategies' timers: a ranking is made
+  // no earlier than the last commit.
+  let committedNowMs = 0;
+  const strategyOf = (name: string): Strategy | undefined => (isStrategyName(name) ? strategies[name] : undefined);
   return {
     defaultStrategy: options.defaultStrategy,
     rank(workers, request, strategyName = options.defaultStrategy, inputs = {}) {
-      // Time never runs backwards for the strategies' timers.
-      lastNowMs = Math.max(lastNowMs, inputs.nowMs ?? options.now?.() ?? lastNowMs);
+      const nowMs = Math.max(committedNowMs, inputs.nowMs ?? options.now?.() ?? committedNowMs);
       const health = inputs.health ?? NO_HEALTH;
       // 1. Feasibility: alive, taking tasks, capable, in the required region
       //    and zone, circuit not open; then room (a free slot, the half-open probe).
       const { feasible, eligible, rejected } = filterFeasible(workers, request, health);
       // 2-3. Score and order: the strategy ranks every feasible worker, best first.
       const strategy = strategies[strategyName];
-      const ranked = strategy.rank(feasible, request, { nowMs: lastNowMs, random, health, eligible });
+      const ranked = strategy.rank(feasible, request, { nowMs, random: inputs.random ?? random, health, eligible });
+      const decision = { request, nowMs, feasible, eligible };
       const reason = ranked[0]?.note;
-      return reason === undefined ? { strategy: strategy.name, ranked, rejected } : { strategy: strategy.name, ranked, rejected, reason };
+      return reason === undefined ? { strategy: strategy.name, ranked, rejected, decision } : { strategy: strategy.name, ranked, rejected, reason, decision };
+    },
+    commit(ranking, workerId) {
+      committedNowMs = Math.max(committedNowMs, ranking.decision.nowMs);
+      strategyOf(ranking.strategy)?.commit?.({ ...ranking.decision, workerId });
     },
   };
 }

@@ -19,18 +19,23 @@ export interface WorkerCandidate {
   readonly registeredAtMs?: number;
 }
 
-/** What the task asks of a worker. */
+/**
+ * What the task asks of a worker. Every field is required, so a hand-made
+ * request that forgets a constraint does not compile: build one with
+ * placementRequestOf (placement-request.ts), the one translation from the wire.
+ */
 export interface PlacementRequest {
+  /** Empty when only asking (Route): hashing then has no task id to fall back on. */
   readonly taskId: string;
   readonly routingKey: string;
   readonly requiredCapabilities: readonly string[];
   /** A preference, not a constraint (region_aware orders by it). */
   readonly preferredRegion: string;
-  /** The kind of task, for affinity; empty or absent = no preference. */
-  readonly taskType?: string;
-  /** Hard constraints: a worker elsewhere is not a candidate. Empty or absent = anywhere. */
-  readonly requiredRegion?: string;
-  readonly requiredZone?: string;
+  /** The kind of task, for affinity; empty = no preference. */
+  readonly taskType: string;
+  /** Hard constraints: a worker elsewhere is not a candidate. Empty = anywhere. */
+  readonly requiredRegion: string;
+  readonly requiredZone: string;
 }
 
 /** What the balancer/coordinator knows of a worker beyond the view. */
@@ -98,6 +103,21 @@ export interface Ranking {
   readonly rejected: readonly Rejection[];
   /** The first candidate's note, when the strategy gave one. */
   readonly reason?: string;
+  /** What the decision was made over, so a commit records exactly that (PlacementStack.commit). */
+  readonly decision: PlacementDecision;
+}
+
+/** The inputs of one ranking, kept with it for the commit that may follow. */
+export interface PlacementDecision {
+  readonly request: PlacementRequest;
+  readonly nowMs: number;
+  readonly feasible: readonly WorkerCandidate[];
+  readonly eligible: readonly WorkerCandidate[];
+}
+
+/** A placement that was committed (Place succeeded): the only moment a strategy may change its state. */
+export interface CommittedPlacement extends PlacementDecision {
+  readonly workerId: string;
 }
 
 /** A random source in [0, 1): Math.random in services, seeded in tests and simulators. */

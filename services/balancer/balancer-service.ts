@@ -1,13 +1,14 @@
 // The Balancer service: Assign picks a worker from the local cluster view
 // (filter -> score -> pick), commits with the coordinator's Place, and on a
 // conflict tries the next candidate; AssignStream does the same for a stream
-// of requests; Route answers where a key would go without placing anything;
+// of requests; Route answers where a key would go without placing anything
+// (a ranking that is never committed changes no strategy's state);
 // AwaitTask waits for the final state.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { STRATEGY_NAMES, isStrategyName, type PlacementRequest, type PlacementStack, type StrategyName } from "../../libs/balancing/index.js";
+import { STRATEGY_NAMES, isStrategyName, placementRequestOf, type PlacementStack, type StrategyName } from "../../libs/balancing/index.js";
 import {
   AssignResponseSchema,
   AssignStreamResponseSchema,
@@ -88,6 +89,8 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
       const workerId = candidate.worker.workerId;
       try {
         const placed = await place(spec, workerId, bounds);
+        // Committed: now, and only now, the strategy may remember it (a repeat of an existing task placed nothing).
+        if (!placed.existing) deps.stack.commit(ranking, workerId);
         deps.view.notePlaced(workerId);
         const why = candidate.note ? `chosen by ${ranking.strategy}: ${candidate.note}` : `chosen by ${ranking.strategy}`;
         return respond(placed, ranking.strategy, tried.length === 0 ? why : `${why}, after conflicts on ${tried.join(", ")}`);
@@ -102,8 +105,10 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
     // No candidate took it: let the coordinator place it from its own view,
     // queue it until a slot frees, or refuse with the reason.
     const placed = await place(spec, "", bounds);
+    const placedOn = placed.task?.workerId ?? "";
+    if (placedOn !== "" && !placed.existing) deps.stack.commit(ranking, placedOn);
     const why = ranking.ranked.length === 0 ? "no worker in this balancer's view had room" : `conflicts on ${tried.join(", ")}`;
-    return respond(placed, ranking.strategy, placed.task?.workerId ? `placed by the coordinator (${why})` : `queued: ${why}`);
+    return respond(placed, ranking.strategy, placedOn !== "" ? `placed by the coordinator (${why})` : `queued: ${placed.reason || why}`);
   };
 
   return {
@@ -150,15 +155,9 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
     route(request) {
       const strategy = strategyOf(request.strategy, "strategy");
       requireView();
-      const ranking = deps.stack.rank(deps.view.candidates(), {
-        taskId: "",
-        routingKey: request.routingKey,
-        requiredCapabilities: request.requiredCapabilities,
-        preferredRegion: request.preferredRegion,
-        taskType: request.taskType,
-        requiredRegion: request.requiredRegion,
-        requiredZone: request.requiredZone,
-      }, strategy, { nowMs: Date.now(), health: deps.view.health(Date.now()) });
+      // Only asking: the ranking is never committed, so it leaves no trace.
+      const nowMs = Date.now();
+      const ranking = deps.stack.rank(deps.view.candidates(), placementRequestOf(request), strategy, { nowMs, health: deps.view.health(nowMs) });
       if (ranking.strategy === "predictive") deps.onPredictiveRank?.();
       const best = ranking.ranked[0];
       if (!best) {
@@ -188,18 +187,6 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
         throw status;
       }
     },
-  };
-}
-
-function placementRequestOf(spec: TaskSpec): PlacementRequest {
-  return {
-    taskId: spec.taskId,
-    routingKey: spec.routingKey,
-    requiredCapabilities: spec.requiredCapabilities,
-    preferredRegion: spec.preferredRegion,
-    taskType: spec.taskType,
-    requiredRegion: spec.requiredRegion,
-    requiredZone: spec.requiredZone,
   };
 }
 

@@ -1,13 +1,16 @@
-// What the coordinator keeps about each worker, and how it shows it.
+// What the coordinator knows about each worker (its spec, session, state and
+// counters), the registry that holds them, and how they are shown.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   WorkerState,
+  WorkerSpecSchema,
   WorkerStatusSchema,
   type WorkerSessionResponseSchema,
   type WorkerSpec,
   type WorkerStatus,
 } from "../../libs/contracts/index.js";
+import { candidateOf, type WorkerCandidate } from "../../libs/balancing/index.js";
 import type { AsyncQueue } from "../../libs/rpc/index.js";
 
 export type SessionMessage = MessageInitShape<typeof WorkerSessionResponseSchema>;
@@ -61,4 +64,102 @@ export function workerStatus(record: WorkerRecord, inFlight: number): WorkerStat
 
 export function stateName(state: WorkerState): string {
   return WorkerState[state] ?? String(state);
+}
+
+/** The workers the coordinator knows: who they are, their session, their state. What it knows, not what it decides. */
+export interface WorkerRegistry {
+  get(workerId: string): WorkerRecord | undefined;
+  set(record: WorkerRecord): void;
+  forget(workerId: string): void;
+  all(): IterableIterator<WorkerRecord>;
+  /** The record this session still speaks for: same incarnation, not declared dead. */
+  current(session: WorkerSessionHandle): WorkerRecord | undefined;
+  /** Not dead, as the placement stack sees them. */
+  candidates(): WorkerCandidate[];
+  statusOf(record: WorkerRecord): WorkerStatus;
+  /** Sorted by id. */
+  list(includeDead: boolean): WorkerStatus[];
+  counts(): WorkerCounts;
+  /** Pushes a message down the worker's open session, if it has one. */
+  send(workerId: string, message: SessionMessage): void;
+}
+
+export type WorkerCounts = Record<"alive" | "suspect" | "draining" | "dead", number> & { totalSlots: number; busySlots: number };
+
+/** `inFlightOf` counts a worker's unfinished tasks (the ledger's). */
+export function createWorkerRegistry(inFlightOf: (workerId: string) => number): WorkerRegistry {
+  const workers = new Map<string, WorkerRecord>();
+  const statusOf = (record: WorkerRecord): WorkerStatus => workerStatus(record, inFlightOf(record.spec.workerId));
+  return {
+    get: (workerId) => workers.get(workerId),
+    set: (record) => void workers.set(record.spec.workerId, record),
+    forget: (workerId) => void workers.delete(workerId),
+    all: () => workers.values(),
+    current(session) {
+      const record = workers.get(session.workerId);
+      return record && record.epoch === session.epoch && record.state !== WorkerState.DEAD ? record : undefined;
+    },
+    candidates: () => [...workers.values()].filter((w) => w.state !== WorkerState.DEAD).map((w) => candidateOf(statusOf(w))),
+    statusOf,
+    list: (includeDead) =>
+      [...workers.values()]
+        .filter((w) => includeDead || w.state !== WorkerState.DEAD)
+        .sort((a, b) => (a.spec.workerId < b.spec.workerId ? -1 : 1))
+        .map(statusOf),
+    counts() {
+      const counts = { alive: 0, suspect: 0, draining: 0, dead: 0, totalSlots: 0, busySlots: 0 };
+      for (const record of workers.values()) {
+        const name = stateName(record.state).toLowerCase() as "alive" | "suspect" | "draining" | "dead";
+        if (name in counts) counts[name] += 1;
+        if (record.state === WorkerState.ALIVE || record.state === WorkerState.DRAINING) {
+          counts.totalSlots += record.spec.slots;
+          counts.busySlots += inFlightOf(record.spec.workerId);
+        }
+      }
+      return counts;
+    },
+    send: (workerId, message) => workers.get(workerId)?.session?.outbound.push(message),
+  };
+}
+
+/** A fresh record for a worker that (re)opened a session; counters and cordon carry over from the one it replaces. */
+export function registeredWorker(spec: WorkerSpec, session: WorkerSessionHandle, previous: WorkerRecord | undefined, nowMs: number, graceMs: number): WorkerRecord {
+  return {
+    spec,
+    state: WorkerState.ALIVE,
+    epoch: session.epoch,
+    session,
+    registeredAtMs: nowMs,
+    lastHeartbeatMs: nowMs,
+    cpuUtilization: 0,
+    memoryRssBytes: 0n,
+    tasksSucceeded: previous?.tasksSucceeded ?? 0n,
+    tasksFailed: previous?.tasksFailed ?? 0n,
+    streamLostAtMs: undefined,
+    graceMs,
+    deadAtMs: undefined,
+    isCordoned: previous?.isCordoned ?? false,
+    taskLatencyEwmaMs: previous?.taskLatencyEwmaMs ?? 0,
+  };
+}
+
+/** A worker known only from the ledger after a restart: it had tasks when the coordinator stopped, and has `graceMs` to come back. */
+export function awaitedWorker(workerId: string, nowMs: number, graceMs: number): WorkerRecord {
+  return {
+    spec: create(WorkerSpecSchema, { workerId, slots: 0 }),
+    state: WorkerState.SUSPECT,
+    epoch: 0n,
+    session: undefined,
+    registeredAtMs: nowMs,
+    lastHeartbeatMs: nowMs,
+    cpuUtilization: 0,
+    memoryRssBytes: 0n,
+    tasksSucceeded: 0n,
+    tasksFailed: 0n,
+    streamLostAtMs: nowMs,
+    graceMs,
+    deadAtMs: undefined,
+    isCordoned: false,
+    taskLatencyEwmaMs: 0,
+  };
 }

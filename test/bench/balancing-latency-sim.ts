@@ -142,9 +142,11 @@ function simulateStrategy(strategy: StrategyName, tasks: readonly Task[], speeds
   let queued = 0;
 
   const place = (task: Task, nowMs: number): boolean => {
-    const request: PlacementRequest = { taskId: `t${task.index}`, routingKey: "", requiredCapabilities: [], preferredRegion: "" };
-    const best = stack.rank(workers, request, undefined, { nowMs, health: tracker.snapshot(nowMs) }).ranked[0];
+    const request: PlacementRequest = { taskId: `t${task.index}`, routingKey: "", requiredCapabilities: [], preferredRegion: "", taskType: "", requiredRegion: "", requiredZone: "" };
+    const ranking = stack.rank(workers, request, undefined, { nowMs, health: tracker.snapshot(nowMs) });
+    const best = ranking.ranked[0];
     if (!best) return false;
+    stack.commit(ranking, best.worker.workerId);
     const workerIndex = workers.findIndex((w) => w.workerId === best.worker.workerId);
     const worker = workers[workerIndex];
     workers[workerIndex] = { ...worker, inFlight: worker.inFlight + 1 };

@@ -305,7 +305,7 @@ function runSkewTrial(contender: Contender, options: Resolved, scenario: SkewSce
 
   const place = (atTime: number): void => {
     const keyIndex = drawKey(cumulative, random);
-    const request = { taskId: `task-${placed}`, routingKey: keys[keyIndex]!, requiredCapabilities: [], preferredRegion: "" };
+    const request = { taskId: `task-${placed}`, routingKey: keys[keyIndex]!, requiredCapabilities: [], preferredRegion: "", taskType: "", requiredRegion: "", requiredZone: "" };
     const context: PlacementContext = { nowMs: atTime * 1000, random, health, eligible: workers };
     const chosen = contender.strategy.rank(workers, request, context)[0];
     const worker = indexOf.get(chosen?.worker.workerId ?? "") ?? 0;

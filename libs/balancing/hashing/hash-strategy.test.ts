@@ -11,7 +11,7 @@ function worker(workerId: string, inFlight = 0, slots = 1_000): WorkerCandidate 
 }
 
 function request(routingKey: string, taskId = "t1"): PlacementRequest {
-  return { taskId, routingKey, requiredCapabilities: [], preferredRegion: "" };
+  return { taskId, routingKey, requiredCapabilities: [], preferredRegion: "", taskType: "", requiredRegion: "", requiredZone: "" };
 }
 
 function context(eligible: readonly WorkerCandidate[]): PlacementContext {

@@ -7,7 +7,7 @@
 // has had capacity at every decision for failbackDelayMs. Until then the
 // failover regions come first and the preferred region right after them.
 // State: per preferred region, whether it is failed over and since when it
-// has had capacity again.
+// has had capacity again; ranking reads it, a committed placement moves it.
 import type { StrategyOptions } from "../strategy-options.js";
 import type { Strategy } from "../strategy.js";
 import type { RankedCandidate, WorkerCandidate } from "../types.js";
@@ -15,7 +15,7 @@ import { freeShare, rankByScore } from "./order.js";
 
 interface Failover {
   /** When the preferred region was last seen with capacity after failing over, continuously since. */
-  capacitySinceMs: number | undefined;
+  readonly capacitySinceMs: number | undefined;
 }
 
 type RegionOptions = Pick<StrategyOptions, "regionFailover" | "failbackDelayMs">;
@@ -26,41 +26,41 @@ const MAX_TRACKED_REGIONS = 1_000;
 export function createRegionAware(options: RegionOptions): Strategy {
   const failedOver = new Map<string, Failover>();
 
-  const startFailover = (region: string): void => {
-    if (failedOver.size >= MAX_TRACKED_REGIONS) failedOver.delete(failedOver.keys().next().value as string);
-    failedOver.set(region, { capacitySinceMs: undefined });
+  /** Whether traffic for `region` goes to its failover regions now, and the state to keep if this placement is committed. */
+  const failoverNow = (region: string, hasCapacity: boolean, nowMs: number): { failing: boolean; next: Failover | undefined } => {
+    const state = failedOver.get(region);
+    if (!hasCapacity) return { failing: true, next: { capacitySinceMs: undefined } };
+    if (!state) return { failing: false, next: undefined };
+    const capacitySinceMs = state.capacitySinceMs ?? nowMs;
+    return nowMs - capacitySinceMs >= options.failbackDelayMs ? { failing: false, next: undefined } : { failing: true, next: { capacitySinceMs } };
   };
 
-  /** Whether traffic for `region` goes to its failover regions now; updates the failover state. */
-  const isFailedOver = (region: string, hasCapacity: boolean, nowMs: number): boolean => {
-    const state = failedOver.get(region);
-    if (!hasCapacity) {
-      if (state) state.capacitySinceMs = undefined;
-      else startFailover(region);
-      return true;
-    }
-    if (!state) return false;
-    state.capacitySinceMs ??= nowMs;
-    if (nowMs - state.capacitySinceMs >= options.failbackDelayMs) {
-      failedOver.delete(region);
-      return false;
-    }
-    return true;
-  };
+  const hasPreferredCapacity = (feasible: readonly WorkerCandidate[], preferred: string): boolean => feasible.some((w) => w.region === preferred);
 
   return {
     name: "region_aware",
     rank(feasible, request, { random, nowMs }): RankedCandidate[] {
       const preferred = request.preferredRegion;
       if (preferred === "") return rankByScore(feasible, freeShare, random, () => "no preferred region; least loaded");
-      const inPreferred = feasible.filter((w) => w.region === preferred);
+      const hasCapacity = hasPreferredCapacity(feasible, preferred);
       const failover = (options.regionFailover[preferred] ?? []).filter((r) => r !== preferred);
-      const failing = isFailedOver(preferred, inPreferred.length > 0, nowMs);
+      const { failing } = failoverNow(preferred, hasCapacity, nowMs);
       const order = [...new Set(failing ? [...failover, preferred] : [preferred, ...failover])];
       const groups = [...order.map((region) => feasible.filter((w) => w.region === region)), feasible.filter((w) => !order.includes(w.region))];
-      const noteFor = (worker: WorkerCandidate): string => describe(worker.region, preferred, failing, inPreferred.length > 0);
+      const noteFor = (worker: WorkerCandidate): string => describe(worker.region, preferred, failing, hasCapacity);
       // Score: 2 per group from the last one up, plus the free share (0..1) within a group.
       return groups.flatMap((group, i) => rankByScore(group, (w) => 2 * (groups.length - i) + freeShare(w), random, noteFor));
+    },
+    commit({ request, feasible, nowMs }) {
+      const preferred = request.preferredRegion;
+      if (preferred === "") return;
+      const { next } = failoverNow(preferred, hasPreferredCapacity(feasible, preferred), nowMs);
+      if (next === undefined) {
+        failedOver.delete(preferred);
+        return;
+      }
+      if (!failedOver.has(preferred) && failedOver.size >= MAX_TRACKED_REGIONS) failedOver.delete(failedOver.keys().next().value as string);
+      failedOver.set(preferred, next);
     },
   };
 }

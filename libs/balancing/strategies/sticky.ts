@@ -3,7 +3,9 @@
 // otherwise the key moves to the least loaded worker. A binding lapses
 // stickyTtlMs after its last use (sliding), and the table holds at most
 // stickyMaxKeys keys, forgetting the least recently used first. Requests
-// without a key are ranked least loaded and bind nothing.
+// without a key are ranked least loaded and bind nothing. Ranking only reads
+// the table; a key is bound (or its binding refreshed) in commit, to the
+// worker that actually took the task.
 import type { StrategyOptions } from "../strategy-options.js";
 import type { Strategy } from "../strategy.js";
 import { healthOrDefault, type RankedCandidate } from "../types.js";
@@ -43,15 +45,16 @@ export function createSticky(options: StickyOptions): Strategy {
         return circuit === "closed" && score >= options.stickyMinHealthScore;
       };
       if (bound && isHealthy(bound.worker.workerId)) {
-        bind(key, bound.worker.workerId, nowMs);
         // Score 1 + free share: above every worker ranked by load alone.
         const kept = { worker: bound.worker, score: 1 + bound.score, note: `sticky: key kept on ${bound.worker.workerId}` };
         return [kept, ...byLoad.filter((c) => c !== bound)];
       }
       const [first, ...rest] = byLoad;
-      bind(key, first.worker.workerId, nowMs);
       const why = !isLive ? "no live binding" : bound ? `${binding.workerId} is unhealthy` : `${binding.workerId} has no room or left`;
       return [withNote(first, `sticky: key bound to ${first.worker.workerId} (${why})`), ...rest];
+    },
+    commit({ request, workerId, nowMs }) {
+      if (request.routingKey !== "") bind(request.routingKey, workerId, nowMs);
     },
   };
 }

@@ -19,7 +19,7 @@ function worker(workerId: string, overrides: Partial<WorkerCandidate> = {}): Wor
 }
 
 function request(overrides: Partial<PlacementRequest> = {}): PlacementRequest {
-  return { taskId: "t1", routingKey: "", requiredCapabilities: [], preferredRegion: "", ...overrides };
+  return { taskId: "t1", routingKey: "", requiredCapabilities: [], preferredRegion: "", taskType: "", requiredRegion: "", requiredZone: "", ...overrides };
 }
 
 function health(overrides: Partial<WorkerHealth>): WorkerHealth {
@@ -38,6 +38,14 @@ function replay(...values: number[]): RandomSource {
 
 const ids = (ranked: readonly RankedCandidate[]) => ranked.map((c) => c.worker.workerId);
 const options = (overrides: Partial<StrategyOptions> = {}): StrategyOptions => ({ ...DEFAULT_STRATEGY_OPTIONS, ...overrides });
+
+/** Ranks, then commits the first candidate, as a successful Place would: how stateful strategies move. */
+function placeFirst(strategy: Strategy, feasible: readonly WorkerCandidate[], req: PlacementRequest, ctx: PlacementContext): RankedCandidate[] {
+  const ranked = strategy.rank(feasible, req, ctx);
+  const first = ranked[0];
+  if (first) strategy.commit?.({ request: req, nowMs: ctx.nowMs, feasible, eligible: ctx.eligible.length > 0 ? ctx.eligible : feasible, workerId: first.worker.workerId });
+  return ranked;
+}
 
 /** How often each worker comes first over `runs` decisions. */
 function firstCounts(strategy: Strategy, feasible: readonly WorkerCandidate[], ctx: PlacementContext, runs: number): Map<string, number> {
@@ -200,9 +208,9 @@ describe("sticky", () => {
 
   it("keeps a key on its worker while it is healthy and has room, even when another is less loaded", () => {
     const strategy = sticky();
-    const first = strategy.rank([worker("a"), worker("b", { inFlight: 1 })], keyed("k"), context({ nowMs: 0 }));
+    const first = placeFirst(strategy, [worker("a"), worker("b", { inFlight: 1 })], keyed("k"), context({ nowMs: 0 }));
     expect(ids(first)[0]).toBe("a");
-    const later = strategy.rank([worker("a", { inFlight: 3 }), worker("b")], keyed("k"), context({ nowMs: 5_000 }));
+    const later = placeFirst(strategy, [worker("a", { inFlight: 3 }), worker("b")], keyed("k"), context({ nowMs: 5_000 }));
     expect(ids(later)).toEqual(["a", "b"]);
     expect(later[0]?.note).toBe("sticky: key kept on a");
   });
@@ -216,9 +224,9 @@ describe("sticky", () => {
   for (const c of moves) {
     it(c.name, () => {
       const strategy = sticky();
-      strategy.rank([worker("a"), worker("b", { inFlight: 1 })], keyed("k"), context({ nowMs: 0 }));
+      placeFirst(strategy, [worker("a"), worker("b", { inFlight: 1 })], keyed("k"), context({ nowMs: 0 }));
       const healthMap = new Map(c.healthLater ? [["a", c.healthLater]] : []);
-      const later = strategy.rank(c.feasibleLater, keyed("k"), context({ nowMs: c.nowMsLater ?? 1_000, health: healthMap }));
+      const later = placeFirst(strategy, c.feasibleLater, keyed("k"), context({ nowMs: c.nowMsLater ?? 1_000, health: healthMap }));
       expect(later[0]?.worker.workerId).toBe("b");
       expect(later[0]?.note).toBe(`sticky: key bound to b (${c.why})`);
     });
@@ -227,19 +235,30 @@ describe("sticky", () => {
   it("extends a binding's TTL each time the key is used", () => {
     const strategy = sticky();
     const workers = [worker("a"), worker("b", { inFlight: 1 })];
-    strategy.rank(workers, keyed("k"), context({ nowMs: 0 }));
-    strategy.rank(workers, keyed("k"), context({ nowMs: 8_000 }));
-    const later = strategy.rank([worker("a", { inFlight: 1 }), worker("b")], keyed("k"), context({ nowMs: 16_000 }));
+    placeFirst(strategy, workers, keyed("k"), context({ nowMs: 0 }));
+    placeFirst(strategy, workers, keyed("k"), context({ nowMs: 8_000 }));
+    const later = placeFirst(strategy, [worker("a", { inFlight: 1 }), worker("b")], keyed("k"), context({ nowMs: 16_000 }));
     expect(later[0]?.note).toBe("sticky: key kept on a");
   });
 
   it("forgets the least recently used key beyond its size bound", () => {
     const strategy = sticky({ stickyMaxKeys: 2 });
     const aFirst = [worker("a"), worker("b", { inFlight: 1 })];
-    for (const key of ["k1", "k2", "k3"]) strategy.rank(aFirst, keyed(key), context());
+    for (const key of ["k1", "k2", "k3"]) placeFirst(strategy, aFirst, keyed(key), context());
     const bFirst = [worker("a", { inFlight: 1 }), worker("b")];
-    expect(strategy.rank(bFirst, keyed("k1"), context())[0]?.note).toBe("sticky: key bound to b (no live binding)");
-    expect(strategy.rank(bFirst, keyed("k3"), context())[0]?.note).toBe("sticky: key kept on a");
+    expect(placeFirst(strategy, bFirst, keyed("k1"), context())[0]?.note).toBe("sticky: key bound to b (no live binding)");
+    expect(placeFirst(strategy, bFirst, keyed("k3"), context())[0]?.note).toBe("sticky: key kept on a");
+  });
+
+  it("binds nothing while only ranking (Route), and binds the key where the task was committed", () => {
+    const strategy = sticky();
+    const workers = [worker("a"), worker("b", { inFlight: 1 })];
+    for (let i = 0; i < 3; i += 1) strategy.rank(workers, keyed("k"), context({ nowMs: i }));
+    const bLighter = [worker("a", { inFlight: 1 }), worker("b")];
+    expect(strategy.rank(bLighter, keyed("k"), context({ nowMs: 10 }))[0]?.note).toBe("sticky: key bound to b (no live binding)");
+    // a refused the task (a conflict), b took it: the key follows b, not the worker ranked first.
+    strategy.commit?.({ request: keyed("k"), nowMs: 20, feasible: workers, eligible: workers, workerId: "b" });
+    expect(strategy.rank(workers, keyed("k"), context({ nowMs: 30 }))[0]?.note).toBe("sticky: key kept on b");
   });
 
   it("ranks by load and binds nothing for a request without a key", () => {
@@ -271,13 +290,19 @@ describe("region aware", () => {
 
   it("fails back only after the preferred region has had capacity continuously for the delay", () => {
     const strategy = regionAware();
-    const firstAt = (nowMs: number, feasible: WorkerCandidate[]) => strategy.rank(feasible, toEu, context({ nowMs }))[0];
+    const firstAt = (nowMs: number, feasible: WorkerCandidate[]) => placeFirst(strategy, feasible, toEu, context({ nowMs }))[0];
     expect(firstAt(0, [us]).worker.workerId).toBe("us-1");
     expect(firstAt(1_000, [eu, us])).toMatchObject({ worker: us, note: expect.stringContaining("failback pending") });
     expect(firstAt(5_000, [us]).worker.workerId).toBe("us-1"); // capacity lost again: the delay restarts
     expect(firstAt(6_000, [eu, us]).worker.workerId).toBe("us-1");
     expect(firstAt(15_999, [eu, us]).worker.workerId).toBe("us-1");
     expect(firstAt(16_000, [eu, us])).toMatchObject({ worker: eu, note: "preferred region eu" });
+  });
+
+  it("does not fail over or fail back on rankings that were never committed", () => {
+    const strategy = regionAware();
+    for (let i = 0; i < 3; i += 1) expect(strategy.rank([us], toEu, context({ nowMs: i }))[0]?.worker.workerId).toBe("us-1");
+    expect(strategy.rank([eu, us], toEu, context({ nowMs: 10 }))[0]).toMatchObject({ worker: eu, note: "preferred region eu" });
   });
 
   it("ranks by load when the request prefers no region", () => {
@@ -311,7 +336,7 @@ describe("predictive", () => {
     let ranked: RankedCandidate[] = [];
     history.forEach(([climbing, falling], second) => {
       const feasible = [worker("climbing", { slots: 10, inFlight: climbing }), worker("falling", { slots: 10, inFlight: falling })];
-      ranked = strategy.rank(feasible, request(), context({ nowMs: second * 1_000, feasible }));
+      ranked = placeFirst(strategy, feasible, request(), context({ nowMs: second * 1_000, feasible }));
     });
     expect(ids(ranked)).toEqual(["falling", "climbing"]);
     expect(ranked.map((c) => c.note)).toEqual(["own trend: 0.0/10 in flight in 5s", "own trend: 8.0/10 in flight in 5s"]);
