@@ -1,6 +1,5 @@
 export * from "./task-ledger.js";
 export * from "./pending-queue.js";
-export * from "./validate-task.js";
 export * from "./retry-backoff.js";
 export * from "./task-store.js";
 export * from "./sqlite-task-store.js";

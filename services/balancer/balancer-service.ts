@@ -21,8 +21,8 @@ import {
   type AssignStreamRequest,
   type PlaceResponse,
   type TaskSpec,
+  validateTaskSpec,
 } from "../../libs/contracts/index.js";
-import { validateTaskSpec } from "../../libs/ledger/index.js";
 import { Code, ConnectError, createAsyncQueue, invalidArgument, toConnectError, unavailable, type RpcClient } from "../../libs/rpc/index.js";
 import type { ClusterView } from "./cluster-view.js";
 

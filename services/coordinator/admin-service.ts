@@ -8,6 +8,7 @@ import {
   ListTasksResponseSchema,
   TaskState,
 } from "../../libs/contracts/index.js";
+import type { TaskLedger } from "../../libs/ledger/index.js";
 import { invalidArgument, notFound } from "../../libs/rpc/index.js";
 import { SCALEMESH_VERSION } from "../../libs/telemetry/index.js";
 import type { Coordinator } from "./coordinator.js";
@@ -16,13 +17,23 @@ import type { scalingAdmin } from "./scaling-admin.js";
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
 
-export function adminService(coordinator: Coordinator, scaling: ReturnType<typeof scalingAdmin>): ServiceImpl<typeof Admin> {
+/** What the Admin service reads of the tasks: the ledger, directly, not through the coordinator. */
+export type TaskReads = Pick<TaskLedger, "get" | "list" | "countsByState">;
+
+export interface AdminDeps {
+  /** Worker reads and the operators' commands. */
+  readonly coordinator: Pick<Coordinator, "workerCounts" | "listWorkers" | "getWorker" | "settings" | "startedAtMs" | "retryTask" | "cancelTask" | "purgeFinishedBefore" | "drainWorker" | "setCordoned">;
+  readonly tasks: TaskReads;
+  readonly scaling: ReturnType<typeof scalingAdmin>;
+}
+
+export function adminService({ coordinator, tasks, scaling }: AdminDeps): ServiceImpl<typeof Admin> {
   return {
     ...scaling,
     getClusterStatus() {
       const counts = coordinator.workerCounts();
       const tasksByState: Record<string, bigint> = {};
-      for (const [state, count] of coordinator.ledger.countsByState()) tasksByState[TaskState[state]] = BigInt(count);
+      for (const [state, count] of tasks.countsByState()) tasksByState[TaskState[state]] = BigInt(count);
       return create(GetClusterStatusResponseSchema, {
         workersAlive: counts.alive,
         workersSuspect: counts.suspect,
@@ -52,7 +63,7 @@ export function adminService(coordinator: Coordinator, scaling: ReturnType<typeo
       if (request.pageSize > MAX_PAGE_SIZE) throw invalidArgument("page_size", `${request.pageSize} is over the limit of ${MAX_PAGE_SIZE}`);
       const limit = request.pageSize || DEFAULT_PAGE_SIZE;
       const afterSequence = parsePageToken(request.pageToken);
-      const records = coordinator.ledger.list({
+      const records = tasks.list({
         state: request.state,
         workerId: request.workerId,
         afterSequence,
@@ -70,7 +81,7 @@ export function adminService(coordinator: Coordinator, scaling: ReturnType<typeo
 
     getTask(request) {
       if (request.taskId === "") throw invalidArgument("task_id", "is required");
-      const record = coordinator.ledger.get(request.taskId);
+      const record = tasks.get(request.taskId);
       if (!record) throw notFound(`task ${request.taskId} does not exist`);
       return { task: record.task };
     },

@@ -5,6 +5,7 @@
 // One flush per event-loop turn, so a burst of transitions costs one commit.
 import type { Logger } from "pino";
 import type { TaskStore } from "../../libs/ledger/task-store.js";
+import { unavailable } from "../../libs/rpc/index.js";
 
 interface Delivery {
   readonly deliver: () => void;
@@ -98,4 +99,14 @@ export function createCommitOutbox(store: TaskStore, logger: Logger, options: { 
       return lastError;
     },
   };
+}
+
+/** Waits for the commit; a ledger that cannot be written refuses the call (UNAVAILABLE, retryable), as nobody was told. */
+export async function committedOrRefuse(outbox: CommitOutbox): Promise<void> {
+  await outbox.committed().catch((error: unknown) => refuseUnwritable(error));
+}
+
+export function refuseUnwritable(error: unknown): never {
+  const message = error instanceof Error ? error.message : String(error);
+  throw unavailable(`the task ledger cannot be written, so no task is accepted: ${message}`);
 }

@@ -10,9 +10,10 @@ import {
   type Task,
   type WorkerSessionRequest,
   type WorkerSessionResponseSchema,
+  validateTaskSpec,
 } from "../../libs/contracts/index.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { isFinal, validateTaskSpec } from "../../libs/ledger/index.js";
+import { isFinal } from "../../libs/ledger/index.js";
 import { Code, ConnectError, deadlineExceeded, invalidArgument, notFound, toConnectError, unavailable } from "../../libs/rpc/index.js";
 import { contextFrom, inSpan, traceContextOf } from "../../libs/telemetry/index.js";
 import type { Coordinator } from "./coordinator.js";

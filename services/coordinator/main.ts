@@ -55,7 +55,7 @@ coordinator.start();
 const history = config.ledger.path === ":memory:" ? createMemoryScalingHistory() : openSqliteScalingHistory(config.ledger.path);
 const hardMaxWorkers = hardMaxWorkersOf(config);
 let autoscaler: Autoscaler | undefined;
-const admin = register(Admin, adminService(coordinator, scalingAdmin(() => autoscaler, { hardMaxWorkers, history: (limit, beforeId) => history.list({ limit, ...(beforeId !== undefined ? { beforeId } : {}) }) })));
+const admin = register(Admin, adminService({ coordinator, tasks: coordinator.ledger, scaling: scalingAdmin(() => autoscaler, { hardMaxWorkers, history: (limit, beforeId) => history.list({ limit, ...(beforeId !== undefined ? { beforeId } : {}) }) }) }));
 const host = await startServiceHost({
   host: config.coordinator.host,
   grpcPort: config.coordinator.grpc_port,

@@ -4,7 +4,7 @@
 // picks the wrong one and the table fails. The balancer's paths run against
 // a real Coordinator in process (its Place is called directly), so the
 // balancer's ranking and the coordinator's check of it are both exercised.
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { createHandlerContext } from "@connectrpc/connect";
 import { pino } from "pino";
@@ -20,7 +20,7 @@ import {
   type Coordinator as CoordinatorContract,
   type PlaceRequest,
   type TaskSpec,
-  type WorkerSpec,
+  WorkerSpecSchema,
 } from "../../libs/contracts/index.js";
 import { createMemoryTaskStore, type TaskStore } from "../../libs/ledger/index.js";
 import { Code, ConnectError, type RpcClient } from "../../libs/rpc/index.js";
@@ -29,10 +29,11 @@ import type { ClusterView } from "../../services/balancer/cluster-view.js";
 import { Coordinator, type CoordinatorSettings } from "../../services/coordinator/coordinator.js";
 import type { FleetHooks } from "../../services/coordinator/admission.js";
 
+type WorkerFields = Pick<MessageInitShape<typeof WorkerSpecSchema>, "region" | "zone" | "capabilities" | "labels">;
 type SpecFields = Partial<Pick<TaskSpec, "requiredCapabilities" | "requiredRegion" | "requiredZone" | "preferredRegion" | "taskType" | "routingKey">>;
 
-const RIGHT: Partial<WorkerSpec> = { region: "eu", zone: "eu-1", capabilities: ["gpu"], labels: { specializations: "render" } };
-const WRONG: Partial<WorkerSpec> = { region: "us", zone: "us-1", capabilities: [], labels: {} };
+const RIGHT: WorkerFields = { region: "eu", zone: "eu-1", capabilities: ["gpu"], labels: { specializations: "render" } };
+const WRONG: WorkerFields = { region: "us", zone: "us-1", capabilities: [], labels: {} };
 
 /** A routing key whose consistent-hash order over {doomed, right, wrong} puts wrong last, so "right" is its home once doomed is gone or full. */
 function keyHomedOnRight(): string {
@@ -80,7 +81,7 @@ function mesh(strategy: StrategyName, store: TaskStore = createMemoryTaskStore()
   const clock = { nowMs: 1_000_000, now() { return this.nowMs; } };
   const coordinator = new Coordinator({ ...SETTINGS, strategy }, pino({ level: "silent" }), store, clock, () => 0.5);
   const sessions = new Map<string, ReturnType<Coordinator["register"]>["session"]>();
-  const join = (workerId: string, spec: Partial<WorkerSpec>, slots = 4) => {
+  const join = (workerId: string, spec: WorkerFields, slots = 4) => {
     const { session } = coordinator.register(create(RegisterSchema, { worker: { workerId, slots, address: `${workerId}:1`, ...spec } }));
     sessions.set(workerId, session);
   };
@@ -241,7 +242,7 @@ describe("a hard constraint no registered worker meets", () => {
     it(`is refused with UNAVAILABLE naming it (${c.name}), through the balancer and the coordinator`, async () => {
       const m = mesh(c.strategy);
       m.join("wrong", WRONG);
-      for (const call of [() => m.balancer().assign(create(AssignRequestSchema, { task: { taskId: "t", ...c.fields } }), handlerContext()), () => m.place({ taskId: "t2", ...c.fields })]) {
+      for (const call of [async () => m.balancer().assign(create(AssignRequestSchema, { task: { taskId: "t", ...c.fields } }), handlerContext()), () => m.place({ taskId: "t2", ...c.fields })]) {
         const error = await call().then(() => undefined, (e: unknown) => e);
         expect(error).toBeInstanceOf(ConnectError);
         expect(Code[(error as ConnectError).code]).toBe("Unavailable");

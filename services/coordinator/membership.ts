@@ -1,0 +1,150 @@
+// Membership and liveness: workers join (or rejoin) on a session, heartbeat,
+// lose their stream, and are declared dead when the liveness judgement says
+// so; a dead worker's unfinished tasks go back for another attempt at once.
+import { durationFromMs, durationMs } from "@bufbuild/protobuf/wkt";
+import { randomUUID } from "node:crypto";
+import { WorkerState, type Heartbeat, type Register, type Registered, type TaskSpec } from "../../libs/contracts/index.js";
+import { createAsyncQueue, invalidArgument } from "../../libs/rpc/index.js";
+import type { CoordinatorParts } from "./coordinator-parts.js";
+import { coordinatorCounters } from "./coordinator-metrics.js";
+import { judgeLiveness, tasksLostOn } from "./liveness.js";
+import * as lifecycle from "./task-lifecycle.js";
+import { registeredWorker, type WorkerRecord, type WorkerSessionHandle } from "./worker-registry.js";
+
+const WORKER_ID_PATTERN = /^[A-Za-z0-9._:\-]{1,128}$/;
+
+export interface Membership {
+  /** Opens (or re-opens) a worker's session. Tasks it still runs stay with it. */
+  register(message: Register): { session: WorkerSessionHandle; registered: Registered };
+  heartbeat(session: WorkerSessionHandle, message: Heartbeat): void;
+  /** The stream ended: the worker gets a short grace to reconnect before it is dead. */
+  sessionEnded(session: WorkerSessionHandle): void;
+  /** Periodic: heartbeat timeouts, expired reconnect grace, task timeouts, forgetting long-dead workers. */
+  checkLiveness(): void;
+}
+
+/** A draining worker with nothing left is told to go (after the commit of its last result, when asked). */
+export function closeIfDrained(parts: CoordinatorParts, record: WorkerRecord, options: { afterCommit: boolean }): void {
+  if (record.state !== WorkerState.DRAINING || parts.ledger.unfinishedCount(record.spec.workerId) !== 0) return;
+  if (options.afterCommit) parts.outbox.afterCommit(() => record.session?.outbound.close());
+  else record.session?.outbound.close();
+}
+
+/** The task's own timeout, or the configured default. */
+export function timeoutMsOf(spec: TaskSpec | undefined, defaultMs: number): number {
+  return spec?.timeout ? durationMs(spec.timeout) : defaultMs;
+}
+
+export function createMembership(parts: CoordinatorParts): Membership {
+  const { ledger, workers, watch, logger, settings } = parts;
+  const failAttempt = (task: Parameters<typeof lifecycle.failAttempt>[1], error: string, backoff: boolean): void =>
+    parts.apply(lifecycle.failAttempt(parts.lifecycle(), task, error, { backoff }));
+
+  const declareDead = (record: WorkerRecord, reason: string): void => {
+    const workerId = record.spec.workerId;
+    record.state = WorkerState.DEAD;
+    record.deadAtMs = parts.now();
+    record.session?.outbound.close();
+    record.session = undefined;
+    const orphans = ledger.unfinishedOn(workerId);
+    logger.warn({ workerId, reason, tasksReturned: orphans.length }, "worker declared dead");
+    coordinatorCounters.workerDeaths.inc();
+    // Re-placed at once, without backoff: the task did nothing wrong.
+    for (const task of orphans) failAttempt(task, `worker ${workerId} died: ${reason}`, false);
+    watch.removed(workerId, reason);
+    parts.requestSchedule();
+  };
+
+  return {
+    register(message) {
+      const spec = message.worker;
+      if (!spec) throw invalidArgument("register.worker", "is required");
+      if (spec.slots < 1 || spec.slots > 1024) throw invalidArgument("register.worker.slots", `${spec.slots} must be 1..1024`);
+      if (spec.workerId === "") spec.workerId = `worker-${randomUUID().slice(0, 8)}`;
+      if (!WORKER_ID_PATTERN.test(spec.workerId)) throw invalidArgument("register.worker.worker_id", "must be 1..128 characters of letters, digits and . _ : -");
+      const previous = workers.get(spec.workerId);
+      previous?.session?.outbound.close();
+      const session: WorkerSessionHandle = { workerId: spec.workerId, epoch: (previous?.epoch ?? 0n) + 1n, outbound: createAsyncQueue() };
+      workers.set(registeredWorker(spec, session, previous, parts.now(), settings.reconnectGraceMs));
+      // A task the ledger has on this worker that the worker no longer runs was
+      // lost with the old stream (an assignment sent into a dying connection, or
+      // a worker that restarted): it goes back for another attempt.
+      const stillRunning = new Set(message.runningTaskIds);
+      let kept = 0;
+      for (const task of ledger.unfinishedOn(spec.workerId)) {
+        if (stillRunning.has(task.task.spec?.taskId ?? "")) kept += 1;
+        else failAttempt(task, `worker ${spec.workerId} came back without it`, false);
+      }
+      const isReconnect = previous !== undefined && previous.state !== WorkerState.DEAD;
+      logger.info({ workerId: spec.workerId, epoch: Number(session.epoch), slots: spec.slots, kept, reconnect: isReconnect }, "worker registered");
+      watch.changed(spec.workerId);
+      parts.requestSchedule();
+      const registered = {
+        workerId: spec.workerId,
+        heartbeatInterval: durationFromMs(settings.heartbeatIntervalMs),
+        heartbeatTimeout: durationFromMs(settings.heartbeatTimeoutMs),
+        sessionEpoch: session.epoch,
+      } as Registered;
+      return { session, registered };
+    },
+
+    heartbeat(session, message) {
+      const record = workers.current(session);
+      if (!record) return;
+      const now = parts.now();
+      record.lastHeartbeatMs = now;
+      record.cpuUtilization = message.cpuUtilization;
+      record.memoryRssBytes = message.memoryRssBytes;
+      if (message.draining && record.state === WorkerState.ALIVE) {
+        record.state = WorkerState.DRAINING;
+        logger.info({ workerId: session.workerId, running: ledger.unfinishedCount(session.workerId) }, "worker draining");
+      }
+      const lost = tasksLostOn(ledger.unfinishedOn(session.workerId), new Set(message.runningTaskIds), settings.heartbeatIntervalMs, now);
+      for (const task of lost) failAttempt(task, `worker ${session.workerId} no longer reports it running`, false);
+      closeIfDrained(parts, record, { afterCommit: false });
+      watch.changed(session.workerId);
+    },
+
+    sessionEnded(session) {
+      const record = workers.current(session);
+      if (!record) return;
+      record.session = undefined;
+      record.streamLostAtMs = parts.now();
+      if (record.state === WorkerState.DRAINING && ledger.unfinishedCount(session.workerId) === 0) {
+        declareDead(record, "left after draining");
+        return;
+      }
+      record.state = WorkerState.SUSPECT;
+      record.graceMs = settings.reconnectGraceMs;
+      logger.warn({ workerId: session.workerId, graceMs: record.graceMs }, "worker stream lost; waiting for it to reconnect");
+      watch.changed(session.workerId);
+    },
+
+    checkLiveness() {
+      const verdicts = judgeLiveness({
+        workers: workers.all(),
+        unfinishedOn: (workerId) => ledger.unfinishedOn(workerId),
+        timeoutOf: (task) => timeoutMsOf(task.task.spec, settings.defaultTaskTimeoutMs),
+        settings,
+        nowMs: parts.now(),
+      });
+      for (const verdict of verdicts) {
+        switch (verdict.kind) {
+          case "forget":
+            workers.forget(verdict.workerId);
+            break;
+          case "dead":
+            declareDead(verdict.worker, verdict.reason);
+            break;
+          case "timed_out":
+            parts.apply(lifecycle.timeOut(parts.lifecycle(), verdict.task, verdict.timeoutMs));
+            break;
+          default: {
+            const unknown: never = verdict;
+            throw new Error(`unknown verdict ${JSON.stringify(unknown)}`);
+          }
+        }
+      }
+    },
+  };
+}
