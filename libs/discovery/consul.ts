@@ -2,6 +2,7 @@
 // with blocking queries on /v1/health/service, and the registrar that puts a
 // scalemesh service in the agent with a gRPC or HTTP check the agent runs.
 // The agent is asked through ConsulAgentApi (consul-agent-api.ts).
+import { backoffCeilingMs, type BackoffPolicy } from "../backoff/index.js";
 import { ConsulAnswerError, createConsulAgentApi, errorText, recordOf, REQUEST_TIMEOUT_MS, statusOf, type ConsulAgentApi, type ServiceRegistration } from "./consul-agent-api.js";
 import type { ConsulTarget } from "./endpoint-uri.js";
 import type { DiscoveredEndpoint, WatchFunction } from "./endpoint-watch.js";
@@ -11,8 +12,8 @@ import type { Registrar, RegistrarOptions, ServiceInstance } from "./registrar.j
 const BLOCKING_WAIT_SEC = 30;
 /** Consul's docs ask blocking clients to rate-limit: an agent that answers at once every time must not become a busy loop. */
 const MIN_REQUEST_GAP_MS = 100;
-const RETRY_FIRST_MS = 1_000;
-const RETRY_MAX_MS = 10_000;
+/** README.md: "retries after 1 s, doubling up to 10 s". */
+const RETRY: BackoffPolicy = { initialMs: 1_000, maxMs: 10_000 };
 
 export const watchConsul: WatchFunction<ConsulTarget> = (target, sink, options) => {
   const uri = consulUri(target);
@@ -221,10 +222,13 @@ function consulUri(target: ConsulTarget): string {
   return `consul://${target.agent}/${target.service}`;
 }
 
-/** Doubling from 1 s to 10 s, each stretched by up to a quarter at random so watchers of a restarted agent do not retry in step. */
+/**
+ * Doubling from 1 s to 10 s, each stretched by up to a quarter at random so
+ * watchers of a restarted agent do not retry in step. Stretched rather than
+ * fully jittered, so no retry comes sooner than the 1 s, 2 s, 4 s … promised.
+ */
 function retryDelayMs(failures: number, random: () => number): number {
-  const baseMs = RETRY_FIRST_MS * 2 ** Math.min(failures - 1, 4);
-  return Math.min(RETRY_MAX_MS, baseMs * (1 + random() / 4));
+  return Math.min(RETRY.maxMs, backoffCeilingMs(RETRY, failures) * (1 + random() / 4));
 }
 
 /** A duration as endpoint-uri.ts accepts it (digits and ms|s|m|h), in ms. */

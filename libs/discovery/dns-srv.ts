@@ -6,6 +6,7 @@ import type { SrvRecord } from "node:dns";
 import { lookup, Resolver } from "node:dns/promises";
 import { isIP } from "node:net";
 import type { Logger } from "pino";
+import { backoffCeilingMs } from "../backoff/index.js";
 import type { DnsSrvTarget } from "./endpoint-uri.js";
 import type { DiscoveredEndpoint, WatchFunction } from "./endpoint-watch.js";
 import { orderSrvRecords } from "./srv-order.js";
@@ -41,7 +42,8 @@ export const watchDnsSrv: WatchFunction<DnsSrvTarget> = (target, sink, options) 
   let round: Promise<void> | undefined;
   let lastStartMs = -Infinity;
   let isRefreshWanted = false;
-  let failureDelayMs = 0;
+  /** Failed rounds in a row; sets the wait before the next one. */
+  let failures = 0;
 
   const schedule = (delayMs: number) => {
     clearTimeout(timer);
@@ -70,7 +72,7 @@ export const watchDnsSrv: WatchFunction<DnsSrvTarget> = (target, sink, options) 
       }
       const answer = await lookUpEndpoints(resolver, target.name, random, logger);
       if (isClosed) return 0;
-      failureDelayMs = 0;
+      failures = 0;
       sink.publish(answer.endpoints);
       return nextResolveDelayMs(target.intervalSec, answer.minTtlSec);
     } catch (error) {
@@ -78,9 +80,10 @@ export const watchDnsSrv: WatchFunction<DnsSrvTarget> = (target, sink, options) 
       const code = errorCode(error);
       const hint = HINTS[code] ?? "check the DNS server and the name";
       sink.fail(`${uri}: looking up SRV ${target.name} via ${serverText} failed (${code}): ${hint}`);
-      // Back off from 1 s, doubling, up to the normal interval.
-      failureDelayMs = Math.min(Math.max(MIN_RESOLVE_GAP_MS, target.intervalSec * 1000), failureDelayMs === 0 ? MIN_RESOLVE_GAP_MS : failureDelayMs * 2);
-      return failureDelayMs;
+      // From 1 s, doubling, up to the normal interval, as README.md says; no
+      // jitter, which would break "never more than once a second".
+      failures += 1;
+      return backoffCeilingMs({ initialMs: MIN_RESOLVE_GAP_MS, maxMs: target.intervalSec * 1000 }, failures);
     }
   };
 

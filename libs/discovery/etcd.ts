@@ -12,6 +12,7 @@
 // out when the lease runs out; deregistering revokes the lease, which deletes
 // the key at once. The endpoint's id is the key after the prefix.
 import { Etcd3, type IKeyValue, type Lease, type Watcher } from "etcd3";
+import { backoffDelayMs, type BackoffPolicy } from "../backoff/index.js";
 import type { EtcdTarget } from "./endpoint-uri.js";
 import type { DiscoveredEndpoint, WatchFunction } from "./endpoint-watch.js";
 import { decodeEtcdRecord, encodeEtcdRecord } from "./etcd-record.js";
@@ -23,8 +24,11 @@ const CALL_TIMEOUT_MS = 5_000;
 const REGISTER_TIMEOUT_MS = 5_000;
 /** How long close() and deregister() wait for etcd to confirm before they let go anyway. */
 const SHUTDOWN_TIMEOUT_MS = 2_000;
-const RETRY_INITIAL_MS = 500;
+/** No retry comes sooner than this, so a watch that breaks at once cannot turn into a busy loop against etcd. */
+const RETRY_FLOOR_MS = 500;
 const RETRY_MAX_MS = 5_000;
+/** The random part on top of the floor: its ceiling doubles from 0.5 s per failure in a row, so the whole wait stays within 0.5–5 s. */
+const RETRY_JITTER: BackoffPolicy = { initialMs: RETRY_FLOOR_MS, maxMs: RETRY_MAX_MS - RETRY_FLOOR_MS };
 
 export const watchEtcd: WatchFunction<EtcdTarget> = (target, sink, options) => {
   const where = describeTarget(target);
@@ -136,7 +140,8 @@ export const watchEtcd: WatchFunction<EtcdTarget> = (target, sink, options) => {
 
   function retry(message: string): void {
     sink.fail(message);
-    const delayMs = retryDelayMs(failures++, random);
+    failures += 1;
+    const delayMs = retryDelayMs(failures, random);
     logger?.debug({ delayMs }, "retrying etcd");
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
@@ -205,7 +210,8 @@ export function createEtcdRegistrar(target: EtcdTarget, instance: ServiceInstanc
   }
 
   function scheduleRegrant(on: Etcd3): void {
-    const delayMs = retryDelayMs(failures++, Math.random);
+    failures += 1;
+    const delayMs = retryDelayMs(failures, Math.random);
     regrantTimer = setTimeout(() => {
       regrantTimer = undefined;
       putOnNewLease(on).then(
@@ -288,20 +294,19 @@ function createEtcdClient(target: EtcdTarget): Etcd3 {
   });
 }
 
-const CONSTANT_WATCH_BACKOFF = { duration: RETRY_INITIAL_MS, next: () => CONSTANT_WATCH_BACKOFF };
+const CONSTANT_WATCH_BACKOFF = { duration: RETRY_FLOOR_MS, next: () => CONSTANT_WATCH_BACKOFF };
 
 function describeTarget(target: EtcdTarget): string {
   return `etcd at ${target.hosts.join(",")} (prefix ${target.prefix})`;
 }
 
 /**
- * Never sooner than 0.5 s, never later than 5 s: drawn between 0.5 s and a
- * cap that doubles per failure in a row (0.5, 1, 2, 4, 5 s), so many
- * followers of one etcd do not retry in step.
+ * The wait after `failures` failures in a row (1 = the first): the 0.5 s
+ * floor plus full jitter below a ceiling that doubles per failure (0.5, 1,
+ * 2, 4, 4.5 s), so many followers of one etcd do not retry in step.
  */
 export function retryDelayMs(failures: number, random: () => number): number {
-  const capMs = Math.min(RETRY_MAX_MS, RETRY_INITIAL_MS * 2 ** Math.max(0, failures));
-  return Math.round(RETRY_INITIAL_MS + random() * (capMs - RETRY_INITIAL_MS));
+  return RETRY_FLOOR_MS + backoffDelayMs(RETRY_JITTER, failures, random);
 }
 
 function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {

@@ -1,11 +1,13 @@
 // A service putting itself where others look for it, for as long as it runs.
 // A registry that is down at start-up does not stop the service (clients
 // given a static address still reach it): registration is retried in the
-// background with backoff, and each failure is said once. On a graceful stop
+// background with backoff (full jitter, so a fleet that lost its registry
+// together does not come back to it in step), and each failure is said once. On a graceful stop
 // the registration goes first, so clients stop choosing this instance before
 // its server stops answering.
 import { hostname } from "node:os";
 import type { Logger } from "pino";
+import { backoffDelayMs, type BackoffPolicy } from "../backoff/index.js";
 import { createRegistrar } from "./create-registrar.js";
 import type { ServiceInstance } from "./registrar.js";
 
@@ -21,8 +23,11 @@ export interface SelfRegistrationOptions {
   readonly uri: string;
   readonly instance: ServiceInstance;
   readonly logger: Logger;
+  /** Ceiling of the wait before the first retry (default 1 s); it doubles per failure up to retryMaxMs (default 30 s). */
   readonly retryInitialMs?: number;
   readonly retryMaxMs?: number;
+  /** [0, 1) like Math.random; injected by tests for the retry jitter. */
+  readonly random?: () => number;
 }
 
 export type SelfRegistrationResult = { readonly ok: true; readonly registration: SelfRegistration } | { readonly ok: false; readonly error: string };
@@ -32,8 +37,9 @@ export function startSelfRegistration(options: SelfRegistrationOptions): SelfReg
   if (!created.ok) return created;
   const registrar = created.registrar;
   const log = options.logger.child({ registry: options.uri, instanceId: options.instance.id });
-  const retryMaxMs = options.retryMaxMs ?? 30_000;
-  let delayMs = options.retryInitialMs ?? 1_000;
+  const retry: BackoffPolicy = { initialMs: options.retryInitialMs ?? 1_000, maxMs: options.retryMaxMs ?? 30_000 };
+  const random = options.random ?? Math.random;
+  let failures = 0;
   let isRegistered = false;
   let isStopped = false;
   let lastError: string | undefined;
@@ -51,12 +57,13 @@ export function startSelfRegistration(options: SelfRegistrationOptions): SelfReg
     } catch (error) {
       if (isStopped) return;
       const message = error instanceof Error ? error.message : String(error);
+      failures += 1;
+      const delayMs = backoffDelayMs(retry, failures, random);
       if (message !== lastError) log.warn({ err: message, retryMs: delayMs }, "cannot register; retrying in the background");
       lastError = message;
       timer = setTimeout(() => {
         attempt = tryRegister();
       }, delayMs);
-      delayMs = Math.min(retryMaxMs, delayMs * 2);
     }
   };
   attempt = tryRegister();

@@ -5,6 +5,6 @@ export { TASK_OUTCOME_KINDS, TaskCancelledError } from "./task.js";
 export type { TaskReport } from "./task-runner.js";
 export { NO_FREE_SLOT, WORKER_DRAINING } from "./task-runner.js";
 export { executeTask, formatSeconds, type ExecuteTaskOptions } from "./execute-task.js";
-export { backoffCapMs, reconnectDelayMs, type BackoffPolicy } from "./backoff.js";
+export type { BackoffPolicy } from "../backoff/index.js";
 export { generateWorkerId, type WorkerIdParts } from "./worker-id.js";
 export { resolveCoordinatorTarget, type CoordinatorTarget } from "./coordinator-endpoints.js";

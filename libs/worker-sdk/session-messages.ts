@@ -1,7 +1,6 @@
 // Builders for what a worker sends up its session, so the shapes of the
 // oneof live in one place.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { DurationSchema, type Duration } from "@bufbuild/protobuf/wkt";
 import {
   TaskState,
   WorkerSessionRequestSchema,
@@ -35,13 +34,4 @@ export function taskResultMessage(init: MessageInitShape<typeof TaskResultSchema
 /** The result a message carries, if it carries one. */
 export function resultOf(message: SessionRequest): TaskResult | undefined {
   return message.message.case === "taskResult" ? message.message.value : undefined;
-}
-
-/**
- * A Duration from milliseconds, kept to whole microseconds: protobuf-es's
- * durationFromMs needs whole milliseconds (fractional ones make non-integer nanos).
- */
-export function durationOfMs(ms: number): Duration {
-  const micros = Math.max(0, Math.round(ms * 1000));
-  return create(DurationSchema, { seconds: BigInt(Math.floor(micros / 1_000_000)), nanos: (micros % 1_000_000) * 1000 });
 }

@@ -4,13 +4,13 @@
 // client to worker. Updates and results go out through `send`; where they
 // end up (the session, or a buffer while disconnected) is the worker's call.
 import { SpanStatusCode } from "@opentelemetry/api";
-import { durationMs } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, durationMs } from "@bufbuild/protobuf/wkt";
 import { create } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
 import { TaskSpecSchema, type Assignment } from "../contracts/index.js";
 import { contextFrom, inSpan, traceContextOf } from "../telemetry/tracing.js";
 import { executeTask } from "./execute-task.js";
-import { durationOfMs, runningUpdateMessage, taskResultMessage, type SessionRequest } from "./session-messages.js";
+import { runningUpdateMessage, taskResultMessage, type SessionRequest } from "./session-messages.js";
 import { TaskCancelledError, type TaskHandler, type TaskOutcome } from "./task.js";
 
 export const NO_FREE_SLOT = "no free slot";
@@ -74,7 +74,8 @@ export function createTaskRunner(options: TaskRunnerOptions): TaskRunner {
         succeeded: outcome.kind === "succeeded",
         output: outcome.kind === "succeeded" ? outcome.output : new Uint8Array(0),
         error: outcome.kind === "succeeded" ? "" : outcome.error,
-        duration: durationOfMs(outcome.durationMs),
+        // Whole milliseconds: a fraction would make non-integer nanos, which do not serialize.
+        duration: durationFromMs(Math.round(outcome.durationMs)),
         traceContext,
       }),
     );

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TaskState, type TaskResult, type WorkerSessionRequest } from "../contracts/index.js";
 import { createWorker, type Worker, type WorkerOptions } from "./worker.js";
-import { durationOfMs } from "./session-messages.js";
 import { NO_FREE_SLOT, WORKER_DRAINING, type TaskReport } from "./task-runner.js";
 import { startFakeCoordinator, type FakeCoordinator, type FakeCoordinatorOptions } from "./testing/fake-coordinator.js";
 import { TaskCancelledError, type TaskHandler } from "./task.js";
@@ -148,7 +148,7 @@ describe("createWorker against a fake coordinator", () => {
         }),
     });
     await waitConnected();
-    coordinator.assign({ taskId: "slow", attempt: 2, task: { timeout: durationOfMs(100) } });
+    coordinator.assign({ taskId: "slow", attempt: 2, task: { timeout: durationFromMs(100) } });
     const result = resultIn(await coordinator.waitFor(isResultFor("slow")));
     expect(result).toMatchObject({ attempt: 2, succeeded: false, error: "timed out after 0.1 s" });
     expect(wasAborted).toBe(true);

@@ -6,11 +6,11 @@
 // acks and leaves; stop() leaves now.
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
+import { backoffDelayMs, type BackoffPolicy } from "../backoff/index.js";
 import { Coordinator } from "../contracts/index.js";
 import { createRpcClient, type ClientOptions, type RpcClient } from "../rpc/client.js";
 import { waitBeforeReconnect } from "../rpc/reconnect-wait.js";
 import { SCALEMESH_VERSION } from "../telemetry/version.js";
-import { reconnectDelayMs, type BackoffPolicy } from "./backoff.js";
 import { resolveCoordinatorTarget } from "./coordinator-endpoints.js";
 import { createProcessLoadSampler } from "./process-load.js";
 import { createResultOutbox } from "./result-outbox.js";
@@ -264,8 +264,8 @@ export function createWorker(options: WorkerOptions): Worker {
       if (isStopped || end.isClosedByWorker) return;
       // A session that registered proves the coordinator works: start the backoff over.
       if (end.wasRegistered) failures = 0;
-      const delayMs = reconnectDelayMs(reconnect, failures, random);
       failures += 1;
+      const delayMs = backoffDelayMs(reconnect, failures, random);
       log.warn({ coordinator: coordinatorTarget, error: end.error, delayMs, failures }, "session with the coordinator ended; reconnecting");
       // Ends early when discovery lists a coordinator again: joining should not sit out a backoff.
       await waitBeforeReconnect(coordinatorClient(), delayMs, stopController.signal);

@@ -2,6 +2,7 @@
 // Decisions are made locally from it; the coordinator's Place is the commit.
 // When the stream breaks the view is marked stale and re-synced with backoff.
 import type { Logger } from "pino";
+import { backoffDelayMs, type BackoffPolicy } from "../../libs/backoff/index.js";
 import { createHealthTracker, type HealthTracker, type WorkerCandidate, type WorkerHealth } from "../../libs/balancing/index.js";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Coordinator, type WatchClusterResponse, type WorkerStatus } from "../../libs/contracts/index.js";
@@ -23,6 +24,9 @@ export interface ClusterView {
   stop(): void;
 }
 
+/** The wait before re-opening a broken cluster watch: its ceiling doubles from 0.2 s to 2 s per failure in a row. */
+const RESYNC_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 2_000 };
+
 export function startClusterView(options: {
   /** The coordinator's channel (it follows the discovery URI); the view does not close it. */
   client: RpcClient<typeof Coordinator>;
@@ -32,6 +36,8 @@ export function startClusterView(options: {
   forecastHorizonMs?: number;
   /** Whether anyone ranks with the predictive strategy now; forecasting costs CPU only then. Default: always. */
   isForecastWanted?: () => boolean;
+  /** [0, 1) like Math.random; the re-sync jitter. */
+  random?: () => number;
 }): ClusterView {
   const workers = new Map<string, WorkerStatus>();
   const tracker = createHealthTracker();
@@ -91,20 +97,22 @@ export function startClusterView(options: {
   };
 
   const run = async (): Promise<void> => {
-    let backoffMs = 200;
+    const random = options.random ?? Math.random;
+    let failures = 0;
     while (!stopped) {
       try {
         for await (const event of client.watchCluster({}, { signal: abort.signal })) {
           apply(event);
-          backoffMs = 200;
+          failures = 0;
         }
       } catch (error) {
         if (stopped) return;
         if (synced) options.logger.warn({ coordinator: client.address, err: error instanceof Error ? error.message : String(error) }, "lost the cluster watch; re-syncing");
       }
       synced = false;
-      await waitBeforeReconnect(client, backoffMs * (0.5 + Math.random()), abort.signal);
-      backoffMs = Math.min(2_000, backoffMs * 2);
+      failures += 1;
+      // Full jitter, so the balancer replicas that lost one coordinator do not re-sync in step.
+      await waitBeforeReconnect(client, backoffDelayMs(RESYNC_BACKOFF, failures, random), abort.signal);
     }
   };
   run().catch((error: unknown) => options.logger.error({ err: error }, "cluster view loop failed"));

@@ -7,6 +7,7 @@
 // (Assign returned OK) and when each call failed, so a test can say how long
 // clients saw the mesh unavailable.
 import { setTimeout as sleep } from "node:timers/promises";
+import { backoffCeilingMs, type BackoffPolicy } from "../../libs/backoff/index.js";
 import type { AssignResponse, Balancer } from "../../libs/contracts/index.js";
 import { Code, ConnectError, toConnectError, type RpcClient } from "../../libs/rpc/index.js";
 
@@ -57,7 +58,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   if (options.clients.length === 0) throw new Error("runLoad: no clients");
   const callTimeoutMs = options.callTimeoutMs ?? 5_000;
   const giveUpMs = options.giveUpMs ?? 60_000;
-  const firstRetryDelayMs = options.retryDelayMs ?? 25;
+  // No jitter: a fixed cadence bounds how late a recovery is seen (500 ms at most), which the fault tests measure.
+  const retry: BackoffPolicy = { initialMs: options.retryDelayMs ?? 25, maxMs: 500 };
   const accepted = new Map<string, AssignResponse>();
   const refused = new Map<string, ConnectError>();
   const failedCalls: FailedCall[] = [];
@@ -69,7 +71,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     const payload = options.payload(i);
     const firstCallMs = Date.now();
     let clientIndex = i % options.clients.length;
-    let delayMs = firstRetryDelayMs;
     for (let tries = 1; ; tries += 1) {
       const client = options.clients[clientIndex] as RpcClient<typeof Balancer>;
       const callStartedMs = Date.now();
@@ -92,8 +93,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         }
       }
       clientIndex = (clientIndex + 1) % options.clients.length;
-      await sleep(delayMs);
-      delayMs = Math.min(500, delayMs * 2);
+      await sleep(backoffCeilingMs(retry, tries));
     }
   };
 

@@ -4,6 +4,7 @@
 // cancellations and acks a test asks for. Not a coordinator: no ledger, no
 // placement.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { pino } from "pino";
@@ -19,7 +20,6 @@ import {
 import { createAsyncQueue, type AsyncQueue } from "../../rpc/async-queue.js";
 import { Code } from "../../rpc/errors.js";
 import { register, startRpcServer, type RpcServer } from "../../rpc/server.js";
-import { durationOfMs } from "../session-messages.js";
 
 export interface FakeCoordinatorOptions {
   readonly heartbeatIntervalMs?: number;
@@ -100,8 +100,8 @@ export async function startFakeCoordinator(options: FakeCoordinatorOptions = {})
                       case: "registered",
                       value: {
                         workerId: request.message.value.worker?.workerId ?? "",
-                        heartbeatInterval: durationOfMs(options.heartbeatIntervalMs ?? 100),
-                        heartbeatTimeout: durationOfMs((options.heartbeatIntervalMs ?? 100) * 5),
+                        heartbeatInterval: durationFromMs(options.heartbeatIntervalMs ?? 100),
+                        heartbeatTimeout: durationFromMs((options.heartbeatIntervalMs ?? 100) * 5),
                         sessionEpoch: epoch,
                       },
                     },
