@@ -18,7 +18,7 @@ const SETTINGS: CoordinatorSettings = {
   deadWorkerRetentionMs: 60_000,
   isFailureDetectionEnabled: true,
   strategy: "least_loaded",
-  retryBackoff: { baseMs: 1000, capMs: 10_000 },
+  retryBackoff: { initialMs: 1000, maxMs: 10_000 },
 };
 
 function fixture(settings: Partial<CoordinatorSettings> = {}, store: TaskStore = createMemoryTaskStore()) {

@@ -43,7 +43,7 @@ const coordinator = new Coordinator(
     strategy: config.balancer.strategy,
     strategyOptions: strategyOptionsOf(config.balancer),
     recoveryGraceMs: config.coordinator.recovery_grace_sec * 1000,
-    retryBackoff: { baseMs: config.coordinator.retry_backoff_base_ms, capMs: config.coordinator.retry_backoff_cap_ms },
+    retryBackoff: { initialMs: config.coordinator.retry_backoff_base_ms, maxMs: config.coordinator.retry_backoff_cap_ms },
   },
   logger,
   store,
