@@ -127,6 +127,16 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 3; i += 1) await new Promise((resolve) => setImmediate(resolve));
 }
 
+/** The task `t` running on "doomed" (which meets everything), with right and wrong joined since. */
+async function placedOnDoomed(c: ConstraintCase, extra: { timeout?: TaskSpec["timeout"] } = {}) {
+  const m = mesh(c.strategy);
+  m.join("doomed", RIGHT, 1);
+  await m.place({ taskId: "t", ...extra, ...c.fields });
+  expect(m.workerOf("t")).toBe("doomed");
+  await m.joinRightAndWrong();
+  return m;
+}
+
 /** Each path places the task `t` with the constraint's fields and answers the worker it went to. */
 const PATHS: readonly { readonly name: string; readonly run: (c: ConstraintCase) => Promise<string | undefined> }[] = [
   {
@@ -171,11 +181,7 @@ const PATHS: readonly { readonly name: string; readonly run: (c: ConstraintCase)
   {
     name: "re-placement after its worker died",
     run: async (c) => {
-      const m = mesh(c.strategy);
-      m.join("doomed", RIGHT, 1);
-      await m.place({ taskId: "t", ...c.fields });
-      expect(m.workerOf("t")).toBe("doomed");
-      await m.joinRightAndWrong();
+      const m = await placedOnDoomed(c);
       m.coordinator.sessionEnded(m.sessions.get("doomed")!);
       m.clock.nowMs += 1_001;
       m.coordinator.checkLiveness();
@@ -186,11 +192,7 @@ const PATHS: readonly { readonly name: string; readonly run: (c: ConstraintCase)
   {
     name: "re-placement after a timeout",
     run: async (c) => {
-      const m = mesh(c.strategy);
-      m.join("doomed", RIGHT, 1);
-      await m.place({ taskId: "t", timeout: durationFromMs(1_000), ...c.fields });
-      expect(m.workerOf("t")).toBe("doomed");
-      await m.joinRightAndWrong();
+      const m = await placedOnDoomed(c, { timeout: durationFromMs(1_000) });
       m.coordinator.setCordoned("doomed", true);
       m.clock.nowMs += 3_001; // past the timeout and its slack
       m.coordinator.checkLiveness();
