@@ -10,8 +10,12 @@ import { WorkerState, WorkerStatusSchema, type WorkerStatus } from "../../libs/c
 import { createMemoryScalingHistory, type ScalingHistory, type StoredScalingEvent } from "../../libs/ledger/index.js";
 import type { AutoscaleConfig, DirectionBehavior } from "../../libs/scaling/index.js";
 import { createFakeWorkerProvider, type FakeWorkerProvider } from "../../test/support/fake-worker-provider.js";
-import { createAutoscaler, type Autoscaler, type AutoscalerSource, type RecoverySettings } from "./autoscaler.js";
-import type { ProviderKind } from "./providers/worker-provider.js";
+import { createAutoscaler, type Autoscaler, type FleetSource, type RecoverySettings } from "./autoscaler.js";
+import type { FleetHooks } from "./coordinator.js";
+import { EXTERNAL_CAPABILITIES } from "./providers/external-provider.js";
+import { KUBERNETES_CAPABILITIES } from "./providers/kubernetes-provider.js";
+import { LOCAL_CAPABILITIES } from "./providers/local-provider.js";
+import type { ProviderCapabilities, ProviderKind } from "./providers/worker-provider.js";
 
 const START_MS = 1_700_000_000_000;
 const START_TIMEOUT_MS = 10_000;
@@ -21,9 +25,11 @@ const SYNC_INTERVAL_MS = 15_000;
 // ---- fixtures -------------------------------------------------------------
 
 /** The coordinator as the loop sees it: registered workers, the queue, drains asked for. */
-interface FakeFleet extends AutoscalerSource {
+interface FakeFleet extends FleetSource {
   /** Every drainWorker() call, in order. */
   readonly drained: string[];
+  /** What the autoscaler attached, while it is attached. */
+  readonly hooks: FleetHooks | undefined;
   pendingCount: number;
   acceptedTotal: number;
   /** Registers now (the fleet's clock), as a worker agent joining. */
@@ -35,12 +41,20 @@ interface FakeFleet extends AutoscalerSource {
 function createFakeFleet(now: () => number): FakeFleet {
   const workers = new Map<string, WorkerStatus>();
   const drained: string[] = [];
+  let hooks: FleetHooks | undefined;
   return {
     drained,
+    get hooks() {
+      return hooks;
+    },
     pendingCount: 0,
     acceptedTotal: 0,
-    fleetWaker: undefined,
-    onQueued: undefined,
+    attachFleet(attached) {
+      hooks = attached;
+      return () => {
+        if (hooks === attached) hooks = undefined;
+      };
+    },
     listWorkers(includeDead) {
       return [...workers.values()]
         .filter((w) => includeDead || w.state !== WorkerState.DEAD)
@@ -95,6 +109,9 @@ interface HarnessOptions {
   readonly recovery?: Partial<RecoverySettings>;
   readonly isEnabled?: boolean;
   readonly kind?: ProviderKind;
+  /** What the fake provider declares (by default the local provider's). */
+  readonly capabilities?: ProviderCapabilities;
+  readonly workerTemplate?: FleetHooks["template"];
 }
 
 interface Harness {
@@ -109,7 +126,8 @@ function harness(options: HarnessOptions = {}): Harness {
   const clock = { nowMs: START_MS };
   const fleet = createFakeFleet(() => clock.nowMs);
   // A stopped worker's session ends with its process.
-  const provider = createFakeWorkerProvider({ kind: options.kind ?? "local", onStopped: (id) => fleet.leave(id) });
+  const fake = createFakeWorkerProvider({ kind: options.kind ?? "local", onStopped: (id) => fleet.leave(id) });
+  const provider = Object.assign(fake, { capabilities: options.capabilities ?? LOCAL_CAPABILITIES });
   const history = createMemoryScalingHistory();
   const autoscaler = createAutoscaler({
     source: fleet,
@@ -119,7 +137,8 @@ function harness(options: HarnessOptions = {}): Harness {
     syncIntervalMs: SYNC_INTERVAL_MS,
     startTimeoutMs: START_TIMEOUT_MS,
     drainTimeoutMs: DRAIN_TIMEOUT_MS,
-    recovery: { isEnabled: true, maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 60_000, ...options.recovery },
+    recovery: { isEnabled: true, maxAttempts: 3, ...options.recovery },
+    ...(options.workerTemplate ? { workerTemplate: options.workerTemplate } : {}),
     memoryLimitBytes: 0,
     history,
     logger: pino({ level: "silent" }),
@@ -302,6 +321,30 @@ describe("autoscaler: scale-down", () => {
     expect(h.provider.calls.replace).toEqual([]);
   });
 
+  it("hands a drained worker to a provider that stops with the drain at once, and keeps it out of the fleet while the platform refuses", async () => {
+    const h = harness({ kind: "kubernetes", capabilities: KUBERNETES_CAPABILITIES, policy: { minWorkers: 1 } });
+    join(h, "w-1", 1);
+    join(h, "w-2", 0);
+    join(h, "w-3", 0);
+    // The ReplicaSet is still settling: the first scale-down is refused (a log line, not a failed operation).
+    h.provider.refuseStop("w-2", new Error("DeploymentNotSettled"));
+
+    // 1 task on 12 slots against a target of 0.5: 3 workers → 1, the two idle ones.
+    await h.autoscaler.syncNow();
+    expect(h.fleet.drained).toEqual(["w-2", "w-3"]);
+    expect(h.provider.calls.stop).toEqual([["w-2", "w-3"]]);
+    expect(lastEvent(h)).toMatchObject({ reason: "ScaleDown", desiredWorkers: 1, action: "drain w-2, w-3", error: "" });
+    expect(h.autoscaler.status()).toMatchObject({ failedOperations: 0, scaleDowns: 1, currentWorkers: 1 });
+
+    // Still registered (draining) and refused: not stopped again until they leave or overrun drain_timeout_sec.
+    await syncAfter(h, 1000);
+    expect(h.provider.calls.stop).toEqual([["w-2", "w-3"]]);
+    await syncAt(h, START_MS + DRAIN_TIMEOUT_MS + 1);
+    expect(h.provider.calls.stop).toEqual([["w-2", "w-3"], ["w-2"], ["w-3"]]);
+    expect(h.fleet.drained).toEqual(["w-2", "w-3"]);
+    expect(h.provider.calls.start).toEqual([]);
+  });
+
   // followUp stops the drained worker, then recover() reads the same, earlier
   // provider.list() answer, where it is still listed: it must not count as dead.
   it.each([
@@ -329,7 +372,7 @@ describe("autoscaler: scale-down", () => {
 
 describe("autoscaler: recovery", () => {
   it("replaces a failed worker with backoff, then gives up after max_recovery_attempts and says it is degraded", async () => {
-    const h = harness({ policy: FROZEN, recovery: { maxAttempts: 2, baseDelayMs: 1000 } });
+    const h = harness({ policy: FROZEN, recovery: { maxAttempts: 2 } });
     join(h, "w-1");
     join(h, "w-2");
     await h.autoscaler.syncNow();
@@ -346,7 +389,7 @@ describe("autoscaler: recovery", () => {
     await syncAt(h, firstMs + 100);
     die(h, "w-1");
     await syncAt(h, firstMs + 200);
-    // After attempt 1 the next waits baseDelayMs × 2^1.
+    // After restart 1 the next waits 2 s (RECOVERY_BACKOFF: 2 s, 4 s, 8 s … 60 s).
     await syncAt(h, firstMs + 1999);
     expect(h.provider.calls.replace).toEqual(["w-1"]);
 
@@ -373,7 +416,7 @@ describe("autoscaler: recovery", () => {
 
   // Was a bug: the provider no longer lists a stopped restart, so recovery lost track of it.
   it("counts a replacement that never registers as a failed restart, and gives up after max_recovery_attempts", async () => {
-    const h = harness({ policy: FROZEN, recovery: { maxAttempts: 1, baseDelayMs: 1000 } });
+    const h = harness({ policy: FROZEN, recovery: { maxAttempts: 1 } });
     join(h, "w-1");
     join(h, "w-2");
     await h.autoscaler.syncNow();
@@ -499,7 +542,7 @@ describe("autoscaler: manual target, off, external", () => {
     // 5 tasks on 20 slots is 0.25 against a target of 0.5: 5 workers → 3.
     { name: "a fleet larger than its load needs", inFlightByWorker: [1, 1, 1, 1, 1], desired: 3, reason: "ScaleDown" },
   ])("records the decision for $name with the external provider, and acts on nothing", async ({ inFlightByWorker, desired, reason }) => {
-    const h = harness({ kind: "external", policy: { minWorkers: 2 } });
+    const h = harness({ kind: "external", capabilities: EXTERNAL_CAPABILITIES, policy: { minWorkers: 2 } });
     inFlightByWorker.forEach((inFlight, i) => h.fleet.register(`ext-${i + 1}`, { inFlight }));
 
     await h.autoscaler.syncNow();
@@ -555,9 +598,9 @@ describe("autoscaler: start, stop and the fleet waker", () => {
     return h;
   }
 
-  it("start() installs the fleet waker and syncs every interval; stop() removes both", async () => {
+  it("start() attaches the fleet hooks and syncs every interval; stop() detaches both", async () => {
     const h = await startHarness({ policy: { minWorkers: 2 } });
-    expect(h.fleet.fleetWaker).toBeTypeOf("function");
+    expect(h.fleet.hooks?.wake).toBeTypeOf("function");
     expect(vi.getTimerCount()).toBe(1);
     const listsAfterStart = h.provider.calls.list;
 
@@ -566,27 +609,35 @@ describe("autoscaler: start, stop and the fleet waker", () => {
     expect(h.provider.calls.list).toBe(listsAfterStart + 1);
 
     await h.autoscaler.stop();
-    expect(h.fleet.fleetWaker).toBeUndefined();
+    expect(h.fleet.hooks).toBeUndefined();
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it.each([
+    { name: "the one it is given", workerTemplate: { region: "eu", zone: "eu-1", capabilities: ["gpu"] }, expected: { region: "eu", zone: "eu-1", capabilities: ["gpu"] } },
+    { name: "a plain worker when it is given none", workerTemplate: undefined, expected: { region: "", zone: "", capabilities: [] } },
+  ])("offers the coordinator $name as what its workers look like", async ({ workerTemplate, expected }) => {
+    const h = await startHarness({ policy: { minWorkers: 1 }, ...(workerTemplate ? { workerTemplate } : {}) });
+    expect(h.fleet.hooks?.template).toEqual(expected);
   });
 
   it("a task that waits for a slot brings the next sync forward, at most once a second", async () => {
     const h = await startHarness({ policy: { minWorkers: 1 } });
-    expect(h.fleet.onQueued).toBeTypeOf("function");
+    expect(h.fleet.hooks?.onQueued).toBeTypeOf("function");
     const listsBefore = h.provider.calls.list;
-    h.fleet.onQueued?.();
+    h.fleet.hooks?.onQueued();
     await h.autoscaler.syncNow();
     expect(h.provider.calls.list).toBe(listsBefore + 1);
     // A burst of queued tasks within the second asks for no more syncs.
-    h.fleet.onQueued?.();
-    h.fleet.onQueued?.();
+    h.fleet.hooks?.onQueued();
+    h.fleet.hooks?.onQueued();
     expect(h.provider.calls.list).toBe(listsBefore + 1);
     h.clock.nowMs += 1_000;
-    h.fleet.onQueued?.();
+    h.fleet.hooks?.onQueued();
     await h.autoscaler.syncNow();
     expect(h.provider.calls.list).toBe(listsBefore + 2);
     await h.autoscaler.stop();
-    expect(h.fleet.onQueued).toBeUndefined();
+    expect(h.fleet.hooks).toBeUndefined();
   });
 
   interface WakerCase {
@@ -604,7 +655,7 @@ describe("autoscaler: start, stop and the fleet waker", () => {
     { name: "under a manual target", options: {}, prepare: (a) => a.scaleTo(0), isWoken: true, starts: [] },
     { name: "disabled from the start", options: { isEnabled: false }, prepare: nothing, isWoken: false, starts: [] },
     { name: "switched off", options: {}, prepare: (a) => a.setEnabled(false), isWoken: false, starts: [] },
-    { name: "on the external provider", options: { kind: "external" }, prepare: nothing, isWoken: false, starts: [] },
+    { name: "on the external provider", options: { kind: "external", capabilities: EXTERNAL_CAPABILITIES }, prepare: nothing, isWoken: false, starts: [] },
   ])("the fleet waker answers $isWoken when $name", async ({ options, prepare, isWoken, starts }) => {
     const h = await startHarness({ ...options, policy: { minWorkers: 0, allowScaleToZero: true } });
     await prepare(h.autoscaler);
@@ -612,7 +663,7 @@ describe("autoscaler: start, stop and the fleet waker", () => {
     const listsBefore = h.provider.calls.list;
 
     h.fleet.pendingCount = 1;
-    expect(h.fleet.fleetWaker?.()).toBe(isWoken);
+    expect(h.fleet.hooks?.wake()).toBe(isWoken);
     // A sync asks the provider for its list before its first await, so one the waker started shows at once.
     expect(h.provider.calls.list).toBe(listsBefore + (isWoken ? 1 : 0));
     if (isWoken) {

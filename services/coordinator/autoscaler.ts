@@ -1,33 +1,65 @@
 // The autoscaling loop, the HPA controller's half: every sync interval it
 // reads the fleet, asks the pure policy (libs/scaling) how many workers to
-// run, acts through the provider, and records the decision with its inputs.
-// Around the policy it keeps what only a loop can: which workers it started
-// and whether they joined, which it is draining away, and which died and are
-// being brought back (progressive backoff, then given up on: degraded).
+// run, asks the pure decisions (autoscale-upkeep.ts, autoscale-actions.ts)
+// what that means for each worker, carries them out through the provider,
+// and records the decision with its inputs. What it keeps between syncs is
+// only memory: which workers it started, which it is draining away, which
+// died and are being brought back, and which it gave up on (degraded).
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
-import { WorkerState } from "../../libs/contracts/index.js";
-import { decideScale, emptyAutoscaleState, type AutoscaleConfig, type AutoscaleState } from "../../libs/scaling/index.js";
-import type { ScalingEventRecord, ScalingHistory, StoredScalingEvent } from "../../libs/ledger/index.js";
+import { WorkerState, type WorkerStatus } from "../../libs/contracts/index.js";
+import {
+  decideScale,
+  emptyAutoscaleState,
+  type AutoscaleConfig,
+  type AutoscaleState,
+} from "../../libs/scaling/index.js";
+import type {
+  ScalingEventRecord,
+  ScalingHistory,
+  StoredScalingEvent,
+} from "../../libs/ledger/index.js";
+import { planScale, removalAction, type ScalePlan } from "./autoscale-actions.js";
+import type { RecoverySettings, RecoveryState } from "./autoscale-recovery.js";
+import {
+  FollowUpReason,
+  planUpkeep,
+  startingWorkerIds,
+  type FleetMemory,
+  type FleetObservation,
+  type UpkeepEffect,
+} from "./autoscale-upkeep.js";
 import { autoscalerMetrics } from "./autoscaler-metrics.js";
-import { readFleet, signalsRecord, type SignalSource } from "./scaling-signals.js";
-import type { ProvidedWorker, WorkerProvider } from "./providers/worker-provider.js";
+import type { FleetHooks } from "./coordinator.js";
+import { readFleet, signalsRecord } from "./scaling-signals.js";
+import type { ProvidedWorker, ProviderWithCapabilities } from "./providers/worker-provider.js";
 
-export interface AutoscalerSource extends SignalSource {
+export type { RecoverySettings } from "./autoscale-recovery.js";
+
+/**
+ * The coordinator as the autoscaler uses it, all of it: what a sync reads,
+ * the drain a scale-down asks for, and the hooks it hands over while it runs.
+ * The Coordinator satisfies it as it stands; re-wiring the coordinator side
+ * changes this one place.
+ */
+export interface FleetSource {
+  /** Registered workers (dead ones too when asked): readiness, load, heartbeat figures, registration times. */
+  listWorkers(includeDead: boolean): WorkerStatus[];
+  /** Tasks waiting for a slot. */
+  readonly pendingCount: number;
+  /** Tasks accepted since start, never reset: the arrival rate is its difference between syncs. */
+  readonly acceptedTotal: number;
+  /** A worker chosen for removal takes nothing new and finishes what it runs; throws for an unknown worker. */
   drainWorker(workerId: string): unknown;
-  fleetWaker: (() => boolean) | undefined;
-  onQueued: (() => void) | undefined;
+  /** Hands over wake-from-zero and queued-task hooks from start() to stop(); returns the detach. */
+  attachFleet(hooks: FleetHooks): () => void;
 }
+
+/** What a worker it starts looks like when nobody says: no region, zone or capabilities (only unconstrained tasks wait for one). */
+const PLAIN_WORKER: FleetHooks["template"] = { region: "", zone: "", capabilities: [] };
 
 /** Early syncs on a full fleet come at most this often: a spike is answered in about a second, not a sync interval. */
 const EARLY_SYNC_GAP_MS = 1_000;
-
-export interface RecoverySettings {
-  readonly isEnabled: boolean;
-  readonly maxAttempts: number;
-  readonly baseDelayMs: number;
-  readonly maxDelayMs: number;
-}
 
 /** What the optimizer's forecast says, for one lead time ahead. */
 export interface Prediction {
@@ -38,8 +70,10 @@ export interface Prediction {
 }
 
 export interface AutoscalerOptions {
-  readonly source: AutoscalerSource;
-  readonly provider: WorkerProvider;
+  readonly source: FleetSource;
+  readonly provider: ProviderWithCapabilities;
+  /** The region, zone and capabilities of the workers the provider starts: a task needing them waits for one instead of being refused. */
+  readonly workerTemplate?: FleetHooks["template"];
   readonly policy: AutoscaleConfig;
   readonly isEnabled: boolean;
   readonly syncIntervalMs: number;
@@ -84,12 +118,10 @@ export interface Autoscaler {
   setEnabled(isEnabled: boolean): Promise<void>;
 }
 
-/** A worker healthy this long starts its recovery count afresh. */
-const RECOVERY_RESET_MS = 60_000;
-
 export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
   const now = options.now ?? Date.now;
   const { provider, source, logger } = options;
+  const { capabilities } = provider;
   const log = logger.child({ component: "autoscaler", provider: provider.kind });
   let isEnabled = options.isEnabled;
   let manualTarget: number | undefined;
@@ -99,22 +131,35 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
   let current = 0;
   let startingCount = 0;
   let previousRate: { acceptedTotal: number; atMs: number } | undefined;
-  let predictive = options.predict ? "predictive: no forecast asked for yet" : "reactive only: off (autoscaler.predictive, or no coordinator.optimizer)";
+  let predictive = options.predict
+    ? "predictive: no forecast asked for yet"
+    : "reactive only: off (autoscaler.predictive, or no coordinator.optimizer)";
   let lastEvent: StoredScalingEvent | undefined = options.history.list({ limit: 1 })[0];
   /** Set while the provider cannot list its workers; cleared by the next good list. */
   let providerError: string | undefined;
   const totals = { scaleUps: 0, scaleDowns: 0, failed: 0, healthySec: 0, healthyCount: 0 };
-  /** Asked of the provider and not registered yet: id → when asked. */
+  // The loop's memory (FleetMemory in autoscale-upkeep.ts says what each holds); only this file changes it.
   const starts = new Map<string, number>();
-  /** Being drained away: id → since when. */
   const removing = new Map<string, number>();
-  const recovery = new Map<string, { attempts: number; nextAtMs: number }>();
+  const recovery = new Map<string, RecoveryState>();
   const healthySince = new Map<string, number>();
-  /** Workers given up on, with why (degraded while any is here); one that registers again leaves. */
   const failedWorkers = new Map<string, string>();
-  /** Restarts that never registered: dead, though the provider no longer lists them. */
   const lostRestarts = new Map<string, string>();
+  const memory: FleetMemory = {
+    starts,
+    removing,
+    recovery,
+    healthySince,
+    failedWorkers,
+    lostRestarts,
+  };
+  const upkeepSettings = {
+    startTimeoutMs: options.startTimeoutMs,
+    drainTimeoutMs: options.drainTimeoutMs,
+    recovery: options.recovery,
+  };
   let timer: NodeJS.Timeout | undefined;
+  let detachFleet: (() => void) | undefined;
   let running: Promise<void> | undefined;
   let isStopped = false;
 
@@ -123,13 +168,31 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
     const isNews = event.action !== "" || event.error !== "" || event.reason !== lastEvent?.reason;
     lastEvent = stored;
     if (!isNews) return;
-    const fields = { reason: event.reason, ready: event.readyWorkers, starting: event.startingWorkers, desired: event.desiredWorkers, action: event.action || undefined, error: event.error || undefined };
+    const fields = {
+      reason: event.reason,
+      ready: event.readyWorkers,
+      starting: event.startingWorkers,
+      desired: event.desiredWorkers,
+      action: event.action || undefined,
+      error: event.error || undefined,
+    };
     if (event.error) log.warn(fields, event.message);
     else log.info(fields, event.message);
   };
   /** An event of the loop's own (a failure, a recovery), recorded against the fleet as the last sync saw it. */
   const loopEvent = (reason: string, message: string, action: string, error: string): void =>
-    record({ reason, message, readyWorkers: current, startingWorkers: startingCount, desiredWorkers: desired, rawDesiredWorkers: desired, mode, signals: {}, action, error });
+    record({
+      reason,
+      message,
+      readyWorkers: current,
+      startingWorkers: startingCount,
+      desiredWorkers: desired,
+      rawDesiredWorkers: desired,
+      mode,
+      signals: {},
+      action,
+      error,
+    });
   const countFailure = (): void => {
     totals.failed += 1;
     autoscalerMetrics.failed.inc();
@@ -140,96 +203,91 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
     loopEvent("ProviderFailed", `${action} failed: ${message}`, action, message);
   };
 
-  /** Starts that joined, starts that never did, removals that finished. */
-  const followUp = async (provided: readonly ProvidedWorker[], registered: ReadonlyMap<string, number>): Promise<Set<string>> => {
-    const nowMs = now();
-    const removed = new Set<string>();
-    for (const [id, askedAtMs] of starts) {
-      const registeredAtMs = registered.get(id);
-      if (registeredAtMs !== undefined) {
+  /** Carries out one upkeep decision; `removed` gathers the workers stopped during this sync. */
+  const carryOut = async (
+    effect: UpkeepEffect,
+    atMs: number,
+    removed: Set<string>,
+  ): Promise<void> => {
+    const id = effect.workerId;
+    switch (effect.kind) {
+      case "joined":
         starts.delete(id);
-        healthySince.set(id, nowMs);
-        // The worker's own registration time, not this sync's: the loop may look only every sync_interval_sec.
-        const healthySec = Math.max(0, Math.min(nowMs, registeredAtMs) - askedAtMs) / 1000;
-        totals.healthySec += healthySec;
+        healthySince.set(id, atMs);
+        totals.healthySec += effect.healthySec;
         totals.healthyCount += 1;
-        autoscalerMetrics.timeToHealthy.observe(healthySec);
-      } else if (nowMs - askedAtMs > options.startTimeoutMs) {
+        autoscalerMetrics.timeToHealthy.observe(effect.healthySec);
+        return;
+      case "start_timed_out":
         starts.delete(id);
-        const why = `${id} did not register within ${options.startTimeoutMs / 1000} s (autoscaler.worker_start_timeout_sec)`;
-        fail(`start ${id}`, new Error(why));
-        await provider.stop([id]).catch(() => undefined);
+        fail(`start ${id}`, new Error(effect.message));
+        if (effect.shouldStop) await provider.stop([id]).catch(() => undefined);
         removed.add(id);
         // A restart that never joined is a failed restart: recovery goes on (and counts it).
-        if (recovery.has(id)) lostRestarts.set(id, why);
-      }
-    }
-    for (const id of failedWorkers.keys()) if (registered.has(id)) failedWorkers.delete(id);
-    const byId = new Map(provided.map((w) => [w.workerId, w]));
-    for (const [id, sinceMs] of removing) {
-      const worker = byId.get(id);
-      const hasLeft = !registered.has(id) && (worker === undefined || worker.state === "exited" || worker.state === "failed");
-      const isOverdue = nowMs - sinceMs > options.drainTimeoutMs;
-      if (!hasLeft && !isOverdue) continue;
-      try {
-        await provider.stop([id]);
-      } catch (error) {
-        // Kept in `removing` (drained, no new work): the next sync tries again.
-        fail(`stop ${id}`, error);
-        continue;
-      }
-      removing.delete(id);
-      healthySince.delete(id);
-      removed.add(id);
-      if (isOverdue && !hasLeft) log.warn({ workerId: id, drainTimeoutMs: options.drainTimeoutMs }, "worker did not finish draining in time; stopped anyway (autoscaler.drain_timeout_sec)");
-    }
-    // A worker that left cleanly on its own (an operator's DrainWorker, exit 0) is not a failure to
-    // recover from: its remains are cleaned up, and the policy decides whether the fleet needs another.
-    for (const worker of provided) {
-      if (worker.state !== "exited" || registered.has(worker.workerId) || removing.has(worker.workerId) || starts.has(worker.workerId) || removed.has(worker.workerId)) continue;
-      await provider.stop([worker.workerId]).catch(() => undefined);
-      healthySince.delete(worker.workerId);
-      removed.add(worker.workerId);
-    }
-    return removed;
-  };
-
-  /** Workers the provider runs that died while nobody was removing them. */
-  const recover = async (provided: readonly ProvidedWorker[], removed: ReadonlySet<string>): Promise<void> => {
-    const nowMs = now();
-    const dead = [
-      ...provided.filter((w) => w.state === "failed" && !removed.has(w.workerId)).map((w) => ({ workerId: w.workerId, detail: w.detail })),
-      ...[...lostRestarts].filter(([id]) => !provided.some((w) => w.workerId === id && w.state !== "failed")).map(([workerId, detail]) => ({ workerId, detail })),
-    ];
-    for (const worker of dead) {
-      const id = worker.workerId;
-      if (removing.has(id) || starts.has(id) || failedWorkers.has(id)) continue;
-      const since = healthySince.get(id);
-      let state = recovery.get(id);
-      if (state === undefined || (since !== undefined && nowMs - since > RECOVERY_RESET_MS)) state = { attempts: 0, nextAtMs: nowMs };
-      healthySince.delete(id);
-      recovery.set(id, state);
-      if (!options.recovery.isEnabled || state.attempts >= options.recovery.maxAttempts) {
-        const why = options.recovery.isEnabled ? `gave up after ${state.attempts} restart(s) (scaling.max_recovery_attempts)` : "auto recovery is off (scaling.enable_auto_recovery)";
-        const reason = `worker ${id} failed (${worker.detail}); ${why}`;
-        failedWorkers.set(id, reason);
+        if (effect.isRestart) lostRestarts.set(id, effect.message);
+        return;
+      case "finish_removal":
+        try {
+          await provider.stop([id]);
+        } catch (error) {
+          // Kept in `removing` (drained, no new work): the next sync tries again.
+          fail(`stop ${id}`, error);
+          return;
+        }
+        removing.delete(id);
+        healthySince.delete(id);
+        removed.add(id);
+        if (effect.reason === FollowUpReason.DrainTimedOut)
+          log.warn({ workerId: id, drainTimeoutMs: options.drainTimeoutMs }, effect.message);
+        return;
+      case "clean_up":
+        await provider.stop([id]).catch(() => undefined);
+        healthySince.delete(id);
+        removed.add(id);
+        return;
+      case "clear_failure":
+        failedWorkers.delete(id);
+        return;
+      case "restart":
+        healthySince.delete(id);
+        recovery.set(id, effect.recovery);
+        try {
+          await provider.replace(id);
+          lostRestarts.delete(id);
+          starts.set(id, atMs);
+          loopEvent("Recovering", effect.message, `replace ${id}`, "");
+        } catch (error) {
+          fail(`replace ${id}`, error);
+        }
+        return;
+      case "wait":
+        healthySince.delete(id);
+        recovery.set(id, effect.recovery);
+        return;
+      case "give_up":
+        healthySince.delete(id);
+        recovery.set(id, effect.recovery);
+        failedWorkers.set(id, effect.message);
         lostRestarts.delete(id);
-        loopEvent("RecoveryFailed", reason, "", worker.detail);
-        continue;
-      }
-      if (nowMs < state.nextAtMs) continue;
-      state.attempts += 1;
-      state.nextAtMs = nowMs + Math.min(options.recovery.maxDelayMs, options.recovery.baseDelayMs * 2 ** state.attempts);
-      try {
-        await provider.replace(id);
-        lostRestarts.delete(id);
-        starts.set(id, nowMs);
-        loopEvent("Recovering", `worker ${id} died (${worker.detail}); restart ${state.attempts} of ${options.recovery.maxAttempts}`, `replace ${id}`, "");
-      } catch (error) {
-        fail(`replace ${id}`, error);
+        loopEvent("RecoveryFailed", effect.message, "", effect.detail);
+        return;
+      default: {
+        const unknown: never = effect;
+        throw new Error(`unknown upkeep effect ${JSON.stringify(unknown)}`);
       }
     }
   };
+
+  /** Registered workers (not dead), by id, with when each registered. */
+  const registeredNow = (): Map<string, number> =>
+    new Map(
+      source
+        .listWorkers(false)
+        .map(
+          (w) =>
+            [w.spec?.workerId ?? "", w.registeredAt ? timestampMs(w.registeredAt) : now()] as const,
+        ),
+    );
 
   const sync = async (): Promise<void> => {
     let provided: readonly ProvidedWorker[];
@@ -241,24 +299,28 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       fail("list", error);
       return;
     }
-    const registered = new Map(source.listWorkers(false).map((w) => [w.spec?.workerId ?? "", w.registeredAt ? timestampMs(w.registeredAt) : now()] as const));
-    const removed = await followUp(provided, registered);
-    await recover(provided, removed);
+    const observed: FleetObservation = { provided, registered: registeredNow() };
+    const upkeepAtMs = now();
+    const removed = new Set<string>();
+    for (const effect of planUpkeep({
+      nowMs: upkeepAtMs,
+      observed,
+      memory,
+      capabilities,
+      settings: upkeepSettings,
+    }))
+      await carryOut(effect, upkeepAtMs, removed);
 
     const nowMs = now();
-    const reading = readFleet({ source, removing: new Set(removing.keys()), previous: previousRate, nowMs, memoryLimitBytes: options.memoryLimitBytes });
+    const reading = readFleet({
+      source,
+      removing: new Set(removing.keys()),
+      previous: previousRate,
+      nowMs,
+      memoryLimitBytes: options.memoryLimitBytes,
+    });
     previousRate = { acceptedTotal: source.acceptedTotal, atMs: nowMs };
-    const managed = new Set([...provided.map((w) => w.workerId), ...starts.keys()]);
-    // Starting: asked for and not joined, or (kubernetes) pods the provider shows that have not joined.
-    // Dead workers waiting out a recovery backoff count too: the policy must not start others in their place.
-    const awaitingRestart = [...recovery.keys()].filter((id) => !registered.has(id) && !failedWorkers.has(id) && !removed.has(id) && (lostRestarts.has(id) || provided.some((w) => w.workerId === id && w.state === "failed")));
-    const startingIds = [
-      ...new Set([
-        ...starts.keys(),
-        ...awaitingRestart,
-        ...provided.filter((w) => (w.state === "starting" || w.state === "running") && !registered.has(w.workerId) && !removing.has(w.workerId) && !removed.has(w.workerId)).map((w) => w.workerId),
-      ]),
-    ];
+    const startingIds = startingWorkerIds({ observed, memory, removed });
     current = reading.readyWorkerIds.length;
     startingCount = startingIds.length;
     autoscalerMetrics.current.set(current);
@@ -267,7 +329,12 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
     let decision: { desired: number; raw: number; reason: string; message: string };
     if (manualTarget !== undefined) {
       mode = "manual";
-      decision = { desired: manualTarget, raw: manualTarget, reason: "Manual", message: `manual target ${manualTarget} (ScaleWorkers; SetAutoscaling turns the autoscaler back on)` };
+      decision = {
+        desired: manualTarget,
+        raw: manualTarget,
+        reason: "Manual",
+        message: `manual target ${manualTarget} (ScaleWorkers; SetAutoscaling turns the autoscaler back on)`,
+      };
     } else if (isEnabled) {
       const prediction = await predictNow();
       const result = decideScale({
@@ -277,17 +344,38 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
         signals: reading.signals,
         config: options.policy,
         state: policyState,
-        ...(prediction ? { predictedWorkers: prediction.predictedWorkers, isBurstDetected: prediction.isBurstDetected, predictionNote: prediction.note } : {}),
+        ...(prediction
+          ? {
+              predictedWorkers: prediction.predictedWorkers,
+              isBurstDetected: prediction.isBurstDetected,
+              predictionNote: prediction.note,
+            }
+          : {}),
       });
       policyState = result.state;
       mode = result.mode;
-      decision = { desired: result.desiredWorkers, raw: result.rawDesiredWorkers, reason: result.reason, message: result.message };
+      decision = {
+        desired: result.desiredWorkers,
+        raw: result.rawDesiredWorkers,
+        reason: result.reason,
+        message: result.message,
+      };
     } else {
       return;
     }
     desired = decision.desired;
     autoscalerMetrics.desired.set(desired);
-    const outcome = provider.kind === "external" ? { action: "", error: "" } : await act(desired, current, startingIds, reading.inFlightByWorker, managed);
+    const plan = planScale({
+      desiredWorkers: desired,
+      inFlightByReadyWorker: reading.inFlightByWorker,
+      startingIds,
+      managed: new Set([...provided.map((w) => w.workerId), ...starts.keys()]),
+      removing: new Set(removing.keys()),
+      registeredAtMs: observed.registered,
+      capabilities,
+    });
+    log.debug({ reason: plan.reason }, plan.message);
+    const outcome = await act(plan);
     record({
       reason: decision.reason,
       message: decision.message,
@@ -322,54 +410,54 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
     }
   };
 
-  /** Converges on `target`; says what it did ("" for nothing), or why that failed. */
-  const act = async (target: number, ready: number, startingIds: readonly string[], inFlight: ReadonlyMap<string, number>, managed: ReadonlySet<string>): Promise<{ action: string; error: string }> => {
-    const have = ready + startingIds.length;
-    if (target > have) {
-      const count = target - have;
+  /** Carries out the scale plan; says what it did ("" for nothing), or why that failed. */
+  const act = async (plan: ScalePlan): Promise<{ action: string; error: string }> => {
+    if (plan.startCount > 0) {
+      const count = plan.startCount;
       try {
         const ids = await provider.start(count);
         const askedAtMs = now();
         for (const id of ids) starts.set(id, askedAtMs);
         totals.scaleUps += 1;
         autoscalerMetrics.scaleUps.inc();
-        return { action: `start ${count}${ids.length > 0 ? ` (${ids.join(", ")})` : ""}`, error: "" };
+        return {
+          action: `start ${count}${ids.length > 0 ? ` (${ids.join(", ")})` : ""}`,
+          error: "",
+        };
       } catch (error) {
         countFailure();
         return { action: "", error: `start ${count}: ${errorText(error)}` };
       }
     }
-    if (target >= have) return { action: "", error: "" };
-    let excess = have - target;
-    const stopped: string[] = [];
-    // Workers still starting serve nobody yet: they go first, without a drain.
-    for (const id of startingIds.slice(0, excess)) {
+    for (const id of plan.stopStarting) {
       starts.delete(id);
       await provider.stop([id]).catch(() => undefined);
-      stopped.push(id);
     }
-    excess -= stopped.length;
-    // Then the least busy of the workers this provider runs; each is drained (no task is cut off) before it is stopped.
-    const victims = [...inFlight.entries()].filter(([id]) => managed.has(id) && !removing.has(id)).sort((a, b) => a[1] - b[1]).slice(0, excess).map(([id]) => id);
-    for (const id of victims) {
+    for (const id of plan.drain) {
       try {
         source.drainWorker(id);
         removing.set(id, now());
       } catch (error) {
-        log.warn({ workerId: id, err: errorText(error) }, "could not drain a worker chosen for removal");
+        log.warn(
+          { workerId: id, err: errorText(error) },
+          "could not drain a worker chosen for removal",
+        );
       }
     }
-    // On Kubernetes the drained agent's container would be restarted by the
-    // kubelet; lowering replicas at once lets the pod's own SIGTERM end it,
-    // and the agent finishes its tasks within the pod's grace period.
-    if (provider.kind === "kubernetes" && victims.length > 0) {
-      await provider.stop(victims).catch((error: unknown) => log.warn({ workers: victims, err: errorText(error) }, "kubernetes refused the scale-down for now; retrying at the next sync"));
+    if (plan.stopWithDrain.length > 0) {
+      await provider
+        .stop(plan.stopWithDrain)
+        .catch((error: unknown) =>
+          log.warn(
+            { workers: plan.stopWithDrain, err: errorText(error) },
+            "the provider refused the scale-down for now; each is stopped again once it has left or overrun drain_timeout_sec",
+          ),
+        );
     }
-    if (stopped.length + victims.length === 0) return { action: "", error: "" };
+    if (plan.stopStarting.length + plan.drain.length === 0) return { action: "", error: "" };
     totals.scaleDowns += 1;
     autoscalerMetrics.scaleDowns.inc();
-    const action = [stopped.length > 0 ? `stop starting ${stopped.join(", ")}` : "", victims.length > 0 ? `drain ${victims.join(", ")}` : ""].filter(Boolean).join("; ");
-    return { action, error: "" };
+    return { action: removalAction(plan), error: "" };
   };
 
   const syncNow = (): Promise<void> => {
@@ -403,27 +491,41 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
 
   return {
     start() {
-      source.fleetWaker = () => {
-        if (provider.kind === "external" || isStopped || (!isEnabled && manualTarget === undefined)) return false;
-        void syncNow();
-        return true;
-      };
-      // Tasks waiting for a slot mean the fleet is full now: look again early instead of at the next tick.
+      // Steering: enabled, or holding a manual target; either may grow the fleet.
+      const isSteering = (): boolean => !isStopped && (isEnabled || manualTarget !== undefined);
       let lastEarlySyncMs = 0;
-      source.onQueued = () => {
-        if (isStopped || (!isEnabled && manualTarget === undefined) || now() - lastEarlySyncMs < EARLY_SYNC_GAP_MS) return;
-        lastEarlySyncMs = now();
-        void syncNow();
-      };
-      log.info({ enabled: isEnabled, syncIntervalMs: options.syncIntervalMs, minWorkers: options.policy.minWorkers, maxWorkers: options.policy.maxWorkers }, "autoscaler started");
+      detachFleet = source.attachFleet({
+        template: options.workerTemplate ?? PLAIN_WORKER,
+        wake: () => {
+          if (!capabilities.canStart || !isSteering()) return false;
+          void syncNow();
+          return true;
+        },
+        // Tasks waiting for a slot mean the fleet is full now: look again early instead of at the next tick.
+        onQueued: () => {
+          if (!isSteering() || now() - lastEarlySyncMs < EARLY_SYNC_GAP_MS) return;
+          lastEarlySyncMs = now();
+          void syncNow();
+        },
+      });
+      log.info(
+        {
+          enabled: isEnabled,
+          syncIntervalMs: options.syncIntervalMs,
+          minWorkers: options.policy.minWorkers,
+          maxWorkers: options.policy.maxWorkers,
+          capabilities,
+        },
+        "autoscaler started",
+      );
       void syncNow();
       timer = setInterval(() => void syncNow(), options.syncIntervalMs);
     },
     async stop() {
       isStopped = true;
       clearInterval(timer);
-      source.fleetWaker = undefined;
-      source.onQueued = undefined;
+      detachFleet?.();
+      detachFleet = undefined;
       await running;
     },
     syncNow,
@@ -431,7 +533,13 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       // Counted now, not at the last sync: an operator asking between syncs sees the fleet as it is.
       const workers = source.listWorkers(false);
       const registeredIds = new Set(workers.map((w) => w.spec?.workerId ?? ""));
-      return statusNow(workers.filter((w) => w.state === WorkerState.ALIVE && !w.cordoned && !removing.has(w.spec?.workerId ?? "")).length, [...starts.keys()].filter((id) => !registeredIds.has(id)).length);
+      return statusNow(
+        workers.filter(
+          (w) =>
+            w.state === WorkerState.ALIVE && !w.cordoned && !removing.has(w.spec?.workerId ?? ""),
+        ).length,
+        [...starts.keys()].filter((id) => !registeredIds.has(id)).length,
+      );
     },
     async scaleTo(workers) {
       manualTarget = workers;
@@ -444,7 +552,11 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       // Handed back to the policy, the fleet as it stands counts as its latest decision: no scale-down
       // before the down window and the cool-down have passed, as after any scale action.
       const nowMs = now();
-      policyState = { ...emptyAutoscaleState(), recommendations: [{ atMs: nowMs, workers: Math.max(current + startingCount, desired) }], lastScaleAtMs: nowMs };
+      policyState = {
+        ...emptyAutoscaleState(),
+        recommendations: [{ atMs: nowMs, workers: Math.max(current + startingCount, desired) }],
+        lastScaleAtMs: nowMs,
+      };
       await syncNow();
     },
   };

@@ -3,8 +3,9 @@
 // memory from heartbeats, and the arrival rate since the last sync. Only
 // workers that take tasks count as capacity (a draining or cordoned worker
 // is on its way out), but their in-flight work still counts as load.
-import { WorkerState, type WorkerStatus } from "../../libs/contracts/index.js";
+import { WorkerState } from "../../libs/contracts/index.js";
 import type { ScalingSignals } from "../../libs/scaling/index.js";
+import type { FleetSource } from "./autoscaler.js";
 
 export interface FleetReading {
   readonly signals: ScalingSignals;
@@ -14,11 +15,8 @@ export interface FleetReading {
   readonly inFlightByWorker: ReadonlyMap<string, number>;
 }
 
-export interface SignalSource {
-  listWorkers(includeDead: boolean): WorkerStatus[];
-  readonly pendingCount: number;
-  readonly acceptedTotal: number;
-}
+/** The coordinator's reads the signals need (FleetSource, in autoscaler.ts, is the whole of what the loop uses). */
+export type SignalSource = Pick<FleetSource, "listWorkers" | "pendingCount" | "acceptedTotal">;
 
 export function readFleet(options: {
   source: SignalSource;

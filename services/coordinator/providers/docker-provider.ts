@@ -5,7 +5,7 @@
 // no log line, error or returned value carries them.
 import Dockerode from "dockerode";
 import type { Logger } from "pino";
-import type { ProvidedState, ProvidedWorker, WorkerHealth, WorkerProvider } from "./worker-provider.js";
+import type { ProvidedState, ProvidedWorker, ProviderCapabilities, ProviderWithCapabilities, WorkerHealth } from "./worker-provider.js";
 
 export const LABEL_WORKER_ID = "scalemesh.worker-id";
 export const LABEL_MANAGED_BY = "scalemesh.managed-by";
@@ -16,6 +16,8 @@ export const WORKER_ID_ENV = "SCALEMESH_WORKER_WORKER_ID";
 /** The image's entrypoint (deploy/entrypoint.sh) runs the service its first argument names. */
 export const DEFAULT_WORKER_CMD: readonly string[] = ["worker-agent"];
 export const DEFAULT_STOP_TIMEOUT_SEC = 10;
+/** Its containers run with restart policy "no": one that ends stays ended, so it is stopped only once drained. */
+export const DOCKER_CAPABILITIES: ProviderCapabilities = { canStart: true, canStop: true, stopOnScaleDown: "after-drain" };
 /** A fresh id is drawn again when a name is taken (24 random bits rarely collide, but a pool lives long). */
 const NAME_ATTEMPTS = 3;
 /** What the engine accepts as a container name. */
@@ -58,7 +60,7 @@ interface Launched {
   readonly container: Dockerode.Container;
 }
 
-export function createDockerProvider(options: DockerProviderOptions): WorkerProvider {
+export function createDockerProvider(options: DockerProviderOptions): ProviderWithCapabilities {
   if (!CONTAINER_NAME.test(options.workerPrefix)) {
     throw new Error(`docker provider: worker prefix "${options.workerPrefix}" cannot start a container name (allowed: [a-zA-Z0-9][a-zA-Z0-9_.-]*)`);
   }
@@ -211,6 +213,7 @@ export function createDockerProvider(options: DockerProviderOptions): WorkerProv
 
   return {
     kind: "docker",
+    capabilities: DOCKER_CAPABILITIES,
     list,
     start: async (count) => {
       if (count <= 0) return [];

@@ -1,15 +1,18 @@
 // The external provider acts on nothing: something else runs the workers
 // (KEDA, an HPA, a person) and reads the autoscaler's desired count from
-// /metrics (scalemesh_autoscaler_desired_workers). The loop knows this kind
-// and records its decisions without asking for starts or stops.
-import type { WorkerProvider } from "./worker-provider.js";
+// /metrics (scalemesh_autoscaler_desired_workers). It declares that it can
+// neither start nor stop, so the loop records its decisions and asks nothing.
+import type { ProviderCapabilities, ProviderWithCapabilities } from "./worker-provider.js";
 
-export function createExternalProvider(): WorkerProvider {
+export const EXTERNAL_CAPABILITIES: ProviderCapabilities = { canStart: false, canStop: false, stopOnScaleDown: "after-drain" };
+
+export function createExternalProvider(): ProviderWithCapabilities {
   const refuse = async (): Promise<never> => {
     throw new Error("the external provider starts and stops nothing; run workers yourself and scale them on scalemesh_autoscaler_desired_workers");
   };
   return {
     kind: "external",
+    capabilities: EXTERNAL_CAPABILITIES,
     list: async () => [],
     start: refuse,
     stop: async () => {},

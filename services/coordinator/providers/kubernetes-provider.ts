@@ -17,7 +17,7 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import type { ProvidedState, ProvidedWorker, WorkerHealth, WorkerProvider } from "./worker-provider.js";
+import type { ProvidedState, ProvidedWorker, ProviderCapabilities, ProviderWithCapabilities, WorkerHealth } from "./worker-provider.js";
 import { abortWith } from "../../../libs/discovery/k8s-abort.js";
 import { setTimeout as delay } from "node:timers/promises";
 
@@ -36,6 +36,13 @@ export interface KubernetesProviderOptions {
   /** Each API request gives up after this long. */
   readonly requestTimeoutMs?: number;
 }
+
+/**
+ * The kubelet restarts a drained agent's container when it exits, so the loop
+ * lowers the replicas as it drains: the pod's own SIGTERM then ends the
+ * agent, which finishes its tasks within the pod's grace period.
+ */
+export const KUBERNETES_CAPABILITIES: ProviderCapabilities = { canStart: true, canStop: true, stopOnScaleDown: "with-drain" };
 
 export const POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost";
 /** int32's minimum: nothing can rank a pod cheaper, so only another pod at this cost can tie. */
@@ -58,7 +65,7 @@ const FAILING_WAIT_REASONS = new Set(["CrashLoopBackOff", "ImagePullBackOff", "E
 const MAX_SCALE_ATTEMPTS = 5;
 const START_POLL_MS = 250;
 
-export function createKubernetesProvider(options: KubernetesProviderOptions): WorkerProvider {
+export function createKubernetesProvider(options: KubernetesProviderOptions): ProviderWithCapabilities {
   const { namespace, deployment, labelSelector } = options;
   const clock = options.clock ?? { now: Date.now };
   const startWaitMs = options.startWaitMs ?? 0;
@@ -200,6 +207,7 @@ export function createKubernetesProvider(options: KubernetesProviderOptions): Wo
 
   return {
     kind: "kubernetes",
+    capabilities: KUBERNETES_CAPABILITIES,
     list: async () => (await listPods()).sort(byCreation).map(toProvidedWorker),
     start,
     stop,

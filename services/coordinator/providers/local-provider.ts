@@ -7,7 +7,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import type { ProvidedWorker, WorkerHealth, WorkerProvider } from "./worker-provider.js";
+import type { ProvidedWorker, ProviderCapabilities, ProviderWithCapabilities, WorkerHealth } from "./worker-provider.js";
+
+/** Its children are ours to start and stop; a stopped child gets SIGTERM, so it is stopped only once drained. */
+export const LOCAL_CAPABILITIES: ProviderCapabilities = { canStart: true, canStop: true, stopOnScaleDown: "after-drain" };
 
 export interface LocalProviderOptions {
   /** The coordinator's address as the children should dial it (a discovery URI). */
@@ -37,7 +40,7 @@ interface LocalChild {
   isStopping: boolean;
 }
 
-export function createLocalProvider(options: LocalProviderOptions): WorkerProvider {
+export function createLocalProvider(options: LocalProviderOptions): ProviderWithCapabilities {
   const now = options.now ?? Date.now;
   const children = new Map<string, LocalChild>();
   let lastNumber = 0;
@@ -102,6 +105,7 @@ export function createLocalProvider(options: LocalProviderOptions): WorkerProvid
 
   return {
     kind: "local",
+    capabilities: LOCAL_CAPABILITIES,
     list: async () => [...children.values()].map(stateOf),
     start: async (count) => {
       const ids: string[] = [];

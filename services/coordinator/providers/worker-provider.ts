@@ -2,7 +2,8 @@
 // how many and which, a provider makes it so on its platform. Every worker a
 // provider starts registers with the coordinator under the id the provider
 // gave it (or, on Kubernetes, its pod name), so the loop can match what the
-// provider runs with what has joined.
+// provider runs with what has joined. What the loop may ask of a provider is
+// data the provider declares (its capabilities), never a branch on its kind.
 
 export type ProviderKind = "local" | "docker" | "kubernetes" | "external";
 
@@ -19,7 +20,24 @@ export interface ProvidedWorker {
 
 export type WorkerHealth = "healthy" | "unhealthy" | "unknown" | "gone";
 
+/** What the autoscaling loop may ask of a provider, and how it takes workers away. */
+export interface ProviderCapabilities {
+  /** It brings workers into being: start(n) for a scale-up, replace(id) for a recovery. */
+  readonly canStart: boolean;
+  /** It takes workers away: stop(ids) for a scale-down, a start that never registered, a worker that exited. */
+  readonly canStop: boolean;
+  /**
+   * When a worker chosen for removal is handed to stop(). "after-drain": once
+   * it has drained and left (or overran drain_timeout_sec), since stop() ends
+   * the process outright. "with-drain": at once, since the platform would
+   * restart an agent that ends by itself (a kubelet does) and its own stop is
+   * graceful (SIGTERM, then the agent finishes its tasks in the grace period).
+   */
+  readonly stopOnScaleDown: "after-drain" | "with-drain";
+}
+
 export interface WorkerProvider {
+  /** For logs and the status line only: the loop decides from `capabilities`. */
   readonly kind: ProviderKind;
   /** What the provider runs now, starting ones included. */
   list(): Promise<readonly ProvidedWorker[]>;
@@ -42,3 +60,11 @@ export interface WorkerProvider {
   /** Stops watching; local stops its children (after the coordinator drained them). */
   close(): Promise<void>;
 }
+
+/**
+ * A provider as the autoscaling loop takes it: every real provider declares
+ * its capabilities. Apart from WorkerProvider only because the in-memory fake
+ * in test/support implements that interface without them (the loop's tests
+ * add them); fold the field into WorkerProvider once the fake declares it.
+ */
+export type ProviderWithCapabilities = WorkerProvider & { readonly capabilities: ProviderCapabilities };
