@@ -126,8 +126,7 @@ function harness(options: HarnessOptions = {}): Harness {
   const clock = { nowMs: START_MS };
   const fleet = createFakeFleet(() => clock.nowMs);
   // A stopped worker's session ends with its process.
-  const fake = createFakeWorkerProvider({ kind: options.kind ?? "local", onStopped: (id) => fleet.leave(id) });
-  const provider = Object.assign(fake, { capabilities: options.capabilities ?? LOCAL_CAPABILITIES });
+  const provider = createFakeWorkerProvider({ kind: options.kind ?? "local", capabilities: options.capabilities ?? LOCAL_CAPABILITIES, onStopped: (id) => fleet.leave(id) });
   const history = createMemoryScalingHistory();
   const autoscaler = createAutoscaler({
     source: fleet,

@@ -32,7 +32,7 @@ import {
 import { autoscalerMetrics } from "./autoscaler-metrics.js";
 import type { FleetHooks } from "./coordinator.js";
 import { readFleet, signalsRecord } from "./scaling-signals.js";
-import type { ProvidedWorker, ProviderWithCapabilities } from "./providers/worker-provider.js";
+import type { ProvidedWorker, WorkerProvider } from "./providers/worker-provider.js";
 
 export type { RecoverySettings } from "./autoscale-recovery.js";
 
@@ -71,7 +71,7 @@ export interface Prediction {
 
 export interface AutoscalerOptions {
   readonly source: FleetSource;
-  readonly provider: ProviderWithCapabilities;
+  readonly provider: WorkerProvider;
   /** The region, zone and capabilities of the workers the provider starts: a task needing them waits for one instead of being refused. */
   readonly workerTemplate?: FleetHooks["template"];
   readonly policy: AutoscaleConfig;

@@ -101,7 +101,11 @@ autoscaler = createAutoscaler({
   syncIntervalMs: config.scaling.sync_interval_sec * 1000,
   startTimeoutMs: config.autoscaler.worker_start_timeout_sec * 1000,
   drainTimeoutMs: config.autoscaler.drain_timeout_sec * 1000,
-  recovery: { isEnabled: config.scaling.enable_auto_recovery, maxAttempts: config.scaling.max_recovery_attempts, baseDelayMs: 1000, maxDelayMs: 60_000 },
+  recovery: { isEnabled: config.scaling.enable_auto_recovery, maxAttempts: config.scaling.max_recovery_attempts },
+  // The workers it starts run with this same configuration (the local provider
+  // passes it on; the docker and kubernetes manifests share it), so a task
+  // needing this region, zone or capability waits for one instead of being refused.
+  workerTemplate: { region: config.scaling.region, zone: config.scaling.zone, capabilities: config.worker.capabilities },
   memoryLimitBytes: config.autoscaler.worker_memory_limit_mb * 1024 * 1024,
   history,
   logger,

@@ -4,7 +4,8 @@
 // Ids follow the local provider's shape (<prefix>-<n>, never reused), and a
 // stopped worker disappears from list() as a stopped child or a removed
 // container does.
-import type { ProvidedState, ProvidedWorker, ProviderKind, WorkerHealth, WorkerProvider } from "../../services/coordinator/providers/worker-provider.js";
+import { LOCAL_CAPABILITIES } from "../../services/coordinator/providers/local-provider.js";
+import type { ProvidedState, ProvidedWorker, ProviderCapabilities, ProviderKind, WorkerHealth, WorkerProvider } from "../../services/coordinator/providers/worker-provider.js";
 
 export interface FakeProviderCalls {
   /** The count of each start() call. */
@@ -33,6 +34,8 @@ export interface FakeWorkerProvider extends WorkerProvider {
 
 export interface FakeWorkerProviderOptions {
   readonly kind?: ProviderKind;
+  /** Local's by default. */
+  readonly capabilities?: ProviderCapabilities;
   readonly idPrefix?: string;
   /** Told of each worker a successful stop() removed (a test fleet deregisters it). */
   readonly onStopped?: (workerId: string) => void;
@@ -56,6 +59,7 @@ export function createFakeWorkerProvider(options: FakeWorkerProviderOptions = {}
 
   return {
     kind: options.kind ?? "local",
+    capabilities: options.capabilities ?? LOCAL_CAPABILITIES,
     calls,
     set,
     vanish: (workerId) => void workers.delete(workerId),

@@ -7,9 +7,9 @@ import type { Config } from "../../../libs/config/index.js";
 import { projectRoot } from "../../../libs/telemetry/index.js";
 import { createExternalProvider } from "./external-provider.js";
 import { createLocalProvider } from "./local-provider.js";
-import type { ProviderWithCapabilities } from "./worker-provider.js";
+import type { WorkerProvider } from "./worker-provider.js";
 
-export async function createProvider(config: Config, options: { coordinatorUri: string; logDir: string; logger: Logger }): Promise<ProviderWithCapabilities> {
+export async function createProvider(config: Config, options: { coordinatorUri: string; logDir: string; logger: Logger }): Promise<WorkerProvider> {
   const a = config.autoscaler;
   const logger = options.logger.child({ provider: config.scaling.deployment_mode });
   switch (config.scaling.deployment_mode) {

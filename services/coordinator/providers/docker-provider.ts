@@ -5,7 +5,7 @@
 // no log line, error or returned value carries them.
 import Dockerode from "dockerode";
 import type { Logger } from "pino";
-import type { ProvidedState, ProvidedWorker, ProviderCapabilities, ProviderWithCapabilities, WorkerHealth } from "./worker-provider.js";
+import type { ProvidedState, ProvidedWorker, ProviderCapabilities, WorkerProvider, WorkerHealth } from "./worker-provider.js";
 
 export const LABEL_WORKER_ID = "scalemesh.worker-id";
 export const LABEL_MANAGED_BY = "scalemesh.managed-by";
@@ -60,7 +60,7 @@ interface Launched {
   readonly container: Dockerode.Container;
 }
 
-export function createDockerProvider(options: DockerProviderOptions): ProviderWithCapabilities {
+export function createDockerProvider(options: DockerProviderOptions): WorkerProvider {
   if (!CONTAINER_NAME.test(options.workerPrefix)) {
     throw new Error(`docker provider: worker prefix "${options.workerPrefix}" cannot start a container name (allowed: [a-zA-Z0-9][a-zA-Z0-9_.-]*)`);
   }

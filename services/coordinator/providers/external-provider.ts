@@ -2,11 +2,11 @@
 // (KEDA, an HPA, a person) and reads the autoscaler's desired count from
 // /metrics (scalemesh_autoscaler_desired_workers). It declares that it can
 // neither start nor stop, so the loop records its decisions and asks nothing.
-import type { ProviderCapabilities, ProviderWithCapabilities } from "./worker-provider.js";
+import type { ProviderCapabilities, WorkerProvider } from "./worker-provider.js";
 
 export const EXTERNAL_CAPABILITIES: ProviderCapabilities = { canStart: false, canStop: false, stopOnScaleDown: "after-drain" };
 
-export function createExternalProvider(): ProviderWithCapabilities {
+export function createExternalProvider(): WorkerProvider {
   const refuse = async (): Promise<never> => {
     throw new Error("the external provider starts and stops nothing; run workers yourself and scale them on scalemesh_autoscaler_desired_workers");
   };

@@ -17,7 +17,7 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import type { ProvidedState, ProvidedWorker, ProviderCapabilities, ProviderWithCapabilities, WorkerHealth } from "./worker-provider.js";
+import type { ProvidedState, ProvidedWorker, ProviderCapabilities, WorkerProvider, WorkerHealth } from "./worker-provider.js";
 import { abortWith } from "../../../libs/discovery/k8s-abort.js";
 import { setTimeout as delay } from "node:timers/promises";
 
@@ -65,7 +65,7 @@ const FAILING_WAIT_REASONS = new Set(["CrashLoopBackOff", "ImagePullBackOff", "E
 const MAX_SCALE_ATTEMPTS = 5;
 const START_POLL_MS = 250;
 
-export function createKubernetesProvider(options: KubernetesProviderOptions): ProviderWithCapabilities {
+export function createKubernetesProvider(options: KubernetesProviderOptions): WorkerProvider {
   const { namespace, deployment, labelSelector } = options;
   const clock = options.clock ?? { now: Date.now };
   const startWaitMs = options.startWaitMs ?? 0;

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import type { ProvidedWorker, ProviderCapabilities, ProviderWithCapabilities, WorkerHealth } from "./worker-provider.js";
+import type { ProvidedWorker, ProviderCapabilities, WorkerProvider, WorkerHealth } from "./worker-provider.js";
 
 /** Its children are ours to start and stop; a stopped child gets SIGTERM, so it is stopped only once drained. */
 export const LOCAL_CAPABILITIES: ProviderCapabilities = { canStart: true, canStop: true, stopOnScaleDown: "after-drain" };
@@ -40,7 +40,7 @@ interface LocalChild {
   isStopping: boolean;
 }
 
-export function createLocalProvider(options: LocalProviderOptions): ProviderWithCapabilities {
+export function createLocalProvider(options: LocalProviderOptions): WorkerProvider {
   const now = options.now ?? Date.now;
   const children = new Map<string, LocalChild>();
   let lastNumber = 0;

@@ -39,6 +39,8 @@ export interface ProviderCapabilities {
 export interface WorkerProvider {
   /** For logs and the status line only: the loop decides from `capabilities`. */
   readonly kind: ProviderKind;
+  /** What the autoscaling loop may ask of it. */
+  readonly capabilities: ProviderCapabilities;
   /** What the provider runs now, starting ones included. */
   list(): Promise<readonly ProvidedWorker[]>;
   /**
@@ -60,11 +62,3 @@ export interface WorkerProvider {
   /** Stops watching; local stops its children (after the coordinator drained them). */
   close(): Promise<void>;
 }
-
-/**
- * A provider as the autoscaling loop takes it: every real provider declares
- * its capabilities. Apart from WorkerProvider only because the in-memory fake
- * in test/support implements that interface without them (the loop's tests
- * add them); fold the field into WorkerProvider once the fake declares it.
- */
-export type ProviderWithCapabilities = WorkerProvider & { readonly capabilities: ProviderCapabilities };
