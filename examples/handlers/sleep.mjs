@@ -9,9 +9,12 @@ export default async function handle(task) {
   try {
     ms = JSON.parse(text).ms;
   } catch {
-    throw new Error(`payload must be JSON like {"ms": 100}, got ${JSON.stringify(text.slice(0, 100))}`);
+    throw new Error(
+      `payload must be JSON like {"ms": 100}, got ${JSON.stringify(text.slice(0, 100))}`,
+    );
   }
-  if (!Number.isFinite(ms) || ms < 0) throw new Error(`"ms" must be a number >= 0, got ${JSON.stringify(ms)}`);
+  if (!Number.isFinite(ms) || ms < 0)
+    throw new Error(`"ms" must be a number >= 0, got ${JSON.stringify(ms)}`);
   await sleep(ms, undefined, { signal: task.signal });
   return `slept ${ms} ms`;
 }

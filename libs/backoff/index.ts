@@ -22,6 +22,10 @@ export function backoffCeilingMs(policy: BackoffPolicy, failures: number): numbe
 }
 
 /** A full-jitter delay in [0, ceiling); `random` returns [0, 1) like Math.random, injected so tests replay exactly. */
-export function backoffDelayMs(policy: BackoffPolicy, failures: number, random: () => number = Math.random): number {
+export function backoffDelayMs(
+  policy: BackoffPolicy,
+  failures: number,
+  random: () => number = Math.random,
+): number {
   return Math.floor(random() * backoffCeilingMs(policy, failures));
 }

@@ -8,10 +8,20 @@ import type { TaskSpec } from "../contracts/index.js";
 import type { PlacementRequest } from "./types.js";
 
 /** The fields a task spec and a Route request share, named alike on the wire. */
-type PlacementFields = Pick<TaskSpec, "routingKey" | "requiredCapabilities" | "preferredRegion" | "taskType" | "requiredRegion" | "requiredZone">;
+type PlacementFields = Pick<
+  TaskSpec,
+  | "routingKey"
+  | "requiredCapabilities"
+  | "preferredRegion"
+  | "taskType"
+  | "requiredRegion"
+  | "requiredZone"
+>;
 
 /** A task spec (it has a task id) or a Route request (it has none). */
-export function placementRequestOf(source: PlacementFields & { readonly taskId?: string }): PlacementRequest {
+export function placementRequestOf(
+  source: PlacementFields & { readonly taskId?: string },
+): PlacementRequest {
   return {
     taskId: source.taskId ?? "",
     routingKey: source.routingKey,
@@ -22,4 +32,3 @@ export function placementRequestOf(source: PlacementFields & { readonly taskId?:
     requiredZone: source.requiredZone,
   };
 }
-

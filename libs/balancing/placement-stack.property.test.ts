@@ -26,7 +26,9 @@ const workerArb: fc.Arbitrary<Omit<WorkerCandidate, "workerId" | "address">> = f
   slots: fc.integer({ min: 0, max: 4 }),
   inFlight: fc.integer({ min: 0, max: 5 }),
   condition: fc.constantFrom("alive", "alive", "alive", "suspect", "draining", "cordoned", "dead"),
-  labels: fc.record({ specializations: fc.subarray(["render", "encode", "index"]).map((s) => s.join(",")) }),
+  labels: fc.record({
+    specializations: fc.subarray(["render", "encode", "index"]).map((s) => s.join(",")),
+  }),
 });
 
 const healthArb: fc.Arbitrary<WorkerHealth> = fc.record(
@@ -40,11 +42,19 @@ const healthArb: fc.Arbitrary<WorkerHealth> = fc.record(
   { requiredKeys: ["score", "circuit", "peakEwmaLatencyMs", "slowStartWeight"] },
 );
 
-const viewArb = fc.array(fc.tuple(workerArb, fc.option(healthArb, { nil: undefined })), { maxLength: 12 }).map((entries) => {
-  const workers: WorkerCandidate[] = entries.map(([w], i) => ({ ...w, workerId: `w${i}`, address: `w${i}:1` }));
-  const health = new Map<string, WorkerHealth>(entries.flatMap(([, h], i) => (h === undefined ? [] : [[`w${i}`, h] as const])));
-  return { workers, health };
-});
+const viewArb = fc
+  .array(fc.tuple(workerArb, fc.option(healthArb, { nil: undefined })), { maxLength: 12 })
+  .map((entries) => {
+    const workers: WorkerCandidate[] = entries.map(([w], i) => ({
+      ...w,
+      workerId: `w${i}`,
+      address: `w${i}:1`,
+    }));
+    const health = new Map<string, WorkerHealth>(
+      entries.flatMap(([, h], i) => (h === undefined ? [] : [[`w${i}`, h] as const])),
+    );
+    return { workers, health };
+  });
 
 const requestArb: fc.Arbitrary<PlacementRequest> = fc.record({
   taskId: fc.constantFrom("t1", "t2"),
@@ -57,7 +67,11 @@ const requestArb: fc.Arbitrary<PlacementRequest> = fc.record({
 });
 
 /** Feasibility restated from the issue, independently of filters.ts. */
-function isFeasible(worker: WorkerCandidate, request: PlacementRequest, health: WorkerHealth | undefined): boolean {
+function isFeasible(
+  worker: WorkerCandidate,
+  request: PlacementRequest,
+  health: WorkerHealth | undefined,
+): boolean {
   const circuit = health?.circuit ?? "closed";
   return (
     worker.condition === "alive" &&
@@ -75,21 +89,41 @@ function isFeasible(worker: WorkerCandidate, request: PlacementRequest, health: 
 const scenarioArb = fc.record({
   strategy: fc.constantFrom(...STRATEGY_NAMES),
   seed: fc.integer(),
-  steps: fc.array(fc.record({ view: viewArb, request: requestArb, advanceMs: fc.integer({ min: 0, max: 60_000 }) }), { minLength: 1, maxLength: 5 }),
+  steps: fc.array(
+    fc.record({
+      view: viewArb,
+      request: requestArb,
+      advanceMs: fc.integer({ min: 0, max: 60_000 }),
+    }),
+    { minLength: 1, maxLength: 5 },
+  ),
 });
 
-type Step = { view: { workers: WorkerCandidate[]; health: Map<string, WorkerHealth> }; request: PlacementRequest; advanceMs: number };
+type Step = {
+  view: { workers: WorkerCandidate[]; health: Map<string, WorkerHealth> };
+  request: PlacementRequest;
+  advanceMs: number;
+};
 
 function newStack(strategy: StrategyName, seed: number): PlacementStack {
   return createPlacementStack({
     defaultStrategy: strategy,
     random: createSeededRandom(seed),
-    strategies: { regionFailover: { r1: ["r2"], r2: ["r3", "r1"] }, failbackDelayMs: 10_000, stickyMaxKeys: 2 },
+    strategies: {
+      regionFailover: { r1: ["r2"], r2: ["r3", "r1"] },
+      failbackDelayMs: 10_000,
+      stickyMaxKeys: 2,
+    },
   });
 }
 
 /** Ranks each step and commits its first candidate, as a successful Place would. */
-function play(strategy: StrategyName, seed: number, steps: readonly Step[], stack = newStack(strategy, seed)) {
+function play(
+  strategy: StrategyName,
+  seed: number,
+  steps: readonly Step[],
+  stack = newStack(strategy, seed),
+) {
   let nowMs = 1_000;
   return steps.map(({ view, request, advanceMs }) => {
     nowMs += advanceMs;
@@ -100,7 +134,8 @@ function play(strategy: StrategyName, seed: number, steps: readonly Step[], stac
   });
 }
 
-const summary = (ranking: Ranking) => ranking.ranked.map((c) => [c.worker.workerId, c.score, c.note ?? ""]);
+const summary = (ranking: Ranking) =>
+  ranking.ranked.map((c) => [c.worker.workerId, c.score, c.note ?? ""]);
 
 describe("every strategy", () => {
   it("ranks every feasible worker exactly once and nothing else", () => {
@@ -109,7 +144,9 @@ describe("every strategy", () => {
         const rankings = play(strategy, seed, steps);
         steps.forEach(({ view, request }, i) => {
           const ranked = rankings[i]!.ranked.map((c) => c.worker.workerId);
-          const feasible = view.workers.filter((w) => isFeasible(w, request, view.health.get(w.workerId))).map((w) => w.workerId);
+          const feasible = view.workers
+            .filter((w) => isFeasible(w, request, view.health.get(w.workerId)))
+            .map((w) => w.workerId);
           expect([...ranked].sort()).toEqual([...feasible].sort());
         });
       }),
@@ -119,11 +156,24 @@ describe("every strategy", () => {
 
   it("gives every worker not ranked a reason", () => {
     fc.assert(
-      fc.property(fc.constantFrom(...STRATEGY_NAMES), viewArb, requestArb, (strategy, view, request) => {
-        const ranking = createPlacementStack({ defaultStrategy: strategy }).rank(view.workers, request, undefined, { nowMs: 0, health: view.health });
-        const accounted = [...ranking.ranked.map((c) => c.worker.workerId), ...ranking.rejected.map((r) => r.workerId)];
-        expect(accounted.sort()).toEqual(view.workers.map((w) => w.workerId).sort());
-      }),
+      fc.property(
+        fc.constantFrom(...STRATEGY_NAMES),
+        viewArb,
+        requestArb,
+        (strategy, view, request) => {
+          const ranking = createPlacementStack({ defaultStrategy: strategy }).rank(
+            view.workers,
+            request,
+            undefined,
+            { nowMs: 0, health: view.health },
+          );
+          const accounted = [
+            ...ranking.ranked.map((c) => c.worker.workerId),
+            ...ranking.rejected.map((r) => r.workerId),
+          ];
+          expect(accounted.sort()).toEqual(view.workers.map((w) => w.workerId).sort());
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -131,7 +181,9 @@ describe("every strategy", () => {
   it("gives the same ranking for the same view, request and seed", () => {
     fc.assert(
       fc.property(scenarioArb, ({ strategy, seed, steps }) => {
-        expect(play(strategy, seed, steps).map(summary)).toEqual(play(strategy, seed, steps).map(summary));
+        expect(play(strategy, seed, steps).map(summary)).toEqual(
+          play(strategy, seed, steps).map(summary),
+        );
       }),
       { numRuns: 300 },
     );
@@ -140,18 +192,38 @@ describe("every strategy", () => {
   it("is pure: asking any number of times, about anything, changes no later answer", () => {
     const probeArb = fc.record({ view: viewArb, request: requestArb, seed: fc.integer() });
     fc.assert(
-      fc.property(scenarioArb, probeArb, fc.array(probeArb, { maxLength: 6 }), ({ strategy, seed, steps }, probe, asides) => {
-        const stack = newStack(strategy, seed);
-        play(strategy, seed, steps, stack);
-        const ask = (p: typeof probe) => summary(stack.rank(p.view.workers, p.request, undefined, { nowMs: 500_000, health: p.view.health, random: createSeededRandom(p.seed) }));
-        const before = ask(probe);
-        for (const aside of asides) ask(aside);
-        expect(ask(probe)).toEqual(before);
-        // A stack that never saw the asides answers the same.
-        const fresh = newStack(strategy, seed);
-        play(strategy, seed, steps, fresh);
-        expect(summary(fresh.rank(probe.view.workers, probe.request, undefined, { nowMs: 500_000, health: probe.view.health, random: createSeededRandom(probe.seed) }))).toEqual(before);
-      }),
+      fc.property(
+        scenarioArb,
+        probeArb,
+        fc.array(probeArb, { maxLength: 6 }),
+        ({ strategy, seed, steps }, probe, asides) => {
+          const stack = newStack(strategy, seed);
+          play(strategy, seed, steps, stack);
+          const ask = (p: typeof probe) =>
+            summary(
+              stack.rank(p.view.workers, p.request, undefined, {
+                nowMs: 500_000,
+                health: p.view.health,
+                random: createSeededRandom(p.seed),
+              }),
+            );
+          const before = ask(probe);
+          for (const aside of asides) ask(aside);
+          expect(ask(probe)).toEqual(before);
+          // A stack that never saw the asides answers the same.
+          const fresh = newStack(strategy, seed);
+          play(strategy, seed, steps, fresh);
+          expect(
+            summary(
+              fresh.rank(probe.view.workers, probe.request, undefined, {
+                nowMs: 500_000,
+                health: probe.view.health,
+                random: createSeededRandom(probe.seed),
+              }),
+            ),
+          ).toEqual(before);
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -1,16 +1,47 @@
 import { describe, expect, it } from "vitest";
-import { createPlacementStack, FilterReason, STRATEGY_NAMES, type PlacementRequest, type PlacementStack, type WorkerCandidate, type WorkerHealth } from "./index.js";
+import {
+  createPlacementStack,
+  FilterReason,
+  STRATEGY_NAMES,
+  type PlacementRequest,
+  type PlacementStack,
+  type WorkerCandidate,
+  type WorkerHealth,
+} from "./index.js";
 
 function worker(workerId: string, overrides: Partial<WorkerCandidate> = {}): WorkerCandidate {
-  return { workerId, address: `${workerId}:1`, region: "r1", zone: "z1", capabilities: [], slots: 4, inFlight: 0, condition: "alive", ...overrides };
+  return {
+    workerId,
+    address: `${workerId}:1`,
+    region: "r1",
+    zone: "z1",
+    capabilities: [],
+    slots: 4,
+    inFlight: 0,
+    condition: "alive",
+    ...overrides,
+  };
 }
 
 function request(overrides: Partial<PlacementRequest> = {}): PlacementRequest {
-  return { taskId: "t1", routingKey: "", requiredCapabilities: [], preferredRegion: "", taskType: "", requiredRegion: "", requiredZone: "", ...overrides };
+  return {
+    taskId: "t1",
+    routingKey: "",
+    requiredCapabilities: [],
+    preferredRegion: "",
+    taskType: "",
+    requiredRegion: "",
+    requiredZone: "",
+    ...overrides,
+  };
 }
 
 /** Ranks and commits the first candidate, as a successful Place would; returns its id. */
-function place(stack: PlacementStack, workers: readonly WorkerCandidate[], req: PlacementRequest): string | undefined {
+function place(
+  stack: PlacementStack,
+  workers: readonly WorkerCandidate[],
+  req: PlacementRequest,
+): string | undefined {
   const ranking = stack.rank(workers, req);
   const first = ranking.ranked[0]?.worker.workerId;
   if (first !== undefined) stack.commit(ranking, first);
@@ -26,17 +57,68 @@ function seeded(seed: number): () => number {
 }
 
 describe("feasibility", () => {
-  const halfOpen: WorkerHealth = { score: 1, circuit: "half_open", peakEwmaLatencyMs: 0, slowStartWeight: 1 };
-  const cases: { name: string; worker: WorkerCandidate; request?: PlacementRequest; health?: WorkerHealth; reason: FilterReason }[] = [
-    { name: "drops a dead worker", worker: worker("w", { condition: "dead" }), reason: FilterReason.NotAlive },
-    { name: "drops a suspect worker", worker: worker("w", { condition: "suspect" }), reason: FilterReason.NotAlive },
-    { name: "drops a draining worker", worker: worker("w", { condition: "draining" }), reason: FilterReason.Draining },
-    { name: "drops a cordoned worker", worker: worker("w", { condition: "cordoned" }), reason: FilterReason.Cordoned },
-    { name: "drops a worker outside the required region", worker: worker("w", { region: "r2" }), request: request({ requiredRegion: "r1" }), reason: FilterReason.WrongRegion },
-    { name: "drops a worker outside the required zone", worker: worker("w", { zone: "z2" }), request: request({ requiredZone: "z1" }), reason: FilterReason.WrongZone },
-    { name: "drops a worker whose circuit is open", worker: worker("w"), health: { ...halfOpen, circuit: "open" }, reason: FilterReason.CircuitOpen },
-    { name: "drops a half-open worker while its one probe is in flight", worker: worker("w", { inFlight: 1 }), health: halfOpen, reason: FilterReason.ProbeInFlight },
-    { name: "drops a full worker", worker: worker("w", { inFlight: 4 }), reason: FilterReason.NoFreeSlot },
+  const halfOpen: WorkerHealth = {
+    score: 1,
+    circuit: "half_open",
+    peakEwmaLatencyMs: 0,
+    slowStartWeight: 1,
+  };
+  const cases: {
+    name: string;
+    worker: WorkerCandidate;
+    request?: PlacementRequest;
+    health?: WorkerHealth;
+    reason: FilterReason;
+  }[] = [
+    {
+      name: "drops a dead worker",
+      worker: worker("w", { condition: "dead" }),
+      reason: FilterReason.NotAlive,
+    },
+    {
+      name: "drops a suspect worker",
+      worker: worker("w", { condition: "suspect" }),
+      reason: FilterReason.NotAlive,
+    },
+    {
+      name: "drops a draining worker",
+      worker: worker("w", { condition: "draining" }),
+      reason: FilterReason.Draining,
+    },
+    {
+      name: "drops a cordoned worker",
+      worker: worker("w", { condition: "cordoned" }),
+      reason: FilterReason.Cordoned,
+    },
+    {
+      name: "drops a worker outside the required region",
+      worker: worker("w", { region: "r2" }),
+      request: request({ requiredRegion: "r1" }),
+      reason: FilterReason.WrongRegion,
+    },
+    {
+      name: "drops a worker outside the required zone",
+      worker: worker("w", { zone: "z2" }),
+      request: request({ requiredZone: "z1" }),
+      reason: FilterReason.WrongZone,
+    },
+    {
+      name: "drops a worker whose circuit is open",
+      worker: worker("w"),
+      health: { ...halfOpen, circuit: "open" },
+      reason: FilterReason.CircuitOpen,
+    },
+    {
+      name: "drops a half-open worker while its one probe is in flight",
+      worker: worker("w", { inFlight: 1 }),
+      health: halfOpen,
+      reason: FilterReason.ProbeInFlight,
+    },
+    {
+      name: "drops a full worker",
+      worker: worker("w", { inFlight: 4 }),
+      reason: FilterReason.NoFreeSlot,
+    },
     {
       name: "drops a worker missing a capability",
       worker: worker("w", { capabilities: ["cpu"] }),
@@ -48,21 +130,37 @@ describe("feasibility", () => {
     it(c.name, () => {
       for (const strategy of STRATEGY_NAMES) {
         const health = new Map(c.health ? [["w", c.health]] : []);
-        const ranking = createPlacementStack({ defaultStrategy: strategy }).rank([c.worker], c.request ?? request(), undefined, { health });
+        const ranking = createPlacementStack({ defaultStrategy: strategy }).rank(
+          [c.worker],
+          c.request ?? request(),
+          undefined,
+          { health },
+        );
         expect(ranking.ranked).toEqual([]);
-        expect(ranking.rejected).toEqual([expect.objectContaining({ workerId: "w", reason: c.reason })]);
+        expect(ranking.rejected).toEqual([
+          expect.objectContaining({ workerId: "w", reason: c.reason }),
+        ]);
       }
     });
   }
 
   it("lets a half-open worker with nothing in flight take the probe", () => {
-    const ranking = createPlacementStack({ defaultStrategy: "round_robin" }).rank([worker("w")], request(), undefined, { health: new Map([["w", halfOpen]]) });
+    const ranking = createPlacementStack({ defaultStrategy: "round_robin" }).rank(
+      [worker("w")],
+      request(),
+      undefined,
+      { health: new Map([["w", halfOpen]]) },
+    );
     expect(ranking.ranked.map((r) => r.worker.workerId)).toEqual(["w"]);
   });
 
   it("keeps workers in the required region and zone", () => {
     const ranking = createPlacementStack({ defaultStrategy: "least_loaded" }).rank(
-      [worker("a", { region: "r1", zone: "z1" }), worker("b", { region: "r1", zone: "z2" }), worker("c", { region: "r2", zone: "z1" })],
+      [
+        worker("a", { region: "r1", zone: "z1" }),
+        worker("b", { region: "r1", zone: "z2" }),
+        worker("c", { region: "r2", zone: "z1" }),
+      ],
       request({ requiredRegion: "r1", requiredZone: "z1" }),
     );
     expect(ranking.ranked.map((r) => r.worker.workerId)).toEqual(["a"]);
@@ -88,22 +186,35 @@ describe("round robin", () => {
   it("moves on only when a placement is committed, never when asked", () => {
     const stack = createPlacementStack({ defaultStrategy: "round_robin" });
     const workers = [worker("c"), worker("a"), worker("b")];
-    const asked = Array.from({ length: 3 }, () => stack.rank(workers, request()).ranked[0]?.worker.workerId);
+    const asked = Array.from(
+      { length: 3 },
+      () => stack.rank(workers, request()).ranked[0]?.worker.workerId,
+    );
     expect(asked).toEqual(["a", "a", "a"]);
     expect(place(stack, workers, request())).toBe("a");
     expect(stack.rank(workers, request()).ranked[0]?.worker.workerId).toBe("b");
   });
 
   it("ranks every feasible worker so a conflict can fall through to the next", () => {
-    const ranking = createPlacementStack({ defaultStrategy: "round_robin" }).rank([worker("a"), worker("b"), worker("c", { inFlight: 4 })], request());
+    const ranking = createPlacementStack({ defaultStrategy: "round_robin" }).rank(
+      [worker("a"), worker("b"), worker("c", { inFlight: 4 })],
+      request(),
+    );
     expect(ranking.ranked.map((r) => r.worker.workerId)).toEqual(["a", "b"]);
   });
 });
 
 describe("least loaded", () => {
   it("prefers the lowest share of busy slots, counting in-flight work", () => {
-    const ranking = createPlacementStack({ defaultStrategy: "least_loaded", random: seeded(1) }).rank(
-      [worker("busy", { inFlight: 3 }), worker("idle", { inFlight: 0 }), worker("half", { inFlight: 4, slots: 8 })],
+    const ranking = createPlacementStack({
+      defaultStrategy: "least_loaded",
+      random: seeded(1),
+    }).rank(
+      [
+        worker("busy", { inFlight: 3 }),
+        worker("idle", { inFlight: 0 }),
+        worker("half", { inFlight: 4, slots: 8 }),
+      ],
       request(),
     );
     expect(ranking.ranked.map((r) => r.worker.workerId)).toEqual(["idle", "half", "busy"]);
@@ -113,7 +224,8 @@ describe("least loaded", () => {
     const stack = createPlacementStack({ defaultStrategy: "least_loaded", random: seeded(7) });
     const counts = new Map<string, number>();
     for (let i = 0; i < 1000; i += 1) {
-      const first = stack.rank([worker("a"), worker("b")], request()).ranked[0]?.worker.workerId ?? "";
+      const first =
+        stack.rank([worker("a"), worker("b")], request()).ranked[0]?.worker.workerId ?? "";
       counts.set(first, (counts.get(first) ?? 0) + 1);
     }
     expect(counts.get("a")).toBeGreaterThan(400);
@@ -122,7 +234,11 @@ describe("least loaded", () => {
 
   it("can be chosen per request over the default", () => {
     const stack = createPlacementStack({ defaultStrategy: "round_robin" });
-    const ranking = stack.rank([worker("a", { inFlight: 3 }), worker("b")], request(), "least_loaded");
+    const ranking = stack.rank(
+      [worker("a", { inFlight: 3 }), worker("b")],
+      request(),
+      "least_loaded",
+    );
     expect(ranking.strategy).toBe("least_loaded");
     expect(ranking.ranked[0]?.worker.workerId).toBe("b");
   });
@@ -130,16 +246,27 @@ describe("least loaded", () => {
 
 describe("placement stack", () => {
   it("gives the first candidate's note as the ranking's reason", () => {
-    const ranking = createPlacementStack({ defaultStrategy: "affinity" }).rank([worker("a")], request({ taskType: "render" }));
+    const ranking = createPlacementStack({ defaultStrategy: "affinity" }).rank(
+      [worker("a")],
+      request({ taskType: "render" }),
+    );
     expect(ranking.reason).toBe("no worker specializes in render; any feasible worker");
   });
 
   it("takes the time from the stack's clock when a call brings none", () => {
     let nowMs = 0;
-    const stack = createPlacementStack({ defaultStrategy: "sticky", now: () => nowMs, strategies: { stickyTtlMs: 1_000 } });
+    const stack = createPlacementStack({
+      defaultStrategy: "sticky",
+      now: () => nowMs,
+      strategies: { stickyTtlMs: 1_000 },
+    });
     place(stack, [worker("a"), worker("b")], request({ routingKey: "k" }));
-    expect(stack.rank([worker("a"), worker("b")], request({ routingKey: "k" })).reason).toMatch(/key kept/);
+    expect(stack.rank([worker("a"), worker("b")], request({ routingKey: "k" })).reason).toMatch(
+      /key kept/,
+    );
     nowMs = 2_000;
-    expect(stack.rank([worker("a"), worker("b")], request({ routingKey: "k" })).reason).toContain("no live binding");
+    expect(stack.rank([worker("a"), worker("b")], request({ routingKey: "k" })).reason).toContain(
+      "no live binding",
+    );
   });
 });

@@ -15,7 +15,13 @@ import { createSticky } from "./strategies/sticky.js";
 import { createWeightedCapacity } from "./strategies/weighted-capacity.js";
 import { DEFAULT_STRATEGY_OPTIONS, type StrategyOptions } from "./strategy-options.js";
 import type { Strategy } from "./strategy.js";
-import type { PlacementRequest, RandomSource, Ranking, WorkerCandidate, WorkerHealth } from "./types.js";
+import type {
+  PlacementRequest,
+  RandomSource,
+  Ranking,
+  WorkerCandidate,
+  WorkerHealth,
+} from "./types.js";
 
 const STRATEGIES = {
   round_robin: createRoundRobin,
@@ -28,8 +34,13 @@ const STRATEGIES = {
   sticky: createSticky,
   region_aware: createRegionAware,
   predictive: createPredictive,
-  consistent_hash: (o: StrategyOptions) => createConsistentHashStrategy({ c: o.hashBalanceFactor, overflowCandidates: o.hashOverflowCandidates }),
-  maglev: (o: StrategyOptions) => createMaglevStrategy({ c: o.hashBalanceFactor, overflowCandidates: o.hashOverflowCandidates }),
+  consistent_hash: (o: StrategyOptions) =>
+    createConsistentHashStrategy({
+      c: o.hashBalanceFactor,
+      overflowCandidates: o.hashOverflowCandidates,
+    }),
+  maglev: (o: StrategyOptions) =>
+    createMaglevStrategy({ c: o.hashBalanceFactor, overflowCandidates: o.hashOverflowCandidates }),
 } as const satisfies Record<string, (options: StrategyOptions) => Strategy>;
 
 export type StrategyName = keyof typeof STRATEGIES;
@@ -51,7 +62,12 @@ export interface PlacementInputs {
 export interface PlacementStack {
   readonly defaultStrategy: StrategyName;
   /** Feasible workers best first under `strategy`, and why the others were dropped. Pure: changes nothing. */
-  rank(workers: readonly WorkerCandidate[], request: PlacementRequest, strategy?: StrategyName, inputs?: PlacementInputs): Ranking;
+  rank(
+    workers: readonly WorkerCandidate[],
+    request: PlacementRequest,
+    strategy?: StrategyName,
+    inputs?: PlacementInputs,
+  ): Ranking;
   /**
    * Records that `workerId` took the task `ranking` was made for: the one
    * call that moves a strategy's state (sticky binding, round-robin position,
@@ -82,7 +98,8 @@ export function createPlacementStack(options: PlacementStackOptions): PlacementS
   // Time never runs backwards for the strategies' timers: a ranking is made
   // no earlier than the last commit.
   let committedNowMs = 0;
-  const strategyOf = (name: string): Strategy | undefined => (isStrategyName(name) ? strategies[name] : undefined);
+  const strategyOf = (name: string): Strategy | undefined =>
+    isStrategyName(name) ? strategies[name] : undefined;
   return {
     defaultStrategy: options.defaultStrategy,
     rank(workers, request, strategyName = options.defaultStrategy, inputs = {}) {
@@ -93,10 +110,17 @@ export function createPlacementStack(options: PlacementStackOptions): PlacementS
       const { feasible, eligible, rejected } = filterFeasible(workers, request, health);
       // 2-3. Score and order: the strategy ranks every feasible worker, best first.
       const strategy = strategies[strategyName];
-      const ranked = strategy.rank(feasible, request, { nowMs, random: inputs.random ?? random, health, eligible });
+      const ranked = strategy.rank(feasible, request, {
+        nowMs,
+        random: inputs.random ?? random,
+        health,
+        eligible,
+      });
       const decision = { request, nowMs, feasible, eligible };
       const reason = ranked[0]?.note;
-      return reason === undefined ? { strategy: strategy.name, ranked, rejected, decision } : { strategy: strategy.name, ranked, rejected, reason, decision };
+      return reason === undefined
+        ? { strategy: strategy.name, ranked, rejected, decision }
+        : { strategy: strategy.name, ranked, rejected, reason, decision };
     },
     commit(ranking, workerId) {
       committedNowMs = Math.max(committedNowMs, ranking.decision.nowMs);

@@ -4,10 +4,20 @@
 // trace. A strategy that keeps state (a sticky binding, a round-robin
 // position, load samples, a failover timer) changes it only in `commit`,
 // called once a placement was committed (Nomad's plan applier, not its ranker).
-import type { CommittedPlacement, PlacementContext, PlacementRequest, RankedCandidate, WorkerCandidate } from "./types.js";
+import type {
+  CommittedPlacement,
+  PlacementContext,
+  PlacementRequest,
+  RankedCandidate,
+  WorkerCandidate,
+} from "./types.js";
 
 export interface Strategy {
   readonly name: string;
-  rank(feasible: readonly WorkerCandidate[], request: PlacementRequest, context: PlacementContext): RankedCandidate[];
+  rank(
+    feasible: readonly WorkerCandidate[],
+    request: PlacementRequest,
+    context: PlacementContext,
+  ): RankedCandidate[];
   commit?(placement: CommittedPlacement): void;
 }

@@ -52,9 +52,17 @@ export interface WorkerHealth {
 }
 
 /** What a worker with no health record is taken to be. */
-export const HEALTHY_DEFAULTS: WorkerHealth = { score: 1, circuit: "closed", peakEwmaLatencyMs: 0, slowStartWeight: 1 };
+export const HEALTHY_DEFAULTS: WorkerHealth = {
+  score: 1,
+  circuit: "closed",
+  peakEwmaLatencyMs: 0,
+  slowStartWeight: 1,
+};
 
-export function healthOrDefault(health: ReadonlyMap<string, WorkerHealth>, workerId: string): WorkerHealth {
+export function healthOrDefault(
+  health: ReadonlyMap<string, WorkerHealth>,
+  workerId: string,
+): WorkerHealth {
   return health.get(workerId) ?? HEALTHY_DEFAULTS;
 }
 

@@ -36,6 +36,9 @@ export function candidateOf(status: WorkerStatus): WorkerCandidate {
     registeredAtMs: status.registeredAt ? timestampMs(status.registeredAt) : undefined,
     slots: spec?.slots ?? 0,
     inFlight: status.inFlight,
-    condition: status.cordoned && status.state === WorkerState.ALIVE ? "cordoned" : conditionOf(status.state),
+    condition:
+      status.cordoned && status.state === WorkerState.ALIVE
+        ? "cordoned"
+        : conditionOf(status.state),
   };
 }

@@ -50,7 +50,8 @@ export function coerceOptionText(kind: OptionKind, text: string): unknown {
 
 /** Two values for one option within one source: lists append, maps merge, others replace. */
 export function combineOptionValues(kind: OptionKind, earlier: unknown, later: unknown): unknown {
-  if (kind === "list" && Array.isArray(earlier) && Array.isArray(later)) return [...earlier, ...later];
+  if (kind === "list" && Array.isArray(earlier) && Array.isArray(later))
+    return [...earlier, ...later];
   if (kind === "map" && isRecord(earlier) && isRecord(later)) return { ...earlier, ...later };
   return later;
 }

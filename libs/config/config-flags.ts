@@ -34,7 +34,9 @@ function readConfigFlag(argv: readonly string[], index: number): ConfigFlag | un
   const hasNextValue = next !== undefined && !next.startsWith("--");
   const configFile = { kind: "config_file", flag: CONFIG_FILE_FLAG, key: "config" } as const;
   if (arg === CONFIG_FILE_FLAG) {
-    return hasNextValue ? { ...configFile, text: next, args: [arg, next] } : { ...configFile, text: undefined, args: [arg] };
+    return hasNextValue
+      ? { ...configFile, text: next, args: [arg, next] }
+      : { ...configFile, text: undefined, args: [arg] };
   }
   if (arg.startsWith(`${CONFIG_FILE_FLAG}=`)) {
     return { ...configFile, text: arg.slice(CONFIG_FILE_FLAG.length + 1), args: [arg] };
@@ -42,7 +44,11 @@ function readConfigFlag(argv: readonly string[], index: number): ConfigFlag | un
   const match = DOTTED_FLAG.exec(arg);
   if (match === null) return undefined;
   const [, written = "", inlineText] = match;
-  const option = { kind: "option", flag: `--${written}`, key: written.replaceAll("-", "_") } as const;
+  const option = {
+    kind: "option",
+    flag: `--${written}`,
+    key: written.replaceAll("-", "_"),
+  } as const;
   if (inlineText !== undefined) return { ...option, text: inlineText, args: [arg] };
   // A bare boolean flag means true; it takes the next item only if that is a boolean.
   if (findOption(option.key)?.kind === "boolean") {
@@ -50,7 +56,9 @@ function readConfigFlag(argv: readonly string[], index: number): ConfigFlag | un
       ? { ...option, text: next, args: [arg, next] }
       : { ...option, text: "true", args: [arg] };
   }
-  return hasNextValue ? { ...option, text: next, args: [arg, next] } : { ...option, text: undefined, args: [arg] };
+  return hasNextValue
+    ? { ...option, text: next, args: [arg, next] }
+    : { ...option, text: undefined, args: [arg] };
 }
 
 function splitArgv(argv: readonly string[]): { flags: ConfigFlag[]; rest: string[] } {
@@ -74,7 +82,10 @@ function splitArgv(argv: readonly string[]): { flags: ConfigFlag[]; rest: string
 }
 
 /** Splits argv into the config flags (for loadConfig) and the rest (for the service's own parser). */
-export function extractConfigFlags(argv: readonly string[]): { configArgs: string[]; rest: string[] } {
+export function extractConfigFlags(argv: readonly string[]): {
+  configArgs: string[];
+  rest: string[];
+} {
   const { flags, rest } = splitArgv(argv);
   return { configArgs: flags.flatMap((flag) => flag.args), rest };
 }
@@ -88,11 +99,19 @@ function flagIssue(flag: ConfigFlag): ConfigIssue | undefined {
   const source = `flag ${flag.flag}`;
   if (flag.text === undefined) {
     const allowed =
-      flag.kind === "config_file" ? "a file path after --config" : `a value: ${flag.flag}=<value> or ${flag.flag} <value>`;
+      flag.kind === "config_file"
+        ? "a file path after --config"
+        : `a value: ${flag.flag}=<value> or ${flag.flag} <value>`;
     return { kind: "invalid_value", key: flag.key, value: undefined, allowed, source };
   }
   if (flag.kind === "option" && findOption(flag.key) === undefined) {
-    return { kind: "unknown_key", key: flag.key, value: flag.text, allowed: describeUnknownKey(flag.key, (option) => option.flagName), source };
+    return {
+      kind: "unknown_key",
+      key: flag.key,
+      value: flag.text,
+      allowed: describeUnknownKey(flag.key, (option) => option.flagName),
+      source,
+    };
   }
   return undefined;
 }
@@ -132,7 +151,12 @@ export function readFlagLayer(argv: readonly string[]): FlagLayer {
       option.key,
       earlier === undefined
         ? { key: option.key, value, raw: text, source }
-        : { key: option.key, value: combineOptionValues(option.kind, earlier.value, value), raw: text, source },
+        : {
+            key: option.key,
+            value: combineOptionValues(option.kind, earlier.value, value),
+            raw: text,
+            source,
+          },
     );
   }
   return { entries: [...entriesByKey.values()], issues, sources, configFile };

@@ -5,7 +5,8 @@ import { DEFAULT_CONFIG_FILE } from "./read-config-file.js";
 import { CONFIG_FILE_ENV } from "./read-env.js";
 
 function padColumns(rows: readonly (readonly string[])[]): string[] {
-  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
+  const widths =
+    rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
   return rows.map((row) =>
     row
       .map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
@@ -29,7 +30,10 @@ export function configHelp(): string {
       option.envName,
       `${option.description} Allowed: ${option.allowed}.`,
     ]);
-    return [`${section}:`, ...padColumns([["  KEY", "DEFAULT", "ENV", "DESCRIPTION"], ...rows])].join("\n");
+    return [
+      `${section}:`,
+      ...padColumns([["  KEY", "DEFAULT", "ENV", "DESCRIPTION"], ...rows]),
+    ].join("\n");
   });
   return [header.join("\n"), ...sections].join("\n\n") + "\n";
 }

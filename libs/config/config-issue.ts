@@ -46,7 +46,9 @@ export function formatConfigIssue(issue: ConfigIssue): string {
 /** The whole message: every issue on its own line, then where to look. */
 export function formatConfigIssues(issues: readonly ConfigIssue[]): string {
   const count = issues.length === 1 ? "1 problem" : `${issues.length} problems`;
-  return [`invalid configuration (${count}):`, ...issues.map((issue) => `  ${formatConfigIssue(issue)}`), HELP_HINT].join(
-    "\n",
-  );
+  return [
+    `invalid configuration (${count}):`,
+    ...issues.map((issue) => `  ${formatConfigIssue(issue)}`),
+    HELP_HINT,
+  ].join("\n");
 }

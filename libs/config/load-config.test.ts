@@ -68,10 +68,29 @@ describe("loadConfig defaults", () => {
 
   it("has the documented defaults", () => {
     const config = expectConfig(load({}));
-    expect(config.coordinator).toMatchObject({ grpc_port: 7070, http_port: 7071, reconnect_grace_sec: 1.5 });
-    expect(config.balancer).toMatchObject({ grpc_port: 7080, strategy: "least_loaded", place_attempts: 3 });
-    expect(config.worker).toMatchObject({ http_port: 7101, slots: 4, capabilities: [], labels: {}, handler: "" });
-    expect(config.scaling).toMatchObject({ min_workers: 2, max_workers: 10, region: "local", zone: "local-a" });
+    expect(config.coordinator).toMatchObject({
+      grpc_port: 7070,
+      http_port: 7071,
+      reconnect_grace_sec: 1.5,
+    });
+    expect(config.balancer).toMatchObject({
+      grpc_port: 7080,
+      strategy: "least_loaded",
+      place_attempts: 3,
+    });
+    expect(config.worker).toMatchObject({
+      http_port: 7101,
+      slots: 4,
+      capabilities: [],
+      labels: {},
+      handler: "",
+    });
+    expect(config.scaling).toMatchObject({
+      min_workers: 2,
+      max_workers: 10,
+      region: "local",
+      zone: "local-a",
+    });
     expect(config.rpc.max_message_bytes).toBe(4194304);
   });
 
@@ -87,9 +106,19 @@ describe("loadConfig precedence: default < file < env < flag", () => {
   const file = yamlFile("scaling:\n  min_workers: 3\n");
   const env = { SCALEMESH_SCALING_MIN_WORKERS: "4" };
   const argv = ["--scaling.min_workers=5"];
-  const cases: ReadonlyArray<{ name: string; setup: Setup; minWorkers: number; sources: string[] }> = [
+  const cases: ReadonlyArray<{
+    name: string;
+    setup: Setup;
+    minWorkers: number;
+    sources: string[];
+  }> = [
     { name: "default alone", setup: {}, minWorkers: 2, sources: ["default"] },
-    { name: "file over default", setup: { files: file }, minWorkers: 3, sources: ["default", "file scalemesh.yaml"] },
+    {
+      name: "file over default",
+      setup: { files: file },
+      minWorkers: 3,
+      sources: ["default", "file scalemesh.yaml"],
+    },
     {
       name: "env over file",
       setup: { files: file, env },
@@ -100,10 +129,25 @@ describe("loadConfig precedence: default < file < env < flag", () => {
       name: "flag over env and file",
       setup: { files: file, env, argv },
       minWorkers: 5,
-      sources: ["default", "file scalemesh.yaml", "env SCALEMESH_SCALING_MIN_WORKERS", "flag --scaling.min_workers"],
+      sources: [
+        "default",
+        "file scalemesh.yaml",
+        "env SCALEMESH_SCALING_MIN_WORKERS",
+        "flag --scaling.min_workers",
+      ],
     },
-    { name: "flag over file", setup: { files: file, argv }, minWorkers: 5, sources: ["default", "file scalemesh.yaml", "flag --scaling.min_workers"] },
-    { name: "flag over env", setup: { env, argv }, minWorkers: 5, sources: ["default", "env SCALEMESH_SCALING_MIN_WORKERS", "flag --scaling.min_workers"] },
+    {
+      name: "flag over file",
+      setup: { files: file, argv },
+      minWorkers: 5,
+      sources: ["default", "file scalemesh.yaml", "flag --scaling.min_workers"],
+    },
+    {
+      name: "flag over env",
+      setup: { env, argv },
+      minWorkers: 5,
+      sources: ["default", "env SCALEMESH_SCALING_MIN_WORKERS", "flag --scaling.min_workers"],
+    },
   ];
   it.each(cases)("$name", ({ setup, minWorkers, sources }) => {
     const result = load(setup);
@@ -114,7 +158,9 @@ describe("loadConfig precedence: default < file < env < flag", () => {
   it("decides per option: a later source leaves the options it does not name alone", () => {
     const config = expectConfig(
       load({
-        files: yamlFile("scaling:\n  min_workers: 3\n  max_workers: 20\nbalancer:\n  strategy: round_robin\n"),
+        files: yamlFile(
+          "scaling:\n  min_workers: 3\n  max_workers: 20\nbalancer:\n  strategy: round_robin\n",
+        ),
         env: { SCALEMESH_SCALING_MIN_WORKERS: "4" },
       }),
     );
@@ -131,31 +177,118 @@ describe("loadConfig precedence: default < file < env < flag", () => {
     const env = { SCALEMESH_CONFIG: "from-env.yaml" };
     expect(expectConfig(load({ files })).worker.slots).toBe(1);
     expect(expectConfig(load({ files, env })).worker.slots).toBe(2);
-    expect(expectConfig(load({ files, env, argv: ["--config", "from-flag.yaml"] })).worker.slots).toBe(3);
-    expect(expectConfig(load({ files, env, argv: ["--config=from-flag.yaml"] })).worker.slots).toBe(3);
+    expect(
+      expectConfig(load({ files, env, argv: ["--config", "from-flag.yaml"] })).worker.slots,
+    ).toBe(3);
+    expect(expectConfig(load({ files, env, argv: ["--config=from-flag.yaml"] })).worker.slots).toBe(
+      3,
+    );
   });
 });
 
 describe("loadConfig coercion of env and flag text", () => {
-  const cases: ReadonlyArray<{ name: string; setup: Setup; pick: (config: Config) => unknown; expected: unknown }> = [
-    { name: "env integer", setup: { env: { SCALEMESH_SCALING_MIN_WORKERS: "3" } }, pick: (c) => c.scaling.min_workers, expected: 3 },
-    { name: "env fraction", setup: { env: { SCALEMESH_SCALING_SCALE_UP_THRESHOLD: "0.9" } }, pick: (c) => c.scaling.scale_up_threshold, expected: 0.9 },
-    { name: "env fractional seconds", setup: { env: { SCALEMESH_COORDINATOR_HEARTBEAT_INTERVAL_SEC: "0.25" } }, pick: (c) => c.coordinator.heartbeat_interval_sec, expected: 0.25 },
-    { name: "env false", setup: { env: { SCALEMESH_SCALING_ENABLE_AUTO_RECOVERY: "false" } }, pick: (c) => c.scaling.enable_auto_recovery, expected: false },
-    { name: "env 0 is false", setup: { env: { SCALEMESH_SCALING_ENABLE_AUTO_RECOVERY: "0" } }, pick: (c) => c.scaling.enable_auto_recovery, expected: false },
-    { name: "env 1 is true", setup: { env: { SCALEMESH_SCALING_ENABLE_AUTO_RECOVERY: "1" } }, pick: (c) => c.scaling.enable_auto_recovery, expected: true },
-    { name: "env TRUE is true", setup: { env: { SCALEMESH_SCALING_ENABLE_AUTO_RECOVERY: "TRUE" } }, pick: (c) => c.scaling.enable_auto_recovery, expected: true },
-    { name: "env enum", setup: { env: { SCALEMESH_BALANCER_STRATEGY: "round_robin" } }, pick: (c) => c.balancer.strategy, expected: "round_robin" },
-    { name: "env list from commas", setup: { env: { SCALEMESH_WORKER_CAPABILITIES: "gpu, avx" } }, pick: (c) => c.worker.capabilities, expected: ["gpu", "avx"] },
-    { name: "env empty list", setup: { env: { SCALEMESH_SCALING_STATIC_WORKERS: "" } }, pick: (c) => c.scaling.static_workers, expected: [] },
-    { name: "env map from k=v", setup: { env: { SCALEMESH_WORKER_LABELS: "zone=a,tier=gold" } }, pick: (c) => c.worker.labels, expected: { zone: "a", tier: "gold" } },
-    { name: "env empty string where allowed", setup: { env: { SCALEMESH_COORDINATOR_OPTIMIZER: "" } }, pick: (c) => c.coordinator.optimizer, expected: "" },
-    { name: "flag with space", setup: { argv: ["--scaling.max_workers", "7"] }, pick: (c) => c.scaling.max_workers, expected: 7 },
-    { name: "flag with dashes in the key", setup: { argv: ["--scaling.min-workers", "3"] }, pick: (c) => c.scaling.min_workers, expected: 3 },
-    { name: "flag with dashes and =", setup: { argv: ["--worker.task-timeout-sec=12.5"] }, pick: (c) => c.worker.task_timeout_sec, expected: 12.5 },
+  const cases: ReadonlyArray<{
+    name: string;
+    setup: Setup;
+    pick: (config: Config) => unknown;
+    expected: unknown;
+  }> = [
+    {
+      name: "env integer",
+      setup: { env: { SCALEMESH_SCALING_MIN_WORKERS: "3" } },
+      pick: (c) => c.scaling.min_workers,
+      expected: 3,
+    },
+    {
+      name: "env fraction",
+      setup: { env: { SCALEMESH_SCALING_SCALE_UP_THRESHOLD: "0.9" } },
+      pick: (c) => c.scaling.scale_up_threshold,
+      expected: 0.9,
+    },
+    {
+      name: "env fractional seconds",
+      setup: { env: { SCALEMESH_COORDINATOR_HEARTBEAT_INTERVAL_SEC: "0.25" } },
+      pick: (c) => c.coordinator.heartbeat_interval_sec,
+      expected: 0.25,
+    },
+    {
+      name: "env false",
+      setup: { env: { SCALEMESH_SCALING_ENABLE_AUTO_RECOVERY: "false" } },
+      pick: (c) => c.scaling.enable_auto_recovery,
+      expected: false,
+    },
+    {
+      name: "env 0 is false",
+      setup: { env: { SCALEMESH_SCALING_ENABLE_AUTO_RECOVERY: "0" } },
+      pick: (c) => c.scaling.enable_auto_recovery,
+      expected: false,
+    },
+    {
+      name: "env 1 is true",
+      setup: { env: { SCALEMESH_SCALING_ENABLE_AUTO_RECOVERY: "1" } },
+      pick: (c) => c.scaling.enable_auto_recovery,
+      expected: true,
+    },
+    {
+      name: "env TRUE is true",
+      setup: { env: { SCALEMESH_SCALING_ENABLE_AUTO_RECOVERY: "TRUE" } },
+      pick: (c) => c.scaling.enable_auto_recovery,
+      expected: true,
+    },
+    {
+      name: "env enum",
+      setup: { env: { SCALEMESH_BALANCER_STRATEGY: "round_robin" } },
+      pick: (c) => c.balancer.strategy,
+      expected: "round_robin",
+    },
+    {
+      name: "env list from commas",
+      setup: { env: { SCALEMESH_WORKER_CAPABILITIES: "gpu, avx" } },
+      pick: (c) => c.worker.capabilities,
+      expected: ["gpu", "avx"],
+    },
+    {
+      name: "env empty list",
+      setup: { env: { SCALEMESH_SCALING_STATIC_WORKERS: "" } },
+      pick: (c) => c.scaling.static_workers,
+      expected: [],
+    },
+    {
+      name: "env map from k=v",
+      setup: { env: { SCALEMESH_WORKER_LABELS: "zone=a,tier=gold" } },
+      pick: (c) => c.worker.labels,
+      expected: { zone: "a", tier: "gold" },
+    },
+    {
+      name: "env empty string where allowed",
+      setup: { env: { SCALEMESH_COORDINATOR_OPTIMIZER: "" } },
+      pick: (c) => c.coordinator.optimizer,
+      expected: "",
+    },
+    {
+      name: "flag with space",
+      setup: { argv: ["--scaling.max_workers", "7"] },
+      pick: (c) => c.scaling.max_workers,
+      expected: 7,
+    },
+    {
+      name: "flag with dashes in the key",
+      setup: { argv: ["--scaling.min-workers", "3"] },
+      pick: (c) => c.scaling.min_workers,
+      expected: 3,
+    },
+    {
+      name: "flag with dashes and =",
+      setup: { argv: ["--worker.task-timeout-sec=12.5"] },
+      pick: (c) => c.worker.task_timeout_sec,
+      expected: 12.5,
+    },
     {
       name: "repeated list flags append",
-      setup: { env: { SCALEMESH_WORKER_CAPABILITIES: "old" }, argv: ["--worker.capabilities", "gpu", "--worker.capabilities=avx,sse"] },
+      setup: {
+        env: { SCALEMESH_WORKER_CAPABILITIES: "old" },
+        argv: ["--worker.capabilities", "gpu", "--worker.capabilities=avx,sse"],
+      },
       pick: (c) => c.worker.capabilities,
       expected: ["gpu", "avx", "sse"],
     },
@@ -167,15 +300,43 @@ describe("loadConfig coercion of env and flag text", () => {
     },
     {
       name: "bare boolean flag is true",
-      setup: { env: { SCALEMESH_SCALING_ENABLE_FAILURE_DETECTION: "false" }, argv: ["--scaling.enable-failure-detection"] },
+      setup: {
+        env: { SCALEMESH_SCALING_ENABLE_FAILURE_DETECTION: "false" },
+        argv: ["--scaling.enable-failure-detection"],
+      },
       pick: (c) => c.scaling.enable_failure_detection,
       expected: true,
     },
-    { name: "boolean flag with value", setup: { argv: ["--scaling.enable_auto_recovery", "false"] }, pick: (c) => c.scaling.enable_auto_recovery, expected: false },
-    { name: "negative flag value", setup: { argv: ["--telemetry.trace_sample_ratio", "0"] }, pick: (c) => c.telemetry.trace_sample_ratio, expected: 0 },
-    { name: "file keeps YAML types", setup: { files: yamlFile("worker:\n  labels: {zone: eu}\n  capabilities: [gpu]\n") }, pick: (c) => [c.worker.labels, c.worker.capabilities], expected: [{ zone: "eu" }, ["gpu"]] },
-    { name: "port 0 means pick one", setup: { env: { SCALEMESH_BALANCER_GRPC_PORT: "0" } }, pick: (c) => c.balancer.grpc_port, expected: 0 },
-    { name: "handler module:", setup: { env: { SCALEMESH_WORKER_HANDLER: "module:./echo.js" } }, pick: (c) => c.worker.handler, expected: "module:./echo.js" },
+    {
+      name: "boolean flag with value",
+      setup: { argv: ["--scaling.enable_auto_recovery", "false"] },
+      pick: (c) => c.scaling.enable_auto_recovery,
+      expected: false,
+    },
+    {
+      name: "negative flag value",
+      setup: { argv: ["--telemetry.trace_sample_ratio", "0"] },
+      pick: (c) => c.telemetry.trace_sample_ratio,
+      expected: 0,
+    },
+    {
+      name: "file keeps YAML types",
+      setup: { files: yamlFile("worker:\n  labels: {zone: eu}\n  capabilities: [gpu]\n") },
+      pick: (c) => [c.worker.labels, c.worker.capabilities],
+      expected: [{ zone: "eu" }, ["gpu"]],
+    },
+    {
+      name: "port 0 means pick one",
+      setup: { env: { SCALEMESH_BALANCER_GRPC_PORT: "0" } },
+      pick: (c) => c.balancer.grpc_port,
+      expected: 0,
+    },
+    {
+      name: "handler module:",
+      setup: { env: { SCALEMESH_WORKER_HANDLER: "module:./echo.js" } },
+      pick: (c) => c.worker.handler,
+      expected: "module:./echo.js",
+    },
   ];
   it.each(cases)("$name", ({ setup, pick, expected }) => {
     expect(pick(expectConfig(load(setup)))).toEqual(expected);
@@ -456,13 +617,28 @@ describe("loadConfig files and variables that are fine", () => {
   const fine: ReadonlyArray<{ name: string; setup: Setup }> = [
     { name: "no scalemesh.yaml in cwd", setup: {} },
     { name: "an empty file", setup: { files: yamlFile("") } },
-    { name: "a section with every key commented out", setup: { files: yamlFile("scaling:\n  # min_workers: 3\n") } },
-    { name: "SCALEMESH_CONFIG is not an option", setup: { files: { "x.yaml": "" }, env: { SCALEMESH_CONFIG: "x.yaml" } } },
+    {
+      name: "a section with every key commented out",
+      setup: { files: yamlFile("scaling:\n  # min_workers: 3\n") },
+    },
+    {
+      name: "SCALEMESH_CONFIG is not an option",
+      setup: { files: { "x.yaml": "" }, env: { SCALEMESH_CONFIG: "x.yaml" } },
+    },
     {
       name: "SCALEMESH_ variables that look like no option",
-      setup: { env: { SCALEMESH_HOME: "/opt/scalemesh", SCALEMESH_E2E_KEEP_TEMP_DIRS: "1", SCALEMESH_VERSION: "0.1.0" } },
+      setup: {
+        env: {
+          SCALEMESH_HOME: "/opt/scalemesh",
+          SCALEMESH_E2E_KEEP_TEMP_DIRS: "1",
+          SCALEMESH_VERSION: "0.1.0",
+        },
+      },
     },
-    { name: "variables of other programs", setup: { env: { PATH: "/usr/bin", WORKER_SLOTS: "x" } } },
+    {
+      name: "variables of other programs",
+      setup: { env: { PATH: "/usr/bin", WORKER_SLOTS: "x" } },
+    },
   ];
   it.each(fine)("accepts $name", ({ setup }) => {
     expect(expectConfig(load(setup))).toEqual(configSchema.parse({}));
@@ -470,7 +646,12 @@ describe("loadConfig files and variables that are fine", () => {
 });
 
 describe("extractConfigFlags", () => {
-  const cases: ReadonlyArray<{ name: string; argv: string[]; configArgs: string[]; rest: string[] }> = [
+  const cases: ReadonlyArray<{
+    name: string;
+    argv: string[];
+    configArgs: string[];
+    rest: string[];
+  }> = [
     {
       name: "splits config flags from the service's own",
       argv: ["up", "--scaling.min-workers", "3", "--verbose", "--config", "x.yaml", "--port=9"],
@@ -479,7 +660,12 @@ describe("extractConfigFlags", () => {
     },
     {
       name: "a bare boolean flag leaves the next argument alone",
-      argv: ["--scaling.enable_auto_recovery", "run", "--scaling.enable_failure_detection", "false"],
+      argv: [
+        "--scaling.enable_auto_recovery",
+        "run",
+        "--scaling.enable_failure_detection",
+        "false",
+      ],
       configArgs: ["--scaling.enable_auto_recovery", "--scaling.enable_failure_detection", "false"],
       rest: ["run"],
     },
@@ -538,9 +724,11 @@ describe("loadConfigOrExit", () => {
     });
     const written: string[] = [];
     try {
-      expect(() => loadConfigOrExit({ env: { SCALEMESH_WORKER_SLOTS: "0" }, cwd: freshDir() }, (text) => written.push(text))).toThrow(
-        "exit 2",
-      );
+      expect(() =>
+        loadConfigOrExit({ env: { SCALEMESH_WORKER_SLOTS: "0" }, cwd: freshDir() }, (text) =>
+          written.push(text),
+        ),
+      ).toThrow("exit 2");
     } finally {
       exit.mockRestore();
     }

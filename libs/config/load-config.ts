@@ -31,7 +31,9 @@ function mergeLayers(layers: readonly ConfigLayer[]): Map<string, LayerEntry> {
   return winners;
 }
 
-function toSchemaInput(winners: ReadonlyMap<string, LayerEntry>): Record<string, Record<string, unknown>> {
+function toSchemaInput(
+  winners: ReadonlyMap<string, LayerEntry>,
+): Record<string, Record<string, unknown>> {
   const input: Record<string, Record<string, unknown>> = {};
   for (const entry of winners.values()) {
     const [section = "", name = ""] = entry.key.split(".");
@@ -56,24 +58,48 @@ function sourceOf(key: string, winners: ReadonlyMap<string, LayerEntry>): string
 }
 
 /** A schema issue in the loader's terms: which option, the value as written, where it came from. */
-function toConfigIssue(issue: z.core.$ZodIssue, winners: ReadonlyMap<string, LayerEntry>): ConfigIssue {
-  const [section, name, ...inner] = issue.path.map((segment) => (typeof segment === "number" ? segment : String(segment)));
+function toConfigIssue(
+  issue: z.core.$ZodIssue,
+  winners: ReadonlyMap<string, LayerEntry>,
+): ConfigIssue {
+  const [section, name, ...inner] = issue.path.map((segment) =>
+    typeof segment === "number" ? segment : String(segment),
+  );
   const option = findOption(`${section}.${name}`);
   if (option === undefined) {
     const key = issue.path.map(String).join(".") || "config";
-    return { kind: "invalid_value", key, value: undefined, allowed: issue.message, source: "default" };
+    return {
+      kind: "invalid_value",
+      key,
+      value: undefined,
+      allowed: issue.message,
+      source: "default",
+    };
   }
   const winner = winners.get(option.key);
-  const innerKey = inner.map((segment) => (typeof segment === "number" ? `[${segment}]` : `.${segment}`)).join("");
+  const innerKey = inner
+    .map((segment) => (typeof segment === "number" ? `[${segment}]` : `.${segment}`))
+    .join("");
   const value =
-    inner.length > 0 ? dig(winner?.value ?? option.defaultValue, inner) : (winner?.raw ?? option.defaultValue);
+    inner.length > 0
+      ? dig(winner?.value ?? option.defaultValue, inner)
+      : (winner?.raw ?? option.defaultValue);
   let allowed = option.allowed;
   if (issue.code === "custom") {
     // Cross-option checks name the other option; say where its value came from too.
     const relatedKey: unknown = issue.params?.["relatedKey"];
-    allowed = typeof relatedKey === "string" ? `${issue.message} (from ${sourceOf(relatedKey, winners)})` : issue.message;
+    allowed =
+      typeof relatedKey === "string"
+        ? `${issue.message} (from ${sourceOf(relatedKey, winners)})`
+        : issue.message;
   }
-  return { kind: "invalid_value", key: `${option.key}${innerKey}`, value, allowed, source: winner?.source ?? "default" };
+  return {
+    kind: "invalid_value",
+    key: `${option.key}${innerKey}`,
+    value,
+    allowed,
+    source: winner?.source ?? "default",
+  };
 }
 
 /** zod's .readonly() freezes objects it parsed, but not defaults it handed out as they are. */
@@ -105,7 +131,11 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadResult {
   if (!parsed.success || issues.length > 0) {
     return { ok: false, issues, message: formatConfigIssues(issues) };
   }
-  return { ok: true, config: deepFreeze(parsed.data), sources: ["default", ...layers.flatMap((layer) => layer.sources)] };
+  return {
+    ok: true,
+    config: deepFreeze(parsed.data),
+    sources: ["default", ...layers.flatMap((layer) => layer.sources)],
+  };
 }
 
 /** For service mains: the config, or the message on stderr and exit code 2. */

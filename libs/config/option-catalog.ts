@@ -60,7 +60,9 @@ function bound(value: number | undefined): number | undefined {
 function describeRange(noun: string, node: JsonSchemaNode): string {
   const min = bound(node.minimum);
   const max = bound(node.maximum);
-  const above = bound(typeof node.exclusiveMinimum === "number" ? node.exclusiveMinimum : undefined);
+  const above = bound(
+    typeof node.exclusiveMinimum === "number" ? node.exclusiveMinimum : undefined,
+  );
   if (min !== undefined && max !== undefined) return `${noun} from ${min} to ${max}`;
   if (min !== undefined) return `${noun} >= ${min}`;
   if (above !== undefined) return `${noun} > ${above}`;
@@ -118,7 +120,9 @@ function buildCatalog(): readonly ConfigOption[] {
 
 export const CONFIG_OPTIONS: readonly ConfigOption[] = buildCatalog();
 
-export const CONFIG_SECTIONS: readonly string[] = [...new Set(CONFIG_OPTIONS.map((option) => option.section))];
+export const CONFIG_SECTIONS: readonly string[] = [
+  ...new Set(CONFIG_OPTIONS.map((option) => option.section)),
+];
 
 const optionsByKey = new Map(CONFIG_OPTIONS.map((option) => [option.key, option]));
 const optionsByEnvName = new Map(CONFIG_OPTIONS.map((option) => [option.envName, option]));

@@ -30,10 +30,20 @@ export function locateConfigFile(options: {
 }): ConfigFileLocation {
   const { flag, envPath, envName, cwd } = options;
   if (flag !== undefined) {
-    return { path: flag.path, absolutePath: resolve(cwd, flag.path), namedBy: flag.source, isRequired: true };
+    return {
+      path: flag.path,
+      absolutePath: resolve(cwd, flag.path),
+      namedBy: flag.source,
+      isRequired: true,
+    };
   }
   if (envPath !== undefined && envPath !== "") {
-    return { path: envPath, absolutePath: resolve(cwd, envPath), namedBy: `env ${envName}`, isRequired: true };
+    return {
+      path: envPath,
+      absolutePath: resolve(cwd, envPath),
+      namedBy: `env ${envName}`,
+      isRequired: true,
+    };
   }
   return {
     path: DEFAULT_CONFIG_FILE,
@@ -49,7 +59,9 @@ const READ_ERRORS: Readonly<Record<string, string>> = {
   EACCES: "permission denied",
 };
 
-function readText(location: ConfigFileLocation): { text: string } | { issue: ConfigIssue } | undefined {
+function readText(
+  location: ConfigFileLocation,
+): { text: string } | { issue: ConfigIssue } | undefined {
   try {
     return { text: readFileSync(location.absolutePath, "utf8") };
   } catch (error) {
@@ -68,7 +80,11 @@ function readText(location: ConfigFileLocation): { text: string } | { issue: Con
   }
 }
 
-function parseYaml(text: string, fileSource: string, path: string): { parsed: unknown } | { issues: ConfigIssue[] } {
+function parseYaml(
+  text: string,
+  fileSource: string,
+  path: string,
+): { parsed: unknown } | { issues: ConfigIssue[] } {
   const document = parseDocument(text, { prettyErrors: true });
   if (document.errors.length === 0) return { parsed: document.toJS() };
   const issues = document.errors.map((error): ConfigIssue => {
@@ -76,28 +92,52 @@ function parseYaml(text: string, fileSource: string, path: string): { parsed: un
     const where = position === undefined ? "" : ` line ${position.line}, column ${position.col}`;
     // Pretty messages end in " at line L, column C:" and an excerpt; the source already says where.
     const reason = (error.message.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:?$/, "");
-    return { kind: "unreadable_file", key: "config", value: path, allowed: `valid YAML (${reason})`, source: `${fileSource}${where}` };
+    return {
+      kind: "unreadable_file",
+      key: "config",
+      value: path,
+      allowed: `valid YAML (${reason})`,
+      source: `${fileSource}${where}`,
+    };
   });
   return { issues };
 }
 
 /** Options from the parsed file; an empty section (every key commented out) counts as absent. */
-function readSections(parsed: unknown, source: string): { entries: LayerEntry[]; issues: ConfigIssue[] } {
+function readSections(
+  parsed: unknown,
+  source: string,
+): { entries: LayerEntry[]; issues: ConfigIssue[] } {
   const entries: LayerEntry[] = [];
   const issues: ConfigIssue[] = [];
   if (parsed === null || parsed === undefined) return { entries, issues };
   if (!isRecord(parsed)) {
     const allowed = `a mapping of sections (${CONFIG_SECTIONS.join(", ")})`;
-    return { entries, issues: [{ kind: "invalid_value", key: "config", value: parsed, allowed, source }] };
+    return {
+      entries,
+      issues: [{ kind: "invalid_value", key: "config", value: parsed, allowed, source }],
+    };
   }
   for (const [section, body] of Object.entries(parsed)) {
     if (!CONFIG_SECTIONS.includes(section)) {
-      issues.push({ kind: "unknown_key", key: section, value: body, allowed: describeUnknownKey(section), source });
+      issues.push({
+        kind: "unknown_key",
+        key: section,
+        value: body,
+        allowed: describeUnknownKey(section),
+        source,
+      });
       continue;
     }
     if (body === null || body === undefined) continue;
     if (!isRecord(body)) {
-      issues.push({ kind: "invalid_value", key: section, value: body, allowed: `a mapping of ${section} options`, source });
+      issues.push({
+        kind: "invalid_value",
+        key: section,
+        value: body,
+        allowed: `a mapping of ${section} options`,
+        source,
+      });
       continue;
     }
     for (const [name, value] of Object.entries(body)) {

@@ -25,9 +25,15 @@ function sectionOfVariable(name: string): string | undefined {
 function optionMeantBy(name: string): ConfigOption | undefined {
   // Compare without the shared prefix, so it does not make unrelated long names look close.
   const rest = name.slice(ENV_PREFIX.length);
-  const nearest = suggestName(rest, CONFIG_OPTIONS.map((option) => option.envName.slice(ENV_PREFIX.length)));
+  const nearest = suggestName(
+    rest,
+    CONFIG_OPTIONS.map((option) => option.envName.slice(ENV_PREFIX.length)),
+  );
   if (nearest !== undefined) return findOptionByEnvName(`${ENV_PREFIX}${nearest}`);
-  return CONFIG_OPTIONS.find((option) => rest === option.name.toUpperCase() || rest.endsWith(`_${option.name.toUpperCase()}`));
+  return CONFIG_OPTIONS.find(
+    (option) =>
+      rest === option.name.toUpperCase() || rest.endsWith(`_${option.name.toUpperCase()}`),
+  );
 }
 
 /**
@@ -56,7 +62,12 @@ export function readEnvLayer(env: Readonly<Record<string, string | undefined>>):
     if (text === undefined || !name.startsWith(ENV_PREFIX) || NON_OPTION_ENV.has(name)) continue;
     const option = findOptionByEnvName(name);
     if (option !== undefined) {
-      entries.push({ key: option.key, value: coerceOptionText(option.kind, text), raw: text, source: `env ${name}` });
+      entries.push({
+        key: option.key,
+        value: coerceOptionText(option.kind, text),
+        raw: text,
+        source: `env ${name}`,
+      });
       continue;
     }
     const issue = unknownVariableIssue(name, text);

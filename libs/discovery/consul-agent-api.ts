@@ -67,7 +67,8 @@ export function createConsulAgentApi(agent: string): ConsulAgentApi {
     timeout: REQUEST_TIMEOUT_MS,
     // The package hands Node the URL form of an IPv6 host ("[::1]"), which
     // Node's resolver does not take; unwrap it.
-    lookup: ((hostname, lookupOptions, callback) => lookup(hostname.replace(/^\[(.*)\]$/, "$1"), lookupOptions, callback)) as LookupFunction,
+    lookup: ((hostname, lookupOptions, callback) =>
+      lookup(hostname.replace(/^\[(.*)\]$/, "$1"), lookupOptions, callback)) as LookupFunction,
     ...(token ? { defaults: { token } } : {}),
   };
   const consul = new Consul(clientOptions);
@@ -83,15 +84,24 @@ export function createConsulAgentApi(agent: string): ConsulAgentApi {
         ...(query.datacenter ? { dc: query.datacenter } : {}),
         ...(isBlocking ? { index: String(query.index), wait: `${query.waitSec}s` } : {}),
         // The agent may add wait/16 of jitter; past that (and some slack) it is not answering.
-        timeout: isBlocking ? Math.ceil((query.waitSec * 1000 * 17) / 16) + 5_000 : REQUEST_TIMEOUT_MS,
+        timeout: isBlocking
+          ? Math.ceil((query.waitSec * 1000 * 17) / 16) + 5_000
+          : REQUEST_TIMEOUT_MS,
         ctx,
       };
       try {
         const result: unknown = await consul.health.service(request);
-        if (!Array.isArray(result)) throw new ConsulAnswerError("the consul package answered without the HTTP response");
+        if (!Array.isArray(result))
+          throw new ConsulAnswerError("the consul package answered without the HTTP response");
         const [response, entries] = result as unknown[];
         const indexHeader = recordOf(recordOf(response).headers)["x-consul-index"];
-        return { entries: entries ?? [], index: typeof indexHeader === "string" && /^\d+$/.test(indexHeader) ? BigInt(indexHeader) : undefined };
+        return {
+          entries: entries ?? [],
+          index:
+            typeof indexHeader === "string" && /^\d+$/.test(indexHeader)
+              ? BigInt(indexHeader)
+              : undefined,
+        };
       } finally {
         release();
       }

@@ -4,8 +4,15 @@ import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ServingStatus } from "grpc-health-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { startFakeConsul, type FakeConsul, type FakeConsulOptions } from "../../test/support/fake-consul.js";
-import { startGrpcHealthServer, type GrpcHealthServer } from "../../test/support/grpc-health-server.js";
+import {
+  startFakeConsul,
+  type FakeConsul,
+  type FakeConsulOptions,
+} from "../../test/support/fake-consul.js";
+import {
+  startGrpcHealthServer,
+  type GrpcHealthServer,
+} from "../../test/support/grpc-health-server.js";
 import { createRecordingSink } from "../../test/support/recording-sink.js";
 import { createConsulRegistrar, nextIndex, watchConsul } from "./consul.js";
 import { parseEndpointUri, type ConsulTarget } from "./endpoint-uri.js";
@@ -24,7 +31,11 @@ describe("consul:// registrar", () => {
   it("registers the instance with region/zone tags, meta and a gRPC check the agent runs", async () => {
     const consul = await fakeConsul();
     const health = await healthServer("SERVING");
-    const target = consulTarget(consul, "scalemesh-coordinator", "?tag=canary&check_interval=2s&deregister_after=90s");
+    const target = consulTarget(
+      consul,
+      "scalemesh-coordinator",
+      "?tag=canary&check_interval=2s&deregister_after=90s",
+    );
     await createConsulRegistrar(target, instance("coordinator-a", health), {}).register();
 
     expect(consul.registrations).toEqual([
@@ -55,26 +66,39 @@ describe("consul:// registrar", () => {
   ])("registers an HTTP check; an answer $answer makes it $status", async ({ answer, status }) => {
     const consul = await fakeConsul();
     const url = await httpHealthServer(answer);
-    const http: ServiceInstance = { ...instance("balancer-a", { port: 7081 }), check: { kind: "http", url } };
+    const http: ServiceInstance = {
+      ...instance("balancer-a", { port: 7081 }),
+      check: { kind: "http", url },
+    };
     await createConsulRegistrar(consulTarget(consul, "scalemesh-balancer"), http, {}).register();
 
-    expect(consul.registrations[0]).toMatchObject({ Check: { HTTP: url, Interval: "1s", DeregisterCriticalServiceAfter: "1m" } });
+    expect(consul.registrations[0]).toMatchObject({
+      Check: { HTTP: url, Interval: "1s", DeregisterCriticalServiceAfter: "1m" },
+    });
     expect(consul.registrations[0]).not.toHaveProperty("Check.GRPC");
-    await expect.poll(() => consul.services()[0]?.checks[0]?.output ?? "", POLL).toContain(`${answer}`);
+    await expect
+      .poll(() => consul.services()[0]?.checks[0]?.output ?? "", POLL)
+      .toContain(`${answer}`);
     expect(consul.services()[0]?.checks[0]?.status).toBe(status);
   });
 
   it("deregisters, and a second deregister is harmless", async () => {
     const consul = await fakeConsul();
     const health = await healthServer("SERVING");
-    const registrar = createConsulRegistrar(consulTarget(consul, "svc"), instance("svc-a", health), {});
+    const registrar = createConsulRegistrar(
+      consulTarget(consul, "svc"),
+      instance("svc-a", health),
+      {},
+    );
     await registrar.register();
     expect(consul.services().map((s) => s.id)).toEqual(["svc-a"]);
 
     await registrar.deregister();
     expect(consul.services()).toEqual([]);
     await registrar.deregister();
-    expect(consul.requests.filter((r) => r.path === "/v1/agent/service/deregister/svc-a")).toHaveLength(2);
+    expect(
+      consul.requests.filter((r) => r.path === "/v1/agent/service/deregister/svc-a"),
+    ).toHaveLength(2);
   });
 
   it("rejects register() naming the agent when it cannot be reached; deregister() afterwards resolves", async () => {
@@ -82,18 +106,27 @@ describe("consul:// registrar", () => {
     const target = parseConsul(`consul://127.0.0.1:${port}/svc`);
     const registrar = createConsulRegistrar(target, instance("svc-a", { port: 7070 }), {});
 
-    await expect(registrar.register()).rejects.toThrow(`cannot register svc-a as service "svc" with the Consul agent at 127.0.0.1:${port}: the agent cannot be reached`);
+    await expect(registrar.register()).rejects.toThrow(
+      `cannot register svc-a as service "svc" with the Consul agent at 127.0.0.1:${port}: the agent cannot be reached`,
+    );
     await expect(registrar.deregister()).resolves.toBeUndefined();
   });
 
   it("sends CONSUL_HTTP_TOKEN, and says which token to check when it is missing", async () => {
     const consul = await fakeConsul({ aclToken: "s3cret-token" });
     const health = await healthServer("SERVING");
-    const registrar = createConsulRegistrar(consulTarget(consul, "svc"), instance("svc-a", health), {});
+    const registrar = createConsulRegistrar(
+      consulTarget(consul, "svc"),
+      instance("svc-a", health),
+      {},
+    );
 
     for (const token of [undefined, "wrong-token"]) {
       vi.stubEnv("CONSUL_HTTP_TOKEN", token);
-      const refusal = await registrar.register().then(() => "", (error: unknown) => String(error));
+      const refusal = await registrar.register().then(
+        () => "",
+        (error: unknown) => String(error),
+      );
       expect(refusal).toContain("permission denied (403");
       expect(refusal).toContain("check that CONSUL_HTTP_TOKEN holds a token with service:write");
       expect(refusal).not.toContain("wrong-token");
@@ -110,12 +143,18 @@ describe("consul:// registrar", () => {
   it("lets the agent remove an instance critical for longer than deregister_after", async () => {
     const consul = await fakeConsul({ minimumDeregisterAfterMs: 0, reapIntervalMs: 100 });
     const health = await healthServer("NOT_SERVING");
-    const registrar = createConsulRegistrar(consulTarget(consul, "svc", "?check_interval=1s&deregister_after=1s"), instance("svc-a", health), {});
+    const registrar = createConsulRegistrar(
+      consulTarget(consul, "svc", "?check_interval=1s&deregister_after=1s"),
+      instance("svc-a", health),
+      {},
+    );
     await registrar.register();
     const sink = createRecordingSink();
     watch(consulTarget(consul, "svc"), sink);
 
-    await expect.poll(() => consul.services()[0]?.checks[0]?.output ?? "", POLL).toContain("NOT_SERVING");
+    await expect
+      .poll(() => consul.services()[0]?.checks[0]?.output ?? "", POLL)
+      .toContain("NOT_SERVING");
     await expect.poll(() => consul.services(), POLL).toEqual([]);
     expect(sink.published.every((set) => set.length === 0)).toBe(true);
     await expect(registrar.deregister()).resolves.toBeUndefined();
@@ -128,26 +167,56 @@ describe("consul:// watcher", () => {
     const [a, b] = [await healthServer("SERVING"), await healthServer("SERVING")];
     const target = consulTarget(consul, "scalemesh-coordinator");
     await createConsulRegistrar(target, instance("coord-a", a), {}).register();
-    await createConsulRegistrar(target, { ...instance("coord-b", b), region: "us-east", zone: "us-east-1b" }, {}).register();
+    await createConsulRegistrar(
+      target,
+      { ...instance("coord-b", b), region: "us-east", zone: "us-east-1b" },
+      {},
+    ).register();
     const sink = createRecordingSink();
     watch(target, sink);
 
-    await expect.poll(() => byId(sink.latest()), POLL).toEqual([
-      { address: `127.0.0.1:${a.port}`, priority: 0, weight: 1, id: "coord-a", region: "eu-west", zone: "eu-west-1a" },
-      { address: `127.0.0.1:${b.port}`, priority: 0, weight: 1, id: "coord-b", region: "us-east", zone: "us-east-1b" },
-    ]);
+    await expect
+      .poll(() => byId(sink.latest()), POLL)
+      .toEqual([
+        {
+          address: `127.0.0.1:${a.port}`,
+          priority: 0,
+          weight: 1,
+          id: "coord-a",
+          region: "eu-west",
+          zone: "eu-west-1a",
+        },
+        {
+          address: `127.0.0.1:${b.port}`,
+          priority: 0,
+          weight: 1,
+          id: "coord-b",
+          region: "us-east",
+          zone: "us-east-1b",
+        },
+      ]);
     b.setStatus("NOT_SERVING");
     await expect.poll(() => byId(sink.latest()).map((e) => e.id), POLL).toEqual(["coord-a"]);
     b.setStatus("SERVING");
-    await expect.poll(() => byId(sink.latest()).map((e) => e.id), POLL).toEqual(["coord-a", "coord-b"]);
+    await expect
+      .poll(() => byId(sink.latest()).map((e) => e.id), POLL)
+      .toEqual(["coord-a", "coord-b"]);
     expect(sink.failures).toEqual([]);
   });
 
   it("asks for the URI's tag only, and names an unknown datacenter", async () => {
     const consul = await fakeConsul();
     const health = await healthServer("SERVING");
-    await createConsulRegistrar(consulTarget(consul, "svc", "?tag=canary"), instance("svc-canary", health), {}).register();
-    await createConsulRegistrar(consulTarget(consul, "svc"), instance("svc-plain", health), {}).register();
+    await createConsulRegistrar(
+      consulTarget(consul, "svc", "?tag=canary"),
+      instance("svc-canary", health),
+      {},
+    ).register();
+    await createConsulRegistrar(
+      consulTarget(consul, "svc"),
+      instance("svc-plain", health),
+      {},
+    ).register();
     const tagged = createRecordingSink();
     const everyone = createRecordingSink();
     const elsewhere = createRecordingSink();
@@ -155,9 +224,13 @@ describe("consul:// watcher", () => {
     watch(consulTarget(consul, "svc"), everyone);
     watch(consulTarget(consul, "svc", "?dc=mars-1"), elsewhere);
 
-    await expect.poll(() => byId(everyone.latest()).map((e) => e.id), POLL).toEqual(["svc-canary", "svc-plain"]);
+    await expect
+      .poll(() => byId(everyone.latest()).map((e) => e.id), POLL)
+      .toEqual(["svc-canary", "svc-plain"]);
     await expect.poll(() => tagged.latest().map((e) => e.id), POLL).toEqual(["svc-canary"]);
-    await expect.poll(() => elsewhere.failures[0] ?? "", POLL).toContain('knows no datacenter "mars-1"');
+    await expect
+      .poll(() => elsewhere.failures[0] ?? "", POLL)
+      .toContain('knows no datacenter "mars-1"');
   });
 
   it("waits on blocking queries rather than polling", async () => {
@@ -192,7 +265,11 @@ describe("consul:// watcher", () => {
     await expect.poll(() => consul.blockingQueries().abandoned, POLL).toBe(1);
     expect(consul.blockingQueries()).toMatchObject({ held: 0, answered: 0 });
     const health = await healthServer("SERVING");
-    await createConsulRegistrar(consulTarget(consul, "svc"), instance("svc-a", health), {}).register();
+    await createConsulRegistrar(
+      consulTarget(consul, "svc"),
+      instance("svc-a", health),
+      {},
+    ).register();
     expect(sink.published.length).toBe(publishedBeforeClose);
   }, 10_000);
 
@@ -201,13 +278,19 @@ describe("consul:// watcher", () => {
     const target = parseConsul(`consul://127.0.0.1:${port}/svc?check_interval=1s`);
     const sink = createRecordingSink();
     watch(target, sink);
-    await expect.poll(() => sink.failures[0] ?? "", POLL).toContain(`consul://127.0.0.1:${port}/svc: the Consul agent at 127.0.0.1:${port} cannot be reached`);
+    await expect
+      .poll(() => sink.failures[0] ?? "", POLL)
+      .toContain(
+        `consul://127.0.0.1:${port}/svc: the Consul agent at 127.0.0.1:${port} cannot be reached`,
+      );
     expect(sink.published).toEqual([]);
 
     const consul = await fakeConsul({ port });
     const health = await healthServer("SERVING");
     await createConsulRegistrar(target, instance("svc-a", health), {}).register();
-    await expect.poll(() => sink.latest().map((e) => e.id), { ...POLL, timeout: 20_000 }).toEqual(["svc-a"]);
+    await expect
+      .poll(() => sink.latest().map((e) => e.id), { ...POLL, timeout: 20_000 })
+      .toEqual(["svc-a"]);
     expect(consul.requests.some((r) => r.path === "/v1/health/service/svc")).toBe(true);
   }, 30_000);
 
@@ -236,15 +319,42 @@ describe("nextIndex (Consul's rules for blocking clients)", () => {
 describe("the fake agent refuses bad registrations as Consul does", () => {
   it.each([
     { name: "a body that is not JSON", body: "{", reason: "Request decode failed" },
-    { name: "no service name", body: JSON.stringify({ ID: "x", Port: 1 }), reason: "Missing service name" },
-    { name: "a wildcard address", body: JSON.stringify({ Name: "x", Address: "0.0.0.0" }), reason: "Invalid service address" },
-    { name: "a meta key Consul reserves", body: JSON.stringify({ Name: "x", Meta: { "consul-x": "1" } }), reason: "Invalid Service Meta" },
-    { name: "a port that is a string", body: JSON.stringify({ Name: "x", Port: "7070" }), reason: "cannot unmarshal string" },
-    { name: "a gRPC check without interval", body: JSON.stringify({ Name: "x", Check: { GRPC: "127.0.0.1:1" } }), reason: "Interval must be > 0" },
-    { name: "a bad duration", body: JSON.stringify({ Name: "x", Check: { GRPC: "127.0.0.1:1", Interval: "soon" } }), reason: "invalid duration" },
+    {
+      name: "no service name",
+      body: JSON.stringify({ ID: "x", Port: 1 }),
+      reason: "Missing service name",
+    },
+    {
+      name: "a wildcard address",
+      body: JSON.stringify({ Name: "x", Address: "0.0.0.0" }),
+      reason: "Invalid service address",
+    },
+    {
+      name: "a meta key Consul reserves",
+      body: JSON.stringify({ Name: "x", Meta: { "consul-x": "1" } }),
+      reason: "Invalid Service Meta",
+    },
+    {
+      name: "a port that is a string",
+      body: JSON.stringify({ Name: "x", Port: "7070" }),
+      reason: "cannot unmarshal string",
+    },
+    {
+      name: "a gRPC check without interval",
+      body: JSON.stringify({ Name: "x", Check: { GRPC: "127.0.0.1:1" } }),
+      reason: "Interval must be > 0",
+    },
+    {
+      name: "a bad duration",
+      body: JSON.stringify({ Name: "x", Check: { GRPC: "127.0.0.1:1", Interval: "soon" } }),
+      reason: "invalid duration",
+    },
   ])("$name", async ({ body, reason }) => {
     const consul = await fakeConsul();
-    const response = await fetch(`http://${consul.address}/v1/agent/service/register`, { method: "PUT", body });
+    const response = await fetch(`http://${consul.address}/v1/agent/service/register`, {
+      method: "PUT",
+      body,
+    });
     expect(response.status).toBe(400);
     expect(await response.text()).toContain(reason);
     expect(consul.services()).toEqual([]);
@@ -272,10 +382,13 @@ async function httpHealthServer(status: number): Promise<string> {
     res.end(`answering ${status}`);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  cleanups.push(() => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  }));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/healthz`;
 }
 
@@ -290,15 +403,23 @@ async function freePort(): Promise<number> {
 
 function parseConsul(uri: string): ConsulTarget {
   const parsed = parseEndpointUri(uri);
-  if (!parsed.ok || parsed.scheme !== "consul") throw new Error(`test URI ${uri} did not parse as consul://`);
+  if (!parsed.ok || parsed.scheme !== "consul")
+    throw new Error(`test URI ${uri} did not parse as consul://`);
   return parsed;
 }
 
-function consulTarget(consul: FakeConsul, service: string, query = "?check_interval=1s"): ConsulTarget {
+function consulTarget(
+  consul: FakeConsul,
+  service: string,
+  query = "?check_interval=1s",
+): ConsulTarget {
   return parseConsul(`consul://${consul.address}/${service}${query}`);
 }
 
-function instance(id: string, server: { readonly port: number; readonly address?: string }): ServiceInstance {
+function instance(
+  id: string,
+  server: { readonly port: number; readonly address?: string },
+): ServiceInstance {
   return {
     id,
     host: "127.0.0.1",

@@ -3,7 +3,16 @@
 // scalemesh service in the agent with a gRPC or HTTP check the agent runs.
 // The agent is asked through ConsulAgentApi (consul-agent-api.ts).
 import { backoffCeilingMs, type BackoffPolicy } from "../backoff/index.js";
-import { ConsulAnswerError, createConsulAgentApi, errorText, recordOf, REQUEST_TIMEOUT_MS, statusOf, type ConsulAgentApi, type ServiceRegistration } from "./consul-agent-api.js";
+import {
+  ConsulAnswerError,
+  createConsulAgentApi,
+  errorText,
+  recordOf,
+  REQUEST_TIMEOUT_MS,
+  statusOf,
+  type ConsulAgentApi,
+  type ServiceRegistration,
+} from "./consul-agent-api.js";
 import type { ConsulTarget } from "./endpoint-uri.js";
 import type { DiscoveredEndpoint, WatchFunction } from "./endpoint-watch.js";
 import type { Registrar, RegistrarOptions, ServiceInstance } from "./registrar.js";
@@ -44,9 +53,15 @@ export const watchConsul: WatchFunction<ConsulTarget> = (target, sink, options) 
       if (stopping.signal.aborted) return;
       lastStartMs = Date.now();
       try {
-        const answer = await api.passingInstances({ ...target, index, waitSec: BLOCKING_WAIT_SEC }, stopping.signal);
+        const answer = await api.passingInstances(
+          { ...target, index, waitSec: BLOCKING_WAIT_SEC },
+          stopping.signal,
+        );
         if (stopping.signal.aborted) return;
-        if (answer.index === undefined) throw new ConsulAnswerError("answered without an X-Consul-Index header, so it cannot be watched; check that the address is a Consul agent's HTTP API");
+        if (answer.index === undefined)
+          throw new ConsulAnswerError(
+            "answered without an X-Consul-Index header, so it cannot be watched; check that the address is a Consul agent's HTTP API",
+          );
         const endpoints = toEndpoints(answer.entries);
         index = nextIndex(index, answer.index);
         failures = 0;
@@ -80,7 +95,11 @@ export const watchConsul: WatchFunction<ConsulTarget> = (target, sink, options) 
   };
 };
 
-export function createConsulRegistrar(target: ConsulTarget, instance: ServiceInstance, options: RegistrarOptions): Registrar {
+export function createConsulRegistrar(
+  target: ConsulTarget,
+  instance: ServiceInstance,
+  options: RegistrarOptions,
+): Registrar {
   const uri = consulUri(target);
   const log = options.logger?.child({ registry: uri, instanceId: instance.id });
   let isRegistered = false;
@@ -112,7 +131,10 @@ export function createConsulRegistrar(target: ConsulTarget, instance: ServiceIns
         // Nothing of ours is known to be there: a failed register() left no
         // registration we could name, and the check's deregister_after removes strays.
         if (!isRegistered) {
-          log?.debug({ err: errorText(error) }, "deregister after no successful register; nothing to remove");
+          log?.debug(
+            { err: errorText(error) },
+            "deregister after no successful register; nothing to remove",
+          );
           return;
         }
         throw new Error(describeRegistrarFailure("deregister", target, instance, error));
@@ -123,8 +145,14 @@ export function createConsulRegistrar(target: ConsulTarget, instance: ServiceIns
 
 /** What the agent is asked to keep: tags and meta say where the instance runs, the check says how the agent probes it. */
 function registrationFor(target: ConsulTarget, instance: ServiceInstance): ServiceRegistration {
-  const place = [["region", instance.region], ["zone", instance.zone]].filter(([, value]) => value !== "");
-  const probe = instance.check.kind === "grpc" ? { grpc: instance.check.address, grpcusetls: false } : { http: instance.check.url };
+  const place = [
+    ["region", instance.region],
+    ["zone", instance.zone],
+  ].filter(([, value]) => value !== "");
+  const probe =
+    instance.check.kind === "grpc"
+      ? { grpc: instance.check.address, grpcusetls: false }
+      : { http: instance.check.url };
   return {
     name: target.service,
     id: instance.id,
@@ -137,7 +165,10 @@ function registrationFor(target: ConsulTarget, instance: ServiceInstance): Servi
       ...probe,
       interval: target.checkInterval,
       // A probe slower than its interval is as good as failed.
-      timeout: durationMs(target.checkInterval) < REQUEST_TIMEOUT_MS ? target.checkInterval : `${REQUEST_TIMEOUT_MS / 1000}s`,
+      timeout:
+        durationMs(target.checkInterval) < REQUEST_TIMEOUT_MS
+          ? target.checkInterval
+          : `${REQUEST_TIMEOUT_MS / 1000}s`,
       deregistercriticalserviceafter: target.deregisterAfter,
     },
   };
@@ -158,7 +189,10 @@ export function nextIndex(previous: bigint, received: bigint): bigint {
 // ---- health entries -> endpoints ----
 
 function toEndpoints(entries: unknown): DiscoveredEndpoint[] {
-  if (!Array.isArray(entries)) throw new ConsulAnswerError("answered with something other than a list of service entries; check that the address is a Consul agent's HTTP API");
+  if (!Array.isArray(entries))
+    throw new ConsulAnswerError(
+      "answered with something other than a list of service entries; check that the address is a Consul agent's HTTP API",
+    );
   return entries.flatMap((entry) => {
     const endpoint = toEndpoint(entry);
     return endpoint ? [endpoint] : [];
@@ -171,9 +205,18 @@ function toEndpoint(entry: unknown): DiscoveredEndpoint | undefined {
   // An instance registered without an address is reached at its node's.
   const host = textOf(service.Address) || textOf(node.Address);
   const port = service.Port;
-  if (host === "" || typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  if (
+    host === "" ||
+    typeof port !== "number" ||
+    !Number.isInteger(port) ||
+    port < 1 ||
+    port > 65535
+  )
+    return undefined;
   const meta = recordOf(service.Meta);
-  const tags = Array.isArray(service.Tags) ? service.Tags.filter((tag): tag is string => typeof tag === "string") : [];
+  const tags = Array.isArray(service.Tags)
+    ? service.Tags.filter((tag): tag is string => typeof tag === "string")
+    : [];
   const region = textOf(meta.region) || tagValue(tags, "region");
   const zone = textOf(meta.zone) || tagValue(tags, "zone");
   const passingWeight = recordOf(service.Weights).Passing;
@@ -200,18 +243,28 @@ function describeWatchFailure(target: ConsulTarget, error: unknown): string {
   const status = statusOf(error);
   const detail = errorText(error);
   if (error instanceof ConsulAnswerError) return `${where} ${detail}`;
-  if (status === 403) return `${where} refused to list service "${target.service}" (403 ${detail}); check that CONSUL_HTTP_TOKEN holds a token with service:read on it`;
-  if (status === 500 && /datacenter/i.test(detail)) return `${where} knows no datacenter "${target.datacenter ?? ""}" (${detail}); check dc= in the URI`;
-  if (status !== undefined) return `${where} answered ${status} (${detail}) when asked for service "${target.service}"`;
+  if (status === 403)
+    return `${where} refused to list service "${target.service}" (403 ${detail}); check that CONSUL_HTTP_TOKEN holds a token with service:read on it`;
+  if (status === 500 && /datacenter/i.test(detail))
+    return `${where} knows no datacenter "${target.datacenter ?? ""}" (${detail}); check dc= in the URI`;
+  if (status !== undefined)
+    return `${where} answered ${status} (${detail}) when asked for service "${target.service}"`;
   return `${where} cannot be reached (${detail}); check that the agent runs and that ${target.agent} is its HTTP address`;
 }
 
-function describeRegistrarFailure(action: "register" | "deregister", target: ConsulTarget, instance: ServiceInstance, error: unknown): string {
+function describeRegistrarFailure(
+  action: "register" | "deregister",
+  target: ConsulTarget,
+  instance: ServiceInstance,
+  error: unknown,
+): string {
   const what = `cannot ${action} ${instance.id} as service "${target.service}" with the Consul agent at ${target.agent}`;
   const status = statusOf(error);
   const detail = errorText(error);
-  if (status === 400) return `${what}: the agent refused it (400 ${detail}); check the instance's address, meta and the URI's check_interval / deregister_after`;
-  if (status === 403) return `${what}: permission denied (403 ${detail}); check that CONSUL_HTTP_TOKEN holds a token with service:write on "${target.service}"`;
+  if (status === 400)
+    return `${what}: the agent refused it (400 ${detail}); check the instance's address, meta and the URI's check_interval / deregister_after`;
+  if (status === 403)
+    return `${what}: permission denied (403 ${detail}); check that CONSUL_HTTP_TOKEN holds a token with service:write on "${target.service}"`;
   if (status !== undefined) return `${what}: the agent answered ${status} (${detail})`;
   return `${what}: the agent cannot be reached (${detail}); check that it runs and that ${target.agent} is its HTTP address`;
 }

@@ -4,9 +4,15 @@
 import { parseEndpointUri, registrationUriError } from "./endpoint-uri.js";
 import type { Registrar, RegistrarOptions, ServiceInstance } from "./registrar.js";
 
-export type RegistrarResult = { readonly ok: true; readonly registrar: Registrar } | { readonly ok: false; readonly error: string };
+export type RegistrarResult =
+  | { readonly ok: true; readonly registrar: Registrar }
+  | { readonly ok: false; readonly error: string };
 
-export function createRegistrar(uri: string, instance: ServiceInstance, options: RegistrarOptions = {}): RegistrarResult {
+export function createRegistrar(
+  uri: string,
+  instance: ServiceInstance,
+  options: RegistrarOptions = {},
+): RegistrarResult {
   const error = registrationUriError(uri);
   if (error !== undefined) return { ok: false, error };
   const target = parseEndpointUri(uri);

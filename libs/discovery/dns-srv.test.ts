@@ -46,11 +46,17 @@ const sockets: Socket[] = [];
 
 function watch(target: Partial<DnsSrvTarget> & { server: string }, options: WatchOptions = {}) {
   const recording = createRecordingSink();
-  const source = watchDnsSrv({ scheme: "dns+srv", name: COORDINATOR, intervalSec: 30, ...target }, recording, options);
+  const source = watchDnsSrv(
+    { scheme: "dns+srv", name: COORDINATOR, intervalSec: 30, ...target },
+    recording,
+    options,
+  );
   sources.push(source);
   /** The first published set that matches, skipping the first `after` sets. */
-  const nextPublish = (matching: (endpoints: readonly DiscoveredEndpoint[]) => boolean = () => true, after = 0) =>
-    recording.waitFor("matching publish", () => recording.published.slice(after).find(matching));
+  const nextPublish = (
+    matching: (endpoints: readonly DiscoveredEndpoint[]) => boolean = () => true,
+    after = 0,
+  ) => recording.waitFor("matching publish", () => recording.published.slice(after).find(matching));
   return { ...recording, source, nextPublish };
 }
 
@@ -61,7 +67,11 @@ async function ownDnsmasq(records: DnsRecords, ttlSec?: number): Promise<Dnsmasq
 }
 
 /** A UDP socket that takes DNS queries and never answers; resolves each received query. */
-async function blackhole(): Promise<{ server: string; received: () => number; nextQuery: () => Promise<void> }> {
+async function blackhole(): Promise<{
+  server: string;
+  received: () => number;
+  nextQuery: () => Promise<void>;
+}> {
   const socket = createSocket("udp4");
   sockets.push(socket);
   let count = 0;
@@ -89,10 +99,30 @@ async function closedUdpPort(): Promise<number> {
 describe("nextResolveDelayMs", () => {
   it.each([
     { name: "no TTL seen: the interval", intervalSec: 30, minTtlSec: undefined, expected: 30_000 },
-    { name: "a TTL shorter than the interval wins", intervalSec: 30, minTtlSec: 5, expected: 5_000 },
-    { name: "a TTL longer than the interval does not stretch it", intervalSec: 30, minTtlSec: 300, expected: 30_000 },
-    { name: "TTL 0 is held to the minimum gap", intervalSec: 30, minTtlSec: 0, expected: MIN_RESOLVE_GAP_MS },
-    { name: "a sub-second interval is held to the minimum gap", intervalSec: 0.2, minTtlSec: undefined, expected: MIN_RESOLVE_GAP_MS },
+    {
+      name: "a TTL shorter than the interval wins",
+      intervalSec: 30,
+      minTtlSec: 5,
+      expected: 5_000,
+    },
+    {
+      name: "a TTL longer than the interval does not stretch it",
+      intervalSec: 30,
+      minTtlSec: 300,
+      expected: 30_000,
+    },
+    {
+      name: "TTL 0 is held to the minimum gap",
+      intervalSec: 30,
+      minTtlSec: 0,
+      expected: MIN_RESOLVE_GAP_MS,
+    },
+    {
+      name: "a sub-second interval is held to the minimum gap",
+      intervalSec: 0.2,
+      minTtlSec: undefined,
+      expected: MIN_RESOLVE_GAP_MS,
+    },
   ])("$name", ({ intervalSec, minTtlSec, expected }) => {
     expect(nextResolveDelayMs(intervalSec, minTtlSec)).toBe(expected);
   });
@@ -108,7 +138,11 @@ describe("watchDnsSrv against a real dnsmasq", () => {
   afterEach(async () => {
     await Promise.all(sources.splice(0).map((source) => source.close()));
     await Promise.all(servers.splice(0).map((server) => server.close()));
-    await Promise.all(sockets.splice(0).map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+    await Promise.all(
+      sockets
+        .splice(0)
+        .map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))),
+    );
   });
 
   afterAll(async () => {
@@ -127,10 +161,26 @@ describe("watchDnsSrv against a real dnsmasq", () => {
   });
 
   it.each([
-    { target: "an AAAA-only target, in brackets", id: "v6.mesh.test:7072", expected: ["[::1]:7072"] },
-    { target: "an IP literal target, as it is", id: "127.0.0.5:7073", expected: ["127.0.0.5:7073"] },
-    { target: "a target without address records, as its host name", id: "nowhere.mesh.test:7074", expected: ["nowhere.mesh.test:7074"] },
-    { target: "a target with two A records, both", id: "multi.mesh.test:7075", expected: ["127.0.0.6:7075", "127.0.0.7:7075"] },
+    {
+      target: "an AAAA-only target, in brackets",
+      id: "v6.mesh.test:7072",
+      expected: ["[::1]:7072"],
+    },
+    {
+      target: "an IP literal target, as it is",
+      id: "127.0.0.5:7073",
+      expected: ["127.0.0.5:7073"],
+    },
+    {
+      target: "a target without address records, as its host name",
+      id: "nowhere.mesh.test:7074",
+      expected: ["nowhere.mesh.test:7074"],
+    },
+    {
+      target: "a target with two A records, both",
+      id: "multi.mesh.test:7075",
+      expected: ["127.0.0.6:7075", "127.0.0.7:7075"],
+    },
   ])("resolves $target through the same server", async ({ id, expected }) => {
     const watcher = watch({ server: dns.server, name: "_mixed._tcp.mesh.test" });
     const endpoints = await watcher.nextPublish();
@@ -140,10 +190,16 @@ describe("watchDnsSrv against a real dnsmasq", () => {
   it.each([
     { draw: 0, expected: ["127.0.0.8:7080", "127.0.0.9:7081"] },
     { draw: 0.99, expected: ["127.0.0.9:7081", "127.0.0.8:7080"] },
-  ])("orders one priority by weight from the injected random source (draw $draw)", async ({ draw, expected }) => {
-    const watcher = watch({ server: dns.server, name: "_weighted._tcp.mesh.test" }, { random: () => draw });
-    expect(addresses(await watcher.nextPublish())).toEqual(expected);
-  });
+  ])(
+    "orders one priority by weight from the injected random source (draw $draw)",
+    async ({ draw, expected }) => {
+      const watcher = watch(
+        { server: dns.server, name: "_weighted._tcp.mesh.test" },
+        { random: () => draw },
+      );
+      expect(addresses(await watcher.nextPublish())).toEqual(expected);
+    },
+  );
 
   it.each([
     { name: "_absent._tcp.mesh.test", answer: "NXDOMAIN" },
@@ -155,9 +211,14 @@ describe("watchDnsSrv against a real dnsmasq", () => {
   });
 
   it("works behind a parsed dns+srv:// URI and an EndpointResolver", async () => {
-    const resolver = createEndpointResolver(`dns+srv://${dns.server}/${COORDINATOR}?interval_sec=5`);
+    const resolver = createEndpointResolver(
+      `dns+srv://${dns.server}/${COORDINATOR}?interval_sec=5`,
+    );
     sources.push(resolver);
-    expect(addresses(await resolver.firstAnswer(WAIT_MS))).toEqual(["127.0.0.2:7070", "127.0.0.3:7071"]);
+    expect(addresses(await resolver.firstAnswer(WAIT_MS))).toEqual([
+      "127.0.0.2:7070",
+      "127.0.0.3:7071",
+    ]);
   });
 
   it("publishes the smaller set when a record is removed, at interval_sec=1", async () => {
@@ -165,18 +226,27 @@ describe("watchDnsSrv against a real dnsmasq", () => {
     const watcher = watch({ server: own.server, intervalSec: 1 });
     expect(await watcher.nextPublish()).toEqual([A_ENDPOINT, B_ENDPOINT]);
     const before = watcher.published.length;
-    await own.setRecords({ ...BASE_RECORDS, srv: BASE_RECORDS.srv?.filter((r) => r.target !== "a.mesh.test") });
-    expect(await watcher.nextPublish((endpoints) => endpoints.length === 1, before)).toEqual([B_ENDPOINT]);
+    await own.setRecords({
+      ...BASE_RECORDS,
+      srv: BASE_RECORDS.srv?.filter((r) => r.target !== "a.mesh.test"),
+    });
+    expect(await watcher.nextPublish((endpoints) => endpoints.length === 1, before)).toEqual([
+      B_ENDPOINT,
+    ]);
   });
 
   it("re-resolves when the address TTL runs out, long before interval_sec", async () => {
     const own = await ownDnsmasq(BASE_RECORDS, 1);
     const watcher = watch({ server: own.server, intervalSec: 3600 });
     expect(addresses(await watcher.nextPublish())).toEqual(["127.0.0.2:7070", "127.0.0.3:7071"]);
-    const moved = BASE_RECORDS.addresses?.map((r) => (r.name === "a.mesh.test" ? { ...r, address: "127.0.0.12" } : r));
+    const moved = BASE_RECORDS.addresses?.map((r) =>
+      r.name === "a.mesh.test" ? { ...r, address: "127.0.0.12" } : r,
+    );
     // A reload, not a restart: no failed round may trigger the retry instead.
     expect(await own.setRecords({ ...BASE_RECORDS, addresses: moved })).toBe("reloaded");
-    const endpoints = await watcher.nextPublish((e) => e.some((endpoint) => endpoint.address === "127.0.0.12:7070"));
+    const endpoints = await watcher.nextPublish((e) =>
+      e.some((endpoint) => endpoint.address === "127.0.0.12:7070"),
+    );
     expect(addresses(endpoints)).toEqual(["127.0.0.12:7070", "127.0.0.3:7071"]);
     expect(watcher.failures).toEqual([]);
   });
@@ -186,7 +256,10 @@ describe("watchDnsSrv against a real dnsmasq", () => {
     const watcher = watch({ server: own.server, intervalSec: 3600 });
     await watcher.nextPublish();
     const before = watcher.published.length;
-    await own.setRecords({ ...BASE_RECORDS, srv: BASE_RECORDS.srv?.filter((r) => r.target !== "b.mesh.test") });
+    await own.setRecords({
+      ...BASE_RECORDS,
+      srv: BASE_RECORDS.srv?.filter((r) => r.target !== "b.mesh.test"),
+    });
     watcher.source.refresh();
     watcher.source.refresh(); // debounced into one round
     expect(await watcher.nextPublish(() => true, before)).toEqual([A_ENDPOINT]);

@@ -59,7 +59,11 @@ export const watchDnsSrv: WatchFunction<DnsSrvTarget> = (target, sink, options) 
     round = resolveRound().then((delayMs) => {
       round = undefined;
       if (isClosed) return;
-      schedule(isRefreshWanted ? Math.min(delayMs, Math.max(0, lastStartMs + MIN_RESOLVE_GAP_MS - Date.now())) : delayMs);
+      schedule(
+        isRefreshWanted
+          ? Math.min(delayMs, Math.max(0, lastStartMs + MIN_RESOLVE_GAP_MS - Date.now()))
+          : delayMs,
+      );
     });
   };
 
@@ -79,11 +83,16 @@ export const watchDnsSrv: WatchFunction<DnsSrvTarget> = (target, sink, options) 
       if (isClosed) return 0;
       const code = errorCode(error);
       const hint = HINTS[code] ?? "check the DNS server and the name";
-      sink.fail(`${uri}: looking up SRV ${target.name} via ${serverText} failed (${code}): ${hint}`);
+      sink.fail(
+        `${uri}: looking up SRV ${target.name} via ${serverText} failed (${code}): ${hint}`,
+      );
       // From 1 s, doubling, up to the normal interval, as README.md says; no
       // jitter, which would break "never more than once a second".
       failures += 1;
-      return backoffCeilingMs({ initialMs: MIN_RESOLVE_GAP_MS, maxMs: target.intervalSec * 1000 }, failures);
+      return backoffCeilingMs(
+        { initialMs: MIN_RESOLVE_GAP_MS, maxMs: target.intervalSec * 1000 },
+        failures,
+      );
     }
   };
 
@@ -130,9 +139,16 @@ interface TargetAddresses {
   readonly ttlSec?: number;
 }
 
-async function lookUpEndpoints(resolver: Resolver, name: string, random: () => number, logger: Logger | undefined): Promise<Answer> {
+async function lookUpEndpoints(
+  resolver: Resolver,
+  name: string,
+  random: () => number,
+  logger: Logger | undefined,
+): Promise<Answer> {
   // A target of "." means "decidedly not available here" (RFC 2782).
-  const records = (await resolveSrvOrNone(resolver, name)).filter((r) => r.name !== "" && r.name !== ".");
+  const records = (await resolveSrvOrNone(resolver, name)).filter(
+    (r) => r.name !== "" && r.name !== ".",
+  );
   // Sorted first so that an injected random source replays the same order.
   records.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.port - b.port));
   const ordered = orderSrvRecords(records, random);
@@ -162,20 +178,34 @@ async function resolveSrvOrNone(resolver: Resolver, name: string): Promise<SrvRe
 }
 
 /** A, else AAAA, from our resolver; the host name itself when neither answers (the system resolver may know it). */
-async function lookUpAddresses(resolver: Resolver, host: string, logger: Logger | undefined): Promise<TargetAddresses> {
+async function lookUpAddresses(
+  resolver: Resolver,
+  host: string,
+  logger: Logger | undefined,
+): Promise<TargetAddresses> {
   if (isIP(host) !== 0) return { hosts: [host] };
   const reasons: string[] = [];
-  for (const query of [() => resolver.resolve4(host, { ttl: true }), () => resolver.resolve6(host, { ttl: true })]) {
+  for (const query of [
+    () => resolver.resolve4(host, { ttl: true }),
+    () => resolver.resolve6(host, { ttl: true }),
+  ]) {
     try {
       const answers = await query();
-      if (answers.length > 0) return { hosts: answers.map((a) => a.address), ttlSec: Math.min(...answers.map((a) => a.ttl)) };
+      if (answers.length > 0)
+        return {
+          hosts: answers.map((a) => a.address),
+          ttlSec: Math.min(...answers.map((a) => a.ttl)),
+        };
     } catch (error) {
       const code = errorCode(error);
       if (UNREACHABLE_CODES.has(code)) throw error;
       reasons.push(code);
     }
   }
-  logger?.debug({ host, reasons }, "no address record for an SRV target; leaving the name to the system resolver");
+  logger?.debug(
+    { host, reasons },
+    "no address record for an SRV target; leaving the name to the system resolver",
+  );
   return { hosts: [host] };
 }
 

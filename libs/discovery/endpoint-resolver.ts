@@ -3,7 +3,12 @@
 // answers), and a failed lookup keeps the last good set in use while it is
 // reported, the way grpc-js keeps its addresses when a DNS query fails.
 import { parseEndpointUri, type DiscoveryTarget } from "./endpoint-uri.js";
-import { sameEndpoints, type DiscoveredEndpoint, type EndpointSource, type WatchOptions } from "./endpoint-watch.js";
+import {
+  sameEndpoints,
+  type DiscoveredEndpoint,
+  type EndpointSource,
+  type WatchOptions,
+} from "./endpoint-watch.js";
 import type { EndpointSink } from "./endpoint-watch.js";
 
 export interface EndpointResolver {
@@ -22,7 +27,9 @@ export interface EndpointResolver {
   close(): Promise<void>;
 }
 
-export type ResolverChange = { readonly kind: "endpoints"; readonly endpoints: readonly DiscoveredEndpoint[] } | { readonly kind: "failure"; readonly error: string };
+export type ResolverChange =
+  | { readonly kind: "endpoints"; readonly endpoints: readonly DiscoveredEndpoint[] }
+  | { readonly kind: "failure"; readonly error: string };
 
 /** Starts following a discovery URI. Throws only for a URI that does not parse (check it with parseEndpointUri first). */
 export function createEndpointResolver(uri: string, options: WatchOptions = {}): EndpointResolver {
@@ -39,25 +46,36 @@ export function createEndpointResolver(uri: string, options: WatchOptions = {}):
 
   // The scheme's module (and its client library: the Kubernetes client alone
   // takes 0.4 s to load) is loaded only by processes that use the scheme.
-  const source: Promise<EndpointSource | undefined> = startWatch(parsed, {
-    publish: (next) => {
-      if (isClosed) return;
-      error = undefined;
-      const isChange = !hasAnswered || !sameEndpoints(endpoints, next);
-      hasAnswered = true;
-      endpoints = [...next];
-      if (isChange) {
-        options.logger?.info({ uri, endpoints: endpoints.map((e) => e.address) }, "discovered endpoints changed");
-        notify({ kind: "endpoints", endpoints });
-      }
+  const source: Promise<EndpointSource | undefined> = startWatch(
+    parsed,
+    {
+      publish: (next) => {
+        if (isClosed) return;
+        error = undefined;
+        const isChange = !hasAnswered || !sameEndpoints(endpoints, next);
+        hasAnswered = true;
+        endpoints = [...next];
+        if (isChange) {
+          options.logger?.info(
+            { uri, endpoints: endpoints.map((e) => e.address) },
+            "discovered endpoints changed",
+          );
+          notify({ kind: "endpoints", endpoints });
+        }
+      },
+      fail: (message) => {
+        if (isClosed) return;
+        if (message !== error)
+          options.logger?.warn(
+            { uri, error: message },
+            "discovery lookup failed; keeping the last endpoints",
+          );
+        error = message;
+        notify({ kind: "failure", error: message });
+      },
     },
-    fail: (message) => {
-      if (isClosed) return;
-      if (message !== error) options.logger?.warn({ uri, error: message }, "discovery lookup failed; keeping the last endpoints");
-      error = message;
-      notify({ kind: "failure", error: message });
-    },
-  }, options).catch((cause: unknown) => {
+    options,
+  ).catch((cause: unknown) => {
     const message = `${uri}: cannot start watching: ${cause instanceof Error ? cause.message : String(cause)}`;
     error = message;
     options.logger?.error({ uri, err: message }, "discovery failed to start");
@@ -78,7 +96,9 @@ export function createEndpointResolver(uri: string, options: WatchOptions = {}):
         : new Promise((resolve, reject) => {
             const timer = setTimeout(() => {
               unsubscribe();
-              reject(new Error(`${uri}: no answer within ${timeoutMs} ms${error ? `: ${error}` : ""}`));
+              reject(
+                new Error(`${uri}: no answer within ${timeoutMs} ms${error ? `: ${error}` : ""}`),
+              );
             }, timeoutMs);
             const unsubscribe = subscribeTo((change) => {
               if (change.kind !== "endpoints") return;
@@ -103,7 +123,11 @@ export function createEndpointResolver(uri: string, options: WatchOptions = {}):
   }
 }
 
-async function startWatch(target: DiscoveryTarget, sink: EndpointSink, options: WatchOptions): Promise<EndpointSource> {
+async function startWatch(
+  target: DiscoveryTarget,
+  sink: EndpointSink,
+  options: WatchOptions,
+): Promise<EndpointSource> {
   switch (target.scheme) {
     case "static":
       return (await import("./static-source.js")).watchStatic(target, sink, options);

@@ -3,25 +3,62 @@ import { parseEndpointUri } from "./endpoint-uri.js";
 
 describe("parseEndpointUri", () => {
   const accepted: [string, object][] = [
-    ["static://10.0.0.1:7070, h2:7071", { scheme: "static", endpoints: ["10.0.0.1:7070", "h2:7071"] }],
+    [
+      "static://10.0.0.1:7070, h2:7071",
+      { scheme: "static", endpoints: ["10.0.0.1:7070", "h2:7071"] },
+    ],
     ["static://[::1]:7070", { scheme: "static", endpoints: ["[::1]:7070"] }],
-    ["dns+srv://_coordinator._tcp.example.internal", { scheme: "dns+srv", name: "_coordinator._tcp.example.internal", intervalSec: 30 }],
+    [
+      "dns+srv://_coordinator._tcp.example.internal",
+      { scheme: "dns+srv", name: "_coordinator._tcp.example.internal", intervalSec: 30 },
+    ],
     [
       "dns+srv://127.0.0.1:5353/_coordinator._tcp.mesh.test.?interval_sec=2",
-      { scheme: "dns+srv", name: "_coordinator._tcp.mesh.test", server: "127.0.0.1:5353", intervalSec: 2 },
+      {
+        scheme: "dns+srv",
+        name: "_coordinator._tcp.mesh.test",
+        server: "127.0.0.1:5353",
+        intervalSec: 2,
+      },
     ],
     [
       "consul://127.0.0.1:8500/scalemesh-coordinator",
-      { scheme: "consul", agent: "127.0.0.1:8500", service: "scalemesh-coordinator", deregisterAfter: "1m", checkInterval: "5s" },
+      {
+        scheme: "consul",
+        agent: "127.0.0.1:8500",
+        service: "scalemesh-coordinator",
+        deregisterAfter: "1m",
+        checkInterval: "5s",
+      },
     ],
     [
       "consul://consul:8500/scalemesh-balancer?tag=blue&dc=eu1&deregister_after=90s&check_interval=2s",
-      { scheme: "consul", agent: "consul:8500", service: "scalemesh-balancer", tag: "blue", datacenter: "eu1", deregisterAfter: "90s", checkInterval: "2s" },
+      {
+        scheme: "consul",
+        agent: "consul:8500",
+        service: "scalemesh-balancer",
+        tag: "blue",
+        datacenter: "eu1",
+        deregisterAfter: "90s",
+        checkInterval: "2s",
+      },
     ],
-    ["etcd://127.0.0.1:2379/scalemesh/coordinator", { scheme: "etcd", hosts: ["127.0.0.1:2379"], prefix: "/scalemesh/coordinator/", ttlSec: 10 }],
-    ["etcd://e1:2379,e2:2379/scalemesh/balancer/?ttl_sec=3", { scheme: "etcd", hosts: ["e1:2379", "e2:2379"], prefix: "/scalemesh/balancer/", ttlSec: 3 }],
-    ["k8s://default/scalemesh-coordinator:grpc", { scheme: "k8s", namespace: "default", service: "scalemesh-coordinator", port: "grpc" }],
-    ["k8s://mesh/scalemesh-balancer:7080", { scheme: "k8s", namespace: "mesh", service: "scalemesh-balancer", port: 7080 }],
+    [
+      "etcd://127.0.0.1:2379/scalemesh/coordinator",
+      { scheme: "etcd", hosts: ["127.0.0.1:2379"], prefix: "/scalemesh/coordinator/", ttlSec: 10 },
+    ],
+    [
+      "etcd://e1:2379,e2:2379/scalemesh/balancer/?ttl_sec=3",
+      { scheme: "etcd", hosts: ["e1:2379", "e2:2379"], prefix: "/scalemesh/balancer/", ttlSec: 3 },
+    ],
+    [
+      "k8s://default/scalemesh-coordinator:grpc",
+      { scheme: "k8s", namespace: "default", service: "scalemesh-coordinator", port: "grpc" },
+    ],
+    [
+      "k8s://mesh/scalemesh-balancer:7080",
+      { scheme: "k8s", namespace: "mesh", service: "scalemesh-balancer", port: 7080 },
+    ],
   ];
   for (const [uri, target] of accepted) {
     it(`reads ${uri}`, () => {

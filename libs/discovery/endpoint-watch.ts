@@ -40,11 +40,19 @@ export interface WatchOptions {
   readonly random?: () => number;
 }
 
-export type WatchFunction<T> = (target: T, sink: EndpointSink, options: WatchOptions) => EndpointSource;
+export type WatchFunction<T> = (
+  target: T,
+  sink: EndpointSink,
+  options: WatchOptions,
+) => EndpointSource;
 
-export function sameEndpoints(a: readonly DiscoveredEndpoint[], b: readonly DiscoveredEndpoint[]): boolean {
+export function sameEndpoints(
+  a: readonly DiscoveredEndpoint[],
+  b: readonly DiscoveredEndpoint[],
+): boolean {
   if (a.length !== b.length) return false;
-  const key = (e: DiscoveredEndpoint) => `${e.address}|${e.priority}|${e.weight}|${e.id ?? ""}|${e.region ?? ""}|${e.zone ?? ""}`;
+  const key = (e: DiscoveredEndpoint) =>
+    `${e.address}|${e.priority}|${e.weight}|${e.id ?? ""}|${e.region ?? ""}|${e.zone ?? ""}`;
   const keys = new Set(a.map(key));
   return b.every((e) => keys.has(key(e)));
 }

@@ -27,14 +27,25 @@ describe("etcd record", () => {
   it("brackets an IPv6 host so the port stays readable", () => {
     expect(joinHostPort("::1", 7070)).toBe("[::1]:7070");
     expect(joinHostPort("[::1]", 7070)).toBe("[::1]:7070");
-    expect(decodeEtcdRecord(encodeEtcdRecord(instance({ host: "fd00::5" })))).toMatchObject({ ok: true, address: "[fd00::5]:7070" });
+    expect(decodeEtcdRecord(encodeEtcdRecord(instance({ host: "fd00::5" })))).toMatchObject({
+      ok: true,
+      address: "[fd00::5]:7070",
+    });
   });
 
   const readable: [string, string, object][] = [
     ["a plain host:port", "10.0.0.7:7070", { ok: true, address: "10.0.0.7:7070" }],
-    ["a plain host:port with a trailing newline", "coordinator.internal:7070\n", { ok: true, address: "coordinator.internal:7070" }],
+    [
+      "a plain host:port with a trailing newline",
+      "coordinator.internal:7070\n",
+      { ok: true, address: "coordinator.internal:7070" },
+    ],
     ["JSON with an address only", '{"address":"h:1"}', { ok: true, address: "h:1" }],
-    ["JSON whose empty region and non-string meta are dropped", '{"address":"h:1","region":"","meta":{"n":1}}', { ok: true, address: "h:1" }],
+    [
+      "JSON whose empty region and non-string meta are dropped",
+      '{"address":"h:1","region":"","meta":{"n":1}}',
+      { ok: true, address: "h:1" },
+    ],
   ];
   for (const [name, value, expected] of readable) {
     it(`reads ${name}`, () => {
@@ -55,7 +66,8 @@ describe("etcd record", () => {
     it(`refuses ${name}, saying what it expected`, () => {
       const decoded = decodeEtcdRecord(value);
       expect(decoded.ok).toBe(false);
-      if (!decoded.ok) expect(decoded.error).toMatch(/neither host:port nor JSON with an "address"/);
+      if (!decoded.ok)
+        expect(decoded.error).toMatch(/neither host:port nor JSON with an "address"/);
     });
   }
 });

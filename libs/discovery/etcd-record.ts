@@ -17,7 +17,8 @@ export interface EtcdRecord {
   readonly meta?: Readonly<Record<string, string>>;
 }
 
-export type DecodedEtcdRecord = ({ readonly ok: true } & EtcdRecord) | { readonly ok: false; readonly error: string };
+export type DecodedEtcdRecord =
+  ({ readonly ok: true } & EtcdRecord) | { readonly ok: false; readonly error: string };
 
 export function encodeEtcdRecord(instance: ServiceInstance): string {
   const record: EtcdRecord = {
@@ -56,16 +57,27 @@ export function joinHostPort(host: string, port: number): string {
   return host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-function optionalString(fields: Record<string, unknown>, key: "region" | "zone"): { region?: string; zone?: string } {
+function optionalString(
+  fields: Record<string, unknown>,
+  key: "region" | "zone",
+): { region?: string; zone?: string } {
   const value = fields[key];
   return typeof value === "string" && value.length > 0 ? { [key]: value } : {};
 }
 
 function isStringRecord(value: unknown): value is Record<string, string> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === "string");
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((v) => typeof v === "string")
+  );
 }
 
 function fail(value: string): { ok: false; error: string } {
   const shown = value.length > 80 ? `${value.slice(0, 80)}…` : value;
-  return { ok: false, error: `value ${JSON.stringify(shown)} is neither host:port nor JSON with an "address" of host:port` };
+  return {
+    ok: false,
+    error: `value ${JSON.stringify(shown)} is neither host:port nor JSON with an "address" of host:port`,
+  };
 }

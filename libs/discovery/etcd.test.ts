@@ -40,9 +40,13 @@ afterAll(async () => {
 describe("etcd:// registrar and watcher", () => {
   it("sees a registration with its region and zone, a second one, and a deregistration", async () => {
     const target = etcdTarget(etcd, "/t-register/coordinator", 2);
-    const first = track(createEtcdRegistrar(target, instance("coord-a", 7001, "eu-west", "eu-west-1a"), {}));
+    const first = track(
+      createEtcdRegistrar(target, instance("coord-a", 7001, "eu-west", "eu-west-1a"), {}),
+    );
     await first.register();
-    expect(JSON.parse((await admin.get("/t-register/coordinator/coord-a").string()) ?? "null")).toEqual({
+    expect(
+      JSON.parse((await admin.get("/t-register/coordinator/coord-a").string()) ?? "null"),
+    ).toEqual({
       address: "127.0.0.1:7001",
       region: "eu-west",
       zone: "eu-west-1a",
@@ -53,15 +57,32 @@ describe("etcd:// registrar and watcher", () => {
     track(watchEtcd(target, seen, {}));
     expect(seen.published).toHaveLength(0); // never published from inside the call
     await seen.waitForLatest("the first registration", (set) => set.length === 1);
-    expect(seen.latest()).toEqual([{ address: "127.0.0.1:7001", priority: 0, weight: 1, id: "coord-a", region: "eu-west", zone: "eu-west-1a" }]);
+    expect(seen.latest()).toEqual([
+      {
+        address: "127.0.0.1:7001",
+        priority: 0,
+        weight: 1,
+        id: "coord-a",
+        region: "eu-west",
+        zone: "eu-west-1a",
+      },
+    ]);
 
-    const second = track(createEtcdRegistrar(target, instance("coord-b", 7002, "eu-west", "eu-west-1b"), {}));
+    const second = track(
+      createEtcdRegistrar(target, instance("coord-b", 7002, "eu-west", "eu-west-1b"), {}),
+    );
     await second.register();
-    await seen.waitForLatest("the second registration", (set) => addresses(set).join() === "127.0.0.1:7001,127.0.0.1:7002");
+    await seen.waitForLatest(
+      "the second registration",
+      (set) => addresses(set).join() === "127.0.0.1:7001,127.0.0.1:7002",
+    );
 
     await first.deregister();
     await first.deregister(); // idempotent
-    await seen.waitForLatest("the set without the deregistered instance", (set) => addresses(set).join() === "127.0.0.1:7002");
+    await seen.waitForLatest(
+      "the set without the deregistered instance",
+      (set) => addresses(set).join() === "127.0.0.1:7002",
+    );
     expect(await admin.get("/t-register/coordinator/coord-a").string()).toBeNull();
   });
 
@@ -85,20 +106,33 @@ describe("etcd:// registrar and watcher", () => {
     const seen = createRecordingSink();
     track(watchEtcd(etcdTarget(etcd, prefix), seen, { logger: log.logger }));
     await seen.waitForLatest("the hand-written endpoint", (set) => set.length === 1);
-    expect(seen.latest()).toEqual([{ address: "10.0.0.7:7080", priority: 0, weight: 1, id: "by-hand" }]);
+    expect(seen.latest()).toEqual([
+      { address: "10.0.0.7:7080", priority: 0, weight: 1, id: "by-hand" },
+    ]);
 
     // Another unreadable value for the same key, then a good key: the watch
     // keeps going, the bad key stays out and is not warned about again.
     await admin.put(`${prefix}garbage`).value('{"address":"no port"}');
     await admin.put(`${prefix}later`).value('{"address":"10.0.0.8:7080","zone":"z1"}');
     await seen.waitForLatest("the endpoint written while watching", (set) => set.length === 2);
-    expect(seen.latest()).toContainEqual({ address: "10.0.0.8:7080", priority: 0, weight: 1, id: "later", zone: "z1" });
+    expect(seen.latest()).toContainEqual({
+      address: "10.0.0.8:7080",
+      priority: 0,
+      weight: 1,
+      id: "later",
+      zone: "z1",
+    });
     expect(addresses(seen.latest())).not.toContain("no port");
-    expect(log.lines.filter((line) => line.level === 40 && line.key === `${prefix}garbage`)).toHaveLength(1);
+    expect(
+      log.lines.filter((line) => line.level === 40 && line.key === `${prefix}garbage`),
+    ).toHaveLength(1);
 
     // Overwriting a good key with garbage takes it out of the set.
     await admin.put(`${prefix}by-hand`).value("garbage");
-    await seen.waitForLatest("the set without the overwritten key", (set) => addresses(set).join() === "10.0.0.8:7080");
+    await seen.waitForLatest(
+      "the set without the overwritten key",
+      (set) => addresses(set).join() === "10.0.0.8:7080",
+    );
   });
 
   it("drops an instance whose process was SIGKILLed once its lease runs out", async () => {
@@ -108,9 +142,19 @@ describe("etcd:// registrar and watcher", () => {
     track(watchEtcd(etcdTarget(etcd, prefix), seen, {}));
     await seen.waitForLatest("the empty prefix", (set) => set.length === 0);
 
-    const holder = spawn(process.execPath, [join(import.meta.dirname, "../../test/support/etcd-lease-holder.mjs"), etcd.clientAddress, `${prefix}doomed`, "127.0.0.1:7100", String(ttlSec)], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const holder = spawn(
+      process.execPath,
+      [
+        join(import.meta.dirname, "../../test/support/etcd-lease-holder.mjs"),
+        etcd.clientAddress,
+        `${prefix}doomed`,
+        "127.0.0.1:7100",
+        String(ttlSec),
+      ],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     const exited = new Promise((resolve) => holder.once("exit", resolve));
     cleanups.push(async () => {
       holder.kill("SIGKILL");
@@ -119,20 +163,34 @@ describe("etcd:// registrar and watcher", () => {
     await new Promise<void>((resolve, reject) => {
       const stderr: string[] = [];
       holder.stderr.on("data", (chunk: Buffer) => stderr.push(chunk.toString()));
-      createInterface({ input: holder.stdout }).on("line", (line) => line === "registered" && resolve());
-      holder.once("exit", (code) => reject(new Error(`lease holder exited (${code}) before registering: ${stderr.join("")}`)));
+      createInterface({ input: holder.stdout }).on(
+        "line",
+        (line) => line === "registered" && resolve(),
+      );
+      holder.once("exit", (code) =>
+        reject(new Error(`lease holder exited (${code}) before registering: ${stderr.join("")}`)),
+      );
     });
-    await seen.waitForLatest("the lease holder's endpoint", (set) => addresses(set).join() === "127.0.0.1:7100");
+    await seen.waitForLatest(
+      "the lease holder's endpoint",
+      (set) => addresses(set).join() === "127.0.0.1:7100",
+    );
 
     holder.kill("SIGKILL");
     await exited;
-    await seen.waitForLatest("the set without the killed instance", (set) => set.length === 0, ttlSec * 1000 + 8_000);
+    await seen.waitForLatest(
+      "the set without the killed instance",
+      (set) => set.length === 0,
+      ttlSec * 1000 + 8_000,
+    );
   });
 
   it("registers again on a new lease when etcd revokes the one it had", async () => {
     const target = etcdTarget(etcd, "/t-lost/coordinator", 2);
     const log = capturingLogger();
-    await track(createEtcdRegistrar(target, instance("coord-a", 7001), { logger: log.logger })).register();
+    await track(
+      createEtcdRegistrar(target, instance("coord-a", 7001), { logger: log.logger }),
+    ).register();
     const before = await admin.getAll().prefix(target.prefix).exec();
     const leaseId = before.kvs[0]?.lease;
     expect(leaseId).toBeDefined();
@@ -142,11 +200,16 @@ describe("etcd:// registrar and watcher", () => {
     await seen.waitForLatest("the registration", (set) => set.length === 1);
     await admin.leaseClient.leaseRevoke({ ID: leaseId as string });
     await seen.waitForLatest("the revoked registration gone", (set) => set.length === 0);
-    await seen.waitForLatest("the registration back on a new lease", (set) => addresses(set).join() === "127.0.0.1:7001");
+    await seen.waitForLatest(
+      "the registration back on a new lease",
+      (set) => addresses(set).join() === "127.0.0.1:7001",
+    );
 
     const after = await admin.getAll().prefix(target.prefix).exec();
     expect(after.kvs[0]?.lease).not.toBe(leaseId);
-    expect(log.lines.some((line) => line.level === 40 && String(line.msg).includes("lease lost"))).toBe(true);
+    expect(
+      log.lines.some((line) => line.level === 40 && String(line.msg).includes("lease lost")),
+    ).toBe(true);
   });
 
   it("works through createRegistrar and createEndpointResolver", async () => {
@@ -157,7 +220,16 @@ describe("etcd:// registrar and watcher", () => {
     expect(made.registrar.uri).toBe(uri);
     const resolver = createEndpointResolver(uri);
     cleanups.push(() => resolver.close());
-    expect(await resolver.firstAnswer(WAIT_MS)).toEqual([{ address: "127.0.0.1:7201", priority: 0, weight: 1, id: "balancer-1", region: "us-east", zone: "us-east-1c" }]);
+    expect(await resolver.firstAnswer(WAIT_MS)).toEqual([
+      {
+        address: "127.0.0.1:7201",
+        priority: 0,
+        weight: 1,
+        id: "balancer-1",
+        region: "us-east",
+        zone: "us-east-1c",
+      },
+    ]);
   });
 
   it("publishes nothing after close()", async () => {
@@ -184,7 +256,11 @@ describe("etcd:// registrar and watcher", () => {
     const registrar = createEtcdRegistrar(target, instance("coord-a", 7001), {});
     const first = registrar.register();
     expect(registrar.register()).toBe(first); // a second call joins the one under way
-    await expect(first).rejects.toThrow(new RegExp(`could not register coord-a as /t-refused/coordinator/coord-a in etcd at ${address}.*ECONNREFUSED`));
+    await expect(first).rejects.toThrow(
+      new RegExp(
+        `could not register coord-a as /t-refused/coordinator/coord-a in etcd at ${address}.*ECONNREFUSED`,
+      ),
+    );
     const again = registrar.register();
     expect(again).not.toBe(first); // a failed attempt is not remembered as the verdict
     await expect(again).rejects.toThrow(/could not register/);
@@ -196,7 +272,12 @@ describe("etcd:// registrar and watcher", () => {
     const address = `127.0.0.1:${await freePort()}`;
     const seen = createRecordingSink();
     track(watchEtcd(parseTarget(`etcd://${address}/t-refused/coordinator`), seen, {}));
-    await seen.waitFor("a failure naming the host", () => seen.failures.some((message) => message.includes(`etcd at ${address}`) && message.includes("/t-refused/coordinator/")));
+    await seen.waitFor("a failure naming the host", () =>
+      seen.failures.some(
+        (message) =>
+          message.includes(`etcd at ${address}`) && message.includes("/t-refused/coordinator/"),
+      ),
+    );
     expect(seen.failures[0]).toMatch(/unreachable/);
     expect(seen.published).toHaveLength(0);
   });
@@ -221,11 +302,16 @@ describe("etcd:// watcher across an etcd restart", () => {
     await seen.waitForLatest("the steady key", (set) => set.length === 1);
 
     await restarting.stop();
-    await seen.waitFor("a failure naming the host", () => seen.failures.some((message) => message.includes(`etcd at ${restarting.clientAddress}`)));
+    await seen.waitFor("a failure naming the host", () =>
+      seen.failures.some((message) => message.includes(`etcd at ${restarting.clientAddress}`)),
+    );
     const publishedWhileDown = seen.published.length;
 
     await restarting.start();
-    await seen.waitFor("a publish after the restart", () => seen.published.length > publishedWhileDown);
+    await seen.waitFor(
+      "a publish after the restart",
+      () => seen.published.length > publishedWhileDown,
+    );
     expect(addresses(seen.latest())).toEqual(["127.0.0.1:7400"]);
 
     // The watch is live again, not just the read.
@@ -243,10 +329,13 @@ describe("retryDelayMs", () => {
     { failures: 4, longestMs: 4499 },
     { failures: 5, longestMs: 4999 },
     { failures: 1_000, longestMs: 4999 },
-  ])("waits 0.5 s at the least and below 5 s at the most ($failures failures: up to $longestMs ms)", ({ failures, longestMs }) => {
-    expect(retryDelayMs(failures, () => 0)).toBe(500);
-    expect(retryDelayMs(failures, () => 0.999999)).toBe(longestMs);
-  });
+  ])(
+    "waits 0.5 s at the least and below 5 s at the most ($failures failures: up to $longestMs ms)",
+    ({ failures, longestMs }) => {
+      expect(retryDelayMs(failures, () => 0)).toBe(500);
+      expect(retryDelayMs(failures, () => 0.999999)).toBe(longestMs);
+    },
+  );
 });
 
 function etcdTarget(server: EtcdServer, prefix: string, ttlSec?: number): EtcdTarget {
@@ -260,7 +349,15 @@ function parseTarget(uri: string): EtcdTarget {
 }
 
 function instance(id: string, port: number, region = "r1", zone = "z1"): ServiceInstance {
-  return { id, host: "127.0.0.1", port, region, zone, meta: { kind: "coordinator" }, check: { kind: "grpc", address: `127.0.0.1:${port}` } };
+  return {
+    id,
+    host: "127.0.0.1",
+    port,
+    region,
+    zone,
+    meta: { kind: "coordinator" },
+    check: { kind: "grpc", address: `127.0.0.1:${port}` },
+  };
 }
 
 function addresses(set: readonly DiscoveredEndpoint[] | undefined): string[] {

@@ -28,7 +28,10 @@ const SHUTDOWN_TIMEOUT_MS = 2_000;
 const RETRY_FLOOR_MS = 500;
 const RETRY_MAX_MS = 5_000;
 /** The random part on top of the floor: its ceiling doubles from 0.5 s per failure in a row, so the whole wait stays within 0.5–5 s. */
-const RETRY_JITTER: BackoffPolicy = { initialMs: RETRY_FLOOR_MS, maxMs: RETRY_MAX_MS - RETRY_FLOOR_MS };
+const RETRY_JITTER: BackoffPolicy = {
+  initialMs: RETRY_FLOOR_MS,
+  maxMs: RETRY_MAX_MS - RETRY_FLOOR_MS,
+};
 
 export const watchEtcd: WatchFunction<EtcdTarget> = (target, sink, options) => {
   const where = describeTarget(target);
@@ -60,12 +63,23 @@ export const watchEtcd: WatchFunction<EtcdTarget> = (target, sink, options) => {
     const record = decodeEtcdRecord(kv.value.toString());
     if (!record.ok) {
       endpoints.delete(key);
-      if (!unreadableKeys.has(key)) logger?.warn({ key, error: record.error }, "ignoring an etcd key whose value is not an endpoint");
+      if (!unreadableKeys.has(key))
+        logger?.warn(
+          { key, error: record.error },
+          "ignoring an etcd key whose value is not an endpoint",
+        );
       unreadableKeys.add(key);
       return;
     }
     unreadableKeys.delete(key);
-    endpoints.set(key, { address: record.address, priority: 0, weight: 1, id, ...(record.region ? { region: record.region } : {}), ...(record.zone ? { zone: record.zone } : {}) });
+    endpoints.set(key, {
+      address: record.address,
+      priority: 0,
+      weight: 1,
+      id,
+      ...(record.region ? { region: record.region } : {}),
+      ...(record.zone ? { zone: record.zone } : {}),
+    });
   };
 
   // One pass: read the whole prefix, publish it, then follow changes from the
@@ -78,13 +92,19 @@ export const watchEtcd: WatchFunction<EtcdTarget> = (target, sink, options) => {
     let kvs: IKeyValue[];
     try {
       // Our own bound too: the library retries a timed-out call, which would triple the wait.
-      const response = await withTimeout(client.getAll().prefix(target.prefix).exec(), CALL_TIMEOUT_MS, `no answer within ${CALL_TIMEOUT_MS} ms`);
+      const response = await withTimeout(
+        client.getAll().prefix(target.prefix).exec(),
+        CALL_TIMEOUT_MS,
+        `no answer within ${CALL_TIMEOUT_MS} ms`,
+      );
       revision = response.header.revision;
       kvs = response.kvs;
     } catch (error) {
       if (mine !== attempt || isClosed) return;
       lastCause = causeOf(error, lastCause);
-      retry(`${where} unreachable: ${lastCause}; check that etcd runs there and answers on that client port`);
+      retry(
+        `${where} unreachable: ${lastCause}; check that etcd runs there and answers on that client port`,
+      );
       return;
     }
     if (mine !== attempt || isClosed) return;
@@ -123,10 +143,20 @@ export const watchEtcd: WatchFunction<EtcdTarget> = (target, sink, options) => {
     });
     next.on("disconnected", (error) => {
       lastCause = messageOf(error);
-      restart(next, `${where} unreachable, watch broken: ${lastCause}; check that etcd runs there`, true);
+      restart(
+        next,
+        `${where} unreachable, watch broken: ${lastCause}; check that etcd runs there`,
+        true,
+      );
     });
     // Not recoverable by the library (e.g. our revision was compacted away): read afresh.
-    next.on("error", (error) => restart(next, `${where}: watch cancelled by etcd: ${messageOf(error)}; re-reading the prefix`, false));
+    next.on("error", (error) =>
+      restart(
+        next,
+        `${where}: watch cancelled by etcd: ${messageOf(error)}; re-reading the prefix`,
+        false,
+      ),
+    );
   }
 
   function restart(broken: Watcher, message: string, needsCancel: boolean): void {
@@ -166,13 +196,20 @@ export const watchEtcd: WatchFunction<EtcdTarget> = (target, sink, options) => {
       clearTimeout(retryTimer);
       const last = watcher;
       watcher = undefined;
-      if (last) await withTimeout(last.cancel(), SHUTDOWN_TIMEOUT_MS, "cancelling the etcd watch").catch(() => {});
+      if (last)
+        await withTimeout(last.cancel(), SHUTDOWN_TIMEOUT_MS, "cancelling the etcd watch").catch(
+          () => {},
+        );
       client.close();
     },
   };
 };
 
-export function createEtcdRegistrar(target: EtcdTarget, instance: ServiceInstance, options: RegistrarOptions): Registrar {
+export function createEtcdRegistrar(
+  target: EtcdTarget,
+  instance: ServiceInstance,
+  options: RegistrarOptions,
+): Registrar {
   const key = `${target.prefix}${instance.id}`;
   const value = encodeEtcdRecord(instance);
   const where = describeTarget(target);
@@ -235,7 +272,11 @@ export function createEtcdRegistrar(target: EtcdTarget, instance: ServiceInstanc
     const on = createEtcdClient(target);
     client = on;
     try {
-      const lease = await withTimeout(putOnNewLease(on), REGISTER_TIMEOUT_MS, `no answer within ${REGISTER_TIMEOUT_MS} ms`);
+      const lease = await withTimeout(
+        putOnNewLease(on),
+        REGISTER_TIMEOUT_MS,
+        `no answer within ${REGISTER_TIMEOUT_MS} ms`,
+      );
       if (on !== client) throw new Error("deregistered while registering");
       liveLease = lease;
       pendingLease = undefined;
@@ -243,7 +284,9 @@ export function createEtcdRegistrar(target: EtcdTarget, instance: ServiceInstanc
     } catch (error) {
       // Not awaited: a grant still on its way is revoked when it lands, and the caller should hear now.
       if (on === client) void release();
-      throw new Error(`could not register ${instance.id} as ${key} in ${where}: ${messageOf(error)}; check that etcd runs there and answers on that client port`);
+      throw new Error(
+        `could not register ${instance.id} as ${key} in ${where}: ${messageOf(error)}; check that etcd runs there and answers on that client port`,
+      );
     }
   }
 
@@ -257,9 +300,14 @@ export function createEtcdRegistrar(target: EtcdTarget, instance: ServiceInstanc
     pendingLease = undefined;
     // Revoking deletes the key now; if etcd cannot be reached the key still goes when its ttl runs out.
     for (const lease of leases) {
-      await withTimeout(lease.revoke(), SHUTDOWN_TIMEOUT_MS, "revoking the etcd lease").catch((error: unknown) => {
-        logger?.warn({ err: error }, `could not revoke the etcd lease; the key expires within ${target.ttlSec} s`);
-      });
+      await withTimeout(lease.revoke(), SHUTDOWN_TIMEOUT_MS, "revoking the etcd lease").catch(
+        (error: unknown) => {
+          logger?.warn(
+            { err: error },
+            `could not revoke the etcd lease; the key expires within ${target.ttlSec} s`,
+          );
+        },
+      );
     }
     closing?.close();
   }
@@ -287,7 +335,8 @@ export function createEtcdRegistrar(target: EtcdTarget, instance: ServiceInstanc
 function createEtcdClient(target: EtcdTarget): Etcd3 {
   return new Etcd3({
     hosts: target.hosts.map((host) => `http://${host}`),
-    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS }),
+    defaultCallOptions: (context) =>
+      context.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS },
     // The library's own watch reconnect waits up to 30 s; we restart watches
     // ourselves, so keep its leftover timer short.
     faultHandling: { watchBackoff: CONSTANT_WATCH_BACKOFF },
@@ -322,11 +371,15 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): P
  * only "circuit breaker is open"; the failure before that says what is wrong.
  */
 function causeOf(error: unknown, previous: string | undefined): string {
-  const isBreakerOpen = typeof error === "object" && error !== null && "isBrokenCircuitError" in error;
+  const isBreakerOpen =
+    typeof error === "object" && error !== null && "isBrokenCircuitError" in error;
   return isBreakerOpen && previous !== undefined ? previous : messageOf(error);
 }
 
 function messageOf(error: unknown): string {
   // grpc-js ends connection errors with an empty "Resolution note: ".
-  return (error instanceof Error ? error.message : String(error)).replace(/\.? Resolution note: ?$/, "");
+  return (error instanceof Error ? error.message : String(error)).replace(
+    /\.? Resolution note: ?$/,
+    "",
+  );
 }

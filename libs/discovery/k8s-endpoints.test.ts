@@ -5,12 +5,19 @@ import type { DiscoveredEndpoint } from "./endpoint-watch.js";
 import { endpointsFromSlices, type EndpointSliceView } from "./k8s-endpoints.js";
 
 describe("endpointsFromSlices", () => {
-  const cases: { name: string; slices: FakeEndpointSlice[]; port: number | string; expected: DiscoveredEndpoint[] }[] = [
+  const cases: {
+    name: string;
+    slices: FakeEndpointSlice[];
+    port: number | string;
+    expected: DiscoveredEndpoint[];
+  }[] = [
     {
       name: "takes a named port's number and the pod name as id",
       slices: [slice("a", [pod("10.0.0.1", "coordinator-0", { zone: "eu-1a" })])],
       port: "grpc",
-      expected: [{ address: "10.0.0.1:7070", priority: 0, weight: 1, id: "coordinator-0", zone: "eu-1a" }],
+      expected: [
+        { address: "10.0.0.1:7070", priority: 0, weight: 1, id: "coordinator-0", zone: "eu-1a" },
+      ],
     },
     {
       name: "matches a numbered port against the endpoint's port",
@@ -20,7 +27,10 @@ describe("endpointsFromSlices", () => {
     },
     {
       name: "skips slices without the port",
-      slices: [slice("a", [pod("10.0.0.1", "p0")]), slice("b", [pod("10.0.0.2", "p1")], { ports: [METRICS_PORT] })],
+      slices: [
+        slice("a", [pod("10.0.0.1", "p0")]),
+        slice("b", [pod("10.0.0.2", "p1")], { ports: [METRICS_PORT] }),
+      ],
       port: "grpc",
       expected: [{ address: "10.0.0.1:7070", priority: 0, weight: 1, id: "p0" }],
     },
@@ -48,7 +58,10 @@ describe("endpointsFromSlices", () => {
     },
     {
       name: "counts a dual-stack pod once, by its IPv4 address",
-      slices: [slice("v6", [pod("fd00::1", "p0"), pod("fd00::2", "p1")], { addressType: "IPv6" }), slice("v4", [pod("10.0.0.1", "p0")])],
+      slices: [
+        slice("v6", [pod("fd00::1", "p0"), pod("fd00::2", "p1")], { addressType: "IPv6" }),
+        slice("v4", [pod("10.0.0.1", "p0")]),
+      ],
       port: "grpc",
       expected: [
         { address: "10.0.0.1:7070", priority: 0, weight: 1, id: "p0" },
@@ -93,7 +106,11 @@ describe("endpointsFromSlices", () => {
     },
     {
       name: "ignores UDP ports of the same number",
-      slices: [slice("a", [pod("10.0.0.1", "p0")], { ports: [{ name: "dns", port: 53, protocol: "UDP" }] })],
+      slices: [
+        slice("a", [pod("10.0.0.1", "p0")], {
+          ports: [{ name: "dns", port: 53, protocol: "UDP" }],
+        }),
+      ],
       port: 53,
       expected: [],
     },

@@ -16,7 +16,12 @@ export interface EndpointSliceView {
 interface EndpointView {
   readonly addresses: readonly string[];
   readonly conditions?: { readonly ready?: boolean | null; readonly terminating?: boolean | null };
-  readonly targetRef?: { readonly kind?: string; readonly namespace?: string; readonly name?: string; readonly uid?: string };
+  readonly targetRef?: {
+    readonly kind?: string;
+    readonly namespace?: string;
+    readonly name?: string;
+    readonly uid?: string;
+  };
   readonly zone?: string;
 }
 
@@ -31,7 +36,10 @@ interface EndpointPortView {
  * port, i.e. the Service's targetPort; a name is the Service port's name),
  * sorted by address. Region stays unset: EndpointSlices carry only the zone.
  */
-export function endpointsFromSlices(slices: Iterable<EndpointSliceView>, port: number | string): DiscoveredEndpoint[] {
+export function endpointsFromSlices(
+  slices: Iterable<EndpointSliceView>,
+  port: number | string,
+): DiscoveredEndpoint[] {
   const byAddress = new Map<string, DiscoveredEndpoint>();
   const seenPods = new Set<string>();
   // IPv4 slices first: a dual-stack Service lists each pod in an IPv4 and an
@@ -45,7 +53,8 @@ export function endpointsFromSlices(slices: Iterable<EndpointSliceView>, port: n
     for (const endpoint of slice.endpoints ?? []) {
       // ready nil means ready (API doc); a terminating endpoint may still be
       // ready when the Service publishes not-ready addresses, but is leaving.
-      if (endpoint.conditions?.ready === false || endpoint.conditions?.terminating === true) continue;
+      if (endpoint.conditions?.ready === false || endpoint.conditions?.terminating === true)
+        continue;
       // "No semantics are defined for additional addresses beyond the first,
       // and kube-proxy does not look at them."
       const ip = endpoint.addresses?.[0];
@@ -65,7 +74,9 @@ export function endpointsFromSlices(slices: Iterable<EndpointSliceView>, port: n
       });
     }
   }
-  return [...byAddress.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+  return [...byAddress.values()].sort((a, b) =>
+    a.address < b.address ? -1 : a.address > b.address ? 1 : 0,
+  );
 }
 
 function portIn(ports: readonly EndpointPortView[], wanted: number | string): number | undefined {
@@ -87,7 +98,8 @@ function podKey(targetRef: EndpointView["targetRef"]): string | undefined {
 }
 
 function byFamilyThenName(a: EndpointSliceView, b: EndpointSliceView): number {
-  if (a.addressType !== b.addressType) return a.addressType === "IPv4" ? -1 : b.addressType === "IPv4" ? 1 : 0;
+  if (a.addressType !== b.addressType)
+    return a.addressType === "IPv4" ? -1 : b.addressType === "IPv4" ? 1 : 0;
   const nameA = a.metadata?.name ?? "";
   const nameB = b.metadata?.name ?? "";
   return nameA < nameB ? -1 : nameA > nameB ? 1 : 0;

@@ -23,14 +23,28 @@ async function until(what: string, check: () => boolean, timeoutMs = 10_000): Pr
   }
 }
 
-const target = (port: number | string, service = "coordinator", namespace = "mesh"): K8sTarget => ({ scheme: "k8s", namespace, service, port });
+const target = (port: number | string, service = "coordinator", namespace = "mesh"): K8sTarget => ({
+  scheme: "k8s",
+  namespace,
+  service,
+  port,
+});
 
 describe("watchK8s against a fake API server", () => {
   let api: FakeKubeApi;
   const sources: EndpointSource[] = [];
 
-  const follow = (t: K8sTarget, recording: RecordingSink, options: { watchTimeoutSec?: number } = {}) => {
-    const watch = createK8sWatch({ kubeConfig: api.kubeConfig(), minRetryMs: 20, maxRetryMs: 200, ...options });
+  const follow = (
+    t: K8sTarget,
+    recording: RecordingSink,
+    options: { watchTimeoutSec?: number } = {},
+  ) => {
+    const watch = createK8sWatch({
+      kubeConfig: api.kubeConfig(),
+      minRetryMs: 20,
+      maxRetryMs: 200,
+      ...options,
+    });
     const source = watch(t, recording, { random: () => 0 });
     sources.push(source);
     return source;
@@ -51,7 +65,13 @@ describe("watchK8s against a fake API server", () => {
   });
 
   it("publishes the listed endpoints, then follows added, modified, relabelled and deleted slices without listing again", async () => {
-    api.createSlice("mesh", slice("coordinator-a", [pod("10.0.0.1", "c-0"), pod("10.0.0.2", "c-1", { conditions: { ready: false } })]));
+    api.createSlice(
+      "mesh",
+      slice("coordinator-a", [
+        pod("10.0.0.1", "c-0"),
+        pod("10.0.0.2", "c-1", { conditions: { ready: false } }),
+      ]),
+    );
     api.createSlice("mesh", slice("other-a", [pod("10.0.9.9", "o-0")], { service: "other" }));
     const listsBefore = api.listCalls;
     const recording = createRecordingSink();
@@ -63,12 +83,24 @@ describe("watchK8s against a fake API server", () => {
     api.createSlice("mesh", slice("coordinator-b", [pod("10.0.0.3", "c-2")]));
     await until("the added slice", () => addresses(recording.latest()).includes("10.0.0.3:7070"));
 
-    api.updateSlice("mesh", slice("coordinator-a", [pod("10.0.0.1", "c-0", { conditions: { ready: false } }), pod("10.0.0.2", "c-1")]));
-    await until("the modified slice", () => addresses(recording.latest()).join() === "10.0.0.2:7070,10.0.0.3:7070");
+    api.updateSlice(
+      "mesh",
+      slice("coordinator-a", [
+        pod("10.0.0.1", "c-0", { conditions: { ready: false } }),
+        pod("10.0.0.2", "c-1"),
+      ]),
+    );
+    await until(
+      "the modified slice",
+      () => addresses(recording.latest()).join() === "10.0.0.2:7070,10.0.0.3:7070",
+    );
 
     // A slice whose service-name label changes leaves the selector: the watch says DELETED.
     api.updateSlice("mesh", slice("coordinator-b", [pod("10.0.0.3", "c-2")], { service: "other" }));
-    await until("the relabelled slice to leave", () => addresses(recording.latest()).join() === "10.0.0.2:7070");
+    await until(
+      "the relabelled slice to leave",
+      () => addresses(recording.latest()).join() === "10.0.0.2:7070",
+    );
 
     api.deleteSlice("mesh", "coordinator-a");
     await until("the deleted slice", () => recording.latest().length === 0);
@@ -80,7 +112,13 @@ describe("watchK8s against a fake API server", () => {
   });
 
   it("answers a named and a numbered port from the same slices", async () => {
-    api.createSlice("ports", slice("balancer-a", [pod("10.1.0.1", "b-0")], { service: "balancer", ports: [{ name: "grpc", port: 7080 }, METRICS_PORT] }));
+    api.createSlice(
+      "ports",
+      slice("balancer-a", [pod("10.1.0.1", "b-0")], {
+        service: "balancer",
+        ports: [{ name: "grpc", port: 7080 }, METRICS_PORT],
+      }),
+    );
     const byName = createRecordingSink();
     const byNumber = createRecordingSink();
     follow(target("grpc", "balancer", "ports"), byName);
@@ -106,19 +144,31 @@ describe("watchK8s against a fake API server", () => {
     const listsBefore = api.listCalls;
 
     api.expireHistory();
-    await until("a second list and a new watch", () => api.listCalls === listsBefore + 1 && api.openWatches > 0);
+    await until(
+      "a second list and a new watch",
+      () => api.listCalls === listsBefore + 1 && api.openWatches > 0,
+    );
     expect(recording.published).toHaveLength(1); // the same set is not published again
     api.updateSlice("gone", slice("coordinator-a", [pod("10.2.0.1", "c-0", { zone: "z1" })]));
-    await until("the change through the new watch", () => recording.published.at(-1)?.[0]?.zone === "z1");
+    await until(
+      "the change through the new watch",
+      () => recording.published.at(-1)?.[0]?.zone === "z1",
+    );
 
     api.expireHistory();
     api.createSlice("gone", slice("coordinator-b", [pod("10.2.0.2", "c-1")]));
-    await until("the new slice", () => addresses(recording.latest()).join() === "10.2.0.1:7070,10.2.0.2:7070");
+    await until(
+      "the new slice",
+      () => addresses(recording.latest()).join() === "10.2.0.1:7070,10.2.0.2:7070",
+    );
     await until("a third list", () => api.listCalls > listsBefore + 1);
 
     // And it still follows changes afterwards, from the new list's version.
     api.deleteSlice("gone", "coordinator-a");
-    await until("the deletion after the re-list", () => addresses(recording.latest()).join() === "10.2.0.2:7070");
+    await until(
+      "the deletion after the re-list",
+      () => addresses(recording.latest()).join() === "10.2.0.2:7070",
+    );
     expect(recording.failures).toEqual([]);
   });
 
@@ -144,7 +194,10 @@ describe("watchK8s against a fake API server", () => {
     follow(target("grpc", "coordinator", "renew"), recording, { watchTimeoutSec: 1 });
     await until("the first publish", () => recording.published.length > 0);
     const listsAfterStart = api.listCalls;
-    await until("a renewed watch", () => api.watchCalls >= watchesBefore + 2 && api.openWatches > 0);
+    await until(
+      "a renewed watch",
+      () => api.watchCalls >= watchesBefore + 2 && api.openWatches > 0,
+    );
 
     api.createSlice("renew", slice("coordinator-b", [pod("10.3.0.2", "c-1")]));
     await until("the change seen by the renewed watch", () => recording.latest().length === 2);
@@ -161,7 +214,9 @@ describe("watchK8s against a fake API server", () => {
     expect(recording.failures[0]).toContain("k8s://rbac/coordinator:grpc");
     expect(recording.failures[0]).toContain("HTTP 403");
     expect(recording.failures[0]).toContain('cannot list resource "endpointslices"');
-    expect(recording.failures[0]).toMatch(/may get, list and watch endpointslices\.discovery\.k8s\.io in namespace "rbac"/);
+    expect(recording.failures[0]).toMatch(
+      /may get, list and watch endpointslices\.discovery\.k8s\.io in namespace "rbac"/,
+    );
     expect(recording.published).toEqual([]);
 
     api.setForbidden(false);
@@ -175,7 +230,9 @@ describe("watchK8s against a fake API server", () => {
     await until("the first publish", () => recording.published.length > 0);
 
     await api.stop();
-    await until("a refused connection reported", () => recording.failures.some((failure) => failure.includes("ECONNREFUSED")));
+    await until("a refused connection reported", () =>
+      recording.failures.some((failure) => failure.includes("ECONNREFUSED")),
+    );
     const refused = recording.failures.find((failure) => failure.includes("ECONNREFUSED"));
     expect(refused).toContain("k8s://outage/coordinator:grpc");
     expect(refused).toContain("Service outage/coordinator");
@@ -185,12 +242,18 @@ describe("watchK8s against a fake API server", () => {
     api.createSlice("outage", slice("coordinator-b", [pod("10.5.0.2", "c-1")]));
     const publishedBefore = recording.published.length;
     await api.start();
-    await until("the endpoints after the outage", () => recording.published.length > publishedBefore);
+    await until(
+      "the endpoints after the outage",
+      () => recording.published.length > publishedBefore,
+    );
     expect(addresses(recording.latest())).toEqual(["10.5.0.1:7070", "10.5.0.2:7070"]);
 
     // Back to watching: a later change arrives too.
     api.deleteSlice("outage", "coordinator-a");
-    await until("a change after recovery", () => addresses(recording.latest()).join() === "10.5.0.2:7070");
+    await until(
+      "a change after recovery",
+      () => addresses(recording.latest()).join() === "10.5.0.2:7070",
+    );
   });
 
   it("publishes an unchanged set again after a failure, so followers know the registry answers", async () => {
@@ -211,7 +274,10 @@ describe("watchK8s against a fake API server", () => {
     const witness = createRecordingSink();
     const source = follow(target("grpc", "coordinator", "close"), closed);
     follow(target("grpc", "coordinator", "close"), witness);
-    await until("both watches open", () => closed.published.length > 0 && witness.published.length > 0 && api.openWatches >= 2);
+    await until(
+      "both watches open",
+      () => closed.published.length > 0 && witness.published.length > 0 && api.openWatches >= 2,
+    );
     const openBefore = api.openWatches;
 
     await source.close();
@@ -231,7 +297,9 @@ describe("watchK8s against a fake API server", () => {
       [
         "apiVersion: v1",
         "kind: Config",
-        "clusters: [{name: fake, cluster: {server: '" + api.url + "', insecure-skip-tls-verify: true}}]",
+        "clusters: [{name: fake, cluster: {server: '" +
+          api.url +
+          "', insecure-skip-tls-verify: true}}]",
         "users: [{name: tester, user: {}}]",
         "contexts: [{name: fake, context: {cluster: fake, user: tester}}]",
         "current-context: fake",
@@ -252,7 +320,13 @@ describe("watchK8s against a fake API server", () => {
 
   it("says so when the kubeconfig names no cluster", async () => {
     const recording = createRecordingSink();
-    sources.push(createK8sWatch({ kubeConfig: new KubeConfig(), minRetryMs: 20 })(target("grpc"), recording, {}));
+    sources.push(
+      createK8sWatch({ kubeConfig: new KubeConfig(), minRetryMs: 20 })(
+        target("grpc"),
+        recording,
+        {},
+      ),
+    );
     await until("a failure", () => recording.failures.length > 0);
     expect(recording.failures[0]).toContain("k8s://mesh/coordinator:grpc");
     expect(recording.failures[0]).toContain("(no cluster in the kubeconfig)");
@@ -269,7 +343,11 @@ describe("watchK8s against a fake API server", () => {
 
     api.setForbidden(true);
     const retrying = createRecordingSink();
-    const retryingSource = createK8sWatch({ kubeConfig: api.kubeConfig(), minRetryMs: 60_000 })(target("grpc", "coordinator", "hung"), retrying, {});
+    const retryingSource = createK8sWatch({ kubeConfig: api.kubeConfig(), minRetryMs: 60_000 })(
+      target("grpc", "coordinator", "hung"),
+      retrying,
+      {},
+    );
     sources.push(retryingSource);
     await until("a failure", () => retrying.failures.length > 0);
     await retryingSource.close(); // would take a minute if the retry wait were not cancelled

@@ -6,7 +6,12 @@
 import { ApiException, DiscoveryV1Api, KubeConfig, Watch } from "@kubernetes/client-node";
 import { backoffCeilingMs, type BackoffPolicy } from "../backoff/index.js";
 import type { K8sTarget } from "./endpoint-uri.js";
-import type { EndpointSink, EndpointSource, WatchFunction, WatchOptions } from "./endpoint-watch.js";
+import type {
+  EndpointSink,
+  EndpointSource,
+  WatchFunction,
+  WatchOptions,
+} from "./endpoint-watch.js";
 import { endpointsFromSlices, type EndpointSliceView } from "./k8s-endpoints.js";
 import { abortWith } from "./k8s-abort.js";
 import { setTimeout as delay } from "node:timers/promises";
@@ -37,16 +42,29 @@ const WATCH_GRACE_SEC = 30;
 const SHORT_WATCH_MS = 1_000;
 
 type WatchEnd =
-  | { readonly kind: "ended"; readonly resourceVersion: string; readonly eventCount: number; readonly elapsedMs: number }
+  | {
+      readonly kind: "ended";
+      readonly resourceVersion: string;
+      readonly eventCount: number;
+      readonly elapsedMs: number;
+    }
   | { readonly kind: "expired"; readonly eventCount: number }
   | { readonly kind: "stopped" };
 
-function startK8sWatch(target: K8sTarget, sink: EndpointSink, watchOptions: WatchOptions, options: K8sWatchOptions): EndpointSource {
+function startK8sWatch(
+  target: K8sTarget,
+  sink: EndpointSink,
+  watchOptions: WatchOptions,
+  options: K8sWatchOptions,
+): EndpointSource {
   const uri = `k8s://${target.namespace}/${target.service}:${target.port}`;
   const logger = watchOptions.logger?.child({ uri });
   const random = watchOptions.random ?? Math.random;
   // The exact waits README.md promises (1 s, 2 s, 4 s … up to 10 s), so the ceiling without jitter.
-  const retry: BackoffPolicy = { initialMs: options.minRetryMs ?? 1_000, maxMs: options.maxRetryMs ?? 10_000 };
+  const retry: BackoffPolicy = {
+    initialMs: options.minRetryMs ?? 1_000,
+    maxMs: options.maxRetryMs ?? 10_000,
+  };
   const watchTimeoutSec = options.watchTimeoutSec ?? 300;
   const path = `/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(target.namespace)}/endpointslices`;
   const labelSelector = `kubernetes.io/service-name=${target.service}`;
@@ -93,18 +111,29 @@ function startK8sWatch(target: K8sTarget, sink: EndpointSink, watchOptions: Watc
    * One list, then watches until a new list is needed (410 Gone); throws on
    * failure. Says whether the watch expired before delivering anything.
    */
-  const listThenWatch = async (kubeConfig: KubeConfig): Promise<"stopped" | "expired" | "expired-at-once"> => {
+  const listThenWatch = async (
+    kubeConfig: KubeConfig,
+  ): Promise<"stopped" | "expired" | "expired-at-once"> => {
     stage = "list";
     const list = await listSlices(kubeConfig, target.namespace, labelSelector, stopping.signal);
     slices.clear();
-    for (const slice of list.items) if (slice.metadata?.name) slices.set(slice.metadata.name, slice);
+    for (const slice of list.items)
+      if (slice.metadata?.name) slices.set(slice.metadata.name, slice);
     schedulePublish();
     let resourceVersion = list.metadata?.resourceVersion ?? "";
     const watch = new Watch(kubeConfig);
     stage = "watch";
     for (let isFirstWatch = true; !stopping.signal.aborted; isFirstWatch = false) {
       const timeoutSec = Math.max(1, Math.round(watchTimeoutSec * (1 + random())));
-      const end = await watchOnce({ watch, path, labelSelector, resourceVersion, timeoutSec, signal: stopping.signal, applyEvent });
+      const end = await watchOnce({
+        watch,
+        path,
+        labelSelector,
+        resourceVersion,
+        timeoutSec,
+        signal: stopping.signal,
+        applyEvent,
+      });
       switch (end.kind) {
         case "stopped":
           return "stopped";
@@ -112,7 +141,8 @@ function startK8sWatch(target: K8sTarget, sink: EndpointSink, watchOptions: Watc
           logger?.debug("watch expired (410 Gone); listing again");
           return isFirstWatch && end.eventCount === 0 ? "expired-at-once" : "expired";
         case "ended":
-          if (end.eventCount === 0 && end.elapsedMs < SHORT_WATCH_MS) throw new Error("the API server closed the watch at once without sending anything");
+          if (end.eventCount === 0 && end.elapsedMs < SHORT_WATCH_MS)
+            throw new Error("the API server closed the watch at once without sending anything");
           failures = 0;
           resourceVersion = end.resourceVersion;
           logger?.debug({ resourceVersion }, "watch ended; watching again");
@@ -138,7 +168,8 @@ function startK8sWatch(target: K8sTarget, sink: EndpointSink, watchOptions: Watc
         // A compaction right after a list happens; twice in a row, the server
         // would have us list in a tight loop.
         expiredAtOnce = outcome === "expired-at-once" ? expiredAtOnce + 1 : 0;
-        if (expiredAtOnce > 1) throw new Error("the API server expired the watch (410 Gone) right after each list");
+        if (expiredAtOnce > 1)
+          throw new Error("the API server expired the watch (410 Gone) right after each list");
       } catch (error) {
         if (stopping.signal.aborted) break;
         failures += 1;
@@ -165,13 +196,24 @@ function defaultKubeConfig(): KubeConfig {
   return kubeConfig;
 }
 
-async function listSlices(kubeConfig: KubeConfig, namespace: string, labelSelector: string, stopping: AbortSignal) {
+async function listSlices(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  labelSelector: string,
+  stopping: AbortSignal,
+) {
   const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(new Error(`no answer to the list within ${LIST_TIMEOUT_MS / 1000} s`)), LIST_TIMEOUT_MS);
+  const timer = setTimeout(
+    () => timeout.abort(new Error(`no answer to the list within ${LIST_TIMEOUT_MS / 1000} s`)),
+    LIST_TIMEOUT_MS,
+  );
   const signal = AbortSignal.any([stopping, timeout.signal]);
   try {
     const api = kubeConfig.makeApiClient(DiscoveryV1Api);
-    const listing = api.listNamespacedEndpointSlice({ namespace, labelSelector }, { middleware: [abortWith(signal)], middlewareMergeStrategy: "append" });
+    const listing = api.listNamespacedEndpointSlice(
+      { namespace, labelSelector },
+      { middleware: [abortWith(signal)], middlewareMergeStrategy: "append" },
+    );
     return await untilAborted(listing, signal);
   } finally {
     clearTimeout(timer);
@@ -181,7 +223,8 @@ async function listSlices(kubeConfig: KubeConfig, namespace: string, labelSelect
 /** Settles with `promise`, or rejects with the signal's reason as soon as it aborts (credentials plugins and such are not cancellable). */
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error("stopped"));
+    const onAbort = () =>
+      reject(signal.reason instanceof Error ? signal.reason : new Error("stopped"));
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
     promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
@@ -219,7 +262,14 @@ function watchOnce(request: WatchRequest): Promise<WatchEnd> {
     // The watch client has no timeout of its own; a connection that died
     // without a reset would otherwise leave us following nothing.
     const watchdog = setTimeout(
-      () => settle(() => reject(new Error(`the watch stayed open ${WATCH_GRACE_SEC} s past its timeoutSeconds=${request.timeoutSec}`))),
+      () =>
+        settle(() =>
+          reject(
+            new Error(
+              `the watch stayed open ${WATCH_GRACE_SEC} s past its timeoutSeconds=${request.timeoutSec}`,
+            ),
+          ),
+        ),
       (request.timeoutSec + WATCH_GRACE_SEC) * 1000,
     );
     if (request.signal.aborted) return onStop();
@@ -239,8 +289,11 @@ function watchOnce(request: WatchRequest): Promise<WatchEnd> {
           return;
         case "ERROR": {
           const status = asStatus(object);
-          if (status.code === 410) return settle(() => resolve({ kind: "expired", eventCount: eventCount - 1 }));
-          return settle(() => reject(new Error(`the watch failed: ${status.code ?? "?"} ${status.message}`)));
+          if (status.code === 410)
+            return settle(() => resolve({ kind: "expired", eventCount: eventCount - 1 }));
+          return settle(() =>
+            reject(new Error(`the watch failed: ${status.code ?? "?"} ${status.message}`)),
+          );
         }
         default:
           return; // an event type from a newer API server; nothing to follow
@@ -250,7 +303,13 @@ function watchOnce(request: WatchRequest): Promise<WatchEnd> {
       settle(() => {
         if (statusCodeOf(error) === 410) resolve({ kind: "expired", eventCount });
         else if (error) reject(error);
-        else resolve({ kind: "ended", resourceVersion, eventCount, elapsedMs: Date.now() - startedAtMs });
+        else
+          resolve({
+            kind: "ended",
+            resourceVersion,
+            eventCount,
+            elapsedMs: Date.now() - startedAtMs,
+          });
       });
 
     const query = {
@@ -284,14 +343,21 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** A watch event's object as a slice, when it has the fields read here. */
 function asSlice(object: unknown): EndpointSliceView | undefined {
-  if (!isRecord(object) || typeof object.addressType !== "string" || !Array.isArray(object.endpoints)) return undefined;
+  if (
+    !isRecord(object) ||
+    typeof object.addressType !== "string" ||
+    !Array.isArray(object.endpoints)
+  )
+    return undefined;
   if (!isRecord(object.metadata) || typeof object.metadata.name !== "string") return undefined;
   return object as unknown as EndpointSliceView;
 }
 
 function resourceVersionOf(object: unknown): string | undefined {
   if (!isRecord(object) || !isRecord(object.metadata)) return undefined;
-  return typeof object.metadata.resourceVersion === "string" ? object.metadata.resourceVersion : undefined;
+  return typeof object.metadata.resourceVersion === "string"
+    ? object.metadata.resourceVersion
+    : undefined;
 }
 
 /** A metav1.Status, as sent in ERROR events and error responses. */
@@ -309,7 +375,13 @@ function statusCodeOf(error: unknown): number | undefined {
   return undefined;
 }
 
-function describeFailure(failure: { uri: string; target: K8sTarget; server: string; stage: string; error: unknown }): string {
+function describeFailure(failure: {
+  uri: string;
+  target: K8sTarget;
+  server: string;
+  stage: string;
+  error: unknown;
+}): string {
   const { uri, target, server, stage, error } = failure;
   const code = statusCodeOf(error);
   let reason = error instanceof Error ? error.message : String(error);

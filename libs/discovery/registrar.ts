@@ -14,7 +14,9 @@ export interface ServiceInstance {
   /** Extra key/values shown in the registry (kind, version). */
   readonly meta: Readonly<Record<string, string>>;
   /** What the registry probes: a gRPC health check on host:port, or an HTTP URL answering 200. */
-  readonly check: { readonly kind: "grpc"; readonly address: string } | { readonly kind: "http"; readonly url: string };
+  readonly check:
+    | { readonly kind: "grpc"; readonly address: string }
+    | { readonly kind: "http"; readonly url: string };
 }
 
 export interface Registrar {

@@ -30,14 +30,19 @@ export interface SelfRegistrationOptions {
   readonly random?: () => number;
 }
 
-export type SelfRegistrationResult = { readonly ok: true; readonly registration: SelfRegistration } | { readonly ok: false; readonly error: string };
+export type SelfRegistrationResult =
+  | { readonly ok: true; readonly registration: SelfRegistration }
+  | { readonly ok: false; readonly error: string };
 
 export function startSelfRegistration(options: SelfRegistrationOptions): SelfRegistrationResult {
   const created = createRegistrar(options.uri, options.instance, { logger: options.logger });
   if (!created.ok) return created;
   const registrar = created.registrar;
   const log = options.logger.child({ registry: options.uri, instanceId: options.instance.id });
-  const retry: BackoffPolicy = { initialMs: options.retryInitialMs ?? 1_000, maxMs: options.retryMaxMs ?? 30_000 };
+  const retry: BackoffPolicy = {
+    initialMs: options.retryInitialMs ?? 1_000,
+    maxMs: options.retryMaxMs ?? 30_000,
+  };
   const random = options.random ?? Math.random;
   let failures = 0;
   let isRegistered = false;
@@ -59,7 +64,8 @@ export function startSelfRegistration(options: SelfRegistrationOptions): SelfReg
       const message = error instanceof Error ? error.message : String(error);
       failures += 1;
       const delayMs = backoffDelayMs(retry, failures, random);
-      if (message !== lastError) log.warn({ err: message, retryMs: delayMs }, "cannot register; retrying in the background");
+      if (message !== lastError)
+        log.warn({ err: message, retryMs: delayMs }, "cannot register; retrying in the background");
       lastError = message;
       timer = setTimeout(() => {
         attempt = tryRegister();
@@ -92,7 +98,10 @@ export function startSelfRegistration(options: SelfRegistrationOptions): SelfReg
         if (outcome === "deregistered") {
           if (isRegistered) log.debug("deregistered");
         } else {
-          log.warn({ err: outcome }, "could not deregister; the registry's health check or lease will remove this instance");
+          log.warn(
+            { err: outcome },
+            "could not deregister; the registry's health check or lease will remove this instance",
+          );
         }
         isRegistered = false;
       },
@@ -109,7 +118,11 @@ export function advertisedHost(listenHost: string, configuredHost: string): stri
 export interface ServiceRegistrationOptions {
   readonly kind: "coordinator" | "balancer" | "optimizer" | "worker-agent";
   /** The service's config section: `register` ("" registers nowhere), `host` it listens on, `advertise_host`. */
-  readonly section: { readonly register: string; readonly host: string; readonly advertise_host: string };
+  readonly section: {
+    readonly register: string;
+    readonly host: string;
+    readonly advertise_host: string;
+  };
   /** Defaults to <kind>-<host>-<port>; worker agents pass their worker id. */
   readonly id?: string;
   readonly port: number;
@@ -137,7 +150,10 @@ export function registerService(options: ServiceRegistrationOptions): SelfRegist
       region: options.placement.region,
       zone: options.placement.zone,
       meta: { kind: options.kind, version: options.version },
-      check: options.check === "grpc" ? { kind: "grpc", address } : { kind: "http", url: `http://${address}/readyz` },
+      check:
+        options.check === "grpc"
+          ? { kind: "grpc", address }
+          : { kind: "http", url: `http://${address}/readyz` },
     },
   });
   if (!started.ok) throw new Error(`cannot register with ${uri}: ${started.error}`);

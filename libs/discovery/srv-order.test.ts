@@ -9,7 +9,6 @@ interface Row extends WeightedRecord {
 const row = (name: string, priority: number, weight: number): Row => ({ name, priority, weight });
 const names = (rows: readonly Row[]) => rows.map((r) => r.name);
 
-
 describe("orderSrvRecords", () => {
   const cases: { name: string; records: Row[]; random: () => number; expected: string[] }[] = [
     { name: "no records gives an empty order", records: [], random: () => 0, expected: [] },
@@ -66,7 +65,9 @@ describe("orderSrvRecords", () => {
     const random = createSeededRandom(7);
     for (let round = 0; round < 500; round += 1) {
       const count = Math.floor(random() * 8);
-      const records = Array.from({ length: count }, (_, i) => row(`r${i}`, Math.floor(random() * 4) * 10, Math.floor(random() * 5)));
+      const records = Array.from({ length: count }, (_, i) =>
+        row(`r${i}`, Math.floor(random() * 4) * 10, Math.floor(random() * 5)),
+      );
       const ordered = orderSrvRecords(records, random);
       expect([...names(ordered)].sort()).toEqual([...names(records)].sort());
       for (let i = 1; i < ordered.length; i += 1) {
@@ -85,25 +86,40 @@ describe("orderSrvRecords", () => {
   // with probability w/(sum+1), and the first listed (weight-0 records are
   // listed first) also takes the draw 0, so (w+1)/(sum+1).
   const shareCases: { name: string; weights: number[]; expectedFirstShares: number[] }[] = [
-    { name: "60/30/10", weights: [60, 30, 10], expectedFirstShares: [61 / 101, 30 / 101, 10 / 101] },
-    { name: "equal weights", weights: [5, 5, 5, 5], expectedFirstShares: [6 / 21, 5 / 21, 5 / 21, 5 / 21] },
-    { name: "a weight-0 record gets a small but real chance", weights: [0, 10], expectedFirstShares: [1 / 11, 10 / 11] },
+    {
+      name: "60/30/10",
+      weights: [60, 30, 10],
+      expectedFirstShares: [61 / 101, 30 / 101, 10 / 101],
+    },
+    {
+      name: "equal weights",
+      weights: [5, 5, 5, 5],
+      expectedFirstShares: [6 / 21, 5 / 21, 5 / 21, 5 / 21],
+    },
+    {
+      name: "a weight-0 record gets a small but real chance",
+      weights: [0, 10],
+      expectedFirstShares: [1 / 11, 10 / 11],
+    },
   ];
 
-  it.each(shareCases)("honours weight shares over many draws: $name", ({ weights, expectedFirstShares }) => {
-    const random = createSeededRandom(42);
-    const draws = 20_000;
-    const firstCounts = weights.map(() => 0);
-    const records = weights.map((weight, i) => row(String(i), 1, weight));
-    for (let draw = 0; draw < draws; draw += 1) {
-      const first = orderSrvRecords(records, random)[0]!;
-      firstCounts[Number(first.name)]! += 1;
-    }
-    firstCounts.forEach((count, i) => {
-      expect(Math.abs(count / draws - expectedFirstShares[i]!)).toBeLessThan(0.02);
-    });
-    if (weights.includes(0)) expect(firstCounts[weights.indexOf(0)]).toBeGreaterThan(0);
-  });
+  it.each(shareCases)(
+    "honours weight shares over many draws: $name",
+    ({ weights, expectedFirstShares }) => {
+      const random = createSeededRandom(42);
+      const draws = 20_000;
+      const firstCounts = weights.map(() => 0);
+      const records = weights.map((weight, i) => row(String(i), 1, weight));
+      for (let draw = 0; draw < draws; draw += 1) {
+        const first = orderSrvRecords(records, random)[0]!;
+        firstCounts[Number(first.name)]! += 1;
+      }
+      firstCounts.forEach((count, i) => {
+        expect(Math.abs(count / draws - expectedFirstShares[i]!)).toBeLessThan(0.02);
+      });
+      if (weights.includes(0)) expect(firstCounts[weights.indexOf(0)]).toBeGreaterThan(0);
+    },
+  );
 
   it("keeps weighted shares for the second place too (the draw repeats over the rest)", () => {
     const random = createSeededRandom(3);

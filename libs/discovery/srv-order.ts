@@ -14,9 +14,17 @@ export interface WeightedRecord {
  * Math.random; ties are taken in input order, so a caller that sorts its
  * input first gets an order that replays exactly for a given random source.
  */
-export function orderSrvRecords<T extends WeightedRecord>(records: readonly T[], random: () => number): T[] {
+export function orderSrvRecords<T extends WeightedRecord>(
+  records: readonly T[],
+  random: () => number,
+): T[] {
   const priorities = [...new Set(records.map((record) => record.priority))].sort((a, b) => a - b);
-  return priorities.flatMap((priority) => weightedOrder(records.filter((record) => record.priority === priority), random));
+  return priorities.flatMap((priority) =>
+    weightedOrder(
+      records.filter((record) => record.priority === priority),
+      random,
+    ),
+  );
 }
 
 /**
@@ -27,14 +35,19 @@ export function orderSrvRecords<T extends WeightedRecord>(records: readonly T[],
  * chance to be picked before the weighted ones.
  */
 function weightedOrder<T extends WeightedRecord>(group: readonly T[], random: () => number): T[] {
-  const unordered = [...group.filter((record) => record.weight <= 0), ...group.filter((record) => record.weight > 0)];
+  const unordered = [
+    ...group.filter((record) => record.weight <= 0),
+    ...group.filter((record) => record.weight > 0),
+  ];
   const ordered: T[] = [];
   while (unordered.length > 0) {
     const totalWeight = unordered.reduce((sum, record) => sum + Math.max(0, record.weight), 0);
     // min() guards an injected random that returns 1, outside Math.random's range.
     const draw = Math.min(totalWeight, Math.floor(random() * (totalWeight + 1)));
     let runningSum = 0;
-    const index = unordered.findIndex((record) => (runningSum += Math.max(0, record.weight)) >= draw);
+    const index = unordered.findIndex(
+      (record) => (runningSum += Math.max(0, record.weight)) >= draw,
+    );
     ordered.push(...unordered.splice(index, 1));
   }
   return ordered;

@@ -89,10 +89,22 @@ export interface BurstStep {
 }
 
 export function initialBurstState(): BurstState {
-  return { baselineSamples: 0, baselineRate: 0, baselineVariance: 0, cusum: 0, isBursting: false, burstSamples: 0, quietSamples: 0 };
+  return {
+    baselineSamples: 0,
+    baselineRate: 0,
+    baselineVariance: 0,
+    cusum: 0,
+    isBursting: false,
+    burstSamples: 0,
+    quietSamples: 0,
+  };
 }
 
-export function observeRate(state: BurstState, observation: RateObservation, options: BurstOptions = {}): BurstStep {
+export function observeRate(
+  state: BurstState,
+  observation: RateObservation,
+  options: BurstOptions = {},
+): BurstStep {
   const o = resolveOptions(options);
   const { rate } = observation;
   // A missing or corrupt reading says nothing about bursts.
@@ -102,17 +114,33 @@ export function observeRate(state: BurstState, observation: RateObservation, opt
 
   const sigma = sigmaOf(state, o);
   const cusum = Math.max(0, state.cusum + (rate - state.baselineRate - o.allowanceSigmas * sigma));
-  if (cusum <= o.decisionSigmas * sigma) return { state: learnBaseline({ ...state, cusum }, rate, o) };
+  if (cusum <= o.decisionSigmas * sigma)
+    return { state: learnBaseline({ ...state, cusum }, rate, o) };
 
   // The baseline stays as it was before the burst, so the burst is measured against it and ends against it.
-  const started: BurstState = { ...state, cusum, isBursting: true, burstSamples: 1, quietSamples: 0, burstStartedAtMs: observation.atMs, peakRate: rate };
+  const started: BurstState = {
+    ...state,
+    cusum,
+    isBursting: true,
+    burstSamples: 1,
+    quietSamples: 0,
+    burstStartedAtMs: observation.atMs,
+    peakRate: rate,
+  };
   const message =
     `arrival rate ${formatRate(rate)}/s is ${formatSigmas((rate - state.baselineRate) / sigma)}σ above the baseline ${formatRate(state.baselineRate)}/s ` +
     `(σ ${formatRate(sigma)}/s): burst started, CUSUM ${formatRate(cusum)} passed ${o.decisionSigmas}σ = ${formatRate(o.decisionSigmas * sigma)}`;
-  return { state: started, event: { kind: "start", atMs: observation.atMs, rate, baseline: state.baselineRate, message } };
+  return {
+    state: started,
+    event: { kind: "start", atMs: observation.atMs, rate, baseline: state.baselineRate, message },
+  };
 }
 
-function observeInBurst(state: BurstState, observation: RateObservation, o: Required<BurstOptions>): BurstStep {
+function observeInBurst(
+  state: BurstState,
+  observation: RateObservation,
+  o: Required<BurstOptions>,
+): BurstStep {
   const { rate, atMs } = observation;
   const sigma = sigmaOf(state, o);
   const quietBelow = state.baselineRate + o.allowanceSigmas * sigma;
@@ -125,11 +153,17 @@ function observeInBurst(state: BurstState, observation: RateObservation, o: Requ
   if (quietSamples >= o.minQuietSamples) {
     const message = `arrival rate ${formatRate(rate)}/s has been below ${formatRate(quietBelow)}/s (baseline ${formatRate(state.baselineRate)}/s + ${o.allowanceSigmas}σ) for ${quietSamples} observations: burst ended; ${lasted}`;
     const ended: BurstState = { ...withoutBurst(state), cusum: 0 };
-    return { state: ended, event: { kind: "end", atMs, rate, baseline: state.baselineRate, message } };
+    return {
+      state: ended,
+      event: { kind: "end", atMs, rate, baseline: state.baselineRate, message },
+    };
   }
   if (burstSamples >= o.maxBurstSamples) {
     const message = `arrival rate ${formatRate(rate)}/s has not come back to the baseline ${formatRate(state.baselineRate)}/s within ${o.maxBurstSamples} observations: taken as the new level, burst ended and the baseline is learned again; ${lasted}`;
-    return { state: learnBaseline(initialBurstState(), rate, o), event: { kind: "end", atMs, rate, baseline: state.baselineRate, message } };
+    return {
+      state: learnBaseline(initialBurstState(), rate, o),
+      event: { kind: "end", atMs, rate, baseline: state.baselineRate, message },
+    };
   }
   return { state: { ...state, burstSamples, quietSamples, peakRate } };
 }
@@ -154,29 +188,47 @@ function learnBaseline(state: BurstState, rate: number, o: Required<BurstOptions
 }
 
 function sigmaOf(state: BurstState, o: Required<BurstOptions>): number {
-  return Math.max(Math.sqrt(state.baselineVariance), MIN_SIGMA_OF_MEAN * state.baselineRate, o.minSigma);
+  return Math.max(
+    Math.sqrt(state.baselineVariance),
+    MIN_SIGMA_OF_MEAN * state.baselineRate,
+    o.minSigma,
+  );
 }
 
 /** Drops the burst's fields rather than setting them undefined, so the state JSON round-trips to an equal object. */
 function withoutBurst(state: BurstState): BurstState {
   const { baselineSamples, baselineRate, baselineVariance, cusum } = state;
-  return { baselineSamples, baselineRate, baselineVariance, cusum, isBursting: false, burstSamples: 0, quietSamples: 0 };
+  return {
+    baselineSamples,
+    baselineRate,
+    baselineVariance,
+    cusum,
+    isBursting: false,
+    burstSamples: 0,
+    quietSamples: 0,
+  };
 }
 
 function resolveOptions(options: BurstOptions): Required<BurstOptions> {
   const o = { ...DEFAULT_BURST_OPTIONS, ...stripUndefined(options) };
-  if (!(o.allowanceSigmas >= 0)) throw new RangeError(`allowanceSigmas must be 0 or more, not ${o.allowanceSigmas}`);
-  if (!(o.decisionSigmas > 0)) throw new RangeError(`decisionSigmas must be positive, not ${o.decisionSigmas}`);
-  if (!(o.baselineWeight > 0 && o.baselineWeight <= 1)) throw new RangeError(`baselineWeight must be in (0, 1], not ${o.baselineWeight}`);
+  if (!(o.allowanceSigmas >= 0))
+    throw new RangeError(`allowanceSigmas must be 0 or more, not ${o.allowanceSigmas}`);
+  if (!(o.decisionSigmas > 0))
+    throw new RangeError(`decisionSigmas must be positive, not ${o.decisionSigmas}`);
+  if (!(o.baselineWeight > 0 && o.baselineWeight <= 1))
+    throw new RangeError(`baselineWeight must be in (0, 1], not ${o.baselineWeight}`);
   if (!(o.minSigma > 0)) throw new RangeError(`minSigma must be positive, not ${o.minSigma}`);
   for (const name of ["minSamples", "minQuietSamples", "maxBurstSamples"] as const) {
-    if (!Number.isInteger(o[name]) || o[name] < 1) throw new RangeError(`${name} must be a positive integer, not ${o[name]}`);
+    if (!Number.isInteger(o[name]) || o[name] < 1)
+      throw new RangeError(`${name} must be a positive integer, not ${o[name]}`);
   }
   return o;
 }
 
 function stripUndefined(options: BurstOptions): BurstOptions {
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as BurstOptions;
+  return Object.fromEntries(
+    Object.entries(options).filter(([, value]) => value !== undefined),
+  ) as BurstOptions;
 }
 
 function formatRate(value: number): string {

@@ -12,15 +12,39 @@ function point(inHours: number, value: number, upper = value, lower = value): Fo
 }
 
 function forecast(points: ForecastPoint[], overrides: Partial<Forecast> = {}): Forecast {
-  return { model: "holt", stepSec: 3600, confidence: 0.95, points, fittedOn: 100, message: "holt: test", ...overrides };
+  return {
+    model: "holt",
+    stepSec: 3600,
+    confidence: 0.95,
+    points,
+    fittedOn: 100,
+    message: "holt: test",
+    ...overrides,
+  };
 }
 
-function input(points: ForecastPoint[], overrides: Partial<CapacityPlanInput> = {}): CapacityPlanInput {
-  return { forecast: forecast(points), slotsPerWorker: 8, targetUtilization: 0.5, maxWorkers: 10, nowMs: NOW_MS, ...overrides };
+function input(
+  points: ForecastPoint[],
+  overrides: Partial<CapacityPlanInput> = {},
+): CapacityPlanInput {
+  return {
+    forecast: forecast(points),
+    slotsPerWorker: 8,
+    targetUtilization: 0.5,
+    maxWorkers: 10,
+    nowMs: NOW_MS,
+    ...overrides,
+  };
 }
 
 /** Rises to 42 (≤ 51) at 14:00 and falls back. */
-const AFTERNOON = [point(1, 20, 25), point(2, 35, 43), point(3, 42, 51), point(4, 30, 40), point(5, 12, 18)];
+const AFTERNOON = [
+  point(1, 20, 25),
+  point(2, 35, 43),
+  point(3, 42, 51),
+  point(4, 30, 40),
+  point(5, 12, 18),
+];
 
 interface Case {
   readonly name: string;
@@ -36,8 +60,17 @@ describe("planCapacity", () => {
       name: "sizes the fleet on the upper bound at the peak and says how short max_workers is",
       // ceil(51 / (8 × 0.5)) = ceil(12.75) = 13
       input: input(AFTERNOON),
-      expected: { horizonSec: 5 * 3600, peakAtMs: NOW_MS + 3 * HOUR_MS, peakDemand: 42, peakDemandUpper: 51, workersNeeded: 13, maxWorkers: 10, isMaxSufficient: false },
-      recommendation: "peak demand 42 slots (≤ 51 at 95%) at 14:00 UTC in 3 h: 13 workers of 8 slots at 0.50 utilization; max_workers 10 is short by 3: raise it or expect queueing",
+      expected: {
+        horizonSec: 5 * 3600,
+        peakAtMs: NOW_MS + 3 * HOUR_MS,
+        peakDemand: 42,
+        peakDemandUpper: 51,
+        workersNeeded: 13,
+        maxWorkers: 10,
+        isMaxSufficient: false,
+      },
+      recommendation:
+        "peak demand 42 slots (≤ 51 at 95%) at 14:00 UTC in 3 h: 13 workers of 8 slots at 0.50 utilization; max_workers 10 is short by 3: raise it or expect queueing",
     },
     {
       name: "says how much max_workers has to spare when it suffices",
@@ -55,7 +88,12 @@ describe("planCapacity", () => {
       name: "takes the highest upper bound even where the point forecast is not at its peak",
       // The wide interval at +4 h sizes the fleet: ceil(60 / 4) = 15.
       input: input([point(1, 30, 35), point(3, 42, 45), point(4, 38, 60)]),
-      expected: { peakAtMs: NOW_MS + 3 * HOUR_MS, peakDemand: 42, peakDemandUpper: 60, workersNeeded: 15 },
+      expected: {
+        peakAtMs: NOW_MS + 3 * HOUR_MS,
+        peakDemand: 42,
+        peakDemandUpper: 60,
+        workersNeeded: 15,
+      },
       recommendationIncludes: "peak demand 42 slots (≤ 60 at 95%) at 14:00 UTC",
     },
     {
@@ -89,13 +127,28 @@ describe("planCapacity", () => {
     {
       name: "makes no plan from an empty forecast",
       input: input([]),
-      expected: { horizonSec: 0, peakAtMs: NOW_MS, peakDemand: 0, peakDemandUpper: 0, workersNeeded: 0, maxWorkers: 10, isMaxSufficient: true },
-      recommendation: "no forecast points ahead of now (holt, 0 points): nothing to plan; max_workers 10 stands",
+      expected: {
+        horizonSec: 0,
+        peakAtMs: NOW_MS,
+        peakDemand: 0,
+        peakDemandUpper: 0,
+        workersNeeded: 0,
+        maxWorkers: 10,
+        isMaxSufficient: true,
+      },
+      recommendation:
+        "no forecast points ahead of now (holt, 0 points): nothing to plan; max_workers 10 stands",
     },
     {
       name: "ignores points that are already past",
       input: input([point(-2, 500, 600), point(1, 8, 12)]),
-      expected: { peakAtMs: NOW_MS + HOUR_MS, peakDemand: 8, peakDemandUpper: 12, workersNeeded: 3, horizonSec: 3600 },
+      expected: {
+        peakAtMs: NOW_MS + HOUR_MS,
+        peakDemand: 8,
+        peakDemandUpper: 12,
+        workersNeeded: 3,
+        horizonSec: 3600,
+      },
     },
     {
       name: "makes no plan from a forecast whose points are all past or not numbers",
@@ -133,7 +186,8 @@ describe("planCapacity", () => {
     const plan = planCapacity(c.input);
     expect(plan).toMatchObject(c.expected);
     if (c.recommendation !== undefined) expect(plan.recommendation).toBe(c.recommendation);
-    if (c.recommendationIncludes !== undefined) expect(plan.recommendation).toContain(c.recommendationIncludes);
+    if (c.recommendationIncludes !== undefined)
+      expect(plan.recommendation).toContain(c.recommendationIncludes);
   });
 
   it.each([

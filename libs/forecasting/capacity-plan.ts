@@ -22,19 +22,35 @@ const EPSILON = 1e-9;
 
 export function planCapacity(input: CapacityPlanInput): CapacityPlan {
   const { forecast, slotsPerWorker, targetUtilization, maxWorkers, nowMs } = input;
-  if (!(slotsPerWorker > 0)) throw new RangeError(`slotsPerWorker must be positive, not ${slotsPerWorker}`);
-  if (!(targetUtilization > 0 && targetUtilization <= 1)) throw new RangeError(`targetUtilization must be in (0, 1], not ${targetUtilization}`);
+  if (!(slotsPerWorker > 0))
+    throw new RangeError(`slotsPerWorker must be positive, not ${slotsPerWorker}`);
+  if (!(targetUtilization > 0 && targetUtilization <= 1))
+    throw new RangeError(`targetUtilization must be in (0, 1], not ${targetUtilization}`);
 
   // Points already past say nothing about what is coming; corrupt ones say nothing at all.
-  const ahead = forecast.points.filter((p) => p.atMs >= nowMs && Number.isFinite(p.value) && Number.isFinite(p.upper));
+  const ahead = forecast.points.filter(
+    (p) => p.atMs >= nowMs && Number.isFinite(p.value) && Number.isFinite(p.upper),
+  );
   const peak = highestPoint(ahead);
   if (peak === undefined) {
     const recommendation = `no forecast points ahead of now (${forecast.model}, ${forecast.points.length} points): nothing to plan; max_workers ${maxWorkers} stands`;
-    return { horizonSec: 0, peakAtMs: nowMs, peakDemand: 0, peakDemandUpper: 0, workersNeeded: 0, maxWorkers, isMaxSufficient: true, recommendation };
+    return {
+      horizonSec: 0,
+      peakAtMs: nowMs,
+      peakDemand: 0,
+      peakDemandUpper: 0,
+      workersNeeded: 0,
+      maxWorkers,
+      isMaxSufficient: true,
+      recommendation,
+    };
   }
 
   const peakDemandUpper = Math.max(...ahead.map((p) => Math.max(p.upper, p.value)));
-  const workersNeeded = Math.max(0, Math.ceil(peakDemandUpper / (slotsPerWorker * targetUtilization) - EPSILON));
+  const workersNeeded = Math.max(
+    0,
+    Math.ceil(peakDemandUpper / (slotsPerWorker * targetUtilization) - EPSILON),
+  );
   const isMaxSufficient = workersNeeded <= maxWorkers;
   const horizonSec = (Math.max(...ahead.map((p) => p.atMs)) - nowMs) / 1000;
   const formatTime = input.formatTime ?? ((atMs: number) => formatUtc(atMs, nowMs));
@@ -62,7 +78,12 @@ export function planCapacity(input: CapacityPlanInput): CapacityPlan {
 function highestPoint(points: readonly ForecastPoint[]): ForecastPoint | undefined {
   let highest: ForecastPoint | undefined;
   for (const point of points) {
-    if (highest === undefined || point.value > highest.value || (point.value === highest.value && point.atMs < highest.atMs)) highest = point;
+    if (
+      highest === undefined ||
+      point.value > highest.value ||
+      (point.value === highest.value && point.atMs < highest.atMs)
+    )
+      highest = point;
   }
   return highest;
 }

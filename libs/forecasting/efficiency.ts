@@ -17,8 +17,18 @@ interface Totals {
   tasksCompleted: number;
 }
 
-export function efficiencyOf(samples: readonly LoadRecord[], fromMs: number, toMs: number): EfficiencyFigures {
-  const totals: Totals = { workerSeconds: 0, slotSeconds: 0, busySlotSeconds: 0, idleWorkerSeconds: 0, tasksCompleted: 0 };
+export function efficiencyOf(
+  samples: readonly LoadRecord[],
+  fromMs: number,
+  toMs: number,
+): EfficiencyFigures {
+  const totals: Totals = {
+    workerSeconds: 0,
+    slotSeconds: 0,
+    busySlotSeconds: 0,
+    idleWorkerSeconds: 0,
+    tasksCompleted: 0,
+  };
   // A stable sort: of two samples at the same instant the later reported one holds.
   const ordered = [...samples].sort((a, b) => a.observedAtMs - b.observedAtMs);
   ordered.forEach((sample, index) => {

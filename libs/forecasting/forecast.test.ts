@@ -19,7 +19,11 @@ function gaussian(seed: number): () => number {
   return () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
 }
 
-function run(points: readonly Point[], nowMs: number, options: Partial<ForecastOptions> = {}): Forecast {
+function run(
+  points: readonly Point[],
+  nowMs: number,
+  options: Partial<ForecastOptions> = {},
+): Forecast {
   return forecastSignal(points, { stepSec: STEP_SEC, horizonSteps: 10, nowMs, ...options });
 }
 
@@ -28,16 +32,62 @@ const sine = (t: number): number => 50 + 20 * Math.sin((2 * Math.PI * t) / 24);
 
 describe("forecastSignal model choice", () => {
   it.each([
-    { name: "no history", length: 0, season: undefined, model: "naive", message: /naive: no history/ },
-    { name: "two steps", length: 2, season: undefined, model: "naive", message: /fewer than 3 to fit a trend/ },
-    { name: "three steps", length: 3, season: undefined, model: "holt", message: /holt: .*no season asked/ },
-    { name: "no season asked", length: 200, season: undefined, model: "holt", message: /no season asked/ },
-    { name: "less than two seasons", length: 47, season: 24, model: "holt", message: /less than two seasons of 24 steps/ },
-    { name: "two full seasons", length: 48, season: 24, model: "holt-winters", message: /holt-winters: .*season of 24 steps/ },
-    { name: "a season of one step", length: 48, season: 1, model: "holt", message: /a season of 1 steps is not usable/ },
+    {
+      name: "no history",
+      length: 0,
+      season: undefined,
+      model: "naive",
+      message: /naive: no history/,
+    },
+    {
+      name: "two steps",
+      length: 2,
+      season: undefined,
+      model: "naive",
+      message: /fewer than 3 to fit a trend/,
+    },
+    {
+      name: "three steps",
+      length: 3,
+      season: undefined,
+      model: "holt",
+      message: /holt: .*no season asked/,
+    },
+    {
+      name: "no season asked",
+      length: 200,
+      season: undefined,
+      model: "holt",
+      message: /no season asked/,
+    },
+    {
+      name: "less than two seasons",
+      length: 47,
+      season: 24,
+      model: "holt",
+      message: /less than two seasons of 24 steps/,
+    },
+    {
+      name: "two full seasons",
+      length: 48,
+      season: 24,
+      model: "holt-winters",
+      message: /holt-winters: .*season of 24 steps/,
+    },
+    {
+      name: "a season of one step",
+      length: 48,
+      season: 1,
+      model: "holt",
+      message: /a season of 1 steps is not usable/,
+    },
   ])("uses $model with $name", ({ length, season, model, message }) => {
     const { points, nowMs } = series(length, (t) => 10 + (t % 5));
-    const forecast = run(points, length === 0 ? T0 : nowMs, season === undefined ? {} : { seasonLengthSteps: season });
+    const forecast = run(
+      points,
+      length === 0 ? T0 : nowMs,
+      season === undefined ? {} : { seasonLengthSteps: season },
+    );
     expect(forecast.model).toBe(model);
     expect(forecast.fittedOn).toBe(length);
     expect(forecast.message).toMatch(message);
@@ -45,10 +95,20 @@ describe("forecastSignal model choice", () => {
   });
 
   it("names a daily season and the days of history it was fitted on", () => {
-    const points = Array.from({ length: 2 * 96 }, (_, t) => ({ atMs: T0 + t * 900_000, value: 100 + 30 * Math.sin((2 * Math.PI * t) / 96) }));
-    const forecast = forecastSignal(points, { stepSec: 900, horizonSteps: 4, seasonLengthSteps: 96, nowMs: points.at(-1)!.atMs });
+    const points = Array.from({ length: 2 * 96 }, (_, t) => ({
+      atMs: T0 + t * 900_000,
+      value: 100 + 30 * Math.sin((2 * Math.PI * t) / 96),
+    }));
+    const forecast = forecastSignal(points, {
+      stepSec: 900,
+      horizonSteps: 4,
+      seasonLengthSteps: 96,
+      nowMs: points.at(-1)!.atMs,
+    });
     expect(forecast.model).toBe("holt-winters");
-    expect(forecast.message).toMatch(/^holt-winters: 2\.0 days of history \(192 steps of 900 s\), daily season of 96 steps; 192 points fitted, MAPE \d+\.\d% over 192 one-step fits$/);
+    expect(forecast.message).toMatch(
+      /^holt-winters: 2\.0 days of history \(192 steps of 900 s\), daily season of 96 steps; 192 points fitted, MAPE \d+\.\d% over 192 one-step fits$/,
+    );
   });
 });
 
@@ -57,16 +117,23 @@ describe("forecastSignal", () => {
     const { points, nowMs } = series(60, (t) => 5 + 2 * t);
     const forecast = run(points, nowMs + 20_000);
     expect(forecast.model).toBe("holt");
-    expect(forecast.points.map((p) => p.atMs)).toEqual(Array.from({ length: 10 }, (_, k) => nowMs + (k + 1) * STEP_MS));
+    expect(forecast.points.map((p) => p.atMs)).toEqual(
+      Array.from({ length: 10 }, (_, k) => nowMs + (k + 1) * STEP_MS),
+    );
     forecast.points.forEach((p, k) => expect(p.value).toBeCloseTo(5 + 2 * (60 + k), 6));
     expect(forecast.mape).toBeCloseTo(0, 9);
   });
 
   it("gives a flat forecast with a zero-width interval for a constant, carrying values over gaps", () => {
-    const points = [0, 1, 5, 6, 12].map((step) => ({ atMs: T0 + step * STEP_MS + 5_000, value: 8 }));
+    const points = [0, 1, 5, 6, 12].map((step) => ({
+      atMs: T0 + step * STEP_MS + 5_000,
+      value: 8,
+    }));
     const forecast = run(points, T0 + 12 * STEP_MS + 30_000);
     expect(forecast.fittedOn).toBe(13);
-    expect(forecast.points.map(({ value, lower, upper }) => [value, lower, upper])).toEqual(Array(10).fill([8, 8, 8]));
+    expect(forecast.points.map(({ value, lower, upper }) => [value, lower, upper])).toEqual(
+      Array(10).fill([8, 8, 8]),
+    );
     expect(forecast.mape).toBe(0);
   });
 
@@ -78,7 +145,14 @@ describe("forecastSignal", () => {
   });
 
   it("widens a naive interval from the step-to-step spread", () => {
-    const forecast = run([{ atMs: T0, value: 10 }, { atMs: T0 + STEP_MS, value: 14 }], T0 + STEP_MS, { confidence: 0.95 });
+    const forecast = run(
+      [
+        { atMs: T0, value: 10 },
+        { atMs: T0 + STEP_MS, value: 14 },
+      ],
+      T0 + STEP_MS,
+      { confidence: 0.95 },
+    );
     expect(forecast.points[0]).toMatchObject({ value: 14 });
     expect(forecast.points[0]!.upper - 14).toBeCloseTo(1.96 * 4, 3);
     expect(forecast.mape).toBeCloseTo(4 / 14, 9);
@@ -98,7 +172,11 @@ describe("forecastSignal", () => {
     const history = points.slice(0, 6 * 24);
     const future = points.slice(6 * 24);
     const nowMs = history.at(-1)!.atMs;
-    const error = (forecast: Forecast): number => Math.sqrt(forecast.points.reduce((sum, p, i) => sum + (p.value - future[i]!.value) ** 2, 0) / future.length);
+    const error = (forecast: Forecast): number =>
+      Math.sqrt(
+        forecast.points.reduce((sum, p, i) => sum + (p.value - future[i]!.value) ** 2, 0) /
+          future.length,
+      );
     const seasonal = run(history, nowMs, { horizonSteps: 24, seasonLengthSteps: 24 });
     const trend = run(history, nowMs, { horizonSteps: 24 });
     expect([seasonal.model, trend.model]).toEqual(["holt-winters", "holt"]);
@@ -126,7 +204,9 @@ describe("forecastSignal", () => {
     const noise = gaussian(8);
     const { points, nowMs } = series(100, (t) => 200 + t + 3 * noise());
     const fresh = run(points, nowMs, { horizonSteps: 30 });
-    widths(fresh).slice(1).forEach((width, k) => expect(width).toBeGreaterThanOrEqual(widths(fresh)[k]!));
+    widths(fresh)
+      .slice(1)
+      .forEach((width, k) => expect(width).toBeGreaterThanOrEqual(widths(fresh)[k]!));
     const quiet = run(points, nowMs + 10 * STEP_MS, { horizonSteps: 30 });
     expect(quiet.message).toContain("last value 10 steps before now");
     expect(widths(quiet)[0]).toBeCloseTo(widths(fresh)[10]!, 9);
@@ -156,7 +236,10 @@ describe("forecastSignal", () => {
   });
 
   it("never forecasts negative load, keeps each value inside its interval and steps from now (property)", () => {
-    const pointArb = fc.record({ offsetSec: fc.integer({ min: 0, max: 7200 }), value: fc.double({ min: 0, max: 500, noNaN: true }) });
+    const pointArb = fc.record({
+      offsetSec: fc.integer({ min: 0, max: 7200 }),
+      value: fc.double({ min: 0, max: 500, noNaN: true }),
+    });
     fc.assert(
       fc.property(
         fc.array(pointArb, { maxLength: 150 }),
@@ -165,9 +248,23 @@ describe("forecastSignal", () => {
         fc.option(fc.integer({ min: 2, max: 30 }), { nil: undefined }),
         (raw, stepSec, horizonSteps, seasonLengthSteps) => {
           const nowMs = T0 + 7200_000;
-          const points = raw.map(({ offsetSec, value }) => ({ atMs: T0 + offsetSec * 1000, value }));
-          const forecast = forecastSignal(points, { stepSec, horizonSteps, nowMs, ...(seasonLengthSteps === undefined ? {} : { seasonLengthSteps }) });
-          expect(forecast.points.map((p) => p.atMs)).toEqual(Array.from({ length: horizonSteps }, (_, k) => Math.floor(nowMs / (stepSec * 1000)) * stepSec * 1000 + (k + 1) * stepSec * 1000));
+          const points = raw.map(({ offsetSec, value }) => ({
+            atMs: T0 + offsetSec * 1000,
+            value,
+          }));
+          const forecast = forecastSignal(points, {
+            stepSec,
+            horizonSteps,
+            nowMs,
+            ...(seasonLengthSteps === undefined ? {} : { seasonLengthSteps }),
+          });
+          expect(forecast.points.map((p) => p.atMs)).toEqual(
+            Array.from(
+              { length: horizonSteps },
+              (_, k) =>
+                Math.floor(nowMs / (stepSec * 1000)) * stepSec * 1000 + (k + 1) * stepSec * 1000,
+            ),
+          );
           for (const p of forecast.points) {
             expect(p.lower).toBeGreaterThanOrEqual(0);
             expect(p.lower).toBeLessThanOrEqual(p.value);

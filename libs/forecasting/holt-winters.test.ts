@@ -1,7 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createSeededRandom } from "../balancing/seeded-random.js";
-import { fitHolt, fitHoltWinters, predict, predictionSigma, zForConfidence, type SmoothingFit } from "./holt-winters.js";
+import {
+  fitHolt,
+  fitHoltWinters,
+  predict,
+  predictionSigma,
+  zForConfidence,
+  type SmoothingFit,
+} from "./holt-winters.js";
 
 /** Standard normal draws from a seeded source (Box-Muller). */
 function gaussian(seed: number): () => number {
@@ -9,9 +16,13 @@ function gaussian(seed: number): () => number {
   return () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
 }
 
-const ramp = (length: number, at: (t: number) => number): number[] => Array.from({ length }, (_, t) => at(t));
+const ramp = (length: number, at: (t: number) => number): number[] =>
+  Array.from({ length }, (_, t) => at(t));
 const sine = (t: number): number => 50 + 20 * Math.sin((2 * Math.PI * t) / 24);
-const rmse = (actual: readonly number[], predicted: readonly number[]): number => Math.sqrt(actual.reduce((sum, a, i) => sum + (a - (predicted[i] as number)) ** 2, 0) / actual.length);
+const rmse = (actual: readonly number[], predicted: readonly number[]): number =>
+  Math.sqrt(
+    actual.reduce((sum, a, i) => sum + (a - (predicted[i] as number)) ** 2, 0) / actual.length,
+  );
 
 describe("zForConfidence", () => {
   it.each([
@@ -41,7 +52,13 @@ describe("fitHolt", () => {
 
   it("gives a flat forecast with a zero-width interval for a constant", () => {
     const fit = fitHolt(ramp(30, () => 7));
-    expect(predict(fit, { count: 5, confidence: 0.95 }).map(({ value, lower, upper }) => [value, lower, upper])).toEqual(Array(5).fill([7, 7, 7]));
+    expect(
+      predict(fit, { count: 5, confidence: 0.95 }).map(({ value, lower, upper }) => [
+        value,
+        lower,
+        upper,
+      ]),
+    ).toEqual(Array(5).fill([7, 7, 7]));
   });
 
   it("picks a small alpha for noise around a level and a large one for a random walk", () => {
@@ -79,7 +96,8 @@ describe("fitHolt", () => {
   it("uses the textbook Holt variance: σ²(1 + (h−1)α²(1 + hβ + h(2h−1)β²/6))", () => {
     const fit: SmoothingFit = { ...fitHolt([1, 2, 3], { alpha: 0.5, beta: 0.2 }), sigma: 2 };
     const h = 3;
-    const expected = 2 * Math.sqrt(1 + (h - 1) * 0.25 * (1 + h * 0.2 + (h * (2 * h - 1) * 0.04) / 6));
+    const expected =
+      2 * Math.sqrt(1 + (h - 1) * 0.25 * (1 + h * 0.2 + (h * (2 * h - 1) * 0.04) / 6));
     expect(predictionSigma(fit, h)).toBeCloseTo(expected, 12);
   });
 
@@ -91,8 +109,13 @@ describe("fitHolt", () => {
 describe("fitHoltWinters", () => {
   it("repeats a pure season exactly", () => {
     const pattern = [3, 9, 4, 1, 6, 2];
-    const fit = fitHoltWinters(ramp(36, (t) => pattern[t % 6] as number), 6);
-    expect(predict(fit, { count: 12, confidence: 0.8 }).map((s) => s.value)).toEqual(ramp(12, (t) => pattern[t % 6] as number).map((v) => expect.closeTo(v, 6)));
+    const fit = fitHoltWinters(
+      ramp(36, (t) => pattern[t % 6] as number),
+      6,
+    );
+    expect(predict(fit, { count: 12, confidence: 0.8 }).map((s) => s.value)).toEqual(
+      ramp(12, (t) => pattern[t % 6] as number).map((v) => expect.closeTo(v, 6)),
+    );
   });
 
   it("forecasts the next period of a noisy sine better than Holt does", () => {
@@ -100,7 +123,8 @@ describe("fitHoltWinters", () => {
     const series = ramp(7 * 24, (t) => sine(t) + noise());
     const history = series.slice(0, 6 * 24);
     const future = series.slice(6 * 24);
-    const values = (fit: SmoothingFit): number[] => predict(fit, { count: 24, confidence: 0.8 }).map((s) => s.value);
+    const values = (fit: SmoothingFit): number[] =>
+      predict(fit, { count: 24, confidence: 0.8 }).map((s) => s.value);
     const seasonalError = rmse(future, values(fitHoltWinters(history, 24)));
     const trendError = rmse(future, values(fitHolt(history)));
     expect(seasonalError).toBeLessThan(trendError / 3);
@@ -108,25 +132,46 @@ describe("fitHoltWinters", () => {
   });
 
   it("gives a flat forecast with a zero-width interval for a constant", () => {
-    const fit = fitHoltWinters(ramp(48, () => 12), 24);
-    for (const step of predict(fit, { count: 30, confidence: 0.95 })) expect([step.value, step.lower, step.upper]).toEqual([12, 12, 12].map((v) => expect.closeTo(v, 9)));
+    const fit = fitHoltWinters(
+      ramp(48, () => 12),
+      24,
+    );
+    for (const step of predict(fit, { count: 30, confidence: 0.95 }))
+      expect([step.value, step.lower, step.upper]).toEqual(
+        [12, 12, 12].map((v) => expect.closeTo(v, 9)),
+      );
   });
 
   it("refuses fewer than two seasons and a season shorter than 2", () => {
-    expect(() => fitHoltWinters(ramp(47, () => 1), 24)).toThrow(/two seasons/);
-    expect(() => fitHoltWinters(ramp(10, () => 1), 1)).toThrow(RangeError);
+    expect(() =>
+      fitHoltWinters(
+        ramp(47, () => 1),
+        24,
+      ),
+    ).toThrow(/two seasons/);
+    expect(() =>
+      fitHoltWinters(
+        ramp(10, () => 1),
+        1,
+      ),
+    ).toThrow(RangeError);
   });
 });
 
 describe("predictions (properties)", () => {
-  const seriesArb = fc.array(fc.double({ min: 0, max: 1000, noNaN: true }), { minLength: 16, maxLength: 60 });
+  const seriesArb = fc.array(fc.double({ min: 0, max: 1000, noNaN: true }), {
+    minLength: 16,
+    maxLength: 60,
+  });
 
   it("widen with the horizon", () => {
     fc.assert(
       fc.property(seriesArb, (series) => {
         for (const fit of [fitHolt(series), fitHoltWinters(series, 8)]) {
           const sigmas = ramp(30, (h) => predictionSigma(fit, h + 1));
-          sigmas.slice(1).forEach((sigma, i) => expect(sigma).toBeGreaterThanOrEqual(sigmas[i] as number));
+          sigmas
+            .slice(1)
+            .forEach((sigma, i) => expect(sigma).toBeGreaterThanOrEqual(sigmas[i] as number));
         }
       }),
       { seed: 42, numRuns: 100 },

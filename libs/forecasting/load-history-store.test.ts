@@ -29,7 +29,9 @@ describe("createLoadHistoryStore", () => {
     const restored = restoreLoadHistoryStore(JSON.parse(JSON.stringify(store.snapshot())));
     expect(restored.signals).toEqual(["arrival_rate", "busy_slots"]);
     for (const signal of store.signals) {
-      expect(restored.history(signal).points({ fromMs: T0, toMs: T0 + 7_200_000 })).toEqual(store.history(signal).points({ fromMs: T0, toMs: T0 + 7_200_000 }));
+      expect(restored.history(signal).points({ fromMs: T0, toMs: T0 + 7_200_000 })).toEqual(
+        store.history(signal).points({ fromMs: T0, toMs: T0 + 7_200_000 }),
+      );
     }
     expect(restored.snapshot()).toEqual(store.snapshot());
   });
@@ -37,7 +39,9 @@ describe("createLoadHistoryStore", () => {
   it("starts a newly listed signal empty and drops one no longer listed", () => {
     const store = createLoadHistoryStore(["arrival_rate", "retired"]);
     store.append("arrival_rate", T0, 5);
-    const restored = restoreLoadHistoryStore(store.snapshot(), { signals: ["arrival_rate", "cpu"] });
+    const restored = restoreLoadHistoryStore(store.snapshot(), {
+      signals: ["arrival_rate", "cpu"],
+    });
     expect(restored.signals).toEqual(["arrival_rate", "cpu"]);
     expect(restored.history("arrival_rate").points(query)).toEqual([{ atMs: T0, value: 5 }]);
     expect(restored.history("cpu").size()).toBe(0);

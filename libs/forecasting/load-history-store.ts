@@ -17,16 +17,27 @@ export interface RestoreLoadHistoryOptions {
   readonly tiers?: readonly TierSpec[];
 }
 
-export function createLoadHistoryStore(signals: readonly string[], tiers?: readonly TierSpec[]): LoadHistoryStore {
+export function createLoadHistoryStore(
+  signals: readonly string[],
+  tiers?: readonly TierSpec[],
+): LoadHistoryStore {
   return storeFrom(new Map(signals.map((signal) => [signal, createSignalHistory(tiers)])));
 }
 
-export function restoreLoadHistoryStore(snapshot: Readonly<Record<string, SignalHistorySnapshot>>, options: RestoreLoadHistoryOptions = {}): LoadHistoryStore {
+export function restoreLoadHistoryStore(
+  snapshot: Readonly<Record<string, SignalHistorySnapshot>>,
+  options: RestoreLoadHistoryOptions = {},
+): LoadHistoryStore {
   const signals = options.signals ?? Object.keys(snapshot);
   const histories = new Map<string, SignalHistory>();
   for (const signal of signals) {
     const stored = Object.hasOwn(snapshot, signal) ? snapshot[signal] : undefined;
-    histories.set(signal, stored === undefined ? createSignalHistory(options.tiers) : restoreSignalHistory(stored, options.tiers));
+    histories.set(
+      signal,
+      stored === undefined
+        ? createSignalHistory(options.tiers)
+        : restoreSignalHistory(stored, options.tiers),
+    );
   }
   return storeFrom(histories);
 }
@@ -35,7 +46,8 @@ function storeFrom(histories: ReadonlyMap<string, SignalHistory>): LoadHistorySt
   const signals = [...histories.keys()];
   const historyOf = (signal: string): SignalHistory => {
     const history = histories.get(signal);
-    if (history === undefined) throw new RangeError(`no load history for signal "${signal}" (known: ${signals.join(", ")})`);
+    if (history === undefined)
+      throw new RangeError(`no load history for signal "${signal}" (known: ${signals.join(", ")})`);
     return history;
   };
   return {

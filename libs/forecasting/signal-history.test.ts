@@ -10,7 +10,12 @@ const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
 
 /** Appends `value(i)` once a second for `seconds` seconds from `startMs`. */
-function feed(history: SignalHistory, startMs: number, seconds: number, value: (i: number) => number): void {
+function feed(
+  history: SignalHistory,
+  startMs: number,
+  seconds: number,
+  value: (i: number) => number,
+): void {
   for (let i = 0; i < seconds; i += 1) history.append(startMs + i * SEC, value(i));
 }
 
@@ -21,7 +26,9 @@ function meansByBucket(samples: readonly Point[], resolutionMs: number): Point[]
     const start = Math.floor(atMs / resolutionMs) * resolutionMs;
     buckets.set(start, [...(buckets.get(start) ?? []), value]);
   }
-  return [...buckets.entries()].sort(([a], [b]) => a - b).map(([atMs, values]) => ({ atMs, value: values.reduce((s, v) => s + v, 0) / values.length }));
+  return [...buckets.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([atMs, values]) => ({ atMs, value: values.reduce((s, v) => s + v, 0) / values.length }));
 }
 
 function expectPointsClose(actual: readonly Point[], expected: readonly Point[]): void {
@@ -63,8 +70,16 @@ describe("createSignalHistory", () => {
 
   it.each([
     { name: "the last half hour from the 1 s tier", fromMs: T0 + 90 * MIN, resolutionMs: SEC },
-    { name: "further back than an hour from the 1 min tier", fromMs: T0 + 30 * MIN, resolutionMs: MIN },
-    { name: "further back than the data from the 1 min tier, which holds it all", fromMs: T0 - 3 * DAY, resolutionMs: MIN },
+    {
+      name: "further back than an hour from the 1 min tier",
+      fromMs: T0 + 30 * MIN,
+      resolutionMs: MIN,
+    },
+    {
+      name: "further back than the data from the 1 min tier, which holds it all",
+      fromMs: T0 - 3 * DAY,
+      resolutionMs: MIN,
+    },
   ])("reads $name", ({ fromMs, resolutionMs }) => {
     const history = createSignalHistory();
     feed(history, T0, 2 * 3600, (i) => i % 7);
@@ -84,7 +99,8 @@ describe("createSignalHistory", () => {
   it("merges buckets up to a requested resolution with the exact mean", () => {
     const history = createSignalHistory();
     const samples: Point[] = [];
-    for (let i = 0; i < 3 * 3600; i += 7) samples.push({ atMs: T0 + i * SEC, value: (i * 13) % 29 });
+    for (let i = 0; i < 3 * 3600; i += 7)
+      samples.push({ atMs: T0 + i * SEC, value: (i * 13) % 29 });
     for (const { atMs, value } of samples) history.append(atMs, value);
     const points = history.points({ fromMs: T0, toMs: T0 + 3 * HOUR, resolutionSec: 300 });
     expectPointsClose(points, meansByBucket(samples, 300 * SEC));
@@ -94,29 +110,49 @@ describe("createSignalHistory", () => {
     const history = createSignalHistory();
     const seconds = 21 * 86_400;
     feed(history, T0, seconds, (i) => i % 100);
-    const bound = DEFAULT_TIERS.reduce((sum, tier) => sum + Math.ceil(tier.retentionSec / tier.resolutionSec), 0);
+    const bound = DEFAULT_TIERS.reduce(
+      (sum, tier) => sum + Math.ceil(tier.retentionSec / tier.resolutionSec),
+      0,
+    );
     expect(history.size()).toBeLessThanOrEqual(bound);
     for (const tier of history.snapshot().tiers) {
-      expect(tier.buckets.length).toBeLessThanOrEqual(tier.spec.retentionSec / tier.spec.resolutionSec);
-      expect(tier.buckets.at(-1)?.startMs).toBe(Math.floor((T0 + (seconds - 1) * SEC) / (tier.spec.resolutionSec * SEC)) * tier.spec.resolutionSec * SEC);
+      expect(tier.buckets.length).toBeLessThanOrEqual(
+        tier.spec.retentionSec / tier.spec.resolutionSec,
+      );
+      expect(tier.buckets.at(-1)?.startMs).toBe(
+        Math.floor((T0 + (seconds - 1) * SEC) / (tier.spec.resolutionSec * SEC)) *
+          tier.spec.resolutionSec *
+          SEC,
+      );
     }
   });
 
   it("rejects tiers that cannot hold a bucket", () => {
     expect(() => createSignalHistory([])).toThrow(RangeError);
     expect(() => createSignalHistory([{ resolutionSec: 0, retentionSec: 60 }])).toThrow(RangeError);
-    expect(() => createSignalHistory([{ resolutionSec: 60, retentionSec: 30 }])).toThrow(RangeError);
+    expect(() => createSignalHistory([{ resolutionSec: 60, retentionSec: 30 }])).toThrow(
+      RangeError,
+    );
   });
 
   it("holds the per-bucket mean of any appends inside the finest tier's retention (property)", () => {
-    const sampleArb = fc.record({ offsetMs: fc.integer({ min: 0, max: 50 * MIN }), value: fc.double({ min: -1000, max: 1000, noNaN: true }) });
+    const sampleArb = fc.record({
+      offsetMs: fc.integer({ min: 0, max: 50 * MIN }),
+      value: fc.double({ min: -1000, max: 1000, noNaN: true }),
+    });
     fc.assert(
       fc.property(fc.array(sampleArb, { minLength: 1, maxLength: 200 }), (raw) => {
         const samples = raw.map(({ offsetMs, value }) => ({ atMs: T0 + offsetMs, value }));
         const history = createSignalHistory();
         for (const { atMs, value } of samples) history.append(atMs, value);
-        expectPointsClose(history.points({ fromMs: T0, toMs: T0 + HOUR }), meansByBucket(samples, SEC));
-        expectPointsClose(history.points({ fromMs: T0, toMs: T0 + HOUR, resolutionSec: 60 }), meansByBucket(samples, MIN));
+        expectPointsClose(
+          history.points({ fromMs: T0, toMs: T0 + HOUR }),
+          meansByBucket(samples, SEC),
+        );
+        expectPointsClose(
+          history.points({ fromMs: T0, toMs: T0 + HOUR, resolutionSec: 60 }),
+          meansByBucket(samples, MIN),
+        );
       }),
       { seed: 7, numRuns: 100 },
     );
@@ -133,7 +169,8 @@ describe("restoreSignalHistory", () => {
 
   it("gives back the same points, and keeps behaving the same, after snapshot and restore", () => {
     const history = createSignalHistory();
-    for (let i = 0; i < 30 * 3600; i += 3) history.append(T0 + i * SEC, Math.sin(i / 500) * 10 + 20);
+    for (let i = 0; i < 30 * 3600; i += 3)
+      history.append(T0 + i * SEC, Math.sin(i / 500) * 10 + 20);
     const restored = restoreSignalHistory(JSON.parse(JSON.stringify(history.snapshot())));
     expect(restored.size()).toBe(history.size());
     for (const query of queries) expect(restored.points(query)).toEqual(history.points(query));
@@ -150,12 +187,23 @@ describe("restoreSignalHistory", () => {
       withTier.append(T0 + i * SEC, i % 17);
     }
     const restored = restoreSignalHistory(original.snapshot(), coarser);
-    expect(restored.snapshot().tiers.find((t) => t.spec.resolutionSec === 300)).toEqual(withTier.snapshot().tiers.find((t) => t.spec.resolutionSec === 300));
+    expect(restored.snapshot().tiers.find((t) => t.spec.resolutionSec === 300)).toEqual(
+      withTier.snapshot().tiers.find((t) => t.spec.resolutionSec === 300),
+    );
   });
 
   it("skips buckets that are not numbers or hold nothing", () => {
     const restored = restoreSignalHistory({
-      tiers: [{ spec: { resolutionSec: 60, retentionSec: 3600 }, buckets: [{ startMs: T0, sum: 6, count: 2 }, { startMs: T0 + MIN, sum: Number.NaN, count: 1 }, { startMs: T0 + 2 * MIN, sum: 1, count: 0 }] }],
+      tiers: [
+        {
+          spec: { resolutionSec: 60, retentionSec: 3600 },
+          buckets: [
+            { startMs: T0, sum: 6, count: 2 },
+            { startMs: T0 + MIN, sum: Number.NaN, count: 1 },
+            { startMs: T0 + 2 * MIN, sum: 1, count: 0 },
+          ],
+        },
+      ],
     });
     expect(restored.points({ fromMs: T0, toMs: T0 + HOUR })).toEqual([{ atMs: T0, value: 3 }]);
   });

@@ -3,7 +3,13 @@
 // retention behind its newest bucket, so a signal costs at most about
 // Σ retention / resolution buckets however long it runs or however fast it
 // is fed. Queries read the finest tier that still holds the asked range.
-import { DEFAULT_TIERS, type Bucket, type Point, type SignalHistorySnapshot, type TierSpec } from "./forecast-types.js";
+import {
+  DEFAULT_TIERS,
+  type Bucket,
+  type Point,
+  type SignalHistorySnapshot,
+  type TierSpec,
+} from "./forecast-types.js";
 
 export interface PointsQuery {
   readonly fromMs: number;
@@ -50,17 +56,36 @@ export function createSignalHistory(tiers: readonly TierSpec[] = DEFAULT_TIERS):
  * own, that holds the most values: the same sums it would have collected,
  * as far back as that tier reaches.
  */
-export function restoreSignalHistory(snapshot: SignalHistorySnapshot, tiers?: readonly TierSpec[]): SignalHistory {
+export function restoreSignalHistory(
+  snapshot: SignalHistorySnapshot,
+  tiers?: readonly TierSpec[],
+): SignalHistory {
   const stored = [...snapshot.tiers].sort((a, b) => a.spec.resolutionSec - b.spec.resolutionSec);
   const restored = makeTiers(tiers ?? stored.map((tier) => tier.spec));
   for (const tier of restored) {
     const source =
-      stored.find((s) => s.spec.resolutionSec === tier.spec.resolutionSec && s.spec.retentionSec === tier.spec.retentionSec) ??
-      mostComplete(stored.filter((s) => s.spec.resolutionSec > 0 && tier.resolutionMs % (s.spec.resolutionSec * 1000) === 0));
+      stored.find(
+        (s) =>
+          s.spec.resolutionSec === tier.spec.resolutionSec &&
+          s.spec.retentionSec === tier.spec.retentionSec,
+      ) ??
+      mostComplete(
+        stored.filter(
+          (s) =>
+            s.spec.resolutionSec > 0 && tier.resolutionMs % (s.spec.resolutionSec * 1000) === 0,
+        ),
+      );
     if (source === undefined) continue;
-    const valid = source.buckets.filter((b) => Number.isFinite(b.startMs) && Number.isFinite(b.sum) && Number.isInteger(b.count) && b.count > 0);
+    const valid = source.buckets.filter(
+      (b) =>
+        Number.isFinite(b.startMs) &&
+        Number.isFinite(b.sum) &&
+        Number.isInteger(b.count) &&
+        b.count > 0,
+    );
     // Ascending order, so each tier drops what its retention no longer covers as it goes.
-    for (const bucket of [...valid].sort((a, b) => a.startMs - b.startMs)) addToTier(tier, bucket.startMs, bucket.sum, bucket.count);
+    for (const bucket of [...valid].sort((a, b) => a.startMs - b.startMs))
+      addToTier(tier, bucket.startMs, bucket.sum, bucket.count);
   }
   return historyFromTiers(restored);
 }
@@ -69,7 +94,8 @@ type StoredTier = SignalHistorySnapshot["tiers"][number];
 
 /** The stored tier holding the most values (the finest of equals, as `stored` is sorted fine to coarse). */
 function mostComplete(stored: readonly StoredTier[]): StoredTier | undefined {
-  const held = (tier: StoredTier): number => tier.buckets.reduce((sum, b) => sum + (Number.isFinite(b.count) ? b.count : 0), 0);
+  const held = (tier: StoredTier): number =>
+    tier.buckets.reduce((sum, b) => sum + (Number.isFinite(b.count) ? b.count : 0), 0);
   let best: StoredTier | undefined;
   for (const tier of stored) if (best === undefined || held(tier) > held(best)) best = tier;
   return best;
@@ -78,14 +104,24 @@ function mostComplete(stored: readonly StoredTier[]): StoredTier | undefined {
 function makeTiers(specs: readonly TierSpec[]): Tier[] {
   if (specs.length === 0) throw new RangeError("a signal history needs at least one tier");
   for (const spec of specs) {
-    if (!(spec.resolutionSec > 0) || !Number.isFinite(spec.resolutionSec)) throw new RangeError(`tier resolutionSec must be positive, not ${spec.resolutionSec}`);
+    if (!(spec.resolutionSec > 0) || !Number.isFinite(spec.resolutionSec))
+      throw new RangeError(`tier resolutionSec must be positive, not ${spec.resolutionSec}`);
     if (!(spec.retentionSec >= spec.resolutionSec) || !Number.isFinite(spec.retentionSec)) {
-      throw new RangeError(`tier retentionSec must be at least its resolution (${spec.resolutionSec} s), not ${spec.retentionSec}`);
+      throw new RangeError(
+        `tier retentionSec must be at least its resolution (${spec.resolutionSec} s), not ${spec.retentionSec}`,
+      );
     }
   }
   return [...specs]
     .sort((a, b) => a.resolutionSec - b.resolutionSec)
-    .map((spec) => ({ spec: { ...spec }, resolutionMs: spec.resolutionSec * 1000, retentionMs: spec.retentionSec * 1000, buckets: [], head: 0, valueCount: 0 }));
+    .map((spec) => ({
+      spec: { ...spec },
+      resolutionMs: spec.resolutionSec * 1000,
+      retentionMs: spec.retentionSec * 1000,
+      buckets: [],
+      head: 0,
+      valueCount: 0,
+    }));
 }
 
 function historyFromTiers(tiers: Tier[]): SignalHistory {
@@ -102,7 +138,9 @@ function historyFromTiers(tiers: Tier[]): SignalHistory {
       return {
         tiers: tiers.map((tier) => ({
           spec: { ...tier.spec },
-          buckets: tier.buckets.slice(tier.head).map((b): Bucket => ({ startMs: b.startMs, sum: b.sum, count: b.count })),
+          buckets: tier.buckets
+            .slice(tier.head)
+            .map((b): Bucket => ({ startMs: b.startMs, sum: b.sum, count: b.count })),
         })),
       };
     },
@@ -138,7 +176,10 @@ function addToTier(tier: Tier, atMs: number, sum: number, count: number): void {
 /** Keeps buckets starting within the retention behind the newest: at most ceil(retention / resolution). */
 function dropExpired(tier: Tier, newestStartMs: number): void {
   const cutoffMs = newestStartMs - tier.retentionMs;
-  while (tier.head < tier.buckets.length && (tier.buckets[tier.head] as MutableBucket).startMs <= cutoffMs) {
+  while (
+    tier.head < tier.buckets.length &&
+    (tier.buckets[tier.head] as MutableBucket).startMs <= cutoffMs
+  ) {
     tier.valueCount -= (tier.buckets[tier.head] as MutableBucket).count;
     tier.head += 1;
   }
@@ -170,7 +211,9 @@ function covers(tier: Tier, fromMs: number, mostValues: number): boolean {
   if (tier.valueCount >= mostValues) return true;
   const newest = tier.buckets[tier.buckets.length - 1];
   if (newest === undefined || tier.buckets.length === tier.head) return false;
-  return Math.floor(fromMs / tier.resolutionMs) * tier.resolutionMs > newest.startMs - tier.retentionMs;
+  return (
+    Math.floor(fromMs / tier.resolutionMs) * tier.resolutionMs > newest.startMs - tier.retentionMs
+  );
 }
 
 function pickTier(tiers: readonly Tier[], query: PointsQuery): Tier {
@@ -188,7 +231,10 @@ function pickTier(tiers: readonly Tier[], query: PointsQuery): Tier {
 }
 
 function readTier(tier: Tier, query: PointsQuery): Point[] {
-  const wantedMs = query.resolutionSec !== undefined && query.resolutionSec * 1000 > tier.resolutionMs ? query.resolutionSec * 1000 : tier.resolutionMs;
+  const wantedMs =
+    query.resolutionSec !== undefined && query.resolutionSec * 1000 > tier.resolutionMs
+      ? query.resolutionSec * 1000
+      : tier.resolutionMs;
   const merged: MutableBucket[] = [];
   for (let i = tier.head; i < tier.buckets.length; i += 1) {
     const bucket = tier.buckets[i] as MutableBucket;

@@ -2,7 +2,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { createMemoryScalingHistory, openSqliteScalingHistory, type ScalingEventRecord, type ScalingHistory } from "./scaling-history.js";
+import {
+  createMemoryScalingHistory,
+  openSqliteScalingHistory,
+  type ScalingEventRecord,
+  type ScalingHistory,
+} from "./scaling-history.js";
 import { openSqliteTaskStore } from "./sqlite-task-store.js";
 
 const dir = mkdtempSync(join(tmpdir(), "scalemesh-history-"));

@@ -51,9 +51,13 @@ export function createMemoryScalingHistory(maxEvents = 10_000): ScalingHistory {
 /** A second connection to the ledger file (WAL lets it write beside the task store); the table comes from the ledger's migrations. */
 export function openSqliteScalingHistory(path: string, maxEvents = 10_000): ScalingHistory {
   const db = new Database(path, { timeout: 5000 });
-  const insert = db.prepare<[number, string]>("INSERT INTO scaling_events (at_ms, event) VALUES (?, ?)");
+  const insert = db.prepare<[number, string]>(
+    "INSERT INTO scaling_events (at_ms, event) VALUES (?, ?)",
+  );
   const prune = db.prepare<[number]>("DELETE FROM scaling_events WHERE id <= ?");
-  const page = db.prepare<[number, number]>("SELECT id, event FROM scaling_events WHERE id < ? ORDER BY id DESC LIMIT ?");
+  const page = db.prepare<[number, number]>(
+    "SELECT id, event FROM scaling_events WHERE id < ? ORDER BY id DESC LIMIT ?",
+  );
   return {
     append(event) {
       const id = Number(insert.run(event.atMs, JSON.stringify(event)).lastInsertRowid);
@@ -61,7 +65,10 @@ export function openSqliteScalingHistory(path: string, maxEvents = 10_000): Scal
       return { ...event, id };
     },
     list({ limit, beforeId }) {
-      const rows = page.all(beforeId ?? Number.MAX_SAFE_INTEGER, limit) as { id: number; event: string }[];
+      const rows = page.all(beforeId ?? Number.MAX_SAFE_INTEGER, limit) as {
+        id: number;
+        event: string;
+      }[];
       return rows.map((row) => ({ ...(JSON.parse(row.event) as ScalingEventRecord), id: row.id }));
     },
     close() {

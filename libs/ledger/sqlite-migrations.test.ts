@@ -3,7 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { LATEST_SCHEMA_VERSION, migrate, MIGRATIONS, SchemaVersionError, userVersion, type Migration } from "./sqlite-migrations.js";
+import {
+  LATEST_SCHEMA_VERSION,
+  migrate,
+  MIGRATIONS,
+  SchemaVersionError,
+  userVersion,
+  type Migration,
+} from "./sqlite-migrations.js";
 import { openSqliteTaskStore } from "./sqlite-task-store.js";
 
 let dir: string;
@@ -24,7 +31,11 @@ function withDatabase<T>(use: (db: Database.Database) => T): T {
 }
 
 const tableNames = (db: Database.Database): string[] =>
-  (db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'index') ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+  (
+    db
+      .prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'index') ORDER BY name")
+      .all() as Array<{ name: string }>
+  ).map((r) => r.name);
 
 describe("ledger schema migrations", () => {
   it("numbers its migrations 1, 2, 3, … with a description each", () => {
@@ -37,13 +48,26 @@ describe("ledger schema migrations", () => {
     openSqliteTaskStore({ path, synchronous: "normal" }).close();
     withDatabase((db) => {
       expect(userVersion(db)).toBe(LATEST_SCHEMA_VERSION);
-      expect(tableNames(db)).toEqual(expect.arrayContaining(["tasks", "tasks_by_state_updated", "tasks_by_worker", "tasks_by_finished"]));
+      expect(tableNames(db)).toEqual(
+        expect.arrayContaining([
+          "tasks",
+          "tasks_by_state_updated",
+          "tasks_by_worker",
+          "tasks_by_finished",
+        ]),
+      );
     });
   });
 
   it("leaves a file that is up to date as it is", () => {
     openSqliteTaskStore({ path, synchronous: "normal" }).close();
-    withDatabase((db) => expect(migrate(db, path)).toMatchObject({ fromVersion: LATEST_SCHEMA_VERSION, toVersion: LATEST_SCHEMA_VERSION, applied: [] }));
+    withDatabase((db) =>
+      expect(migrate(db, path)).toMatchObject({
+        fromVersion: LATEST_SCHEMA_VERSION,
+        toVersion: LATEST_SCHEMA_VERSION,
+        applied: [],
+      }),
+    );
   });
 
   it("refuses a file written by a newer scalemesh, naming both versions", () => {
@@ -51,7 +75,9 @@ describe("ledger schema migrations", () => {
     withDatabase((db) => db.pragma(`user_version = ${newer}`));
     const attempt = (): unknown => openSqliteTaskStore({ path, synchronous: "normal" });
     expect(attempt).toThrow(SchemaVersionError);
-    expect(attempt).toThrow(`task ledger ${path} has schema version ${newer}, newer than the ${LATEST_SCHEMA_VERSION} this scalemesh knows`);
+    expect(attempt).toThrow(
+      `task ledger ${path} has schema version ${newer}, newer than the ${LATEST_SCHEMA_VERSION} this scalemesh knows`,
+    );
     withDatabase((db) => expect(userVersion(db)).toBe(newer));
   });
 
@@ -87,7 +113,9 @@ describe("ledger schema migrations", () => {
 
   it("rejects a list that skips or repeats a version", () => {
     withDatabase((db) => {
-      expect(() => migrate(db, path, [{ version: 2, description: "gap", sql: "" }])).toThrow(/versions must run 1, 2, 3/);
+      expect(() => migrate(db, path, [{ version: 2, description: "gap", sql: "" }])).toThrow(
+        /versions must run 1, 2, 3/,
+      );
     });
   });
 });

@@ -35,7 +35,8 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 2,
-    description: "scaling_events: the autoscaler's decisions with their inputs, for GetScalingHistory",
+    description:
+      "scaling_events: the autoscaler's decisions with their inputs, for GetScalingHistory",
     sql: `
       CREATE TABLE scaling_events (
         id     INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -68,7 +69,11 @@ export interface MigrationResult {
   readonly applied: readonly Migration[];
 }
 
-export function migrate(db: Database, path: string, migrations: readonly Migration[] = MIGRATIONS): MigrationResult {
+export function migrate(
+  db: Database,
+  path: string,
+  migrations: readonly Migration[] = MIGRATIONS,
+): MigrationResult {
   checkOrder(migrations);
   const known = migrations.at(-1)?.version ?? 0;
   // IMMEDIATE takes the write lock before reading the version, so two
@@ -94,7 +99,9 @@ export function userVersion(db: Database): number {
 function checkOrder(migrations: readonly Migration[]): void {
   migrations.forEach((migration, index) => {
     if (migration.version !== index + 1) {
-      throw new Error(`ledger migration "${migration.description}" has version ${migration.version}; versions must run 1, 2, 3, … in order`);
+      throw new Error(
+        `ledger migration "${migration.description}" has version ${migration.version}; versions must run 1, 2, 3, … in order`,
+      );
     }
   });
 }

@@ -7,7 +7,11 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TaskState } from "../contracts/index.js";
-import { openSqliteTaskStore, pragmaForTest, type SqliteTaskStoreOptions } from "./sqlite-task-store.js";
+import {
+  openSqliteTaskStore,
+  pragmaForTest,
+  type SqliteTaskStoreOptions,
+} from "./sqlite-task-store.js";
 import { StoreUnavailableError, type TaskStore } from "./task-store.js";
 import { sameStoredTasks, storedTask } from "./testing/stored-tasks.js";
 
@@ -45,8 +49,20 @@ describe("SQLite task store", () => {
       storedTask({ id: "pending", sequence: 1, priority: 7 }),
       storedTask({ id: "assigned", sequence: 2, state: TaskState.ASSIGNED, workerId: "w1" }),
       storedTask({ id: "running", sequence: 3, state: TaskState.RUNNING, workerId: "w2" }),
-      storedTask({ id: "succeeded", sequence: 4, state: TaskState.SUCCEEDED, workerId: "w1", updatedMs: 1_700_000_009_000 }),
-      storedTask({ id: "dead", sequence: 5, state: TaskState.DEAD_LETTERED, workerId: "w3", updatedMs: 1_700_000_009_500 }),
+      storedTask({
+        id: "succeeded",
+        sequence: 4,
+        state: TaskState.SUCCEEDED,
+        workerId: "w1",
+        updatedMs: 1_700_000_009_000,
+      }),
+      storedTask({
+        id: "dead",
+        sequence: 5,
+        state: TaskState.DEAD_LETTERED,
+        workerId: "w3",
+        updatedMs: 1_700_000_009_500,
+      }),
       storedTask({ id: "cancelled", sequence: 6, state: TaskState.CANCELLED }),
     ];
     const first = open();
@@ -62,13 +78,60 @@ describe("SQLite task store", () => {
 
   it("keeps the indexed columns in step with the task", async () => {
     const store = open();
-    store.save(storedTask({ id: "run", sequence: 1, state: TaskState.RUNNING, workerId: "w1", priority: 3, createdMs: 1000, updatedMs: 2000 }));
-    store.save(storedTask({ id: "done", sequence: 2, state: TaskState.SUCCEEDED, workerId: "w2", createdMs: 1000, updatedMs: 3000 }));
+    store.save(
+      storedTask({
+        id: "run",
+        sequence: 1,
+        state: TaskState.RUNNING,
+        workerId: "w1",
+        priority: 3,
+        createdMs: 1000,
+        updatedMs: 2000,
+      }),
+    );
+    store.save(
+      storedTask({
+        id: "done",
+        sequence: 2,
+        state: TaskState.SUCCEEDED,
+        workerId: "w2",
+        createdMs: 1000,
+        updatedMs: 3000,
+      }),
+    );
     await store.commit();
-    const rows = inspect((db) => db.prepare("SELECT task_id, sequence, state, worker_id, priority, created_at_ms, updated_at_ms, finished_at_ms, max_attempts, trace_context FROM tasks ORDER BY sequence").all());
+    const rows = inspect((db) =>
+      db
+        .prepare(
+          "SELECT task_id, sequence, state, worker_id, priority, created_at_ms, updated_at_ms, finished_at_ms, max_attempts, trace_context FROM tasks ORDER BY sequence",
+        )
+        .all(),
+    );
     expect(rows).toEqual([
-      { task_id: "run", sequence: 1, state: TaskState.RUNNING, worker_id: "w1", priority: 3, created_at_ms: 1000, updated_at_ms: 2000, finished_at_ms: null, max_attempts: 3, trace_context: expect.stringContaining("traceparent") },
-      { task_id: "done", sequence: 2, state: TaskState.SUCCEEDED, worker_id: "w2", priority: 0, created_at_ms: 1000, updated_at_ms: 3000, finished_at_ms: 3000, max_attempts: 3, trace_context: expect.stringContaining("traceparent") },
+      {
+        task_id: "run",
+        sequence: 1,
+        state: TaskState.RUNNING,
+        worker_id: "w1",
+        priority: 3,
+        created_at_ms: 1000,
+        updated_at_ms: 2000,
+        finished_at_ms: null,
+        max_attempts: 3,
+        trace_context: expect.stringContaining("traceparent"),
+      },
+      {
+        task_id: "done",
+        sequence: 2,
+        state: TaskState.SUCCEEDED,
+        worker_id: "w2",
+        priority: 0,
+        created_at_ms: 1000,
+        updated_at_ms: 3000,
+        finished_at_ms: 3000,
+        max_attempts: 3,
+        trace_context: expect.stringContaining("traceparent"),
+      },
     ]);
   });
 
@@ -76,11 +139,14 @@ describe("SQLite task store", () => {
     { synchronous: "off", pragmaValue: 0 },
     { synchronous: "normal", pragmaValue: 1 },
     { synchronous: "full", pragmaValue: 2 },
-  ] as const)("creates the directory and opens in WAL mode with synchronous=$synchronous", ({ synchronous, pragmaValue }) => {
-    const store = open({ synchronous });
-    expect(inspect((db) => db.pragma("journal_mode", { simple: true }))).toBe("wal");
-    expect(pragmaForTest(store, "synchronous")).toBe(pragmaValue);
-  });
+  ] as const)(
+    "creates the directory and opens in WAL mode with synchronous=$synchronous",
+    ({ synchronous, pragmaValue }) => {
+      const store = open({ synchronous });
+      expect(inspect((db) => db.pragma("journal_mode", { simple: true }))).toBe("wal");
+      expect(pragmaForTest(store, "synchronous")).toBe(pragmaValue);
+    },
+  );
 
   it("fails a commit with StoreUnavailableError when the file cannot grow, keeps reading, and writes the queued rows once it can", async () => {
     const store = open();
@@ -88,14 +154,17 @@ describe("SQLite task store", () => {
     await store.commit();
     pragmaForTest(store, "max_page_count = 1");
 
-    for (let i = 2; i <= 20; i += 1) store.save(storedTask({ id: `t${i}`, sequence: i, payloadBytes: 16_384 }));
+    for (let i = 2; i <= 20; i += 1)
+      store.save(storedTask({ id: `t${i}`, sequence: i, payloadBytes: 16_384 }));
     const failure = await store.commit().then(
       () => undefined,
       (error: unknown) => error,
     );
     expect(failure).toBeInstanceOf(StoreUnavailableError);
     expect(failure).toMatchObject({ path, code: "SQLITE_FULL" });
-    expect((failure as Error).message).toBe(`task ledger ${path} cannot be written (SQLITE_FULL: database or disk is full); free space or fix permissions, then retry`);
+    expect((failure as Error).message).toBe(
+      `task ledger ${path} cannot be written (SQLITE_FULL: database or disk is full); free space or fix permissions, then retry`,
+    );
     expect(store.stats.failedCommits).toBe(1);
     expect(store.loadAll().map((e) => e.task.spec?.taskId)).toEqual(["t1"]);
 
@@ -107,8 +176,14 @@ describe("SQLite task store", () => {
   });
 
   it.each([
-    { name: "its directory is a file", setUp: () => writeFileSync(join(dir, "nested"), "not a directory") },
-    { name: "it is not a database", setUp: () => (mkdirSync(join(dir, "nested")), writeFileSync(path, "x".repeat(4096))) },
+    {
+      name: "its directory is a file",
+      setUp: () => writeFileSync(join(dir, "nested"), "not a directory"),
+    },
+    {
+      name: "it is not a database",
+      setUp: () => (mkdirSync(join(dir, "nested")), writeFileSync(path, "x".repeat(4096))),
+    },
     { name: "it is a directory", setUp: () => mkdirSync(path, { recursive: true }) },
   ])("refuses to open a ledger when $name, naming the path", ({ setUp }) => {
     setUp();

@@ -11,7 +11,13 @@ import type { Database as SqliteDatabase } from "better-sqlite3";
 import { FINAL_STATES } from "./task-ledger.js";
 import { createGroupCommit, type QueuedWrite } from "./group-commit.js";
 import { migrate, SchemaVersionError } from "./sqlite-migrations.js";
-import { closedStoreError, StoreUnavailableError, type StoreOperation, type StoredTask, type TaskStore } from "./task-store.js";
+import {
+  closedStoreError,
+  StoreUnavailableError,
+  type StoreOperation,
+  type StoredTask,
+  type TaskStore,
+} from "./task-store.js";
 import { fromTaskRow, toTaskRow, type TaskRow } from "./task-row.js";
 
 /**
@@ -31,7 +37,11 @@ export interface SqliteTaskStoreOptions {
   readonly busyTimeoutMs?: number;
 }
 
-const SYNCHRONOUS_PRAGMA: Record<SynchronousLevel, string> = { off: "OFF", normal: "NORMAL", full: "FULL" };
+const SYNCHRONOUS_PRAGMA: Record<SynchronousLevel, string> = {
+  off: "OFF",
+  normal: "NORMAL",
+  full: "FULL",
+};
 
 const databases = new WeakMap<TaskStore, SqliteDatabase>();
 
@@ -43,9 +53,13 @@ const databases = new WeakMap<TaskStore, SqliteDatabase>();
 export function openSqliteTaskStore(options: SqliteTaskStoreOptions): TaskStore {
   const { path } = options;
   const maxBatchRows = options.maxBatchRows ?? 1000;
-  if (!Number.isInteger(maxBatchRows) || maxBatchRows < 1) throw new RangeError(`maxBatchRows must be a positive integer, got ${maxBatchRows}`);
+  if (!Number.isInteger(maxBatchRows) || maxBatchRows < 1)
+    throw new RangeError(`maxBatchRows must be a positive integer, got ${maxBatchRows}`);
   const synchronous = SYNCHRONOUS_PRAGMA[options.synchronous];
-  if (synchronous === undefined) throw new RangeError(`synchronous must be "off", "normal" or "full", got ${String(options.synchronous)}`);
+  if (synchronous === undefined)
+    throw new RangeError(
+      `synchronous must be "off", "normal" or "full", got ${String(options.synchronous)}`,
+    );
 
   const db = openDatabase(path, synchronous, options.busyTimeoutMs ?? 5000);
   const statements = prepare(db);
@@ -121,7 +135,9 @@ function openDatabase(path: string, synchronous: string, busyTimeoutMs: number):
     db = new Database(path, { timeout: busyTimeoutMs });
     const journalMode = db.pragma("journal_mode = WAL", { simple: true });
     if (journalMode !== "wal" && path !== ":memory:") {
-      throw new Error(`SQLite kept journal_mode=${String(journalMode)} instead of WAL; put the ledger on a local file system`);
+      throw new Error(
+        `SQLite kept journal_mode=${String(journalMode)} instead of WAL; put the ledger on a local file system`,
+      );
     }
     db.pragma(`synchronous = ${synchronous}`);
     migrate(db, path);
@@ -147,7 +163,9 @@ function prepare(db: SqliteDatabase) {
     loadAll: db.prepare<[], Pick<TaskRow, "sequence" | "maxAttempts" | "traceContext" | "task">>(
       "SELECT sequence, max_attempts AS maxAttempts, trace_context AS traceContext, task FROM tasks ORDER BY sequence",
     ),
-    purge: db.prepare<number[]>(`DELETE FROM tasks WHERE finished_at_ms < ? AND state IN (${finalStates})`),
+    purge: db.prepare<number[]>(
+      `DELETE FROM tasks WHERE finished_at_ms < ? AND state IN (${finalStates})`,
+    ),
   };
 }
 

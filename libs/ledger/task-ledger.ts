@@ -17,7 +17,11 @@ import {
   type TaskSpec,
 } from "../contracts/index.js";
 
-export const FINAL_STATES: ReadonlySet<TaskState> = new Set([TaskState.SUCCEEDED, TaskState.DEAD_LETTERED, TaskState.CANCELLED]);
+export const FINAL_STATES: ReadonlySet<TaskState> = new Set([
+  TaskState.SUCCEEDED,
+  TaskState.DEAD_LETTERED,
+  TaskState.CANCELLED,
+]);
 
 export function isFinal(state: TaskState): boolean {
   return FINAL_STATES.has(state);
@@ -61,7 +65,10 @@ export type FinalListener = (record: TaskRecord) => void;
 export interface TaskLedger {
   get(taskId: string): TaskRecord | undefined;
   /** Records a new task, or finds the one with the same id (idempotent when the content matches). */
-  create(spec: TaskSpec, options: { maxAttempts: number; traceContext: Record<string, string>; nowMs: number }): CreateOutcome;
+  create(
+    spec: TaskSpec,
+    options: { maxAttempts: number; traceContext: Record<string, string>; nowMs: number },
+  ): CreateOutcome;
   assign(record: TaskRecord, workerId: string, nowMs: number): void;
   markRunning(record: TaskRecord, nowMs: number): void;
   succeed(record: TaskRecord, output: Uint8Array, nowMs: number): void;
@@ -181,7 +188,8 @@ export function createMemoryLedger(): TaskLedger {
       }
       record.task.attempt += 1;
       record.startedAtMs = undefined;
-      record.task.notBefore = notBeforeMs !== undefined && notBeforeMs > nowMs ? ts(notBeforeMs) : undefined;
+      record.task.notBefore =
+        notBeforeMs !== undefined && notBeforeMs > nowMs ? ts(notBeforeMs) : undefined;
       setState(record, TaskState.PENDING, nowMs);
       return TaskState.PENDING;
     },
@@ -217,7 +225,13 @@ export function createMemoryLedger(): TaskLedger {
       counts.set(record.task.state, (counts.get(record.task.state) ?? 1) - 1);
     },
     restore(entry) {
-      const record: TaskRecord = { task: entry.task, maxAttempts: entry.maxAttempts, traceContext: { ...entry.traceContext }, sequence: entry.sequence, startedAtMs: undefined };
+      const record: TaskRecord = {
+        task: entry.task,
+        maxAttempts: entry.maxAttempts,
+        traceContext: { ...entry.traceContext },
+        sequence: entry.sequence,
+        startedAtMs: undefined,
+      };
       tasks.set(entry.task.spec?.taskId ?? "", record);
       sequence = Math.max(sequence, entry.sequence);
       counts.set(entry.task.state, (counts.get(entry.task.state) ?? 0) + 1);
@@ -246,7 +260,12 @@ export function createMemoryLedger(): TaskLedger {
       const out: TaskRecord[] = [];
       for (const record of tasks.values()) {
         if (filter.afterSequence !== undefined && record.sequence <= filter.afterSequence) continue;
-        if (filter.state !== undefined && filter.state !== TaskState.UNSPECIFIED && record.task.state !== filter.state) continue;
+        if (
+          filter.state !== undefined &&
+          filter.state !== TaskState.UNSPECIFIED &&
+          record.task.state !== filter.state
+        )
+          continue;
         if (filter.workerId && record.task.workerId !== filter.workerId) continue;
         const createdMs = record.task.createdAt ? timestampMs(record.task.createdAt) : 0;
         if (filter.createdBeforeMs !== undefined && createdMs >= filter.createdBeforeMs) continue;

@@ -43,7 +43,9 @@ export function toTaskRow(entry: StoredTask): TaskRow {
   };
 }
 
-export function fromTaskRow(row: Pick<TaskRow, "sequence" | "maxAttempts" | "traceContext" | "task">): StoredTask {
+export function fromTaskRow(
+  row: Pick<TaskRow, "sequence" | "maxAttempts" | "traceContext" | "task">,
+): StoredTask {
   return {
     task: fromBinary(TaskSchema, row.task),
     maxAttempts: row.maxAttempts,
@@ -60,6 +62,7 @@ function parseTraceContext(json: string): Record<string, string> {
   const parsed: unknown = JSON.parse(json);
   const out: Record<string, string> = {};
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return out;
-  for (const [key, value] of Object.entries(parsed)) if (typeof value === "string") out[key] = value;
+  for (const [key, value] of Object.entries(parsed))
+    if (typeof value === "string") out[key] = value;
   return out;
 }

@@ -20,14 +20,19 @@ function openTracked(open: () => TaskStore): TaskStore {
   return store;
 }
 
-const implementations: ReadonlyArray<{ name: string; open: (options?: { maxBatchRows?: number }) => TaskStore }> = [
+const implementations: ReadonlyArray<{
+  name: string;
+  open: (options?: { maxBatchRows?: number }) => TaskStore;
+}> = [
   { name: "memory", open: (options) => openTracked(() => createMemoryTaskStore(options)) },
   {
     name: "sqlite",
     open(options) {
       const dir = mkdtempSync(join(tmpdir(), "scalemesh-ledger-"));
       cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-      return openTracked(() => openSqliteTaskStore({ path: join(dir, "ledger.db"), synchronous: "normal", ...options }));
+      return openTracked(() =>
+        openSqliteTaskStore({ path: join(dir, "ledger.db"), synchronous: "normal", ...options }),
+      );
     },
   },
 ];
@@ -40,7 +45,13 @@ describe.each(implementations)("$name task store", ({ open }) => {
     const tasks = [
       storedTask({ id: "c", sequence: 3, state: TaskState.RUNNING, workerId: "w1" }),
       storedTask({ id: "a", sequence: 1, state: TaskState.PENDING, priority: 5 }),
-      storedTask({ id: "b", sequence: 2, state: TaskState.SUCCEEDED, workerId: "w2", updatedMs: 1_700_000_050_000 }),
+      storedTask({
+        id: "b",
+        sequence: 2,
+        state: TaskState.SUCCEEDED,
+        workerId: "w2",
+        updatedMs: 1_700_000_050_000,
+      }),
     ];
     for (const entry of tasks) store.save(entry);
     await store.commit();
@@ -129,25 +140,49 @@ describe.each(implementations)("$name task store", ({ open }) => {
     const cutoffMs = 1_700_000_100_000;
     const old = cutoffMs - 10_000;
     const recent = cutoffMs + 10_000;
-    const cases: ReadonlyArray<{ id: string; state: TaskState; updatedMs: number; isPurged: boolean }> = [
+    const cases: ReadonlyArray<{
+      id: string;
+      state: TaskState;
+      updatedMs: number;
+      isPurged: boolean;
+    }> = [
       { id: "succeeded-old", state: TaskState.SUCCEEDED, updatedMs: old, isPurged: true },
       { id: "dead-old", state: TaskState.DEAD_LETTERED, updatedMs: old, isPurged: true },
       { id: "cancelled-old", state: TaskState.CANCELLED, updatedMs: old, isPurged: true },
       { id: "succeeded-recent", state: TaskState.SUCCEEDED, updatedMs: recent, isPurged: false },
-      { id: "succeeded-at-cutoff", state: TaskState.SUCCEEDED, updatedMs: cutoffMs, isPurged: false },
+      {
+        id: "succeeded-at-cutoff",
+        state: TaskState.SUCCEEDED,
+        updatedMs: cutoffMs,
+        isPurged: false,
+      },
       { id: "pending-old", state: TaskState.PENDING, updatedMs: old, isPurged: false },
       { id: "running-old", state: TaskState.RUNNING, updatedMs: old, isPurged: false },
       { id: "failed-old", state: TaskState.FAILED, updatedMs: old, isPurged: false },
     ];
-    cases.forEach((c, i) => store.save(storedTask({ id: c.id, sequence: i + 1, state: c.state, createdMs: old - 1000, updatedMs: c.updatedMs })));
+    cases.forEach((c, i) =>
+      store.save(
+        storedTask({
+          id: c.id,
+          sequence: i + 1,
+          state: c.state,
+          createdMs: old - 1000,
+          updatedMs: c.updatedMs,
+        }),
+      ),
+    );
     await store.commit();
     expect(store.purgeFinishedBefore(cutoffMs)).toBe(3);
-    expect(store.loadAll().map((e) => e.task.spec?.taskId)).toEqual(cases.filter((c) => !c.isPurged).map((c) => c.id));
+    expect(store.loadAll().map((e) => e.task.spec?.taskId)).toEqual(
+      cases.filter((c) => !c.isPurged).map((c) => c.id),
+    );
   });
 
   it("writes queued saves before purging, so a purged task does not come back", async () => {
     const store = open();
-    store.save(storedTask({ id: "done", sequence: 1, state: TaskState.SUCCEEDED, updatedMs: 1000 }));
+    store.save(
+      storedTask({ id: "done", sequence: 1, state: TaskState.SUCCEEDED, updatedMs: 1000 }),
+    );
     expect(store.purgeFinishedBefore(2000)).toBe(1);
     await store.commit();
     expect(store.loadAll()).toEqual([]);
@@ -182,7 +217,9 @@ describe("memory task store", () => {
     store.save(storedTask({ id: "t2", sequence: 2 }));
     const failed = store.commit();
     await expect(failed).rejects.toBeInstanceOf(StoreUnavailableError);
-    await expect(failed).rejects.toThrow("task ledger :memory: cannot be written (SQLITE_FULL: database or disk is full); free space or fix permissions, then retry");
+    await expect(failed).rejects.toThrow(
+      "task ledger :memory: cannot be written (SQLITE_FULL: database or disk is full); free space or fix permissions, then retry",
+    );
     expect(store.loadAll().map((e) => e.task.spec?.taskId)).toEqual(["t1"]);
     store.failWrites(undefined);
     await store.commit();

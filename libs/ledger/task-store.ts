@@ -57,7 +57,8 @@ export interface StoreUnavailableOptions {
 }
 
 const HINTS: Record<StoreOperation, string> = {
-  opened: "check that its directory can be created and written, the disk is local, and the file is a scalemesh ledger",
+  opened:
+    "check that its directory can be created and written, the disk is local, and the file is a scalemesh ledger",
   read: "check the file and its permissions",
   written: "free space or fix permissions, then retry",
 };
@@ -71,16 +72,27 @@ export class StoreUnavailableError extends Error {
 
   constructor(options: StoreUnavailableOptions) {
     const code = codeOf(options.cause);
-    super(`task ledger ${options.path} cannot be ${options.operation} (${describe(options.cause, code)}); ${options.hint ?? HINTS[options.operation]}`, {
-      cause: options.cause,
-    });
+    super(
+      `task ledger ${options.path} cannot be ${options.operation} (${describe(options.cause, code)}); ${options.hint ?? HINTS[options.operation]}`,
+      {
+        cause: options.cause,
+      },
+    );
     this.path = options.path;
     this.code = code;
   }
 }
 
-export function closedStoreError(path: string, operation: StoreOperation = "written"): StoreUnavailableError {
-  return new StoreUnavailableError({ path, operation, cause: "the store is closed", hint: "the coordinator is shutting down" });
+export function closedStoreError(
+  path: string,
+  operation: StoreOperation = "written",
+): StoreUnavailableError {
+  return new StoreUnavailableError({
+    path,
+    operation,
+    cause: "the store is closed",
+    hint: "the coordinator is shutting down",
+  });
 }
 
 function codeOf(cause: unknown): string | undefined {
@@ -114,7 +126,8 @@ export function createMemoryTaskStore(options: { maxBatchRows?: number } = {}): 
   };
   const batches = createGroupCommit({
     writeBatch,
-    toError: (cause) => new StoreUnavailableError({ path: MEMORY_PATH, operation: "written", cause }),
+    toError: (cause) =>
+      new StoreUnavailableError({ path: MEMORY_PATH, operation: "written", cause }),
     maxBatchRows: options.maxBatchRows ?? 1000,
   });
   const requireOpen = (operation: StoreOperation): void => {
@@ -132,10 +145,16 @@ export function createMemoryTaskStore(options: { maxBatchRows?: number } = {}): 
     purgeFinishedBefore(cutoffMs) {
       requireOpen("written");
       batches.flushNow();
-      if (failure) throw new StoreUnavailableError({ path: MEMORY_PATH, operation: "written", cause: failure });
+      if (failure)
+        throw new StoreUnavailableError({
+          path: MEMORY_PATH,
+          operation: "written",
+          cause: failure,
+        });
       let purged = 0;
       for (const [taskId, row] of rows) {
-        if (!isFinal(row.state) || row.finishedAtMs === null || row.finishedAtMs >= cutoffMs) continue;
+        if (!isFinal(row.state) || row.finishedAtMs === null || row.finishedAtMs >= cutoffMs)
+          continue;
         rows.delete(taskId);
         purged += 1;
       }

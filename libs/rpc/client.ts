@@ -57,13 +57,29 @@ export function channelOptions(options: ClientOptions): grpc.ChannelOptions {
  * etcd://, k8s://); a URI is followed for as long as the client is open, and
  * errors name it.
  */
-export function createRpcClient<S extends DescService>(service: S, target: string, options: ClientOptions = {}): RpcClient<S> {
+export function createRpcClient<S extends DescService>(
+  service: S,
+  target: string,
+  options: ClientOptions = {},
+): RpcClient<S> {
   const address = target;
-  const discovery = isDiscoveryUri(target) ? followDiscoveryUri(target, options.logger ? { logger: options.logger } : {}) : undefined;
-  const channel = new grpc.Client(discovery?.grpcTarget ?? target.replace(/^static:\/\//, ""), grpc.credentials.createInsecure(), {
-    ...channelOptions(options),
-    ...(discovery ? { "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ [options.balancing ?? "pick_first"]: {} }] }) } : {}),
-  });
+  const discovery = isDiscoveryUri(target)
+    ? followDiscoveryUri(target, options.logger ? { logger: options.logger } : {})
+    : undefined;
+  const channel = new grpc.Client(
+    discovery?.grpcTarget ?? target.replace(/^static:\/\//, ""),
+    grpc.credentials.createInsecure(),
+    {
+      ...channelOptions(options),
+      ...(discovery
+        ? {
+            "grpc.service_config": JSON.stringify({
+              loadBalancingConfig: [{ [options.balancing ?? "pick_first"]: {} }],
+            }),
+          }
+        : {}),
+    },
+  );
   const client: Record<string, unknown> = {
     address,
     discovery: discovery?.resolver,
@@ -74,7 +90,13 @@ export function createRpcClient<S extends DescService>(service: S, target: strin
     waitForReady: (timeoutMs: number) =>
       new Promise<void>((resolve, reject) => {
         channel.waitForReady(Date.now() + timeoutMs, (error) => {
-          if (error) reject(new ConnectError(`no connection to ${address} within ${timeoutMs} ms: ${error.message}`, Code.Unavailable));
+          if (error)
+            reject(
+              new ConnectError(
+                `no connection to ${address} within ${timeoutMs} ms: ${error.message}`,
+                Code.Unavailable,
+              ),
+            );
           else resolve();
         });
       }),
@@ -90,12 +112,19 @@ function isDiscoveryUri(target: string): boolean {
   return /^[a-z0-9+]+:\/\//.test(target) && !/^static:\/\/[^,?]+$/.test(target);
 }
 
-function callFor(channel: grpc.Client, service: DescService, method: DescMethod, address: string, options: ClientOptions) {
+function callFor(
+  channel: grpc.Client,
+  service: DescService,
+  method: DescMethod,
+  address: string,
+  options: ClientOptions,
+) {
   const path = methodPath(service, method);
   const serialize = serializerFor(method.input);
   const deserialize = deserializerFor(method.output);
   const callOptions = (opts: CallOptions | undefined, streaming: boolean): grpc.CallOptions => {
-    const timeoutMs = opts?.timeoutMs ?? (streaming ? undefined : options.defaultDeadlineMs ?? 10_000);
+    const timeoutMs =
+      opts?.timeoutMs ?? (streaming ? undefined : (options.defaultDeadlineMs ?? 10_000));
     return timeoutMs !== undefined && timeoutMs > 0 ? { deadline: Date.now() + timeoutMs } : {};
   };
   const metadata = (opts: CallOptions | undefined): grpc.Metadata => {
@@ -107,7 +136,13 @@ function callFor(channel: grpc.Client, service: DescService, method: DescMethod,
   const fail = (error: unknown): ConnectError => {
     const status = toConnectError(error);
     // Name the address when the channel itself failed, not when the server refused.
-    if (status.code === Code.Unavailable && !status.rawMessage.includes(address) && /No connection established|ECONNREFUSED|Connection dropped|Failed to connect|No addresses resolved/i.test(status.rawMessage)) {
+    if (
+      status.code === Code.Unavailable &&
+      !status.rawMessage.includes(address) &&
+      /No connection established|ECONNREFUSED|Connection dropped|Failed to connect|No addresses resolved/i.test(
+        status.rawMessage,
+      )
+    ) {
       return new ConnectError(`${address}: ${status.rawMessage}`, status.code);
     }
     return status;
@@ -116,40 +151,75 @@ function callFor(channel: grpc.Client, service: DescService, method: DescMethod,
   switch (method.methodKind) {
     case "unary":
       return (request: unknown, opts?: CallOptions) =>
-        withClientSpan(service, method, () =>
-          new Promise((resolve, reject) => {
-            const call = channel.makeUnaryRequest(path, serialize, deserialize, create(method.input, request as never), metadata(opts), callOptions(opts, false), (error, response) => {
-              if (error) reject(fail(error));
-              else resolve(response);
-            });
-            opts?.signal?.addEventListener("abort", () => call.cancel(), { once: true });
-          }),
+        withClientSpan(
+          service,
+          method,
+          () =>
+            new Promise((resolve, reject) => {
+              const call = channel.makeUnaryRequest(
+                path,
+                serialize,
+                deserialize,
+                create(method.input, request as never),
+                metadata(opts),
+                callOptions(opts, false),
+                (error, response) => {
+                  if (error) reject(fail(error));
+                  else resolve(response);
+                },
+              );
+              opts?.signal?.addEventListener("abort", () => call.cancel(), { once: true });
+            }),
         );
     case "server_streaming":
       return (request: unknown, opts?: CallOptions) => {
-        const call = channel.makeServerStreamRequest(path, serialize, deserialize, create(method.input, request as never), metadata(opts), callOptions(opts, true));
+        const call = channel.makeServerStreamRequest(
+          path,
+          serialize,
+          deserialize,
+          create(method.input, request as never),
+          metadata(opts),
+          callOptions(opts, true),
+        );
         return streamResponses(call, opts, fail);
       };
     case "client_streaming":
       return (requests: AsyncIterable<unknown>, opts?: CallOptions) =>
         new Promise((resolve, reject) => {
-          const call = channel.makeClientStreamRequest(path, serialize, deserialize, metadata(opts), callOptions(opts, true), (error, response) => {
-            if (error) reject(fail(error));
-            else resolve(response);
-          });
+          const call = channel.makeClientStreamRequest(
+            path,
+            serialize,
+            deserialize,
+            metadata(opts),
+            callOptions(opts, true),
+            (error, response) => {
+              if (error) reject(fail(error));
+              else resolve(response);
+            },
+          );
           opts?.signal?.addEventListener("abort", () => call.cancel(), { once: true });
           pump(requests, call, method).catch(() => call.cancel());
         });
     case "bidi_streaming":
       return (requests: AsyncIterable<unknown>, opts?: CallOptions) => {
-        const call = channel.makeBidiStreamRequest(path, serialize, deserialize, metadata(opts), callOptions(opts, true));
+        const call = channel.makeBidiStreamRequest(
+          path,
+          serialize,
+          deserialize,
+          metadata(opts),
+          callOptions(opts, true),
+        );
         pump(requests, call, method).catch(() => call.cancel());
         return streamResponses(call, opts, fail);
       };
   }
 }
 
-async function pump(requests: AsyncIterable<unknown>, call: grpc.ClientWritableStream<unknown>, method: DescMethod): Promise<void> {
+async function pump(
+  requests: AsyncIterable<unknown>,
+  call: grpc.ClientWritableStream<unknown>,
+  method: DescMethod,
+): Promise<void> {
   for await (const request of requests) {
     if (!call.write(create(method.input, request as never))) {
       await new Promise<void>((resolve) => {
@@ -183,11 +253,19 @@ async function* streamResponses(
   }
 }
 
-async function withClientSpan<T>(service: DescService, method: DescMethod, work: () => Promise<T>): Promise<T> {
+async function withClientSpan<T>(
+  service: DescService,
+  method: DescMethod,
+  work: () => Promise<T>,
+): Promise<T> {
   if (!isTracingEnabled()) return work();
   const span = tracer().startSpan(`${service.typeName}/${method.name}`, {
     kind: SpanKind.CLIENT,
-    attributes: { "rpc.system": "grpc", "rpc.service": service.typeName, "rpc.method": method.name },
+    attributes: {
+      "rpc.system": "grpc",
+      "rpc.service": service.typeName,
+      "rpc.method": method.name,
+    },
   });
   try {
     return await otelContext.with(trace.setSpan(otelContext.active(), span), work);

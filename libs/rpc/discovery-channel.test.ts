@@ -5,7 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { Balancer, TaskState } from "../contracts/index.js";
 import type { DiscoveredEndpoint, EndpointResolver, ResolverChange } from "../discovery/index.js";
-import { Code, createRpcClient, register, startServiceHost, toConnectError, type ServiceHost } from "./index.js";
+import {
+  Code,
+  createRpcClient,
+  register,
+  startServiceHost,
+  toConnectError,
+  type ServiceHost,
+} from "./index.js";
 import { followDiscoveryUri } from "./discovery-channel.js";
 
 const logger = pino({ level: "silent" });
@@ -36,7 +43,11 @@ function handDrivenResolver(uri: string) {
     publish(addresses: readonly string[], priorities: readonly number[] = []) {
       hasAnswered = true;
       error = undefined;
-      endpoints = addresses.map((address, i) => ({ address, priority: priorities[i] ?? 0, weight: 1 }));
+      endpoints = addresses.map((address, i) => ({
+        address,
+        priority: priorities[i] ?? 0,
+        weight: 1,
+      }));
       for (const listener of listeners) listener({ kind: "endpoints", endpoints });
     },
     fail(message: string) {
@@ -53,7 +64,11 @@ async function namedServer(name: string): Promise<ServiceHost> {
     grpcPort: 0,
     httpPort: 0,
     logger,
-    services: [register(Balancer, { assign: () => ({ taskId: name, workerId: name, state: TaskState.ASSIGNED, attempt: 1 }) })],
+    services: [
+      register(Balancer, {
+        assign: () => ({ taskId: name, workerId: name, state: TaskState.ASSIGNED, attempt: 1 }),
+      }),
+    ],
     maxMessageBytes: 1 << 20,
     keepaliveTimeMs: 10_000,
     keepaliveTimeoutMs: 5_000,
@@ -74,7 +89,11 @@ afterAll(async () => {
 });
 
 /** Calls until `until` holds for the set of servers seen in the last `window` answers (bounded). */
-async function callUntil(call: () => Promise<string>, until: (seen: Set<string>) => boolean, window = 12): Promise<Set<string>> {
+async function callUntil(
+  call: () => Promise<string>,
+  until: (seen: Set<string>) => boolean,
+  window = 12,
+): Promise<Set<string>> {
   const recent: string[] = [];
   for (let i = 0; i < 400; i += 1) {
     recent.push(await call());
@@ -108,7 +127,10 @@ describe("a channel following a discovery URI", () => {
     const uri = nextUri();
     const registry = handDrivenResolver(uri);
     const followed = followDiscoveryUri(uri, { resolver: registry.resolver });
-    const client = createRpcClient(Balancer, uri, { defaultDeadlineMs: 2_000, balancing: "round_robin" });
+    const client = createRpcClient(Balancer, uri, {
+      defaultDeadlineMs: 2_000,
+      balancing: "round_robin",
+    });
     const call = async () => (await client.assign({})).workerId;
     try {
       // c is a backup (priority 1): no traffic while a or b is listed.
@@ -190,7 +212,9 @@ describe("a channel following a discovery URI", () => {
   });
 
   it("a static URI of several endpoints fails over down the list", async () => {
-    const client = createRpcClient(Balancer, `static://127.0.0.1:1,${addressOf("b")}`, { defaultDeadlineMs: 2_000 });
+    const client = createRpcClient(Balancer, `static://127.0.0.1:1,${addressOf("b")}`, {
+      defaultDeadlineMs: 2_000,
+    });
     try {
       expect((await client.assign({})).workerId).toBe("b");
     } finally {

@@ -8,7 +8,11 @@
 // the resolvers are shared and counted, and the last release closes the watch.
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { createEndpointResolver, type DiscoveredEndpoint, type EndpointResolver } from "../discovery/index.js";
+import {
+  createEndpointResolver,
+  type DiscoveredEndpoint,
+  type EndpointResolver,
+} from "../discovery/index.js";
 
 const SCHEME = "scalemesh-discovery";
 
@@ -34,11 +38,19 @@ export interface DiscoveryTarget {
  * and returns the grpc-js target that reads from it. `resolver` lets tests
  * supply their own set of endpoints.
  */
-export function followDiscoveryUri(uri: string, options: { logger?: Logger; resolver?: EndpointResolver } = {}): DiscoveryTarget {
+export function followDiscoveryUri(
+  uri: string,
+  options: { logger?: Logger; resolver?: EndpointResolver } = {},
+): DiscoveryTarget {
   registerOnce();
   let entry = followed.get(uri);
   if (entry === undefined) {
-    entry = { resolver: options.resolver ?? createEndpointResolver(uri, options.logger ? { logger: options.logger } : {}), users: 0 };
+    entry = {
+      resolver:
+        options.resolver ??
+        createEndpointResolver(uri, options.logger ? { logger: options.logger } : {}),
+      users: 0,
+    };
     followed.set(uri, entry);
   }
   entry.users += 1;
@@ -83,13 +95,19 @@ class DiscoveryNameResolver implements grpc.experimental.Resolver {
   }
 
   static getDefaultAuthority(target: grpc.experimental.GrpcUri): string {
-    return decodeURIComponent(target.path).replace(/^[a-z0-9+]+:\/\//, "").split(/[/?,]/)[0] ?? "scalemesh";
+    return (
+      decodeURIComponent(target.path)
+        .replace(/^[a-z0-9+]+:\/\//, "")
+        .split(/[/?,]/)[0] ?? "scalemesh"
+    );
   }
 
   updateResolution(): void {
     const entry = followed.get(this.uri);
     if (entry === undefined) {
-      setImmediate(() => this.reportError(`${this.uri} is not followed by this process (the client was closed)`));
+      setImmediate(() =>
+        this.reportError(`${this.uri} is not followed by this process (the client was closed)`),
+      );
       return;
     }
     if (this.unsubscribe === undefined) {
@@ -111,17 +129,30 @@ class DiscoveryNameResolver implements grpc.experimental.Resolver {
     if (this.unsubscribe === undefined) return;
     const endpoints = usable(resolver.current(), this.isRoundRobin);
     if (endpoints.length > 0) {
-      this.listener(grpc.experimental.statusOrFromValue(endpoints.map(toGrpcEndpoint)), {}, null, `endpoints from ${this.uri}`);
+      this.listener(
+        grpc.experimental.statusOrFromValue(endpoints.map(toGrpcEndpoint)),
+        {},
+        null,
+        `endpoints from ${this.uri}`,
+      );
       return;
     }
     const error = resolver.lastError();
     if (error !== undefined) this.reportError(`${this.uri}: ${error}`);
-    else if (resolver.hasAnswered) this.reportError(`${this.uri} lists no endpoint (nothing registered, or none passing its health check)`);
+    else if (resolver.hasAnswered)
+      this.reportError(
+        `${this.uri} lists no endpoint (nothing registered, or none passing its health check)`,
+      );
     // Before the first answer the channel waits, as it does for a slow DNS answer.
   }
 
   private reportError(details: string): void {
-    this.listener(grpc.experimental.statusOrFromError({ code: grpc.status.UNAVAILABLE, details }), {}, null, details);
+    this.listener(
+      grpc.experimental.statusOrFromError({ code: grpc.status.UNAVAILABLE, details }),
+      {},
+      null,
+      details,
+    );
   }
 }
 
@@ -130,7 +161,10 @@ class DiscoveryNameResolver implements grpc.experimental.Resolver {
  * list by itself); round_robin spreads over the preferred priority only, so
  * backups (a higher DNS SRV priority) take no traffic while it has members.
  */
-function usable(endpoints: readonly DiscoveredEndpoint[], isRoundRobin: boolean): readonly DiscoveredEndpoint[] {
+function usable(
+  endpoints: readonly DiscoveredEndpoint[],
+  isRoundRobin: boolean,
+): readonly DiscoveredEndpoint[] {
   if (!isRoundRobin || endpoints.length === 0) return endpoints;
   const best = Math.min(...endpoints.map((e) => e.priority));
   return endpoints.filter((e) => e.priority === best);

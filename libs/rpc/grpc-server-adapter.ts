@@ -1,7 +1,14 @@
 // Serves a ServiceImpl written against the generated descriptors (connect's
 // shape) on a grpc-js server: protobuf-es toBinary/fromBinary as the codec,
 // one span and one metric per call, every error mapped to a status.
-import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+} from "@bufbuild/protobuf";
 import { createHandlerContext, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { SpanKind, context as otelContext, propagation, trace } from "@opentelemetry/api";
 import type * as grpc from "@grpc/grpc-js";
@@ -36,8 +43,10 @@ export function grpcServiceDefinition(service: DescService): grpc.ServiceDefinit
   for (const method of service.methods) {
     definition[method.localName] = {
       path: methodPath(service, method),
-      requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
-      responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
+      requestStream:
+        method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
+      responseStream:
+        method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
       requestSerialize: serializerFor(method.input),
       requestDeserialize: deserializerFor(method.input),
       responseSerialize: serializerFor(method.output),
@@ -66,12 +75,23 @@ export function adaptService<S extends DescService>(
   for (const method of service.methods) {
     const methodImpl = implementations[method.localName];
     if (!methodImpl) continue;
-    handlers[method.localName] = adaptMethod(service, method, methodImpl, logger, shutdownSignal, tracker);
+    handlers[method.localName] = adaptMethod(
+      service,
+      method,
+      methodImpl,
+      logger,
+      shutdownSignal,
+      tracker,
+    );
   }
   return { definition: grpcServiceDefinition(service), handlers };
 }
 
-type AnyServerCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>;
+type AnyServerCall =
+  | grpc.ServerUnaryCall<unknown, unknown>
+  | grpc.ServerReadableStream<unknown, unknown>
+  | grpc.ServerWritableStream<unknown, unknown>
+  | grpc.ServerDuplexStream<unknown, unknown>;
 
 function adaptMethod(
   service: DescService,
@@ -82,10 +102,28 @@ function adaptMethod(
   tracker: CallTracker,
 ): grpc.UntypedHandleCall {
   const labels = { service: service.typeName, method: method.name };
-  const run = async (call: AnyServerCall, body: (ctx: HandlerContext) => Promise<void>): Promise<void> => {
+  const run = async (
+    call: AnyServerCall,
+    body: (ctx: HandlerContext) => Promise<void>,
+  ): Promise<void> => {
     const ctx = handlerContext(service, method, call, shutdownSignal);
-    const parent = isTracingEnabled() ? propagation.extract(otelContext.active(), call.metadata.getMap(), metadataGetter) : undefined;
-    const span = parent ? tracer().startSpan(`${service.typeName}/${method.name}`, { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc", "rpc.service": service.typeName, "rpc.method": method.name } }, parent) : undefined;
+    const parent = isTracingEnabled()
+      ? propagation.extract(otelContext.active(), call.metadata.getMap(), metadataGetter)
+      : undefined;
+    const span = parent
+      ? tracer().startSpan(
+          `${service.typeName}/${method.name}`,
+          {
+            kind: SpanKind.SERVER,
+            attributes: {
+              "rpc.system": "grpc",
+              "rpc.service": service.typeName,
+              "rpc.method": method.name,
+            },
+          },
+          parent,
+        )
+      : undefined;
     const started = process.hrtime.bigint();
     let code: Code | 0 = 0;
     tracker.started();
@@ -95,7 +133,8 @@ function adaptMethod(
     } catch (error) {
       const status = toConnectError(error);
       code = status.code;
-      if (status.code === Code.Internal) logger.error({ err: error, method: method.name }, "handler failed");
+      if (status.code === Code.Internal)
+        logger.error({ err: error, method: method.name }, "handler failed");
       span?.setStatus({ code: 2, message: status.rawMessage });
       throw status;
     } finally {
@@ -104,13 +143,17 @@ function adaptMethod(
       span?.setAttribute("rpc.grpc.status_code", code);
       span?.end();
       rpcHandled.inc({ ...labels, code: Code[code as Code] ?? "OK" });
-      if (method.methodKind === "unary") rpcHandlingSeconds.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+      if (method.methodKind === "unary")
+        rpcHandlingSeconds.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
     }
   };
 
   switch (method.methodKind) {
     case "unary":
-      return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      return (
+        call: grpc.ServerUnaryCall<unknown, unknown>,
+        callback: grpc.sendUnaryData<unknown>,
+      ) => {
         let response: unknown;
         run(call, async (ctx) => {
           response = await methodImpl(call.request as never, ctx as never);
@@ -122,7 +165,10 @@ function adaptMethod(
     case "server_streaming":
       return (call: grpc.ServerWritableStream<unknown, unknown>) => {
         run(call, async (ctx) => {
-          const responses = methodImpl(call.request as never, ctx as never) as AsyncIterable<unknown>;
+          const responses = methodImpl(
+            call.request as never,
+            ctx as never,
+          ) as AsyncIterable<unknown>;
           for await (const response of responses) await writeWithBackpressure(call, response);
         }).then(
           () => call.end(),
@@ -130,7 +176,10 @@ function adaptMethod(
         );
       };
     case "client_streaming":
-      return (call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      return (
+        call: grpc.ServerReadableStream<unknown, unknown>,
+        callback: grpc.sendUnaryData<unknown>,
+      ) => {
         let response: unknown;
         run(call, async (ctx) => {
           response = await methodImpl(readMessages(call, ctx.signal) as never, ctx as never);
@@ -142,7 +191,10 @@ function adaptMethod(
     case "bidi_streaming":
       return (call: grpc.ServerDuplexStream<unknown, unknown>) => {
         run(call, async (ctx) => {
-          const responses = methodImpl(readMessages(call, ctx.signal) as never, ctx as never) as AsyncIterable<unknown>;
+          const responses = methodImpl(
+            readMessages(call, ctx.signal) as never,
+            ctx as never,
+          ) as AsyncIterable<unknown>;
           for await (const response of responses) await writeWithBackpressure(call, response);
         }).then(
           () => call.end(),
@@ -152,9 +204,16 @@ function adaptMethod(
   }
 }
 
-function handlerContext(service: DescService, method: DescMethod, call: AnyServerCall, shutdownSignal: AbortSignal) {
+function handlerContext(
+  service: DescService,
+  method: DescMethod,
+  call: AnyServerCall,
+  shutdownSignal: AbortSignal,
+) {
   const requestAbort = new AbortController();
-  (call as { on(event: "cancelled", listener: () => void): unknown }).on("cancelled", () => requestAbort.abort(new Error("cancelled by the client")));
+  (call as { on(event: "cancelled", listener: () => void): unknown }).on("cancelled", () =>
+    requestAbort.abort(new Error("cancelled by the client")),
+  );
   const deadline = call.getDeadline();
   const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
   const timeoutMs = Number.isFinite(deadlineMs) ? Math.max(0, deadlineMs - Date.now()) : undefined;

@@ -10,7 +10,10 @@ import type { Logger } from "pino";
 import type { ServiceRegistration } from "./server.js";
 import { registry } from "../telemetry/metrics.js";
 
-export type HttpRoute = (request: IncomingMessage, response: ServerResponse) => boolean | Promise<boolean>;
+export type HttpRoute = (
+  request: IncomingMessage,
+  response: ServerResponse,
+) => boolean | Promise<boolean>;
 
 export interface HttpServerOptions {
   readonly host: string;
@@ -67,7 +70,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     });
   });
   const port = await new Promise<number>((resolve, reject) => {
-    server.once("error", (error) => reject(new Error(`cannot listen for HTTP on ${options.host}:${options.port}: ${error.message}`)));
+    server.once("error", (error) =>
+      reject(
+        new Error(`cannot listen for HTTP on ${options.host}:${options.port}: ${error.message}`),
+      ),
+    );
     server.listen(options.port, options.host, () => {
       const address = server.address();
       resolve(typeof address === "object" && address ? address.port : options.port);

@@ -71,7 +71,10 @@ export function readMessages<T>(stream: Readable, signal: AbortSignal): AsyncIte
 
 /** Writes to a grpc-js writable, waiting for 'drain' when its buffer is full. */
 export async function writeWithBackpressure(
-  stream: { write(chunk: unknown): boolean; once(event: "drain" | "close", listener: () => void): unknown },
+  stream: {
+    write(chunk: unknown): boolean;
+    once(event: "drain" | "close", listener: () => void): unknown;
+  },
   message: unknown,
 ): Promise<void> {
   if (stream.write(message)) return;

@@ -6,7 +6,12 @@ import { waitBeforeReconnect } from "./reconnect-wait.js";
 function drivenClient() {
   const listeners = new Set<(change: ResolverChange) => void>();
   let readyWaits = 0;
-  const discovery = { subscribe: (listener: (change: ResolverChange) => void) => (listeners.add(listener), () => listeners.delete(listener)) } as unknown as EndpointResolver;
+  const discovery = {
+    subscribe: (listener: (change: ResolverChange) => void) => (
+      listeners.add(listener),
+      () => listeners.delete(listener)
+    ),
+  } as unknown as EndpointResolver;
   return {
     client: { discovery, waitForReady: async () => void (readyWaits += 1) },
     emit: (change: ResolverChange) => [...listeners].forEach((listener) => listener(change)),
@@ -30,7 +35,10 @@ describe("waitBeforeReconnect", () => {
     driven.emit({ kind: "endpoints", endpoints: [] });
     driven.emit({ kind: "failure", error: "registry down" });
     expect(await settled(wait)).toBe(false);
-    driven.emit({ kind: "endpoints", endpoints: [{ address: "127.0.0.1:7070", priority: 0, weight: 1 }] });
+    driven.emit({
+      kind: "endpoints",
+      endpoints: [{ address: "127.0.0.1:7070", priority: 0, weight: 1 }],
+    });
     await wait;
     expect(driven.readyWaits()).toBe(1);
     expect(driven.listenerCount()).toBe(0);

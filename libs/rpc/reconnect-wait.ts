@@ -18,9 +18,12 @@ export async function waitBeforeReconnect(
     if (change.kind === "endpoints" && change.endpoints.length > 0) appeared.abort();
   });
   try {
-    await sleep(delayMs, undefined, { signal: AbortSignal.any([signal, appeared.signal]) }).catch(() => undefined);
+    await sleep(delayMs, undefined, { signal: AbortSignal.any([signal, appeared.signal]) }).catch(
+      () => undefined,
+    );
   } finally {
     unsubscribe?.();
   }
-  if (appeared.signal.aborted && !signal.aborted) await client.waitForReady(connectWaitMs).catch(() => undefined);
+  if (appeared.signal.aborted && !signal.aborted)
+    await client.waitForReady(connectWaitMs).catch(() => undefined);
 }

@@ -19,7 +19,10 @@ export interface ServiceRegistration<S extends DescService = DescService> {
 }
 
 /** Keeps the service's type parameter tied to its implementation. */
-export function register<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>): ServiceRegistration {
+export function register<S extends DescService>(
+  service: S,
+  impl: Partial<ServiceImpl<S>>,
+): ServiceRegistration {
   return { service, impl } as unknown as ServiceRegistration;
 }
 
@@ -56,9 +59,13 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   });
   const shutdownController = new AbortController();
   const serviceNames = options.services.map((s) => s.service.typeName);
-  const health = new HealthImplementation(Object.fromEntries(["", ...serviceNames].map((name) => [name, "NOT_SERVING"])));
+  const health = new HealthImplementation(
+    Object.fromEntries(["", ...serviceNames].map((name) => [name, "NOT_SERVING"])),
+  );
   health.addToServer(server);
-  new ReflectionService(reflectionPackage(options.services.map((s) => s.service)) as never).addToServer(server);
+  new ReflectionService(
+    reflectionPackage(options.services.map((s) => s.service)) as never,
+  ).addToServer(server);
   // Our own calls in progress. Health watches and reflection streams are not
   // counted: once our calls are done, shutdown closes those by force rather
   // than wait out the grace period for a probe that never hangs up.
@@ -78,13 +85,23 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     server.addService(adapted.definition, adapted.handlers);
   }
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (error, bound) => {
-      if (error) reject(new Error(`cannot listen for gRPC on ${options.host}:${options.port}: ${error.message}`));
-      else resolve(bound);
-    });
+    server.bindAsync(
+      `${options.host}:${options.port}`,
+      grpc.ServerCredentials.createInsecure(),
+      (error, bound) => {
+        if (error)
+          reject(
+            new Error(
+              `cannot listen for gRPC on ${options.host}:${options.port}: ${error.message}`,
+            ),
+          );
+        else resolve(bound);
+      },
+    );
   });
   const setServing = (isServing: boolean): void => {
-    for (const name of ["", ...serviceNames]) health.setStatus(name, isServing ? "SERVING" : "NOT_SERVING");
+    for (const name of ["", ...serviceNames])
+      health.setStatus(name, isServing ? "SERVING" : "NOT_SERVING");
   };
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
@@ -92,7 +109,9 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
       setServing(false);
       // Waiting calls (watches, sessions, AwaitTask) end with a retryable status;
       // short unary calls already running finish normally.
-      shutdownController.abort(new ConnectError("server shutting down; retry against another instance", Code.Unavailable));
+      shutdownController.abort(
+        new ConnectError("server shutting down; retry against another instance", Code.Unavailable),
+      );
       const graceMs = options.shutdownGraceMs ?? 10_000;
       let finished = false;
       const finish = (): void => {
@@ -103,7 +122,10 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
         resolve();
       };
       const force = setTimeout(() => {
-        options.logger.warn({ graceMs, inFlight }, "calls still running after the grace period; forcing shutdown");
+        options.logger.warn(
+          { graceMs, inFlight },
+          "calls still running after the grace period; forcing shutdown",
+        );
         finish();
       }, graceMs);
       // No new calls from here on; the ones running finish (tryShutdown's
@@ -116,5 +138,11 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     });
     return stopping;
   };
-  return { port, address: `${options.host}:${port}`, shutdownSignal: shutdownController.signal, setServing, shutdown };
+  return {
+    port,
+    address: `${options.host}:${port}`,
+    shutdownSignal: shutdownController.signal,
+    setServing,
+    shutdown,
+  };
 }

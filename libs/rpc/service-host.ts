@@ -39,7 +39,8 @@ export async function startServiceHost(options: ServiceHostOptions): Promise<Ser
     shutdownGraceMs: options.shutdownGraceMs,
   });
   let stopping = false;
-  const notReady = (): string | undefined => (stopping ? "shutting down" : options.notReadyReason?.());
+  const notReady = (): string | undefined =>
+    stopping ? "shutting down" : options.notReadyReason?.();
   const http = await startHttpServer({
     host: options.host,
     port: options.httpPort,

@@ -6,12 +6,20 @@
 // demand fits within max_workers: a load that stays high is the new normal,
 // to be met by raising max_workers, not by bursting back to back.
 import type { AutoscaleConfig, AutoscaleState } from "./autoscale-types.js";
-import { adjustCandidate, ceilCount, formatSeconds, type ScaleCandidate } from "./scale-candidate.js";
+import {
+  adjustCandidate,
+  ceilCount,
+  formatSeconds,
+  type ScaleCandidate,
+} from "./scale-candidate.js";
 
 /** "started" and "ended" only in the decision that starts or ends the episode. */
 export type BurstPhase = "normal" | "started" | "burst" | "ended";
 
-type BurstConfig = Pick<AutoscaleConfig, "maxWorkers" | "burstFactor" | "maxBurstDurationSec" | "hardMaxWorkers">;
+type BurstConfig = Pick<
+  AutoscaleConfig,
+  "maxWorkers" | "burstFactor" | "maxBurstDurationSec" | "hardMaxWorkers"
+>;
 
 export interface BurstInput {
   readonly nowMs: number;
@@ -30,7 +38,9 @@ export interface BurstOutcome {
 }
 
 /** The most workers a burst may reach. */
-export function burstCeilingOf(config: Pick<AutoscaleConfig, "maxWorkers" | "burstFactor" | "hardMaxWorkers">): number {
+export function burstCeilingOf(
+  config: Pick<AutoscaleConfig, "maxWorkers" | "burstFactor" | "hardMaxWorkers">,
+): number {
   return Math.min(ceilCount(config.maxWorkers * config.burstFactor), config.hardMaxWorkers);
 }
 
@@ -42,9 +52,14 @@ export function advanceBurst(candidate: ScaleCandidate, input: BurstInput): Burs
   if (startedAtMs !== undefined && nowMs - startedAtMs >= config.maxBurstDurationSec * 1000) {
     // The bounds say "back to max_workers" when the ceiling bites.
     const note = `burst mode ended after ${formatSeconds((nowMs - startedAtMs) / 1000)} s (max_burst_duration_sec ${formatSeconds(config.maxBurstDurationSec)})`;
-    return { candidate: adjustCandidate(candidate, candidate.workers, "BurstEnded", note), phase: "ended", isBurstSpent: true };
+    return {
+      candidate: adjustCandidate(candidate, candidate.workers, "BurstEnded", note),
+      phase: "ended",
+      isBurstSpent: true,
+    };
   }
-  if (startedAtMs !== undefined) return { candidate, phase: "burst", burstStartedAtMs: startedAtMs, isBurstSpent: false };
+  if (startedAtMs !== undefined)
+    return { candidate, phase: "burst", burstStartedAtMs: startedAtMs, isBurstSpent: false };
 
   const fitsAgain = input.rawWorkers <= config.maxWorkers && !input.isBurstDetected;
   const isSpent = (input.state.isBurstSpent ?? false) && !fitsAgain;
@@ -53,7 +68,14 @@ export function advanceBurst(candidate: ScaleCandidate, input: BurstInput): Burs
   if (isSpent || ceiling <= config.maxWorkers || !(isDemandAboveMax || input.isBurstDetected)) {
     return { candidate, phase: "normal", isBurstSpent: isSpent };
   }
-  const cause = isDemandAboveMax ? `demand ${candidate.workers} is above max_workers ${config.maxWorkers}` : "the optimizer detected a burst";
+  const cause = isDemandAboveMax
+    ? `demand ${candidate.workers} is above max_workers ${config.maxWorkers}`
+    : "the optimizer detected a burst";
   const note = `${cause}: burst mode allows up to ${ceiling} (burst_factor ${config.burstFactor}) for ${formatSeconds(config.maxBurstDurationSec)} s`;
-  return { candidate: adjustCandidate(candidate, candidate.workers, "BurstStarted", note), phase: "started", burstStartedAtMs: nowMs, isBurstSpent: false };
+  return {
+    candidate: adjustCandidate(candidate, candidate.workers, "BurstStarted", note),
+    phase: "started",
+    burstStartedAtMs: nowMs,
+    isBurstSpent: false,
+  };
 }

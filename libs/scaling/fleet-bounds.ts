@@ -14,24 +14,49 @@ export interface UpperBound {
   readonly note: string;
 }
 
-type BoundsConfig = Pick<AutoscaleConfig, "minWorkers" | "maxWorkers" | "hardMaxWorkers" | "burstFactor" | "allowScaleToZero">;
+type BoundsConfig = Pick<
+  AutoscaleConfig,
+  "minWorkers" | "maxWorkers" | "hardMaxWorkers" | "burstFactor" | "allowScaleToZero"
+>;
 
 export function upperBoundOf(config: BoundsConfig, phase: BurstPhase): UpperBound {
   const isBursting = phase === "started" || phase === "burst";
-  const nominal = isBursting ? ceilCount(config.maxWorkers * config.burstFactor) : config.maxWorkers;
+  const nominal = isBursting
+    ? ceilCount(config.maxWorkers * config.burstFactor)
+    : config.maxWorkers;
   if (config.hardMaxWorkers < nominal) {
-    return { workers: config.hardMaxWorkers, reason: "AtHardMaximum", note: `held at hard_max_workers ${config.hardMaxWorkers}` };
+    return {
+      workers: config.hardMaxWorkers,
+      reason: "AtHardMaximum",
+      note: `held at hard_max_workers ${config.hardMaxWorkers}`,
+    };
   }
   switch (phase) {
     // The episode that raised the ceiling is the reason when its ceiling bites.
     case "started":
-      return { workers: nominal, reason: "BurstStarted", note: `held at the burst ceiling ${nominal}` };
+      return {
+        workers: nominal,
+        reason: "BurstStarted",
+        note: `held at the burst ceiling ${nominal}`,
+      };
     case "burst":
-      return { workers: nominal, reason: "AtMaximum", note: `held at the burst ceiling ${nominal} (max_workers ${config.maxWorkers} × burst_factor ${config.burstFactor})` };
+      return {
+        workers: nominal,
+        reason: "AtMaximum",
+        note: `held at the burst ceiling ${nominal} (max_workers ${config.maxWorkers} × burst_factor ${config.burstFactor})`,
+      };
     case "ended":
-      return { workers: config.maxWorkers, reason: "BurstEnded", note: `back to max_workers ${config.maxWorkers} at once` };
+      return {
+        workers: config.maxWorkers,
+        reason: "BurstEnded",
+        note: `back to max_workers ${config.maxWorkers} at once`,
+      };
     case "normal":
-      return { workers: config.maxWorkers, reason: "AtMaximum", note: `held at max_workers ${config.maxWorkers}` };
+      return {
+        workers: config.maxWorkers,
+        reason: "AtMaximum",
+        note: `held at max_workers ${config.maxWorkers}`,
+      };
     default: {
       const unknown: never = phase;
       throw new Error(`unknown burst phase ${String(unknown)}`);
@@ -47,15 +72,24 @@ export interface BoundsInput {
 
 export function applyBounds(candidate: ScaleCandidate, input: BoundsInput): ScaleCandidate {
   const { config, upper, fleetWorkers } = input;
-  if (candidate.workers > upper.workers) return adjustCandidate(candidate, upper.workers, upper.reason, upper.note);
+  if (candidate.workers > upper.workers)
+    return adjustCandidate(candidate, upper.workers, upper.reason, upper.note);
 
   const keepsOne = config.minWorkers === 0 && !config.allowScaleToZero && fleetWorkers > 0;
   // hard_max_workers wins over a min_workers above it.
   const floor = Math.min(keepsOne ? 1 : config.minWorkers, upper.workers);
   if (candidate.workers < floor) {
-    const note = keepsOne ? "held at 1: min_workers is 0 but scale_to_zero is off" : `held at min_workers ${floor}`;
+    const note = keepsOne
+      ? "held at 1: min_workers is 0 but scale_to_zero is off"
+      : `held at min_workers ${floor}`;
     return adjustCandidate(candidate, floor, "AtMinimum", note);
   }
-  if (candidate.workers === 0 && fleetWorkers > 0) return adjustCandidate(candidate, 0, "ScaleToZero", "scaling to zero (scale_to_zero): the first task wakes the fleet");
+  if (candidate.workers === 0 && fleetWorkers > 0)
+    return adjustCandidate(
+      candidate,
+      0,
+      "ScaleToZero",
+      "scaling to zero (scale_to_zero): the first task wakes the fleet",
+    );
   return candidate;
 }

@@ -13,7 +13,10 @@ export interface GradualStepInput {
   readonly upperBoundWorkers: number;
 }
 
-export function holdForStartingWorkers(candidate: ScaleCandidate, input: GradualStepInput): ScaleCandidate {
+export function holdForStartingWorkers(
+  candidate: ScaleCandidate,
+  input: GradualStepInput,
+): ScaleCandidate {
   if (input.startingWorkers === 0) return candidate;
   const heldWorkers = Math.min(input.readyWorkers + input.startingWorkers, input.upperBoundWorkers);
   if (candidate.workers === heldWorkers) return candidate;

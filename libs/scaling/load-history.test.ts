@@ -3,7 +3,16 @@ import { createLoadHistory } from "./load-history.js";
 import type { LoadRecord } from "./load-record.js";
 
 function recordAt(observedAtMs: number, workers = 1): LoadRecord {
-  return { observedAtMs, workers, totalSlots: 4, busySlots: 0, pendingTasks: 0, meanCpuUtilization: 0, arrivalRatePerSec: 0, completionRatePerSec: 0 };
+  return {
+    observedAtMs,
+    workers,
+    totalSlots: 4,
+    busySlots: 0,
+    pendingTasks: 0,
+    meanCpuUtilization: 0,
+    arrivalRatePerSec: 0,
+    completionRatePerSec: 0,
+  };
 }
 
 const times = (records: readonly LoadRecord[]): number[] => records.map((r) => r.observedAtMs);

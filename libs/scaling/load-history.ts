@@ -24,13 +24,15 @@ export interface LoadHistory {
 
 export function createLoadHistory(options: LoadHistoryOptions): LoadHistory {
   const { maxSamples, horizonSec } = options;
-  if (!Number.isInteger(maxSamples) || maxSamples < 1) throw new RangeError(`maxSamples must be a positive integer, not ${maxSamples}`);
+  if (!Number.isInteger(maxSamples) || maxSamples < 1)
+    throw new RangeError(`maxSamples must be a positive integer, not ${maxSamples}`);
   if (!(horizonSec > 0)) throw new RangeError(`horizonSec must be positive, not ${horizonSec}`);
   const ring: (LoadRecord | undefined)[] = new Array<LoadRecord | undefined>(maxSamples);
   let oldest = 0;
   let count = 0;
 
-  const isExpired = (record: LoadRecord, nowMs: number): boolean => record.observedAtMs < nowMs - horizonSec * 1000;
+  const isExpired = (record: LoadRecord, nowMs: number): boolean =>
+    record.observedAtMs < nowMs - horizonSec * 1000;
   const dropOldest = (): void => {
     ring[oldest] = undefined;
     oldest = (oldest + 1) % maxSamples;

@@ -17,5 +17,10 @@ export function applyPrediction(candidate: ScaleCandidate, input: PredictiveInpu
   if (predicted === undefined || !Number.isFinite(predicted)) return candidate;
   const workers = Math.floor(predicted);
   if (workers <= candidate.workers || workers <= input.fleetWorkers) return candidate;
-  return adjustCandidate(candidate, workers, "PredictiveScaleUp", `the forecast needs ${workers} ahead of the load${input.predictionNote ? ` (${input.predictionNote})` : ""}`);
+  return adjustCandidate(
+    candidate,
+    workers,
+    "PredictiveScaleUp",
+    `the forecast needs ${workers} ahead of the load${input.predictionNote ? ` (${input.predictionNote})` : ""}`,
+  );
 }

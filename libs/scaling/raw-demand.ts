@@ -29,7 +29,10 @@ export function rawDemandOf(input: RawDemandInput): RawDemand {
   if (readyWorkers === 0) {
     if (hasWork) return wake(input, highest, fleetWorkers);
     const workers = highest?.workers ?? 0;
-    const finding = startingWorkers > 0 ? `no ready workers yet (${startingWorkers} starting) and no tasks` : "no workers and no tasks";
+    const finding =
+      startingWorkers > 0
+        ? `no ready workers yet (${startingWorkers} starting) and no tasks`
+        : "no workers and no tasks";
     return {
       workers,
       // An empty, idle fleet is at its minimum (min_workers above 0 is for the bounds to restore).
@@ -42,11 +45,17 @@ export function rawDemandOf(input: RawDemandInput): RawDemand {
   const tolerances: Tolerances = input.config;
   if (!highest) {
     // No signal, no reason to move (the HPA keeps the count when it has no metrics).
-    return { workers: readyWorkers, reason: reasonFor(readyWorkers, fleetWorkers), message: `no signal measured: ${fromReady(readyWorkers, readyWorkers)}`, isWaking: false };
+    return {
+      workers: readyWorkers,
+      reason: reasonFor(readyWorkers, fleetWorkers),
+      message: `no signal measured: ${fromReady(readyWorkers, readyWorkers)}`,
+      isWaking: false,
+    };
   }
   // Shrinking to zero is only ever an idle fleet's move: with work in hand, at least one worker.
   const workers = hasWork ? Math.max(1, highest.workers) : highest.workers;
-  const among = input.proposals.length > 1 ? ` (the highest of ${input.proposals.length} signals)` : "";
+  const among =
+    input.proposals.length > 1 ? ` (the highest of ${input.proposals.length} signals)` : "";
   return {
     workers,
     reason: reasonFor(workers, fleetWorkers),
@@ -55,7 +64,11 @@ export function rawDemandOf(input: RawDemandInput): RawDemand {
   };
 }
 
-function wake(input: RawDemandInput, highest: SignalProposal | undefined, fleetWorkers: number): RawDemand {
+function wake(
+  input: RawDemandInput,
+  highest: SignalProposal | undefined,
+  fleetWorkers: number,
+): RawDemand {
   const { signals, startingWorkers } = input;
   // The queue-based proposals (pending tasks, arrival rate) still count from zero; the utilization ones are 0 here.
   const workers = Math.max(1, input.config.minWorkers, highest?.workers ?? 0);
@@ -68,8 +81,14 @@ function wake(input: RawDemandInput, highest: SignalProposal | undefined, fleetW
       isWaking: false,
     };
   }
-  const byQueue = highest && highest.workers === workers && workers > 1 ? ` for ${perWorkerTarget(highest)}` : "";
-  return { workers, reason: "WakeFromZero", message: `no workers with ${work}: waking ${plural(workers, "worker")}${byQueue}`, isWaking: true };
+  const byQueue =
+    highest && highest.workers === workers && workers > 1 ? ` for ${perWorkerTarget(highest)}` : "";
+  return {
+    workers,
+    reason: "WakeFromZero",
+    message: `no workers with ${work}: waking ${plural(workers, "worker")}${byQueue}`,
+    isWaking: true,
+  };
 }
 
 /** "4 ready workers → 7" or "keeping 4 ready workers": the ratio rule's "current" is the ready count. */
@@ -79,7 +98,9 @@ function fromReady(readyWorkers: number, workers: number): string {
 }
 
 function perWorkerTarget(proposal: SignalProposal): string {
-  return proposal.signal === "requestRatePerWorkerPerSec" ? `${proposal.target}/s per worker` : `${proposal.target} pending per worker`;
+  return proposal.signal === "requestRatePerWorkerPerSec"
+    ? `${proposal.target}/s per worker`
+    : `${proposal.target} pending per worker`;
 }
 
 function highestProposal(proposals: readonly SignalProposal[]): SignalProposal | undefined {
@@ -91,7 +112,10 @@ function highestProposal(proposals: readonly SignalProposal[]): SignalProposal |
   return highest;
 }
 
-function reasonFor(workers: number, fleetWorkers: number): "ScaleUp" | "ScaleDown" | "WithinTolerance" {
+function reasonFor(
+  workers: number,
+  fleetWorkers: number,
+): "ScaleUp" | "ScaleDown" | "WithinTolerance" {
   if (workers > fleetWorkers) return "ScaleUp";
   if (workers < fleetWorkers) return "ScaleDown";
   return "WithinTolerance";

@@ -5,7 +5,10 @@ import { recommendWorkers, type Recommendation, type RecommendationInput } from 
 const NOW_MS = 1_700_000_000_000;
 
 /** A sample `ageSec` seconds before NOW_MS. */
-function sample(ageSec: number, load: { workers: number; totalSlots: number; busySlots?: number; pendingTasks?: number }): LoadRecord {
+function sample(
+  ageSec: number,
+  load: { workers: number; totalSlots: number; busySlots?: number; pendingTasks?: number },
+): LoadRecord {
   return {
     observedAtMs: NOW_MS - ageSec * 1000,
     busySlots: 0,
@@ -18,8 +21,20 @@ function sample(ageSec: number, load: { workers: number; totalSlots: number; bus
 }
 
 /** Thresholds 0.30 / 0.80, so the ratio rule aims at 0.55. */
-function input(samples: LoadRecord[], overrides: Partial<RecommendationInput> = {}): RecommendationInput {
-  return { samples, now: NOW_MS, windowSec: 60, minWorkers: 1, maxWorkers: 10, scaleUpThreshold: 0.8, scaleDownThreshold: 0.3, ...overrides };
+function input(
+  samples: LoadRecord[],
+  overrides: Partial<RecommendationInput> = {},
+): RecommendationInput {
+  return {
+    samples,
+    now: NOW_MS,
+    windowSec: 60,
+    minWorkers: 1,
+    maxWorkers: 10,
+    scaleUpThreshold: 0.8,
+    scaleDownThreshold: 0.3,
+    ...overrides,
+  };
 }
 
 interface Case {
@@ -41,8 +56,15 @@ describe("recommendWorkers", () => {
     {
       name: "keeps the count when mean utilization sits inside the band",
       input: input([sample(5, { workers: 4, totalSlots: 16, busySlots: 8 })]),
-      expected: { currentWorkers: 4, desiredWorkers: 4, utilization: 0.5, reason: "WithinThresholds", samplesUsed: 1 },
-      messageIncludes: "is within scale_down_threshold 0.30 and scale_up_threshold 0.80: keeping 4 workers",
+      expected: {
+        currentWorkers: 4,
+        desiredWorkers: 4,
+        utilization: 0.5,
+        reason: "WithinThresholds",
+        samplesUsed: 1,
+      },
+      messageIncludes:
+        "is within scale_down_threshold 0.30 and scale_up_threshold 0.80: keeping 4 workers",
     },
     {
       name: "treats a mean exactly on the up threshold as inside the band",
@@ -58,7 +80,8 @@ describe("recommendWorkers", () => {
         desiredWorkers: 7,
         utilization: 0.92,
         reason: "ScaleUp",
-        message: "mean utilization 0.92 over 1 sample (60 s) is above scale_up_threshold 0.80: 4 → 7 workers",
+        message:
+          "mean utilization 0.92 over 1 sample (60 s) is above scale_up_threshold 0.80: 4 → 7 workers",
       },
     },
     {
@@ -77,7 +100,10 @@ describe("recommendWorkers", () => {
     {
       name: "scales down by at least one worker when the ratio rounds back to the current count",
       // Band 0.50..0.52 aims at 0.51: ceil(10 × 0.49 / 0.51) = ceil(9.6) = 10, so one step down.
-      input: input([sample(5, { workers: 10, totalSlots: 100, busySlots: 49 })], { scaleDownThreshold: 0.5, scaleUpThreshold: 0.52 }),
+      input: input([sample(5, { workers: 10, totalSlots: 100, busySlots: 49 })], {
+        scaleDownThreshold: 0.5,
+        scaleUpThreshold: 0.52,
+      }),
       expected: { desiredWorkers: 9, reason: "ScaleDown" },
     },
     {
@@ -94,15 +120,21 @@ describe("recommendWorkers", () => {
     },
     {
       name: "takes the current count from the newest sample whatever the order",
-      input: input([sample(10, { workers: 5, totalSlots: 20, busySlots: 10 }), sample(40, { workers: 3, totalSlots: 12, busySlots: 6 })]),
+      input: input([
+        sample(10, { workers: 5, totalSlots: 20, busySlots: 10 }),
+        sample(40, { workers: 3, totalSlots: 12, busySlots: 6 }),
+      ]),
       expected: { currentWorkers: 5, desiredWorkers: 5, reason: "WithinThresholds" },
     },
     {
       name: "holds at max_workers and says what the load called for",
       // (16 busy + 16 pending) / 16 = 2.0; ceil(4 × 2 / 0.55) = 15
-      input: input([sample(5, { workers: 4, totalSlots: 16, busySlots: 16, pendingTasks: 16 })], { maxWorkers: 6 }),
+      input: input([sample(5, { workers: 4, totalSlots: 16, busySlots: 16, pendingTasks: 16 })], {
+        maxWorkers: 6,
+      }),
       expected: { currentWorkers: 4, desiredWorkers: 6, utilization: 2, reason: "AtMaximum" },
-      messageIncludes: "is above scale_up_threshold 0.80 and calls for 15 workers; held at max_workers 6: 4 → 6 workers",
+      messageIncludes:
+        "is above scale_up_threshold 0.80 and calls for 15 workers; held at max_workers 6: 4 → 6 workers",
     },
     {
       name: "reports AtMaximum when already at max_workers and still busy",
@@ -136,26 +168,41 @@ describe("recommendWorkers", () => {
     },
     {
       name: "starts none for waiting tasks when max_workers is 0",
-      input: input([sample(5, { workers: 0, totalSlots: 0, pendingTasks: 5 })], { minWorkers: 0, maxWorkers: 0 }),
+      input: input([sample(5, { workers: 0, totalSlots: 0, pendingTasks: 5 })], {
+        minWorkers: 0,
+        maxWorkers: 0,
+      }),
       expected: { desiredWorkers: 0, reason: "AtMaximum" },
     },
     {
       name: "leaves an empty, idle fleet empty when min_workers allows",
       input: input([sample(5, { workers: 0, totalSlots: 0 })], { minWorkers: 0 }),
-      expected: { currentWorkers: 0, desiredWorkers: 0, utilization: 0, reason: "WithinThresholds" },
+      expected: {
+        currentWorkers: 0,
+        desiredWorkers: 0,
+        utilization: 0,
+        reason: "WithinThresholds",
+      },
       messageIncludes: "no workers and no pending tasks: keeping 0 workers",
     },
     {
       name: "reports NoData and the floor before any sample arrives",
       input: input([], { minWorkers: 2 }),
-      expected: { currentWorkers: 0, desiredWorkers: 2, utilization: 0, reason: "NoData", samplesUsed: 0 },
+      expected: {
+        currentWorkers: 0,
+        desiredWorkers: 2,
+        utilization: 0,
+        reason: "NoData",
+        samplesUsed: 0,
+      },
       messageIncludes: "no load samples received yet; held at min_workers 2: 0 → 2 workers",
     },
     {
       name: "reports NoData, keeps the last known count and says how old it is when every sample is stale",
       input: input([sample(300, { workers: 4, totalSlots: 16, busySlots: 16 })]),
       expected: { currentWorkers: 4, desiredWorkers: 4, reason: "NoData", samplesUsed: 0 },
-      messageIncludes: "no load sample in the last 60 s (the newest is 300 s old): keeping 4 workers",
+      messageIncludes:
+        "no load sample in the last 60 s (the newest is 300 s old): keeping 4 workers",
     },
   ];
 
@@ -170,7 +217,10 @@ describe("recommendWorkers", () => {
 
   it("leaves samples without slots out of the mean but still counts them as used", () => {
     const result = recommendWorkers(
-      input([sample(30, { workers: 0, totalSlots: 0 }), sample(10, { workers: 2, totalSlots: 8, busySlots: 4 })]),
+      input([
+        sample(30, { workers: 0, totalSlots: 0 }),
+        sample(10, { workers: 2, totalSlots: 8, busySlots: 4 }),
+      ]),
     );
     expect(result).toMatchObject({ utilization: 0.5, samplesUsed: 2, reason: "WithinThresholds" });
   });

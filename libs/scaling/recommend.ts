@@ -6,7 +6,8 @@
 // Pure: the clock comes in as `now`, and the answer explains itself.
 import { slotUtilizationOf, type LoadRecord } from "./load-record.js";
 
-export type RecommendationReason = "NoData" | "ScaleUp" | "ScaleDown" | "WithinThresholds" | "AtMinimum" | "AtMaximum";
+export type RecommendationReason =
+  "NoData" | "ScaleUp" | "ScaleDown" | "WithinThresholds" | "AtMinimum" | "AtMaximum";
 
 /** The configured part of a recommendation (scaling.* and optimizer.window_sec). */
 export interface ScalingPolicy {
@@ -75,29 +76,57 @@ function proposeWithoutData(input: RecommendationInput): Proposal {
   };
 }
 
-function proposeFromLoad(recent: readonly LoadRecord[], latest: LoadRecord, input: RecommendationInput): Proposal {
+function proposeFromLoad(
+  recent: readonly LoadRecord[],
+  latest: LoadRecord,
+  input: RecommendationInput,
+): Proposal {
   const current = latest.workers;
   // Samples without slots (no workers then) have no utilization and stay out of the mean.
   const utilizations = recent.map(slotUtilizationOf).filter((u): u is number => u !== undefined);
-  const utilization = utilizations.length > 0 ? utilizations.reduce((sum, u) => sum + u, 0) / utilizations.length : 0;
+  const utilization =
+    utilizations.length > 0 ? utilizations.reduce((sum, u) => sum + u, 0) / utilizations.length : 0;
   const base = { currentWorkers: current, utilization, samplesUsed: recent.length };
 
   if (current === 0) {
     // The ratio rule cannot grow a fleet from nothing (0 × anything = 0): one worker is where to start.
     return latest.pendingTasks > 0
-      ? { ...base, proposedWorkers: 1, reason: "ScaleUp", finding: `no workers and ${plural(latest.pendingTasks, "pending task")}` }
-      : { ...base, proposedWorkers: 0, reason: "WithinThresholds", finding: "no workers and no pending tasks" };
+      ? {
+          ...base,
+          proposedWorkers: 1,
+          reason: "ScaleUp",
+          finding: `no workers and ${plural(latest.pendingTasks, "pending task")}`,
+        }
+      : {
+          ...base,
+          proposedWorkers: 0,
+          reason: "WithinThresholds",
+          finding: "no workers and no pending tasks",
+        };
   }
   if (utilizations.length === 0) {
-    return { ...base, proposedWorkers: current, reason: "NoData", finding: `${plural(current, "worker")} but no slots reported in ${plural(recent.length, "sample")}` };
+    return {
+      ...base,
+      proposedWorkers: current,
+      reason: "NoData",
+      finding: `${plural(current, "worker")} but no slots reported in ${plural(recent.length, "sample")}`,
+    };
   }
 
   const measured = `mean utilization ${formatRatio(utilization)} over ${plural(recent.length, "sample")} (${formatSeconds(input.windowSec)} s)`;
   if (utilization > input.scaleUpThreshold) {
-    return { ...base, ...ratioRule("up", current, utilization, input), finding: `${measured} is above scale_up_threshold ${formatRatio(input.scaleUpThreshold)}` };
+    return {
+      ...base,
+      ...ratioRule("up", current, utilization, input),
+      finding: `${measured} is above scale_up_threshold ${formatRatio(input.scaleUpThreshold)}`,
+    };
   }
   if (utilization < input.scaleDownThreshold) {
-    return { ...base, ...ratioRule("down", current, utilization, input), finding: `${measured} is below scale_down_threshold ${formatRatio(input.scaleDownThreshold)}` };
+    return {
+      ...base,
+      ...ratioRule("down", current, utilization, input),
+      finding: `${measured} is below scale_down_threshold ${formatRatio(input.scaleDownThreshold)}`,
+    };
   }
   return {
     ...base,
@@ -129,12 +158,25 @@ function ratioRule(
 function applyBounds(proposal: Proposal, input: RecommendationInput): Recommendation {
   const { currentWorkers, proposedWorkers } = proposal;
   const desiredWorkers = Math.min(input.maxWorkers, Math.max(input.minWorkers, proposedWorkers));
-  const common = { currentWorkers, desiredWorkers, utilization: proposal.utilization, samplesUsed: proposal.samplesUsed };
+  const common = {
+    currentWorkers,
+    desiredWorkers,
+    utilization: proposal.utilization,
+    samplesUsed: proposal.samplesUsed,
+  };
   if (desiredWorkers === proposedWorkers) {
-    return { ...common, reason: proposal.reason, message: `${proposal.finding}: ${change(currentWorkers, desiredWorkers)}` };
+    return {
+      ...common,
+      reason: proposal.reason,
+      message: `${proposal.finding}: ${change(currentWorkers, desiredWorkers)}`,
+    };
   }
-  const bound = desiredWorkers < proposedWorkers ? { reason: "AtMaximum", key: "max_workers" } as const : { reason: "AtMinimum", key: "min_workers" } as const;
-  const calledFor = proposedWorkers !== currentWorkers ? ` and calls for ${plural(proposedWorkers, "worker")}` : "";
+  const bound =
+    desiredWorkers < proposedWorkers
+      ? ({ reason: "AtMaximum", key: "max_workers" } as const)
+      : ({ reason: "AtMinimum", key: "min_workers" } as const);
+  const calledFor =
+    proposedWorkers !== currentWorkers ? ` and calls for ${plural(proposedWorkers, "worker")}` : "";
   return {
     ...common,
     // "No data" matters more to whoever acts on this than which bound applied.
@@ -152,7 +194,9 @@ function newestOf(samples: readonly LoadRecord[]): LoadRecord | undefined {
 }
 
 function change(current: number, desired: number): string {
-  return current === desired ? `keeping ${plural(current, "worker")}` : `${current} → ${plural(desired, "worker")}`;
+  return current === desired
+    ? `keeping ${plural(current, "worker")}`
+    : `${current} → ${plural(desired, "worker")}`;
 }
 
 function plural(count: number, noun: string): string {

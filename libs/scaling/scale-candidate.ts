@@ -11,7 +11,12 @@ export interface ScaleCandidate {
 }
 
 /** `note` says what the stage did, with its figures: "limited to 6 by 2 workers per 60 s". */
-export function adjustCandidate(candidate: ScaleCandidate, workers: number, reason: AutoscaleReason, note: string): ScaleCandidate {
+export function adjustCandidate(
+  candidate: ScaleCandidate,
+  workers: number,
+  reason: AutoscaleReason,
+  note: string,
+): ScaleCandidate {
   return { workers, reason, message: `${candidate.message}; ${note}` };
 }
 
@@ -41,5 +46,7 @@ export function formatSeconds(seconds: number): string {
 
 /** "4 → 7 workers" or "keeping 4 workers". */
 export function change(fromWorkers: number, toWorkers: number): string {
-  return fromWorkers === toWorkers ? `keeping ${plural(fromWorkers, "worker")}` : `${fromWorkers} → ${plural(toWorkers, "worker")}`;
+  return fromWorkers === toWorkers
+    ? `keeping ${plural(fromWorkers, "worker")}`
+    : `${fromWorkers} → ${plural(toWorkers, "worker")}`;
 }

@@ -8,7 +8,12 @@
 //   does not shrink as workers are added, so the count follows from it alone.
 // Either way a ratio inside 1 − down.tolerance … 1 + up.tolerance keeps the
 // ready count: small wobbles are no reason to start or stop anything.
-import type { DirectionBehavior, ScalingSignals, ScalingTargets, SignalProposal } from "./autoscale-types.js";
+import type {
+  DirectionBehavior,
+  ScalingSignals,
+  ScalingTargets,
+  SignalProposal,
+} from "./autoscale-types.js";
 import { ceilCount, formatRatio } from "./scale-candidate.js";
 
 type SignalName = keyof ScalingTargets;
@@ -32,7 +37,8 @@ const SIGNAL_RULES: readonly SignalRule[] = [
     signal: "requestRatePerWorkerPerSec",
     kind: "total",
     valueOf: (s) => s.requestRatePerSec,
-    describeValue: (value, ready) => `request rate ${value.toFixed(1)}/s${perReadyWorker(value, ready, "/s")}`,
+    describeValue: (value, ready) =>
+      `request rate ${value.toFixed(1)}/s${perReadyWorker(value, ready, "/s")}`,
     describeTarget: (target) => `target ${target.toFixed(1)}/s per worker`,
   },
   {
@@ -45,10 +51,16 @@ const SIGNAL_RULES: readonly SignalRule[] = [
 ];
 
 function perReadyWorker(value: number, readyWorkers: number, unit: string): string {
-  return readyWorkers === 0 ? " (no ready workers)" : ` (${(value / readyWorkers).toFixed(2)}${unit} per ready worker)`;
+  return readyWorkers === 0
+    ? " (no ready workers)"
+    : ` (${(value / readyWorkers).toFixed(2)}${unit} per ready worker)`;
 }
 
-function utilizationRule(signal: SignalName, label: string, valueOf: (s: ScalingSignals) => number | undefined): SignalRule {
+function utilizationRule(
+  signal: SignalName,
+  label: string,
+  valueOf: (s: ScalingSignals) => number | undefined,
+): SignalRule {
   return {
     signal,
     kind: "utilization",
@@ -87,27 +99,39 @@ export function proposeBySignal(input: ProposalInput): SignalProposal[] {
 }
 
 /** "slot utilization 0.92 is above target 0.55 (tolerance 0.10)", for the proposal that decided. */
-export function describeProposal(proposal: SignalProposal, input: Pick<ProposalInput, "readyWorkers" | "tolerances">): string {
+export function describeProposal(
+  proposal: SignalProposal,
+  input: Pick<ProposalInput, "readyWorkers" | "tolerances">,
+): string {
   const rule = SIGNAL_RULES.find((r) => r.signal === proposal.signal);
   if (!rule) return `${proposal.signal} ${proposal.value} (target ${proposal.target})`;
   const { position } = assess(rule, proposal.value, proposal.target, input);
   const tolerance = describeTolerance(input.tolerances, position);
   const measured = rule.describeValue(proposal.value, input.readyWorkers);
   const target = rule.describeTarget(proposal.target);
-  return position === "within" ? `${measured} is within ${target} (${tolerance})` : `${measured} is ${position} ${target} (${tolerance})`;
+  return position === "within"
+    ? `${measured} is within ${target} (${tolerance})`
+    : `${measured} is ${position} ${target} (${tolerance})`;
 }
 
-function assess(rule: SignalRule, value: number, target: number, input: Pick<ProposalInput, "readyWorkers" | "tolerances">): { workers: number; position: Position } {
+function assess(
+  rule: SignalRule,
+  value: number,
+  target: number,
+  input: Pick<ProposalInput, "readyWorkers" | "tolerances">,
+): { workers: number; position: Position } {
   const ready = input.readyWorkers;
   if (ready === 0) {
     // The ratio rule cannot grow a fleet from nothing (0 × anything = 0); a total still can.
-    if (rule.kind === "utilization") return { workers: 0, position: value > 0 ? "above" : "within" };
+    if (rule.kind === "utilization")
+      return { workers: 0, position: value > 0 ? "above" : "within" };
     return { workers: ceilCount(value / target), position: value > 0 ? "above" : "within" };
   }
   const ratio = rule.kind === "utilization" ? value / target : value / (target * ready);
   const position = positionOf(ratio, input.tolerances);
   if (position === "within") return { workers: ready, position };
-  const workers = rule.kind === "utilization" ? ceilCount(ready * ratio) : ceilCount(value / target);
+  const workers =
+    rule.kind === "utilization" ? ceilCount(ready * ratio) : ceilCount(value / target);
   return { workers, position };
 }
 

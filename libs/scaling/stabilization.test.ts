@@ -9,26 +9,82 @@ function records(...entries: Array<[ageSec: number, workers: number]>): Recommen
   return entries.map(([ageSec, workers]) => ({ atMs: NOW_MS - ageSec * 1000, workers }));
 }
 
-function window(fleetWorkers: number, recommendations: RecommendationRecord[], upSec = 0, downSec = 300): StabilizationInput {
-  return { fleetWorkers, nowMs: NOW_MS, up: { stabilizationSec: upSec }, down: { stabilizationSec: downSec }, recommendations };
+function window(
+  fleetWorkers: number,
+  recommendations: RecommendationRecord[],
+  upSec = 0,
+  downSec = 300,
+): StabilizationInput {
+  return {
+    fleetWorkers,
+    nowMs: NOW_MS,
+    up: { stabilizationSec: upSec },
+    down: { stabilizationSec: downSec },
+    recommendations,
+  };
 }
 
 const raw = (workers: number): ScaleCandidate => ({ workers, reason: "ScaleUp", message: "raw" });
 
 describe("stabilize", () => {
   const cases = [
-    { name: "scales up at once with an up window of 0", raw: 8, input: window(4, records([10, 2], [20, 3])), workers: 8, reason: "ScaleUp" },
-    { name: "scales up to the lowest recommendation of the up window", raw: 8, input: window(4, records([10, 6], [50, 5], [70, 2]), 60), workers: 5, reason: "ScaleUpStabilized" },
-    { name: "does not scale up while the up window holds one at or below the current count", raw: 8, input: window(4, records([10, 3]), 60), workers: 4, reason: "ScaleUpStabilized" },
-    { name: "scales down to the highest recommendation of the down window", raw: 2, input: window(10, records([100, 6], [200, 4], [301, 9])), workers: 6, reason: "ScaleDownStabilized" },
-    { name: "does not scale down while the down window holds one at or above the current count", raw: 2, input: window(10, records([299, 10])), workers: 10, reason: "ScaleDownStabilized" },
-    { name: "a record exactly one window old has left it", raw: 2, input: window(10, records([300, 10])), workers: 2, reason: "ScaleUp" },
-    { name: "keeps the current count when the raw one is the same", raw: 5, input: window(5, records([10, 9], [20, 1]), 60), workers: 5, reason: "ScaleUp" },
+    {
+      name: "scales up at once with an up window of 0",
+      raw: 8,
+      input: window(4, records([10, 2], [20, 3])),
+      workers: 8,
+      reason: "ScaleUp",
+    },
+    {
+      name: "scales up to the lowest recommendation of the up window",
+      raw: 8,
+      input: window(4, records([10, 6], [50, 5], [70, 2]), 60),
+      workers: 5,
+      reason: "ScaleUpStabilized",
+    },
+    {
+      name: "does not scale up while the up window holds one at or below the current count",
+      raw: 8,
+      input: window(4, records([10, 3]), 60),
+      workers: 4,
+      reason: "ScaleUpStabilized",
+    },
+    {
+      name: "scales down to the highest recommendation of the down window",
+      raw: 2,
+      input: window(10, records([100, 6], [200, 4], [301, 9])),
+      workers: 6,
+      reason: "ScaleDownStabilized",
+    },
+    {
+      name: "does not scale down while the down window holds one at or above the current count",
+      raw: 2,
+      input: window(10, records([299, 10])),
+      workers: 10,
+      reason: "ScaleDownStabilized",
+    },
+    {
+      name: "a record exactly one window old has left it",
+      raw: 2,
+      input: window(10, records([300, 10])),
+      workers: 2,
+      reason: "ScaleUp",
+    },
+    {
+      name: "keeps the current count when the raw one is the same",
+      raw: 5,
+      input: window(5, records([10, 9], [20, 1]), 60),
+      workers: 5,
+      reason: "ScaleUp",
+    },
   ] as const;
   for (const c of cases) {
     it(c.name, () => {
       const result = stabilize(raw(c.raw), c.input);
-      expect({ workers: result.workers, reason: result.reason }).toEqual({ workers: c.workers, reason: c.reason });
+      expect({ workers: result.workers, reason: result.reason }).toEqual({
+        workers: c.workers,
+        reason: c.reason,
+      });
     });
   }
 
@@ -46,6 +102,8 @@ describe("recordRecommendation", () => {
   });
 
   it("keeps only the current one when both windows are 0", () => {
-    expect(recordRecommendation(window(4, records([15, 3]), 0, 0), 7)).toEqual([{ atMs: NOW_MS, workers: 7 }]);
+    expect(recordRecommendation(window(4, records([15, 3]), 0, 0), 7)).toEqual([
+      { atMs: NOW_MS, workers: 7 },
+    ]);
   });
 });

@@ -32,13 +32,28 @@ export function stabilize(candidate: ScaleCandidate, input: StabilizationInput):
   const workers = Math.min(Math.max(input.fleetWorkers, lowestUp), highestDown);
   if (workers === raw) return candidate;
   return raw > input.fleetWorkers
-    ? adjustCandidate(candidate, workers, "ScaleUpStabilized", `held at ${workers} by the lowest recommendation (${lowestUp}) of the last ${formatSeconds(input.up.stabilizationSec)} s (scale_up_stabilization_sec)`)
-    : adjustCandidate(candidate, workers, "ScaleDownStabilized", `held at ${workers} by the highest recommendation (${highestDown}) of the last ${formatSeconds(input.down.stabilizationSec)} s (scale_down_stabilization_sec)`);
+    ? adjustCandidate(
+        candidate,
+        workers,
+        "ScaleUpStabilized",
+        `held at ${workers} by the lowest recommendation (${lowestUp}) of the last ${formatSeconds(input.up.stabilizationSec)} s (scale_up_stabilization_sec)`,
+      )
+    : adjustCandidate(
+        candidate,
+        workers,
+        "ScaleDownStabilized",
+        `held at ${workers} by the highest recommendation (${highestDown}) of the last ${formatSeconds(input.down.stabilizationSec)} s (scale_down_stabilization_sec)`,
+      );
 }
 
 /** The records the next call needs: those inside the longer window, plus this one. */
-export function recordRecommendation(input: StabilizationInput, rawWorkers: number): RecommendationRecord[] {
+export function recordRecommendation(
+  input: StabilizationInput,
+  rawWorkers: number,
+): RecommendationRecord[] {
   const longestWindowMs = Math.max(input.up.stabilizationSec, input.down.stabilizationSec) * 1000;
-  const kept = input.recommendations.filter((record) => record.atMs > input.nowMs - longestWindowMs);
+  const kept = input.recommendations.filter(
+    (record) => record.atMs > input.nowMs - longestWindowMs,
+  );
   return [...kept, { atMs: input.nowMs, workers: rawWorkers }];
 }

@@ -2,11 +2,22 @@
 // call (no monkey-patching instrumentation, so nothing depends on ESM loader
 // hooks and nothing costs anything when tracing is off). Traces are exported
 // over OTLP/HTTP only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
-import { context, propagation, trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
+import {
+  context,
+  propagation,
+  trace,
+  type Context,
+  type Span,
+  type Tracer,
+} from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { NodeSDK } from "@opentelemetry/sdk-node";
-import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-base";
+import {
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+} from "@opentelemetry/sdk-trace-base";
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
 
 export interface TelemetryOptions {
@@ -42,7 +53,9 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
       [ATTR_SERVICE_VERSION]: options.serviceVersion,
     }),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.sampleRatio) }),
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter(), { scheduledDelayMillis: 500 })],
+    spanProcessors: [
+      new BatchSpanProcessor(new OTLPTraceExporter(), { scheduledDelayMillis: 500 }),
+    ],
     instrumentations: [],
   });
   sdk.start();
@@ -68,7 +81,10 @@ export function traceContextOf(ctx: Context = context.active()): Record<string, 
 }
 
 /** The context a message's trace context map describes. */
-export function contextFrom(carrier: Readonly<Record<string, string>>, parent: Context = context.active()): Context {
+export function contextFrom(
+  carrier: Readonly<Record<string, string>>,
+  parent: Context = context.active(),
+): Context {
   return propagation.extract(parent, carrier);
 }
 

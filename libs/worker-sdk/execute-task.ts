@@ -21,7 +21,9 @@ export interface ExecuteTaskOptions {
 /** Error messages are cut to this many characters so one result stays small. */
 export const MAX_ERROR_CHARS = 4096;
 
-type Settled = { readonly kind: "settled"; readonly ok: true; readonly output: unknown } | { readonly kind: "settled"; readonly ok: false; readonly error: unknown };
+type Settled =
+  | { readonly kind: "settled"; readonly ok: true; readonly output: unknown }
+  | { readonly kind: "settled"; readonly ok: false; readonly error: unknown };
 
 export async function executeTask(options: ExecuteTaskOptions): Promise<TaskOutcome> {
   const now = options.now ?? (() => performance.now());
@@ -51,11 +53,18 @@ export async function executeTask(options: ExecuteTaskOptions): Promise<TaskOutc
       }
       case "aborted": {
         controller.abort(first.reason);
-        if (first.reason instanceof TaskCancelledError) return { kind: "cancelled", error: first.reason.message, durationMs: elapsedMs() };
-        return { kind: "failed", error: `aborted: ${messageOf(first.reason)}`, durationMs: elapsedMs() };
+        if (first.reason instanceof TaskCancelledError)
+          return { kind: "cancelled", error: first.reason.message, durationMs: elapsedMs() };
+        return {
+          kind: "failed",
+          error: `aborted: ${messageOf(first.reason)}`,
+          durationMs: elapsedMs(),
+        };
       }
       case "settled":
-        return first.ok ? succeeded(first.output, elapsedMs(), options.maxOutputBytes) : failed(first.error, elapsedMs());
+        return first.ok
+          ? succeeded(first.output, elapsedMs(), options.maxOutputBytes)
+          : failed(first.error, elapsedMs());
       default: {
         const unhandled: never = first;
         return unhandled;
@@ -79,11 +88,19 @@ function callHandler(handler: TaskHandler, task: WorkerTask): Promise<Settled> {
   }
 }
 
-function succeeded(output: unknown, durationMs: number, maxOutputBytes: number | undefined): TaskOutcome {
+function succeeded(
+  output: unknown,
+  durationMs: number,
+  maxOutputBytes: number | undefined,
+): TaskOutcome {
   const bytes = outputBytes(output);
   if (typeof bytes === "string") return { kind: "failed", error: bytes, durationMs };
   if (maxOutputBytes !== undefined && bytes.byteLength > maxOutputBytes) {
-    return { kind: "failed", error: `output of ${bytes.byteLength} bytes exceeds the limit of ${maxOutputBytes} bytes`, durationMs };
+    return {
+      kind: "failed",
+      error: `output of ${bytes.byteLength} bytes exceeds the limit of ${maxOutputBytes} bytes`,
+      durationMs,
+    };
   }
   return { kind: "succeeded", output: bytes, durationMs };
 }
@@ -107,7 +124,8 @@ function describeType(value: unknown): string {
 
 export function messageOf(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
-  const message = text.length > 0 ? text : error instanceof Error ? error.name : "failed without a message";
+  const message =
+    text.length > 0 ? text : error instanceof Error ? error.name : "failed without a message";
   return message.length > MAX_ERROR_CHARS ? `${message.slice(0, MAX_ERROR_CHARS - 1)}…` : message;
 }
 

@@ -1,5 +1,12 @@
 // What a TypeScript program embeds to be a scalemesh worker.
-export { createWorker, outputLimitBytes, type DrainOptions, type RegisteredEvent, type Worker, type WorkerOptions } from "./worker.js";
+export {
+  createWorker,
+  outputLimitBytes,
+  type DrainOptions,
+  type RegisteredEvent,
+  type Worker,
+  type WorkerOptions,
+} from "./worker.js";
 export type { TaskHandler, TaskOutcome, TaskOutcomeKind, TaskOutput, WorkerTask } from "./task.js";
 export { TASK_OUTCOME_KINDS, TaskCancelledError } from "./task.js";
 export type { TaskReport } from "./task-runner.js";

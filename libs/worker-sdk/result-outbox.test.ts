@@ -1,11 +1,22 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { createResultOutbox } from "./result-outbox.js";
-import { heartbeatMessage, resultOf, taskResultMessage, type SessionRequest } from "./session-messages.js";
+import {
+  heartbeatMessage,
+  resultOf,
+  taskResultMessage,
+  type SessionRequest,
+} from "./session-messages.js";
 
 const silent = pino({ level: "silent" });
 const result = (taskId: string, attempt = 1, error = "", outputBytes = 0): SessionRequest =>
-  taskResultMessage({ taskId, attempt, succeeded: error === "", error, output: new Uint8Array(outputBytes) });
+  taskResultMessage({
+    taskId,
+    attempt,
+    succeeded: error === "",
+    error,
+    output: new Uint8Array(outputBytes),
+  });
 const bounds = { maxResults: 10, maxBytes: 1000 };
 
 type Step =
@@ -28,7 +39,11 @@ function heldAfter(steps: readonly Step[], limits: Partial<typeof bounds> = {}):
 
 describe("result outbox", () => {
   it.each<{ name: string; steps: Step[]; limits?: Partial<typeof bounds>; expected: string[] }>([
-    { name: "holds results oldest first until acked", steps: [{ add: result("a") }, { add: result("b") }], expected: ["a#1", "b#1"] },
+    {
+      name: "holds results oldest first until acked",
+      steps: [{ add: result("a") }, { add: result("b") }],
+      expected: ["a#1", "b#1"],
+    },
     {
       name: "an ack forgets that result only",
       steps: [{ add: result("a") }, { add: result("b") }, { ack: ["a", 1], isHeld: true }],
@@ -39,14 +54,30 @@ describe("result outbox", () => {
       steps: [{ add: result("a", 2) }, { ack: ["a", 1], isHeld: false }],
       expected: ["a#2"],
     },
-    { name: "an ack for an unknown task changes nothing", steps: [{ add: result("a") }, { ack: ["z", 1], isHeld: false }], expected: ["a#1"] },
-    { name: "a second ack finds nothing", steps: [{ add: result("a") }, { ack: ["a", 1], isHeld: true }, { ack: ["a", 1], isHeld: false }], expected: [] },
+    {
+      name: "an ack for an unknown task changes nothing",
+      steps: [{ add: result("a") }, { ack: ["z", 1], isHeld: false }],
+      expected: ["a#1"],
+    },
+    {
+      name: "a second ack finds nothing",
+      steps: [
+        { add: result("a") },
+        { ack: ["a", 1], isHeld: true },
+        { ack: ["a", 1], isHeld: false },
+      ],
+      expected: [],
+    },
     {
       name: "a newer result of the same attempt replaces the held one and counts as newest",
       steps: [{ add: result("a", 1, "old") }, { add: result("b") }, { add: result("a", 1, "new") }],
       expected: ["b#1", "a#1(new)"],
     },
-    { name: "two attempts of a task are held apart", steps: [{ add: result("a", 1) }, { add: result("a", 2) }], expected: ["a#1", "a#2"] },
+    {
+      name: "two attempts of a task are held apart",
+      steps: [{ add: result("a", 1) }, { add: result("a", 2) }],
+      expected: ["a#1", "a#2"],
+    },
     {
       name: "past maxResults the oldest is dropped",
       steps: [{ add: result("a") }, { add: result("b") }, { add: result("c") }],
@@ -55,24 +86,45 @@ describe("result outbox", () => {
     },
     {
       name: "past maxBytes of outputs the oldest is dropped",
-      steps: [{ add: result("a", 1, "", 400) }, { add: result("b", 1, "", 400) }, { add: result("c", 1, "", 400) }],
+      steps: [
+        { add: result("a", 1, "", 400) },
+        { add: result("b", 1, "", 400) },
+        { add: result("c", 1, "", 400) },
+      ],
       limits: { maxBytes: 1000 },
       expected: ["b#1", "c#1"],
     },
     {
       name: "an acked result frees its bytes",
-      steps: [{ add: result("a", 1, "", 600) }, { ack: ["a", 1], isHeld: true }, { add: result("b", 1, "", 600) }, { add: result("c", 1, "", 300) }],
+      steps: [
+        { add: result("a", 1, "", 600) },
+        { ack: ["a", 1], isHeld: true },
+        { add: result("b", 1, "", 600) },
+        { add: result("c", 1, "", 300) },
+      ],
       limits: { maxBytes: 1000 },
       expected: ["b#1", "c#1"],
     },
     {
       name: "a replaced result frees its bytes",
-      steps: [{ add: result("a", 1, "", 600) }, { add: result("a", 1, "", 100) }, { add: result("b", 1, "", 800) }],
+      steps: [
+        { add: result("a", 1, "", 600) },
+        { add: result("a", 1, "", 100) },
+        { add: result("b", 1, "", 800) },
+      ],
       limits: { maxBytes: 1000 },
       expected: ["a#1", "b#1"],
     },
-    { name: "the newest result is kept even when it alone is over maxBytes", steps: [{ add: result("a", 1, "", 10) }, { add: result("huge", 1, "", 5000) }], expected: ["huge#1"] },
-    { name: "anything but a result is not held", steps: [{ add: heartbeatMessage({ freeSlots: 1 }) }], expected: [] },
+    {
+      name: "the newest result is kept even when it alone is over maxBytes",
+      steps: [{ add: result("a", 1, "", 10) }, { add: result("huge", 1, "", 5000) }],
+      expected: ["huge#1"],
+    },
+    {
+      name: "anything but a result is not held",
+      steps: [{ add: heartbeatMessage({ freeSlots: 1 }) }],
+      expected: [],
+    },
   ])("$name", ({ steps, limits, expected }) => {
     expect(heldAfter(steps, limits)).toEqual(expected);
   });
@@ -86,7 +138,10 @@ describe("result outbox", () => {
 
   it("logs a dropped result that never went out as an error, and one the coordinator never acked as a warning once", () => {
     const lines: Array<{ level: number; msg: string }> = [];
-    const logger = pino({ level: "debug" }, { write: (line: string) => lines.push(JSON.parse(line) as { level: number; msg: string }) });
+    const logger = pino(
+      { level: "debug" },
+      { write: (line: string) => lines.push(JSON.parse(line) as { level: number; msg: string }) },
+    );
     const outbox = createResultOutbox({ ...bounds, maxResults: 1, logger });
     const send = (message: SessionRequest): void => {
       outbox.add(message);
@@ -97,7 +152,11 @@ describe("result outbox", () => {
     send(result("sent-2"));
     send(result("sent-3"));
     const levels = { 20: "debug", 40: "warn", 50: "error" } as const;
-    expect(lines.map((line) => levels[line.level as keyof typeof levels])).toEqual(["error", "warn", "debug"]);
+    expect(lines.map((line) => levels[line.level as keyof typeof levels])).toEqual([
+      "error",
+      "warn",
+      "debug",
+    ]);
     expect(lines[0]?.msg).toMatch(/before it was ever sent/);
     expect(lines[1]?.msg).toMatch(/never acknowledged/);
   });

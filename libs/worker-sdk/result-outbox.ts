@@ -64,19 +64,31 @@ export function createResultOutbox(options: ResultOutboxOptions): ResultOutbox {
     return true;
   };
 
-  const isOverBounds = (): boolean => held.size > options.maxResults || (held.size > 1 && heldBytes > options.maxBytes);
+  const isOverBounds = (): boolean =>
+    held.size > options.maxResults || (held.size > 1 && heldBytes > options.maxBytes);
 
   const dropOldest = (): void => {
     const oldest = held.entries().next();
     if (oldest.done) return;
     const [key, result] = oldest.value;
     forget(key);
-    const fields = { taskId: result.taskId, maxResults: options.maxResults, maxBytes: options.maxBytes, heldBytes };
+    const fields = {
+      taskId: result.taskId,
+      maxResults: options.maxResults,
+      maxBytes: options.maxBytes,
+      heldBytes,
+    };
     if (!result.isSent) {
-      options.logger.error(fields, "result outbox full; dropped the oldest result before it was ever sent (the coordinator will retry the task)");
+      options.logger.error(
+        fields,
+        "result outbox full; dropped the oldest result before it was ever sent (the coordinator will retry the task)",
+      );
     } else if (!hasWarnedOfUnackedDrop) {
       hasWarnedOfUnackedDrop = true;
-      options.logger.warn(fields, "result outbox full of results the coordinator never acknowledged (an older coordinator does not ack); dropping the oldest from now on");
+      options.logger.warn(
+        fields,
+        "result outbox full of results the coordinator never acknowledged (an older coordinator does not ack); dropping the oldest from now on",
+      );
     } else {
       options.logger.debug(fields, "result outbox full; dropped the oldest unacknowledged result");
     }

@@ -5,7 +5,13 @@
 // each one until the coordinator acks it, whichever session carried it.
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
-import type { Assignment, Coordinator, Registered, ResultAck, TaskCancellation } from "../contracts/index.js";
+import type {
+  Assignment,
+  Coordinator,
+  Registered,
+  ResultAck,
+  TaskCancellation,
+} from "../contracts/index.js";
 import { createAsyncQueue } from "../rpc/async-queue.js";
 import type { RpcClient } from "../rpc/client.js";
 import { messageOf } from "./execute-task.js";
@@ -95,23 +101,31 @@ export function openSession(options: SessionOptions): Session {
     cancelTimer ??= setTimeout(() => abort.abort(new Error(reason)), END_GRACE_MS);
   };
 
-  const registerTimer = setTimeout(() => end(`no Registered from the coordinator within ${options.registerTimeoutMs} ms`), options.registerTimeoutMs);
+  const registerTimer = setTimeout(
+    () => end(`no Registered from the coordinator within ${options.registerTimeoutMs} ms`),
+    options.registerTimeoutMs,
+  );
 
   const onRegistered = (registered: Registered): void => {
     clearTimeout(registerTimer);
     isRegistered = true;
     const intervalMs = registered.heartbeatInterval ? durationMs(registered.heartbeatInterval) : 0;
     clearInterval(heartbeatTimer);
-    heartbeatTimer = setInterval(() => {
-      if (queue.size < MAX_QUEUED_MESSAGES_FOR_HEARTBEAT) send(options.heartbeat());
-    }, Math.max(10, intervalMs > 0 ? intervalMs : DEFAULT_HEARTBEAT_INTERVAL_MS));
+    heartbeatTimer = setInterval(
+      () => {
+        if (queue.size < MAX_QUEUED_MESSAGES_FOR_HEARTBEAT) send(options.heartbeat());
+      },
+      Math.max(10, intervalMs > 0 ? intervalMs : DEFAULT_HEARTBEAT_INTERVAL_MS),
+    );
     options.onRegistered(registered);
   };
 
   const receive = async (): Promise<SessionEnd> => {
     try {
       send(options.register);
-      for await (const response of options.client.workerSession(outgoing(), { signal: abort.signal })) {
+      for await (const response of options.client.workerSession(outgoing(), {
+        signal: abort.signal,
+      })) {
         const message = response.message;
         switch (message.case) {
           case "registered":
@@ -133,14 +147,26 @@ export function openSession(options: SessionOptions): Session {
             break;
           default: {
             const unhandled: never = message;
-            options.logger.warn({ message: unhandled }, "unknown message from the coordinator; ignored");
+            options.logger.warn(
+              { message: unhandled },
+              "unknown message from the coordinator; ignored",
+            );
           }
         }
       }
-      if (isClosedByWorker && cancelReason === undefined) return { wasRegistered: isRegistered, isClosedByWorker };
-      return { wasRegistered: isRegistered, isClosedByWorker, error: cancelReason ?? "the coordinator ended the session" };
+      if (isClosedByWorker && cancelReason === undefined)
+        return { wasRegistered: isRegistered, isClosedByWorker };
+      return {
+        wasRegistered: isRegistered,
+        isClosedByWorker,
+        error: cancelReason ?? "the coordinator ended the session",
+      };
     } catch (error) {
-      return { wasRegistered: isRegistered, isClosedByWorker: false, error: cancelReason ?? messageOf(error) };
+      return {
+        wasRegistered: isRegistered,
+        isClosedByWorker: false,
+        error: cancelReason ?? messageOf(error),
+      };
     } finally {
       isOver = true;
       isRegistered = false;

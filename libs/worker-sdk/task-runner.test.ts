@@ -59,7 +59,11 @@ describe("task runner tracing", () => {
 });
 
 describe("task runner cancellation", () => {
-  const start = (): { runner: ReturnType<typeof createTaskRunner>; sent: SessionRequest[]; reports: TaskReport[] } => {
+  const start = (): {
+    runner: ReturnType<typeof createTaskRunner>;
+    sent: SessionRequest[];
+    reports: TaskReport[];
+  } => {
     const sent: SessionRequest[] = [];
     const reports: TaskReport[] = [];
     const runner = createTaskRunner({
@@ -78,7 +82,12 @@ describe("task runner cancellation", () => {
     const { runner, sent, reports } = start();
     expect(runner.cancel("t", 2, "operator")).toBe(true);
     await runner.whenIdle();
-    expect(sent.map(resultOf).find((r) => r !== undefined)).toMatchObject({ taskId: "t", attempt: 2, succeeded: false, error: "cancelled: operator" });
+    expect(sent.map(resultOf).find((r) => r !== undefined)).toMatchObject({
+      taskId: "t",
+      attempt: 2,
+      succeeded: false,
+      error: "cancelled: operator",
+    });
     expect(reports.map((report) => report.outcome.kind)).toEqual(["cancelled"]);
     expect(runner.runningCount).toBe(0);
   });

@@ -10,7 +10,11 @@ import type { Logger } from "pino";
 import { TaskSpecSchema, type Assignment } from "../contracts/index.js";
 import { contextFrom, inSpan, traceContextOf } from "../telemetry/tracing.js";
 import { executeTask } from "./execute-task.js";
-import { runningUpdateMessage, taskResultMessage, type SessionRequest } from "./session-messages.js";
+import {
+  runningUpdateMessage,
+  taskResultMessage,
+  type SessionRequest,
+} from "./session-messages.js";
 import { TaskCancelledError, type TaskHandler, type TaskOutcome } from "./task.js";
 
 export const NO_FREE_SLOT = "no free slot";
@@ -83,8 +87,15 @@ export function createTaskRunner(options: TaskRunnerOptions): TaskRunner {
   };
 
   const refuse = (assignment: Assignment, reason: string): void => {
-    options.logger.warn({ taskId: assignment.taskId, attempt: assignment.attempt, reason }, "assignment refused");
-    const report = { taskId: assignment.taskId, attempt: assignment.attempt, outcome: { kind: "rejected", error: reason, durationMs: 0 } } as const;
+    options.logger.warn(
+      { taskId: assignment.taskId, attempt: assignment.attempt, reason },
+      "assignment refused",
+    );
+    const report = {
+      taskId: assignment.taskId,
+      attempt: assignment.attempt,
+      outcome: { kind: "rejected", error: reason, durationMs: 0 },
+    } as const;
     finish(report, traceContextOf(contextFrom(assignment.traceContext)));
   };
 
@@ -95,23 +106,40 @@ export function createTaskRunner(options: TaskRunnerOptions): TaskRunner {
     const specTimeoutMs = spec.timeout ? durationMs(spec.timeout) : 0;
     const timeoutMs = specTimeoutMs > 0 ? specTimeoutMs : options.defaultTimeoutMs;
     let traceContext: Record<string, string> = {};
-    const attributes = { "scalemesh.task_id": taskId, "scalemesh.attempt": attempt, "scalemesh.task_type": spec.taskType };
-    const outcome = await inSpan("task.run", { parent: contextFrom(assignment.traceContext), attributes }, async (span) => {
-      traceContext = traceContextOf();
-      options.send(runningUpdateMessage(taskId, attempt));
-      log.debug({ timeoutMs }, "task started");
-      const result = await executeTask({
-        handler: options.handler,
-        task: { taskId, attempt, payload: spec.payload, spec },
-        timeoutMs,
-        signal,
-        maxOutputBytes: options.maxOutputBytes,
-      });
-      if (result.kind !== "succeeded") span?.setStatus({ code: SpanStatusCode.ERROR, message: result.error });
-      return result;
-    });
-    if (outcome.kind === "succeeded") log.info({ durationMs: Math.round(outcome.durationMs), outputBytes: outcome.output.byteLength }, "task succeeded");
-    else log.warn({ durationMs: Math.round(outcome.durationMs), outcome: outcome.kind, error: outcome.error }, "task failed");
+    const attributes = {
+      "scalemesh.task_id": taskId,
+      "scalemesh.attempt": attempt,
+      "scalemesh.task_type": spec.taskType,
+    };
+    const outcome = await inSpan(
+      "task.run",
+      { parent: contextFrom(assignment.traceContext), attributes },
+      async (span) => {
+        traceContext = traceContextOf();
+        options.send(runningUpdateMessage(taskId, attempt));
+        log.debug({ timeoutMs }, "task started");
+        const result = await executeTask({
+          handler: options.handler,
+          task: { taskId, attempt, payload: spec.payload, spec },
+          timeoutMs,
+          signal,
+          maxOutputBytes: options.maxOutputBytes,
+        });
+        if (result.kind !== "succeeded")
+          span?.setStatus({ code: SpanStatusCode.ERROR, message: result.error });
+        return result;
+      },
+    );
+    if (outcome.kind === "succeeded")
+      log.info(
+        { durationMs: Math.round(outcome.durationMs), outputBytes: outcome.output.byteLength },
+        "task succeeded",
+      );
+    else
+      log.warn(
+        { durationMs: Math.round(outcome.durationMs), outcome: outcome.kind, error: outcome.error },
+        "task failed",
+      );
     finish({ taskId, attempt, outcome }, traceContext);
   };
 
@@ -126,7 +154,10 @@ export function createTaskRunner(options: TaskRunnerOptions): TaskRunner {
       if (running.has(assignment.taskId)) {
         // The coordinator re-sent a task this worker still runs (it listed it
         // in running_task_ids after a reconnect): the running one will report.
-        options.logger.warn({ taskId: assignment.taskId, attempt: assignment.attempt }, "assignment for a task already running here; ignored");
+        options.logger.warn(
+          { taskId: assignment.taskId, attempt: assignment.attempt },
+          "assignment for a task already running here; ignored",
+        );
         return;
       }
       if (!isTakingTasks) return refuse(assignment, WORKER_DRAINING);
@@ -134,7 +165,12 @@ export function createTaskRunner(options: TaskRunnerOptions): TaskRunner {
       const controller = new AbortController();
       running.set(assignment.taskId, { attempt: assignment.attempt, controller });
       run(assignment, controller.signal)
-        .catch((error: unknown) => options.logger.error({ err: error, taskId: assignment.taskId }, "task bookkeeping failed"))
+        .catch((error: unknown) =>
+          options.logger.error(
+            { err: error, taskId: assignment.taskId },
+            "task bookkeeping failed",
+          ),
+        )
         .finally(() => settle(assignment.taskId));
     },
     runningTaskIds: () => [...running.keys()],
@@ -157,7 +193,10 @@ export function createTaskRunner(options: TaskRunnerOptions): TaskRunner {
     cancel(taskId, attempt, reason) {
       const task = running.get(taskId);
       if (!task || task.attempt !== attempt) {
-        options.logger.debug({ taskId, attempt, runningAttempt: task?.attempt, reason }, "cancellation for an attempt not running here; ignored");
+        options.logger.debug(
+          { taskId, attempt, runningAttempt: task?.attempt, reason },
+          "cancellation for an attempt not running here; ignored",
+        );
         return false;
       }
       options.logger.info({ taskId, attempt, reason }, "task cancelled by the coordinator");

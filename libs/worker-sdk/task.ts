@@ -33,7 +33,13 @@ export type TaskOutcome =
 
 export type TaskOutcomeKind = TaskOutcome["kind"];
 
-export const TASK_OUTCOME_KINDS: readonly TaskOutcomeKind[] = ["succeeded", "failed", "timed_out", "cancelled", "rejected"];
+export const TASK_OUTCOME_KINDS: readonly TaskOutcomeKind[] = [
+  "succeeded",
+  "failed",
+  "timed_out",
+  "cancelled",
+  "rejected",
+];
 
 /**
  * The abort reason of a task the coordinator cancelled, so executeTask (and a

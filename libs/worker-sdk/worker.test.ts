@@ -5,7 +5,11 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TaskState, type TaskResult, type WorkerSessionRequest } from "../contracts/index.js";
 import { createWorker, type Worker, type WorkerOptions } from "./worker.js";
 import { NO_FREE_SLOT, WORKER_DRAINING, type TaskReport } from "./task-runner.js";
-import { startFakeCoordinator, type FakeCoordinator, type FakeCoordinatorOptions } from "./testing/fake-coordinator.js";
+import {
+  startFakeCoordinator,
+  type FakeCoordinator,
+  type FakeCoordinatorOptions,
+} from "./testing/fake-coordinator.js";
 import { TaskCancelledError, type TaskHandler } from "./task.js";
 
 const silent = pino({ level: "silent" });
@@ -14,12 +18,20 @@ const payloadOf = (value: string): Uint8Array => new TextEncoder().encode(value)
 
 const isRegister = (m: WorkerSessionRequest): boolean => m.message.case === "register";
 const isHeartbeat = (m: WorkerSessionRequest): boolean => m.message.case === "heartbeat";
-const isResultFor = (taskId: string) => (m: WorkerSessionRequest): boolean => m.message.case === "taskResult" && m.message.value.taskId === taskId;
-const isRunningUpdateFor = (taskId: string) => (m: WorkerSessionRequest): boolean =>
-  m.message.case === "taskUpdate" && m.message.value.taskId === taskId && m.message.value.state === TaskState.RUNNING;
+const isResultFor =
+  (taskId: string) =>
+  (m: WorkerSessionRequest): boolean =>
+    m.message.case === "taskResult" && m.message.value.taskId === taskId;
+const isRunningUpdateFor =
+  (taskId: string) =>
+  (m: WorkerSessionRequest): boolean =>
+    m.message.case === "taskUpdate" &&
+    m.message.value.taskId === taskId &&
+    m.message.value.state === TaskState.RUNNING;
 
 function resultIn(message: WorkerSessionRequest): TaskResult {
-  if (message.message.case !== "taskResult") throw new Error(`expected a task result, got ${message.message.case}`);
+  if (message.message.case !== "taskResult")
+    throw new Error(`expected a task result, got ${message.message.case}`);
   return message.message.value;
 }
 
@@ -78,7 +90,8 @@ describe("createWorker against a fake coordinator", () => {
   };
 
   const runningTaskIdsIn = (message: WorkerSessionRequest | undefined): string[] => {
-    if (message?.message.case !== "register") throw new Error(`expected a register, got ${message?.message.case}`);
+    if (message?.message.case !== "register")
+      throw new Error(`expected a register, got ${message?.message.case}`);
     return message.message.value.runningTaskIds;
   };
 
@@ -116,7 +129,11 @@ describe("createWorker against a fake coordinator", () => {
     startWorker();
     await coordinator.waitFor(isRegister);
     await waitConnected();
-    coordinator.assign({ taskId: "t1", attempt: 1, task: { taskId: "t1", payload: payloadOf("hi") } });
+    coordinator.assign({
+      taskId: "t1",
+      attempt: 1,
+      task: { taskId: "t1", payload: payloadOf("hi") },
+    });
     await coordinator.waitFor(isRunningUpdateFor("t1"));
     const result = resultIn(await coordinator.waitFor(isResultFor("t1")));
     expect(result).toMatchObject({ taskId: "t1", attempt: 1, succeeded: true, error: "" });
@@ -127,7 +144,11 @@ describe("createWorker against a fake coordinator", () => {
   it("answers an assignment beyond its slots at once with a failed result naming no free slot", async () => {
     startWorker({ slots: 1 });
     await waitConnected();
-    coordinator.assign({ taskId: "long", attempt: 1, task: { payload: payloadOf('{"sleepMs":300}') } });
+    coordinator.assign({
+      taskId: "long",
+      attempt: 1,
+      task: { payload: payloadOf('{"sleepMs":300}') },
+    });
     await coordinator.waitFor(isRunningUpdateFor("long"));
     coordinator.assign({ taskId: "extra", attempt: 1, task: { payload: payloadOf("x") } });
     const refused = resultIn(await coordinator.waitFor(isResultFor("extra")));
@@ -172,7 +193,11 @@ describe("createWorker against a fake coordinator", () => {
     await coordinator.waitFor(isRunningUpdateFor("doomed"));
     coordinator.cancel({ taskId: "doomed", attempt: 3, reason: "operator asked" });
     const result = resultIn(await coordinator.waitFor(isResultFor("doomed")));
-    expect(result).toMatchObject({ attempt: 3, succeeded: false, error: "cancelled: operator asked" });
+    expect(result).toMatchObject({
+      attempt: 3,
+      succeeded: false,
+      error: "cancelled: operator asked",
+    });
     expect(abortReason).toBeInstanceOf(TaskCancelledError);
     expect(reports.map((report) => report.outcome.kind)).toEqual(["cancelled"]);
     expect(worker?.runningCount).toBe(0);
@@ -184,7 +209,11 @@ describe("createWorker against a fake coordinator", () => {
   ])("ignores a cancellation for $name", async ({ cancellation }) => {
     startWorker();
     await waitConnected();
-    coordinator.assign({ taskId: "kept", attempt: 2, task: { payload: payloadOf('{"sleepMs":200}') } });
+    coordinator.assign({
+      taskId: "kept",
+      attempt: 2,
+      task: { payload: payloadOf('{"sleepMs":200}') },
+    });
     await coordinator.waitFor(isRunningUpdateFor("kept"));
     coordinator.cancel({ ...cancellation, reason: "not this one" });
     const result = resultIn(await coordinator.waitFor(isResultFor("kept")));
@@ -212,12 +241,16 @@ describe("createWorker against a fake coordinator", () => {
     for (let session = 2; session <= 3; session += 1) {
       const registerAt = await reconnect();
       expect(runningTaskIdsIn(coordinator.received[registerAt])).toEqual(["unacked"]);
-      const resent = await coordinator.waitFor(isResultFor("unacked"), { fromIndex: registerAt + 1 });
+      const resent = await coordinator.waitFor(isResultFor("unacked"), {
+        fromIndex: registerAt + 1,
+      });
       expect(resultIn(resent)).toEqual(first);
       // Sent first, before any heartbeat of the new session.
       const firstHeartbeat = await coordinator.waitFor(isHeartbeat, { fromIndex: registerAt + 1 });
       expect(coordinator.received.indexOf(resent)).toBeGreaterThan(registerAt);
-      expect(coordinator.received.indexOf(resent)).toBeLessThan(coordinator.received.indexOf(firstHeartbeat));
+      expect(coordinator.received.indexOf(resent)).toBeLessThan(
+        coordinator.received.indexOf(firstHeartbeat),
+      );
     }
 
     coordinator.ack({ taskId: "unacked", attempt: 1 });
@@ -239,16 +272,25 @@ describe("createWorker against a fake coordinator", () => {
     coordinator.ack({ taskId: "twice", attempt: 1 });
     const registerAt = await reconnect();
     expect(runningTaskIdsIn(coordinator.received[registerAt])).toEqual(["twice"]);
-    expect(resultIn(await coordinator.waitFor(isResultFor("twice"), { fromIndex: registerAt + 1 })).attempt).toBe(2);
+    expect(
+      resultIn(await coordinator.waitFor(isResultFor("twice"), { fromIndex: registerAt + 1 }))
+        .attempt,
+    ).toBe(2);
   });
 
   it("reconnects with the same id, lists its running task, and sends the result after registering again", async () => {
     startWorker();
     await waitConnected();
-    coordinator.assign({ taskId: "survivor", attempt: 1, task: { payload: payloadOf('{"sleepMs":400}') } });
+    coordinator.assign({
+      taskId: "survivor",
+      attempt: 1,
+      task: { payload: payloadOf('{"sleepMs":400}') },
+    });
     await coordinator.waitFor(isRunningUpdateFor("survivor"));
     coordinator.breakSessions();
-    const secondRegister = await coordinator.waitFor(isRegister, { fromIndex: coordinator.received.findIndex(isRunningUpdateFor("survivor")) });
+    const secondRegister = await coordinator.waitFor(isRegister, {
+      fromIndex: coordinator.received.findIndex(isRunningUpdateFor("survivor")),
+    });
     if (secondRegister.message.case !== "register") throw new Error("unreachable");
     expect(secondRegister.message.value.worker?.workerId).toBe("w-test");
     expect(secondRegister.message.value.runningTaskIds).toEqual(["survivor"]);
@@ -261,11 +303,18 @@ describe("createWorker against a fake coordinator", () => {
     const port = coordinator.port;
     startWorker({ reconnect: { initialMs: 300, maxMs: 300 } });
     await waitConnected();
-    coordinator.assign({ taskId: "offline", attempt: 1, task: { payload: payloadOf('{"sleepMs":100}') } });
+    coordinator.assign({
+      taskId: "offline",
+      attempt: 1,
+      task: { payload: payloadOf('{"sleepMs":100}') },
+    });
     await coordinator.waitFor(isRunningUpdateFor("offline"));
     await coordinator.stop();
     // The task finishes while no coordinator listens; a new one comes up on the same port.
-    await eventually(() => worker?.runningCount === 0 && !worker.isConnected, "the task to finish while disconnected");
+    await eventually(
+      () => worker?.runningCount === 0 && !worker.isConnected,
+      "the task to finish while disconnected",
+    );
     coordinator = await startFakeCoordinator({ heartbeatIntervalMs: 50, port });
     const register = await coordinator.waitFor(isRegister, { timeoutMs: 8000 });
     if (register.message.case !== "register") throw new Error("unreachable");
@@ -279,7 +328,11 @@ describe("createWorker against a fake coordinator", () => {
   it("drains: refuses new work, finishes the running task, reports it, closes the session", async () => {
     const current = startWorker();
     await waitConnected();
-    coordinator.assign({ taskId: "last", attempt: 1, task: { payload: payloadOf('{"sleepMs":200}') } });
+    coordinator.assign({
+      taskId: "last",
+      attempt: 1,
+      task: { payload: payloadOf('{"sleepMs":200}') },
+    });
     await coordinator.waitFor(isRunningUpdateFor("last"));
     const drained = current.drain({ flushTimeoutMs: 2000 });
     expect(current.isDraining).toBe(true);
@@ -293,14 +346,20 @@ describe("createWorker against a fake coordinator", () => {
     expect(current.runningCount).toBe(0);
     expect(coordinator.sessionCount).toBe(1);
     const lastHeartbeat = coordinator.received.filter(isHeartbeat).at(-1);
-    expect(lastHeartbeat?.message.case === "heartbeat" && lastHeartbeat.message.value).toMatchObject({ draining: true, freeSlots: 0, runningTaskIds: [] });
+    expect(
+      lastHeartbeat?.message.case === "heartbeat" && lastHeartbeat.message.value,
+    ).toMatchObject({ draining: true, freeSlots: 0, runningTaskIds: [] });
   });
 
   it("drains only once the coordinator acked the last result, not when it was written", async () => {
     await useCoordinator({ ackResults: false });
     const current = startWorker();
     await waitConnected();
-    coordinator.assign({ taskId: "last", attempt: 1, task: { payload: payloadOf('{"sleepMs":50}') } });
+    coordinator.assign({
+      taskId: "last",
+      attempt: 1,
+      task: { payload: payloadOf('{"sleepMs":50}') },
+    });
     await coordinator.waitFor(isRunningUpdateFor("last"));
     let isDrained = false;
     const drained = current.drain({ flushTimeoutMs: 5000 }).then(() => {
@@ -331,9 +390,14 @@ describe("createWorker against a fake coordinator", () => {
     expect(current.isConnected).toBe(false);
   });
 
-  const waitConnected = (): Promise<void> => eventually(() => worker?.isConnected === true, "the worker to register");
+  const waitConnected = (): Promise<void> =>
+    eventually(() => worker?.isConnected === true, "the worker to register");
 
-  async function eventually(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  async function eventually(
+    condition: () => boolean,
+    what: string,
+    timeoutMs = 5000,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!condition()) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -350,11 +414,17 @@ describe("createWorker options", () => {
   });
 
   it("refuses fewer than one slot", () => {
-    expect(() => createWorker({ ...base, coordinator: "static://127.0.0.1:1", slots: 0 })).toThrow(/^slots: /);
+    expect(() => createWorker({ ...base, coordinator: "static://127.0.0.1:1", slots: 0 })).toThrow(
+      /^slots: /,
+    );
   });
 
   it("generates a worker id once when none is given", () => {
-    const worker = createWorker({ ...base, coordinator: "static://127.0.0.1:1", workerIdPrefix: "edge" });
+    const worker = createWorker({
+      ...base,
+      coordinator: "static://127.0.0.1:1",
+      workerIdPrefix: "edge",
+    });
     expect(worker.workerId).toMatch(/^edge-[a-z0-9.-]+-[0-9a-f]{6}$/);
     expect(worker.workerId).toBe(worker.workerId);
   });

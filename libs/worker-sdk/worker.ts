@@ -14,8 +14,18 @@ import { SCALEMESH_VERSION } from "../telemetry/version.js";
 import { resolveCoordinatorTarget } from "./coordinator-endpoints.js";
 import { createProcessLoadSampler } from "./process-load.js";
 import { createResultOutbox } from "./result-outbox.js";
-import { DEFAULT_HEARTBEAT_INTERVAL_MS, openSession, type Session, type SessionEnd } from "./session.js";
-import { heartbeatMessage, registerMessage, resultOf, type SessionRequest } from "./session-messages.js";
+import {
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  openSession,
+  type Session,
+  type SessionEnd,
+} from "./session.js";
+import {
+  heartbeatMessage,
+  registerMessage,
+  resultOf,
+  type SessionRequest,
+} from "./session-messages.js";
 import type { TaskHandler } from "./task.js";
 import { createTaskRunner, type TaskReport } from "./task-runner.js";
 import { generateWorkerId } from "./worker-id.js";
@@ -103,7 +113,8 @@ export function outputLimitBytes(maxMessageBytes: number = DEFAULT_MAX_MESSAGE_B
 export function createWorker(options: WorkerOptions): Worker {
   const resolved = resolveCoordinatorTarget(options.coordinator);
   if (!resolved.ok) throw new Error(`coordinator: ${resolved.error}`);
-  if (!Number.isInteger(options.slots) || options.slots < 1) throw new Error(`slots: must be an integer >= 1, got ${options.slots}`);
+  if (!Number.isInteger(options.slots) || options.slots < 1)
+    throw new Error(`slots: must be an integer >= 1, got ${options.slots}`);
   const coordinatorTarget = resolved.target;
   const workerId = options.workerId || generateWorkerId({ prefix: options.workerIdPrefix });
   const log = options.logger.child({ workerId });
@@ -114,7 +125,10 @@ export function createWorker(options: WorkerOptions): Worker {
     maxResults: Math.max(1024, options.slots * 4),
     // Room for every slot's largest output (what piles up while disconnected),
     // and a cap on what a coordinator that never acks leaves behind.
-    maxBytes: Math.max(MIN_OUTBOX_BYTES, options.slots * outputLimitBytes(options.rpc?.maxMessageBytes)),
+    maxBytes: Math.max(
+      MIN_OUTBOX_BYTES,
+      options.slots * outputLimitBytes(options.rpc?.maxMessageBytes),
+    ),
     logger: log,
   });
   // One channel for every session: it follows the coordinator's discovery
@@ -216,9 +230,14 @@ export function createWorker(options: WorkerOptions): Worker {
         // Before anything else on this session: the results the coordinator may not have stored.
         const resent = outbox.unacknowledged();
         for (const message of resent) sendNow(message);
-        const heartbeatIntervalMs = registered.heartbeatInterval ? durationMs(registered.heartbeatInterval) : DEFAULT_HEARTBEAT_INTERVAL_MS;
+        const heartbeatIntervalMs = registered.heartbeatInterval
+          ? durationMs(registered.heartbeatInterval)
+          : DEFAULT_HEARTBEAT_INTERVAL_MS;
         if (registered.workerId && registered.workerId !== workerId) {
-          log.warn({ coordinatorWorkerId: registered.workerId }, "the coordinator answered with another worker id; keeping ours");
+          log.warn(
+            { coordinatorWorkerId: registered.workerId },
+            "the coordinator answered with another worker id; keeping ours",
+          );
         }
         log.info(
           {
@@ -231,7 +250,12 @@ export function createWorker(options: WorkerOptions): Worker {
           },
           "worker registered",
         );
-        options.onRegistered?.({ workerId, coordinator: coordinatorTarget, sessionEpoch: registered.sessionEpoch, heartbeatIntervalMs });
+        options.onRegistered?.({
+          workerId,
+          coordinator: coordinatorTarget,
+          sessionEpoch: registered.sessionEpoch,
+          heartbeatIntervalMs,
+        });
         notifyChange();
       },
       onAssignment: (assignment) => runner.accept(assignment),
@@ -244,7 +268,11 @@ export function createWorker(options: WorkerOptions): Worker {
         else void drain().catch((error: unknown) => log.error({ err: error }, "drain failed"));
       },
       onResultAck: ({ taskId, attempt }) => {
-        if (!outbox.acknowledge(taskId, attempt)) log.debug({ taskId, attempt }, "ack for a result not held here (acked before, or dropped); ignored");
+        if (!outbox.acknowledge(taskId, attempt))
+          log.debug(
+            { taskId, attempt },
+            "ack for a result not held here (acked before, or dropped); ignored",
+          );
         notifyChange();
       },
     });
@@ -266,7 +294,10 @@ export function createWorker(options: WorkerOptions): Worker {
       if (end.wasRegistered) failures = 0;
       failures += 1;
       const delayMs = backoffDelayMs(reconnect, failures, random);
-      log.warn({ coordinator: coordinatorTarget, error: end.error, delayMs, failures }, "session with the coordinator ended; reconnecting");
+      log.warn(
+        { coordinator: coordinatorTarget, error: end.error, delayMs, failures },
+        "session with the coordinator ended; reconnecting",
+      );
       // Ends early when discovery lists a coordinator again: joining should not sit out a backoff.
       await waitBeforeReconnect(coordinatorClient(), delayMs, stopController.signal);
     }
@@ -281,7 +312,11 @@ export function createWorker(options: WorkerOptions): Worker {
       await loopDone;
       client?.close();
       client = undefined;
-      if (outbox.size > 0) log.error({ unacknowledged: outbox.taskIds() }, "stopped with results the coordinator never acknowledged");
+      if (outbox.size > 0)
+        log.error(
+          { unacknowledged: outbox.taskIds() },
+          "stopped with results the coordinator never acknowledged",
+        );
       notifyChange();
     })();
     return stopping;
@@ -291,21 +326,31 @@ export function createWorker(options: WorkerOptions): Worker {
     const flushTimeoutMs = drainOptions.flushTimeoutMs ?? 10_000;
     draining ??= (async () => {
       runner.stopTakingTasks();
-      log.info({ running: runner.runningCount }, "draining: taking no new tasks, finishing the running ones");
+      log.info(
+        { running: runner.runningCount },
+        "draining: taking no new tasks, finishing the running ones",
+      );
       // draining (free_slots 0) right away, so nothing more is placed here.
       current?.heartbeatNow();
       await runner.whenIdle();
       // Written is not enough: a result the coordinator has not stored yet
       // would be lost with this process, so wait for its ack.
       const isFlushed = await waitUntil(() => outbox.size === 0 || isStopped, flushTimeoutMs);
-      if (!isFlushed) log.warn({ unacknowledged: outbox.taskIds(), flushTimeoutMs }, "not every result was acknowledged before the drain timeout");
+      if (!isFlushed)
+        log.warn(
+          { unacknowledged: outbox.taskIds(), flushTimeoutMs },
+          "not every result was acknowledged before the drain timeout",
+        );
       const session = current;
       if (session?.isRegistered) {
         // A last heartbeat says "draining, nothing running": the coordinator
         // then lets the worker leave instead of waiting for it to come back.
         session.heartbeatNow();
         session.close();
-        const closeTimer = setTimeout(() => session.end("the coordinator did not end the session after drain"), flushTimeoutMs);
+        const closeTimer = setTimeout(
+          () => session.end("the coordinator did not end the session after drain"),
+          flushTimeoutMs,
+        );
         await session.ended;
         clearTimeout(closeTimer);
       }
@@ -332,7 +377,9 @@ export function createWorker(options: WorkerOptions): Worker {
     start() {
       if (loopDone || isStopped) return;
       log.info({ coordinator: coordinatorTarget, slots: options.slots }, "worker starting");
-      loopDone = connectLoop().catch((error: unknown) => log.error({ err: error }, "worker session loop failed"));
+      loopDone = connectLoop().catch((error: unknown) =>
+        log.error({ err: error }, "worker session loop failed"),
+      );
     },
     drain,
     stop,

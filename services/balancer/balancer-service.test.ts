@@ -3,13 +3,31 @@ import { createHandlerContext } from "@connectrpc/connect";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { createPlacementStack, type WorkerCandidate } from "../../libs/balancing/index.js";
-import { AssignRequestSchema, AssignStreamRequestSchema, Balancer, PlaceResponseSchema, RouteRequestSchema, TaskState, type Coordinator, type PlaceRequest } from "../../libs/contracts/index.js";
+import {
+  AssignRequestSchema,
+  AssignStreamRequestSchema,
+  Balancer,
+  PlaceResponseSchema,
+  RouteRequestSchema,
+  TaskState,
+  type Coordinator,
+  type PlaceRequest,
+} from "../../libs/contracts/index.js";
 import { Code, ConnectError, type RpcClient } from "../../libs/rpc/index.js";
 import { balancerService } from "./balancer-service.js";
 import type { ClusterView } from "./cluster-view.js";
 
 function worker(workerId: string, inFlight = 0): WorkerCandidate {
-  return { workerId, address: `${workerId}:1`, region: "", zone: "", capabilities: [], slots: 4, inFlight, condition: "alive" };
+  return {
+    workerId,
+    address: `${workerId}:1`,
+    region: "",
+    zone: "",
+    capabilities: [],
+    slots: 4,
+    inFlight,
+    condition: "alive",
+  };
 }
 
 function view(workers: WorkerCandidate[], isSynced = true): ClusterView & { conflicts: string[] } {
@@ -36,7 +54,12 @@ function coordinator(refuse: Record<string, ConnectError>) {
       const error = refuse[request.workerId];
       if (error) throw error;
       return create(PlaceResponseSchema, {
-        task: { spec: request.task, state: request.workerId ? TaskState.ASSIGNED : TaskState.PENDING, attempt: 1, workerId: request.workerId },
+        task: {
+          spec: request.task,
+          state: request.workerId ? TaskState.ASSIGNED : TaskState.PENDING,
+          attempt: 1,
+          workerId: request.workerId,
+        },
         workerAddress: request.workerId ? `${request.workerId}:1` : "",
       });
     },
@@ -46,10 +69,21 @@ function coordinator(refuse: Record<string, ConnectError>) {
 
 function context() {
   const method = Balancer.method.assign;
-  return createHandlerContext({ service: Balancer, method, protocolName: "grpc", requestMethod: "POST", url: "/", timeoutMs: 5_000 });
+  return createHandlerContext({
+    service: Balancer,
+    method,
+    protocolName: "grpc",
+    requestMethod: "POST",
+    url: "/",
+    timeoutMs: 5_000,
+  });
 }
 
-function service(options: { workers: WorkerCandidate[]; refuse?: Record<string, ConnectError>; isSynced?: boolean }) {
+function service(options: {
+  workers: WorkerCandidate[];
+  refuse?: Record<string, ConnectError>;
+  isSynced?: boolean;
+}) {
   const clusterView = view(options.workers, options.isSynced);
   const coord = coordinator(options.refuse ?? {});
   const impl = balancerService({
@@ -61,7 +95,8 @@ function service(options: { workers: WorkerCandidate[]; refuse?: Record<string, 
     maxPayloadBytes: 1024,
     logger: pino({ level: "silent" }),
   });
-  const assign = (init: Parameters<typeof create<typeof AssignRequestSchema>>[1]) => impl.assign(create(AssignRequestSchema, init), context());
+  const assign = (init: Parameters<typeof create<typeof AssignRequestSchema>>[1]) =>
+    impl.assign(create(AssignRequestSchema, init), context());
   return { impl, assign, calls: coord.calls, conflicts: clusterView.conflicts };
 }
 
@@ -78,7 +113,12 @@ describe("Assign", () => {
   it("tries the next candidate when Place reports a conflict, and says so", async () => {
     const { assign, calls, conflicts } = service({
       workers: [worker("a", 0), worker("b", 1), worker("c", 2)],
-      refuse: { a: new ConnectError("worker a cannot take the task: 4/4 slots busy", Code.FailedPrecondition) },
+      refuse: {
+        a: new ConnectError(
+          "worker a cannot take the task: 4/4 slots busy",
+          Code.FailedPrecondition,
+        ),
+      },
     });
     const response = await assign({ task: { taskId: "t1" } });
     expect(response.workerId).toBe("b");
@@ -89,7 +129,10 @@ describe("Assign", () => {
 
   it("hands the task to the coordinator to place or queue when every candidate conflicts", async () => {
     const conflict = new ConnectError("gone", Code.NotFound);
-    const { assign, calls } = service({ workers: [worker("a"), worker("b")], refuse: { a: conflict, b: conflict } });
+    const { assign, calls } = service({
+      workers: [worker("a"), worker("b")],
+      refuse: { a: conflict, b: conflict },
+    });
     const response = await assign({ task: { taskId: "t1" } });
     expect(calls.map((c) => c.workerId)).toEqual(["a", "b", ""]);
     expect(response.state).toBe(TaskState.PENDING);
@@ -97,8 +140,13 @@ describe("Assign", () => {
   });
 
   it("passes other refusals through unchanged", async () => {
-    const { assign, calls } = service({ workers: [worker("a"), worker("b")], refuse: { a: new ConnectError("queue full", Code.ResourceExhausted) } });
-    await expect(assign({ task: { taskId: "t1" } })).rejects.toMatchObject({ code: Code.ResourceExhausted });
+    const { assign, calls } = service({
+      workers: [worker("a"), worker("b")],
+      refuse: { a: new ConnectError("queue full", Code.ResourceExhausted) },
+    });
+    await expect(assign({ task: { taskId: "t1" } })).rejects.toMatchObject({
+      code: Code.ResourceExhausted,
+    });
     expect(calls).toHaveLength(1);
   });
 
@@ -110,22 +158,36 @@ describe("Assign", () => {
 
   it("is UNAVAILABLE naming the coordinator before its first cluster view", async () => {
     const { assign } = service({ workers: [], isSynced: false });
-    await expect(assign({ task: {} })).rejects.toMatchObject({ code: Code.Unavailable, rawMessage: expect.stringContaining("static://127.0.0.1:7070") });
+    await expect(assign({ task: {} })).rejects.toMatchObject({
+      code: Code.Unavailable,
+      rawMessage: expect.stringContaining("static://127.0.0.1:7070"),
+    });
   });
 });
 
 describe("Route", () => {
   it("answers where a key would go, with alternatives, without placing anything", async () => {
-    const { impl, calls } = service({ workers: [worker("busy", 3), worker("idle", 0), worker("half", 2)] });
+    const { impl, calls } = service({
+      workers: [worker("busy", 3), worker("idle", 0), worker("half", 2)],
+    });
     const route = await impl.route(create(RouteRequestSchema, { routingKey: "user-1" }), context());
-    expect(route).toMatchObject({ workerId: "idle", workerAddress: "idle:1", strategy: "least_loaded" });
+    expect(route).toMatchObject({
+      workerId: "idle",
+      workerAddress: "idle:1",
+      strategy: "least_loaded",
+    });
     expect(route.alternativeWorkerIds).toEqual(["half", "busy"]);
     expect(calls).toHaveLength(0);
   });
 
   it("is UNAVAILABLE with the reasons when no worker fits", async () => {
     const { impl } = service({ workers: [worker("full", 4)] });
-    await expect((async () => impl.route(create(RouteRequestSchema, {}), context()))()).rejects.toMatchObject({ code: Code.Unavailable, rawMessage: expect.stringContaining("NoFreeSlot") });
+    await expect(
+      (async () => impl.route(create(RouteRequestSchema, {}), context()))(),
+    ).rejects.toMatchObject({
+      code: Code.Unavailable,
+      rawMessage: expect.stringContaining("NoFreeSlot"),
+    });
   });
 });
 
@@ -133,18 +195,39 @@ describe("AssignStream", () => {
   it("answers every item with its sequence, refusing bad ones one by one while the stream goes on", async () => {
     const { impl } = service({ workers: [worker("a"), worker("b")] });
     async function* requests() {
-      yield create(AssignStreamRequestSchema, { sequence: 1n, request: { task: { taskId: "s1" } } });
-      yield create(AssignStreamRequestSchema, { sequence: 2n, request: { task: { taskId: "bad id" } } });
-      yield create(AssignStreamRequestSchema, { sequence: 3n, request: { task: { taskId: "s3" }, strategy: "nope" } });
-      yield create(AssignStreamRequestSchema, { sequence: 4n, request: { task: { taskId: "s4" } } });
+      yield create(AssignStreamRequestSchema, {
+        sequence: 1n,
+        request: { task: { taskId: "s1" } },
+      });
+      yield create(AssignStreamRequestSchema, {
+        sequence: 2n,
+        request: { task: { taskId: "bad id" } },
+      });
+      yield create(AssignStreamRequestSchema, {
+        sequence: 3n,
+        request: { task: { taskId: "s3" }, strategy: "nope" },
+      });
+      yield create(AssignStreamRequestSchema, {
+        sequence: 4n,
+        request: { task: { taskId: "s4" } },
+      });
     }
     const out = [];
     for await (const response of impl.assignStream(requests(), context())) out.push(response);
     const bySequence = new Map(out.map((r) => [r.sequence, r.outcome]));
     expect([...bySequence.keys()].sort()).toEqual([1n, 2n, 3n, 4n]);
-    expect(bySequence.get(1n)).toMatchObject({ case: "assigned", value: { taskId: "s1", state: TaskState.ASSIGNED } });
-    expect(bySequence.get(2n)).toMatchObject({ case: "error", value: { code: Code.InvalidArgument, message: expect.stringContaining("task.task_id") } });
-    expect(bySequence.get(3n)).toMatchObject({ case: "error", value: { code: Code.InvalidArgument, message: expect.stringContaining("strategy") } });
+    expect(bySequence.get(1n)).toMatchObject({
+      case: "assigned",
+      value: { taskId: "s1", state: TaskState.ASSIGNED },
+    });
+    expect(bySequence.get(2n)).toMatchObject({
+      case: "error",
+      value: { code: Code.InvalidArgument, message: expect.stringContaining("task.task_id") },
+    });
+    expect(bySequence.get(3n)).toMatchObject({
+      case: "error",
+      value: { code: Code.InvalidArgument, message: expect.stringContaining("strategy") },
+    });
     expect(bySequence.get(4n)).toMatchObject({ case: "assigned", value: { taskId: "s4" } });
   });
 
@@ -158,7 +241,14 @@ describe("AssignStream", () => {
         peak = Math.max(peak, active);
         await new Promise((resolve) => setTimeout(resolve, 5));
         active -= 1;
-        return create(PlaceResponseSchema, { task: { spec: request.task, state: TaskState.ASSIGNED, attempt: 1, workerId: request.workerId } });
+        return create(PlaceResponseSchema, {
+          task: {
+            spec: request.task,
+            state: TaskState.ASSIGNED,
+            attempt: 1,
+            workerId: request.workerId,
+          },
+        });
       },
     } as unknown as RpcClient<typeof Coordinator>;
     const impl = balancerService({
@@ -172,10 +262,15 @@ describe("AssignStream", () => {
       streamWindow: 4,
     });
     async function* requests() {
-      for (let i = 0; i < 40; i += 1) yield create(AssignStreamRequestSchema, { sequence: BigInt(i), request: { task: { taskId: `w${i}` } } });
+      for (let i = 0; i < 40; i += 1)
+        yield create(AssignStreamRequestSchema, {
+          sequence: BigInt(i),
+          request: { task: { taskId: `w${i}` } },
+        });
     }
     let answered = 0;
-    for await (const response of impl.assignStream(requests(), context())) if (response.outcome?.case === "assigned") answered += 1;
+    for await (const response of impl.assignStream(requests(), context()))
+      if (response.outcome?.case === "assigned") answered += 1;
     expect(answered).toBe(40);
     expect(peak).toBeLessThanOrEqual(4);
     expect(peak).toBeGreaterThan(1);

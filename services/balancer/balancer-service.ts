@@ -8,7 +8,13 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { STRATEGY_NAMES, isStrategyName, placementRequestOf, type PlacementStack, type StrategyName } from "../../libs/balancing/index.js";
+import {
+  STRATEGY_NAMES,
+  isStrategyName,
+  placementRequestOf,
+  type PlacementStack,
+  type StrategyName,
+} from "../../libs/balancing/index.js";
 import {
   AssignResponseSchema,
   AssignStreamResponseSchema,
@@ -23,7 +29,15 @@ import {
   type TaskSpec,
   validateTaskSpec,
 } from "../../libs/contracts/index.js";
-import { Code, ConnectError, createAsyncQueue, invalidArgument, toConnectError, unavailable, type RpcClient } from "../../libs/rpc/index.js";
+import {
+  Code,
+  ConnectError,
+  createAsyncQueue,
+  invalidArgument,
+  toConnectError,
+  unavailable,
+  type RpcClient,
+} from "../../libs/rpc/index.js";
 import type { ClusterView } from "./cluster-view.js";
 
 export interface BalancerDeps {
@@ -55,20 +69,38 @@ interface CallBounds {
 export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer> {
   const strategyOf = (requested: string, field: string): StrategyName => {
     const strategy = requested || deps.stack.defaultStrategy;
-    if (!isStrategyName(strategy)) throw invalidArgument(field, `"${requested}" is not one of ${STRATEGY_NAMES.join(", ")}`);
+    if (!isStrategyName(strategy))
+      throw invalidArgument(field, `"${requested}" is not one of ${STRATEGY_NAMES.join(", ")}`);
     return strategy;
   };
   const requireView = (): void => {
-    if (!deps.view.isSynced) throw unavailable(`no cluster view yet: the coordinator at ${deps.coordinatorUri} has not answered; retry shortly`);
+    if (!deps.view.isSynced)
+      throw unavailable(
+        `no cluster view yet: the coordinator at ${deps.coordinatorUri} has not answered; retry shortly`,
+      );
   };
 
-  const place = async (spec: TaskSpec, workerId: string, bounds: CallBounds): Promise<PlaceResponse> => {
+  const place = async (
+    spec: TaskSpec,
+    workerId: string,
+    bounds: CallBounds,
+  ): Promise<PlaceResponse> => {
     try {
-      return await deps.coordinator().place({ task: spec, workerId, viewRevision: deps.view.revision }, { timeoutMs: bounds.timeoutMs, signal: bounds.signal });
+      return await deps
+        .coordinator()
+        .place(
+          { task: spec, workerId, viewRevision: deps.view.revision },
+          { timeoutMs: bounds.timeoutMs, signal: bounds.signal },
+        );
     } catch (error) {
       const status = toConnectError(error);
-      if (status.code === Code.Unavailable && /No connection|ECONNREFUSED|connect/i.test(status.rawMessage)) {
-        throw unavailable(`coordinator at ${deps.coordinatorUri} is unreachable: ${status.rawMessage}`);
+      if (
+        status.code === Code.Unavailable &&
+        /No connection|ECONNREFUSED|connect/i.test(status.rawMessage)
+      ) {
+        throw unavailable(
+          `coordinator at ${deps.coordinatorUri} is unreachable: ${status.rawMessage}`,
+        );
       }
       throw status;
     }
@@ -80,9 +112,13 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
     const strategy = strategyOf(request.strategy, "strategy");
     requireView();
     const given = request.task as TaskSpec;
-    const spec = given.taskId === "" ? create(TaskSpecSchema, { ...given, taskId: randomUUID() }) : given;
+    const spec =
+      given.taskId === "" ? create(TaskSpecSchema, { ...given, taskId: randomUUID() }) : given;
     const nowMs = Date.now();
-    const ranking = deps.stack.rank(deps.view.candidates(), placementRequestOf(spec), strategy, { nowMs, health: deps.view.health(nowMs) });
+    const ranking = deps.stack.rank(deps.view.candidates(), placementRequestOf(spec), strategy, {
+      nowMs,
+      health: deps.view.health(nowMs),
+    });
     if (ranking.strategy === "predictive") deps.onPredictiveRank?.();
     const tried: string[] = [];
     for (const candidate of ranking.ranked.slice(0, deps.placeAttempts)) {
@@ -92,14 +128,23 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
         // Committed: now, and only now, the strategy may remember it (a repeat of an existing task placed nothing).
         if (!placed.existing) deps.stack.commit(ranking, workerId);
         deps.view.notePlaced(workerId);
-        const why = candidate.note ? `chosen by ${ranking.strategy}: ${candidate.note}` : `chosen by ${ranking.strategy}`;
-        return respond(placed, ranking.strategy, tried.length === 0 ? why : `${why}, after conflicts on ${tried.join(", ")}`);
+        const why = candidate.note
+          ? `chosen by ${ranking.strategy}: ${candidate.note}`
+          : `chosen by ${ranking.strategy}`;
+        return respond(
+          placed,
+          ranking.strategy,
+          tried.length === 0 ? why : `${why}, after conflicts on ${tried.join(", ")}`,
+        );
       } catch (error) {
         const status = toConnectError(error);
         if (!CONFLICTS.has(status.code)) throw status;
         deps.view.noteConflict(workerId);
         tried.push(workerId);
-        deps.logger.debug({ taskId: spec.taskId, workerId, reason: status.rawMessage }, "placement conflict; trying the next candidate");
+        deps.logger.debug(
+          { taskId: spec.taskId, workerId, reason: status.rawMessage },
+          "placement conflict; trying the next candidate",
+        );
       }
     }
     // No candidate took it: let the coordinator place it from its own view,
@@ -107,8 +152,15 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
     const placed = await place(spec, "", bounds);
     const placedOn = placed.task?.workerId ?? "";
     if (placedOn !== "" && !placed.existing) deps.stack.commit(ranking, placedOn);
-    const why = ranking.ranked.length === 0 ? "no worker in this balancer's view had room" : `conflicts on ${tried.join(", ")}`;
-    return respond(placed, ranking.strategy, placedOn !== "" ? `placed by the coordinator (${why})` : `queued: ${placed.reason || why}`);
+    const why =
+      ranking.ranked.length === 0
+        ? "no worker in this balancer's view had room"
+        : `conflicts on ${tried.join(", ")}`;
+    return respond(
+      placed,
+      ranking.strategy,
+      placedOn !== "" ? `placed by the coordinator (${why})` : `queued: ${placed.reason || why}`,
+    );
   };
 
   return {
@@ -138,13 +190,22 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
           const work = item.request
             ? assignOne(item.request, { timeoutMs: itemDeadline, signal: ctx.signal })
             : Promise.reject(invalidArgument("request", "is required"));
-          work.then(
-            (assigned) => responses.push({ sequence, outcome: { case: "assigned", value: assigned } }),
-            (error: unknown) => {
-              const status = toConnectError(error);
-              responses.push({ sequence, outcome: { case: "error", value: { code: status.code, message: status.rawMessage } } });
-            },
-          ).finally(settle);
+          work
+            .then(
+              (assigned) =>
+                responses.push({ sequence, outcome: { case: "assigned", value: assigned } }),
+              (error: unknown) => {
+                const status = toConnectError(error);
+                responses.push({
+                  sequence,
+                  outcome: {
+                    case: "error",
+                    value: { code: status.code, message: status.rawMessage },
+                  },
+                });
+              },
+            )
+            .finally(settle);
         }
         while (inFlight > 0) await new Promise<void>((resolve) => (wakeReader = resolve));
       })().finally(() => responses.close());
@@ -157,18 +218,27 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
       requireView();
       // Only asking: the ranking is never committed, so it leaves no trace.
       const nowMs = Date.now();
-      const ranking = deps.stack.rank(deps.view.candidates(), placementRequestOf(request), strategy, { nowMs, health: deps.view.health(nowMs) });
+      const ranking = deps.stack.rank(
+        deps.view.candidates(),
+        placementRequestOf(request),
+        strategy,
+        { nowMs, health: deps.view.health(nowMs) },
+      );
       if (ranking.strategy === "predictive") deps.onPredictiveRank?.();
       const best = ranking.ranked[0];
       if (!best) {
         const reasons = [...new Set(ranking.rejected.map((r) => r.reason))].join(", ");
-        throw unavailable(`no worker can take a task like this right now${reasons ? ` (${reasons})` : ""}`);
+        throw unavailable(
+          `no worker can take a task like this right now${reasons ? ` (${reasons})` : ""}`,
+        );
       }
       return create(RouteResponseSchema, {
         workerId: best.worker.workerId,
         workerAddress: best.worker.address,
         strategy: ranking.strategy,
-        reason: best.note ? `chosen by ${ranking.strategy}: ${best.note}` : `chosen by ${ranking.strategy}`,
+        reason: best.note
+          ? `chosen by ${ranking.strategy}: ${best.note}`
+          : `chosen by ${ranking.strategy}`,
         alternativeWorkerIds: ranking.ranked.slice(1, 4).map((r) => r.worker.workerId),
       });
     },
@@ -177,12 +247,17 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
       if (request.taskId === "") throw invalidArgument("task_id", "is required");
       const timeoutMs = remaining(ctx) ?? 3_600_000;
       try {
-        const response = await deps.coordinator().waitTask({ taskId: request.taskId }, { timeoutMs, signal: ctx.signal });
+        const response = await deps
+          .coordinator()
+          .waitTask({ taskId: request.taskId }, { timeoutMs, signal: ctx.signal });
         return { task: response.task };
       } catch (error) {
         const status = toConnectError(error);
         if (status.code === Code.DeadlineExceeded || status.code === Code.Canceled) {
-          throw new ConnectError(`task ${request.taskId} did not finish within the call's deadline`, Code.DeadlineExceeded);
+          throw new ConnectError(
+            `task ${request.taskId} did not finish within the call's deadline`,
+            Code.DeadlineExceeded,
+          );
         }
         throw status;
       }

@@ -3,9 +3,18 @@
 // When the stream breaks the view is marked stale and re-synced with backoff.
 import type { Logger } from "pino";
 import { backoffDelayMs, type BackoffPolicy } from "../../libs/backoff/index.js";
-import { createHealthTracker, type HealthTracker, type WorkerCandidate, type WorkerHealth } from "../../libs/balancing/index.js";
+import {
+  createHealthTracker,
+  type HealthTracker,
+  type WorkerCandidate,
+  type WorkerHealth,
+} from "../../libs/balancing/index.js";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { Coordinator, type WatchClusterResponse, type WorkerStatus } from "../../libs/contracts/index.js";
+import {
+  Coordinator,
+  type WatchClusterResponse,
+  type WorkerStatus,
+} from "../../libs/contracts/index.js";
 import { waitBeforeReconnect, type RpcClient } from "../../libs/rpc/index.js";
 import { createLoadForecasts } from "./load-forecasts.js";
 import { candidateOf } from "../../libs/balancing/index.js";
@@ -78,7 +87,10 @@ export function startClusterView(options: {
         for (const status of event.event.value.workers) put(status);
         if (!synced) {
           synced = true;
-          options.logger.info({ workers: workers.size, coordinator: client.address }, "cluster view synced");
+          options.logger.info(
+            { workers: workers.size, coordinator: client.address },
+            "cluster view synced",
+          );
           options.onSynced?.();
         }
         break;
@@ -107,12 +119,23 @@ export function startClusterView(options: {
         }
       } catch (error) {
         if (stopped) return;
-        if (synced) options.logger.warn({ coordinator: client.address, err: error instanceof Error ? error.message : String(error) }, "lost the cluster watch; re-syncing");
+        if (synced)
+          options.logger.warn(
+            {
+              coordinator: client.address,
+              err: error instanceof Error ? error.message : String(error),
+            },
+            "lost the cluster watch; re-syncing",
+          );
       }
       synced = false;
       failures += 1;
       // Full jitter, so the balancer replicas that lost one coordinator do not re-sync in step.
-      await waitBeforeReconnect(client, backoffDelayMs(RESYNC_BACKOFF, failures, random), abort.signal);
+      await waitBeforeReconnect(
+        client,
+        backoffDelayMs(RESYNC_BACKOFF, failures, random),
+        abort.signal,
+      );
     }
   };
   run().catch((error: unknown) => options.logger.error({ err: error }, "cluster view loop failed"));
@@ -149,13 +172,25 @@ export function startClusterView(options: {
  * newly finished task is an outcome (its latency the worker's current EWMA,
  * the finest grain the view carries), and a newer heartbeat is a heartbeat.
  */
-function feedHealth(tracker: HealthTracker, before: WorkerStatus | undefined, after: WorkerStatus, nowMs: number): void {
+function feedHealth(
+  tracker: HealthTracker,
+  before: WorkerStatus | undefined,
+  after: WorkerStatus,
+  nowMs: number,
+): void {
   const id = after.spec?.workerId ?? "";
   const latencyMs = after.taskLatencyEwmaMs;
   const succeeded = Number(after.tasksSucceeded - (before?.tasksSucceeded ?? after.tasksSucceeded));
   const failed = Number(after.tasksFailed - (before?.tasksFailed ?? after.tasksFailed));
   // Bounded: a delta after a long gap counts as at most 32 outcomes of each kind.
-  for (let i = 0; i < Math.min(32, Math.max(0, succeeded)); i += 1) tracker.recordOutcome(id, { ok: true, latencyMs, nowMs });
-  for (let i = 0; i < Math.min(32, Math.max(0, failed)); i += 1) tracker.recordOutcome(id, { ok: false, latencyMs, nowMs });
-  if (after.lastHeartbeatAt) tracker.recordHeartbeat(id, timestampMs(after.lastHeartbeatAt), after.registeredAt ? timestampMs(after.registeredAt) : undefined);
+  for (let i = 0; i < Math.min(32, Math.max(0, succeeded)); i += 1)
+    tracker.recordOutcome(id, { ok: true, latencyMs, nowMs });
+  for (let i = 0; i < Math.min(32, Math.max(0, failed)); i += 1)
+    tracker.recordOutcome(id, { ok: false, latencyMs, nowMs });
+  if (after.lastHeartbeatAt)
+    tracker.recordHeartbeat(
+      id,
+      timestampMs(after.lastHeartbeatAt),
+      after.registeredAt ? timestampMs(after.registeredAt) : undefined,
+    );
 }

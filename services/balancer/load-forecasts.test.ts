@@ -3,9 +3,13 @@ import { createLoadForecasts } from "./load-forecasts.js";
 
 const T0 = 1_700_000_000_000;
 
-function forecastsAfter(series: Record<string, number[]>, horizonMs = 5_000): Map<string, number | undefined> {
+function forecastsAfter(
+  series: Record<string, number[]>,
+  horizonMs = 5_000,
+): Map<string, number | undefined> {
   const forecasts = createLoadForecasts({ horizonMs });
-  for (const [workerId, values] of Object.entries(series)) values.forEach((inFlight, i) => forecasts.observe(workerId, T0 + i * 1000, inFlight));
+  for (const [workerId, values] of Object.entries(series))
+    values.forEach((inFlight, i) => forecasts.observe(workerId, T0 + i * 1000, inFlight));
   const published = new Map<string, number | undefined>();
   const last = Math.max(...Object.values(series).map((v) => v.length - 1));
   forecasts.refresh(T0 + last * 1000, (id, value) => published.set(id, value));
@@ -14,7 +18,10 @@ function forecastsAfter(series: Record<string, number[]>, horizonMs = 5_000): Ma
 
 describe("per-worker load forecasts", () => {
   it("projects a climbing worker above a draining one, a few seconds ahead", () => {
-    const published = forecastsAfter({ climbing: [0, 1, 2, 3, 4, 5, 6], draining: [6, 5, 4, 3, 2, 1, 0] });
+    const published = forecastsAfter({
+      climbing: [0, 1, 2, 3, 4, 5, 6],
+      draining: [6, 5, 4, 3, 2, 1, 0],
+    });
     expect(published.get("climbing")).toBeGreaterThan(8);
     expect(published.get("draining")).toBeLessThan(1);
   });
@@ -51,6 +58,9 @@ describe("withdrawing forecasts", () => {
     forecasts.observe("b", T0, 2);
     const withdrawn: [string, undefined][] = [];
     forecasts.withdraw((id, value) => withdrawn.push([id, value]));
-    expect(withdrawn).toEqual([["a", undefined], ["b", undefined]]);
+    expect(withdrawn).toEqual([
+      ["a", undefined],
+      ["b", undefined],
+    ]);
   });
 });

@@ -10,7 +10,10 @@ export interface LoadForecasts {
   observe(workerId: string, atMs: number, inFlight: number): void;
   forget(workerId: string): void;
   /** Forecasts every worker horizonMs ahead; calls `publish` with each (undefined: not enough history). */
-  refresh(nowMs: number, publish: (workerId: string, forecastInFlight: number | undefined) => void): void;
+  refresh(
+    nowMs: number,
+    publish: (workerId: string, forecastInFlight: number | undefined) => void,
+  ): void;
   /** Withdraws every forecast (publishes undefined for each worker), so none goes stale while nobody asks. */
   withdraw(publish: (workerId: string, forecastInFlight: undefined) => void): void;
 }
@@ -25,7 +28,8 @@ export function createLoadForecasts(options: { horizonMs: number }): LoadForecas
     observe(workerId, atMs, inFlight) {
       const points = series.get(workerId) ?? [];
       const last = points.at(-1);
-      if (last !== undefined && atMs - last.atMs < MIN_GAP_MS) points[points.length - 1] = { atMs: last.atMs, value: inFlight };
+      if (last !== undefined && atMs - last.atMs < MIN_GAP_MS)
+        points[points.length - 1] = { atMs: last.atMs, value: inFlight };
       else points.push({ atMs, value: inFlight });
       while (points.length > 0 && atMs - (points[0]?.atMs ?? atMs) > WINDOW_MS) points.shift();
       series.set(workerId, points);
@@ -41,12 +45,18 @@ export function createLoadForecasts(options: { horizonMs: number }): LoadForecas
       for (const [workerId, points] of series) {
         // The count holds until it changes: carry the last value up to now so a quiet worker is not read as a gap.
         const last = points.at(-1);
-        const upToNow = last && nowMs > last.atMs ? [...points, { atMs: nowMs, value: last.value }] : points;
+        const upToNow =
+          last && nowMs > last.atMs ? [...points, { atMs: nowMs, value: last.value }] : points;
         if (upToNow.length < 3) {
           publish(workerId, undefined);
           continue;
         }
-        const forecast = forecastSignal(upToNow, { stepSec: 1, horizonSteps, confidence: 0.8, nowMs });
+        const forecast = forecastSignal(upToNow, {
+          stepSec: 1,
+          horizonSteps,
+          confidence: 0.8,
+          nowMs,
+        });
         publish(workerId, forecast.points.at(-1)?.value);
       }
     },

@@ -3,15 +3,37 @@ import { createPlacementStack } from "../../libs/balancing/index.js";
 import { loadConfigOrExit, rpcOptionsOf, strategyOptionsOf } from "../../libs/config/index.js";
 import { Balancer, Coordinator } from "../../libs/contracts/index.js";
 import { parseEndpointUri } from "../../libs/discovery/index.js";
-import { createRpcClient, register, startServiceHost, stopOnSignals } from "../../libs/rpc/index.js";
+import {
+  createRpcClient,
+  register,
+  startServiceHost,
+  stopOnSignals,
+} from "../../libs/rpc/index.js";
 import { registerService } from "../../libs/discovery/index.js";
-import { SCALEMESH_VERSION, createLogger, setServiceLabel, startTelemetry } from "../../libs/telemetry/index.js";
+import {
+  SCALEMESH_VERSION,
+  createLogger,
+  setServiceLabel,
+  startTelemetry,
+} from "../../libs/telemetry/index.js";
 import { balancerService } from "./balancer-service.js";
 import { startClusterView } from "./cluster-view.js";
 
-const config = loadConfigOrExit({ argv: process.argv.slice(2), env: process.env, cwd: process.cwd() });
-const telemetry = startTelemetry({ serviceName: "scalemesh-balancer", serviceVersion: SCALEMESH_VERSION, sampleRatio: config.telemetry.trace_sample_ratio });
-const logger = createLogger({ service: "balancer", version: SCALEMESH_VERSION, level: config.telemetry.log_level });
+const config = loadConfigOrExit({
+  argv: process.argv.slice(2),
+  env: process.env,
+  cwd: process.cwd(),
+});
+const telemetry = startTelemetry({
+  serviceName: "scalemesh-balancer",
+  serviceVersion: SCALEMESH_VERSION,
+  sampleRatio: config.telemetry.trace_sample_ratio,
+});
+const logger = createLogger({
+  service: "balancer",
+  version: SCALEMESH_VERSION,
+  level: config.telemetry.log_level,
+});
 setServiceLabel("balancer");
 
 const coordinatorUri = config.balancer.coordinator;
@@ -24,15 +46,21 @@ if (!parsedUri.ok) {
 // One channel to the coordinator for the cluster watch, Place and WaitTask:
 // grpc-js multiplexes calls over it, reconnects by itself, and follows the
 // discovery URI when the coordinator moves.
-const coordinatorClient = createRpcClient(Coordinator, coordinatorUri, { ...rpcOptionsOf(config.rpc), logger });
+const coordinatorClient = createRpcClient(Coordinator, coordinatorUri, {
+  ...rpcOptionsOf(config.rpc),
+  logger,
+});
 // Per-worker load forecasts cost CPU each second: made while the predictive strategy is the default or was used in the last minute.
 const strategyOptions = strategyOptionsOf(config.balancer);
 let predictiveRankedAtMs = Number.NEGATIVE_INFINITY;
 const view = startClusterView({
   client: coordinatorClient,
   logger,
-  isForecastWanted: () => config.balancer.strategy === "predictive" || Date.now() - predictiveRankedAtMs < 60_000,
-  ...(strategyOptions.predictiveHorizonMs !== undefined ? { forecastHorizonMs: strategyOptions.predictiveHorizonMs } : {}),
+  isForecastWanted: () =>
+    config.balancer.strategy === "predictive" || Date.now() - predictiveRankedAtMs < 60_000,
+  ...(strategyOptions.predictiveHorizonMs !== undefined
+    ? { forecastHorizonMs: strategyOptions.predictiveHorizonMs }
+    : {}),
 });
 
 const host = await startServiceHost({
@@ -46,7 +74,12 @@ const host = await startServiceHost({
       balancerService({
         view,
         // Math.random: replicas must not draw alike (hashing strategies need no randomness to agree).
-        stack: createPlacementStack({ defaultStrategy: config.balancer.strategy, random: Math.random, now: Date.now, strategies: strategyOptionsOf(config.balancer) }),
+        stack: createPlacementStack({
+          defaultStrategy: config.balancer.strategy,
+          random: Math.random,
+          now: Date.now,
+          strategies: strategyOptionsOf(config.balancer),
+        }),
         coordinator: () => coordinatorClient,
         coordinatorUri,
         placeAttempts: config.balancer.place_attempts,
@@ -59,14 +92,23 @@ const host = await startServiceHost({
     ),
   ],
   ...rpcOptionsOf(config.rpc),
-  notReadyReason: () => (view.isSynced ? undefined : `no cluster view from the coordinator at ${coordinatorUri}`),
+  notReadyReason: () =>
+    view.isSynced ? undefined : `no cluster view from the coordinator at ${coordinatorUri}`,
 }).catch((error: unknown) => {
   logger.fatal({ err: error }, "cannot start");
   process.exit(1);
 });
 
 // Registered once it listens; deregistered first on a stop, so clients move on before it stops answering.
-const registration = registerService({ kind: "balancer", section: config.balancer, port: host.grpc.port, check: "grpc", placement: config.scaling, version: SCALEMESH_VERSION, logger });
+const registration = registerService({
+  kind: "balancer",
+  section: config.balancer,
+  port: host.grpc.port,
+  check: "grpc",
+  placement: config.scaling,
+  version: SCALEMESH_VERSION,
+  logger,
+});
 
 // Signals are handled before "listening" is said: whoever reacts to that line may signal at once.
 stopOnSignals(async () => {
@@ -77,4 +119,13 @@ stopOnSignals(async () => {
   await telemetry.shutdown();
 }, logger);
 
-logger.info({ grpc: host.grpc.address, grpcPort: host.grpc.port, httpPort: host.http.port, strategy: config.balancer.strategy, coordinator: coordinatorUri }, "balancer listening");
+logger.info(
+  {
+    grpc: host.grpc.address,
+    grpcPort: host.grpc.port,
+    httpPort: host.http.port,
+    strategy: config.balancer.strategy,
+    coordinator: coordinatorUri,
+  },
+  "balancer listening",
+);

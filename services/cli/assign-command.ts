@@ -2,7 +2,12 @@
 // --wait, wait for its final state and print its output.
 import { toJsonString } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { AssignResponseSchema, Balancer, TaskSchema, TaskState } from "../../libs/contracts/index.js";
+import {
+  AssignResponseSchema,
+  Balancer,
+  TaskSchema,
+  TaskState,
+} from "../../libs/contracts/index.js";
 import { createRpcClient } from "../../libs/rpc/index.js";
 import { checkedTarget } from "./endpoints.js";
 
@@ -23,7 +28,10 @@ export interface AssignOptions {
 
 /** Returns the exit code: 0 when the task was accepted (and with --wait, succeeded). */
 export async function assign(options: AssignOptions, out: (text: string) => void): Promise<number> {
-  const client = createRpcClient(Balancer, checkedTarget(options.balancer, "--balancer"), { defaultDeadlineMs: 10_000, balancing: "round_robin" });
+  const client = createRpcClient(Balancer, checkedTarget(options.balancer, "--balancer"), {
+    defaultDeadlineMs: 10_000,
+    balancing: "round_robin",
+  });
   try {
     const response = await client.assign({
       task: {
@@ -33,19 +41,30 @@ export async function assign(options: AssignOptions, out: (text: string) => void
         requiredCapabilities: [...options.capabilities],
         priority: options.priority,
         maxAttempts: options.maxAttempts,
-        timeout: options.taskTimeoutSec === undefined ? undefined : durationFromMs(options.taskTimeoutSec * 1000),
+        timeout:
+          options.taskTimeoutSec === undefined
+            ? undefined
+            : durationFromMs(options.taskTimeoutSec * 1000),
       },
       strategy: options.strategy ?? "",
     });
     if (options.json) out(toJsonString(AssignResponseSchema, response));
-    else out(`task ${response.taskId} ${TaskState[response.state].toLowerCase()}${response.workerId ? ` on ${response.workerId} (${response.workerAddress})` : ""}, attempt ${response.attempt}: ${response.reason}`);
+    else
+      out(
+        `task ${response.taskId} ${TaskState[response.state].toLowerCase()}${response.workerId ? ` on ${response.workerId} (${response.workerAddress})` : ""}, attempt ${response.attempt}: ${response.reason}`,
+      );
     if (!options.wait) return 0;
-    const done = await client.awaitTask({ taskId: response.taskId }, { timeoutMs: options.waitSec * 1000 });
+    const done = await client.awaitTask(
+      { taskId: response.taskId },
+      { timeoutMs: options.waitSec * 1000 },
+    );
     const task = done.task;
     if (!task) return 1;
     if (options.json) out(toJsonString(TaskSchema, task));
     else {
-      out(`task ${response.taskId} ${TaskState[task.state].toLowerCase()} on ${task.workerId} after ${task.attempt} attempt(s)`);
+      out(
+        `task ${response.taskId} ${TaskState[task.state].toLowerCase()} on ${task.workerId} after ${task.attempt} attempt(s)`,
+      );
       if (task.state === TaskState.SUCCEEDED) out(new TextDecoder().decode(task.output));
       else out(`error: ${task.error}`);
     }

@@ -8,7 +8,14 @@ import { assign } from "./assign-command.js";
 import { showStatus, showWorkers } from "./status-command.js";
 import { up } from "./up-command.js";
 import { scale, type ScaleRequest } from "./scale-command.js";
-import { listTasks, parseAge, parseTaskState, purgeTasks, taskAction, workerAction } from "./operator-commands.js";
+import {
+  listTasks,
+  parseAge,
+  parseTaskState,
+  purgeTasks,
+  taskAction,
+  workerAction,
+} from "./operator-commands.js";
 import { CliUsageError } from "./usage-error.js";
 import { join } from "node:path";
 
@@ -19,7 +26,10 @@ const out = (text: string): void => {
 function integer(option: string, min: number, max: number) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${option} must be an integer from ${min} to ${max}, got "${value}"`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(
+        `${option} must be an integer from ${min} to ${max}, got "${value}"`,
+      );
     return n;
   };
 }
@@ -27,7 +37,8 @@ function integer(option: string, min: number, max: number) {
 function positive(option: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!(n > 0)) throw new InvalidArgumentError(`${option} must be a number above 0, got "${value}"`);
+    if (!(n > 0))
+      throw new InvalidArgumentError(`${option} must be a number above 0, got "${value}"`);
     return n;
   };
 }
@@ -48,23 +59,58 @@ async function main(argv: readonly string[]): Promise<number> {
     .version(SCALEMESH_VERSION)
     .exitOverride()
     .showHelpAfterError()
-    .addHelpText("after", "\nEvery option of the services can also be given as --section.key=value (see --help-config), in scalemesh.yaml, or as SCALEMESH_SECTION_KEY.");
+    .addHelpText(
+      "after",
+      "\nEvery option of the services can also be given as --section.key=value (see --help-config), in scalemesh.yaml, or as SCALEMESH_SECTION_KEY.",
+    );
 
   program
     .command("up")
     .description("start coordinator, balancer, optimizer and worker agents on this machine")
-    .option("--workers <n>", "worker agents to start (default: scaling.min_workers)", integer("--workers", 0, 64))
-    .option("--slots <n>", "tasks each worker runs at once (default: worker.slots)", integer("--slots", 1, 1024))
+    .option(
+      "--workers <n>",
+      "worker agents to start (default: scaling.min_workers)",
+      integer("--workers", 0, 64),
+    )
+    .option(
+      "--slots <n>",
+      "tasks each worker runs at once (default: worker.slots)",
+      integer("--slots", 1, 1024),
+    )
     .option("--handler <spec>", "module:PATH or exec:COMMAND (default: the echo example)")
     .option("--log-dir <dir>", "where the services write their logs", ".scalemesh/logs")
-    .action(async (opts: { workers?: number; slots?: number; handler?: string; logDir: string }) => {
-      const handler = opts.handler ?? (config.worker.handler || `module:${join(projectRoot(), "examples", "handlers", "echo.mjs")}`);
-      if (!/^(module|exec):.+/.test(handler)) throw new CliUsageError(`--handler must be module:PATH or exec:COMMAND, got "${handler}"`);
-      exitCode = await up({ config, configArgs, workers: opts.workers ?? config.scaling.min_workers, slots: opts.slots ?? config.worker.slots, handler, logDir: opts.logDir }, out);
-    });
+    .action(
+      async (opts: { workers?: number; slots?: number; handler?: string; logDir: string }) => {
+        const handler =
+          opts.handler ??
+          (config.worker.handler ||
+            `module:${join(projectRoot(), "examples", "handlers", "echo.mjs")}`);
+        if (!/^(module|exec):.+/.test(handler))
+          throw new CliUsageError(
+            `--handler must be module:PATH or exec:COMMAND, got "${handler}"`,
+          );
+        exitCode = await up(
+          {
+            config,
+            configArgs,
+            workers: opts.workers ?? config.scaling.min_workers,
+            slots: opts.slots ?? config.worker.slots,
+            handler,
+            logDir: opts.logDir,
+          },
+          out,
+        );
+      },
+    );
 
-  const coordinatorOption = () => new Option("--coordinator <uri>", "where the coordinator is").default(`static://${config.coordinator.host}:${config.coordinator.grpc_port}`);
-  const timeoutOption = () => new Option("--timeout <sec>", "deadline for the call").default(10).argParser(positive("--timeout"));
+  const coordinatorOption = () =>
+    new Option("--coordinator <uri>", "where the coordinator is").default(
+      `static://${config.coordinator.host}:${config.coordinator.grpc_port}`,
+    );
+  const timeoutOption = () =>
+    new Option("--timeout <sec>", "deadline for the call")
+      .default(10)
+      .argParser(positive("--timeout"));
 
   program
     .command("status")
@@ -73,7 +119,10 @@ async function main(argv: readonly string[]): Promise<number> {
     .addOption(timeoutOption())
     .option("--json", "print the response as proto JSON")
     .action(async (opts: { coordinator: string; timeout: number; json?: boolean }) => {
-      await showStatus({ coordinator: opts.coordinator, json: opts.json, timeoutMs: opts.timeout * 1000 }, out);
+      await showStatus(
+        { coordinator: opts.coordinator, json: opts.json, timeoutMs: opts.timeout * 1000 },
+        out,
+      );
     });
 
   program
@@ -83,67 +132,132 @@ async function main(argv: readonly string[]): Promise<number> {
     .addOption(timeoutOption())
     .option("--all", "include workers declared dead")
     .option("--json", "print the response as proto JSON")
-    .action(async (opts: { coordinator: string; timeout: number; all?: boolean; json?: boolean }) => {
-      await showWorkers({ coordinator: opts.coordinator, json: opts.json, timeoutMs: opts.timeout * 1000, all: opts.all ?? false }, out);
-    });
+    .action(
+      async (opts: { coordinator: string; timeout: number; all?: boolean; json?: boolean }) => {
+        await showWorkers(
+          {
+            coordinator: opts.coordinator,
+            json: opts.json,
+            timeoutMs: opts.timeout * 1000,
+            all: opts.all ?? false,
+          },
+          out,
+        );
+      },
+    );
 
   program
     .command("assign")
     .description("hand one task to the mesh through a balancer")
-    .option("--balancer <uri>", "where a balancer is", `static://${config.balancer.host}:${config.balancer.grpc_port}`)
+    .option(
+      "--balancer <uri>",
+      "where a balancer is",
+      `static://${config.balancer.host}:${config.balancer.grpc_port}`,
+    )
     .option("--payload <text>", "the task's payload (UTF-8 text)", "")
     .option("--task-id <id>", "an id of your own, for idempotency")
     .option("--routing-key <key>", "tasks with one key go to one worker under hashing strategies")
     .option("--capability <name>", "a capability the worker must offer (repeatable)", collect, [])
-    .option("--priority <n>", "higher runs first when tasks wait", integer("--priority", -1_000_000, 1_000_000), 0)
-    .option("--max-attempts <n>", "attempts before the task is dead-lettered (0 = default)", integer("--max-attempts", 0, 100), 0)
+    .option(
+      "--priority <n>",
+      "higher runs first when tasks wait",
+      integer("--priority", -1_000_000, 1_000_000),
+      0,
+    )
+    .option(
+      "--max-attempts <n>",
+      "attempts before the task is dead-lettered (0 = default)",
+      integer("--max-attempts", 0, 100),
+      0,
+    )
     .option("--task-timeout <sec>", "per-attempt time limit", positive("--task-timeout"))
     .option("--strategy <name>", "override the balancer's strategy for this task")
     .option("--wait", "wait for the final state and print the output")
     .option("--wait-timeout <sec>", "how long --wait waits", positive("--wait-timeout"), 60)
     .option("--json", "print responses as proto JSON")
-    .action(async (opts: { balancer: string; payload: string; taskId?: string; routingKey?: string; capability: string[]; priority: number; maxAttempts: number; taskTimeout?: number; strategy?: string; wait?: boolean; waitTimeout: number; json?: boolean }) => {
-      exitCode = await assign(
-        {
-          balancer: opts.balancer,
-          payload: opts.payload,
-          taskId: opts.taskId,
-          routingKey: opts.routingKey,
-          capabilities: opts.capability,
-          priority: opts.priority,
-          maxAttempts: opts.maxAttempts,
-          taskTimeoutSec: opts.taskTimeout,
-          strategy: opts.strategy,
-          wait: opts.wait ?? false,
-          waitSec: opts.waitTimeout,
-          json: opts.json ?? false,
-        },
-        out,
-      );
-    });
+    .action(
+      async (opts: {
+        balancer: string;
+        payload: string;
+        taskId?: string;
+        routingKey?: string;
+        capability: string[];
+        priority: number;
+        maxAttempts: number;
+        taskTimeout?: number;
+        strategy?: string;
+        wait?: boolean;
+        waitTimeout: number;
+        json?: boolean;
+      }) => {
+        exitCode = await assign(
+          {
+            balancer: opts.balancer,
+            payload: opts.payload,
+            taskId: opts.taskId,
+            routingKey: opts.routingKey,
+            capabilities: opts.capability,
+            priority: opts.priority,
+            maxAttempts: opts.maxAttempts,
+            taskTimeoutSec: opts.taskTimeout,
+            strategy: opts.strategy,
+            wait: opts.wait ?? false,
+            waitSec: opts.waitTimeout,
+            json: opts.json ?? false,
+          },
+          out,
+        );
+      },
+    );
 
-  const adminTarget = (opts: { coordinator: string; timeout: number; json?: boolean }) => ({ coordinator: opts.coordinator, json: opts.json, timeoutMs: opts.timeout * 1000 });
+  const adminTarget = (opts: { coordinator: string; timeout: number; json?: boolean }) => ({
+    coordinator: opts.coordinator,
+    json: opts.json,
+    timeoutMs: opts.timeout * 1000,
+  });
 
   program
     .command("scale [workers]")
-    .description("the autoscaler: status; a manual worker count (switches autoscaling off); --auto to switch it back on; --history for its decisions")
+    .description(
+      "the autoscaler: status; a manual worker count (switches autoscaling off); --auto to switch it back on; --history for its decisions",
+    )
     .addOption(coordinatorOption())
     .addOption(timeoutOption())
     .option("--auto", "switch autoscaling on (drops a manual target)")
     .option("--off", "switch autoscaling off (the fleet stays as it is)")
     .option("--history [n]", "the last n decisions (default 20)", integer("--history", 1, 1000))
     .option("--json", "print the response as proto JSON")
-    .action(async (workers: string | undefined, opts: { coordinator: string; timeout: number; auto?: boolean; off?: boolean; history?: number | true; json?: boolean }) => {
-      const chosen = [workers !== undefined, opts.auto === true, opts.off === true, opts.history !== undefined].filter(Boolean).length;
-      if (chosen > 1) throw new CliUsageError("scale: give one of WORKERS, --auto, --off or --history");
-      let request: ScaleRequest = { kind: "status" };
-      if (workers !== undefined) {
-        if (!/^\d+$/.test(workers) || Number(workers) > 100_000) throw new CliUsageError(`scale: WORKERS must be a whole number, got "${workers}"`);
-        request = { kind: "target", workers: Number(workers) };
-      } else if (opts.auto || opts.off) request = { kind: "auto", isEnabled: opts.auto === true };
-      else if (opts.history !== undefined) request = { kind: "history", limit: opts.history === true ? 20 : opts.history };
-      await scale(adminTarget(opts), request, out);
-    });
+    .action(
+      async (
+        workers: string | undefined,
+        opts: {
+          coordinator: string;
+          timeout: number;
+          auto?: boolean;
+          off?: boolean;
+          history?: number | true;
+          json?: boolean;
+        },
+      ) => {
+        const chosen = [
+          workers !== undefined,
+          opts.auto === true,
+          opts.off === true,
+          opts.history !== undefined,
+        ].filter(Boolean).length;
+        if (chosen > 1)
+          throw new CliUsageError("scale: give one of WORKERS, --auto, --off or --history");
+        let request: ScaleRequest = { kind: "status" };
+        if (workers !== undefined) {
+          if (!/^\d+$/.test(workers) || Number(workers) > 100_000)
+            throw new CliUsageError(`scale: WORKERS must be a whole number, got "${workers}"`);
+          request = { kind: "target", workers: Number(workers) };
+        } else if (opts.auto || opts.off) request = { kind: "auto", isEnabled: opts.auto === true };
+        else if (opts.history !== undefined)
+          request = { kind: "history", limit: opts.history === true ? 20 : opts.history };
+        await scale(adminTarget(opts), request, out);
+      },
+    );
   for (const action of ["drain", "cordon", "uncordon"] as const) {
     program
       .command(`${action} <worker-id>`)
@@ -166,23 +280,37 @@ async function main(argv: readonly string[]): Promise<number> {
     .description("tasks in the ledger, filtered by state, worker and age")
     .addOption(coordinatorOption())
     .addOption(timeoutOption())
-    .option("--state <state>", "pending, assigned, running, succeeded, failed, dead_lettered or cancelled")
+    .option(
+      "--state <state>",
+      "pending, assigned, running, succeeded, failed, dead_lettered or cancelled",
+    )
     .option("--worker <id>", "only tasks of this worker")
     .option("--older-than <age>", "only tasks created longer ago than this (90s, 15m, 2h, 7d)")
     .option("--limit <n>", "at most this many", integer("--limit", 1, 1000), 100)
     .option("--json", "print the response as proto JSON")
-    .action(async (opts: { coordinator: string; timeout: number; state?: string; worker?: string; olderThan?: string; limit: number; json?: boolean }) => {
-      await listTasks(
-        {
-          ...adminTarget(opts),
-          state: opts.state === undefined ? undefined : parseTaskState(opts.state),
-          workerId: opts.worker,
-          olderThanMs: opts.olderThan === undefined ? undefined : parseAge(opts.olderThan, "--older-than"),
-          limit: opts.limit,
-        },
-        out,
-      );
-    });
+    .action(
+      async (opts: {
+        coordinator: string;
+        timeout: number;
+        state?: string;
+        worker?: string;
+        olderThan?: string;
+        limit: number;
+        json?: boolean;
+      }) => {
+        await listTasks(
+          {
+            ...adminTarget(opts),
+            state: opts.state === undefined ? undefined : parseTaskState(opts.state),
+            workerId: opts.worker,
+            olderThanMs:
+              opts.olderThan === undefined ? undefined : parseAge(opts.olderThan, "--older-than"),
+            limit: opts.limit,
+          },
+          out,
+        );
+      },
+    );
 
   program
     .command("cancel <task-id>")
@@ -190,9 +318,11 @@ async function main(argv: readonly string[]): Promise<number> {
     .addOption(coordinatorOption())
     .addOption(timeoutOption())
     .option("--reason <text>", "why (kept in the task's history)", "cancelled by an operator")
-    .action(async (taskId: string, opts: { coordinator: string; timeout: number; reason: string }) => {
-      await taskAction(adminTarget(opts), "cancel", taskId, opts.reason, out);
-    });
+    .action(
+      async (taskId: string, opts: { coordinator: string; timeout: number; reason: string }) => {
+        await taskAction(adminTarget(opts), "cancel", taskId, opts.reason, out);
+      },
+    );
 
   program
     .command("retry <task-id>")
@@ -223,13 +353,33 @@ async function main(argv: readonly string[]): Promise<number> {
       return 2;
     }
     const status = toConnectError(error);
-    process.stderr.write(`error: ${status.rawMessage} (${status.code === undefined ? "?" : codeName(status.code)})\n`);
+    process.stderr.write(
+      `error: ${status.rawMessage} (${status.code === undefined ? "?" : codeName(status.code)})\n`,
+    );
     return 1;
   }
 }
 
 function codeName(code: number): string {
-  const names = ["OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"];
+  const names = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+  ];
   return names[code] ?? String(code);
 }
 

@@ -1,7 +1,12 @@
 // `scalemesh status` and `scalemesh workers`: what the coordinator knows.
 import { toJsonString } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { Admin, GetClusterStatusResponseSchema, ListWorkersResponseSchema, WorkerState } from "../../libs/contracts/index.js";
+import {
+  Admin,
+  GetClusterStatusResponseSchema,
+  ListWorkersResponseSchema,
+  WorkerState,
+} from "../../libs/contracts/index.js";
 import { createRpcClient } from "../../libs/rpc/index.js";
 import { checkedTarget } from "./endpoints.js";
 import { ago, table } from "./format.js";
@@ -14,12 +19,18 @@ export interface AdminTarget {
 }
 
 export async function showStatus(target: AdminTarget, out: (text: string) => void): Promise<void> {
-  const client = createRpcClient(Admin, checkedTarget(target.coordinator, "--coordinator"), { defaultDeadlineMs: target.timeoutMs });
+  const client = createRpcClient(Admin, checkedTarget(target.coordinator, "--coordinator"), {
+    defaultDeadlineMs: target.timeoutMs,
+  });
   try {
     const status = await client.getClusterStatus({});
-    if (target.json) return out(toJsonString(GetClusterStatusResponseSchema, status, { prettySpaces: 2 }));
+    if (target.json)
+      return out(toJsonString(GetClusterStatusResponseSchema, status, { prettySpaces: 2 }));
     const scaling = await client.getScalingStatus({}).catch(() => undefined);
-    const tasks = Object.entries(status.tasksByState).map(([state, n]) => `${state.toLowerCase()} ${n}`).join(", ") || "none";
+    const tasks =
+      Object.entries(status.tasksByState)
+        .map(([state, n]) => `${state.toLowerCase()} ${n}`)
+        .join(", ") || "none";
     out(
       [
         `coordinator   ${target.coordinator} (version ${status.version}, up since ${status.startedAt ? new Date(timestampMs(status.startedAt)).toISOString() : "?"})`,
@@ -35,16 +46,32 @@ export async function showStatus(target: AdminTarget, out: (text: string) => voi
   }
 }
 
-export async function showWorkers(target: AdminTarget & { all: boolean }, out: (text: string) => void): Promise<void> {
-  const client = createRpcClient(Admin, checkedTarget(target.coordinator, "--coordinator"), { defaultDeadlineMs: target.timeoutMs });
+export async function showWorkers(
+  target: AdminTarget & { all: boolean },
+  out: (text: string) => void,
+): Promise<void> {
+  const client = createRpcClient(Admin, checkedTarget(target.coordinator, "--coordinator"), {
+    defaultDeadlineMs: target.timeoutMs,
+  });
   try {
     const response = await client.listWorkers({ includeDead: target.all });
-    if (target.json) return out(toJsonString(ListWorkersResponseSchema, response, { prettySpaces: 2 }));
+    if (target.json)
+      return out(toJsonString(ListWorkersResponseSchema, response, { prettySpaces: 2 }));
     if (response.workers.length === 0) return out("no workers registered");
     const now = Date.now();
     out(
       table(
-        ["WORKER", "STATE", "SLOTS", "IN FLIGHT", "CPU", "REGION/ZONE", "CAPABILITIES", "HEARTBEAT", "DONE/FAILED"],
+        [
+          "WORKER",
+          "STATE",
+          "SLOTS",
+          "IN FLIGHT",
+          "CPU",
+          "REGION/ZONE",
+          "CAPABILITIES",
+          "HEARTBEAT",
+          "DONE/FAILED",
+        ],
         response.workers.map((w) => [
           w.spec?.workerId ?? "",
           `${(WorkerState[w.state] ?? "?").toLowerCase()}${w.cordoned ? ",cordoned" : ""}`,

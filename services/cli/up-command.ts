@@ -37,22 +37,38 @@ export async function up(options: UpOptions, out: (text: string) => void): Promi
   const host = config.coordinator.host;
   const coordinatorUri = `static://${host}:${config.coordinator.grpc_port}`;
 
-  const start = (name: string, service: string, args: readonly string[], env: Record<string, string>, readyMessage: string): Promise<Child> => {
+  const start = (
+    name: string,
+    service: string,
+    args: readonly string[],
+    env: Record<string, string>,
+    readyMessage: string,
+  ): Promise<Child> => {
     const logPath = join(options.logDir, `${name}.log`);
     const log = createWriteStream(logPath, { flags: "a" });
     // Its own process group, so the terminal's Ctrl-C reaches only `up`,
     // which then stops the children in a safe order.
-    const child = spawn(process.execPath, [join(projectRoot(), "dist", "services", service, "main.js"), ...options.configArgs, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    });
-    const exited = new Promise<number | string>((done) => child.once("exit", (code, signal) => done(code ?? signal ?? "unknown")));
+    const child = spawn(
+      process.execPath,
+      [join(projectRoot(), "dist", "services", service, "main.js"), ...options.configArgs, ...args],
+      {
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: true,
+      },
+    );
+    const exited = new Promise<number | string>((done) =>
+      child.once("exit", (code, signal) => done(code ?? signal ?? "unknown")),
+    );
     const record: Child = { name, process: child, logPath, exited };
     children.push(record);
     child.stderr?.pipe(log);
     return new Promise<Child>((ready, fail) => {
-      const timer = setTimeout(() => fail(new Error(`${name} did not report "${readyMessage}" within 30 s; see ${logPath}`)), 30_000);
+      const timer = setTimeout(
+        () =>
+          fail(new Error(`${name} did not report "${readyMessage}" within 30 s; see ${logPath}`)),
+        30_000,
+      );
       createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
         log.write(`${line}\n`);
         if (line.includes(`"msg":"${readyMessage}"`)) {
@@ -70,12 +86,20 @@ export async function up(options: UpOptions, out: (text: string) => void): Promi
   const stopAll = async (): Promise<void> => {
     stopping = true;
     // Workers first (they drain), then the front door, then the core.
-    for (const group of [(c: Child) => c.name === "balancer", (c: Child) => c.name === "coordinator", () => true]) {
-      const batch = children.filter((c) => group(c) && c.process.exitCode === null && c.process.signalCode === null);
+    for (const group of [
+      (c: Child) => c.name === "balancer",
+      (c: Child) => c.name === "coordinator",
+      () => true,
+    ]) {
+      const batch = children.filter(
+        (c) => group(c) && c.process.exitCode === null && c.process.signalCode === null,
+      );
       for (const child of batch) child.process.kill("SIGTERM");
       await Promise.all(batch.map((c) => exitWithin(c, 20_000)));
     }
-    for (const child of children) if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGKILL");
+    for (const child of children)
+      if (child.process.exitCode === null && child.process.signalCode === null)
+        child.process.kill("SIGKILL");
   };
 
   // Signals are ours from the first moment: a Ctrl-C during start-up must
@@ -84,7 +108,8 @@ export async function up(options: UpOptions, out: (text: string) => void): Promi
     interruptedDuringStartup ??= reason;
   };
   let interruptedDuringStartup: string | undefined;
-  const signalHandler = (signal: NodeJS.Signals): void => onSignal(signal === "SIGINT" ? "interrupted" : "terminated");
+  const signalHandler = (signal: NodeJS.Signals): void =>
+    onSignal(signal === "SIGINT" ? "interrupted" : "terminated");
   process.on("SIGINT", signalHandler);
   process.on("SIGTERM", signalHandler);
   const step = async (label: string, work: () => Promise<unknown>): Promise<void> => {
@@ -106,18 +131,45 @@ export async function up(options: UpOptions, out: (text: string) => void): Promi
   };
   let workerIds: string[] = [];
   try {
-    out(`starting scalemesh ${SCALEMESH_VERSION}: optimizer, coordinator, balancer and ${options.workers} worker agent(s)...`);
+    out(
+      `starting scalemesh ${SCALEMESH_VERSION}: optimizer, coordinator, balancer and ${options.workers} worker agent(s)...`,
+    );
     await step("optimizer", () => start("optimizer", "optimizer", [], {}, "optimizer listening"));
-    await step("coordinator", () => start("coordinator", "coordinator", [], { SCALEMESH_COORDINATOR_OPTIMIZER: `static://${config.optimizer.host}:${config.optimizer.grpc_port}`, ...autoscalerEnv }, "coordinator listening"));
-    await step("balancer", () => start("balancer", "balancer", [], { SCALEMESH_BALANCER_COORDINATOR: coordinatorUri }, "balancer listening"));
+    await step("coordinator", () =>
+      start(
+        "coordinator",
+        "coordinator",
+        [],
+        {
+          SCALEMESH_COORDINATOR_OPTIMIZER: `static://${config.optimizer.host}:${config.optimizer.grpc_port}`,
+          ...autoscalerEnv,
+        },
+        "coordinator listening",
+      ),
+    );
+    await step("balancer", () =>
+      start(
+        "balancer",
+        "balancer",
+        [],
+        { SCALEMESH_BALANCER_COORDINATOR: coordinatorUri },
+        "balancer listening",
+      ),
+    );
     await step(`${options.workers} worker agent(s)`, async () => {
-      workerIds = await waitForWorkers(coordinatorUri, options.workers, () => interruptedDuringStartup !== undefined);
+      workerIds = await waitForWorkers(
+        coordinatorUri,
+        options.workers,
+        () => interruptedDuringStartup !== undefined,
+      );
     });
     if (interruptedDuringStartup) throw new Error(`${interruptedDuringStartup} during start-up`);
     out("");
     out(banner(options, workerIds));
   } catch (error) {
-    out(`scalemesh up stopped: ${error instanceof Error ? error.message : String(error)}; stopping what had started...`);
+    out(
+      `scalemesh up stopped: ${error instanceof Error ? error.message : String(error)}; stopping what had started...`,
+    );
     await stopAll();
     process.off("SIGINT", signalHandler);
     process.off("SIGTERM", signalHandler);
@@ -143,16 +195,25 @@ export async function up(options: UpOptions, out: (text: string) => void): Promi
 }
 
 /** Waits until the coordinator's autoscaler has `count` workers registered; returns their ids. */
-async function waitForWorkers(coordinatorUri: string, count: number, isInterrupted: () => boolean): Promise<string[]> {
+async function waitForWorkers(
+  coordinatorUri: string,
+  count: number,
+  isInterrupted: () => boolean,
+): Promise<string[]> {
   const admin = createRpcClient(Admin, coordinatorUri, { defaultDeadlineMs: 2_000 });
   const deadline = Date.now() + 60_000;
   try {
     for (;;) {
       const { workers } = await admin.listWorkers({}).catch(() => ({ workers: [] }));
-      const ids = workers.filter((w) => w.state === WorkerState.ALIVE).map((w) => w.spec?.workerId ?? "");
+      const ids = workers
+        .filter((w) => w.state === WorkerState.ALIVE)
+        .map((w) => w.spec?.workerId ?? "");
       if (ids.length >= count) return ids.sort();
       if (isInterrupted()) throw new Error("interrupted during start-up");
-      if (Date.now() > deadline) throw new Error(`only ${ids.length} of ${count} worker agent(s) registered within 60 s; see the worker logs in .scalemesh/logs/`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `only ${ids.length} of ${count} worker agent(s) registered within 60 s; see the worker logs in .scalemesh/logs/`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   } finally {
@@ -163,7 +224,10 @@ async function waitForWorkers(coordinatorUri: string, count: number, isInterrupt
 /** Waits for a child to exit, at most `ms` (the caller SIGKILLs what is left). */
 function exitWithin(child: Child, ms: number): Promise<unknown> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([child.exited, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    child.exited,
+    new Promise((resolve) => (timer = setTimeout(resolve, ms))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 function banner(options: UpOptions, workerIds: readonly string[]): string {
@@ -177,7 +241,7 @@ function banner(options: UpOptions, workerIds: readonly string[]): string {
     `  optimizer    grpc ${c.optimizer.host}:${c.optimizer.grpc_port}  http http://${c.optimizer.host}:${c.optimizer.http_port}`,
     `  workers      ${workerIds.join(", ") || "none yet"} (${options.slots} slots each, handler ${displayHandler(options.handler)}; the autoscaler runs ${options.workers} to ${Math.max(options.workers, c.scaling.max_workers)})`,
     "",
-    "Assign a task (the payload is base64 of \"hello scalemesh\"):",
+    'Assign a task (the payload is base64 of "hello scalemesh"):',
     `  grpcurl -plaintext -d '{"task":{"payload":"aGVsbG8gc2NhbGVtZXNo"}}' ${balancer} scalemesh.v1.Balancer/Assign`,
     "Wait for its result (use the taskId it printed):",
     `  grpcurl -plaintext -d '{"taskId":"TASK_ID"}' ${balancer} scalemesh.v1.Balancer/AwaitTask`,

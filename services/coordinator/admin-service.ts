@@ -22,18 +22,35 @@ export type TaskReads = Pick<TaskLedger, "get" | "list" | "countsByState">;
 
 export interface AdminDeps {
   /** Worker reads and the operators' commands. */
-  readonly coordinator: Pick<Coordinator, "workerCounts" | "listWorkers" | "getWorker" | "settings" | "startedAtMs" | "retryTask" | "cancelTask" | "purgeFinishedBefore" | "drainWorker" | "setCordoned">;
+  readonly coordinator: Pick<
+    Coordinator,
+    | "workerCounts"
+    | "listWorkers"
+    | "getWorker"
+    | "settings"
+    | "startedAtMs"
+    | "retryTask"
+    | "cancelTask"
+    | "purgeFinishedBefore"
+    | "drainWorker"
+    | "setCordoned"
+  >;
   readonly tasks: TaskReads;
   readonly scaling: ReturnType<typeof scalingAdmin>;
 }
 
-export function adminService({ coordinator, tasks, scaling }: AdminDeps): ServiceImpl<typeof Admin> {
+export function adminService({
+  coordinator,
+  tasks,
+  scaling,
+}: AdminDeps): ServiceImpl<typeof Admin> {
   return {
     ...scaling,
     getClusterStatus() {
       const counts = coordinator.workerCounts();
       const tasksByState: Record<string, bigint> = {};
-      for (const [state, count] of tasks.countsByState()) tasksByState[TaskState[state]] = BigInt(count);
+      for (const [state, count] of tasks.countsByState())
+        tasksByState[TaskState[state]] = BigInt(count);
       return create(GetClusterStatusResponseSchema, {
         workersAlive: counts.alive,
         workersSuspect: counts.suspect,
@@ -55,12 +72,19 @@ export function adminService({ coordinator, tasks, scaling }: AdminDeps): Servic
     getWorker(request) {
       if (request.workerId === "") throw invalidArgument("worker_id", "is required");
       const worker = coordinator.getWorker(request.workerId);
-      if (!worker) throw notFound(`worker ${request.workerId} is not known (never registered, or dead and forgotten)`);
+      if (!worker)
+        throw notFound(
+          `worker ${request.workerId} is not known (never registered, or dead and forgotten)`,
+        );
       return { worker };
     },
 
     listTasks(request) {
-      if (request.pageSize > MAX_PAGE_SIZE) throw invalidArgument("page_size", `${request.pageSize} is over the limit of ${MAX_PAGE_SIZE}`);
+      if (request.pageSize > MAX_PAGE_SIZE)
+        throw invalidArgument(
+          "page_size",
+          `${request.pageSize} is over the limit of ${MAX_PAGE_SIZE}`,
+        );
       const limit = request.pageSize || DEFAULT_PAGE_SIZE;
       const afterSequence = parsePageToken(request.pageToken);
       const records = tasks.list({
@@ -95,7 +119,11 @@ export function adminService({ coordinator, tasks, scaling }: AdminDeps): Servic
     },
 
     purgeTasks(request) {
-      if (!request.finishedBefore) throw invalidArgument("finished_before", "is required (tasks that finished before this time are deleted)");
+      if (!request.finishedBefore)
+        throw invalidArgument(
+          "finished_before",
+          "is required (tasks that finished before this time are deleted)",
+        );
       const cutoffMs = timestampMs(request.finishedBefore);
       if (cutoffMs > Date.now()) throw invalidArgument("finished_before", "is in the future");
       return { purged: BigInt(coordinator.purgeFinishedBefore(cutoffMs)) };
@@ -118,6 +146,7 @@ export function adminService({ coordinator, tasks, scaling }: AdminDeps): Servic
 function parsePageToken(token: string): number | undefined {
   if (token === "") return undefined;
   const sequence = /^s(\d+)$/.exec(token)?.[1];
-  if (sequence === undefined) throw invalidArgument("page_token", "is not a token this server gave out");
+  if (sequence === undefined)
+    throw invalidArgument("page_token", "is not a token this server gave out");
   return Number(sequence);
 }

@@ -4,7 +4,12 @@
 // unless the fleet can start a worker that meets it; then it waits in the
 // queue and the answer says why. Never placed on a worker that violates it:
 // the placement stack's filters see to that on every attempt.
-import { filterFeasible, unmetConstraint, type PlacementRequest, type WorkerCandidate } from "../../libs/balancing/index.js";
+import {
+  filterFeasible,
+  unmetConstraint,
+  type PlacementRequest,
+  type WorkerCandidate,
+} from "../../libs/balancing/index.js";
 import { failedPrecondition, notFound, unavailable } from "../../libs/rpc/index.js";
 
 /** What the autoscaler offers the coordinator: it is attached while it can start workers. */
@@ -20,23 +25,48 @@ export interface FleetHooks {
 /** Undefined: place it now (or queue it for a slot); a string: it waits for the fleet, and this is why. */
 export type Admission = string | undefined;
 
-export function admit(candidates: readonly WorkerCandidate[], request: PlacementRequest, fleet: FleetHooks | undefined): Admission {
+export function admit(
+  candidates: readonly WorkerCandidate[],
+  request: PlacementRequest,
+  fleet: FleetHooks | undefined,
+): Admission {
   const present = candidates.filter((c) => c.condition !== "dead" && c.slots > 0);
   const unmet = present.length === 0 ? "is registered" : unmetConstraint(present, request);
   if (unmet === undefined) return undefined;
-  const fleetCanRunIt = fleet !== undefined && unmetConstraint([{ ...templateCandidate, ...fleet.template }], request) === undefined;
+  const fleetCanRunIt =
+    fleet !== undefined &&
+    unmetConstraint([{ ...templateCandidate, ...fleet.template }], request) === undefined;
   if (fleetCanRunIt && fleet.wake()) {
-    return present.length === 0 ? "no worker is registered yet; the autoscaler is starting one" : `no registered worker ${unmet}; the autoscaler is starting one that does`;
+    return present.length === 0
+      ? "no worker is registered yet; the autoscaler is starting one"
+      : `no registered worker ${unmet}; the autoscaler is starting one that does`;
   }
-  if (present.length === 0) throw unavailable("no workers are registered; start a worker agent and retry");
+  if (present.length === 0)
+    throw unavailable("no workers are registered; start a worker agent and retry");
   throw unavailable(`no registered worker ${unmet}; start a worker that does, or change the task`);
 }
 
-const templateCandidate: WorkerCandidate = { workerId: "(a worker the autoscaler would start)", address: "", region: "", zone: "", capabilities: [], slots: 1, inFlight: 0, condition: "alive" };
+const templateCandidate: WorkerCandidate = {
+  workerId: "(a worker the autoscaler would start)",
+  address: "",
+  region: "",
+  zone: "",
+  capabilities: [],
+  slots: 1,
+  inFlight: 0,
+  condition: "alive",
+};
 
 /** A placement on a named worker (the balancer's choice): it must exist and pass every filter now. */
-export function checkTarget(target: WorkerCandidate | undefined, workerId: string, request: PlacementRequest): void {
+export function checkTarget(
+  target: WorkerCandidate | undefined,
+  workerId: string,
+  request: PlacementRequest,
+): void {
   if (!target) throw notFound(`worker ${workerId} is not registered (it left or never joined)`);
   const rejection = filterFeasible([target], request).rejected[0];
-  if (rejection) throw failedPrecondition(`worker ${workerId} cannot take the task: ${rejection.detail} (${rejection.reason})`);
+  if (rejection)
+    throw failedPrecondition(
+      `worker ${workerId} cannot take the task: ${rejection.detail} (${rejection.reason})`,
+    );
 }

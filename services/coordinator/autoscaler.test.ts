@@ -7,10 +7,22 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { WorkerState, WorkerStatusSchema, type WorkerStatus } from "../../libs/contracts/index.js";
-import { createMemoryScalingHistory, type ScalingHistory, type StoredScalingEvent } from "../../libs/ledger/index.js";
+import {
+  createMemoryScalingHistory,
+  type ScalingHistory,
+  type StoredScalingEvent,
+} from "../../libs/ledger/index.js";
 import type { AutoscaleConfig, DirectionBehavior } from "../../libs/scaling/index.js";
-import { createFakeWorkerProvider, type FakeWorkerProvider } from "../../test/support/fake-worker-provider.js";
-import { createAutoscaler, type Autoscaler, type FleetSource, type RecoverySettings } from "./autoscaler.js";
+import {
+  createFakeWorkerProvider,
+  type FakeWorkerProvider,
+} from "../../test/support/fake-worker-provider.js";
+import {
+  createAutoscaler,
+  type Autoscaler,
+  type FleetSource,
+  type RecoverySettings,
+} from "./autoscaler.js";
 import type { FleetHooks } from "./coordinator.js";
 import { EXTERNAL_CAPABILITIES } from "./providers/external-provider.js";
 import { KUBERNETES_CAPABILITIES } from "./providers/kubernetes-provider.js";
@@ -71,7 +83,13 @@ function createFakeFleet(now: () => number): FakeFleet {
     register(workerId, { slots = 4, inFlight = 0 } = {}) {
       workers.set(
         workerId,
-        create(WorkerStatusSchema, { spec: { workerId, slots }, state: WorkerState.ALIVE, inFlight, freeSlots: Math.max(0, slots - inFlight), registeredAt: timestampFromMs(now()) }),
+        create(WorkerStatusSchema, {
+          spec: { workerId, slots },
+          state: WorkerState.ALIVE,
+          inFlight,
+          freeSlots: Math.max(0, slots - inFlight),
+          registeredAt: timestampFromMs(now()),
+        }),
       );
     },
     leave(workerId) {
@@ -102,7 +120,11 @@ function policy(overrides: Partial<AutoscaleConfig> = {}): AutoscaleConfig {
 }
 
 /** A policy that never moves on its own (both directions disabled, min 1): only recovery acts. */
-const FROZEN: Partial<AutoscaleConfig> = { minWorkers: 1, up: behavior({ select: "disabled" }), down: behavior({ select: "disabled" }) };
+const FROZEN: Partial<AutoscaleConfig> = {
+  minWorkers: 1,
+  up: behavior({ select: "disabled" }),
+  down: behavior({ select: "disabled" }),
+};
 
 interface HarnessOptions {
   readonly policy?: Partial<AutoscaleConfig>;
@@ -126,7 +148,11 @@ function harness(options: HarnessOptions = {}): Harness {
   const clock = { nowMs: START_MS };
   const fleet = createFakeFleet(() => clock.nowMs);
   // A stopped worker's session ends with its process.
-  const provider = createFakeWorkerProvider({ kind: options.kind ?? "local", capabilities: options.capabilities ?? LOCAL_CAPABILITIES, onStopped: (id) => fleet.leave(id) });
+  const provider = createFakeWorkerProvider({
+    kind: options.kind ?? "local",
+    capabilities: options.capabilities ?? LOCAL_CAPABILITIES,
+    onStopped: (id) => fleet.leave(id),
+  });
   const history = createMemoryScalingHistory();
   const autoscaler = createAutoscaler({
     source: fleet,
@@ -188,26 +214,52 @@ describe("autoscaler: starting workers", () => {
 
     await h.autoscaler.syncNow();
     expect(h.provider.calls.start).toEqual([2]);
-    expect(lastEvent(h)).toMatchObject({ reason: "AtMinimum", desiredWorkers: 2, action: "start 2 (w-1, w-2)", error: "" });
+    expect(lastEvent(h)).toMatchObject({
+      reason: "AtMinimum",
+      desiredWorkers: 2,
+      action: "start 2 (w-1, w-2)",
+      error: "",
+    });
     // Counted when asked, not at the last sync: starting as soon as they are asked for.
-    expect(h.autoscaler.status()).toMatchObject({ currentWorkers: 0, startingWorkers: 2, desiredWorkers: 2, scaleUps: 1, failedOperations: 0 });
+    expect(h.autoscaler.status()).toMatchObject({
+      currentWorkers: 0,
+      startingWorkers: 2,
+      desiredWorkers: 2,
+      scaleUps: 1,
+      failedOperations: 0,
+    });
 
     // Asked for and not registered: starting, so the next sync asks for nothing more.
     await syncAfter(h, 500);
     expect(h.provider.calls.start).toEqual([2]);
-    expect(h.autoscaler.status()).toMatchObject({ currentWorkers: 0, startingWorkers: 2, desiredWorkers: 2, meanTimeToHealthySec: 0 });
+    expect(h.autoscaler.status()).toMatchObject({
+      currentWorkers: 0,
+      startingWorkers: 2,
+      desiredWorkers: 2,
+      meanTimeToHealthySec: 0,
+    });
     expect(lastEvent(h)).toMatchObject({ readyWorkers: 0, startingWorkers: 2, action: "" });
 
     // Timed to when each registered, not to the sync that noticed.
     h.clock.nowMs = START_MS + 1000;
     join(h, "w-1");
     await syncAt(h, START_MS + 1500);
-    expect(h.autoscaler.status()).toMatchObject({ currentWorkers: 1, startingWorkers: 1, meanTimeToHealthySec: 1 });
+    expect(h.autoscaler.status()).toMatchObject({
+      currentWorkers: 1,
+      startingWorkers: 1,
+      meanTimeToHealthySec: 1,
+    });
 
     h.clock.nowMs = START_MS + 3000;
     join(h, "w-2");
     await syncAt(h, START_MS + 4000);
-    expect(h.autoscaler.status()).toMatchObject({ currentWorkers: 2, startingWorkers: 0, desiredWorkers: 2, scaleUps: 1, meanTimeToHealthySec: 2 });
+    expect(h.autoscaler.status()).toMatchObject({
+      currentWorkers: 2,
+      startingWorkers: 0,
+      desiredWorkers: 2,
+      scaleUps: 1,
+      meanTimeToHealthySec: 2,
+    });
     expect(h.provider.calls.start).toEqual([2]);
     expect(h.provider.stoppedIds()).toEqual([]);
   });
@@ -225,7 +277,12 @@ describe("autoscaler: starting workers", () => {
 
     // The same sync asks for a replacement: the timed-out worker no longer counts as starting.
     await syncAt(h, START_MS + START_TIMEOUT_MS + 1);
-    expect(h.autoscaler.status()).toMatchObject({ failedOperations: 1, meanTimeToHealthySec: 2, currentWorkers: 1, startingWorkers: 1 });
+    expect(h.autoscaler.status()).toMatchObject({
+      failedOperations: 1,
+      meanTimeToHealthySec: 2,
+      currentWorkers: 1,
+      startingWorkers: 1,
+    });
     const failed = events(h).filter((e) => e.action === "start w-2");
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({ reason: "ProviderFailed" });
@@ -245,7 +302,11 @@ describe("autoscaler: starting workers", () => {
 
     await h.autoscaler.syncNow();
     expect(h.autoscaler.status()).toMatchObject({ failedOperations: 1, scaleUps: 0 });
-    expect(lastEvent(h)).toMatchObject({ reason: "AtMinimum", action: "", error: "start 2: image scalemesh:missing not found" });
+    expect(lastEvent(h)).toMatchObject({
+      reason: "AtMinimum",
+      action: "",
+      error: "start 2: image scalemesh:missing not found",
+    });
 
     await syncAfter(h, 1000);
     expect(h.provider.calls.start).toEqual([2, 2]);
@@ -269,14 +330,23 @@ describe("autoscaler: scale-down", () => {
     await h.autoscaler.syncNow();
     expect(h.fleet.drained).toEqual(["w-2", "w-3"]);
     expect(h.provider.stoppedIds()).toEqual([]);
-    expect(lastEvent(h)).toMatchObject({ reason: "ScaleDown", desiredWorkers: 3, action: "drain w-2, w-3", error: "" });
+    expect(lastEvent(h)).toMatchObject({
+      reason: "ScaleDown",
+      desiredWorkers: 3,
+      action: "drain w-2, w-3",
+      error: "",
+    });
     expect(h.autoscaler.status()).toMatchObject({ scaleDowns: 1, desiredWorkers: 3 });
 
     // Still finishing their tasks: no stop, no second drain, and the draining ones are no longer capacity.
     await syncAfter(h, 1000);
     expect(h.fleet.drained).toEqual(["w-2", "w-3"]);
     expect(h.provider.stoppedIds()).toEqual([]);
-    expect(h.autoscaler.status()).toMatchObject({ currentWorkers: 3, startingWorkers: 0, scaleDowns: 1 });
+    expect(h.autoscaler.status()).toMatchObject({
+      currentWorkers: 3,
+      startingWorkers: 0,
+      scaleDowns: 1,
+    });
 
     // w-2 finished and left; the platform no longer shows it.
     h.fleet.leave("w-2");
@@ -307,7 +377,13 @@ describe("autoscaler: scale-down", () => {
     await syncAt(h, START_MS + DRAIN_TIMEOUT_MS + 1);
     expect(h.provider.stoppedIds()).toEqual(["w-2"]);
     expect(h.autoscaler.status().failedOperations).toBe(1);
-    expect(events(h).filter((e) => e.error !== "")).toEqual([expect.objectContaining({ reason: "ProviderFailed", action: "stop w-2", error: "container is busy" })]);
+    expect(events(h).filter((e) => e.error !== "")).toEqual([
+      expect.objectContaining({
+        reason: "ProviderFailed",
+        action: "stop w-2",
+        error: "container is busy",
+      }),
+    ]);
 
     // Still being removed: not drained again, not counted as capacity, stopped again.
     await syncAfter(h, 1000);
@@ -321,7 +397,11 @@ describe("autoscaler: scale-down", () => {
   });
 
   it("hands a drained worker to a provider that stops with the drain at once, and keeps it out of the fleet while the platform refuses", async () => {
-    const h = harness({ kind: "kubernetes", capabilities: KUBERNETES_CAPABILITIES, policy: { minWorkers: 1 } });
+    const h = harness({
+      kind: "kubernetes",
+      capabilities: KUBERNETES_CAPABILITIES,
+      policy: { minWorkers: 1 },
+    });
     join(h, "w-1", 1);
     join(h, "w-2", 0);
     join(h, "w-3", 0);
@@ -332,8 +412,17 @@ describe("autoscaler: scale-down", () => {
     await h.autoscaler.syncNow();
     expect(h.fleet.drained).toEqual(["w-2", "w-3"]);
     expect(h.provider.calls.stop).toEqual([["w-2", "w-3"]]);
-    expect(lastEvent(h)).toMatchObject({ reason: "ScaleDown", desiredWorkers: 1, action: "drain w-2, w-3", error: "" });
-    expect(h.autoscaler.status()).toMatchObject({ failedOperations: 0, scaleDowns: 1, currentWorkers: 1 });
+    expect(lastEvent(h)).toMatchObject({
+      reason: "ScaleDown",
+      desiredWorkers: 1,
+      action: "drain w-2, w-3",
+      error: "",
+    });
+    expect(h.autoscaler.status()).toMatchObject({
+      failedOperations: 0,
+      scaleDowns: 1,
+      currentWorkers: 1,
+    });
 
     // Still registered (draining) and refused: not stopped again until they leave or overrun drain_timeout_sec.
     await syncAfter(h, 1000);
@@ -349,22 +438,25 @@ describe("autoscaler: scale-down", () => {
   it.each([
     { state: "exited" as const, detail: "exit code 0" },
     { state: "failed" as const, detail: "killed by SIGTERM" },
-  ])("does not bring back a drained worker that left and is listed $state", async ({ state, detail }) => {
-    const h = harness({ policy: { minWorkers: 1 } });
-    join(h, "w-1", 1);
-    join(h, "w-2", 0);
-    await h.autoscaler.syncNow();
-    expect(h.fleet.drained).toEqual(["w-2"]);
+  ])(
+    "does not bring back a drained worker that left and is listed $state",
+    async ({ state, detail }) => {
+      const h = harness({ policy: { minWorkers: 1 } });
+      join(h, "w-1", 1);
+      join(h, "w-2", 0);
+      await h.autoscaler.syncNow();
+      expect(h.fleet.drained).toEqual(["w-2"]);
 
-    // The agent finished its tasks and ended; the local and docker providers list it until stopped.
-    h.fleet.leave("w-2");
-    h.provider.set("w-2", state, detail);
-    await syncAfter(h, 1000);
-    expect(h.provider.stoppedIds()).toEqual(["w-2"]);
+      // The agent finished its tasks and ended; the local and docker providers list it until stopped.
+      h.fleet.leave("w-2");
+      h.provider.set("w-2", state, detail);
+      await syncAfter(h, 1000);
+      expect(h.provider.stoppedIds()).toEqual(["w-2"]);
 
-    expect(h.provider.calls.replace).toEqual([]);
-    expect(eventsWith(h, "Recovering")).toEqual([]);
-  });
+      expect(h.provider.calls.replace).toEqual([]);
+      expect(eventsWith(h, "Recovering")).toEqual([]);
+    },
+  );
 });
 
 // ---- recovery -------------------------------------------------------------
@@ -380,7 +472,13 @@ describe("autoscaler: recovery", () => {
     const firstMs = START_MS + 1000;
     await syncAt(h, firstMs);
     expect(h.provider.calls.replace).toEqual(["w-1"]);
-    expect(eventsWith(h, "Recovering")).toEqual([expect.objectContaining({ action: "replace w-1", error: "", message: expect.stringContaining("restart 1 of 2") })]);
+    expect(eventsWith(h, "Recovering")).toEqual([
+      expect.objectContaining({
+        action: "replace w-1",
+        error: "",
+        message: expect.stringContaining("restart 1 of 2"),
+      }),
+    ]);
     expect(h.autoscaler.status().degradedReason).toBeUndefined();
 
     // The new process registers, then dies again at once.
@@ -404,7 +502,9 @@ describe("autoscaler: recovery", () => {
     expect(status.failedWorkers).toEqual(["w-1"]);
     expect(status.degradedReason).toContain("w-1");
     expect(status.degradedReason).toContain("scaling.max_recovery_attempts");
-    expect(eventsWith(h, "RecoveryFailed")).toEqual([expect.objectContaining({ action: "", error: "exit code 3" })]);
+    expect(eventsWith(h, "RecoveryFailed")).toEqual([
+      expect.objectContaining({ action: "", error: "exit code 3" }),
+    ]);
 
     // Given up on: no further restart, however long the wait.
     await syncAfter(h, 120_000);
@@ -427,7 +527,9 @@ describe("autoscaler: recovery", () => {
     await syncAfter(h, START_TIMEOUT_MS + 1);
     await syncAfter(h, 60_000);
     expect(h.autoscaler.status().failedWorkers).toEqual(["w-1"]);
-    expect(h.autoscaler.status().degradedReason ?? "(not degraded)").toContain("scaling.max_recovery_attempts");
+    expect(h.autoscaler.status().degradedReason ?? "(not degraded)").toContain(
+      "scaling.max_recovery_attempts",
+    );
   });
 
   it("cleans up a worker that exited cleanly on its own instead of restarting it", async () => {
@@ -443,7 +545,11 @@ describe("autoscaler: recovery", () => {
     expect(h.provider.stoppedIds()).toEqual(["w-2"]);
     expect(h.provider.calls.replace).toEqual([]);
     expect(eventsWith(h, "Recovering")).toEqual([]);
-    expect(h.autoscaler.status()).toMatchObject({ failedWorkers: [], degradedReason: undefined, failedOperations: 0 });
+    expect(h.autoscaler.status()).toMatchObject({
+      failedWorkers: [],
+      degradedReason: undefined,
+      failedOperations: 0,
+    });
   });
 
   it("fails a dead worker at once when auto recovery is off, naming scaling.enable_auto_recovery", async () => {
@@ -458,7 +564,9 @@ describe("autoscaler: recovery", () => {
     const status = h.autoscaler.status();
     expect(status.failedWorkers).toEqual(["w-1"]);
     expect(status.degradedReason).toContain("scaling.enable_auto_recovery");
-    expect(eventsWith(h, "RecoveryFailed")).toEqual([expect.objectContaining({ error: "killed by SIGKILL" })]);
+    expect(eventsWith(h, "RecoveryFailed")).toEqual([
+      expect.objectContaining({ error: "killed by SIGKILL" }),
+    ]);
   });
 
   // Was a bug: a provider list error overwrote the degraded reason, and the next good list cleared it.
@@ -491,18 +599,36 @@ describe("autoscaler: manual target, off, external", () => {
 
     await h.autoscaler.scaleTo(4);
     expect(h.provider.calls.start).toEqual([2]);
-    expect(h.autoscaler.status()).toMatchObject({ isEnabled: false, mode: "manual", desiredWorkers: 4 });
-    expect(lastEvent(h)).toMatchObject({ reason: "Manual", mode: "manual", desiredWorkers: 4, action: "start 2 (w-3, w-4)" });
+    expect(h.autoscaler.status()).toMatchObject({
+      isEnabled: false,
+      mode: "manual",
+      desiredWorkers: 4,
+    });
+    expect(lastEvent(h)).toMatchObject({
+      reason: "Manual",
+      mode: "manual",
+      desiredWorkers: 4,
+      action: "start 2 (w-3, w-4)",
+    });
 
     // Four idle workers: the policy would keep 2, the manual target keeps 4.
     join(h, "w-3");
     join(h, "w-4");
     await syncAfter(h, 1000);
     expect(h.fleet.drained).toEqual([]);
-    expect(lastEvent(h)).toMatchObject({ reason: "Manual", readyWorkers: 4, desiredWorkers: 4, action: "" });
+    expect(lastEvent(h)).toMatchObject({
+      reason: "Manual",
+      readyWorkers: 4,
+      desiredWorkers: 4,
+      action: "",
+    });
 
     await h.autoscaler.setEnabled(true);
-    expect(h.autoscaler.status()).toMatchObject({ isEnabled: true, mode: "normal", desiredWorkers: 2 });
+    expect(h.autoscaler.status()).toMatchObject({
+      isEnabled: true,
+      mode: "normal",
+      desiredWorkers: 2,
+    });
     expect(h.fleet.drained).toHaveLength(2);
     expect(lastEvent(h)).toMatchObject({ reason: "AtMinimum", mode: "normal", desiredWorkers: 2 });
   });
@@ -533,24 +659,57 @@ describe("autoscaler: manual target, off, external", () => {
     expect(h.provider.stoppedIds()).toEqual([]);
     expect(h.fleet.drained).toEqual([]);
     expect(events(h)).toEqual([]);
-    expect(h.autoscaler.status()).toMatchObject({ isEnabled: false, mode: "off", desiredWorkers: 0, scaleUps: 0, lastEvent: undefined });
+    expect(h.autoscaler.status()).toMatchObject({
+      isEnabled: false,
+      mode: "off",
+      desiredWorkers: 0,
+      scaleUps: 0,
+      lastEvent: undefined,
+    });
   });
 
   it.each([
-    { name: "an empty fleet below min_workers", inFlightByWorker: [] as number[], desired: 2, reason: "AtMinimum" },
+    {
+      name: "an empty fleet below min_workers",
+      inFlightByWorker: [] as number[],
+      desired: 2,
+      reason: "AtMinimum",
+    },
     // 5 tasks on 20 slots is 0.25 against a target of 0.5: 5 workers → 3.
-    { name: "a fleet larger than its load needs", inFlightByWorker: [1, 1, 1, 1, 1], desired: 3, reason: "ScaleDown" },
-  ])("records the decision for $name with the external provider, and acts on nothing", async ({ inFlightByWorker, desired, reason }) => {
-    const h = harness({ kind: "external", capabilities: EXTERNAL_CAPABILITIES, policy: { minWorkers: 2 } });
-    inFlightByWorker.forEach((inFlight, i) => h.fleet.register(`ext-${i + 1}`, { inFlight }));
+    {
+      name: "a fleet larger than its load needs",
+      inFlightByWorker: [1, 1, 1, 1, 1],
+      desired: 3,
+      reason: "ScaleDown",
+    },
+  ])(
+    "records the decision for $name with the external provider, and acts on nothing",
+    async ({ inFlightByWorker, desired, reason }) => {
+      const h = harness({
+        kind: "external",
+        capabilities: EXTERNAL_CAPABILITIES,
+        policy: { minWorkers: 2 },
+      });
+      inFlightByWorker.forEach((inFlight, i) => h.fleet.register(`ext-${i + 1}`, { inFlight }));
 
-    await h.autoscaler.syncNow();
-    expect(lastEvent(h)).toMatchObject({ reason, desiredWorkers: desired, action: "", error: "" });
-    expect(h.autoscaler.status()).toMatchObject({ provider: "external", desiredWorkers: desired, scaleUps: 0, scaleDowns: 0 });
-    expect(h.provider.calls.start).toEqual([]);
-    expect(h.provider.calls.stop).toEqual([]);
-    expect(h.fleet.drained).toEqual([]);
-  });
+      await h.autoscaler.syncNow();
+      expect(lastEvent(h)).toMatchObject({
+        reason,
+        desiredWorkers: desired,
+        action: "",
+        error: "",
+      });
+      expect(h.autoscaler.status()).toMatchObject({
+        provider: "external",
+        desiredWorkers: desired,
+        scaleUps: 0,
+        scaleDowns: 0,
+      });
+      expect(h.provider.calls.start).toEqual([]);
+      expect(h.provider.calls.stop).toEqual([]);
+      expect(h.fleet.drained).toEqual([]);
+    },
+  );
 });
 
 // ---- provider outages -----------------------------------------------------
@@ -561,8 +720,15 @@ describe("autoscaler: provider outages", () => {
     h.provider.failNextList(new Error("connection refused"));
 
     await h.autoscaler.syncNow();
-    expect(h.autoscaler.status()).toMatchObject({ degradedReason: "provider local cannot list its workers: connection refused", failedOperations: 1 });
-    expect(lastEvent(h)).toMatchObject({ reason: "ProviderFailed", action: "list", error: "connection refused" });
+    expect(h.autoscaler.status()).toMatchObject({
+      degradedReason: "provider local cannot list its workers: connection refused",
+      failedOperations: 1,
+    });
+    expect(lastEvent(h)).toMatchObject({
+      reason: "ProviderFailed",
+      action: "list",
+      error: "connection refused",
+    });
     // Nothing is started blind.
     expect(h.provider.calls.start).toEqual([]);
 
@@ -613,12 +779,26 @@ describe("autoscaler: start, stop and the fleet waker", () => {
   });
 
   it.each([
-    { name: "the one it is given", workerTemplate: { region: "eu", zone: "eu-1", capabilities: ["gpu"] }, expected: { region: "eu", zone: "eu-1", capabilities: ["gpu"] } },
-    { name: "a plain worker when it is given none", workerTemplate: undefined, expected: { region: "", zone: "", capabilities: [] } },
-  ])("offers the coordinator $name as what its workers look like", async ({ workerTemplate, expected }) => {
-    const h = await startHarness({ policy: { minWorkers: 1 }, ...(workerTemplate ? { workerTemplate } : {}) });
-    expect(h.fleet.hooks?.template).toEqual(expected);
-  });
+    {
+      name: "the one it is given",
+      workerTemplate: { region: "eu", zone: "eu-1", capabilities: ["gpu"] },
+      expected: { region: "eu", zone: "eu-1", capabilities: ["gpu"] },
+    },
+    {
+      name: "a plain worker when it is given none",
+      workerTemplate: undefined,
+      expected: { region: "", zone: "", capabilities: [] },
+    },
+  ])(
+    "offers the coordinator $name as what its workers look like",
+    async ({ workerTemplate, expected }) => {
+      const h = await startHarness({
+        policy: { minWorkers: 1 },
+        ...(workerTemplate ? { workerTemplate } : {}),
+      });
+      expect(h.fleet.hooks?.template).toEqual(expected);
+    },
+  );
 
   it("a task that waits for a slot brings the next sync forward, at most once a second", async () => {
     const h = await startHarness({ policy: { minWorkers: 1 } });
@@ -651,26 +831,57 @@ describe("autoscaler: start, stop and the fleet waker", () => {
   it.each<WakerCase>([
     // Scale to zero: the empty, idle fleet stays empty until a task arrives, and the waker's sync wakes it.
     { name: "enabled", options: {}, prepare: nothing, isWoken: true, starts: [1] },
-    { name: "under a manual target", options: {}, prepare: (a) => a.scaleTo(0), isWoken: true, starts: [] },
-    { name: "disabled from the start", options: { isEnabled: false }, prepare: nothing, isWoken: false, starts: [] },
-    { name: "switched off", options: {}, prepare: (a) => a.setEnabled(false), isWoken: false, starts: [] },
-    { name: "on the external provider", options: { kind: "external", capabilities: EXTERNAL_CAPABILITIES }, prepare: nothing, isWoken: false, starts: [] },
-  ])("the fleet waker answers $isWoken when $name", async ({ options, prepare, isWoken, starts }) => {
-    const h = await startHarness({ ...options, policy: { minWorkers: 0, allowScaleToZero: true } });
-    await prepare(h.autoscaler);
-    expect(h.provider.calls.start).toEqual([]);
-    const listsBefore = h.provider.calls.list;
+    {
+      name: "under a manual target",
+      options: {},
+      prepare: (a) => a.scaleTo(0),
+      isWoken: true,
+      starts: [],
+    },
+    {
+      name: "disabled from the start",
+      options: { isEnabled: false },
+      prepare: nothing,
+      isWoken: false,
+      starts: [],
+    },
+    {
+      name: "switched off",
+      options: {},
+      prepare: (a) => a.setEnabled(false),
+      isWoken: false,
+      starts: [],
+    },
+    {
+      name: "on the external provider",
+      options: { kind: "external", capabilities: EXTERNAL_CAPABILITIES },
+      prepare: nothing,
+      isWoken: false,
+      starts: [],
+    },
+  ])(
+    "the fleet waker answers $isWoken when $name",
+    async ({ options, prepare, isWoken, starts }) => {
+      const h = await startHarness({
+        ...options,
+        policy: { minWorkers: 0, allowScaleToZero: true },
+      });
+      await prepare(h.autoscaler);
+      expect(h.provider.calls.start).toEqual([]);
+      const listsBefore = h.provider.calls.list;
 
-    h.fleet.pendingCount = 1;
-    expect(h.fleet.hooks?.wake()).toBe(isWoken);
-    // A sync asks the provider for its list before its first await, so one the waker started shows at once.
-    expect(h.provider.calls.list).toBe(listsBefore + (isWoken ? 1 : 0));
-    if (isWoken) {
-      // Joins the waker's sync rather than starting another.
-      await h.autoscaler.syncNow();
-      expect(h.provider.calls.list).toBe(listsBefore + 1);
-    }
-    expect(h.provider.calls.start).toEqual(starts);
-    if (starts.length > 0) expect(lastEvent(h)).toMatchObject({ reason: "WakeFromZero", action: "start 1 (w-1)" });
-  });
+      h.fleet.pendingCount = 1;
+      expect(h.fleet.hooks?.wake()).toBe(isWoken);
+      // A sync asks the provider for its list before its first await, so one the waker started shows at once.
+      expect(h.provider.calls.list).toBe(listsBefore + (isWoken ? 1 : 0));
+      if (isWoken) {
+        // Joins the waker's sync rather than starting another.
+        await h.autoscaler.syncNow();
+        expect(h.provider.calls.list).toBe(listsBefore + 1);
+      }
+      expect(h.provider.calls.start).toEqual(starts);
+      if (starts.length > 0)
+        expect(lastEvent(h)).toMatchObject({ reason: "WakeFromZero", action: "start 1 (w-1)" });
+    },
+  );
 });

@@ -2,7 +2,11 @@
 // worker are coalesced and flushed every few milliseconds, so a burst of
 // placements costs one message per worker per flush, not one per task.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { WatchClusterResponseSchema, type WatchClusterResponse, type WorkerStatus } from "../../libs/contracts/index.js";
+import {
+  WatchClusterResponseSchema,
+  type WatchClusterResponse,
+  type WorkerStatus,
+} from "../../libs/contracts/index.js";
 import { createAsyncQueue, type AsyncQueue } from "../../libs/rpc/index.js";
 
 export interface ClusterWatch {
@@ -45,7 +49,12 @@ export function createClusterWatch(options: ClusterWatchOptions): ClusterWatch {
     subscribe() {
       const queue = createAsyncQueue<WatchClusterResponse>();
       const { workers, pendingTasks } = options.snapshot();
-      queue.push(create(WatchClusterResponseSchema, { revision, event: { case: "snapshot", value: { workers, pendingTasks } } }));
+      queue.push(
+        create(WatchClusterResponseSchema, {
+          revision,
+          event: { case: "snapshot", value: { workers, pendingTasks } },
+        }),
+      );
       watchers.add(queue);
       return queue;
     },

@@ -24,7 +24,11 @@ export interface CommitOutbox {
   readonly lastError: string | undefined;
 }
 
-export function createCommitOutbox(store: TaskStore, logger: Logger, options: { retryMs?: number; onWritableAgain?: () => void } = {}): CommitOutbox {
+export function createCommitOutbox(
+  store: TaskStore,
+  logger: Logger,
+  options: { retryMs?: number; onWritableAgain?: () => void } = {},
+): CommitOutbox {
   const retryMs = options.retryMs ?? 1000;
   let queue: Delivery[] = [];
   let scheduled = false;
@@ -54,7 +58,11 @@ export function createCommitOutbox(store: TaskStore, logger: Logger, options: { 
       }
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      if (lastError !== message) logger.error({ err: message }, "task ledger write failed; refusing new tasks until it recovers");
+      if (lastError !== message)
+        logger.error(
+          { err: message },
+          "task ledger write failed; refusing new tasks until it recovers",
+        );
       lastError = message;
       const waiting: Delivery[] = [];
       for (const item of batch) {

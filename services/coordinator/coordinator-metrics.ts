@@ -33,7 +33,8 @@ new Gauge({
   registers: [registry],
   collect() {
     this.reset();
-    for (const [state, count] of source?.ledger.countsByState() ?? []) this.set({ state: TaskState[state] }, count);
+    for (const [state, count] of source?.ledger.countsByState() ?? [])
+      this.set({ state: TaskState[state] }, count);
   },
 });
 
@@ -46,7 +47,8 @@ new Gauge({
     this.reset();
     const counts = source?.workerCounts();
     if (!counts) return;
-    for (const state of ["alive", "suspect", "draining", "dead"] as const) this.set({ state }, counts[state]);
+    for (const state of ["alive", "suspect", "draining", "dead"] as const)
+      this.set({ state }, counts[state]);
   },
 });
 

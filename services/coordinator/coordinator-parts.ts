@@ -31,5 +31,10 @@ export interface CoordinatorParts {
 
 /** Writes the task's row; durable at the next group commit. */
 export function saveTask(store: TaskStore, task: TaskRecord): void {
-  store.save({ task: task.task, maxAttempts: task.maxAttempts, traceContext: task.traceContext, sequence: task.sequence });
+  store.save({
+    task: task.task,
+    maxAttempts: task.maxAttempts,
+    traceContext: task.traceContext,
+    sequence: task.sequence,
+  });
 }

@@ -14,18 +14,33 @@ import {
 } from "../../libs/contracts/index.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { isFinal } from "../../libs/ledger/index.js";
-import { Code, ConnectError, deadlineExceeded, invalidArgument, notFound, toConnectError, unavailable } from "../../libs/rpc/index.js";
+import {
+  Code,
+  ConnectError,
+  deadlineExceeded,
+  invalidArgument,
+  notFound,
+  toConnectError,
+  unavailable,
+} from "../../libs/rpc/index.js";
 import { contextFrom, inSpan, traceContextOf } from "../../libs/telemetry/index.js";
 import type { Coordinator } from "./coordinator.js";
 
-export function coordinatorService(coordinator: Coordinator, options: { logger: Logger; maxPayloadBytes: number }): ServiceImpl<typeof CoordinatorService> {
+export function coordinatorService(
+  coordinator: Coordinator,
+  options: { logger: Logger; maxPayloadBytes: number },
+): ServiceImpl<typeof CoordinatorService> {
   const { logger } = options;
   return {
-    async *workerSession(requests: AsyncIterable<WorkerSessionRequest>, ctx: HandlerContext): AsyncIterable<MessageInitShape<typeof WorkerSessionResponseSchema>> {
+    async *workerSession(
+      requests: AsyncIterable<WorkerSessionRequest>,
+      ctx: HandlerContext,
+    ): AsyncIterable<MessageInitShape<typeof WorkerSessionResponseSchema>> {
       const iterator = requests[Symbol.asyncIterator]();
       const first = await iterator.next();
       if (first.done) return;
-      if (first.value.message.case !== "register") throw invalidArgument("message", "the first message of a worker session must be register");
+      if (first.value.message.case !== "register")
+        throw invalidArgument("message", "the first message of a worker session must be register");
       const { session, registered } = coordinator.register(first.value.message.value);
       yield { message: { case: "registered", value: registered } };
       const reading = (async () => {
@@ -40,13 +55,27 @@ export function coordinatorService(coordinator: Coordinator, options: { logger: 
               break;
             case "taskResult": {
               const result = message.value;
-              await inSpan("task.result", { parent: contextFrom(result.traceContext), attributes: { "scalemesh.task_id": result.taskId, "scalemesh.worker_id": session.workerId, "scalemesh.succeeded": result.succeeded } }, async () => {
-                coordinator.taskFinished(session, result);
-              });
+              await inSpan(
+                "task.result",
+                {
+                  parent: contextFrom(result.traceContext),
+                  attributes: {
+                    "scalemesh.task_id": result.taskId,
+                    "scalemesh.worker_id": session.workerId,
+                    "scalemesh.succeeded": result.succeeded,
+                  },
+                },
+                async () => {
+                  coordinator.taskFinished(session, result);
+                },
+              );
               break;
             }
             case "register":
-              logger.warn({ workerId: session.workerId }, "ignored a second register on an open session");
+              logger.warn(
+                { workerId: session.workerId },
+                "ignored a second register on an open session",
+              );
               break;
             case undefined:
               break;
@@ -58,7 +87,11 @@ export function coordinatorService(coordinator: Coordinator, options: { logger: 
         }
       })()
         .catch((error: unknown) => {
-          if (!ctx.signal.aborted) logger.warn({ workerId: session.workerId, err: toConnectError(error).rawMessage }, "worker session read failed");
+          if (!ctx.signal.aborted)
+            logger.warn(
+              { workerId: session.workerId, err: toConnectError(error).rawMessage },
+              "worker session read failed",
+            );
         })
         .finally(() => {
           coordinator.sessionEnded(session);
@@ -76,13 +109,20 @@ export function coordinatorService(coordinator: Coordinator, options: { logger: 
     async place(request, ctx) {
       const invalid = validateTaskSpec(request.task, { maxPayloadBytes: options.maxPayloadBytes });
       if (invalid) throw invalid;
-      if ((ctx.timeoutMs() ?? 1) <= 0) throw deadlineExceeded("the call's deadline passed before the task was placed");
-      return coordinator.place(request.task as NonNullable<typeof request.task>, request.workerId, traceContextOf());
+      if ((ctx.timeoutMs() ?? 1) <= 0)
+        throw deadlineExceeded("the call's deadline passed before the task was placed");
+      return coordinator.place(
+        request.task as NonNullable<typeof request.task>,
+        request.workerId,
+        traceContextOf(),
+      );
     },
 
     async *watchCluster(_request, ctx) {
       const queue = coordinator.watch.subscribe();
-      ctx.signal.addEventListener("abort", () => coordinator.watch.unsubscribe(queue), { once: true });
+      ctx.signal.addEventListener("abort", () => coordinator.watch.unsubscribe(queue), {
+        once: true,
+      });
       try {
         for await (const event of queue) yield event;
       } finally {
@@ -100,7 +140,11 @@ export function coordinatorService(coordinator: Coordinator, options: { logger: 
 }
 
 /** Resolves with the task once it is final; rejects when the call ends first. */
-export function waitForFinal(coordinator: Coordinator, taskId: string, signal: AbortSignal): Promise<Task> {
+export function waitForFinal(
+  coordinator: Coordinator,
+  taskId: string,
+  signal: AbortSignal,
+): Promise<Task> {
   const record = coordinator.ledger.get(taskId);
   if (!record) return Promise.reject(notFound(`task ${taskId} does not exist`));
   if (isFinal(record.task.state)) return Promise.resolve(record.task);
@@ -113,7 +157,13 @@ export function waitForFinal(coordinator: Coordinator, taskId: string, signal: A
       cleanup();
       // A server shutting down says so (retryable); otherwise the deadline passed.
       const reason: unknown = signal.reason;
-      reject(reason instanceof ConnectError && reason.code === Code.Unavailable ? reason : deadlineExceeded(`task ${taskId} is still ${TaskState[record.task.state]} when the call's deadline passed`));
+      reject(
+        reason instanceof ConnectError && reason.code === Code.Unavailable
+          ? reason
+          : deadlineExceeded(
+              `task ${taskId} is still ${TaskState[record.task.state]} when the call's deadline passed`,
+            ),
+      );
     };
     const cleanup = (): void => {
       stopListening();

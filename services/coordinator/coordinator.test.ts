@@ -1,7 +1,15 @@
 import { create } from "@bufbuild/protobuf";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { HeartbeatSchema, RegisterSchema, TaskResultSchema, TaskSpecSchema, TaskState, WorkerState, type Task } from "../../libs/contracts/index.js";
+import {
+  HeartbeatSchema,
+  RegisterSchema,
+  TaskResultSchema,
+  TaskSpecSchema,
+  TaskState,
+  WorkerState,
+  type Task,
+} from "../../libs/contracts/index.js";
 import { createMemoryTaskStore, type TaskStore } from "../../libs/ledger/index.js";
 import { Code, ConnectError } from "../../libs/rpc/index.js";
 import { Coordinator, type CoordinatorSettings } from "./coordinator.js";
@@ -21,15 +29,51 @@ const SETTINGS: CoordinatorSettings = {
   retryBackoff: { initialMs: 1000, maxMs: 10_000 },
 };
 
-function fixture(settings: Partial<CoordinatorSettings> = {}, store: TaskStore = createMemoryTaskStore()) {
-  const clock = { nowMs: 1_000_000, now() { return this.nowMs; } };
+function fixture(
+  settings: Partial<CoordinatorSettings> = {},
+  store: TaskStore = createMemoryTaskStore(),
+) {
+  const clock = {
+    nowMs: 1_000_000,
+    now() {
+      return this.nowMs;
+    },
+  };
   // random() = 0.5: every retry backoff is half its ceiling.
-  const coordinator = new Coordinator({ ...SETTINGS, ...settings }, pino({ level: "silent" }), store, clock, () => 0.5);
-  const join = (workerId: string, slots = 2, capabilities: string[] = [], runningTaskIds: string[] = []) =>
-    coordinator.register(create(RegisterSchema, { worker: { workerId, slots, capabilities, address: `${workerId}:1` }, runningTaskIds })).session;
-  const task = (taskId: string, init: Partial<{ priority: number; requiredCapabilities: string[]; payload: Uint8Array }> = {}) => create(TaskSpecSchema, { taskId, ...init });
-  const result = (session: WorkerSessionHandle, taskId: string, attempt: number, succeeded: boolean, error = "") =>
-    coordinator.taskFinished(session, create(TaskResultSchema, { taskId, attempt, succeeded, error }));
+  const coordinator = new Coordinator(
+    { ...SETTINGS, ...settings },
+    pino({ level: "silent" }),
+    store,
+    clock,
+    () => 0.5,
+  );
+  const join = (
+    workerId: string,
+    slots = 2,
+    capabilities: string[] = [],
+    runningTaskIds: string[] = [],
+  ) =>
+    coordinator.register(
+      create(RegisterSchema, {
+        worker: { workerId, slots, capabilities, address: `${workerId}:1` },
+        runningTaskIds,
+      }),
+    ).session;
+  const task = (
+    taskId: string,
+    init: Partial<{ priority: number; requiredCapabilities: string[]; payload: Uint8Array }> = {},
+  ) => create(TaskSpecSchema, { taskId, ...init });
+  const result = (
+    session: WorkerSessionHandle,
+    taskId: string,
+    attempt: number,
+    succeeded: boolean,
+    error = "",
+  ) =>
+    coordinator.taskFinished(
+      session,
+      create(TaskResultSchema, { taskId, attempt, succeeded, error }),
+    );
   return { coordinator, clock, join, task, result, store };
 }
 
@@ -48,10 +92,16 @@ async function received(session: WorkerSessionHandle): Promise<SessionMessage[]>
 }
 
 function assignmentsIn(messages: SessionMessage[]): string[] {
-  return messages.flatMap((m) => (m.message?.case === "assignment" ? [m.message.value.taskId ?? ""] : []));
+  return messages.flatMap((m) =>
+    m.message?.case === "assignment" ? [m.message.value.taskId ?? ""] : [],
+  );
 }
 
-async function expectCode(call: () => Promise<unknown> | unknown, code: Code, message: RegExp): Promise<void> {
+async function expectCode(
+  call: () => Promise<unknown> | unknown,
+  code: Code,
+  message: RegExp,
+): Promise<void> {
   try {
     await call();
   } catch (error) {
@@ -79,40 +129,65 @@ describe("Place", () => {
     const { coordinator, join, task } = fixture();
     join("w1", 1);
     await coordinator.place(task("t1"), "w1", {});
-    await expectCode(() => coordinator.place(task("t2"), "w1", {}), Code.FailedPrecondition, /w1 cannot take the task: 1\/1 slots busy/);
+    await expectCode(
+      () => coordinator.place(task("t2"), "w1", {}),
+      Code.FailedPrecondition,
+      /w1 cannot take the task: 1\/1 slots busy/,
+    );
     expect(coordinator.ledger.get("t2")).toBeUndefined();
   });
 
   it("checks capacity and reserves the slot in one step, so concurrent commits cannot overfill a worker", async () => {
     const { coordinator, join, task } = fixture();
     join("w1", 1);
-    const outcomes = await Promise.allSettled([coordinator.place(task("a"), "w1", {}), coordinator.place(task("b"), "w1", {})]);
+    const outcomes = await Promise.allSettled([
+      coordinator.place(task("a"), "w1", {}),
+      coordinator.place(task("b"), "w1", {}),
+    ]);
     expect(outcomes.map((o) => o.status).sort()).toEqual(["fulfilled", "rejected"]);
   });
 
   it("refuses an unknown worker with NOT_FOUND", async () => {
     const { coordinator, join, task } = fixture();
     join("w1");
-    await expectCode(() => coordinator.place(task("t1"), "nobody", {}), Code.NotFound, /worker nobody is not registered/);
+    await expectCode(
+      () => coordinator.place(task("t1"), "nobody", {}),
+      Code.NotFound,
+      /worker nobody is not registered/,
+    );
   });
 
   it("refuses with UNAVAILABLE when no worker exists", async () => {
     const { coordinator, task } = fixture();
-    await expectCode(() => coordinator.place(task("t1"), "", {}), Code.Unavailable, /no workers are registered/);
+    await expectCode(
+      () => coordinator.place(task("t1"), "", {}),
+      Code.Unavailable,
+      /no workers are registered/,
+    );
   });
 
   it("refuses with UNAVAILABLE when no worker offers a required capability", async () => {
     const { coordinator, join, task } = fixture();
     join("w1", 2, ["cpu"]);
-    await expectCode(() => coordinator.place(task("t1", { requiredCapabilities: ["gpu"] }), "", {}), Code.Unavailable, /capability \[gpu\]/);
+    await expectCode(
+      () => coordinator.place(task("t1", { requiredCapabilities: ["gpu"] }), "", {}),
+      Code.Unavailable,
+      /capability \[gpu\]/,
+    );
   });
 
   it("returns the existing task for the same id and content, ALREADY_EXISTS for other content", async () => {
     const { coordinator, join, task } = fixture();
     join("w1");
     await coordinator.place(task("t1", { payload: new Uint8Array([1]) }), "w1", {});
-    expect((await coordinator.place(task("t1", { payload: new Uint8Array([1]) }), "", {})).existing).toBe(true);
-    await expectCode(() => coordinator.place(task("t1", { payload: new Uint8Array([2]) }), "", {}), Code.AlreadyExists, /different content/);
+    expect(
+      (await coordinator.place(task("t1", { payload: new Uint8Array([1]) }), "", {})).existing,
+    ).toBe(true);
+    await expectCode(
+      () => coordinator.place(task("t1", { payload: new Uint8Array([2]) }), "", {}),
+      Code.AlreadyExists,
+      /different content/,
+    );
     expect(coordinator.ledger.size).toBe(1);
   });
 
@@ -120,8 +195,13 @@ describe("Place", () => {
     const { coordinator, join, task } = fixture();
     join("w1", 1);
     await coordinator.place(task("t0"), "", {});
-    for (const id of ["t1", "t2", "t3"]) expect((await coordinator.place(task(id), "", {})).task?.state).toBe(TaskState.PENDING);
-    await expectCode(() => coordinator.place(task("t4"), "", {}), Code.ResourceExhausted, /max_pending_tasks=3/);
+    for (const id of ["t1", "t2", "t3"])
+      expect((await coordinator.place(task(id), "", {})).task?.state).toBe(TaskState.PENDING);
+    await expectCode(
+      () => coordinator.place(task("t4"), "", {}),
+      Code.ResourceExhausted,
+      /max_pending_tasks=3/,
+    );
   });
 
   it("answers UNAVAILABLE and keeps nothing when the ledger cannot be written", async () => {
@@ -130,8 +210,13 @@ describe("Place", () => {
     const session = join("w1", 1);
     const failing: TaskStore = store;
     const realCommit = failing.commit.bind(failing);
-    failing.commit = () => Promise.reject(new Error("task ledger /tmp/x.db cannot be written (SQLITE_FULL)"));
-    await expectCode(() => coordinator.place(task("t1"), "w1", {}), Code.Unavailable, /ledger cannot be written.*SQLITE_FULL/);
+    failing.commit = () =>
+      Promise.reject(new Error("task ledger /tmp/x.db cannot be written (SQLITE_FULL)"));
+    await expectCode(
+      () => coordinator.place(task("t1"), "w1", {}),
+      Code.Unavailable,
+      /ledger cannot be written.*SQLITE_FULL/,
+    );
     expect(coordinator.ledger.get("t1")).toBeUndefined();
     expect(coordinator.getWorker("w1")?.inFlight).toBe(0);
     expect(assignmentsIn(await received(session))).toEqual([]);
@@ -212,7 +297,9 @@ describe("retries", () => {
     expect(t1?.state).toBe(TaskState.PENDING);
     expect(t1?.history[0]?.error).toMatch(/timed out after 5 s/);
     const messages = await received(session);
-    expect(messages.some((m) => m.message?.case === "cancellation" && m.message.value.taskId === "t1")).toBe(true);
+    expect(
+      messages.some((m) => m.message?.case === "cancellation" && m.message.value.taskId === "t1"),
+    ).toBe(true);
   });
 });
 
@@ -285,7 +372,17 @@ describe("recovery", () => {
     await before.coordinator.place(before.task("running"), "w1", {});
     await before.coordinator.place(before.task("lost"), "w1", {});
     await before.coordinator.place(before.task("done"), "w1", {});
-    before.result(before.coordinator.register(create(RegisterSchema, { worker: { workerId: "w1", slots: 3 }, runningTaskIds: ["running", "lost", "done"] })).session, "done", 1, true);
+    before.result(
+      before.coordinator.register(
+        create(RegisterSchema, {
+          worker: { workerId: "w1", slots: 3 },
+          runningTaskIds: ["running", "lost", "done"],
+        }),
+      ).session,
+      "done",
+      1,
+      true,
+    );
     await settle();
 
     const after = fixture({}, store);
@@ -293,7 +390,11 @@ describe("recovery", () => {
     expect(summary).toMatchObject({ tasks: 3, unfinishedOnWorkers: 2, workersAwaited: 1 });
     expect(after.coordinator.getWorker("w1")?.state).toBe(WorkerState.SUSPECT);
     after.join("w1", 3, [], ["running"]);
-    expect(after.coordinator.ledger.get("running")?.task).toMatchObject({ state: TaskState.ASSIGNED, attempt: 1, workerId: "w1" });
+    expect(after.coordinator.ledger.get("running")?.task).toMatchObject({
+      state: TaskState.ASSIGNED,
+      attempt: 1,
+      workerId: "w1",
+    });
     expect(after.coordinator.ledger.get("lost")?.task).toMatchObject({ attempt: 2 });
     expect(after.coordinator.ledger.get("done")?.task.state).toBe(TaskState.SUCCEEDED);
   });
@@ -310,7 +411,10 @@ describe("recovery", () => {
     expect(after.coordinator.ledger.get("t1")?.task.state).toBe(TaskState.ASSIGNED);
     after.clock.nowMs += 200;
     after.coordinator.checkLiveness();
-    expect(after.coordinator.ledger.get("t1")?.task).toMatchObject({ state: TaskState.PENDING, attempt: 2 });
+    expect(after.coordinator.ledger.get("t1")?.task).toMatchObject({
+      state: TaskState.PENDING,
+      attempt: 2,
+    });
   });
 });
 
@@ -322,8 +426,16 @@ describe("operators", () => {
     const cancelled = await coordinator.cancelTask("t1", "not needed");
     expect(cancelled.state).toBe(TaskState.CANCELLED);
     const messages = await received(session);
-    expect(messages.find((m) => m.message?.case === "cancellation")?.message?.value).toMatchObject({ taskId: "t1", attempt: 1, reason: "not needed" });
-    await expectCode(() => coordinator.cancelTask("t1", ""), Code.FailedPrecondition, /already CANCELLED/);
+    expect(messages.find((m) => m.message?.case === "cancellation")?.message?.value).toMatchObject({
+      taskId: "t1",
+      attempt: 1,
+      reason: "not needed",
+    });
+    await expectCode(
+      () => coordinator.cancelTask("t1", ""),
+      Code.FailedPrecondition,
+      /already CANCELLED/,
+    );
   });
 
   it("retries a dead-lettered task with a fresh set of attempts", async () => {
@@ -336,7 +448,11 @@ describe("operators", () => {
     expect(retried).toMatchObject({ state: TaskState.PENDING, attempt: 2 });
     coordinator.schedulePending();
     expect(coordinator.ledger.get("t1")?.task.state).toBe(TaskState.ASSIGNED);
-    await expectCode(() => coordinator.retryTask("t1"), Code.FailedPrecondition, /only DEAD_LETTERED or CANCELLED/);
+    await expectCode(
+      () => coordinator.retryTask("t1"),
+      Code.FailedPrecondition,
+      /only DEAD_LETTERED or CANCELLED/,
+    );
   });
 
   it("sends nothing new to a cordoned or draining worker", async () => {
@@ -345,8 +461,16 @@ describe("operators", () => {
     join("w2");
     coordinator.setCordoned("w1", true);
     coordinator.drainWorker("w2");
-    await expectCode(() => coordinator.place(task("t1"), "w1", {}), Code.FailedPrecondition, /cordoned/);
-    await expectCode(() => coordinator.place(task("t2"), "w2", {}), Code.FailedPrecondition, /draining/);
+    await expectCode(
+      () => coordinator.place(task("t1"), "w1", {}),
+      Code.FailedPrecondition,
+      /cordoned/,
+    );
+    await expectCode(
+      () => coordinator.place(task("t2"), "w2", {}),
+      Code.FailedPrecondition,
+      /draining/,
+    );
     expect((await coordinator.place(task("t3"), "", {})).task?.state).toBe(TaskState.PENDING);
     coordinator.setCordoned("w1", false);
     coordinator.schedulePending();

@@ -12,8 +12,25 @@
 // files are thin shells over this class.
 import type { Logger } from "pino";
 import { createPlacementStack } from "../../libs/balancing/index.js";
-import { WorkerState, type Heartbeat, type PlaceResponse, type Register, type Registered, type Task, type TaskResult, type TaskSpec, type TaskUpdate, type WorkerStatus } from "../../libs/contracts/index.js";
-import { createMemoryLedger, createPendingQueue, type PendingQueue, type TaskLedger, type TaskRecord } from "../../libs/ledger/index.js";
+import {
+  WorkerState,
+  type Heartbeat,
+  type PlaceResponse,
+  type Register,
+  type Registered,
+  type Task,
+  type TaskResult,
+  type TaskSpec,
+  type TaskUpdate,
+  type WorkerStatus,
+} from "../../libs/contracts/index.js";
+import {
+  createMemoryLedger,
+  createPendingQueue,
+  type PendingQueue,
+  type TaskLedger,
+  type TaskRecord,
+} from "../../libs/ledger/index.js";
 import type { TaskStore } from "../../libs/ledger/task-store.js";
 import type { FleetHooks } from "./admission.js";
 import { createClusterWatch, type ClusterWatch } from "./cluster-watch.js";
@@ -29,7 +46,12 @@ import { recoverFromStore, type RecoverySummary } from "./recovery.js";
 import { createScheduler, type Scheduler } from "./scheduler.js";
 import { createTaskIntake, type TaskIntake } from "./task-intake.js";
 import { createWorkerReports, type WorkerReports } from "./worker-reports.js";
-import { createWorkerRegistry, type WorkerCounts, type WorkerRegistry, type WorkerSessionHandle } from "./worker-registry.js";
+import {
+  createWorkerRegistry,
+  type WorkerCounts,
+  type WorkerRegistry,
+  type WorkerSessionHandle,
+} from "./worker-registry.js";
 
 export type { FleetHooks } from "./admission.js";
 export type { Clock, CoordinatorSettings } from "./coordinator-settings.js";
@@ -66,13 +88,17 @@ export class Coordinator {
     this.startedAtMs = now();
     this.workers = createWorkerRegistry((workerId) => this.ledger.unfinishedCount(workerId));
     this.pending = createPendingQueue(settings.maxPendingTasks);
-    this.outbox = createCommitOutbox(store, logger, { onWritableAgain: () => this.requestSchedule() });
+    this.outbox = createCommitOutbox(store, logger, {
+      onWritableAgain: () => this.requestSchedule(),
+    });
     this.watch = createClusterWatch({
       flushIntervalMs: 20,
       snapshot: () => ({ workers: this.workers.list(false), pendingTasks: this.pending.size }),
       statusOf: (id) => {
         const record = this.workers.get(id);
-        return record && record.state !== WorkerState.DEAD ? this.workers.statusOf(record) : undefined;
+        return record && record.state !== WorkerState.DEAD
+          ? this.workers.statusOf(record)
+          : undefined;
       },
     });
     const parts: CoordinatorParts = {
@@ -85,12 +111,35 @@ export class Coordinator {
       outbox: this.outbox,
       watch: this.watch,
       now,
-      lifecycle: () => ({ ledger: this.ledger, nowMs: now(), random, retryBackoff: settings.retryBackoff }),
-      apply: createEffectRunner({ store, pending: this.pending, outbox: this.outbox, watch: this.watch, workers: this.workers, scheduler: () => this.scheduler, logger, now }),
+      lifecycle: () => ({
+        ledger: this.ledger,
+        nowMs: now(),
+        random,
+        retryBackoff: settings.retryBackoff,
+      }),
+      apply: createEffectRunner({
+        store,
+        pending: this.pending,
+        outbox: this.outbox,
+        watch: this.watch,
+        workers: this.workers,
+        scheduler: () => this.scheduler,
+        logger,
+        now,
+      }),
       requestSchedule: () => this.requestSchedule(),
     };
-    const stack = createPlacementStack({ defaultStrategy: settings.strategy, random, now, strategies: settings.strategyOptions });
-    this.intake = createTaskIntake(parts, { stack, fleet: () => this.fleet, onAccepted: () => (this.accepted += 1) });
+    const stack = createPlacementStack({
+      defaultStrategy: settings.strategy,
+      random,
+      now,
+      strategies: settings.strategyOptions,
+    });
+    this.intake = createTaskIntake(parts, {
+      stack,
+      fleet: () => this.fleet,
+      onAccepted: () => (this.accepted += 1),
+    });
     this.scheduler = createScheduler({
       pending: this.pending,
       stack,
@@ -118,7 +167,10 @@ export class Coordinator {
       if (record.epoch === 0n && record.state === WorkerState.SUSPECT) record.streamLostAtMs = now;
     }
     // A quarter interval: a silent worker is noticed at most that long after its timeout.
-    this.livenessTimer = setInterval(() => this.checkLiveness(), Math.max(50, Math.floor(this.settings.heartbeatIntervalMs / 4)));
+    this.livenessTimer = setInterval(
+      () => this.checkLiveness(),
+      Math.max(50, Math.floor(this.settings.heartbeatIntervalMs / 4)),
+    );
   }
 
   /** Stops the loops, closes sessions and writes what is still queued. */
@@ -127,7 +179,14 @@ export class Coordinator {
     this.scheduler.stop();
     this.watch.stop();
     for (const record of this.workers.all()) record.session?.outbound.close();
-    await this.outbox.drain().catch((error: unknown) => this.logger.error({ err: error instanceof Error ? error.message : String(error) }, "could not write the last transitions"));
+    await this.outbox
+      .drain()
+      .catch((error: unknown) =>
+        this.logger.error(
+          { err: error instanceof Error ? error.message : String(error) },
+          "could not write the last transitions",
+        ),
+      );
   }
 
   /**
@@ -136,7 +195,14 @@ export class Coordinator {
    * it still runs them; the rest go back to PENDING then.
    */
   recover(): RecoverySummary {
-    const summary = recoverFromStore({ store: this.store, ledger: this.ledger, pending: this.pending, workers: this.workers, nowMs: this.clock.now(), recoveryGraceMs: this.settings.recoveryGraceMs });
+    const summary = recoverFromStore({
+      store: this.store,
+      ledger: this.ledger,
+      pending: this.pending,
+      workers: this.workers,
+      nowMs: this.clock.now(),
+      recoveryGraceMs: this.settings.recoveryGraceMs,
+    });
     this.logger.info(summary, "task ledger recovered");
     this.requestSchedule();
     return summary;
@@ -178,7 +244,11 @@ export class Coordinator {
 
   // ---- placement (task-intake.ts, scheduler.ts) --------------------------
 
-  place(spec: TaskSpec, workerId: string, traceContext: Record<string, string>): Promise<PlaceResponse> {
+  place(
+    spec: TaskSpec,
+    workerId: string,
+    traceContext: Record<string, string>,
+  ): Promise<PlaceResponse> {
     return this.intake.place(spec, workerId, traceContext);
   }
 
@@ -247,7 +317,10 @@ export class Coordinator {
 
   /** Tasks accepted and finished since the last call (for load samples). */
   takeRates(): { accepted: number; finished: number } {
-    const rates = { accepted: this.accepted - this.ratesTakenAt.accepted, finished: this.finished - this.ratesTakenAt.finished };
+    const rates = {
+      accepted: this.accepted - this.ratesTakenAt.accepted,
+      finished: this.finished - this.ratesTakenAt.finished,
+    };
     this.ratesTakenAt = { accepted: this.accepted, finished: this.finished };
     return rates;
   }

@@ -49,7 +49,14 @@ export function createEffectRunner(targets: EffectTargets): (effects: readonly E
         coordinatorCounters.retries.inc();
         return;
       case "dead_lettered":
-        targets.logger.warn({ taskId: effect.task.task.spec?.taskId, attempts: effect.task.task.attempt, error: effect.error }, "task dead-lettered: no attempt left");
+        targets.logger.warn(
+          {
+            taskId: effect.task.task.spec?.taskId,
+            attempts: effect.task.task.attempt,
+            error: effect.error,
+          },
+          "task dead-lettered: no attempt left",
+        );
         return;
       default: {
         const unknown: never = effect;

@@ -14,7 +14,10 @@ export interface LoadReporter {
   stop(): void;
 }
 
-export function startLoadReporter(coordinator: Coordinator, options: { optimizerAddress: string; intervalMs: number; logger: Logger }): LoadReporter {
+export function startLoadReporter(
+  coordinator: Coordinator,
+  options: { optimizerAddress: string; intervalMs: number; logger: Logger },
+): LoadReporter {
   // optimizerAddress may be a discovery URI: the channel follows it.
   const client = createRpcClient(Optimizer, options.optimizerAddress, { logger: options.logger });
   let stream: AsyncQueue<Sample> | undefined;
@@ -34,7 +37,13 @@ export function startLoadReporter(coordinator: Coordinator, options: { optimizer
         // Say it at most once a minute, and keep trying: the optimizer is optional.
         if (!stopped && Date.now() - lastWarnMs > 60_000) {
           lastWarnMs = Date.now();
-          options.logger.warn({ optimizer: options.optimizerAddress, err: error instanceof Error ? error.message : String(error) }, "optimizer unreachable; load samples dropped until it answers");
+          options.logger.warn(
+            {
+              optimizer: options.optimizerAddress,
+              err: error instanceof Error ? error.message : String(error),
+            },
+            "optimizer unreachable; load samples dropped until it answers",
+          );
         }
       },
     );
@@ -47,7 +56,10 @@ export function startLoadReporter(coordinator: Coordinator, options: { optimizer
     const counts = coordinator.workerCounts();
     const rates = coordinator.takeRates();
     const workers = coordinator.listWorkers(false);
-    const meanCpu = workers.length === 0 ? 0 : workers.reduce((sum, w) => sum + w.cpuUtilization, 0) / workers.length;
+    const meanCpu =
+      workers.length === 0
+        ? 0
+        : workers.reduce((sum, w) => sum + w.cpuUtilization, 0) / workers.length;
     if (!stream) open();
     stream?.push({
       sample: {

@@ -8,25 +8,67 @@ import { autoscalePolicyOf, hardMaxWorkersOf } from "./autoscale-policy-config.j
 import { createProvider } from "./providers/create-provider.js";
 import { scalingAdmin } from "./scaling-admin.js";
 import { predictorOf } from "./optimizer-predictor.js";
-import { createRpcClient, register, startServiceHost, stopOnSignals } from "../../libs/rpc/index.js";
+import {
+  createRpcClient,
+  register,
+  startServiceHost,
+  stopOnSignals,
+} from "../../libs/rpc/index.js";
 import { registerService } from "../../libs/discovery/index.js";
-import { SCALEMESH_VERSION, createLogger, setServiceLabel, startTelemetry } from "../../libs/telemetry/index.js";
+import {
+  SCALEMESH_VERSION,
+  createLogger,
+  setServiceLabel,
+  startTelemetry,
+} from "../../libs/telemetry/index.js";
 import { adminService } from "./admin-service.js";
 import { Coordinator } from "./coordinator.js";
-import { createMemoryScalingHistory, createMemoryTaskStore, openSqliteScalingHistory, openSqliteTaskStore, type TaskStore } from "../../libs/ledger/index.js";
+import {
+  createMemoryScalingHistory,
+  createMemoryTaskStore,
+  openSqliteScalingHistory,
+  openSqliteTaskStore,
+  type TaskStore,
+} from "../../libs/ledger/index.js";
 import { coordinatorService } from "./coordinator-service.js";
 import { startLoadReporter, type LoadReporter } from "./load-reporter.js";
 
-const config = loadConfigOrExit({ argv: process.argv.slice(2), env: process.env, cwd: process.cwd() });
-const telemetry = startTelemetry({ serviceName: "scalemesh-coordinator", serviceVersion: SCALEMESH_VERSION, sampleRatio: config.telemetry.trace_sample_ratio });
-const logger = createLogger({ service: "coordinator", version: SCALEMESH_VERSION, level: config.telemetry.log_level });
+const config = loadConfigOrExit({
+  argv: process.argv.slice(2),
+  env: process.env,
+  cwd: process.cwd(),
+});
+const telemetry = startTelemetry({
+  serviceName: "scalemesh-coordinator",
+  serviceVersion: SCALEMESH_VERSION,
+  sampleRatio: config.telemetry.trace_sample_ratio,
+});
+const logger = createLogger({
+  service: "coordinator",
+  version: SCALEMESH_VERSION,
+  level: config.telemetry.log_level,
+});
 setServiceLabel("coordinator");
 
 let store: TaskStore;
 try {
-  store = config.ledger.path === ":memory:" ? createMemoryTaskStore() : openSqliteTaskStore({ path: config.ledger.path, synchronous: config.ledger.synchronous, maxBatchRows: config.ledger.max_batch_rows });
+  store =
+    config.ledger.path === ":memory:"
+      ? createMemoryTaskStore()
+      : openSqliteTaskStore({
+          path: config.ledger.path,
+          synchronous: config.ledger.synchronous,
+          maxBatchRows: config.ledger.max_batch_rows,
+        });
 } catch (error) {
-  logger.fatal({ key: "ledger.path", path: config.ledger.path, err: error instanceof Error ? error.message : String(error) }, "cannot open the task ledger");
+  logger.fatal(
+    {
+      key: "ledger.path",
+      path: config.ledger.path,
+      err: error instanceof Error ? error.message : String(error),
+    },
+    "cannot open the task ledger",
+  );
   process.exit(1);
 }
 
@@ -43,7 +85,10 @@ const coordinator = new Coordinator(
     strategy: config.balancer.strategy,
     strategyOptions: strategyOptionsOf(config.balancer),
     recoveryGraceMs: config.coordinator.recovery_grace_sec * 1000,
-    retryBackoff: { initialMs: config.coordinator.retry_backoff_base_ms, maxMs: config.coordinator.retry_backoff_cap_ms },
+    retryBackoff: {
+      initialMs: config.coordinator.retry_backoff_base_ms,
+      maxMs: config.coordinator.retry_backoff_cap_ms,
+    },
   },
   logger,
   store,
@@ -52,16 +97,36 @@ coordinator.recover();
 coordinator.start();
 
 // The scaling history sits in the ledger file beside the tasks.
-const history = config.ledger.path === ":memory:" ? createMemoryScalingHistory() : openSqliteScalingHistory(config.ledger.path);
+const history =
+  config.ledger.path === ":memory:"
+    ? createMemoryScalingHistory()
+    : openSqliteScalingHistory(config.ledger.path);
 const hardMaxWorkers = hardMaxWorkersOf(config);
 let autoscaler: Autoscaler | undefined;
-const admin = register(Admin, adminService({ coordinator, tasks: coordinator.ledger, scaling: scalingAdmin(() => autoscaler, { hardMaxWorkers, history: (limit, beforeId) => history.list({ limit, ...(beforeId !== undefined ? { beforeId } : {}) }) }) }));
+const admin = register(
+  Admin,
+  adminService({
+    coordinator,
+    tasks: coordinator.ledger,
+    scaling: scalingAdmin(() => autoscaler, {
+      hardMaxWorkers,
+      history: (limit, beforeId) =>
+        history.list({ limit, ...(beforeId !== undefined ? { beforeId } : {}) }),
+    }),
+  }),
+);
 const host = await startServiceHost({
   host: config.coordinator.host,
   grpcPort: config.coordinator.grpc_port,
   httpPort: config.coordinator.http_port,
   logger,
-  services: [register(CoordinatorService, coordinatorService(coordinator, { logger, maxPayloadBytes: config.rpc.max_payload_bytes })), admin],
+  services: [
+    register(
+      CoordinatorService,
+      coordinatorService(coordinator, { logger, maxPayloadBytes: config.rpc.max_payload_bytes }),
+    ),
+    admin,
+  ],
   connectServices: [admin],
   ...rpcOptionsOf(config.rpc),
 }).catch((error: unknown) => {
@@ -76,21 +141,37 @@ if (config.coordinator.optimizer !== "") {
     logger.fatal({ key: "coordinator.optimizer" }, optimizer.error);
     process.exit(2);
   }
-  reporter = startLoadReporter(coordinator, { optimizerAddress: config.coordinator.optimizer, intervalMs: config.scaling.sync_interval_sec * 1000, logger });
+  reporter = startLoadReporter(coordinator, {
+    optimizerAddress: config.coordinator.optimizer,
+    intervalMs: config.scaling.sync_interval_sec * 1000,
+    logger,
+  });
 }
 
 // Predictive scaling asks the optimizer each sync; when it cannot answer, scaling is reactive.
-const optimizerClient = config.autoscaler.predictive && config.coordinator.optimizer !== "" ? createRpcClient(Optimizer, config.coordinator.optimizer, { defaultDeadlineMs: 1_000, logger }) : undefined;
+const optimizerClient =
+  config.autoscaler.predictive && config.coordinator.optimizer !== ""
+    ? createRpcClient(Optimizer, config.coordinator.optimizer, { defaultDeadlineMs: 1_000, logger })
+    : undefined;
 
 // The workers it starts find it the way the config says, else where it listens.
 const listenHost = advertisedHost(config.coordinator.host, config.coordinator.advertise_host);
-const workerCoordinatorUri = config.autoscaler.worker_coordinator || config.coordinator.register || `static://${listenHost}:${host.grpc.port}`;
+const workerCoordinatorUri =
+  config.autoscaler.worker_coordinator ||
+  config.coordinator.register ||
+  `static://${listenHost}:${host.grpc.port}`;
 const provider = await createProvider(config, {
   coordinatorUri: workerCoordinatorUri,
-  logDir: join(config.ledger.path === ":memory:" ? ".scalemesh" : dirname(config.ledger.path), "logs"),
+  logDir: join(
+    config.ledger.path === ":memory:" ? ".scalemesh" : dirname(config.ledger.path),
+    "logs",
+  ),
   logger,
 }).catch((error: unknown) => {
-  logger.fatal({ key: "scaling.deployment_mode", err: error instanceof Error ? error.message : String(error) }, "cannot set up the worker provider");
+  logger.fatal(
+    { key: "scaling.deployment_mode", err: error instanceof Error ? error.message : String(error) },
+    "cannot set up the worker provider",
+  );
   return process.exit(1);
 });
 autoscaler = createAutoscaler({
@@ -101,11 +182,18 @@ autoscaler = createAutoscaler({
   syncIntervalMs: config.scaling.sync_interval_sec * 1000,
   startTimeoutMs: config.autoscaler.worker_start_timeout_sec * 1000,
   drainTimeoutMs: config.autoscaler.drain_timeout_sec * 1000,
-  recovery: { isEnabled: config.scaling.enable_auto_recovery, maxAttempts: config.scaling.max_recovery_attempts },
+  recovery: {
+    isEnabled: config.scaling.enable_auto_recovery,
+    maxAttempts: config.scaling.max_recovery_attempts,
+  },
   // The workers it starts run with this same configuration (the local provider
   // passes it on; the docker and kubernetes manifests share it), so a task
   // needing this region, zone or capability waits for one instead of being refused.
-  workerTemplate: { region: config.scaling.region, zone: config.scaling.zone, capabilities: config.worker.capabilities },
+  workerTemplate: {
+    region: config.scaling.region,
+    zone: config.scaling.zone,
+    capabilities: config.worker.capabilities,
+  },
   memoryLimitBytes: config.autoscaler.worker_memory_limit_mb * 1024 * 1024,
   history,
   logger,
@@ -115,7 +203,15 @@ autoscaler.start();
 const runningAutoscaler = autoscaler;
 
 // Registered once it listens; deregistered first on a stop, so clients move on before it stops answering.
-const registration = registerService({ kind: "coordinator", section: config.coordinator, port: host.grpc.port, check: "grpc", placement: config.scaling, version: SCALEMESH_VERSION, logger });
+const registration = registerService({
+  kind: "coordinator",
+  section: config.coordinator,
+  port: host.grpc.port,
+  check: "grpc",
+  placement: config.scaling,
+  version: SCALEMESH_VERSION,
+  logger,
+});
 
 // Signals are handled before "listening" is said: whoever reacts to that line may signal at once.
 stopOnSignals(async () => {
@@ -132,4 +228,14 @@ stopOnSignals(async () => {
   await telemetry.shutdown();
 }, logger);
 
-logger.info({ ledger: config.ledger.path, synchronous: config.ledger.synchronous, grpc: host.grpc.address, http: `${config.coordinator.host}:${host.http.port}`, grpcPort: host.grpc.port, httpPort: host.http.port }, "coordinator listening");
+logger.info(
+  {
+    ledger: config.ledger.path,
+    synchronous: config.ledger.synchronous,
+    grpc: host.grpc.address,
+    http: `${config.coordinator.host}:${host.http.port}`,
+    grpcPort: host.grpc.port,
+    httpPort: host.http.port,
+  },
+  "coordinator listening",
+);

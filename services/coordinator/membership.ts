@@ -3,13 +3,23 @@
 // so; a dead worker's unfinished tasks go back for another attempt at once.
 import { durationFromMs, durationMs } from "@bufbuild/protobuf/wkt";
 import { randomUUID } from "node:crypto";
-import { WorkerState, type Heartbeat, type Register, type Registered, type TaskSpec } from "../../libs/contracts/index.js";
+import {
+  WorkerState,
+  type Heartbeat,
+  type Register,
+  type Registered,
+  type TaskSpec,
+} from "../../libs/contracts/index.js";
 import { createAsyncQueue, invalidArgument } from "../../libs/rpc/index.js";
 import type { CoordinatorParts } from "./coordinator-parts.js";
 import { coordinatorCounters } from "./coordinator-metrics.js";
 import { judgeLiveness, tasksLostOn } from "./liveness.js";
 import * as lifecycle from "./task-lifecycle.js";
-import { registeredWorker, type WorkerRecord, type WorkerSessionHandle } from "./worker-registry.js";
+import {
+  registeredWorker,
+  type WorkerRecord,
+  type WorkerSessionHandle,
+} from "./worker-registry.js";
 
 const WORKER_ID_PATTERN = /^[A-Za-z0-9._:\-]{1,128}$/;
 
@@ -24,8 +34,16 @@ export interface Membership {
 }
 
 /** A draining worker with nothing left is told to go (after the commit of its last result, when asked). */
-export function closeIfDrained(parts: CoordinatorParts, record: WorkerRecord, options: { afterCommit: boolean }): void {
-  if (record.state !== WorkerState.DRAINING || parts.ledger.unfinishedCount(record.spec.workerId) !== 0) return;
+export function closeIfDrained(
+  parts: CoordinatorParts,
+  record: WorkerRecord,
+  options: { afterCommit: boolean },
+): void {
+  if (
+    record.state !== WorkerState.DRAINING ||
+    parts.ledger.unfinishedCount(record.spec.workerId) !== 0
+  )
+    return;
   if (options.afterCommit) parts.outbox.afterCommit(() => record.session?.outbound.close());
   else record.session?.outbound.close();
 }
@@ -37,8 +55,11 @@ export function timeoutMsOf(spec: TaskSpec | undefined, defaultMs: number): numb
 
 export function createMembership(parts: CoordinatorParts): Membership {
   const { ledger, workers, watch, logger, settings } = parts;
-  const failAttempt = (task: Parameters<typeof lifecycle.failAttempt>[1], error: string, backoff: boolean): void =>
-    parts.apply(lifecycle.failAttempt(parts.lifecycle(), task, error, { backoff }));
+  const failAttempt = (
+    task: Parameters<typeof lifecycle.failAttempt>[1],
+    error: string,
+    backoff: boolean,
+  ): void => parts.apply(lifecycle.failAttempt(parts.lifecycle(), task, error, { backoff }));
 
   const declareDead = (record: WorkerRecord, reason: string): void => {
     const workerId = record.spec.workerId;
@@ -59,13 +80,24 @@ export function createMembership(parts: CoordinatorParts): Membership {
     register(message) {
       const spec = message.worker;
       if (!spec) throw invalidArgument("register.worker", "is required");
-      if (spec.slots < 1 || spec.slots > 1024) throw invalidArgument("register.worker.slots", `${spec.slots} must be 1..1024`);
+      if (spec.slots < 1 || spec.slots > 1024)
+        throw invalidArgument("register.worker.slots", `${spec.slots} must be 1..1024`);
       if (spec.workerId === "") spec.workerId = `worker-${randomUUID().slice(0, 8)}`;
-      if (!WORKER_ID_PATTERN.test(spec.workerId)) throw invalidArgument("register.worker.worker_id", "must be 1..128 characters of letters, digits and . _ : -");
+      if (!WORKER_ID_PATTERN.test(spec.workerId))
+        throw invalidArgument(
+          "register.worker.worker_id",
+          "must be 1..128 characters of letters, digits and . _ : -",
+        );
       const previous = workers.get(spec.workerId);
       previous?.session?.outbound.close();
-      const session: WorkerSessionHandle = { workerId: spec.workerId, epoch: (previous?.epoch ?? 0n) + 1n, outbound: createAsyncQueue() };
-      workers.set(registeredWorker(spec, session, previous, parts.now(), settings.reconnectGraceMs));
+      const session: WorkerSessionHandle = {
+        workerId: spec.workerId,
+        epoch: (previous?.epoch ?? 0n) + 1n,
+        outbound: createAsyncQueue(),
+      };
+      workers.set(
+        registeredWorker(spec, session, previous, parts.now(), settings.reconnectGraceMs),
+      );
       // A task the ledger has on this worker that the worker no longer runs was
       // lost with the old stream (an assignment sent into a dying connection, or
       // a worker that restarted): it goes back for another attempt.
@@ -76,7 +108,16 @@ export function createMembership(parts: CoordinatorParts): Membership {
         else failAttempt(task, `worker ${spec.workerId} came back without it`, false);
       }
       const isReconnect = previous !== undefined && previous.state !== WorkerState.DEAD;
-      logger.info({ workerId: spec.workerId, epoch: Number(session.epoch), slots: spec.slots, kept, reconnect: isReconnect }, "worker registered");
+      logger.info(
+        {
+          workerId: spec.workerId,
+          epoch: Number(session.epoch),
+          slots: spec.slots,
+          kept,
+          reconnect: isReconnect,
+        },
+        "worker registered",
+      );
       watch.changed(spec.workerId);
       parts.requestSchedule();
       const registered = {
@@ -97,10 +138,19 @@ export function createMembership(parts: CoordinatorParts): Membership {
       record.memoryRssBytes = message.memoryRssBytes;
       if (message.draining && record.state === WorkerState.ALIVE) {
         record.state = WorkerState.DRAINING;
-        logger.info({ workerId: session.workerId, running: ledger.unfinishedCount(session.workerId) }, "worker draining");
+        logger.info(
+          { workerId: session.workerId, running: ledger.unfinishedCount(session.workerId) },
+          "worker draining",
+        );
       }
-      const lost = tasksLostOn(ledger.unfinishedOn(session.workerId), new Set(message.runningTaskIds), settings.heartbeatIntervalMs, now);
-      for (const task of lost) failAttempt(task, `worker ${session.workerId} no longer reports it running`, false);
+      const lost = tasksLostOn(
+        ledger.unfinishedOn(session.workerId),
+        new Set(message.runningTaskIds),
+        settings.heartbeatIntervalMs,
+        now,
+      );
+      for (const task of lost)
+        failAttempt(task, `worker ${session.workerId} no longer reports it running`, false);
       closeIfDrained(parts, record, { afterCommit: false });
       watch.changed(session.workerId);
     },
@@ -116,7 +166,10 @@ export function createMembership(parts: CoordinatorParts): Membership {
       }
       record.state = WorkerState.SUSPECT;
       record.graceMs = settings.reconnectGraceMs;
-      logger.warn({ workerId: session.workerId, graceMs: record.graceMs }, "worker stream lost; waiting for it to reconnect");
+      logger.warn(
+        { workerId: session.workerId, graceMs: record.graceMs },
+        "worker stream lost; waiting for it to reconnect",
+      );
       watch.changed(session.workerId);
     },
 

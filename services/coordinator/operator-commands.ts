@@ -1,9 +1,19 @@
 // What operators do to tasks and workers (the Admin service's writes):
 // cancel, retry a dead letter, purge finished tasks, drain, cordon. Each
 // answers only once its transition is durable.
-import { TaskState, WorkerState, type Task, type WorkerStatus } from "../../libs/contracts/index.js";
+import {
+  TaskState,
+  WorkerState,
+  type Task,
+  type WorkerStatus,
+} from "../../libs/contracts/index.js";
 import { isFinal, type TaskRecord } from "../../libs/ledger/index.js";
-import { failedPrecondition, invalidArgument, notFound, resourceExhausted } from "../../libs/rpc/index.js";
+import {
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  resourceExhausted,
+} from "../../libs/rpc/index.js";
 import { committedOrRefuse } from "./commit-outbox.js";
 import type { CoordinatorParts } from "./coordinator-parts.js";
 import * as lifecycle from "./task-lifecycle.js";
@@ -30,14 +40,16 @@ export function createOperatorCommands(parts: CoordinatorParts): OperatorCommand
   const requireWorker = (workerId: string): WorkerRecord => {
     if (workerId === "") throw invalidArgument("worker_id", "is required");
     const record = workers.get(workerId);
-    if (!record || record.state === WorkerState.DEAD) throw notFound(`worker ${workerId} is not registered`);
+    if (!record || record.state === WorkerState.DEAD)
+      throw notFound(`worker ${workerId} is not registered`);
     return record;
   };
 
   return {
     async cancelTask(taskId, reason) {
       const task = requireTask(taskId);
-      if (isFinal(task.task.state)) throw failedPrecondition(`task ${taskId} is already ${TaskState[task.task.state]}`);
+      if (isFinal(task.task.state))
+        throw failedPrecondition(`task ${taskId} is already ${TaskState[task.task.state]}`);
       parts.apply(lifecycle.cancel(parts.lifecycle(), task, reason || "cancelled by an operator"));
       await committedOrRefuse(parts.outbox);
       parts.requestSchedule();
@@ -47,10 +59,21 @@ export function createOperatorCommands(parts: CoordinatorParts): OperatorCommand
     async retryTask(taskId) {
       const task = requireTask(taskId);
       if (task.task.state !== TaskState.DEAD_LETTERED && task.task.state !== TaskState.CANCELLED) {
-        throw failedPrecondition(`task ${taskId} is ${TaskState[task.task.state]}; only DEAD_LETTERED or CANCELLED tasks can be retried`);
+        throw failedPrecondition(
+          `task ${taskId} is ${TaskState[task.task.state]}; only DEAD_LETTERED or CANCELLED tasks can be retried`,
+        );
       }
-      if (pending.isFull) throw resourceExhausted(`the pending queue is full (max_pending_tasks=${pending.limit}); retry later`);
-      parts.apply(lifecycle.retry(parts.lifecycle(), task, task.task.spec?.maxAttempts || settings.defaultMaxAttempts));
+      if (pending.isFull)
+        throw resourceExhausted(
+          `the pending queue is full (max_pending_tasks=${pending.limit}); retry later`,
+        );
+      parts.apply(
+        lifecycle.retry(
+          parts.lifecycle(),
+          task,
+          task.task.spec?.maxAttempts || settings.defaultMaxAttempts,
+        ),
+      );
       await committedOrRefuse(parts.outbox);
       parts.requestSchedule();
       return task.task;
@@ -66,9 +89,14 @@ export function createOperatorCommands(parts: CoordinatorParts): OperatorCommand
       const record = requireWorker(workerId);
       if (record.state === WorkerState.ALIVE || record.state === WorkerState.SUSPECT) {
         record.state = WorkerState.DRAINING;
-        logger.info({ workerId, running: ledger.unfinishedCount(workerId) }, "draining worker on request");
+        logger.info(
+          { workerId, running: ledger.unfinishedCount(workerId) },
+          "draining worker on request",
+        );
       }
-      workers.send(workerId, { message: { case: "drain", value: { reason: "drained by an operator" } } });
+      workers.send(workerId, {
+        message: { case: "drain", value: { reason: "drained by an operator" } },
+      });
       parts.watch.changed(workerId);
       return workers.statusOf(record);
     },

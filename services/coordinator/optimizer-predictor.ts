@@ -4,12 +4,18 @@ import type { Optimizer } from "../../libs/contracts/index.js";
 import type { RpcClient } from "../../libs/rpc/index.js";
 import type { Prediction } from "./autoscaler.js";
 
-export function predictorOf(client: RpcClient<typeof Optimizer>): (leadTimeSec: number) => Promise<Prediction> {
+export function predictorOf(
+  client: RpcClient<typeof Optimizer>,
+): (leadTimeSec: number) => Promise<Prediction> {
   return async (leadTimeSec) => {
     const { recommendation } = await client.getRecommendation({ leadTimeSec });
     if (!recommendation) throw new Error("the optimizer answered without a recommendation");
-    if (recommendation.forecastModel === "") throw new Error(`no forecast yet: ${recommendation.forecastMessage}`);
-    const mape = recommendation.forecastMape >= 0 ? `, MAPE ${(recommendation.forecastMape * 100).toFixed(0)}%` : "";
+    if (recommendation.forecastModel === "")
+      throw new Error(`no forecast yet: ${recommendation.forecastMessage}`);
+    const mape =
+      recommendation.forecastMape >= 0
+        ? `, MAPE ${(recommendation.forecastMape * 100).toFixed(0)}%`
+        : "";
     return {
       predictedWorkers: recommendation.predictedWorkers,
       isBurstDetected: recommendation.burstDetected,

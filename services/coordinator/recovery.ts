@@ -23,7 +23,14 @@ export interface RecoveryInputs {
   readonly recoveryGraceMs: number;
 }
 
-export function recoverFromStore({ store, ledger, pending, workers, nowMs, recoveryGraceMs }: RecoveryInputs): RecoverySummary {
+export function recoverFromStore({
+  store,
+  ledger,
+  pending,
+  workers,
+  nowMs,
+  recoveryGraceMs,
+}: RecoveryInputs): RecoverySummary {
   let tasks = 0;
   const owners = new Set<string>();
   for (const entry of store.loadAll()) {

@@ -3,36 +3,62 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { GetScalingStatusResponseSchema, ScalingEventSchema, type Admin, type GetScalingStatusResponse, type ScalingEvent } from "../../libs/contracts/index.js";
+import {
+  GetScalingStatusResponseSchema,
+  ScalingEventSchema,
+  type Admin,
+  type GetScalingStatusResponse,
+  type ScalingEvent,
+} from "../../libs/contracts/index.js";
 import type { StoredScalingEvent } from "../../libs/ledger/index.js";
 import { invalidArgument, unavailable } from "../../libs/rpc/index.js";
 import type { Autoscaler } from "./autoscaler.js";
 
-type ScalingCalls = Pick<ServiceImpl<typeof Admin>, "getScalingStatus" | "getScalingHistory" | "scaleWorkers" | "setAutoscaling">;
+type ScalingCalls = Pick<
+  ServiceImpl<typeof Admin>,
+  "getScalingStatus" | "getScalingHistory" | "scaleWorkers" | "setAutoscaling"
+>;
 
 const DEFAULT_PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 1000;
 
 /** `current` is absent while the coordinator starts (the provider needs the port it listens on). */
-export function scalingAdmin(current: () => Autoscaler | undefined, options: { hardMaxWorkers: number; history: (limit: number, beforeId?: number) => StoredScalingEvent[] }): ScalingCalls {
+export function scalingAdmin(
+  current: () => Autoscaler | undefined,
+  options: {
+    hardMaxWorkers: number;
+    history: (limit: number, beforeId?: number) => StoredScalingEvent[];
+  },
+): ScalingCalls {
   const loop = (): Autoscaler => {
     const autoscaler = current();
-    if (autoscaler === undefined) throw unavailable("the autoscaler is starting; retry in a moment");
+    if (autoscaler === undefined)
+      throw unavailable("the autoscaler is starting; retry in a moment");
     return autoscaler;
   };
   return {
     getScalingStatus: () => statusMessage(loop()),
     getScalingHistory(request) {
-      if (request.pageSize > MAX_PAGE_SIZE) throw invalidArgument("page_size", `${request.pageSize} is over the limit of ${MAX_PAGE_SIZE}`);
+      if (request.pageSize > MAX_PAGE_SIZE)
+        throw invalidArgument(
+          "page_size",
+          `${request.pageSize} is over the limit of ${MAX_PAGE_SIZE}`,
+        );
       const limit = request.pageSize || DEFAULT_PAGE_SIZE;
       const beforeId = parseToken(request.pageToken);
       const events = options.history(limit + 1, beforeId);
       const page = events.slice(0, limit);
-      return { events: page.map(eventMessage), nextPageToken: events.length > limit ? `e${page.at(-1)?.id}` : "" };
+      return {
+        events: page.map(eventMessage),
+        nextPageToken: events.length > limit ? `e${page.at(-1)?.id}` : "",
+      };
     },
     async scaleWorkers(request) {
       if (request.workers > options.hardMaxWorkers) {
-        throw invalidArgument("workers", `${request.workers} is over the hard ceiling of ${options.hardMaxWorkers} (autoscaler.hard_max_workers, or max_workers x burst_factor)`);
+        throw invalidArgument(
+          "workers",
+          `${request.workers} is over the hard ceiling of ${options.hardMaxWorkers} (autoscaler.hard_max_workers, or max_workers x burst_factor)`,
+        );
       }
       await loop().scaleTo(request.workers);
       return { status: statusMessage(loop()) };
@@ -47,7 +73,11 @@ export function scalingAdmin(current: () => Autoscaler | undefined, options: { h
 function parseToken(token: string): number | undefined {
   if (token === "") return undefined;
   const id = /^e(\d+)$/.exec(token)?.[1];
-  if (id === undefined) throw invalidArgument("page_token", `"${token}" is not a token this server gave out; start again without one`);
+  if (id === undefined)
+    throw invalidArgument(
+      "page_token",
+      `"${token}" is not a token this server gave out; start again without one`,
+    );
   return Number(id);
 }
 

@@ -29,7 +29,10 @@ export function readFleet(options: {
   memoryLimitBytes: number;
 }): FleetReading {
   const workers = options.source.listWorkers(false);
-  const ready = workers.filter((w) => w.state === WorkerState.ALIVE && !w.cordoned && !options.removing.has(w.spec?.workerId ?? ""));
+  const ready = workers.filter(
+    (w) =>
+      w.state === WorkerState.ALIVE && !w.cordoned && !options.removing.has(w.spec?.workerId ?? ""),
+  );
   const inFlightTasks = workers.reduce((sum, w) => sum + w.inFlight, 0);
   const totalSlots = ready.reduce((sum, w) => sum + (w.spec?.slots ?? 0), 0);
   const pendingTasks = options.source.pendingCount;
@@ -39,8 +42,18 @@ export function readFleet(options: {
     inFlightTasks,
     ...(totalSlots > 0 ? { slotUtilization: (inFlightTasks + pendingTasks) / totalSlots } : {}),
     ...(ready.length > 0 ? { cpuUtilization: mean(ready.map((w) => w.cpuUtilization)) } : {}),
-    ...(ready.length > 0 && options.memoryLimitBytes > 0 ? { memoryUtilization: mean(ready.map((w) => Number(w.memoryRssBytes))) / options.memoryLimitBytes } : {}),
-    ...(options.previous && elapsedSec > 0 ? { requestRatePerSec: (options.source.acceptedTotal - options.previous.acceptedTotal) / elapsedSec } : {}),
+    ...(ready.length > 0 && options.memoryLimitBytes > 0
+      ? {
+          memoryUtilization:
+            mean(ready.map((w) => Number(w.memoryRssBytes))) / options.memoryLimitBytes,
+        }
+      : {}),
+    ...(options.previous && elapsedSec > 0
+      ? {
+          requestRatePerSec:
+            (options.source.acceptedTotal - options.previous.acceptedTotal) / elapsedSec,
+        }
+      : {}),
   };
   return {
     signals,
@@ -51,11 +64,16 @@ export function readFleet(options: {
 
 /** The signals as stored with each decision: snake_case names, measured ones only. */
 export function signalsRecord(signals: ScalingSignals): Record<string, number> {
-  const record: Record<string, number> = { pending_tasks: signals.pendingTasks, in_flight_tasks: signals.inFlightTasks };
+  const record: Record<string, number> = {
+    pending_tasks: signals.pendingTasks,
+    in_flight_tasks: signals.inFlightTasks,
+  };
   if (signals.slotUtilization !== undefined) record.slot_utilization = signals.slotUtilization;
   if (signals.cpuUtilization !== undefined) record.cpu_utilization = signals.cpuUtilization;
-  if (signals.memoryUtilization !== undefined) record.memory_utilization = signals.memoryUtilization;
-  if (signals.requestRatePerSec !== undefined) record.request_rate_per_sec = signals.requestRatePerSec;
+  if (signals.memoryUtilization !== undefined)
+    record.memory_utilization = signals.memoryUtilization;
+  if (signals.requestRatePerSec !== undefined)
+    record.request_rate_per_sec = signals.requestRatePerSec;
   return record;
 }
 

@@ -4,7 +4,12 @@
 // task goes through the same placement stack and the same translation of
 // its constraints as every other path; the coordinator dispatches.
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { placementRequestOf, type PlacementStack, type Ranking, type WorkerCandidate } from "../../libs/balancing/index.js";
+import {
+  placementRequestOf,
+  type PlacementStack,
+  type Ranking,
+  type WorkerCandidate,
+} from "../../libs/balancing/index.js";
 import type { PendingQueue, TaskRecord } from "../../libs/ledger/index.js";
 
 export interface SchedulerOptions {
@@ -34,7 +39,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let wakeTimer: NodeJS.Timeout | undefined;
   let wakeAtMs = Number.POSITIVE_INFINITY;
 
-  const hasRoom = (candidates: readonly WorkerCandidate[]): boolean => candidates.some((c) => c.condition === "alive" && c.inFlight < c.slots);
+  const hasRoom = (candidates: readonly WorkerCandidate[]): boolean =>
+    candidates.some((c) => c.condition === "alive" && c.inFlight < c.slots);
 
   const schedulePending = (): void => {
     if (!options.canPlace()) return;
@@ -56,7 +62,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       task.task.notBefore = undefined;
       options.dispatch(task, ranking, best.worker.workerId);
       // The next task of this pass sees the slot taken.
-      candidates = candidates.map((c) => (c.workerId === best.worker.workerId ? { ...c, inFlight: c.inFlight + 1 } : c));
+      candidates = candidates.map((c) =>
+        c.workerId === best.worker.workerId ? { ...c, inFlight: c.inFlight + 1 } : c,
+      );
     }
     if (Number.isFinite(earliestWaitMs)) wakeAt(earliestWaitMs);
   };
@@ -65,11 +73,14 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     if (atMs >= wakeAtMs && wakeTimer) return;
     if (wakeTimer) clearTimeout(wakeTimer);
     wakeAtMs = atMs;
-    wakeTimer = setTimeout(() => {
-      wakeTimer = undefined;
-      wakeAtMs = Number.POSITIVE_INFINITY;
-      schedulePending();
-    }, Math.max(0, atMs - options.now()));
+    wakeTimer = setTimeout(
+      () => {
+        wakeTimer = undefined;
+        wakeAtMs = Number.POSITIVE_INFINITY;
+        schedulePending();
+      },
+      Math.max(0, atMs - options.now()),
+    );
   };
 
   return {

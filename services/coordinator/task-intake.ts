@@ -5,8 +5,17 @@
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { randomUUID } from "node:crypto";
-import { placementRequestOf, type PlacementStack, type Ranking } from "../../libs/balancing/index.js";
-import { PlaceResponseSchema, TaskSpecSchema, type PlaceResponse, type TaskSpec } from "../../libs/contracts/index.js";
+import {
+  placementRequestOf,
+  type PlacementStack,
+  type Ranking,
+} from "../../libs/balancing/index.js";
+import {
+  PlaceResponseSchema,
+  TaskSpecSchema,
+  type PlaceResponse,
+  type TaskSpec,
+} from "../../libs/contracts/index.js";
 import { isFinal, type TaskRecord } from "../../libs/ledger/index.js";
 import { alreadyExists, resourceExhausted } from "../../libs/rpc/index.js";
 import { admit, checkTarget, type FleetHooks } from "./admission.js";
@@ -20,7 +29,11 @@ export interface TaskIntake {
    * and has a free slot. Without a worker, places it on the best worker with
    * room, or queues it (saying why when it waits for the fleet).
    */
-  place(spec: TaskSpec, workerId: string, traceContext: Record<string, string>): Promise<PlaceResponse>;
+  place(
+    spec: TaskSpec,
+    workerId: string,
+    traceContext: Record<string, string>,
+  ): Promise<PlaceResponse>;
   /** A waiting task placed by the scheduler: told to the worker (and the strategy) after the commit, back to waiting if the write fails. */
   dispatch(task: TaskRecord, ranking: Ranking, workerId: string): void;
 }
@@ -38,24 +51,46 @@ export function createTaskIntake(parts: CoordinatorParts, options: TaskIntakeOpt
   /** Pushes an assignment down the worker's session, if the task is still that attempt on that worker. */
   const sendAssignment = (task: TaskRecord, workerId: string, attempt: number): void => {
     const spec = task.task.spec;
-    if (!spec || task.task.workerId !== workerId || task.task.attempt !== attempt || isFinal(task.task.state)) return;
+    if (
+      !spec ||
+      task.task.workerId !== workerId ||
+      task.task.attempt !== attempt ||
+      isFinal(task.task.state)
+    )
+      return;
     parts.logger.debug({ taskId: spec.taskId, workerId, attempt }, "task assigned");
-    const effective = spec.timeout ? spec : create(TaskSpecSchema, { ...spec, timeout: durationFromMs(settings.defaultTaskTimeoutMs) });
-    workers.send(workerId, { message: { case: "assignment", value: { taskId: spec.taskId, attempt, task: effective, traceContext: task.traceContext } } });
+    const effective = spec.timeout
+      ? spec
+      : create(TaskSpecSchema, { ...spec, timeout: durationFromMs(settings.defaultTaskTimeoutMs) });
+    workers.send(workerId, {
+      message: {
+        case: "assignment",
+        value: { taskId: spec.taskId, attempt, task: effective, traceContext: task.traceContext },
+      },
+    });
   };
 
   const response = (task: TaskRecord, existing: boolean, reason: string): PlaceResponse => {
     const worker = task.task.workerId ? workers.get(task.task.workerId) : undefined;
-    return create(PlaceResponseSchema, { task: task.task, workerAddress: worker?.spec.address ?? "", existing, reason });
+    return create(PlaceResponseSchema, {
+      task: task.task,
+      workerAddress: worker?.spec.address ?? "",
+      existing,
+      reason,
+    });
   };
 
   return {
     async place(input, workerId, traceContext) {
-      const spec = input.taskId === "" ? create(TaskSpecSchema, { ...input, taskId: randomUUID() }) : input;
+      const spec =
+        input.taskId === "" ? create(TaskSpecSchema, { ...input, taskId: randomUUID() }) : input;
       const existing = ledger.get(spec.taskId);
       if (existing) {
         const outcome = ledger.create(spec, { maxAttempts: 0, traceContext, nowMs: parts.now() });
-        if (outcome.kind === "conflict") throw alreadyExists(`task ${spec.taskId} exists with different content; use a new task_id`);
+        if (outcome.kind === "conflict")
+          throw alreadyExists(
+            `task ${spec.taskId} exists with different content; use a new task_id`,
+          );
         await committedOrRefuse(outbox);
         return response(existing, true, "");
       }
@@ -63,16 +98,27 @@ export function createTaskIntake(parts: CoordinatorParts, options: TaskIntakeOpt
       const candidates = workers.candidates();
       let waitReason: string | undefined;
       let ranking: Ranking | undefined;
-      if (workerId !== "") checkTarget(candidates.find((c) => c.workerId === workerId), workerId, request);
+      if (workerId !== "")
+        checkTarget(
+          candidates.find((c) => c.workerId === workerId),
+          workerId,
+          request,
+        );
       else {
         waitReason = admit(candidates, request, options.fleet());
         if (waitReason === undefined) ranking = options.stack.rank(candidates, request);
       }
       const target = workerId !== "" ? workerId : ranking?.ranked[0]?.worker.workerId;
       if (target === undefined && pending.isFull) {
-        throw resourceExhausted(`no worker has a free slot and the pending queue is full (max_pending_tasks=${pending.limit}); retry later`);
+        throw resourceExhausted(
+          `no worker has a free slot and the pending queue is full (max_pending_tasks=${pending.limit}); retry later`,
+        );
       }
-      const { record } = ledger.create(spec, { maxAttempts: spec.maxAttempts || settings.defaultMaxAttempts, traceContext, nowMs: parts.now() });
+      const { record } = ledger.create(spec, {
+        maxAttempts: spec.maxAttempts || settings.defaultMaxAttempts,
+        traceContext,
+        nowMs: parts.now(),
+      });
       if (target !== undefined) ledger.assign(record, target, parts.now());
       else {
         pending.add(record);

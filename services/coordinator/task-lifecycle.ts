@@ -3,7 +3,13 @@
 // tell a worker after the commit, count it), so the rules read in one place
 // and the shell (coordinator.ts) is the only part that does I/O.
 import { TaskState } from "../../libs/contracts/index.js";
-import { backoffPolicyOf, retryDelayMs, type BackoffPolicy, type TaskLedger, type TaskRecord } from "../../libs/ledger/index.js";
+import {
+  backoffPolicyOf,
+  retryDelayMs,
+  type BackoffPolicy,
+  type TaskLedger,
+  type TaskRecord,
+} from "../../libs/ledger/index.js";
 import type { SessionMessage } from "./worker-registry.js";
 
 export type Effect =
@@ -32,12 +38,23 @@ const taskIdOf = (task: TaskRecord): string => task.task.spec?.taskId ?? "";
  * A failed attempt: another attempt (after a backoff when the task itself
  * failed; at once when its worker died or lost it) or the dead letters.
  */
-export function failAttempt(ctx: LifecycleContext, task: TaskRecord, error: string, options: { readonly backoff: boolean }): Effect[] {
+export function failAttempt(
+  ctx: LifecycleContext,
+  task: TaskRecord,
+  error: string,
+  options: { readonly backoff: boolean },
+): Effect[] {
   const workerId = task.task.workerId;
-  const delayMs = options.backoff ? retryDelayMs(task.task.attempt, backoffPolicyOf(task.task.spec, ctx.retryBackoff), ctx.random) : 0;
+  const delayMs = options.backoff
+    ? retryDelayMs(task.task.attempt, backoffPolicyOf(task.task.spec, ctx.retryBackoff), ctx.random)
+    : 0;
   const next = ctx.ledger.fail(task, error, ctx.nowMs, ctx.nowMs + delayMs);
   const effects: Effect[] = [{ kind: "save", task }];
-  if (next === TaskState.PENDING) effects.push({ kind: "retried", task, error }, { kind: "queue", task, notBeforeMs: ctx.nowMs + delayMs });
+  if (next === TaskState.PENDING)
+    effects.push(
+      { kind: "retried", task, error },
+      { kind: "queue", task, notBeforeMs: ctx.nowMs + delayMs },
+    );
   else effects.push({ kind: "dead_lettered", task, error });
   if (workerId) effects.push({ kind: "changed", workerId });
   return effects;
@@ -49,7 +66,13 @@ export function timeOut(ctx: LifecycleContext, task: TaskRecord, timeoutMs: numb
   const reason = `timed out after ${timeoutMs / 1000} s`;
   return [
     ...failAttempt(ctx, task, reason, { backoff: true }),
-    { kind: "tell", workerId, message: { message: { case: "cancellation", value: { taskId: taskIdOf(task), attempt, reason } } } },
+    {
+      kind: "tell",
+      workerId,
+      message: {
+        message: { case: "cancellation", value: { taskId: taskIdOf(task), attempt, reason } },
+      },
+    },
   ];
 }
 
@@ -63,28 +86,60 @@ export function markRunning(ctx: LifecycleContext, task: TaskRecord): Effect[] {
 export function succeed(ctx: LifecycleContext, task: TaskRecord, output: Uint8Array): Effect[] {
   const workerId = task.task.workerId;
   ctx.ledger.succeed(task, output, ctx.nowMs);
-  return [{ kind: "save", task }, { kind: "changed", workerId }];
+  return [
+    { kind: "save", task },
+    { kind: "changed", workerId },
+  ];
 }
 
 /** Placed on `workerId` (a free slot there was checked by the caller); the assignment is sent by the caller after the commit. */
 export function assign(ctx: LifecycleContext, task: TaskRecord, workerId: string): Effect[] {
   ctx.ledger.assign(task, workerId, ctx.nowMs);
-  return [{ kind: "unqueue", task }, { kind: "save", task }, { kind: "changed", workerId }];
+  return [
+    { kind: "unqueue", task },
+    { kind: "save", task },
+    { kind: "changed", workerId },
+  ];
 }
 
 /** An assignment nobody was told of (its write failed): waiting again, same attempt. */
-export function unassign(ctx: LifecycleContext, task: TaskRecord, workerId: string, attempt: number): Effect[] {
-  if (task.task.state !== TaskState.ASSIGNED || task.task.workerId !== workerId || task.task.attempt !== attempt) return [];
+export function unassign(
+  ctx: LifecycleContext,
+  task: TaskRecord,
+  workerId: string,
+  attempt: number,
+): Effect[] {
+  if (
+    task.task.state !== TaskState.ASSIGNED ||
+    task.task.workerId !== workerId ||
+    task.task.attempt !== attempt
+  )
+    return [];
   ctx.ledger.unassign(task, ctx.nowMs);
-  return [{ kind: "queue", task, notBeforeMs: 0 }, { kind: "save", task }, { kind: "changed", workerId }];
+  return [
+    { kind: "queue", task, notBeforeMs: 0 },
+    { kind: "save", task },
+    { kind: "changed", workerId },
+  ];
 }
 
 export function cancel(ctx: LifecycleContext, task: TaskRecord, reason: string): Effect[] {
   const { workerId, attempt } = task.task;
-  const wasOnWorker = task.task.state === TaskState.ASSIGNED || task.task.state === TaskState.RUNNING;
+  const wasOnWorker =
+    task.task.state === TaskState.ASSIGNED || task.task.state === TaskState.RUNNING;
   ctx.ledger.cancel(task, reason, ctx.nowMs);
-  const effects: Effect[] = [{ kind: "unqueue", task }, { kind: "save", task }];
-  if (wasOnWorker) effects.push({ kind: "tell", workerId, message: { message: { case: "cancellation", value: { taskId: taskIdOf(task), attempt, reason } } } });
+  const effects: Effect[] = [
+    { kind: "unqueue", task },
+    { kind: "save", task },
+  ];
+  if (wasOnWorker)
+    effects.push({
+      kind: "tell",
+      workerId,
+      message: {
+        message: { case: "cancellation", value: { taskId: taskIdOf(task), attempt, reason } },
+      },
+    });
   if (workerId) effects.push({ kind: "changed", workerId });
   return effects;
 }
@@ -92,5 +147,8 @@ export function cancel(ctx: LifecycleContext, task: TaskRecord, reason: string):
 /** A dead-lettered or cancelled task gets `extraAttempts` more. */
 export function retry(ctx: LifecycleContext, task: TaskRecord, extraAttempts: number): Effect[] {
   ctx.ledger.retry(task, extraAttempts, ctx.nowMs);
-  return [{ kind: "queue", task, notBeforeMs: 0 }, { kind: "save", task }];
+  return [
+    { kind: "queue", task, notBeforeMs: 0 },
+    { kind: "save", task },
+  ];
 }

@@ -84,12 +84,16 @@ export interface WorkerRegistry {
   send(workerId: string, message: SessionMessage): void;
 }
 
-export type WorkerCounts = Record<"alive" | "suspect" | "draining" | "dead", number> & { totalSlots: number; busySlots: number };
+export type WorkerCounts = Record<"alive" | "suspect" | "draining" | "dead", number> & {
+  totalSlots: number;
+  busySlots: number;
+};
 
 /** `inFlightOf` counts a worker's unfinished tasks (the ledger's). */
 export function createWorkerRegistry(inFlightOf: (workerId: string) => number): WorkerRegistry {
   const workers = new Map<string, WorkerRecord>();
-  const statusOf = (record: WorkerRecord): WorkerStatus => workerStatus(record, inFlightOf(record.spec.workerId));
+  const statusOf = (record: WorkerRecord): WorkerStatus =>
+    workerStatus(record, inFlightOf(record.spec.workerId));
   return {
     get: (workerId) => workers.get(workerId),
     set: (record) => void workers.set(record.spec.workerId, record),
@@ -97,9 +101,14 @@ export function createWorkerRegistry(inFlightOf: (workerId: string) => number): 
     all: () => workers.values(),
     current(session) {
       const record = workers.get(session.workerId);
-      return record && record.epoch === session.epoch && record.state !== WorkerState.DEAD ? record : undefined;
+      return record && record.epoch === session.epoch && record.state !== WorkerState.DEAD
+        ? record
+        : undefined;
     },
-    candidates: () => [...workers.values()].filter((w) => w.state !== WorkerState.DEAD).map((w) => candidateOf(statusOf(w))),
+    candidates: () =>
+      [...workers.values()]
+        .filter((w) => w.state !== WorkerState.DEAD)
+        .map((w) => candidateOf(statusOf(w))),
     statusOf,
     list: (includeDead) =>
       [...workers.values()]
@@ -109,7 +118,8 @@ export function createWorkerRegistry(inFlightOf: (workerId: string) => number): 
     counts() {
       const counts = { alive: 0, suspect: 0, draining: 0, dead: 0, totalSlots: 0, busySlots: 0 };
       for (const record of workers.values()) {
-        const name = stateName(record.state).toLowerCase() as "alive" | "suspect" | "draining" | "dead";
+        const name = stateName(record.state).toLowerCase() as
+          "alive" | "suspect" | "draining" | "dead";
         if (name in counts) counts[name] += 1;
         if (record.state === WorkerState.ALIVE || record.state === WorkerState.DRAINING) {
           counts.totalSlots += record.spec.slots;
@@ -123,7 +133,13 @@ export function createWorkerRegistry(inFlightOf: (workerId: string) => number): 
 }
 
 /** A fresh record for a worker that (re)opened a session; counters and cordon carry over from the one it replaces. */
-export function registeredWorker(spec: WorkerSpec, session: WorkerSessionHandle, previous: WorkerRecord | undefined, nowMs: number, graceMs: number): WorkerRecord {
+export function registeredWorker(
+  spec: WorkerSpec,
+  session: WorkerSessionHandle,
+  previous: WorkerRecord | undefined,
+  nowMs: number,
+  graceMs: number,
+): WorkerRecord {
   return {
     spec,
     state: WorkerState.ALIVE,

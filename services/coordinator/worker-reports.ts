@@ -19,10 +19,18 @@ export function createWorkerReports(parts: CoordinatorParts): WorkerReports {
   const { ledger, workers, logger } = parts;
 
   /** The task, if it is unfinished and its current attempt belongs to this session's worker. */
-  const ownedTask = (session: WorkerSessionHandle, taskId: string, attempt: number): TaskRecord | undefined => {
+  const ownedTask = (
+    session: WorkerSessionHandle,
+    taskId: string,
+    attempt: number,
+  ): TaskRecord | undefined => {
     const task = ledger.get(taskId);
     if (!task || isFinal(task.task.state) || !workers.current(session)) return undefined;
-    return task.task.workerId === session.workerId && task.task.attempt === attempt && task.task.state !== TaskState.PENDING ? task : undefined;
+    return task.task.workerId === session.workerId &&
+      task.task.attempt === attempt &&
+      task.task.state !== TaskState.PENDING
+      ? task
+      : undefined;
   };
 
   return {
@@ -35,26 +43,44 @@ export function createWorkerReports(parts: CoordinatorParts): WorkerReports {
     taskFinished(session, result) {
       const record = workers.current(session);
       const task = ownedTask(session, result.taskId, result.attempt);
-      const ack: SessionMessage = { message: { case: "resultAck", value: { taskId: result.taskId, attempt: result.attempt } } };
+      const ack: SessionMessage = {
+        message: { case: "resultAck", value: { taskId: result.taskId, attempt: result.attempt } },
+      };
       if (!record || !task) {
         // Reassigned, cancelled or finished meanwhile: recorded as stale, never
         // counted. Acked all the same, so the worker stops re-sending it.
         coordinatorCounters.staleResults.inc();
-        logger.info({ workerId: session.workerId, taskId: result.taskId, attempt: result.attempt, succeeded: result.succeeded }, "stale result ignored: that attempt is no longer this worker's");
+        logger.info(
+          {
+            workerId: session.workerId,
+            taskId: result.taskId,
+            attempt: result.attempt,
+            succeeded: result.succeeded,
+          },
+          "stale result ignored: that attempt is no longer this worker's",
+        );
         session.outbound.push(ack);
         return;
       }
       if (result.duration) {
         // EWMA with weight 0.2: recent results count most, one outlier does not swing it.
         const ms = durationMs(result.duration);
-        record.taskLatencyEwmaMs = record.taskLatencyEwmaMs === 0 ? ms : 0.8 * record.taskLatencyEwmaMs + 0.2 * ms;
+        record.taskLatencyEwmaMs =
+          record.taskLatencyEwmaMs === 0 ? ms : 0.8 * record.taskLatencyEwmaMs + 0.2 * ms;
       }
       if (result.succeeded) {
         record.tasksSucceeded += 1n;
         parts.apply(lifecycle.succeed(parts.lifecycle(), task, result.output));
       } else {
         record.tasksFailed += 1n;
-        parts.apply(lifecycle.failAttempt(parts.lifecycle(), task, result.error || "failed without a message", { backoff: true }));
+        parts.apply(
+          lifecycle.failAttempt(
+            parts.lifecycle(),
+            task,
+            result.error || "failed without a message",
+            { backoff: true },
+          ),
+        );
       }
       parts.outbox.afterCommit(() => session.outbound.push(ack));
       parts.watch.changed(session.workerId);

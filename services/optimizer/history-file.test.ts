@@ -1,4 +1,12 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -7,7 +15,13 @@ import { createForecaster, type Forecaster, type ForecasterSnapshot } from "./fo
 import { loadHistoryFile, saveHistoryFile, type LoadedHistory } from "./history-file.js";
 
 const T0 = Date.UTC(2025, 0, 6);
-const POLICY: ScalingPolicy = { windowSec: 60, minWorkers: 1, maxWorkers: 10, scaleUpThreshold: 0.8, scaleDownThreshold: 0.3 };
+const POLICY: ScalingPolicy = {
+  windowSec: 60,
+  minWorkers: 1,
+  maxWorkers: 10,
+  scaleUpThreshold: 0.8,
+  scaleDownThreshold: 0.3,
+};
 
 let directory: string;
 beforeEach(() => {
@@ -18,20 +32,37 @@ afterEach(() => {
 });
 
 function record(atMs: number, overrides: Partial<LoadRecord>): LoadRecord {
-  return { observedAtMs: atMs, workers: 4, totalSlots: 16, busySlots: 8, pendingTasks: 0, meanCpuUtilization: 0.5, arrivalRatePerSec: 10, completionRatePerSec: 2, ...overrides };
+  return {
+    observedAtMs: atMs,
+    workers: 4,
+    totalSlots: 16,
+    busySlots: 8,
+    pendingTasks: 0,
+    meanCpuUtilization: 0.5,
+    arrivalRatePerSec: 10,
+    completionRatePerSec: 2,
+    ...overrides,
+  };
 }
 
 /** Two hours of noisy rising demand a second apart, the last sample at T0. */
 function forecasterWithHistory(): Forecaster {
   const forecaster = createForecaster({ policy: POLICY, hardMaxWorkers: 100 });
   for (let i = 0; i < 7200; i += 1) {
-    forecaster.observe(record(T0 - (7199 - i) * 1000, { busySlots: 4 + (i % 5), pendingTasks: i / 600, arrivalRatePerSec: 10 + (i % 3) }));
+    forecaster.observe(
+      record(T0 - (7199 - i) * 1000, {
+        busySlots: 4 + (i % 5),
+        pendingTasks: i / 600,
+        arrivalRatePerSec: 10 + (i % 3),
+      }),
+    );
   }
   return forecaster;
 }
 
 function snapshotOf(loaded: LoadedHistory): ForecasterSnapshot {
-  if (loaded.kind !== "loaded") throw new Error(`expected a loaded history, got ${JSON.stringify(loaded)}`);
+  if (loaded.kind !== "loaded")
+    throw new Error(`expected a loaded history, got ${JSON.stringify(loaded)}`);
   return loaded.snapshot;
 }
 
@@ -48,8 +79,16 @@ describe("loadHistoryFile", () => {
 
   const unreadable = [
     { name: "text that is not JSON", text: '{"version":1,"signals":{', reason: /JSON/ },
-    { name: "a format of another version", text: '{"version":2,"signals":{}}', reason: /^unknown format \(version 2\)$/ },
-    { name: "JSON without a version", text: "[]", reason: /^unknown format \(version undefined\)$/ },
+    {
+      name: "a format of another version",
+      text: '{"version":2,"signals":{}}',
+      reason: /^unknown format \(version 2\)$/,
+    },
+    {
+      name: "JSON without a version",
+      text: "[]",
+      reason: /^unknown format \(version undefined\)$/,
+    },
   ];
   for (const c of unreadable) {
     it(`sets aside ${c.name} with the reason, and starts empty next time`, () => {
@@ -96,12 +135,19 @@ describe("history across a restart", () => {
     const before = forecasterWithHistory();
     const path = join(directory, "history.json");
     saveHistoryFile(path, before.snapshot());
-    const after = createForecaster({ policy: POLICY, hardMaxWorkers: 100, restored: snapshotOf(loadHistoryFile(path)) });
+    const after = createForecaster({
+      policy: POLICY,
+      hardMaxWorkers: 100,
+      restored: snapshotOf(loadHistoryFile(path)),
+    });
 
     expect(after.snapshot()).toEqual(before.snapshot());
     for (const signal of ["demand", "arrival_rate", "workers"] as const) {
       for (const horizonSec of [300, 3600, 86_400]) {
-        expect(after.forecast(signal, { nowMs: T0, horizonSec }), `${signal} over ${horizonSec} s`).toEqual(before.forecast(signal, { nowMs: T0, horizonSec }));
+        expect(
+          after.forecast(signal, { nowMs: T0, horizonSec }),
+          `${signal} over ${horizonSec} s`,
+        ).toEqual(before.forecast(signal, { nowMs: T0, horizonSec }));
       }
     }
     const { predictedDemand, forecast } = before.recommend(T0, 60);
@@ -112,7 +158,11 @@ describe("history across a restart", () => {
     const before = forecasterWithHistory();
     const path = join(directory, "history.json");
     saveHistoryFile(path, before.snapshot());
-    const after = createForecaster({ policy: POLICY, hardMaxWorkers: 100, restored: snapshotOf(loadHistoryFile(path)) });
+    const after = createForecaster({
+      policy: POLICY,
+      hardMaxWorkers: 100,
+      restored: snapshotOf(loadHistoryFile(path)),
+    });
     // A fresh detector would still be learning its baseline from this one sample.
     after.observe(record(T0 + 1000, { arrivalRatePerSec: 40 }));
     expect(after.recommend(T0 + 1000, 30).isBurstDetected).toBe(true);

@@ -11,7 +11,11 @@ export type SampleCheck =
 export function checkLoadSample(sample: LoadSample | undefined): SampleCheck {
   if (!sample) return { kind: "invalid", field: "sample", problem: "is required" };
   if (!sample.observedAt) {
-    return { kind: "invalid", field: "sample.observed_at", problem: "is required (when the coordinator took the reading)" };
+    return {
+      kind: "invalid",
+      field: "sample.observed_at",
+      problem: "is required (when the coordinator took the reading)",
+    };
   }
   if (sample.busySlots > sample.totalSlots) {
     return {

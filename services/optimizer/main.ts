@@ -4,14 +4,31 @@ import { loadConfigOrExit, rpcOptionsOf } from "../../libs/config/index.js";
 import { Optimizer } from "../../libs/contracts/index.js";
 import { register, startServiceHost, stopOnSignals } from "../../libs/rpc/index.js";
 import { registerService } from "../../libs/discovery/index.js";
-import { SCALEMESH_VERSION, createLogger, setServiceLabel, startTelemetry } from "../../libs/telemetry/index.js";
+import {
+  SCALEMESH_VERSION,
+  createLogger,
+  setServiceLabel,
+  startTelemetry,
+} from "../../libs/telemetry/index.js";
 import { createForecaster, type Forecaster, type ForecasterSnapshot } from "./forecaster.js";
 import { loadHistoryFile, saveHistoryFile } from "./history-file.js";
 import { optimizerService } from "./optimizer-service.js";
 
-const config = loadConfigOrExit({ argv: process.argv.slice(2), env: process.env, cwd: process.cwd() });
-const telemetry = startTelemetry({ serviceName: "scalemesh-optimizer", serviceVersion: SCALEMESH_VERSION, sampleRatio: config.telemetry.trace_sample_ratio });
-const logger = createLogger({ service: "optimizer", version: SCALEMESH_VERSION, level: config.telemetry.log_level });
+const config = loadConfigOrExit({
+  argv: process.argv.slice(2),
+  env: process.env,
+  cwd: process.cwd(),
+});
+const telemetry = startTelemetry({
+  serviceName: "scalemesh-optimizer",
+  serviceVersion: SCALEMESH_VERSION,
+  sampleRatio: config.telemetry.trace_sample_ratio,
+});
+const logger = createLogger({
+  service: "optimizer",
+  version: SCALEMESH_VERSION,
+  level: config.telemetry.log_level,
+});
 setServiceLabel("optimizer");
 
 // The history of an earlier run, so forecasts do not start from nothing after a restart.
@@ -21,9 +38,20 @@ if (historyPath !== "") {
   try {
     const loaded = loadHistoryFile(historyPath);
     if (loaded.kind === "loaded") restored = loaded.snapshot;
-    if (loaded.kind === "unreadable") logger.warn({ path: historyPath, reason: loaded.reason, movedTo: loaded.movedTo }, "load history file unreadable; set aside, starting empty");
+    if (loaded.kind === "unreadable")
+      logger.warn(
+        { path: historyPath, reason: loaded.reason, movedTo: loaded.movedTo },
+        "load history file unreadable; set aside, starting empty",
+      );
   } catch (error) {
-    logger.fatal({ key: "optimizer.history_path", path: historyPath, err: error instanceof Error ? error.message : String(error) }, "cannot read the load history file");
+    logger.fatal(
+      {
+        key: "optimizer.history_path",
+        path: historyPath,
+        err: error instanceof Error ? error.message : String(error),
+      },
+      "cannot read the load history file",
+    );
     process.exit(1);
   }
 }
@@ -35,7 +63,9 @@ const forecasterOptions = (snapshot: ForecasterSnapshot | undefined) => ({
     scaleUpThreshold: config.scaling.scale_up_threshold,
     scaleDownThreshold: config.scaling.scale_down_threshold,
   },
-  hardMaxWorkers: config.autoscaler.hard_max_workers || Math.ceil(config.scaling.max_workers * config.scaling.burst_factor),
+  hardMaxWorkers:
+    config.autoscaler.hard_max_workers ||
+    Math.ceil(config.scaling.max_workers * config.scaling.burst_factor),
   ...(snapshot ? { restored: snapshot } : {}),
 });
 // A file that parsed but does not restore is set aside like an unreadable one: the optimizer starts empty rather than not at all.
@@ -43,7 +73,10 @@ let forecaster: Forecaster;
 try {
   forecaster = createForecaster(forecasterOptions(restored));
 } catch (error) {
-  logger.warn({ path: historyPath, err: error instanceof Error ? error.message : String(error) }, "load history file does not restore; starting empty");
+  logger.warn(
+    { path: historyPath, err: error instanceof Error ? error.message : String(error) },
+    "load history file does not restore; starting empty",
+  );
   forecaster = createForecaster(forecasterOptions(undefined));
 }
 const save = (): void => {
@@ -51,11 +84,21 @@ const save = (): void => {
   try {
     saveHistoryFile(historyPath, forecaster.snapshot());
   } catch (error) {
-    logger.warn({ path: historyPath, err: error instanceof Error ? error.message : String(error) }, "cannot write the load history file; will try again");
+    logger.warn(
+      { path: historyPath, err: error instanceof Error ? error.message : String(error) },
+      "cannot write the load history file; will try again",
+    );
   }
 };
 const saveTimer = setInterval(save, config.optimizer.save_interval_sec * 1000);
-const optimizer = register(Optimizer, optimizerService({ forecaster, logger, defaultLeadTimeSec: config.optimizer.default_lead_time_sec }));
+const optimizer = register(
+  Optimizer,
+  optimizerService({
+    forecaster,
+    logger,
+    defaultLeadTimeSec: config.optimizer.default_lead_time_sec,
+  }),
+);
 
 const host = await startServiceHost({
   host: config.optimizer.host,
@@ -72,7 +115,15 @@ const host = await startServiceHost({
 });
 
 // Registered once it listens; deregistered first on a stop, so clients move on before it stops answering.
-const registration = registerService({ kind: "optimizer", section: config.optimizer, port: host.grpc.port, check: "grpc", placement: config.scaling, version: SCALEMESH_VERSION, logger });
+const registration = registerService({
+  kind: "optimizer",
+  section: config.optimizer,
+  port: host.grpc.port,
+  check: "grpc",
+  placement: config.scaling,
+  version: SCALEMESH_VERSION,
+  logger,
+});
 
 // Signals are handled before "listening" is said: whoever reacts to that line may signal at once.
 stopOnSignals(async () => {

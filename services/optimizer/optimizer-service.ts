@@ -6,10 +6,19 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { RecommendationSchema, type Optimizer, type Recommendation } from "../../libs/contracts/index.js";
+import {
+  RecommendationSchema,
+  type Optimizer,
+  type Recommendation,
+} from "../../libs/contracts/index.js";
 import { createAsyncQueue, invalidArgument } from "../../libs/rpc/index.js";
 import type { ForecastPoint } from "../../libs/forecasting/index.js";
-import { FORECAST_SIGNALS, type Forecaster, type ForecastSignal, type PredictiveRecommendation } from "./forecaster.js";
+import {
+  FORECAST_SIGNALS,
+  type Forecaster,
+  type ForecastSignal,
+  type PredictiveRecommendation,
+} from "./forecaster.js";
 import { checkLoadSample } from "./load-sample.js";
 import { desiredWorkersGauge, predictedWorkersGauge, samplesObservedCounter } from "./metrics.js";
 
@@ -32,7 +41,8 @@ export function optimizerService(deps: OptimizerDeps): ServiceImpl<typeof Optimi
   const watchers = new Set<() => void>();
 
   const leadOf = (requested: number): number => {
-    if (!Number.isFinite(requested) || requested < 0 || requested > 3600) throw invalidArgument("lead_time_sec", `${requested} is not within 0..3600`);
+    if (!Number.isFinite(requested) || requested < 0 || requested > 3600)
+      throw invalidArgument("lead_time_sec", `${requested} is not within 0..3600`);
     return requested > 0 ? requested : deps.defaultLeadTimeSec;
   };
 
@@ -41,9 +51,21 @@ export function optimizerService(deps: OptimizerDeps): ServiceImpl<typeof Optimi
     desiredWorkersGauge.set(result.desiredWorkers);
     predictedWorkersGauge.set(result.predictedWorkers);
     // Say it when the answer changes, so "why 7 workers?" has an answer in the log.
-    if (last?.desiredWorkers !== result.desiredWorkers || last.reason !== result.reason || last.predictedWorkers !== result.predictedWorkers || last.isBurstDetected !== result.isBurstDetected) {
+    if (
+      last?.desiredWorkers !== result.desiredWorkers ||
+      last.reason !== result.reason ||
+      last.predictedWorkers !== result.predictedWorkers ||
+      last.isBurstDetected !== result.isBurstDetected
+    ) {
       deps.logger.info(
-        { currentWorkers: result.currentWorkers, desiredWorkers: result.desiredWorkers, predictedWorkers: result.predictedWorkers, reason: result.reason, burst: result.isBurstDetected, model: result.forecast?.model },
+        {
+          currentWorkers: result.currentWorkers,
+          desiredWorkers: result.desiredWorkers,
+          predictedWorkers: result.predictedWorkers,
+          reason: result.reason,
+          burst: result.isBurstDetected,
+          model: result.forecast?.model,
+        },
         result.message,
       );
     }
@@ -61,8 +83,14 @@ export function optimizerService(deps: OptimizerDeps): ServiceImpl<typeof Optimi
         const checked = checkLoadSample(request.sample);
         if (checked.kind === "invalid") {
           samplesObservedCounter.inc({ outcome: "rejected" });
-          deps.logger.warn({ field: checked.field, problem: checked.problem, accepted }, "load sample rejected; ending the Observe stream");
-          throw invalidArgument(checked.field, `${checked.problem} (message ${accepted + 1} of the stream; ${accepted} accepted before it)`);
+          deps.logger.warn(
+            { field: checked.field, problem: checked.problem, accepted },
+            "load sample rejected; ending the Observe stream",
+          );
+          throw invalidArgument(
+            checked.field,
+            `${checked.problem} (message ${accepted + 1} of the stream; ${accepted} accepted before it)`,
+          );
         }
         deps.forecaster.observe(checked.record);
         accepted += 1;
@@ -100,22 +128,41 @@ export function optimizerService(deps: OptimizerDeps): ServiceImpl<typeof Optimi
 
     getForecast(request) {
       const signal = request.signal || "demand";
-      if (!(FORECAST_SIGNALS as readonly string[]).includes(signal)) throw invalidArgument("signal", `"${signal}" is not one of ${FORECAST_SIGNALS.join(", ")}`);
+      if (!(FORECAST_SIGNALS as readonly string[]).includes(signal))
+        throw invalidArgument("signal", `"${signal}" is not one of ${FORECAST_SIGNALS.join(", ")}`);
       const horizonSec = request.horizonSec || 3600;
-      if (horizonSec > MAX_HORIZON_SEC) throw invalidArgument("horizon_sec", `${horizonSec} is over the limit of ${MAX_HORIZON_SEC} (14 days, the history's reach)`);
+      if (horizonSec > MAX_HORIZON_SEC)
+        throw invalidArgument(
+          "horizon_sec",
+          `${horizonSec} is over the limit of ${MAX_HORIZON_SEC} (14 days, the history's reach)`,
+        );
       const confidence = request.confidence || 0.95;
-      if (!(confidence > 0 && confidence < 1)) throw invalidArgument("confidence", `${confidence} is not between 0 and 1`);
+      if (!(confidence > 0 && confidence < 1))
+        throw invalidArgument("confidence", `${confidence} is not between 0 and 1`);
       const stepSec = request.stepSec || undefined;
       if (stepSec !== undefined && horizonSec / stepSec > MAX_FORECAST_POINTS) {
-        throw invalidArgument("step_sec", `${stepSec} s over ${horizonSec} s gives more than ${MAX_FORECAST_POINTS} points; ask for a step of at least ${Math.ceil(horizonSec / MAX_FORECAST_POINTS)} s`);
+        throw invalidArgument(
+          "step_sec",
+          `${stepSec} s over ${horizonSec} s gives more than ${MAX_FORECAST_POINTS} points; ask for a step of at least ${Math.ceil(horizonSec / MAX_FORECAST_POINTS)} s`,
+        );
       }
-      const forecast = deps.forecaster.forecast(signal as ForecastSignal, { nowMs: now(), horizonSec, confidence, ...(stepSec !== undefined ? { stepSec } : {}) });
+      const forecast = deps.forecaster.forecast(signal as ForecastSignal, {
+        nowMs: now(),
+        horizonSec,
+        confidence,
+        ...(stepSec !== undefined ? { stepSec } : {}),
+      });
       return {
         signal,
         model: forecast.model,
         stepSec: forecast.stepSec,
         confidence: forecast.confidence,
-        points: forecast.points.map((p: ForecastPoint) => ({ at: timestampFromMs(p.atMs), value: p.value, lower: p.lower, upper: p.upper })),
+        points: forecast.points.map((p: ForecastPoint) => ({
+          at: timestampFromMs(p.atMs),
+          value: p.value,
+          lower: p.lower,
+          upper: p.upper,
+        })),
         mape: forecast.mape ?? -1,
         fittedOn: forecast.fittedOn,
         message: forecast.message,
@@ -124,7 +171,11 @@ export function optimizerService(deps: OptimizerDeps): ServiceImpl<typeof Optimi
 
     getCapacityPlan(request) {
       const horizonSec = request.horizonSec || 86_400;
-      if (horizonSec > MAX_HORIZON_SEC) throw invalidArgument("horizon_sec", `${horizonSec} is over the limit of ${MAX_HORIZON_SEC} (14 days)`);
+      if (horizonSec > MAX_HORIZON_SEC)
+        throw invalidArgument(
+          "horizon_sec",
+          `${horizonSec} is over the limit of ${MAX_HORIZON_SEC} (14 days)`,
+        );
       const { plan, efficiency, forecast } = deps.forecaster.capacityPlan(now(), horizonSec);
       return {
         horizonSec,
@@ -167,5 +218,11 @@ function toMessage(result: PredictiveRecommendation): Recommendation {
 
 /** A watcher hears of a change in what to do, not of every sample. */
 function isSameAdvice(a: Recommendation, b: Recommendation): boolean {
-  return a.desiredWorkers === b.desiredWorkers && a.predictedWorkers === b.predictedWorkers && a.reason === b.reason && a.burstDetected === b.burstDetected && a.currentWorkers === b.currentWorkers;
+  return (
+    a.desiredWorkers === b.desiredWorkers &&
+    a.predictedWorkers === b.predictedWorkers &&
+    a.reason === b.reason &&
+    a.burstDetected === b.burstDetected &&
+    a.currentWorkers === b.currentWorkers
+  );
 }

@@ -4,7 +4,12 @@
 // stays the one place that says what a value may be. A bad value ends the
 // process with exit code 2 and a message naming the flag as it was written.
 import { Command, CommanderError, InvalidArgumentError } from "commander";
-import { extractConfigFlags, formatConfigIssues, loadConfig, type Config } from "../../libs/config/index.js";
+import {
+  extractConfigFlags,
+  formatConfigIssues,
+  loadConfig,
+  type Config,
+} from "../../libs/config/index.js";
 import { SCALEMESH_VERSION } from "../../libs/telemetry/index.js";
 import { HANDLER_SPEC_ALLOWED, parseHandlerSpec } from "./handlers/handler-spec.js";
 
@@ -34,18 +39,19 @@ interface ShortFlags {
 }
 
 /** Each short flag and the config key it sets. */
-const CONFIG_KEY_OF: ReadonlyArray<readonly [flag: string, field: keyof ShortFlags, key: string]> = [
-  ["--coordinator", "coordinator", "worker.coordinator"],
-  ["--worker-id", "workerId", "worker.worker_id"],
-  ["--host", "host", "worker.host"],
-  ["--http-port", "httpPort", "worker.http_port"],
-  ["--slots", "slots", "worker.slots"],
-  ["--handler", "handler", "worker.handler"],
-  ["--capability", "capability", "worker.capabilities"],
-  ["--label", "label", "worker.labels"],
-  ["--region", "region", "scaling.region"],
-  ["--zone", "zone", "scaling.zone"],
-];
+const CONFIG_KEY_OF: ReadonlyArray<readonly [flag: string, field: keyof ShortFlags, key: string]> =
+  [
+    ["--coordinator", "coordinator", "worker.coordinator"],
+    ["--worker-id", "workerId", "worker.worker_id"],
+    ["--host", "host", "worker.host"],
+    ["--http-port", "httpPort", "worker.http_port"],
+    ["--slots", "slots", "worker.slots"],
+    ["--handler", "handler", "worker.handler"],
+    ["--capability", "capability", "worker.capabilities"],
+    ["--label", "label", "worker.labels"],
+    ["--region", "region", "scaling.region"],
+    ["--zone", "zone", "scaling.zone"],
+  ];
 
 export const USAGE_FOOTER = [
   "",
@@ -59,7 +65,9 @@ function integer(flag: string, min: number, max: number) {
   return (text: string): number => {
     const value = Number(text);
     if (text.trim() === "" || !Number.isInteger(value) || value < min || value > max) {
-      throw new InvalidArgumentError(`${flag} must be an integer from ${min} to ${max}, got "${text}"`);
+      throw new InvalidArgumentError(
+        `${flag} must be an integer from ${min} to ${max}, got "${text}"`,
+      );
     }
     return value;
   };
@@ -72,25 +80,42 @@ const handlerSpec = (text: string): string => {
 };
 
 const keyValue = (text: string, previous: readonly string[] = []): string[] => {
-  if (!/^[^=,\s]+=[^,]*$/.test(text)) throw new InvalidArgumentError(`--label must be key=value (no commas), got "${text}"`);
+  if (!/^[^=,\s]+=[^,]*$/.test(text))
+    throw new InvalidArgumentError(`--label must be key=value (no commas), got "${text}"`);
   return [...previous, text];
 };
 
 const collect = (text: string, previous: readonly string[] = []): string[] => {
-  if (text.trim() === "" || text.includes(",")) throw new InvalidArgumentError(`--capability takes one non-empty name without commas, got "${text}"`);
+  if (text.trim() === "" || text.includes(","))
+    throw new InvalidArgumentError(
+      `--capability takes one non-empty name without commas, got "${text}"`,
+    );
   return [...previous, text];
 };
 
 function agentCommand(writeOut: (text: string) => void, writeErr: (text: string) => void): Command {
   return new Command("worker-agent")
-    .description("A scalemesh worker: joins the coordinator, runs the tasks it assigns, reports their results.")
+    .description(
+      "A scalemesh worker: joins the coordinator, runs the tasks it assigns, reports their results.",
+    )
     .version(SCALEMESH_VERSION)
     .option("--coordinator <uri>", "where the coordinator is, e.g. static://127.0.0.1:7070")
-    .option("--worker-id <id>", "stable worker id (default: generated, <worker_prefix>-<hostname>-<random>)")
+    .option(
+      "--worker-id <id>",
+      "stable worker id (default: generated, <worker_prefix>-<hostname>-<random>)",
+    )
     .option("--host <address>", "address the HTTP port (health, metrics) listens on")
-    .option("--http-port <n>", "HTTP port for /metrics, /healthz, /readyz (0 = any free port)", integer("--http-port", 0, 65535))
+    .option(
+      "--http-port <n>",
+      "HTTP port for /metrics, /healthz, /readyz (0 = any free port)",
+      integer("--http-port", 0, 65535),
+    )
     .option("--slots <n>", "tasks run at once", integer("--slots", 1, 1024))
-    .option("--handler <spec>", `what runs a task: ${HANDLER_SPEC_ALLOWED}; "" returns the payload`, handlerSpec)
+    .option(
+      "--handler <spec>",
+      `what runs a task: ${HANDLER_SPEC_ALLOWED}; "" returns the payload`,
+      handlerSpec,
+    )
     .option("--capability <name>", "a capability this worker offers (repeatable)", collect)
     .option("--label <key=value>", "a label reported with the worker (repeatable)", keyValue)
     .option("--region <name>", "region this worker runs in")
@@ -123,13 +148,21 @@ export function parseAgentArgs(argv: readonly string[], options: AgentArgsOption
   try {
     command.parse([...rest], { from: "user" });
   } catch (error) {
-    if (error instanceof CommanderError) return { kind: "exit", code: error.exitCode === 0 ? 0 : 2 };
+    if (error instanceof CommanderError)
+      return { kind: "exit", code: error.exitCode === 0 ? 0 : 2 };
     throw error;
   }
   const short = toConfigArgs(command.opts<ShortFlags>());
-  const loaded = loadConfig({ argv: [...configArgs, ...short.args], env: options.env ?? process.env, cwd: options.cwd ?? process.cwd() });
+  const loaded = loadConfig({
+    argv: [...configArgs, ...short.args],
+    env: options.env ?? process.env,
+    cwd: options.cwd ?? process.cwd(),
+  });
   if (!loaded.ok) {
-    const issues = loaded.issues.map((issue) => ({ ...issue, source: short.flagOfSource.get(issue.source) ?? issue.source }));
+    const issues = loaded.issues.map((issue) => ({
+      ...issue,
+      source: short.flagOfSource.get(issue.source) ?? issue.source,
+    }));
     writeErr(`${formatConfigIssues(issues)}\n`);
     return { kind: "exit", code: 2 };
   }

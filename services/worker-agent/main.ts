@@ -3,8 +3,18 @@
 // serves /metrics, /healthz and /readyz (ready = registered). No gRPC port.
 import { advertisedHost, registerService } from "../../libs/discovery/index.js";
 import { startHttpServer, stopOnSignals } from "../../libs/rpc/index.js";
-import { SCALEMESH_VERSION, createLogger, setServiceLabel, startTelemetry } from "../../libs/telemetry/index.js";
-import { createWorker, outputLimitBytes, resolveCoordinatorTarget, type Worker } from "../../libs/worker-sdk/index.js";
+import {
+  SCALEMESH_VERSION,
+  createLogger,
+  setServiceLabel,
+  startTelemetry,
+} from "../../libs/telemetry/index.js";
+import {
+  createWorker,
+  outputLimitBytes,
+  resolveCoordinatorTarget,
+  type Worker,
+} from "../../libs/worker-sdk/index.js";
 import { parseAgentArgs } from "./agent-args.js";
 import { observeWorker, recordTaskFinished } from "./agent-metrics.js";
 import { createHandler } from "./handlers/create-handler.js";
@@ -22,13 +32,22 @@ const { config } = args;
 const handlerSpec = parseHandlerSpec(config.worker.handler);
 if (!handlerSpec.ok) exitWithUsageError(`invalid value for worker.handler: ${handlerSpec.error}`);
 const coordinator = resolveCoordinatorTarget(config.worker.coordinator);
-if (!coordinator.ok) exitWithUsageError(`invalid value for worker.coordinator: ${coordinator.error}`);
+if (!coordinator.ok)
+  exitWithUsageError(`invalid value for worker.coordinator: ${coordinator.error}`);
 const maxOutputBytes = outputLimitBytes(config.rpc.max_message_bytes);
 const handler = await createHandler(handlerSpec.spec, { cwd: process.cwd(), maxOutputBytes });
 if (!handler.ok) exitWithUsageError(`invalid value for worker.handler: ${handler.error}`);
 
-const telemetry = startTelemetry({ serviceName: "scalemesh-worker-agent", serviceVersion: SCALEMESH_VERSION, sampleRatio: config.telemetry.trace_sample_ratio });
-const logger = createLogger({ service: "worker-agent", version: SCALEMESH_VERSION, level: config.telemetry.log_level });
+const telemetry = startTelemetry({
+  serviceName: "scalemesh-worker-agent",
+  serviceVersion: SCALEMESH_VERSION,
+  sampleRatio: config.telemetry.trace_sample_ratio,
+});
+const logger = createLogger({
+  service: "worker-agent",
+  version: SCALEMESH_VERSION,
+  level: config.telemetry.log_level,
+});
 setServiceLabel("worker-agent");
 
 let worker: Worker | undefined;
@@ -60,7 +79,10 @@ worker = createWorker({
   labels: config.worker.labels,
   handler: handler.handler,
   defaultTaskTimeoutMs: config.worker.task_timeout_sec * 1000,
-  reconnect: { initialMs: config.worker.reconnect_initial_ms, maxMs: config.worker.reconnect_max_ms },
+  reconnect: {
+    initialMs: config.worker.reconnect_initial_ms,
+    maxMs: config.worker.reconnect_max_ms,
+  },
   rpc: {
     defaultDeadlineMs: config.rpc.default_deadline_ms,
     maxMessageBytes: config.rpc.max_message_bytes,
@@ -75,13 +97,28 @@ worker = createWorker({
 });
 observeWorker(worker, config.worker.slots);
 logger.info(
-  { workerId: worker.workerId, coordinator: coordinator.target, handler: describeHandlerSpec(handlerSpec.spec), slots: config.worker.slots, http: `${config.worker.host}:${http.port}` },
+  {
+    workerId: worker.workerId,
+    coordinator: coordinator.target,
+    handler: describeHandlerSpec(handlerSpec.spec),
+    slots: config.worker.slots,
+    http: `${config.worker.host}:${http.port}`,
+  },
   "worker agent starting",
 );
 worker.start();
 
 // The registry checks /readyz, which passes once the worker is registered with the coordinator.
-const registration = registerService({ kind: "worker-agent", section: config.worker, id: worker.workerId, port: http.port, check: "http", placement: config.scaling, version: SCALEMESH_VERSION, logger });
+const registration = registerService({
+  kind: "worker-agent",
+  section: config.worker,
+  id: worker.workerId,
+  port: http.port,
+  check: "http",
+  placement: config.scaling,
+  version: SCALEMESH_VERSION,
+  logger,
+});
 
 const running = worker;
 stopOnSignals(async () => {

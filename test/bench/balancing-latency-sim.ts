@@ -93,10 +93,15 @@ interface Completion {
   readonly startedMs: number;
 }
 
-export function runLatencySimulation(options: LatencySimulationOptions = {}): LatencySimulationResult {
+export function runLatencySimulation(
+  options: LatencySimulationOptions = {},
+): LatencySimulationResult {
   const o: Resolved = { ...DEFAULTS, ...options };
-  const speeds = Array.from({ length: o.workers }, (_, i) => (o.workers === 1 ? o.minSpeed : o.minSpeed + ((o.maxSpeed - o.minSpeed) * i) / (o.workers - 1)));
-  const capacityPerSec = (speeds.reduce((sum, s) => sum + s, 0) * o.slotsPerWorker * 1000) / o.meanServiceMsAt1x;
+  const speeds = Array.from({ length: o.workers }, (_, i) =>
+    o.workers === 1 ? o.minSpeed : o.minSpeed + ((o.maxSpeed - o.minSpeed) * i) / (o.workers - 1),
+  );
+  const capacityPerSec =
+    (speeds.reduce((sum, s) => sum + s, 0) * o.slotsPerWorker * 1000) / o.meanServiceMsAt1x;
   const arrivalsPerSec = capacityPerSec * o.utilization;
   const tasks = generateTasks(o, arrivalsPerSec, createSeededRandom(o.seed));
   return {
@@ -121,9 +126,17 @@ function exponential(random: RandomSource, mean: number): number {
   return -Math.log(1 - random()) * mean;
 }
 
-function simulateStrategy(strategy: StrategyName, tasks: readonly Task[], speeds: readonly number[], o: Resolved): StrategyLatency {
+function simulateStrategy(
+  strategy: StrategyName,
+  tasks: readonly Task[],
+  speeds: readonly number[],
+  o: Resolved,
+): StrategyLatency {
   // The strategy's own draws come from a source of their own, so they do not shift the workload.
-  const stack = createPlacementStack({ defaultStrategy: strategy, random: createSeededRandom(o.seed ^ 0x9e3779b9) });
+  const stack = createPlacementStack({
+    defaultStrategy: strategy,
+    random: createSeededRandom(o.seed ^ 0x9e3779b9),
+  });
   const tracker = createHealthTracker({ latencyDecayMs: o.latencyDecayMs });
   const workers: WorkerCandidate[] = speeds.map((_, i) => ({
     workerId: `w${String(i + 1).padStart(2, "0")}`,
@@ -142,22 +155,42 @@ function simulateStrategy(strategy: StrategyName, tasks: readonly Task[], speeds
   let queued = 0;
 
   const place = (task: Task, nowMs: number): boolean => {
-    const request: PlacementRequest = { taskId: `t${task.index}`, routingKey: "", requiredCapabilities: [], preferredRegion: "", taskType: "", requiredRegion: "", requiredZone: "" };
-    const ranking = stack.rank(workers, request, undefined, { nowMs, health: tracker.snapshot(nowMs) });
+    const request: PlacementRequest = {
+      taskId: `t${task.index}`,
+      routingKey: "",
+      requiredCapabilities: [],
+      preferredRegion: "",
+      taskType: "",
+      requiredRegion: "",
+      requiredZone: "",
+    };
+    const ranking = stack.rank(workers, request, undefined, {
+      nowMs,
+      health: tracker.snapshot(nowMs),
+    });
     const best = ranking.ranked[0];
     if (!best) return false;
     stack.commit(ranking, best.worker.workerId);
     const workerIndex = workers.findIndex((w) => w.workerId === best.worker.workerId);
     const worker = workers[workerIndex];
     workers[workerIndex] = { ...worker, inFlight: worker.inFlight + 1 };
-    completions.push({ atMs: nowMs + task.workMs / speeds[workerIndex], task, workerIndex, startedMs: nowMs });
+    completions.push({
+      atMs: nowMs + task.workMs / speeds[workerIndex],
+      task,
+      workerIndex,
+      startedMs: nowMs,
+    });
     return true;
   };
 
   const complete = (done: Completion): void => {
     const worker = workers[done.workerIndex];
     workers[done.workerIndex] = { ...worker, inFlight: worker.inFlight - 1 };
-    tracker.recordOutcome(worker.workerId, { ok: true, latencyMs: done.atMs - done.startedMs, nowMs: done.atMs });
+    tracker.recordOutcome(worker.workerId, {
+      ok: true,
+      latencyMs: done.atMs - done.startedMs,
+      nowMs: done.atMs,
+    });
     if (done.task.index >= o.warmupTasks) {
       latenciesMs.push(done.atMs - done.task.arrivalMs);
       perWorker[done.workerIndex] += 1;
@@ -205,7 +238,8 @@ function percentile(sorted: readonly number[], q: number): number {
 /** A binary min-heap of completions by time (ties by task index, so runs replay exactly). */
 function createCompletionQueue() {
   const heap: Completion[] = [];
-  const before = (a: Completion, b: Completion) => a.atMs < b.atMs || (a.atMs === b.atMs && a.task.index < b.task.index);
+  const before = (a: Completion, b: Completion) =>
+    a.atMs < b.atMs || (a.atMs === b.atMs && a.task.index < b.task.index);
   const swap = (i: number, j: number) => {
     [heap[i], heap[j]] = [heap[j], heap[i]];
   };
@@ -216,7 +250,7 @@ function createCompletionQueue() {
     peek: (): Completion | undefined => heap[0],
     push(item: Completion) {
       heap.push(item);
-      for (let i = heap.length - 1; i > 0; ) {
+      for (let i = heap.length - 1; i > 0;) {
         const parent = (i - 1) >> 1;
         if (!before(heap[i], heap[parent])) break;
         swap(i, parent);
@@ -228,7 +262,7 @@ function createCompletionQueue() {
       const last = heap.pop();
       if (heap.length > 0 && last) {
         heap[0] = last;
-        for (let i = 0; ; ) {
+        for (let i = 0; ;) {
           const left = 2 * i + 1;
           const right = left + 1;
           let smallest = i;
@@ -260,7 +294,10 @@ export function formatLatencyReport(result: LatencySimulationResult): string {
         `${percent(s.queuedShare).padStart(9)}${percent(s.slowestShare).padStart(9)}${percent(s.fastestShare).padStart(9)}`,
     );
   }
-  lines.push("", "(on 1× / on 4×: share of tasks run by the slowest and the fastest worker; a speed-proportional split is 4.0 % / 16.0 %)");
+  lines.push(
+    "",
+    "(on 1× / on 4×: share of tasks run by the slowest and the fastest worker; a speed-proportional split is 4.0 % / 16.0 %)",
+  );
   return lines.join("\n");
 }
 

@@ -19,11 +19,22 @@ export interface BenchProcess {
   stop(graceMs?: number): Promise<number | string>;
 }
 
-export function startBenchProcess(name: string, script: string, args: readonly string[]): BenchProcess {
-  const child = spawn(process.execPath, [join(projectRoot(), "dist", "test", "bench", script), ...args], { stdio: ["pipe", "pipe", "pipe"] });
+export function startBenchProcess(
+  name: string,
+  script: string,
+  args: readonly string[],
+): BenchProcess {
+  const child = spawn(
+    process.execPath,
+    [join(projectRoot(), "dist", "test", "bench", script), ...args],
+    { stdio: ["pipe", "pipe", "pipe"] },
+  );
   const lines: BenchLine[] = [];
   const stderr: string[] = [];
-  const waiters = new Set<{ predicate: (line: BenchLine) => boolean; resolve: (line: BenchLine) => void }>();
+  const waiters = new Set<{
+    predicate: (line: BenchLine) => boolean;
+    resolve: (line: BenchLine) => void;
+  }>();
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (text) => {
     let line: BenchLine;
     try {
@@ -38,10 +49,14 @@ export function startBenchProcess(name: string, script: string, args: readonly s
       waiter.resolve(line);
     }
   });
-  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on("line", (text) => stderr.push(text));
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on("line", (text) =>
+    stderr.push(text),
+  );
   // A child that dies must not crash the parent with EPIPE on its stdin.
   child.stdin?.on("error", () => undefined);
-  const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
+  );
   const isRunning = (): boolean => child.exitCode === null && child.signalCode === null;
 
   return {

@@ -48,13 +48,19 @@ const options: WorkerOptions = {
   concurrency,
   // Recorded by BullMQ as job.processedBy: how the bench tells which process ran a job.
   name,
-  ...(values["stalled-interval-ms"] === undefined ? {} : { stalledInterval: Number(values["stalled-interval-ms"]) }),
-  ...(values["lock-duration-ms"] === undefined ? {} : { lockDuration: Number(values["lock-duration-ms"]) }),
+  ...(values["stalled-interval-ms"] === undefined
+    ? {}
+    : { stalledInterval: Number(values["stalled-interval-ms"]) }),
+  ...(values["lock-duration-ms"] === undefined
+    ? {}
+    : { lockDuration: Number(values["lock-duration-ms"]) }),
 };
 const worker = new Worker(queueName, values.work === "sleep" ? sleepFor : noop, options);
 worker.on("error", (error) => process.stderr.write(`bullmq-worker ${name}: ${error.message}\n`));
 await worker.waitUntilReady();
-process.stdout.write(`${JSON.stringify({ msg: "bullmq worker ready", name, concurrency, pid: process.pid })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ msg: "bullmq worker ready", name, concurrency, pid: process.pid })}\n`,
+);
 
 process.once("SIGTERM", () => {
   void worker.close(true).finally(() => process.exit(0));

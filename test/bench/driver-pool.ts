@@ -34,21 +34,32 @@ export function quantileMs(sortedMs: readonly number[], q: number): number {
   return sortedMs[Math.min(sortedMs.length - 1, Math.floor(q * sortedMs.length))] as number;
 }
 
-export async function runDrivers(label: string, systemArgs: readonly string[], shape: LoadShape): Promise<LoadSummary> {
+export async function runDrivers(
+  label: string,
+  systemArgs: readonly string[],
+  shape: LoadShape,
+): Promise<LoadSummary> {
   const drivers = Array.from({ length: shape.drivers }, (_, i) =>
     startBenchProcess(`${label} driver ${i + 1}`, "e2e-driver.js", [
       ...systemArgs,
-      "--in-flight", String(shareOf(shape.inFlight, i, shape.drivers)),
-      "--tasks", String(shareOf(shape.tasks, i, shape.drivers)),
-      "--warm-up", String(shareOf(shape.warmUpTasks, i, shape.drivers)),
+      "--in-flight",
+      String(shareOf(shape.inFlight, i, shape.drivers)),
+      "--tasks",
+      String(shareOf(shape.tasks, i, shape.drivers)),
+      "--warm-up",
+      String(shareOf(shape.warmUpTasks, i, shape.drivers)),
     ]),
   );
   // Generous, but bounded: 20 ms a task is far below anything either system does here.
   const runTimeoutMs = Math.max(120_000, shape.tasks * 20);
   try {
-    await Promise.all(drivers.map((d) => d.waitForLine((line) => line.msg === "driver ready", 120_000)));
+    await Promise.all(
+      drivers.map((d) => d.waitForLine((line) => line.msg === "driver ready", 120_000)),
+    );
     for (const driver of drivers) driver.send("go");
-    const done = await Promise.all(drivers.map((d) => d.waitForLine((line) => line.msg === "driver done", runTimeoutMs)));
+    const done = await Promise.all(
+      drivers.map((d) => d.waitForLine((line) => line.msg === "driver done", runTimeoutMs)),
+    );
     return summarize(done);
   } finally {
     await Promise.all(drivers.map((d) => d.stop(5_000)));

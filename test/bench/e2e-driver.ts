@@ -38,7 +38,10 @@ async function scalemeshRunner(address: string): Promise<TaskRunner> {
     async runOne() {
       const assigned = await balancer.assign({ task: { payload } });
       const { task } = await balancer.awaitTask({ taskId: assigned.taskId });
-      if (task?.state !== TaskState.SUCCEEDED) throw new Error(`task ${assigned.taskId} ended ${TaskState[task?.state ?? TaskState.UNSPECIFIED]}: ${task?.error ?? ""}`);
+      if (task?.state !== TaskState.SUCCEEDED)
+        throw new Error(
+          `task ${assigned.taskId} ended ${TaskState[task?.state ?? TaskState.UNSPECIFIED]}: ${task?.error ?? ""}`,
+        );
     },
     async close() {
       balancer.close();
@@ -118,11 +121,13 @@ async function main(): Promise<void> {
       : values.system === "bullmq"
         ? await bullmqRunner(Number(values["redis-port"]), values.queue ?? "")
         : undefined;
-  if (runner === undefined) throw new Error(`--system must be scalemesh or bullmq, got ${JSON.stringify(values.system)}`);
+  if (runner === undefined)
+    throw new Error(`--system must be scalemesh or bullmq, got ${JSON.stringify(values.system)}`);
   const inFlight = Number(values["in-flight"]);
   try {
     const warmUp = await drive(runner, inFlight, Number(values["warm-up"]));
-    if (warmUp.errors > 0) throw new Error(`warm-up: ${warmUp.errors} task(s) failed, first: ${warmUp.firstError}`);
+    if (warmUp.errors > 0)
+      throw new Error(`warm-up: ${warmUp.errors} task(s) failed, first: ${warmUp.firstError}`);
     process.stdout.write(`${JSON.stringify({ msg: "driver ready" })}\n`);
     await waitForGo(120_000);
     const startMs = nowMs();

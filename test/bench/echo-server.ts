@@ -12,7 +12,15 @@ const host = await startServiceHost({
   grpcPort: 0,
   httpPort: 0,
   logger,
-  services: [register(Balancer, { assign: (request) => ({ taskId: request.task?.taskId || "echo", state: TaskState.ASSIGNED, attempt: 1 }) })],
+  services: [
+    register(Balancer, {
+      assign: (request) => ({
+        taskId: request.task?.taskId || "echo",
+        state: TaskState.ASSIGNED,
+        attempt: 1,
+      }),
+    }),
+  ],
   maxMessageBytes: 4 * 1024 * 1024,
   keepaliveTimeMs: 10_000,
   keepaliveTimeoutMs: 5_000,

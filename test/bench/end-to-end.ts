@@ -20,7 +20,9 @@ const progress = (text: string): void => {
   process.stderr.write(`${text}\n`);
 };
 
-export function endToEndOptionsFromEnv(env: Readonly<Record<string, string | undefined>>): EndToEndOptions {
+export function endToEndOptionsFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+): EndToEndOptions {
   const tasks = positiveInteger(env, "SCALEMESH_BENCH_E2E_TASKS", 5_000);
   return {
     inFlight: positiveInteger(env, "SCALEMESH_BENCH_E2E_IN_FLIGHT", 64),
@@ -32,11 +34,16 @@ export function endToEndOptionsFromEnv(env: Readonly<Record<string, string | und
   };
 }
 
-function positiveInteger(env: Readonly<Record<string, string | undefined>>, name: string, fallback: number): number {
+function positiveInteger(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+  fallback: number,
+): number {
   const text = env[name];
   if (text === undefined || text === "") return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number >= 1, got ${JSON.stringify(text)}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${name} must be a whole number >= 1, got ${JSON.stringify(text)}`);
   return value;
 }
 
@@ -46,11 +53,23 @@ export function bullmqVersion(): string {
 }
 
 async function scalemeshRun(options: EndToEndOptions): Promise<LoadSummary> {
-  progress(`e2e: starting a mesh (${options.workers} worker agents, ${options.concurrency} slots each, noop handler)...`);
-  const mesh = await startMesh({ workers: options.workers, slots: options.concurrency, handler: exampleHandler("noop") });
+  progress(
+    `e2e: starting a mesh (${options.workers} worker agents, ${options.concurrency} slots each, noop handler)...`,
+  );
+  const mesh = await startMesh({
+    workers: options.workers,
+    slots: options.concurrency,
+    handler: exampleHandler("noop"),
+  });
   try {
-    progress(`e2e: scalemesh, ${options.tasks} tasks, ${options.inFlight} in flight from ${options.drivers} load processes...`);
-    return await runDrivers("scalemesh", ["--system", "scalemesh", "--balancer-address", `127.0.0.1:${mesh.balancer.grpcPort}`], options);
+    progress(
+      `e2e: scalemesh, ${options.tasks} tasks, ${options.inFlight} in flight from ${options.drivers} load processes...`,
+    );
+    return await runDrivers(
+      "scalemesh",
+      ["--system", "scalemesh", "--balancer-address", `127.0.0.1:${mesh.balancer.grpcPort}`],
+      options,
+    );
   } finally {
     await mesh.stop();
   }
@@ -62,17 +81,36 @@ async function bullmqRun(options: EndToEndOptions): Promise<LoadSummary> {
   const workers: BenchProcess[] = [];
   try {
     const queue = "bench-e2e";
-    progress(`e2e: starting ${options.workers} BullMQ worker processes (concurrency ${options.concurrency} each, no-op processor)...`);
+    progress(
+      `e2e: starting ${options.workers} BullMQ worker processes (concurrency ${options.concurrency} each, no-op processor)...`,
+    );
     for (let i = 1; i <= options.workers; i += 1) {
       workers.push(
         startBenchProcess(`bullmq worker ${i}`, "bullmq-worker.js", [
-          "--redis-port", String(redis.port), "--queue", queue, "--concurrency", String(options.concurrency), "--name", `bullmq-worker-${i}`, "--work", "noop",
+          "--redis-port",
+          String(redis.port),
+          "--queue",
+          queue,
+          "--concurrency",
+          String(options.concurrency),
+          "--name",
+          `bullmq-worker-${i}`,
+          "--work",
+          "noop",
         ]),
       );
     }
-    await Promise.all(workers.map((w) => w.waitForLine((line) => line.msg === "bullmq worker ready", 20_000)));
-    progress(`e2e: BullMQ, ${options.tasks} tasks, ${options.inFlight} in flight from ${options.drivers} load processes...`);
-    return await runDrivers("bullmq", ["--system", "bullmq", "--redis-port", String(redis.port), "--queue", queue], options);
+    await Promise.all(
+      workers.map((w) => w.waitForLine((line) => line.msg === "bullmq worker ready", 20_000)),
+    );
+    progress(
+      `e2e: BullMQ, ${options.tasks} tasks, ${options.inFlight} in flight from ${options.drivers} load processes...`,
+    );
+    return await runDrivers(
+      "bullmq",
+      ["--system", "bullmq", "--redis-port", String(redis.port), "--queue", queue],
+      options,
+    );
   } finally {
     await Promise.all(workers.map((w) => w.stop(5_000)));
     await redis.stop();
@@ -81,11 +119,21 @@ async function bullmqRun(options: EndToEndOptions): Promise<LoadSummary> {
 
 function row(cells: readonly string[]): string {
   const widths = [18, 7, 10, 13, 9, 9, 7];
-  return cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 10) : cell.padStart(widths[i] ?? 10))).join(" ");
+  return cells
+    .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 10) : cell.padStart(widths[i] ?? 10)))
+    .join(" ");
 }
 
 function summaryRow(system: string, inFlight: number, s: LoadSummary): string {
-  return row([system, String(s.tasks), String(inFlight), s.throughputPerSec.toFixed(0), s.p50Ms.toFixed(2), s.p99Ms.toFixed(2), String(s.errors)]);
+  return row([
+    system,
+    String(s.tasks),
+    String(inFlight),
+    s.throughputPerSec.toFixed(0),
+    s.p50Ms.toFixed(2),
+    s.p99Ms.toFixed(2),
+    String(s.errors),
+  ]);
 }
 
 export async function benchEndToEnd(options: EndToEndOptions, say: Say): Promise<void> {
@@ -102,7 +150,9 @@ export async function benchEndToEnd(options: EndToEndOptions, say: Say): Promise
   const ledger = describeOptions(LEDGER_KEYS);
   say(
     `  storage: ${ledger === "" ? "scalemesh ledger as built" : `scalemesh ${ledger}`}; ` +
-      (redisVersion === undefined ? "Redis not installed" : `Redis ${redisVersion} on 127.0.0.1, no persistence (--save "" --appendonly no)`),
+      (redisVersion === undefined
+        ? "Redis not installed"
+        : `Redis ${redisVersion} on 127.0.0.1, no persistence (--save "" --appendonly no)`),
   );
   const scalemesh = await scalemeshRun(options);
   let bullmq: LoadSummary | undefined;
@@ -131,8 +181,14 @@ export async function benchEndToEnd(options: EndToEndOptions, say: Say): Promise
       ]),
     );
   }
-  for (const [system, s] of [["scalemesh", scalemesh], ["BullMQ", bullmq]] as const) {
-    if (s !== undefined && s.errors > 0) say(`  ${system}: ${s.errors} task(s) failed; first: ${s.firstError}`);
+  for (const [system, s] of [
+    ["scalemesh", scalemesh],
+    ["BullMQ", bullmq],
+  ] as const) {
+    if (s !== undefined && s.errors > 0)
+      say(`  ${system}: ${s.errors} task(s) failed; first: ${s.firstError}`);
   }
-  say("  throughput = tasks that succeeded / wall time from the first submit to the last result; latencies from submit to result");
+  say(
+    "  throughput = tasks that succeeded / wall time from the first submit to the last result; latencies from submit to result",
+  );
 }

@@ -30,7 +30,13 @@ export function grpcFrame(message: Uint8Array): Buffer {
   return frame;
 }
 
-export async function runH2load(options: { url: string; body: Buffer; inFlight: number; durationSec: number; warmUpSec: number }): Promise<LoadResult> {
+export async function runH2load(options: {
+  url: string;
+  body: Buffer;
+  inFlight: number;
+  durationSec: number;
+  warmUpSec: number;
+}): Promise<LoadResult> {
   const dir = mkdtempSync(join(tmpdir(), "scalemesh-bench-"));
   const bodyPath = join(dir, "request.bin");
   const logPath = join(dir, "requests.log");
@@ -39,17 +45,32 @@ export async function runH2load(options: { url: string; body: Buffer; inFlight: 
   const connections = Math.min(options.inFlight, 16);
   const streams = Math.max(1, Math.round(options.inFlight / connections));
   const args = [
-    "-c", String(connections), "-m", String(streams), "-t", "1",
-    "-D", String(options.durationSec), `--warm-up-time=${options.warmUpSec}`,
-    "-H", "content-type: application/grpc", "-H", "te: trailers",
-    "-d", bodyPath, `--log-file=${logPath}`, options.url,
+    "-c",
+    String(connections),
+    "-m",
+    String(streams),
+    "-t",
+    "1",
+    "-D",
+    String(options.durationSec),
+    `--warm-up-time=${options.warmUpSec}`,
+    "-H",
+    "content-type: application/grpc",
+    "-H",
+    "te: trailers",
+    "-d",
+    bodyPath,
+    `--log-file=${logPath}`,
+    options.url,
   ];
   const output = await new Promise<string>((resolve, reject) => {
     const child = spawn("h2load", args, { stdio: ["ignore", "pipe", "pipe"] });
     let text = "";
     child.stdout.on("data", (chunk: Buffer) => (text += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (text += chunk.toString()));
-    child.on("exit", (code) => (code === 0 ? resolve(text) : reject(new Error(`h2load exited ${code}: ${text.slice(-500)}`))));
+    child.on("exit", (code) =>
+      code === 0 ? resolve(text) : reject(new Error(`h2load exited ${code}: ${text.slice(-500)}`)),
+    );
   });
   const latenciesUs = readFileSync(logPath, "utf8")
     .split("\n")
@@ -57,7 +78,12 @@ export async function runH2load(options: { url: string; body: Buffer; inFlight: 
     .map((line) => Number(line.split("\t")[2]))
     .filter((us) => Number.isFinite(us))
     .sort((a, b) => a - b);
-  const quantile = (q: number): number => (latenciesUs.length === 0 ? Number.NaN : (latenciesUs[Math.min(latenciesUs.length - 1, Math.floor(q * latenciesUs.length))] as number) / 1000);
+  const quantile = (q: number): number =>
+    latenciesUs.length === 0
+      ? Number.NaN
+      : (latenciesUs[
+          Math.min(latenciesUs.length - 1, Math.floor(q * latenciesUs.length))
+        ] as number) / 1000;
   const status2xx = Number(/status codes: (\d+) 2xx/.exec(output)?.[1] ?? 0);
   return {
     inFlight: connections * streams,

@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import { formatHashingReport, runHashingSimulation } from "./hashing-sim.js";
 
 describe("hashing simulator", () => {
-  const small = { keys: 2_000, placements: 3_000, warmupPlacements: 500, trials: 1, sweep: [1, Number.POSITIVE_INFINITY] };
+  const small = {
+    keys: 2_000,
+    placements: 3_000,
+    warmupPlacements: 500,
+    trials: 1,
+    sweep: [1, Number.POSITIVE_INFINITY],
+  };
   const result = runHashingSimulation(small);
 
   it("replays exactly for the same seed", () => {

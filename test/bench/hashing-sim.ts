@@ -86,21 +86,40 @@ function createUnboundedRendezvous(): Strategy {
     rank(feasible, request) {
       const byId = new Map(feasible.map((worker) => [worker.workerId, worker]));
       const order = rendezvousOrder(request.routingKey || request.taskId, [...byId.keys()]);
-      return order.map((id, index) => ({ worker: byId.get(id) as WorkerCandidate, score: order.length - index }));
+      return order.map((id, index) => ({
+        worker: byId.get(id) as WorkerCandidate,
+        score: order.length - index,
+      }));
     },
   };
 }
 
-function rendezvousBounded(options: Resolved, k: number, label = `rendezvous + bounded (K=${kLabel(k)})`): Contender {
-  return { label, homes: rendezvousHomes, strategy: createConsistentHashStrategy({ c: options.c, overflowCandidates: k }) };
+function rendezvousBounded(
+  options: Resolved,
+  k: number,
+  label = `rendezvous + bounded (K=${kLabel(k)})`,
+): Contender {
+  return {
+    label,
+    homes: rendezvousHomes,
+    strategy: createConsistentHashStrategy({ c: options.c, overflowCandidates: k }),
+  };
 }
 
 function contenders(options: Resolved): Contender[] {
   const k = options.overflowCandidates;
   return [
     rendezvousBounded(options, k),
-    { label: `maglev + bounded (K=${kLabel(k)})`, homes: maglevHomes, strategy: createMaglevStrategy({ c: options.c, overflowCandidates: k }) },
-    { label: "rendezvous, unbounded", homes: rendezvousHomes, strategy: createUnboundedRendezvous() },
+    {
+      label: `maglev + bounded (K=${kLabel(k)})`,
+      homes: maglevHomes,
+      strategy: createMaglevStrategy({ c: options.c, overflowCandidates: k }),
+    },
+    {
+      label: "rendezvous, unbounded",
+      homes: rendezvousHomes,
+      strategy: createUnboundedRendezvous(),
+    },
   ];
 }
 
@@ -148,7 +167,11 @@ function measureSpread(contender: Contender, options: Resolved): SpreadRow {
   let movedOnRemove = 0;
   let strayOnRemove = 0;
   for (const removed of ids) {
-    const afterRemove = homes(contender.homes, keys, ids.filter((id) => id !== removed));
+    const afterRemove = homes(
+      contender.homes,
+      keys,
+      ids.filter((id) => id !== removed),
+    );
     afterRemove.forEach((home, i) => {
       if (home === before[i]) return;
       movedOnRemove += 1;
@@ -193,7 +216,11 @@ export interface SkewRow {
 /** Cumulative weights of the key mix: Zipf over all keys, or one hot key and the rest uniform. */
 function keyMix(options: Resolved, scenario: SkewScenario): Float64Array {
   const weights = Array.from({ length: options.skewKeys }, (_, rank) =>
-    scenario === "zipf" ? (rank + 1) ** -options.zipfExponent : rank === 0 ? options.hotKeyShare : (1 - options.hotKeyShare) / (options.skewKeys - 1),
+    scenario === "zipf"
+      ? (rank + 1) ** -options.zipfExponent
+      : rank === 0
+        ? options.hotKeyShare
+        : (1 - options.hotKeyShare) / (options.skewKeys - 1),
   );
   const total = weights.reduce((sum, w) => sum + w, 0);
   const cumulative = new Float64Array(weights.length);
@@ -223,7 +250,7 @@ function createCompletionQueue() {
   return {
     push(event: { atTime: number; worker: number }): void {
       heap.push(event);
-      for (let i = heap.length - 1; i > 0; ) {
+      for (let i = heap.length - 1; i > 0;) {
         const parent = (i - 1) >> 1;
         if (heap[parent]!.atTime <= heap[i]!.atTime) break;
         [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
@@ -235,9 +262,12 @@ function createCompletionQueue() {
       const last = heap.pop()!;
       if (heap.length > 0) {
         heap[0] = last;
-        for (let i = 0; ; ) {
+        for (let i = 0; ;) {
           const left = 2 * i + 1;
-          const smallest = [left, left + 1].reduce((s, c) => (c < heap.length && heap[c]!.atTime < heap[s]!.atTime ? c : s), i);
+          const smallest = [left, left + 1].reduce(
+            (s, c) => (c < heap.length && heap[c]!.atTime < heap[s]!.atTime ? c : s),
+            i,
+          );
           if (smallest === i) break;
           [heap[smallest], heap[i]] = [heap[i]!, heap[smallest]!];
           i = smallest;
@@ -269,8 +299,15 @@ interface TrialResult {
  * depend on the state, and sampling the state after every event is sampling
  * it uniformly over time.
  */
-function runSkewTrial(contender: Contender, options: Resolved, scenario: SkewScenario, trial: number): TrialResult {
-  const random = createSeededRandom(options.seed * 7919 + trial * 104_729 + (scenario === "zipf" ? 0 : 1));
+function runSkewTrial(
+  contender: Contender,
+  options: Resolved,
+  scenario: SkewScenario,
+  trial: number,
+): TrialResult {
+  const random = createSeededRandom(
+    options.seed * 7919 + trial * 104_729 + (scenario === "zipf" ? 0 : 1),
+  );
   const ids = workerIds(options.workers);
   const indexOf = new Map(ids.map((id, i) => [id, i]));
   const keys = Array.from({ length: options.skewKeys }, (_, i) => `t${trial}-key-${i}`);
@@ -297,7 +334,14 @@ function runSkewTrial(contender: Contender, options: Resolved, scenario: SkewSce
   const queue = createCompletionQueue();
   const health = new Map();
 
-  const samples: TrialResult = { maxOverMean: [], quietestOverMean: [], atHome: 0, atHomeCeiling: 0, hotAtHome: 0, hotKeyWorkers: 0 };
+  const samples: TrialResult = {
+    maxOverMean: [],
+    quietestOverMean: [],
+    atHome: 0,
+    atHomeCeiling: 0,
+    hotAtHome: 0,
+    hotKeyWorkers: 0,
+  };
   let placed = 0;
   let hotPlaced = 0;
   const hotPerWorker = new Array<number>(ids.length).fill(0);
@@ -305,7 +349,15 @@ function runSkewTrial(contender: Contender, options: Resolved, scenario: SkewSce
 
   const place = (atTime: number): void => {
     const keyIndex = drawKey(cumulative, random);
-    const request = { taskId: `task-${placed}`, routingKey: keys[keyIndex]!, requiredCapabilities: [], preferredRegion: "", taskType: "", requiredRegion: "", requiredZone: "" };
+    const request = {
+      taskId: `task-${placed}`,
+      routingKey: keys[keyIndex]!,
+      requiredCapabilities: [],
+      preferredRegion: "",
+      taskType: "",
+      requiredRegion: "",
+      requiredZone: "",
+    };
     const context: PlacementContext = { nowMs: atTime * 1000, random, health, eligible: workers };
     const chosen = contender.strategy.rank(workers, request, context)[0];
     const worker = indexOf.get(chosen?.worker.workerId ?? "") ?? 0;
@@ -339,7 +391,9 @@ function runSkewTrial(contender: Contender, options: Resolved, scenario: SkewSce
     demand[homeIndexOf[i]!]! += (upTo - (i === 0 ? 0 : cumulative[i - 1]!)) * options.inFlight;
   });
   const isBounded = contender.strategy.name !== "rendezvous_unbounded";
-  samples.atHomeCeiling = isBounded ? demand.reduce((sum, d) => sum + Math.min(bound, d), 0) / options.inFlight : 1;
+  samples.atHomeCeiling = isBounded
+    ? demand.reduce((sum, d) => sum + Math.min(bound, d), 0) / options.inFlight
+    : 1;
   samples.atHome /= options.placements;
   samples.hotAtHome /= Math.max(1, hotPlaced);
   samples.hotKeyWorkers = hotPerWorker.filter((count) => count >= 0.01 * hotPlaced).length;
@@ -351,8 +405,18 @@ function average(values: readonly number[]): number {
 }
 
 function measureSkew(contender: Contender, options: Resolved, scenario: SkewScenario): SkewRow {
-  const trials = Array.from({ length: options.trials }, (_, trial) => runSkewTrial(contender, options, scenario, trial));
-  const p = (pick: (t: TrialResult) => number[], q: number): number => average(trials.map((t) => quantile([...pick(t)].sort((a, b) => a - b), q)));
+  const trials = Array.from({ length: options.trials }, (_, trial) =>
+    runSkewTrial(contender, options, scenario, trial),
+  );
+  const p = (pick: (t: TrialResult) => number[], q: number): number =>
+    average(
+      trials.map((t) =>
+        quantile(
+          [...pick(t)].sort((a, b) => a - b),
+          q,
+        ),
+      ),
+    );
   return {
     label: contender.label,
     scenario,
@@ -377,7 +441,9 @@ export interface HashingSimulationResult {
   readonly sweep: readonly SkewRow[];
 }
 
-export function runHashingSimulation(options: HashingSimulationOptions = {}): HashingSimulationResult {
+export function runHashingSimulation(
+  options: HashingSimulationOptions = {},
+): HashingSimulationResult {
   const resolved: Resolved = { ...DEFAULTS, ...options };
   const scenarios: SkewScenario[] = ["zipf", "hot_key"];
   const all = contenders(resolved);
@@ -390,13 +456,20 @@ export function runHashingSimulation(options: HashingSimulationOptions = {}): Ha
   });
   const sweep = resolved.sweep.flatMap((k) => {
     const label = `K=${kLabel(k)}${k === 1 ? " (the paper's rule: next under bound)" : ""}${k === resolved.overflowCandidates ? " (default)" : ""}`;
-    return scenarios.map((scenario) => measureSkew(rendezvousBounded(resolved, k, label), resolved, scenario));
+    return scenarios.map((scenario) =>
+      measureSkew(rendezvousBounded(resolved, k, label), resolved, scenario),
+    );
   });
   const skew = scenarios.flatMap((scenario) =>
     all.map((contender, i) => {
       // The headline rendezvous row is one of the sweep's rows when K is in the sweep: reuse it.
-      const same = i === 0 ? sweep.find((r) => r.scenario === scenario && r.label.endsWith("(default)")) : undefined;
-      return same !== undefined ? { ...same, label: contender.label } : measureSkew(contender, resolved, scenario);
+      const same =
+        i === 0
+          ? sweep.find((r) => r.scenario === scenario && r.label.endsWith("(default)"))
+          : undefined;
+      return same !== undefined
+        ? { ...same, label: contender.label }
+        : measureSkew(contender, resolved, scenario);
     }),
   );
   return { options: resolved, spread, skew, sweep };
@@ -407,13 +480,27 @@ const ratio = (x: number): string => x.toFixed(2);
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: readonly string[]): string => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ").trimEnd();
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   return [line(header), ...rows.map(line)];
 }
 
 function skewTable(rows: readonly SkewRow[]): string[] {
   return table(
-    ["", "max/avg p50", "max/avg max", "at home", "(ceiling)", "hot key at home", "hot key's workers", "quietest/mean p50", "p10"],
+    [
+      "",
+      "max/avg p50",
+      "max/avg max",
+      "at home",
+      "(ceiling)",
+      "hot key at home",
+      "hot key's workers",
+      "quietest/mean p50",
+      "p10",
+    ],
     rows.map((r) => [
       r.label,
       ratio(r.maxOverMeanP50),
@@ -428,22 +515,38 @@ function skewTable(rows: readonly SkewRow[]): string[] {
   );
 }
 
-export function formatHashingReport(result: HashingSimulationResult = runHashingSimulation()): string {
+export function formatHashingReport(
+  result: HashingSimulationResult = runHashingSimulation(),
+): string {
   const o = result.options;
   const n = o.workers;
   const lines: string[] = [];
-  lines.push(`hashing: ${o.keys.toLocaleString("en")} keys over ${n} equal workers (seed ${o.seed}, c = ${o.c})`);
+  lines.push(
+    `hashing: ${o.keys.toLocaleString("en")} keys over ${n} equal workers (seed ${o.seed}, c = ${o.c})`,
+  );
   lines.push(
     ...table(
       ["", "keys max/avg", "min/avg", `moved, add #${n + 1}`, "stray", "moved, remove 1", "stray"],
       [
-        ...result.spread.map((r) => [r.label, ratio(r.maxOverAverage), ratio(r.minOverAverage), percent(r.movedOnAdd), percent(r.strayOnAdd), percent(r.movedOnRemove), percent(r.strayOnRemove)]),
+        ...result.spread.map((r) => [
+          r.label,
+          ratio(r.maxOverAverage),
+          ratio(r.minOverAverage),
+          percent(r.movedOnAdd),
+          percent(r.strayOnAdd),
+          percent(r.movedOnRemove),
+          percent(r.strayOnRemove),
+        ]),
         ["ideal", "1.00", "1.00", percent(1 / (n + 1)), "0.0 %", percent(1 / n), "0.0 %"],
       ],
     ),
   );
-  lines.push("  (bounded loads never move a home, so each bounded row shares its hash's spread; stray = moved between two workers");
-  lines.push("   not involved in the change; removal is the mean over removing each worker in turn)");
+  lines.push(
+    "  (bounded loads never move a home, so each bounded row shares its hash's spread; stray = moved between two workers",
+  );
+  lines.push(
+    "   not involved in the change; removal is the mean over removing each worker in turn)",
+  );
   lines.push("");
   const trials = `${o.trials} key sets × ${o.placements.toLocaleString("en")} placements after ${o.warmupPlacements.toLocaleString("en")} warm-up`;
   const scenarioTitle = {
@@ -451,14 +554,20 @@ export function formatHashingReport(result: HashingSimulationResult = runHashing
     hot_key: `skew, one key carries ${percent(o.hotKeyShare)} of tasks, the rest uniform over ${(o.skewKeys - 1).toLocaleString("en")} keys`,
   } as const;
   for (const scenario of ["zipf", "hot_key"] as const) {
-    lines.push(`${scenarioTitle[scenario]}: ${o.inFlight} tasks in flight on ${n} workers, bound ⌈${o.c}·avg⌉; ${trials}`);
+    lines.push(
+      `${scenarioTitle[scenario]}: ${o.inFlight} tasks in flight on ${n} workers, bound ⌈${o.c}·avg⌉; ${trials}`,
+    );
     lines.push(...skewTable(result.skew.filter((r) => r.scenario === scenario)));
     lines.push("");
   }
-  lines.push("reference, HAProxy 2.6 hash-balance-factor 125: max/avg 1.25, 62–74 % at home, hot key 32–49 % at home, quietest 0.59–0.67 of the mean");
+  lines.push(
+    "reference, HAProxy 2.6 hash-balance-factor 125: max/avg 1.25, 62–74 % at home, hot key 32–49 % at home, quietest 0.59–0.67 of the mean",
+  );
   lines.push("goal: max/avg ≤ 1.25, ≥ 80 % at home, quietest ≥ 0.8 of the mean");
   lines.push("");
-  lines.push(`overflow rule, rendezvous + bounded: the least loaded of the key's next K workers under the bound`);
+  lines.push(
+    `overflow rule, rendezvous + bounded: the least loaded of the key's next K workers under the bound`,
+  );
   for (const scenario of ["zipf", "hot_key"] as const) {
     lines.push(`${scenarioTitle[scenario]}`);
     lines.push(...skewTable(result.sweep.filter((r) => r.scenario === scenario)));

@@ -1,6 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { autoscalePolicyOf } from "../../services/coordinator/autoscale-policy-config.js";
-import { benchConfig, buildTrace, constantTrace, DEFAULT_MODEL, formatPredictiveReport, runPredictiveSimulation, simulatePolicy, type PolicyOutcome, type Trace } from "./predictive-sim.js";
+import {
+  benchConfig,
+  buildTrace,
+  constantTrace,
+  DEFAULT_MODEL,
+  formatPredictiveReport,
+  runPredictiveSimulation,
+  simulatePolicy,
+  type PolicyOutcome,
+  type Trace,
+} from "./predictive-sim.js";
 
 const { slotsPerWorker: k, taskSec } = DEFAULT_MODEL;
 const target = autoscalePolicyOf(benchConfig()).targets.slotUtilization;
@@ -24,7 +34,9 @@ describe("predictive scaling simulator", () => {
   });
 
   it("replays exactly for the same seed, and another seed gives another run", () => {
-    expect(simulatePolicy({ trace: buildTrace("ramp", 1), policy: "predictive" })).toEqual(predictive);
+    expect(simulatePolicy({ trace: buildTrace("ramp", 1), policy: "predictive" })).toEqual(
+      predictive,
+    );
     const other = buildTrace("ramp", 2);
     expect(other.ratesPerSec).not.toEqual(step.ratesPerSec);
     expect(simulatePolicy({ trace: other, policy: "predictive" })).not.toEqual(predictive);
@@ -33,7 +45,9 @@ describe("predictive scaling simulator", () => {
   it("lets only the predictive policy scale ahead of the load, and scores its forecasts", () => {
     // The diurnal rise is where the forecast gets ahead of the measured load (on the ramp the gradual steps bind both).
     const diurnal = buildTrace("diurnal", 1);
-    expect(simulatePolicy({ trace: diurnal, policy: "predictive" }).predictiveScaleUps).toBeGreaterThan(0);
+    expect(
+      simulatePolicy({ trace: diurnal, policy: "predictive" }).predictiveScaleUps,
+    ).toBeGreaterThan(0);
     expect(reactive.predictiveScaleUps).toBe(0);
     expect(reactive.mape).toBeUndefined();
     expect(predictive.forecastsScored).toBeGreaterThan(0);
@@ -44,21 +58,28 @@ describe("predictive scaling simulator", () => {
     { ratePerSec: 3, startWorkers: 8 },
     { ratePerSec: 10, startWorkers: 30 },
     { ratePerSec: 25, startWorkers: 58 },
-  ])("settles a constant $ratePerSec/s on exactly ceil(λ·S / (k·target)) workers from $startWorkers", ({ ratePerSec, startWorkers }) => {
-    const needed = Math.ceil((ratePerSec * taskSec) / (k * target));
-    const trace = constantTrace(ratePerSec, 1800);
-    for (const policy of ["reactive", "predictive"] as const) {
-      const outcome = simulatePolicy({ trace, policy, initialWorkers: startWorkers });
-      expect(outcome.finalWorkers, policy).toBe(needed);
-      expect(outcome.sloViolationMin, policy).toBe(0);
-      expectConserved(outcome, trace);
-      // Constant demand is forecast exactly.
-      if (policy === "predictive") expect(outcome.mape).toBeLessThan(1e-9);
-    }
-  });
+  ])(
+    "settles a constant $ratePerSec/s on exactly ceil(λ·S / (k·target)) workers from $startWorkers",
+    ({ ratePerSec, startWorkers }) => {
+      const needed = Math.ceil((ratePerSec * taskSec) / (k * target));
+      const trace = constantTrace(ratePerSec, 1800);
+      for (const policy of ["reactive", "predictive"] as const) {
+        const outcome = simulatePolicy({ trace, policy, initialWorkers: startWorkers });
+        expect(outcome.finalWorkers, policy).toBe(needed);
+        expect(outcome.sloViolationMin, policy).toBe(0);
+        expectConserved(outcome, trace);
+        // Constant demand is forecast exactly.
+        if (policy === "predictive") expect(outcome.mape).toBeLessThan(1e-9);
+      }
+    },
+  );
 
   it("counts queue wait with no ready worker as an SLO violation", () => {
-    const outcome = simulatePolicy({ trace: constantTrace(10, 600), policy: "reactive", initialWorkers: 0 });
+    const outcome = simulatePolicy({
+      trace: constantTrace(10, 600),
+      policy: "reactive",
+      initialWorkers: 0,
+    });
     expect(outcome.maxWaitSec).toBe(Number.POSITIVE_INFINITY);
     // Nothing can serve until the first worker is ready a start time later.
     expect(outcome.sloViolationMin).toBeGreaterThanOrEqual(DEFAULT_MODEL.workerStartSec / 60);
@@ -67,14 +88,20 @@ describe("predictive scaling simulator", () => {
   });
 
   it("builds the spike as ×5 for ten minutes and the diurnal day as 2 → 24/s, trough at 04:00", () => {
-    const mean = (values: readonly number[]): number => values.reduce((sum, v) => sum + v, 0) / values.length;
+    const mean = (values: readonly number[]): number =>
+      values.reduce((sum, v) => sum + v, 0) / values.length;
     const spike = buildTrace("spike", 1).ratesPerSec;
     expect(mean(spike.slice(3600, 4200)) / mean(spike.slice(1800, 3600))).toBeCloseTo(5, 0);
     const diurnal = buildTrace("diurnal", 1);
     const ticksPerHour = 3600 / diurnal.tickSec;
     for (let hour = 0; hour < 24; hour += 1) {
       // The same hour of all three days: the noise averages out to about 1 %.
-      const rates = [0, 1, 2].flatMap((day) => diurnal.ratesPerSec.slice((day * 24 + hour) * ticksPerHour, (day * 24 + hour + 1) * ticksPerHour));
+      const rates = [0, 1, 2].flatMap((day) =>
+        diurnal.ratesPerSec.slice(
+          (day * 24 + hour) * ticksPerHour,
+          (day * 24 + hour + 1) * ticksPerHour,
+        ),
+      );
       const expected = 2 + (22 * (1 - Math.cos((2 * Math.PI * (hour + 0.5 - 4)) / 24))) / 2;
       expect(Math.abs(mean(rates) / expected - 1), `hour ${hour}`).toBeLessThan(0.1);
     }
@@ -86,6 +113,8 @@ describe("predictive scaling simulator", () => {
     const rows = report.split("\n").filter((line) => line.startsWith("| spike"));
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatch(/^\| spike \| reactive \| [\d.]+ \| [\d.]+ \| — \| — \|/);
-    expect(rows[1]).toMatch(/^\| spike \| predictive \| [\d.]+ \| [\d.]+ \| \d\.\d{3} \| [\d.]+ % \|/);
+    expect(rows[1]).toMatch(
+      /^\| spike \| predictive \| [\d.]+ \| [\d.]+ \| \d\.\d{3} \| [\d.]+ % \|/,
+    );
   });
 });

@@ -20,8 +20,16 @@ import { pathToFileURL } from "node:url";
 import { createSeededRandom, type RandomSource } from "../../libs/balancing/index.js";
 import { configSchema, type Config } from "../../libs/config/index.js";
 import { forecastSignal, type ForecastPoint, type Point } from "../../libs/forecasting/index.js";
-import { decideScale, emptyAutoscaleState, type AutoscaleState, type ScalingSignals } from "../../libs/scaling/index.js";
-import { autoscalePolicyOf, hardMaxWorkersOf } from "../../services/coordinator/autoscale-policy-config.js";
+import {
+  decideScale,
+  emptyAutoscaleState,
+  type AutoscaleState,
+  type ScalingSignals,
+} from "../../libs/scaling/index.js";
+import {
+  autoscalePolicyOf,
+  hardMaxWorkersOf,
+} from "../../services/coordinator/autoscale-policy-config.js";
 import { createForecaster } from "../../services/optimizer/forecaster.js";
 
 export const TRACE_NAMES = ["diurnal", "step", "spike", "noisy", "ramp"] as const;
@@ -37,7 +45,12 @@ export interface FleetModel {
   readonly sloWaitSec: number;
 }
 
-export const DEFAULT_MODEL: FleetModel = { slotsPerWorker: 4, taskSec: 2, workerStartSec: 60, sloWaitSec: 2 };
+export const DEFAULT_MODEL: FleetModel = {
+  slotsPerWorker: 4,
+  taskSec: 2,
+  workerStartSec: 60,
+  sloWaitSec: 2,
+};
 
 export interface Trace {
   readonly name: TraceName;
@@ -92,7 +105,13 @@ const EMPTY = 1e-9;
  */
 const WARM_UP_SEC = 1800;
 
-export function simulatePolicy(options: { trace: Trace; policy: PolicyName; model?: FleetModel; config?: Config; initialWorkers?: number }): PolicyOutcome {
+export function simulatePolicy(options: {
+  trace: Trace;
+  policy: PolicyName;
+  model?: FleetModel;
+  config?: Config;
+  initialWorkers?: number;
+}): PolicyOutcome {
   const { trace, policy } = options;
   const model = options.model ?? DEFAULT_MODEL;
   const config = options.config ?? benchConfig();
@@ -102,15 +121,23 @@ export function simulatePolicy(options: { trace: Trace; policy: PolicyName; mode
   const { slotsPerWorker: k, taskSec, workerStartSec } = model;
   const dt = trace.tickSec;
   const syncSec = config.scaling.sync_interval_sec;
-  const workersFor = (demandSlots: number): number => Math.min(hardMaxWorkers, Math.max(0, Math.ceil(demandSlots / (k * target) - 1e-9)));
+  const workersFor = (demandSlots: number): number =>
+    Math.min(hardMaxWorkers, Math.max(0, Math.ceil(demandSlots / (k * target) - 1e-9)));
   const forecaster =
     policy === "reactive"
       ? undefined
       : createForecaster({
-          policy: { windowSec: config.optimizer.window_sec, minWorkers: config.scaling.min_workers, maxWorkers: config.scaling.max_workers, scaleUpThreshold: config.scaling.scale_up_threshold, scaleDownThreshold: config.scaling.scale_down_threshold },
+          policy: {
+            windowSec: config.optimizer.window_sec,
+            minWorkers: config.scaling.min_workers,
+            maxWorkers: config.scaling.max_workers,
+            scaleUpThreshold: config.scaling.scale_up_threshold,
+            scaleDownThreshold: config.scaling.scale_down_threshold,
+          },
           hardMaxWorkers,
         });
-  const seasonal = policy === "predictive-seasonal" ? createSeasonalPredictor(workersFor) : undefined;
+  const seasonal =
+    policy === "predictive-seasonal" ? createSeasonalPredictor(workersFor) : undefined;
 
   // Sized for the first minute's mean rate: a single noisy tick would start the run off balance.
   const openingRate = mean(trace.ratesPerSec.slice(0, Math.max(1, Math.round(60 / dt))));
@@ -127,7 +154,16 @@ export function simulatePolicy(options: { trace: Trace; policy: PolicyName; mode
   let previousSync: { atSec: number; arrived: number } | undefined;
   let nextObserveSec = syncSec;
   let observed = { atSec: 0, arrived: 0, served: 0 };
-  const totals = { arrived: 0, served: 0, violationSec: 0, workerSec: 0, maxWaitSec: 0, scaleUps: 0, predictiveScaleUps: 0, peakWorkers: 0 };
+  const totals = {
+    arrived: 0,
+    served: 0,
+    violationSec: 0,
+    workerSec: 0,
+    maxWaitSec: 0,
+    scaleUps: 0,
+    predictiveScaleUps: 0,
+    peakWorkers: 0,
+  };
   const demandByTick = new Float64Array(trace.ratesPerSec.length);
   const forecasts: { atSec: number; value: number }[] = [];
 
@@ -139,7 +175,9 @@ export function simulatePolicy(options: { trace: Trace; policy: PolicyName; mode
       pendingTasks: queue,
       inFlightTasks: busy,
       ...(totalSlots > 0 ? { slotUtilization: (busy + queue) / totalSlots } : {}),
-      ...(previousSync && elapsedSec > 0 ? { requestRatePerSec: (totals.arrived - previousSync.arrived) / elapsedSec } : {}),
+      ...(previousSync && elapsedSec > 0
+        ? { requestRatePerSec: (totals.arrived - previousSync.arrived) / elapsedSec }
+        : {}),
     };
     previousSync = { atSec: t, arrived: totals.arrived };
     let prediction: { predictedWorkers: number; isBurstDetected: boolean } | undefined;
@@ -149,19 +187,37 @@ export function simulatePolicy(options: { trace: Trace; policy: PolicyName; mode
       const atLead = recommendation.forecast?.points.at(-1);
       // No forecast yet: the coordinator's predictor rejects and the loop goes on reactively.
       if (atLead) {
-        const own = { atSec: (atLead.atMs - EPOCH_MS) / 1000, value: atLead.value, predictedWorkers: recommendation.predictedWorkers };
+        const own = {
+          atSec: (atLead.atMs - EPOCH_MS) / 1000,
+          value: atLead.value,
+          predictedWorkers: recommendation.predictedWorkers,
+        };
         const chosen = seasonal?.predict(nowMs, leadTimeSec) ?? own;
         // Scored once per sync interval: early syncs between two samples ask the same forecast again.
         if (isRegular) forecasts.push({ atSec: chosen.atSec, value: chosen.value });
-        prediction = { predictedWorkers: chosen.predictedWorkers, isBurstDetected: recommendation.isBurstDetected };
+        prediction = {
+          predictedWorkers: chosen.predictedWorkers,
+          isBurstDetected: recommendation.isBurstDetected,
+        };
       }
     }
-    const decision = decideScale({ nowMs, readyWorkers: ready, startingWorkers: starting.length, signals, config: policyConfig, state, ...(prediction ?? {}) });
+    const decision = decideScale({
+      nowMs,
+      readyWorkers: ready,
+      startingWorkers: starting.length,
+      signals,
+      config: policyConfig,
+      state,
+      ...(prediction ?? {}),
+    });
     state = decision.state;
     // The loop's act(): start the difference, or stop starting workers first, then ready ones.
     const have = ready + starting.length;
     if (decision.desiredWorkers > have) {
-      starting = [...starting, ...Array.from({ length: decision.desiredWorkers - have }, () => t + workerStartSec)];
+      starting = [
+        ...starting,
+        ...Array.from({ length: decision.desiredWorkers - have }, () => t + workerStartSec),
+      ];
       totals.scaleUps += 1;
       if (decision.reason === "PredictiveScaleUp") totals.predictiveScaleUps += 1;
     } else if (decision.desiredWorkers < have) {
@@ -247,7 +303,11 @@ function mean(values: readonly number[]): number {
 }
 
 /** Each forecast against the demand (busy + pending slots) at the tick it was for; those due after the run or before the measured part are left out. */
-function scoreForecasts(forecasts: readonly { atSec: number; value: number }[], demandByTick: Float64Array, trace: Trace): { mape?: number; count: number } {
+function scoreForecasts(
+  forecasts: readonly { atSec: number; value: number }[],
+  demandByTick: Float64Array,
+  trace: Trace,
+): { mape?: number; count: number } {
   let total = 0;
   let count = 0;
   for (const forecast of forecasts) {
@@ -283,20 +343,35 @@ function createSeasonalPredictor(workersFor: (demandSlots: number) => number) {
         if (minutes.length > SEASON_LOOKBACK_STEPS) minutes.shift();
         current = undefined;
       }
-      current = current ? { ...current, sum: current.sum + demand, count: current.count + 1 } : { startMs, sum: demand, count: 1 };
+      current = current
+        ? { ...current, sum: current.sum + demand, count: current.count + 1 }
+        : { startMs, sum: demand, count: 1 };
     },
-    predict(nowMs: number, leadTimeSec: number): { atSec: number; value: number; predictedWorkers: number } | undefined {
+    predict(
+      nowMs: number,
+      leadTimeSec: number,
+    ): { atSec: number; value: number; predictedWorkers: number } | undefined {
       if (minutes.length < 2 * seasonSteps) return undefined;
       const refitIndex = Math.floor(nowMs / (REFIT_SEC * 1000));
       if (fitted?.refitIndex !== refitIndex) {
         const horizonSteps = Math.ceil((REFIT_SEC + leadTimeSec) / SEASON_STEP_SEC) + 1;
-        const forecast = forecastSignal(minutes, { stepSec: SEASON_STEP_SEC, horizonSteps, confidence: 0.8, seasonLengthSteps: seasonSteps, nowMs });
+        const forecast = forecastSignal(minutes, {
+          stepSec: SEASON_STEP_SEC,
+          horizonSteps,
+          confidence: 0.8,
+          seasonLengthSteps: seasonSteps,
+          nowMs,
+        });
         fitted = { refitIndex, points: forecast.points };
       }
       const dueMs = nowMs + leadTimeSec * 1000;
       const atLead = fitted.points.find((p) => p.atMs >= dueMs) ?? fitted.points.at(-1);
       if (atLead === undefined) return undefined;
-      return { atSec: (atLead.atMs - EPOCH_MS) / 1000, value: atLead.value, predictedWorkers: workersFor(atLead.value) };
+      return {
+        atSec: (atLead.atMs - EPOCH_MS) / 1000,
+        value: atLead.value,
+        predictedWorkers: workersFor(atLead.value),
+      };
     },
   };
 }
@@ -304,7 +379,13 @@ function createSeasonalPredictor(workersFor: (demandSlots: number) => number) {
 // ---------------------------------------------------------------- traces
 
 export function constantTrace(ratePerSec: number, durationSec: number): Trace {
-  return { name: "constant", tickSec: 1, ratesPerSec: new Array<number>(durationSec).fill(ratePerSec), measureFromSec: 0, description: `constant ${ratePerSec}/s` };
+  return {
+    name: "constant",
+    tickSec: 1,
+    ratesPerSec: new Array<number>(durationSec).fill(ratePerSec),
+    measureFromSec: 0,
+    description: `constant ${ratePerSec}/s`,
+  };
 }
 
 /** Each trace draws from its own stream of the seed, so adding a trace changes no other. */
@@ -315,19 +396,58 @@ export function buildTrace(name: (typeof TRACE_NAMES)[number], seed: number): Tr
     case "diurnal": {
       // A sine-like day from 2/s at 04:00 to 24/s at 16:00; three days at 5 s ticks, the third measured.
       const tickSec = 5;
-      const noise = arNoise(random, { count: (3 * DAY_SEC) / tickSec, tickSec, sigma: 0.1, tauSec: 60 });
-      const rates = noise.map((n, i) => (2 + 22 * (1 - Math.cos((2 * Math.PI * (i * tickSec - 4 * hour)) / DAY_SEC)) / 2) * n);
-      return { name, tickSec, ratesPerSec: rates, measureFromSec: 2 * DAY_SEC, description: "2 → 24/s over a day (trough 04:00, peak 16:00), 10% noise; 3 days at 5 s ticks, day 3 measured" };
+      const noise = arNoise(random, {
+        count: (3 * DAY_SEC) / tickSec,
+        tickSec,
+        sigma: 0.1,
+        tauSec: 60,
+      });
+      const rates = noise.map(
+        (n, i) =>
+          (2 + (22 * (1 - Math.cos((2 * Math.PI * (i * tickSec - 4 * hour)) / DAY_SEC))) / 2) * n,
+      );
+      return {
+        name,
+        tickSec,
+        ratesPerSec: rates,
+        measureFromSec: 2 * DAY_SEC,
+        description:
+          "2 → 24/s over a day (trough 04:00, peak 16:00), 10% noise; 3 days at 5 s ticks, day 3 measured",
+      };
     }
     case "step":
-      return steadyTrace(name, random, { sigma: 0.05, tauSec: 10, shape: (t) => (t < hour ? 10 : 40), description: "10/s, ×4 to 40/s at 60 min; 5% noise; 2.5 h at 1 s ticks, the last 2 h measured" });
+      return steadyTrace(name, random, {
+        sigma: 0.05,
+        tauSec: 10,
+        shape: (t) => (t < hour ? 10 : 40),
+        description:
+          "10/s, ×4 to 40/s at 60 min; 5% noise; 2.5 h at 1 s ticks, the last 2 h measured",
+      });
     case "spike":
-      return steadyTrace(name, random, { sigma: 0.05, tauSec: 10, shape: (t) => (t >= hour && t < hour + 600 ? 50 : 10), description: "10/s with a 10-minute ×5 spike at 60 min; 5% noise; 2.5 h at 1 s ticks, the last 2 h measured" });
+      return steadyTrace(name, random, {
+        sigma: 0.05,
+        tauSec: 10,
+        shape: (t) => (t >= hour && t < hour + 600 ? 50 : 10),
+        description:
+          "10/s with a 10-minute ×5 spike at 60 min; 5% noise; 2.5 h at 1 s ticks, the last 2 h measured",
+      });
     case "noisy":
-      return steadyTrace(name, random, { sigma: 0.5, tauSec: 30, shape: () => 10, description: "10/s with 50% log-normal noise correlated over ~30 s; 2.5 h at 1 s ticks, the last 2 h measured" });
+      return steadyTrace(name, random, {
+        sigma: 0.5,
+        tauSec: 30,
+        shape: () => 10,
+        description:
+          "10/s with 50% log-normal noise correlated over ~30 s; 2.5 h at 1 s ticks, the last 2 h measured",
+      });
     case "ramp":
       // The case forecasts exist for: a steady climb a worker's start time cannot keep up with reactively.
-      return steadyTrace(name, random, { sigma: 0.05, tauSec: 10, shape: (t) => (t < hour ? 10 : t < hour + 300 ? 10 + (50 * (t - hour)) / 300 : 60), description: "10/s, climbing steadily to 60/s over 5 min from 60 min; 5% noise; 2.5 h at 1 s ticks, the last 2 h measured" });
+      return steadyTrace(name, random, {
+        sigma: 0.05,
+        tauSec: 10,
+        shape: (t) => (t < hour ? 10 : t < hour + 300 ? 10 + (50 * (t - hour)) / 300 : 60),
+        description:
+          "10/s, climbing steadily to 60/s over 5 min from 60 min; 5% noise; 2.5 h at 1 s ticks, the last 2 h measured",
+      });
     default: {
       const unknown: never = name;
       throw new RangeError(`unknown trace ${String(unknown)}`);
@@ -335,14 +455,32 @@ export function buildTrace(name: (typeof TRACE_NAMES)[number], seed: number): Tr
   }
 }
 
-function steadyTrace(name: TraceName, random: RandomSource, o: { sigma: number; tauSec: number; shape: (tSec: number) => number; description: string }): Trace {
+function steadyTrace(
+  name: TraceName,
+  random: RandomSource,
+  o: { sigma: number; tauSec: number; shape: (tSec: number) => number; description: string },
+): Trace {
   const durationSec = 2.5 * 3600;
-  const noise = arNoise(random, { count: durationSec, tickSec: 1, sigma: o.sigma, tauSec: o.tauSec });
-  return { name, tickSec: 1, ratesPerSec: noise.map((n, t) => o.shape(t) * n), measureFromSec: WARM_UP_SEC, description: o.description };
+  const noise = arNoise(random, {
+    count: durationSec,
+    tickSec: 1,
+    sigma: o.sigma,
+    tauSec: o.tauSec,
+  });
+  return {
+    name,
+    tickSec: 1,
+    ratesPerSec: noise.map((n, t) => o.shape(t) * n),
+    measureFromSec: WARM_UP_SEC,
+    description: o.description,
+  };
 }
 
 /** Multiplicative noise with mean 1: exp of an AR(1) process with stationary σ and correlation time τ, less σ²/2. */
-function arNoise(random: RandomSource, o: { count: number; tickSec: number; sigma: number; tauSec: number }): number[] {
+function arNoise(
+  random: RandomSource,
+  o: { count: number; tickSec: number; sigma: number; tauSec: number },
+): number[] {
   const rho = Math.exp(-o.tickSec / o.tauSec);
   let x = o.sigma * gaussian(random);
   return Array.from({ length: o.count }, () => {
@@ -374,20 +512,32 @@ export interface PredictiveSimulationResult {
   readonly outcomes: readonly PolicyOutcome[];
 }
 
-export function runPredictiveSimulation(options: PredictiveSimulationOptions = {}): PredictiveSimulationResult {
+export function runPredictiveSimulation(
+  options: PredictiveSimulationOptions = {},
+): PredictiveSimulationResult {
   const seed = options.seed ?? 1;
   const model = options.model ?? DEFAULT_MODEL;
   const traces = (options.traces ?? TRACE_NAMES).map((name) => buildTrace(name, seed));
   const outcomes: PolicyOutcome[] = [];
   for (const trace of traces) {
-    const policies: PolicyName[] = trace.name === "diurnal" ? ["reactive", "predictive", "predictive-seasonal"] : ["reactive", "predictive"];
+    const policies: PolicyName[] =
+      trace.name === "diurnal"
+        ? ["reactive", "predictive", "predictive-seasonal"]
+        : ["reactive", "predictive"];
     for (const policy of policies) {
       const startedMs = performance.now();
       outcomes.push(simulatePolicy({ trace, policy, model }));
-      options.progress?.(`forecast: ${trace.name} / ${policy} simulated in ${((performance.now() - startedMs) / 1000).toFixed(1)} s`);
+      options.progress?.(
+        `forecast: ${trace.name} / ${policy} simulated in ${((performance.now() - startedMs) / 1000).toFixed(1)} s`,
+      );
     }
   }
-  return { seed, model, traces: traces.map((t) => ({ name: t.name, description: t.description })), outcomes };
+  return {
+    seed,
+    model,
+    traces: traces.map((t) => ({ name: t.name, description: t.description })),
+    outcomes,
+  };
 }
 
 export function formatPredictiveReport(result: PredictiveSimulationResult): string {
@@ -405,10 +555,17 @@ export function formatPredictiveReport(result: PredictiveSimulationResult): stri
   ];
   for (const o of result.outcomes) {
     const reactive = result.outcomes.find((r) => r.trace === o.trace && r.policy === "reactive");
-    const ratio = reactive && o.policy !== "reactive" ? `${(o.workerHours / reactive.workerHours).toFixed(3)}` : "—";
+    const ratio =
+      reactive && o.policy !== "reactive"
+        ? `${(o.workerHours / reactive.workerHours).toFixed(3)}`
+        : "—";
     const mape = o.mape === undefined ? "—" : `${(o.mape * 100).toFixed(1)} %`;
-    const wait = Number.isFinite(o.maxWaitSec) ? `${o.maxWaitSec.toFixed(1)} s` : "∞ (no ready worker)";
-    lines.push(`| ${o.trace} | ${o.policy} | ${o.sloViolationMin.toFixed(1)} | ${o.workerHours.toFixed(1)} | ${ratio} | ${mape} | ${wait} | ${o.predictiveScaleUps} |`);
+    const wait = Number.isFinite(o.maxWaitSec)
+      ? `${o.maxWaitSec.toFixed(1)} s`
+      : "∞ (no ready worker)";
+    lines.push(
+      `| ${o.trace} | ${o.policy} | ${o.sloViolationMin.toFixed(1)} | ${o.workerHours.toFixed(1)} | ${ratio} | ${mape} | ${wait} | ${o.predictiveScaleUps} |`,
+    );
   }
   lines.push(
     "",

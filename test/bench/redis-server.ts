@@ -11,7 +11,8 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-export const REDIS_MISSING_MESSAGE = "npm run bench needs redis-server: apt-get install -y redis-server";
+export const REDIS_MISSING_MESSAGE =
+  "npm run bench needs redis-server: apt-get install -y redis-server";
 
 /** The `redis-server --version` line, or undefined when it is not on PATH. */
 export function redisServerVersion(): string | undefined {
@@ -20,13 +21,30 @@ export function redisServerVersion(): string | undefined {
   return /v=(\S+)/.exec(probe.stdout)?.[1] ?? probe.stdout.trim();
 }
 
-export async function startRedisServer(options: { readyTimeoutMs?: number } = {}): Promise<RedisServer> {
+export async function startRedisServer(
+  options: { readyTimeoutMs?: number } = {},
+): Promise<RedisServer> {
   const version = redisServerVersion();
   if (version === undefined) throw new Error(REDIS_MISSING_MESSAGE);
   const port = await freePort();
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--logfile", ""], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    "redis-server",
+    [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--logfile",
+      "",
+    ],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const output: string[] = [];
   child.stdout.on("data", (chunk: Buffer) => output.push(chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => output.push(chunk.toString()));
@@ -35,7 +53,9 @@ export async function startRedisServer(options: { readyTimeoutMs?: number } = {}
     await waitForPong(port, child, options.readyTimeoutMs ?? 10_000);
   } catch (error) {
     await stopChild(child, exited, port);
-    throw new Error(`${(error as Error).message}; redis-server said: ${output.join("").slice(-500)}`);
+    throw new Error(
+      `${(error as Error).message}; redis-server said: ${output.join("").slice(-500)}`,
+    );
   }
   return { port, version, stop: () => stopChild(child, exited, port) };
 }
@@ -49,7 +69,8 @@ async function freePort(): Promise<number> {
   });
   const address = server.address();
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== "object" || address === null) throw new Error("could not find a free port");
+  if (typeof address !== "object" || address === null)
+    throw new Error("could not find a free port");
   return address.port;
 }
 
@@ -86,7 +107,10 @@ async function waitForPong(port: number, child: ChildProcess, timeoutMs: number)
   const deadline = Date.now() + timeoutMs;
   let lastError = "";
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`redis-server exited (${child.exitCode ?? child.signalCode}) before it answered PING`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(
+        `redis-server exited (${child.exitCode ?? child.signalCode}) before it answered PING`,
+      );
     try {
       const reply = await command(port, "PING", 1_000);
       if (reply === "+PONG") return;
@@ -96,7 +120,9 @@ async function waitForPong(port: number, child: ChildProcess, timeoutMs: number)
     }
     await sleep(20);
   }
-  throw new Error(`redis-server on 127.0.0.1:${port} did not answer PING within ${timeoutMs} ms (${lastError})`);
+  throw new Error(
+    `redis-server on 127.0.0.1:${port} did not answer PING within ${timeoutMs} ms (${lastError})`,
+  );
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<void>, port: number): Promise<void> {
@@ -111,7 +137,10 @@ async function stopChild(child: ChildProcess, exited: Promise<void>, port: numbe
 
 async function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
   const timer = new AbortController();
-  const outcome = await Promise.race([promise.then(() => true), sleep(ms, false, { signal: timer.signal }).catch(() => false)]);
+  const outcome = await Promise.race([
+    promise.then(() => true),
+    sleep(ms, false, { signal: timer.signal }).catch(() => false),
+  ]);
   timer.abort();
   return outcome;
 }

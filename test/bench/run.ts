@@ -33,9 +33,13 @@ function isPart(name: string): name is Part {
 
 function selectedParts(text: string | undefined): Set<Part> | string {
   if (text === undefined || text.trim() === "") return new Set(PARTS);
-  const names = text.split(",").map((name) => name.trim()).filter((name) => name !== "");
+  const names = text
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "");
   const unknown = names.filter((name) => !isPart(name));
-  if (unknown.length > 0) return `SCALEMESH_BENCH_ONLY: unknown part(s) ${unknown.join(", ")}; use ${PARTS.join(", ")} (comma-separated)`;
+  if (unknown.length > 0)
+    return `SCALEMESH_BENCH_ONLY: unknown part(s) ${unknown.join(", ")}; use ${PARTS.join(", ")} (comma-separated)`;
   return new Set(names.filter(isPart));
 }
 
@@ -95,7 +99,11 @@ async function main(): Promise<number> {
   if (parts.has("forecast")) {
     process.stderr.write("== predictive vs reactive scaling (simulator) ==\n");
     say("");
-    say(formatPredictiveReport(runPredictiveSimulation({ progress: (line) => process.stderr.write(`${line}\n`) })));
+    say(
+      formatPredictiveReport(
+        runPredictiveSimulation({ progress: (line) => process.stderr.write(`${line}\n`) }),
+      ),
+    );
   }
   return exitCode;
 }

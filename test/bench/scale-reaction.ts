@@ -41,24 +41,40 @@ async function oneStep(syncSec: number): Promise<Reaction> {
   const { admin, client } = mesh;
   let isLoading = true;
   try {
-    const first = await waitFor(async () => (await admin.listWorkers({})).workers.find((w) => w.state === WorkerState.ALIVE)?.spec?.workerId);
+    const first = await waitFor(
+      async () =>
+        (await admin.listWorkers({})).workers.find((w) => w.state === WorkerState.ALIVE)?.spec
+          ?.workerId,
+    );
     const stepAtMs = Date.now();
     const lanes = Array.from({ length: LANES }, async () => {
       while (isLoading) {
-        const assigned = await client.assign({ task: { payload: new TextEncoder().encode(JSON.stringify({ ms: TASK_MS })) } });
+        const assigned = await client.assign({
+          task: { payload: new TextEncoder().encode(JSON.stringify({ ms: TASK_MS })) },
+        });
         await client.awaitTask({ taskId: assigned.taskId }, { timeoutMs: 60_000 });
       }
     });
-    const newcomer = await waitFor(async () => (await admin.listWorkers({})).workers.find((w) => w.spec?.workerId !== first && w.inFlight > 0), 20);
+    const newcomer = await waitFor(
+      async () =>
+        (await admin.listWorkers({})).workers.find(
+          (w) => w.spec?.workerId !== first && w.inFlight > 0,
+        ),
+      20,
+    );
     const takingTasksMs = Date.now() - stepAtMs;
     isLoading = false;
     await Promise.all(lanes);
     const { events } = await admin.getScalingHistory({ pageSize: 1000 });
-    const decision = events.filter((e) => e.action.startsWith("start") && e.at && timestampMs(e.at) >= stepAtMs).at(-1);
+    const decision = events
+      .filter((e) => e.action.startsWith("start") && e.at && timestampMs(e.at) >= stepAtMs)
+      .at(-1);
     return {
       syncSec,
       decisionMs: decision?.at ? timestampMs(decision.at) - stepAtMs : Number.NaN,
-      registeredMs: newcomer.registeredAt ? timestampMs(newcomer.registeredAt) - stepAtMs : Number.NaN,
+      registeredMs: newcomer.registeredAt
+        ? timestampMs(newcomer.registeredAt) - stepAtMs
+        : Number.NaN,
       takingTasksMs,
     };
   } finally {
@@ -70,15 +86,37 @@ async function oneStep(syncSec: number): Promise<Reaction> {
 /** The baseline: a worker agent started by hand, spawn to "worker registered". */
 async function bareWorkerStartMs(): Promise<number[]> {
   const coordinator = await startService("coordinator", {
-    env: { SCALEMESH_LEDGER_PATH: freshLedgerPath(), SCALEMESH_COORDINATOR_GRPC_PORT: "0", SCALEMESH_COORDINATOR_HTTP_PORT: "0", SCALEMESH_COORDINATOR_OPTIMIZER: "" },
+    env: {
+      SCALEMESH_LEDGER_PATH: freshLedgerPath(),
+      SCALEMESH_COORDINATOR_GRPC_PORT: "0",
+      SCALEMESH_COORDINATOR_HTTP_PORT: "0",
+      SCALEMESH_COORDINATOR_OPTIMIZER: "",
+    },
   });
   const times: number[] = [];
   try {
     for (let i = 0; i < 3; i += 1) {
       const startedAt = Date.now();
-      const child = spawn(process.execPath, [serviceEntry("worker-agent"), "--coordinator", `static://127.0.0.1:${coordinator.grpcPort}`, "--worker-id", `bare-${i}`, "--http-port", "0", "--handler", exampleHandler("sleep")], { stdio: ["ignore", "pipe", "inherit"] });
+      const child = spawn(
+        process.execPath,
+        [
+          serviceEntry("worker-agent"),
+          "--coordinator",
+          `static://127.0.0.1:${coordinator.grpcPort}`,
+          "--worker-id",
+          `bare-${i}`,
+          "--http-port",
+          "0",
+          "--handler",
+          exampleHandler("sleep"),
+        ],
+        { stdio: ["ignore", "pipe", "inherit"] },
+      );
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("a bare worker did not register within 30 s")), 30_000);
+        const timer = setTimeout(
+          () => reject(new Error("a bare worker did not register within 30 s")),
+          30_000,
+        );
         createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
           if (line.includes('"msg":"worker registered"')) {
             clearTimeout(timer);
@@ -115,20 +153,31 @@ export async function benchScaleReaction(say: Say): Promise<void> {
   progress("baseline: a worker agent started by hand, spawn to registered (3 times)");
   const bare = await bareWorkerStartMs();
   const reactions: Reaction[] = [];
-  for (const [syncSec, runs] of [[1, 3], [15, 2]] as const) {
+  for (const [syncSec, runs] of [
+    [1, 3],
+    [15, 2],
+  ] as const) {
     for (let i = 1; i <= runs; i += 1) {
       progress(`load step with sync_interval_sec ${syncSec}, run ${i} of ${runs}`);
       reactions.push(await oneStep(syncSec));
     }
   }
   const bareMs = median(bare);
-  say(`Autoscaler reaction to a load step (local provider; 1 worker of 2 slots, then ${LANES} lanes of ${TASK_MS} ms tasks; max_workers 4)`);
-  say(`Baseline, a worker agent started by hand until registered: ${bare.map((ms) => `${ms} ms`).join(", ")} (median ${bareMs} ms)`);
+  say(
+    `Autoscaler reaction to a load step (local provider; 1 worker of 2 slots, then ${LANES} lanes of ${TASK_MS} ms tasks; max_workers 4)`,
+  );
+  say(
+    `Baseline, a worker agent started by hand until registered: ${bare.map((ms) => `${ms} ms`).join(", ")} (median ${bareMs} ms)`,
+  );
   say("");
-  say("| sync_interval_sec | run | step → scale-up decision | → new worker registered | → new worker running a task | taking tasks / bare start |");
+  say(
+    "| sync_interval_sec | run | step → scale-up decision | → new worker registered | → new worker running a task | taking tasks / bare start |",
+  );
   say("|---|---|---|---|---|---|");
   reactions.forEach((r, i) => {
     const run = reactions.slice(0, i + 1).filter((x) => x.syncSec === r.syncSec).length;
-    say(`| ${r.syncSec} | ${run} | ${r.decisionMs} ms | ${r.registeredMs} ms | ${r.takingTasksMs} ms | ${(r.takingTasksMs / bareMs).toFixed(2)}x |`);
+    say(
+      `| ${r.syncSec} | ${run} | ${r.decisionMs} ms | ${r.registeredMs} ms | ${r.takingTasksMs} ms | ${(r.takingTasksMs / bareMs).toFixed(2)}x |`,
+    );
   });
 }

@@ -23,23 +23,37 @@ export interface StrategyLatencyRow {
 }
 
 function quantile(sorted: readonly number[], q: number): number {
-  return sorted.length === 0 ? Number.NaN : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number);
+  return sorted.length === 0
+    ? Number.NaN
+    : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number);
 }
 
-export async function benchStrategyLatency(say: (text: string) => void, options: { tasks?: number; load?: number } = {}): Promise<StrategyLatencyRow[]> {
+export async function benchStrategyLatency(
+  say: (text: string) => void,
+  options: { tasks?: number; load?: number } = {},
+): Promise<StrategyLatencyRow[]> {
   const tasks = options.tasks ?? 1200;
   const load = options.load ?? 0.6;
   // Capacity in tasks/s: slots x speed / base time, summed over workers.
   const capacityPerSec = SPEEDS.reduce((sum, speed) => sum + (SLOTS * speed * 1000) / BASE_MS, 0);
   const ratePerSec = capacityPerSec * load;
-  process.stderr.write(`starting 4 worker agents at 1x..4x speed (${SLOTS} slots each, ${BASE_MS} ms at 1x)...\n`);
-  const mesh = await startMesh({ workers: 0, slots: SLOTS, handler: `module:${join(projectRoot(), "test", "bench", "handlers", "scaled-sleep.mjs")}` });
+  process.stderr.write(
+    `starting 4 worker agents at 1x..4x speed (${SLOTS} slots each, ${BASE_MS} ms at 1x)...\n`,
+  );
+  const mesh = await startMesh({
+    workers: 0,
+    slots: SLOTS,
+    handler: `module:${join(projectRoot(), "test", "bench", "handlers", "scaled-sleep.mjs")}`,
+  });
   const rows: StrategyLatencyRow[] = [];
   try {
-    for (const speed of SPEEDS) await mesh.startWorker(`speed-${speed}x`, [], { BENCH_WORKER_SPEED: String(speed) });
+    for (const speed of SPEEDS)
+      await mesh.startWorker(`speed-${speed}x`, [], { BENCH_WORKER_SPEED: String(speed) });
     await mesh.waitForWorkers(SPEEDS.length);
     for (const strategy of STRATEGIES) {
-      process.stderr.write(`  ${strategy}: ${tasks} tasks at ${ratePerSec.toFixed(0)}/s (${Math.round(load * 100)} % of capacity)...\n`);
+      process.stderr.write(
+        `  ${strategy}: ${tasks} tasks at ${ratePerSec.toFixed(0)}/s (${Math.round(load * 100)} % of capacity)...\n`,
+      );
       const latencies: number[] = [];
       const onWorker = new Map<string, number>();
       const payload = new TextEncoder().encode(JSON.stringify({ ms: BASE_MS }));
@@ -78,10 +92,14 @@ export async function benchStrategyLatency(say: (text: string) => void, options:
     await mesh.stop();
     await stopAll();
   }
-  say(`real processes: 4 worker agents at 1x, 2x, 3x, 4x speed (${SLOTS} slots each, ${BASE_MS} ms per task at 1x), open-loop arrivals at ${Math.round(load * 100)} % of capacity`);
+  say(
+    `real processes: 4 worker agents at 1x, 2x, 3x, 4x speed (${SLOTS} slots each, ${BASE_MS} ms per task at 1x), open-loop arrivals at ${Math.round(load * 100)} % of capacity`,
+  );
   say("strategy            tasks   p50 ms   p99 ms  mean ms  share on 1x");
   for (const r of rows) {
-    say(`${r.strategy.padEnd(18)} ${String(r.tasks).padStart(6)} ${r.p50Ms.toFixed(1).padStart(8)} ${r.p99Ms.toFixed(1).padStart(8)} ${r.meanMs.toFixed(1).padStart(8)} ${(r.shareOnSlowest * 100).toFixed(1).padStart(10)} %`);
+    say(
+      `${r.strategy.padEnd(18)} ${String(r.tasks).padStart(6)} ${r.p50Ms.toFixed(1).padStart(8)} ${r.p99Ms.toFixed(1).padStart(8)} ${r.meanMs.toFixed(1).padStart(8)} ${(r.shareOnSlowest * 100).toFixed(1).padStart(10)} %`,
+    );
   }
   return rows;
 }

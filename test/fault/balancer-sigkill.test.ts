@@ -21,7 +21,11 @@ const runs = useFaultRuns();
 
 describe("fault: one of two balancers SIGKILLed under load", () => {
   it("carries on through the other balancer; every accepted task succeeds exactly once", async () => {
-    const { cluster: c, count, loading } = await runs.startUnderLoad({ workers: 4, slots: 16, balancers: 2, idPrefix: "bkill" });
+    const {
+      cluster: c,
+      count,
+      loading,
+    } = await runs.startUnderLoad({ workers: 4, slots: 16, balancers: 2, idPrefix: "bkill" });
 
     const [dead, survivor] = c.balancers;
     const killedAtMs = Date.now();
@@ -36,9 +40,17 @@ describe("fault: one of two balancers SIGKILLed under load", () => {
     const { tasks, listedTwice } = await listAllTasks(c.admin);
     const ledgerFile = await settledLedgerFile(c.ledgerPath, tasks);
     const executions = readExecutions(c.execDir);
-    const problems = auditAcceptedTasks({ accepted: load.accepted.keys(), tasks, ledgerFile, executions, listedTwice });
+    const problems = auditAcceptedTasks({
+      accepted: load.accepted.keys(),
+      tasks,
+      ledgerFile,
+      executions,
+      listedTwice,
+    });
     const onDead = load.failedCalls.filter((f) => f.clientIndex === 0);
-    const retriedElsewhere = new Set(onDead.filter((f) => load.accepted.has(f.taskId)).map((f) => f.taskId));
+    const retriedElsewhere = new Set(
+      onDead.filter((f) => load.accepted.has(f.taskId)).map((f) => f.taskId),
+    );
     const inFlightAtKill = onDead.filter((f) => f.startedAtMs < killedAtMs);
     console.log(
       `[fault c] ${count} tasks in ${load.elapsedMs} ms; balancer 1 SIGKILLed after ${Math.floor(count / 3)} accepted; ` +
@@ -49,7 +61,9 @@ describe("fault: one of two balancers SIGKILLed under load", () => {
     expect(summarize(problems)).toEqual([]);
     expect([...tasks.keys()].filter((id) => !load.accepted.has(id))).toEqual([]);
     // Losing a balancer costs no attempt: nothing was placed twice or lost on a worker.
-    expect([...tasks.values()].filter((t) => t.attempt !== 1).map((t) => t.spec?.taskId)).toEqual([]);
+    expect([...tasks.values()].filter((t) => t.attempt !== 1).map((t) => t.spec?.taskId)).toEqual(
+      [],
+    );
     // Clients did meet the dead balancer, and their tasks went through the survivor.
     expect(onDead.length).toBeGreaterThan(0);
     expect(retriedElsewhere.size).toBe(new Set(onDead.map((f) => f.taskId)).size);

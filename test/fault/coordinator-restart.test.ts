@@ -38,7 +38,16 @@ const DOWN_MS = 1_000;
 
 describe("fault: coordinator SIGKILL and restart under load", () => {
   it("loses no accepted task and finishes each exactly once after a restart on the same ports and ledger", async () => {
-    const { cluster: c, count, loading } = await runs.startUnderLoad({ workers: 4, slots: 16, env: { SCALEMESH_COORDINATOR_RECOVERY_GRACE_SEC: "5" }, idPrefix: "ckill" });
+    const {
+      cluster: c,
+      count,
+      loading,
+    } = await runs.startUnderLoad({
+      workers: 4,
+      slots: 16,
+      env: { SCALEMESH_COORDINATOR_RECOVERY_GRACE_SEC: "5" },
+      idPrefix: "ckill",
+    });
 
     const first = c.coordinator;
     const killedAtMs = Date.now();
@@ -49,11 +58,22 @@ describe("fault: coordinator SIGKILL and restart under load", () => {
     const second = await c.restartCoordinator();
     const listeningMs = logTimeMs(second.logs.find((l) => l.msg === "coordinator listening") ?? {});
     const recovered = await second.waitForLog((l) => l.msg === "task ledger recovered", 1_000);
-    await waitUntil("all four workers back", 15_000, async () => (await c.admin.listWorkers({})).workers.filter((w) => w.state === WorkerState.ALIVE).length === 4);
+    await waitUntil(
+      "all four workers back",
+      15_000,
+      async () =>
+        (await c.admin.listWorkers({})).workers.filter((w) => w.state === WorkerState.ALIVE)
+          .length === 4,
+    );
     const workersBackMs = Date.now();
     const balancer = c.balancers[0];
-    const resynced = await balancer?.waitForLog((l) => l.msg === "cluster view synced" && logTimeMs(l) >= listeningMs, 15_000);
-    const registeredAfterListening = second.logs.filter((l) => l.msg === "worker registered").map((l) => `${String(l.workerId)} +${logTimeMs(l) - listeningMs} ms`);
+    const resynced = await balancer?.waitForLog(
+      (l) => l.msg === "cluster view synced" && logTimeMs(l) >= listeningMs,
+      15_000,
+    );
+    const registeredAfterListening = second.logs
+      .filter((l) => l.msg === "worker registered")
+      .map((l) => `${String(l.workerId)} +${logTimeMs(l) - listeningMs} ms`);
 
     const load = await loading;
     expect([...load.refused].map(([id, e]) => `${id}: ${e.rawMessage}`)).toEqual([]);
@@ -64,17 +84,24 @@ describe("fault: coordinator SIGKILL and restart under load", () => {
     const ledgerFile = await settledLedgerFile(c.ledgerPath, tasks);
     expect(ledgerFile.size).toBe(tasks.size);
     const executions = readExecutions(c.execDir);
-    const problems = auditAcceptedTasks({ accepted: load.accepted.keys(), tasks, ledgerFile, executions, listedTwice });
+    const problems = auditAcceptedTasks({
+      accepted: load.accepted.keys(),
+      tasks,
+      ledgerFile,
+      executions,
+      listedTwice,
+    });
 
     // What clients saw, and what the restart cost (printed before the assertions, so a failing run says it too).
     const window = unavailableWindow(load.failedCalls);
     const retried = [...load.acceptedAfterRetryMs.values()].sort((a, b) => a - b);
     const again = [...tasks.values()].filter((t) => t.attempt > 1);
     const reasons = new Map<string, number>();
-    for (const t of again) for (const h of t.history) {
-      const reason = h.error.replace(/worker-\d+/g, "worker-N").replace(/\d+ ms/g, "N ms");
-      reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
-    }
+    for (const t of again)
+      for (const h of t.history) {
+        const reason = h.error.replace(/worker-\d+/g, "worker-N").replace(/\d+ ms/g, "N ms");
+        reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+      }
     console.log(
       `[fault b] ${count} tasks in ${load.elapsedMs} ms; coordinator SIGKILLed at ${new Date(killedAtMs).toISOString()} (+0 ms), restarted at +${restartAtMs - killedAtMs} ms, ` +
         `listening at +${listeningMs - killedAtMs} ms; workers re-registered after it listened: ${registeredAfterListening.join(", ")} (all ALIVE by +${workersBackMs - killedAtMs} ms); ` +
@@ -87,8 +114,17 @@ describe("fault: coordinator SIGKILL and restart under load", () => {
     );
     for (const problem of problems.slice(0, 3)) {
       const id = problem.split(":")[0] ?? "";
-      console.log(`[fault b] ${id}: handler ${JSON.stringify(executions.filter((e) => e.taskId === id).map((e) => `${e.event} #${e.attempt} on ${e.workerId} at +${e.atMs - killedAtMs} ms`))}`);
-      console.log(`[fault b] ${id}: coordinator ${JSON.stringify(c.coordinatorLogs().filter((l) => l.taskId === id).map((l) => `${String(l.msg)} at +${logTimeMs(l) - killedAtMs} ms`))}`);
+      console.log(
+        `[fault b] ${id}: handler ${JSON.stringify(executions.filter((e) => e.taskId === id).map((e) => `${e.event} #${e.attempt} on ${e.workerId} at +${e.atMs - killedAtMs} ms`))}`,
+      );
+      console.log(
+        `[fault b] ${id}: coordinator ${JSON.stringify(
+          c
+            .coordinatorLogs()
+            .filter((l) => l.taskId === id)
+            .map((l) => `${String(l.msg)} at +${logTimeMs(l) - killedAtMs} ms`),
+        )}`,
+      );
     }
 
     expect(summarize(problems)).toEqual([]);
@@ -97,6 +133,10 @@ describe("fault: coordinator SIGKILL and restart under load", () => {
     // Clients saw the outage, and got through once it was over.
     expect(window).toBeDefined();
     // Every worker came back by itself within the recovery grace: none declared dead.
-    expect(second.logs.filter((l) => l.msg === "worker declared dead").map((l) => `${String(l.workerId)}: ${String(l.reason)}`)).toEqual([]);
+    expect(
+      second.logs
+        .filter((l) => l.msg === "worker declared dead")
+        .map((l) => `${String(l.workerId)}: ${String(l.reason)}`),
+    ).toEqual([]);
   }, 120_000);
 });

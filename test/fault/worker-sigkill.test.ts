@@ -24,7 +24,11 @@ const runs = useFaultRuns();
 
 describe("fault: worker SIGKILL under load", () => {
   it("re-places the killed worker's tasks elsewhere with attempt 2 and a history record naming it; every accepted task succeeds once", async () => {
-    const { cluster: c, count, loading } = await runs.startUnderLoad({ workers: 4, slots: 16, idPrefix: "wkill" });
+    const {
+      cluster: c,
+      count,
+      loading,
+    } = await runs.startUnderLoad({ workers: 4, slots: 16, idPrefix: "wkill" });
 
     // The victim: the busiest worker, once one runs at least 4 tasks.
     const { workerId: victimId, inFlight } = await busiestWorker(c.admin, 4, 10_000);
@@ -38,14 +42,31 @@ describe("fault: worker SIGKILL under load", () => {
     expect(load.accepted.size).toBe(count);
     await waitForAllFinal(c.admin, count, 60_000);
 
-    const dead = await c.coordinator.waitForLog((l) => l.msg === "worker declared dead" && l.workerId === victimId, 10_000);
+    const dead = await c.coordinator.waitForLog(
+      (l) => l.msg === "worker declared dead" && l.workerId === victimId,
+      10_000,
+    );
     const { tasks, listedTwice } = await listAllTasks(c.admin);
     const ledgerFile = await settledLedgerFile(c.ledgerPath, tasks);
     const executions = readExecutions(c.execDir);
-    const problems = auditAcceptedTasks({ accepted: load.accepted.keys(), tasks, ledgerFile, executions, listedTwice, faultyWorkers: new Set([victimId]) });
-    const returned = [...tasks.values()].filter((t) => t.history.some((h) => h.workerId === victimId));
+    const problems = auditAcceptedTasks({
+      accepted: load.accepted.keys(),
+      tasks,
+      ledgerFile,
+      executions,
+      listedTwice,
+      faultyWorkers: new Set([victimId]),
+    });
+    const returned = [...tasks.values()].filter((t) =>
+      t.history.some((h) => h.workerId === victimId),
+    );
     const reruns = executions
-      .filter((e) => e.event === "start" && e.attempt === 2 && returned.some((t) => t.spec?.taskId === e.taskId))
+      .filter(
+        (e) =>
+          e.event === "start" &&
+          e.attempt === 2 &&
+          returned.some((t) => t.spec?.taskId === e.taskId),
+      )
       .map((e) => e.atMs)
       .sort((a, b) => a - b);
     // Printed before the assertions, so a failing run reports them too.
@@ -68,7 +89,11 @@ describe("fault: worker SIGKILL under load", () => {
       expect(task.history[0]?.error, id).toMatch(new RegExp(`worker ${victimId} died`));
     }
     // Nobody else lost a task.
-    expect([...tasks.values()].filter((t) => t.attempt !== 1 && !returned.includes(t)).map((t) => t.spec?.taskId)).toEqual([]);
+    expect(
+      [...tasks.values()]
+        .filter((t) => t.attempt !== 1 && !returned.includes(t))
+        .map((t) => t.spec?.taskId),
+    ).toEqual([]);
     // Counted once: the coordinator's per-worker successes add up to the tasks.
     const { workers: afterwards } = await c.admin.listWorkers({ includeDead: true });
     expect(afterwards.reduce((sum, w) => sum + Number(w.tasksSucceeded), 0)).toBe(count);

@@ -34,7 +34,11 @@ const runs = useFaultRuns();
 
 describe("fault: worker SIGSTOP, declared dead, then SIGCONT", () => {
   it("re-places a frozen worker's tasks and ignores its late results as stale, counting nothing twice", async () => {
-    const { cluster: c, count, loading } = await runs.startUnderLoad({ workers: 4, slots: 16, idPrefix: "wstop" });
+    const {
+      cluster: c,
+      count,
+      loading,
+    } = await runs.startUnderLoad({ workers: 4, slots: 16, idPrefix: "wstop" });
 
     // The victim: the busiest worker, once one runs at least 4 tasks.
     const { workerId: victimId, inFlight } = await busiestWorker(c.admin, 4, 10_000);
@@ -43,11 +47,16 @@ describe("fault: worker SIGSTOP, declared dead, then SIGCONT", () => {
     const staleBefore = await scrapeMetric(c.httpPort, STALE);
     const stoppedAtMs = Date.now();
     victim?.child.kill("SIGSTOP");
-    const dead = await c.coordinator.waitForLog((l) => l.msg === "worker declared dead" && l.workerId === victimId, 10_000);
+    const dead = await c.coordinator.waitForLog(
+      (l) => l.msg === "worker declared dead" && l.workerId === victimId,
+      10_000,
+    );
     // Its tasks run again elsewhere before it wakes up.
     await waitUntil(`${victimId}'s tasks placed elsewhere`, 10_000, async () => {
       const { tasks } = await c.admin.listTasks({ workerId: victimId, pageSize: 1000 });
-      return tasks.every((t) => t.state === TaskState.SUCCEEDED || t.state === TaskState.DEAD_LETTERED);
+      return tasks.every(
+        (t) => t.state === TaskState.SUCCEEDED || t.state === TaskState.DEAD_LETTERED,
+      );
     });
     await sleep(500);
     const resumedAtMs = Date.now();
@@ -59,12 +68,20 @@ describe("fault: worker SIGSTOP, declared dead, then SIGCONT", () => {
     await waitForAllFinal(c.admin, count, 60_000);
 
     const { tasks, listedTwice } = await listAllTasks(c.admin);
-    const returned = [...tasks.values()].filter((t) => t.history.some((h) => h.workerId === victimId));
+    const returned = [...tasks.values()].filter((t) =>
+      t.history.some((h) => h.workerId === victimId),
+    );
     // The attempts it finished after waking up that no longer counted.
     const lateIds = () =>
       new Set(
         readExecutions(c.execDir)
-          .filter((e) => e.event === "ok" && e.workerId === victimId && e.atMs >= resumedAtMs && returned.some((t) => t.spec?.taskId === e.taskId && t.attempt > e.attempt))
+          .filter(
+            (e) =>
+              e.event === "ok" &&
+              e.workerId === victimId &&
+              e.atMs >= resumedAtMs &&
+              returned.some((t) => t.spec?.taskId === e.taskId && t.attempt > e.attempt),
+          )
           .map((e) => `${e.taskId}#${e.attempt}`),
       );
     let staleAfter = staleBefore;
@@ -74,10 +91,22 @@ describe("fault: worker SIGSTOP, declared dead, then SIGCONT", () => {
     }).catch(() => undefined); // asserted below, with the figures
     const ledgerFile = await settledLedgerFile(c.ledgerPath, tasks);
     const executions = readExecutions(c.execDir);
-    const problems = auditAcceptedTasks({ accepted: load.accepted.keys(), tasks, ledgerFile, executions, listedTwice, faultyWorkers: new Set([victimId]) });
+    const problems = auditAcceptedTasks({
+      accepted: load.accepted.keys(),
+      tasks,
+      ledgerFile,
+      executions,
+      listedTwice,
+      faultyWorkers: new Set([victimId]),
+    });
     const late = lateIds();
     // The woken worker comes back into service: its old session was ended, it reconnects and registers afresh.
-    const rejoined = await waitUntil(`${victimId} ALIVE again`, 5_000, async () => (await c.admin.getWorker({ workerId: victimId })).worker?.state === WorkerState.ALIVE).then(
+    const rejoined = await waitUntil(
+      `${victimId} ALIVE again`,
+      5_000,
+      async () =>
+        (await c.admin.getWorker({ workerId: victimId })).worker?.state === WorkerState.ALIVE,
+    ).then(
       () => true,
       () => false,
     );
@@ -86,8 +115,12 @@ describe("fault: worker SIGSTOP, declared dead, then SIGCONT", () => {
     const victimReady = (await fetch(`http://127.0.0.1:${victimPort}/readyz`)).status;
     const victimConnected = await scrapeMetric(victimPort, "scalemesh_worker_connected");
     const victimUnacked = await scrapeMetric(victimPort, "scalemesh_worker_unacknowledged_results");
-    const victimLogs = (victim?.logs ?? []).filter((l) => logTimeMs(l) >= resumedAtMs && l.msg !== "task succeeded").map((l) => String(l.msg));
-    const afterResume = c.coordinator.logs.filter((l) => l.workerId === victimId && logTimeMs(l) >= resumedAtMs).map((l) => String(l.msg));
+    const victimLogs = (victim?.logs ?? [])
+      .filter((l) => logTimeMs(l) >= resumedAtMs && l.msg !== "task succeeded")
+      .map((l) => String(l.msg));
+    const afterResume = c.coordinator.logs
+      .filter((l) => l.workerId === victimId && logTimeMs(l) >= resumedAtMs)
+      .map((l) => String(l.msg));
     console.log(
       `[fault d] ${count} tasks in ${load.elapsedMs} ms; SIGSTOP ${victimId} (${inFlight} in flight per Admin just before), declared dead after ${logTimeMs(dead) - stoppedAtMs} ms (${String(dead.reason)}), ` +
         `${returned.length} task(s) placed again; SIGCONT after ${resumedAtMs - stoppedAtMs} ms; ${late.size} late result(s) from it, stale counter +${staleAfter - staleBefore}; ` +

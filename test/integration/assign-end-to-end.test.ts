@@ -19,7 +19,11 @@ async function workerMetric(port: number, name: string, labels: string): Promise
 }
 
 /** Runs `count` items through `work` with at most `concurrency` in flight. */
-async function inParallel<T>(count: number, concurrency: number, work: (i: number) => Promise<T>): Promise<T[]> {
+async function inParallel<T>(
+  count: number,
+  concurrency: number,
+  work: (i: number) => Promise<T>,
+): Promise<T[]> {
   const results: T[] = new Array(count);
   let next = 0;
   await Promise.all(
@@ -38,9 +42,19 @@ describe("Assign end to end", () => {
     mesh = await startMesh({ workers: 3, slots: 8 });
     const m = mesh;
     const count = Number(process.env.SCALEMESH_TEST_TASKS ?? 1000);
-    const assigned = await inParallel(count, 64, (i) => m.balancerClient.assign({ task: { taskId: `e2e-${i}`, payload: new TextEncoder().encode(`task ${i}`) } }));
+    const assigned = await inParallel(count, 64, (i) =>
+      m.balancerClient.assign({
+        task: { taskId: `e2e-${i}`, payload: new TextEncoder().encode(`task ${i}`) },
+      }),
+    );
     expect(new Set(assigned.map((a) => a.taskId)).size).toBe(count);
-    const finished = await inParallel(count, 64, async (i) => (await m.balancerClient.awaitTask({ taskId: `e2e-${i}` }, { timeoutMs: 60_000 })).task as Task);
+    const finished = await inParallel(
+      count,
+      64,
+      async (i) =>
+        (await m.balancerClient.awaitTask({ taskId: `e2e-${i}` }, { timeoutMs: 60_000 }))
+          .task as Task,
+    );
     for (const [i, task] of finished.entries()) {
       expect(task.state, task.spec?.taskId).toBe(TaskState.SUCCEEDED);
       expect(task.attempt).toBe(1);
@@ -48,7 +62,12 @@ describe("Assign end to end", () => {
     }
     // Exactly once from the workers' side too: the handlers ran `count` times in all.
     let ran = 0;
-    for (const worker of m.workers) ran += await workerMetric(worker.httpPort, "scalemesh_worker_tasks_total", 'outcome="succeeded"');
+    for (const worker of m.workers)
+      ran += await workerMetric(
+        worker.httpPort,
+        "scalemesh_worker_tasks_total",
+        'outcome="succeeded"',
+      );
     expect(ran).toBe(count);
     const status = await m.admin.getClusterStatus({});
     expect(status.tasksByState.SUCCEEDED).toBe(BigInt(count));
@@ -58,11 +77,22 @@ describe("Assign end to end", () => {
   }, 120_000);
 
   it("finishes a SIGKILLed worker's tasks on another worker with attempt 2", async () => {
-    mesh = await startMesh({ workers: 2, slots: 4, handler: exampleHandler("sleep"), env: FAST_FAILURE_ENV });
+    mesh = await startMesh({
+      workers: 2,
+      slots: 4,
+      handler: exampleHandler("sleep"),
+      env: FAST_FAILURE_ENV,
+    });
     const m = mesh;
     const payload = new TextEncoder().encode(JSON.stringify({ ms: 1500 }));
-    const assigned = await Promise.all(Array.from({ length: 8 }, (_, i) => m.balancerClient.assign({ task: { taskId: `kill-${i}`, payload } })));
-    const victim = m.workers.find((w) => assigned.some((a) => a.workerId === `worker-${m.workers.indexOf(w) + 1}`));
+    const assigned = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        m.balancerClient.assign({ task: { taskId: `kill-${i}`, payload } }),
+      ),
+    );
+    const victim = m.workers.find((w) =>
+      assigned.some((a) => a.workerId === `worker-${m.workers.indexOf(w) + 1}`),
+    );
     expect(victim).toBeDefined();
     const victimId = `worker-${m.workers.indexOf(victim!) + 1}`;
     const onVictim = assigned.filter((a) => a.workerId === victimId).map((a) => a.taskId);
@@ -70,7 +100,13 @@ describe("Assign end to end", () => {
     // Kill it while its tasks run (they sleep 1.5 s).
     await new Promise((resolve) => setTimeout(resolve, 300));
     await victim!.stop("SIGKILL");
-    const finished = await Promise.all(assigned.map(async (a) => (await m.balancerClient.awaitTask({ taskId: a.taskId }, { timeoutMs: 30_000 })).task as Task));
+    const finished = await Promise.all(
+      assigned.map(
+        async (a) =>
+          (await m.balancerClient.awaitTask({ taskId: a.taskId }, { timeoutMs: 30_000 }))
+            .task as Task,
+      ),
+    );
     for (const task of finished) {
       expect(task.state).toBe(TaskState.SUCCEEDED);
       if (onVictim.includes(task.spec?.taskId ?? "")) {

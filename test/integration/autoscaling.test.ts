@@ -44,13 +44,20 @@ async function aliveWorkers(): Promise<string[]> {
 }
 
 /** Runs `total` tasks of `ms` each with `inFlight` at a time; returns their ids. */
-async function runLoad(total: number, inFlight: number, ms: number, onProgress: () => Promise<void>): Promise<string[]> {
+async function runLoad(
+  total: number,
+  inFlight: number,
+  ms: number,
+  onProgress: () => Promise<void>,
+): Promise<string[]> {
   const ids: string[] = [];
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < total) {
       next += 1;
-      const assigned = await client.assign({ task: { payload: new TextEncoder().encode(JSON.stringify({ ms })) } });
+      const assigned = await client.assign({
+        task: { payload: new TextEncoder().encode(JSON.stringify({ ms })) },
+      });
       ids.push(assigned.taskId);
       await client.awaitTask({ taskId: assigned.taskId }, { timeoutMs: 60_000 });
       await onProgress();
@@ -62,7 +69,13 @@ async function runLoad(total: number, inFlight: number, ms: number, onProgress: 
 
 describe("autoscaling with the local provider", () => {
   it("grows from 1 to 4 workers under a load ramp and shrinks back in the lull, finishing every task once", async () => {
-    expect(await until("the first worker", async () => ((await aliveWorkers()).length === 1 ? true : undefined), 30_000)).toBe(true);
+    expect(
+      await until(
+        "the first worker",
+        async () => ((await aliveWorkers()).length === 1 ? true : undefined),
+        30_000,
+      ),
+    ).toBe(true);
 
     let peak = 1;
     const watchPeak = async () => {
@@ -77,7 +90,11 @@ describe("autoscaling with the local provider", () => {
     expect(peak).toBe(4);
 
     // The lull: back to min_workers once the down stabilization window has passed.
-    await until("the fleet back at 1 worker", async () => ((await aliveWorkers()).length === 1 ? true : undefined), 60_000);
+    await until(
+      "the fleet back at 1 worker",
+      async () => ((await aliveWorkers()).length === 1 ? true : undefined),
+      60_000,
+    );
 
     // Every task succeeded, on its first attempt: no scale-down cut one off.
     const tasks = await Promise.all(ids.map((taskId) => admin.getTask({ taskId })));
@@ -88,15 +105,26 @@ describe("autoscaling with the local provider", () => {
     // The decisions were recorded with their reasons, and the status adds up.
     const { events } = await admin.getScalingHistory({ pageSize: 1000 });
     const actions = events.filter((e) => e.action !== "");
-    expect(actions.filter((e) => e.action.startsWith("start")).map((e) => e.reason)).toContain("ScaleUp");
+    expect(actions.filter((e) => e.action.startsWith("start")).map((e) => e.reason)).toContain(
+      "ScaleUp",
+    );
     expect(actions.filter((e) => e.action.includes("drain")).length).toBeGreaterThan(0);
     expect(events.filter((e) => e.error !== "").map((e) => `${e.reason}: ${e.error}`)).toEqual([]);
     // The status is the last sync's reading; the next one sees the drained workers gone.
-    const status = await until("the status to read 1 ready worker", async () => {
-      const current = await admin.getScalingStatus({});
-      return current.currentWorkers === 1 ? current : undefined;
-    }, 10_000);
-    expect(status).toMatchObject({ autoscalingEnabled: true, provider: "local", currentWorkers: 1, degraded: false });
+    const status = await until(
+      "the status to read 1 ready worker",
+      async () => {
+        const current = await admin.getScalingStatus({});
+        return current.currentWorkers === 1 ? current : undefined;
+      },
+      10_000,
+    );
+    expect(status).toMatchObject({
+      autoscalingEnabled: true,
+      provider: "local",
+      currentWorkers: 1,
+      degraded: false,
+    });
     expect(Number(status.scaleUps)).toBeGreaterThanOrEqual(1);
     expect(Number(status.scaleDowns)).toBeGreaterThanOrEqual(1);
     expect(status.meanTimeToHealthySec).toBeGreaterThan(0);
@@ -107,7 +135,10 @@ describe("autoscaling with the local provider", () => {
     expect(victim).toBeDefined();
     // The local provider's child, found by its worker id on the command line.
     const { execFileSync } = await import("node:child_process");
-    const pid = execFileSync("pgrep", ["-f", "--", `--worker-id ${victim} `]).toString().trim().split("\n")[0];
+    const pid = execFileSync("pgrep", ["-f", "--", `--worker-id ${victim} `])
+      .toString()
+      .trim()
+      .split("\n")[0];
     process.kill(Number(pid), "SIGKILL");
     const recovered = await until(
       "the dead worker restarted",
@@ -118,11 +149,23 @@ describe("autoscaling with the local provider", () => {
       30_000,
     );
     expect(recovered.message).toContain("restart 1 of");
-    await until("the restarted worker registered again", async () => ((await aliveWorkers()).includes(victim as string) ? true : undefined), 30_000);
+    await until(
+      "the restarted worker registered again",
+      async () => ((await aliveWorkers()).includes(victim as string) ? true : undefined),
+      30_000,
+    );
 
     const manual = await admin.scaleWorkers({ workers: 3 });
-    expect(manual.status).toMatchObject({ autoscalingEnabled: false, mode: "manual", desiredWorkers: 3 });
-    await until("3 workers by hand", async () => ((await aliveWorkers()).length === 3 ? true : undefined), 30_000);
+    expect(manual.status).toMatchObject({
+      autoscalingEnabled: false,
+      mode: "manual",
+      desiredWorkers: 3,
+    });
+    await until(
+      "3 workers by hand",
+      async () => ((await aliveWorkers()).length === 3 ? true : undefined),
+      30_000,
+    );
     const back = await admin.setAutoscaling({ enabled: true });
     expect(back.status?.autoscalingEnabled).toBe(true);
   });
@@ -141,13 +184,20 @@ describe("scale to zero", () => {
     const zeroClient = zero.client;
     try {
       expect((await zeroAdmin.listWorkers({})).workers).toHaveLength(0);
-      const assigned = await zeroClient.assign({ task: { payload: new TextEncoder().encode("wake up") } });
+      const assigned = await zeroClient.assign({
+        task: { payload: new TextEncoder().encode("wake up") },
+      });
       expect(assigned.state).toBe(TaskState.PENDING);
-      const { task } = await zeroClient.awaitTask({ taskId: assigned.taskId }, { timeoutMs: 30_000 });
+      const { task } = await zeroClient.awaitTask(
+        { taskId: assigned.taskId },
+        { timeoutMs: 30_000 },
+      );
       expect(task?.state).toBe(TaskState.SUCCEEDED);
       expect(new TextDecoder().decode(task?.output)).toBe("WAKE UP");
       const { events } = await zeroAdmin.getScalingHistory({ pageSize: 100 });
-      expect(events.some((e) => e.reason === "WakeFromZero" && e.action.startsWith("start 1"))).toBe(true);
+      expect(
+        events.some((e) => e.reason === "WakeFromZero" && e.action.startsWith("start 1")),
+      ).toBe(true);
     } finally {
       await zero.stop();
     }

@@ -13,7 +13,12 @@ import { startMesh, type Mesh } from "../support/mesh.js";
 let mesh: Mesh;
 
 beforeAll(async () => {
-  mesh = await startMesh({ workers: 1, slots: 2, env: { SCALEMESH_RPC_MAX_PAYLOAD_BYTES: "1024" }, workerArgs: ["--capability", "cpu"] });
+  mesh = await startMesh({
+    workers: 1,
+    slots: 2,
+    env: { SCALEMESH_RPC_MAX_PAYLOAD_BYTES: "1024" },
+    workerArgs: ["--capability", "cpu"],
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -48,7 +53,8 @@ describe("refusals", () => {
       name: "an unknown strategy is INVALID_ARGUMENT listing the known ones",
       call: () => mesh.balancerClient.assign({ task: {}, strategy: "fastest" }),
       code: Code.InvalidArgument,
-      message: /strategy: "fastest" is not one of round_robin, random, least_loaded, least_connections, .*consistent_hash, maglev/,
+      message:
+        /strategy: "fastest" is not one of round_robin, random, least_loaded, least_connections, .*consistent_hash, maglev/,
     },
     {
       name: "a capability no worker offers is UNAVAILABLE naming it",
@@ -65,8 +71,12 @@ describe("refusals", () => {
     {
       name: "the same task id with other content is ALREADY_EXISTS",
       call: async () => {
-        await mesh.balancerClient.assign({ task: { taskId: "dup", payload: new TextEncoder().encode("a") } });
-        return mesh.balancerClient.assign({ task: { taskId: "dup", payload: new TextEncoder().encode("b") } });
+        await mesh.balancerClient.assign({
+          task: { taskId: "dup", payload: new TextEncoder().encode("a") },
+        });
+        return mesh.balancerClient.assign({
+          task: { taskId: "dup", payload: new TextEncoder().encode("b") },
+        });
       },
       code: Code.AlreadyExists,
       message: /task dup exists with different content/,
@@ -93,34 +103,48 @@ describe("refusals", () => {
   }
 
   it("AwaitTask past its deadline is DEADLINE_EXCEEDED", async () => {
-    const { taskId } = await mesh.balancerClient.assign({ task: { taskId: "slow", payload: new TextEncoder().encode("x") } });
+    const { taskId } = await mesh.balancerClient.assign({
+      task: { taskId: "slow", payload: new TextEncoder().encode("x") },
+    });
     // The echo handler finishes fast; a deadline of 1 ms cannot be met over the network.
     const error = await refusal(mesh.balancerClient.awaitTask({ taskId }, { timeoutMs: 1 }));
     expect(error.code).toBe(Code.DeadlineExceeded);
   });
 
   it("keeps every service up and serving after all of that", async () => {
-    const response = await mesh.balancerClient.assign({ task: { payload: new TextEncoder().encode("still here") } });
-    const done = await mesh.balancerClient.awaitTask({ taskId: response.taskId }, { timeoutMs: 10_000 });
+    const response = await mesh.balancerClient.assign({
+      task: { payload: new TextEncoder().encode("still here") },
+    });
+    const done = await mesh.balancerClient.awaitTask(
+      { taskId: response.taskId },
+      { timeoutMs: 10_000 },
+    );
     expect(done.task?.state).toBe(TaskState.SUCCEEDED);
-    for (const service of [mesh.coordinator, mesh.balancer, ...mesh.workers]) expect(service.child.exitCode).toBeNull();
+    for (const service of [mesh.coordinator, mesh.balancer, ...mesh.workers])
+      expect(service.child.exitCode).toBeNull();
   });
 
   it("answers Admin over the Connect protocol with JSON on the HTTP port", async () => {
-    const response = await fetch(`http://127.0.0.1:${mesh.coordinator.httpPort}/scalemesh.v1.Admin/GetClusterStatus`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: "{}",
-    });
+    const response = await fetch(
+      `http://127.0.0.1:${mesh.coordinator.httpPort}/scalemesh.v1.Admin/GetClusterStatus`,
+      {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      },
+    );
     expect(response.status).toBe(200);
     const body = (await response.json()) as { workersAlive?: number; totalSlots?: number };
     expect(body.workersAlive).toBe(1);
     expect(body.totalSlots).toBe(2);
-    const missing = await fetch(`http://127.0.0.1:${mesh.coordinator.httpPort}/scalemesh.v1.Admin/GetTask`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ taskId: "nope" }),
-    });
+    const missing = await fetch(
+      `http://127.0.0.1:${mesh.coordinator.httpPort}/scalemesh.v1.Admin/GetTask`,
+      {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ taskId: "nope" }),
+      },
+    );
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { code: string }).code).toBe("not_found");
   });
@@ -130,7 +154,9 @@ describe("Assign with no workers", () => {
   it("is UNAVAILABLE and says to start a worker", async () => {
     const empty = await startMesh({ workers: 0 });
     try {
-      const error = await refusal(empty.balancerClient.assign({ task: { payload: new TextEncoder().encode("x") } }));
+      const error = await refusal(
+        empty.balancerClient.assign({ task: { payload: new TextEncoder().encode("x") } }),
+      );
       expect(error.code).toBe(Code.Unavailable);
       expect(error.rawMessage).toMatch(/no workers are registered; start a worker agent/);
     } finally {
@@ -144,15 +170,36 @@ describe("garbage configuration", () => {
   const garbageFile = join(dir, "scalemesh.yaml");
   writeFileSync(garbageFile, "scaling:\n  min_workers: [unclosed\n");
   const cases: { name: string; env: Record<string, string>; args?: string[]; stderr: RegExp }[] = [
-    { name: "a negative worker count in the environment", env: { SCALEMESH_SCALING_MIN_WORKERS: "-1" }, stderr: /scaling\.min_workers.*"-1".*SCALEMESH_SCALING_MIN_WORKERS/ },
-    { name: "an unknown strategy flag value", env: {}, args: ["--balancer.strategy=fastest"], stderr: /balancer\.strategy.*fastest.*round_robin/ },
-    { name: "a YAML file that does not parse", env: { SCALEMESH_CONFIG: garbageFile }, stderr: /scalemesh\.yaml/ },
-    { name: "a port out of range", env: { SCALEMESH_COORDINATOR_GRPC_PORT: "70000" }, stderr: /coordinator\.grpc_port.*70000.*65535/ },
+    {
+      name: "a negative worker count in the environment",
+      env: { SCALEMESH_SCALING_MIN_WORKERS: "-1" },
+      stderr: /scaling\.min_workers.*"-1".*SCALEMESH_SCALING_MIN_WORKERS/,
+    },
+    {
+      name: "an unknown strategy flag value",
+      env: {},
+      args: ["--balancer.strategy=fastest"],
+      stderr: /balancer\.strategy.*fastest.*round_robin/,
+    },
+    {
+      name: "a YAML file that does not parse",
+      env: { SCALEMESH_CONFIG: garbageFile },
+      stderr: /scalemesh\.yaml/,
+    },
+    {
+      name: "a port out of range",
+      env: { SCALEMESH_COORDINATOR_GRPC_PORT: "70000" },
+      stderr: /coordinator\.grpc_port.*70000.*65535/,
+    },
   ];
   for (const c of cases) {
     it(`exits 2 naming the key for ${c.name}`, () => {
       for (const service of ["coordinator", "balancer", "optimizer", "worker-agent"] as const) {
-        const result = spawnSync(process.execPath, [serviceEntry(service), ...(c.args ?? [])], { env: { ...process.env, ...c.env }, encoding: "utf8", timeout: 20_000 });
+        const result = spawnSync(process.execPath, [serviceEntry(service), ...(c.args ?? [])], {
+          env: { ...process.env, ...c.env },
+          encoding: "utf8",
+          timeout: 20_000,
+        });
         expect(result.status, `${service}: ${result.stderr}`).toBe(2);
         expect(result.stderr).toMatch(c.stderr);
       }

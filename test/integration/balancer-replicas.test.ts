@@ -23,7 +23,11 @@ afterEach(async () => {
  * and up to three alternatives), so replicas compared with each other, or
  * with the coordinator, see the same cluster.
  */
-async function waitForView(replica: RpcClient<typeof Balancer>, workers: number, strategy?: string): Promise<void> {
+async function waitForView(
+  replica: RpcClient<typeof Balancer>,
+  workers: number,
+  strategy?: string,
+): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const seen = await replica.route({ routingKey: "warm-up", strategy }).then(
@@ -31,15 +35,26 @@ async function waitForView(replica: RpcClient<typeof Balancer>, workers: number,
       () => 0,
     );
     if (seen >= Math.min(workers, 4)) return;
-    if (Date.now() > deadline) throw new Error(`balancer view holds ${seen} of ${workers} workers after 10 s`);
+    if (Date.now() > deadline)
+      throw new Error(`balancer view holds ${seen} of ${workers} workers after 10 s`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
 async function threeReplicas(m: Mesh, strategy: string): Promise<RpcClient<typeof Balancer>[]> {
-  const env = { SCALEMESH_BALANCER_GRPC_PORT: "0", SCALEMESH_BALANCER_HTTP_PORT: "0", SCALEMESH_BALANCER_COORDINATOR: `static://127.0.0.1:${m.coordinator.grpcPort}`, SCALEMESH_BALANCER_STRATEGY: strategy };
+  const env = {
+    SCALEMESH_BALANCER_GRPC_PORT: "0",
+    SCALEMESH_BALANCER_HTTP_PORT: "0",
+    SCALEMESH_BALANCER_COORDINATOR: `static://127.0.0.1:${m.coordinator.grpcPort}`,
+    SCALEMESH_BALANCER_STRATEGY: strategy,
+  };
   for (let i = 0; i < 2; i += 1) extra.push(await startService("balancer", { env }));
-  const replicas = [m.balancerClient, ...extra.map((b) => createRpcClient(Balancer, `127.0.0.1:${b.grpcPort}`, { defaultDeadlineMs: 30_000 }))];
+  const replicas = [
+    m.balancerClient,
+    ...extra.map((b) =>
+      createRpcClient(Balancer, `127.0.0.1:${b.grpcPort}`, { defaultDeadlineMs: 30_000 }),
+    ),
+  ];
   clients.push(...replicas.slice(1));
   for (const replica of replicas) await waitForView(replica, m.workers.length, strategy);
   return replicas;
@@ -48,7 +63,11 @@ async function threeReplicas(m: Mesh, strategy: string): Promise<RpcClient<typeo
 describe("three balancer replicas", () => {
   for (const strategy of ["consistent_hash", "maglev"]) {
     it(`map every key to the same worker (${strategy})`, async () => {
-      mesh = await startMesh({ workers: 5, slots: 8, env: { SCALEMESH_BALANCER_STRATEGY: strategy } });
+      mesh = await startMesh({
+        workers: 5,
+        slots: 8,
+        env: { SCALEMESH_BALANCER_STRATEGY: strategy },
+      });
       const replicas = await threeReplicas(mesh, strategy);
       const homes = new Map<string, number>();
       for (let k = 0; k < 200; k += 1) {
@@ -63,7 +82,12 @@ describe("three balancer replicas", () => {
   }
 
   it("resolve colliding commits by trying the next candidate, under load, losing nothing", async () => {
-    mesh = await startMesh({ workers: 3, slots: 2, handler: exampleHandler("sleep"), env: { SCALEMESH_BALANCER_STRATEGY: "consistent_hash" } });
+    mesh = await startMesh({
+      workers: 3,
+      slots: 2,
+      handler: exampleHandler("sleep"),
+      env: { SCALEMESH_BALANCER_STRATEGY: "consistent_hash" },
+    });
     const m = mesh;
     const replicas = await threeReplicas(m, "consistent_hash");
     const payload = new TextEncoder().encode(JSON.stringify({ ms: 40 }));
@@ -74,7 +98,11 @@ describe("three balancer replicas", () => {
       replicas.flatMap((replica, r) =>
         Array.from({ length: 8 }, async (_, c) => {
           for (let i = 0; i < 25; i += 1) {
-            responses.push(await replica.assign({ task: { taskId: `hot-${r}-${c}-${i}`, routingKey: "hot", payload } }));
+            responses.push(
+              await replica.assign({
+                task: { taskId: `hot-${r}-${c}-${i}`, routingKey: "hot", payload },
+              }),
+            );
           }
         }),
       ),
@@ -82,7 +110,9 @@ describe("three balancer replicas", () => {
     expect(responses).toHaveLength(600);
     const conflicts = responses.filter((a) => /conflicts on/.test(a.reason));
     expect(conflicts.length).toBeGreaterThan(0);
-    const finished = await Promise.all(responses.map((a) => m.balancerClient.awaitTask({ taskId: a.taskId }, { timeoutMs: 60_000 })));
+    const finished = await Promise.all(
+      responses.map((a) => m.balancerClient.awaitTask({ taskId: a.taskId }, { timeoutMs: 60_000 })),
+    );
     for (const done of finished) expect(done.task?.state).toBe(TaskState.SUCCEEDED);
     const status = await m.admin.getClusterStatus({});
     expect(status.tasksByState.SUCCEEDED).toBe(600n);
@@ -91,12 +121,20 @@ describe("three balancer replicas", () => {
 
 describe("AssignStream over gRPC", () => {
   it("answers every item of a long stream, refusing bad ones one by one", async () => {
-    mesh = await startMesh({ workers: 2, slots: 64, handler: exampleHandler("noop"), env: { SCALEMESH_COORDINATOR_MAX_PENDING_TASKS: "100000" } });
+    mesh = await startMesh({
+      workers: 2,
+      slots: 64,
+      handler: exampleHandler("noop"),
+      env: { SCALEMESH_COORDINATOR_MAX_PENDING_TASKS: "100000" },
+    });
     const m = mesh;
     async function* requests() {
       for (let i = 0; i < 2000; i += 1) {
         // Every 100th item is invalid (a task id with a space).
-        yield { sequence: BigInt(i), request: { task: { taskId: i % 100 === 0 ? `bad ${i}` : `stream-${i}` } } };
+        yield {
+          sequence: BigInt(i),
+          request: { task: { taskId: i % 100 === 0 ? `bad ${i}` : `stream-${i}` } },
+        };
       }
     }
     const seen = new Set<bigint>();
@@ -117,13 +155,19 @@ describe("AssignStream over gRPC", () => {
   }, 60_000);
 
   it("says why a key went where it went", async () => {
-    mesh = await startMesh({ workers: 3, slots: 4, env: { SCALEMESH_BALANCER_STRATEGY: "consistent_hash" } });
+    mesh = await startMesh({
+      workers: 3,
+      slots: 4,
+      env: { SCALEMESH_BALANCER_STRATEGY: "consistent_hash" },
+    });
     await waitForView(mesh.balancerClient, 3);
     // Route answers where a task would go now, without placing it; on an idle
     // mesh that is the key's home, and Assign then places it there.
     const route = await mesh.balancerClient.route({ routingKey: "user-7" });
     expect(route.reason).toBe("chosen by consistent_hash: home");
-    const response = await mesh.balancerClient.assign({ task: { routingKey: "user-7", payload: new TextEncoder().encode("x") } });
+    const response = await mesh.balancerClient.assign({
+      task: { routingKey: "user-7", payload: new TextEncoder().encode("x") },
+    });
     expect(response.reason).toBe("chosen by consistent_hash: home");
     expect(response.workerId).toBe(route.workerId);
   }, 60_000);

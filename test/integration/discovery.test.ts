@@ -21,7 +21,11 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((p) => p.stop("SIGKILL").catch(() => undefined)));
 });
 
-async function start(kind: "coordinator" | "balancer" | "worker-agent", env: Record<string, string>, args: readonly string[] = []): Promise<ServiceProcess> {
+async function start(
+  kind: "coordinator" | "balancer" | "worker-agent",
+  env: Record<string, string>,
+  args: readonly string[] = [],
+): Promise<ServiceProcess> {
   const process = await startService(kind, {
     env: { ...FAST_FAILURE_ENV, ...env },
     args,
@@ -31,12 +35,32 @@ async function start(kind: "coordinator" | "balancer" | "worker-agent", env: Rec
   return process;
 }
 
-function coordinatorEnv(ledgerPath: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { SCALEMESH_LEDGER_PATH: ledgerPath, SCALEMESH_COORDINATOR_GRPC_PORT: "0", SCALEMESH_COORDINATOR_HTTP_PORT: "0", SCALEMESH_COORDINATOR_OPTIMIZER: "", ...extra };
+function coordinatorEnv(
+  ledgerPath: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    SCALEMESH_LEDGER_PATH: ledgerPath,
+    SCALEMESH_COORDINATOR_GRPC_PORT: "0",
+    SCALEMESH_COORDINATOR_HTTP_PORT: "0",
+    SCALEMESH_COORDINATOR_OPTIMIZER: "",
+    ...extra,
+  };
 }
 
 function workerArgs(coordinatorUri: string, workerId: string): string[] {
-  return ["--coordinator", coordinatorUri, "--worker-id", workerId, "--handler", exampleHandler("echo"), "--http-port", "0", "--slots", "2"];
+  return [
+    "--coordinator",
+    coordinatorUri,
+    "--worker-id",
+    workerId,
+    "--handler",
+    exampleHandler("echo"),
+    "--http-port",
+    "0",
+    "--slots",
+    "2",
+  ];
 }
 
 function client<T extends { close(): void }>(made: T): T {
@@ -44,7 +68,11 @@ function client<T extends { close(): void }>(made: T): T {
   return made;
 }
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -56,7 +84,9 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`${what} did not happen within ${timeoutMs} ms${lastError ? `; last error: ${String(lastError)}` : ""}`);
+  throw new Error(
+    `${what} did not happen within ${timeoutMs} ms${lastError ? `; last error: ${String(lastError)}` : ""}`,
+  );
 }
 
 async function aliveWorkers(admin: RpcClient<typeof Admin>): Promise<string[]> {
@@ -64,10 +94,17 @@ async function aliveWorkers(admin: RpcClient<typeof Admin>): Promise<string[]> {
   return workers.filter((w) => w.state === WorkerState.ALIVE).map((w) => w.spec?.workerId ?? "");
 }
 
-async function assignAndAwait(balancer: RpcClient<typeof Balancer>, payload: string): Promise<{ state: TaskState; output: string; workerId: string }> {
+async function assignAndAwait(
+  balancer: RpcClient<typeof Balancer>,
+  payload: string,
+): Promise<{ state: TaskState; output: string; workerId: string }> {
   const assigned = await balancer.assign({ task: { payload: new TextEncoder().encode(payload) } });
   const { task } = await balancer.awaitTask({ taskId: assigned.taskId }, { timeoutMs: 15_000 });
-  return { state: task?.state ?? TaskState.UNSPECIFIED, output: new TextDecoder().decode(task?.output), workerId: task?.workerId ?? "" };
+  return {
+    state: task?.state ?? TaskState.UNSPECIFIED,
+    output: new TextDecoder().decode(task?.output),
+    workerId: task?.workerId ?? "",
+  };
 }
 
 describe("discovery through a real etcd", () => {
@@ -82,7 +119,8 @@ describe("discovery through a real etcd", () => {
     await etcd?.close();
   });
 
-  const registered = async (prefix: string): Promise<Record<string, string>> => etcdClient.getAll().prefix(prefix).strings();
+  const registered = async (prefix: string): Promise<Record<string, string>> =>
+    etcdClient.getAll().prefix(prefix).strings();
 
   it("a worker given only an etcd:// URI joins, tasks flow, and a coordinator that moves is followed", async () => {
     const coordinatorUri = etcd.uri("/scalemesh/coordinator", 2);
@@ -90,8 +128,16 @@ describe("discovery through a real etcd", () => {
     const balancerUri = etcd.uri("/scalemesh/balancer", 30);
     const ledgerPath = freshLedgerPath();
 
-    const first = await start("coordinator", coordinatorEnv(ledgerPath, { SCALEMESH_COORDINATOR_REGISTER: coordinatorUri }));
-    const balancer = await start("balancer", { SCALEMESH_BALANCER_GRPC_PORT: "0", SCALEMESH_BALANCER_HTTP_PORT: "0", SCALEMESH_BALANCER_COORDINATOR: coordinatorUri, SCALEMESH_BALANCER_REGISTER: balancerUri });
+    const first = await start(
+      "coordinator",
+      coordinatorEnv(ledgerPath, { SCALEMESH_COORDINATOR_REGISTER: coordinatorUri }),
+    );
+    const balancer = await start("balancer", {
+      SCALEMESH_BALANCER_GRPC_PORT: "0",
+      SCALEMESH_BALANCER_HTTP_PORT: "0",
+      SCALEMESH_BALANCER_COORDINATOR: coordinatorUri,
+      SCALEMESH_BALANCER_REGISTER: balancerUri,
+    });
     await start("worker-agent", {}, workerArgs(coordinatorUri, "etcd-worker-1"));
 
     // What the registry holds: the coordinator's real port, region and zone.
@@ -99,25 +145,49 @@ describe("discovery through a real etcd", () => {
       const keys = await registered("/scalemesh/coordinator/");
       return Object.keys(keys).length === 1 ? keys : undefined;
     });
-    const record = JSON.parse(Object.values(coordinatorKeys)[0] as string) as { address: string; region: string; zone: string };
+    const record = JSON.parse(Object.values(coordinatorKeys)[0] as string) as {
+      address: string;
+      region: string;
+      zone: string;
+    };
     expect(record.address).toBe(`127.0.0.1:${first.grpcPort}`);
     expect(record).toMatchObject({ region: "local", zone: "local-a" });
 
     // The client finds the balancer through etcd too, and the task runs end to end.
-    const balancerClient = client(createRpcClient(Balancer, balancerUri, { defaultDeadlineMs: 10_000, balancing: "round_robin" }));
-    const firstTask = await eventually("a task through the balancer found in etcd", async () => assignAndAwait(balancerClient, "via etcd"));
-    expect(firstTask).toMatchObject({ state: TaskState.SUCCEEDED, output: "VIA ETCD", workerId: "etcd-worker-1" });
+    const balancerClient = client(
+      createRpcClient(Balancer, balancerUri, {
+        defaultDeadlineMs: 10_000,
+        balancing: "round_robin",
+      }),
+    );
+    const firstTask = await eventually("a task through the balancer found in etcd", async () =>
+      assignAndAwait(balancerClient, "via etcd"),
+    );
+    expect(firstTask).toMatchObject({
+      state: TaskState.SUCCEEDED,
+      output: "VIA ETCD",
+      workerId: "etcd-worker-1",
+    });
 
     // SIGKILL: no deregistration, so the lease's expiry is what removes the key.
     await first.stop("SIGKILL");
-    await eventually("the killed coordinator's key to expire with its lease", async () => (Object.keys(await registered("/scalemesh/coordinator/")).length === 0 ? true : undefined));
+    await eventually("the killed coordinator's key to expire with its lease", async () =>
+      Object.keys(await registered("/scalemesh/coordinator/")).length === 0 ? true : undefined,
+    );
 
     // A new coordinator on another port, same ledger: the worker and the balancer follow it without a restart.
-    const second = await start("coordinator", coordinatorEnv(ledgerPath, { SCALEMESH_COORDINATOR_REGISTER: coordinatorUri }));
+    const second = await start(
+      "coordinator",
+      coordinatorEnv(ledgerPath, { SCALEMESH_COORDINATOR_REGISTER: coordinatorUri }),
+    );
     expect(second.grpcPort).not.toBe(first.grpcPort);
     const admin = client(createRpcClient(Admin, coordinatorUri));
-    await eventually("the worker registered with the new coordinator", async () => ((await aliveWorkers(admin)).includes("etcd-worker-1") ? true : undefined));
-    const secondTask = await eventually("a task after the coordinator moved", async () => assignAndAwait(balancerClient, "moved"));
+    await eventually("the worker registered with the new coordinator", async () =>
+      (await aliveWorkers(admin)).includes("etcd-worker-1") ? true : undefined,
+    );
+    const secondTask = await eventually("a task after the coordinator moved", async () =>
+      assignAndAwait(balancerClient, "moved"),
+    );
     expect(secondTask).toMatchObject({ state: TaskState.SUCCEEDED, output: "MOVED" });
 
     // A graceful stop deregisters at once (the 30 s lease could not have expired).
@@ -129,15 +199,26 @@ describe("discovery through a real etcd", () => {
 
   it("the CLI finds the coordinator through etcd, and says which URI lists nothing", async () => {
     const coordinatorUri = etcd.uri("/scalemesh/cli-coordinator", 2);
-    await start("coordinator", coordinatorEnv(freshLedgerPath(), { SCALEMESH_COORDINATOR_REGISTER: coordinatorUri }));
+    await start(
+      "coordinator",
+      coordinatorEnv(freshLedgerPath(), { SCALEMESH_COORDINATOR_REGISTER: coordinatorUri }),
+    );
     await start("worker-agent", {}, workerArgs(coordinatorUri, "cli-worker"));
 
-    const status = spawnSync(process.execPath, [serviceEntry("cli"), "workers", "--coordinator", coordinatorUri], { encoding: "utf8", timeout: 20_000 });
+    const status = spawnSync(
+      process.execPath,
+      [serviceEntry("cli"), "workers", "--coordinator", coordinatorUri],
+      { encoding: "utf8", timeout: 20_000 },
+    );
     expect(status.status, status.stderr).toBe(0);
     expect(status.stdout).toContain("cli-worker");
 
     const emptyUri = etcd.uri("/scalemesh/nobody-here");
-    const refused = spawnSync(process.execPath, [serviceEntry("cli"), "workers", "--coordinator", emptyUri], { encoding: "utf8", timeout: 20_000 });
+    const refused = spawnSync(
+      process.execPath,
+      [serviceEntry("cli"), "workers", "--coordinator", emptyUri],
+      { encoding: "utf8", timeout: 20_000 },
+    );
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain("UNAVAILABLE");
     expect(refused.stderr).toContain(emptyUri);
@@ -154,7 +235,19 @@ describe("discovery through a real DNS server (dnsmasq, SRV records)", () => {
     const a = await start("coordinator", coordinatorEnv(freshLedgerPath()));
     const b = await start("coordinator", coordinatorEnv(freshLedgerPath()));
     dns = await startDnsmasq(
-      { srv: [{ name: "_coordinator._tcp.mesh.test", target: "coordinator-a.mesh.test", port: a.grpcPort }], addresses: [{ name: "coordinator-a.mesh.test", address: "127.0.0.1" }, { name: "coordinator-b.mesh.test", address: "127.0.0.1" }] },
+      {
+        srv: [
+          {
+            name: "_coordinator._tcp.mesh.test",
+            target: "coordinator-a.mesh.test",
+            port: a.grpcPort,
+          },
+        ],
+        addresses: [
+          { name: "coordinator-a.mesh.test", address: "127.0.0.1" },
+          { name: "coordinator-b.mesh.test", address: "127.0.0.1" },
+        ],
+      },
       { ttlSec: 1 },
     );
     const uri = `dns+srv://${dns.server}/_coordinator._tcp.mesh.test?interval_sec=1`;
@@ -164,11 +257,24 @@ describe("discovery through a real DNS server (dnsmasq, SRV records)", () => {
     expect(await aliveWorkers(adminA)).toEqual(["dns-worker-1"]);
 
     // The record now names coordinator B; once A goes away the worker's channel already points at B.
-    await dns.setRecords({ srv: [{ name: "_coordinator._tcp.mesh.test", target: "coordinator-b.mesh.test", port: b.grpcPort }], addresses: [{ name: "coordinator-b.mesh.test", address: "127.0.0.1" }] });
+    await dns.setRecords({
+      srv: [
+        {
+          name: "_coordinator._tcp.mesh.test",
+          target: "coordinator-b.mesh.test",
+          port: b.grpcPort,
+        },
+      ],
+      addresses: [{ name: "coordinator-b.mesh.test", address: "127.0.0.1" }],
+    });
     const before = dns.queryCount();
-    await eventually("the worker to ask DNS again", async () => (dns && dns.queryCount() > before + 1 ? true : undefined));
+    await eventually("the worker to ask DNS again", async () =>
+      dns && dns.queryCount() > before + 1 ? true : undefined,
+    );
     expect(await a.stop("SIGTERM")).toBe(0);
-    await eventually("the worker to join coordinator B", async () => ((await aliveWorkers(adminB)).includes("dns-worker-1") ? true : undefined));
+    await eventually("the worker to join coordinator B", async () =>
+      (await aliveWorkers(adminB)).includes("dns-worker-1") ? true : undefined,
+    );
   });
 });
 
@@ -182,21 +288,40 @@ describe("discovery through a Consul agent (the fake, which runs the registered 
     consul = await startFakeConsul({ minimumDeregisterAfterMs: 1_000, reapIntervalMs: 200 });
     const agent = consul;
     const coordinatorUri = `consul://${agent.address}/scalemesh-coordinator?check_interval=1s&deregister_after=1s`;
-    const coordinator = await start("coordinator", coordinatorEnv(freshLedgerPath(), { SCALEMESH_COORDINATOR_REGISTER: coordinatorUri }));
+    const coordinator = await start(
+      "coordinator",
+      coordinatorEnv(freshLedgerPath(), { SCALEMESH_COORDINATOR_REGISTER: coordinatorUri }),
+    );
     const workerUri = `consul://${agent.address}/scalemesh-worker?check_interval=1s`;
-    await start("worker-agent", { SCALEMESH_WORKER_REGISTER: workerUri }, workerArgs(`consul://${agent.address}/scalemesh-coordinator`, "consul-worker-1"));
+    await start(
+      "worker-agent",
+      { SCALEMESH_WORKER_REGISTER: workerUri },
+      workerArgs(`consul://${agent.address}/scalemesh-coordinator`, "consul-worker-1"),
+    );
 
     // The agent lists the coordinator once its gRPC health check passes, and the worker's once /readyz answers 200.
     const listed = await eventually("both services passing their checks in Consul", async () => {
       const services = agent.services();
       const coordinatorView = services.find((svc) => svc.name === "scalemesh-coordinator");
       const workerView = services.find((svc) => svc.name === "scalemesh-worker");
-      const isPassing = (svc: typeof coordinatorView) => svc !== undefined && svc.checks.every((c) => c.status === "passing");
-      return isPassing(coordinatorView) && isPassing(workerView) ? { coordinatorView, workerView } : undefined;
+      const isPassing = (svc: typeof coordinatorView) =>
+        svc !== undefined && svc.checks.every((c) => c.status === "passing");
+      return isPassing(coordinatorView) && isPassing(workerView)
+        ? { coordinatorView, workerView }
+        : undefined;
     });
-    expect(listed.coordinatorView).toMatchObject({ port: coordinator.grpcPort, tags: expect.arrayContaining(["region:local", "zone:local-a"]) });
-    expect(listed.coordinatorView?.checks[0]).toMatchObject({ type: "grpc", target: `127.0.0.1:${coordinator.grpcPort}` });
-    expect(listed.workerView?.checks[0]).toMatchObject({ type: "http", target: expect.stringMatching(/\/readyz$/) });
+    expect(listed.coordinatorView).toMatchObject({
+      port: coordinator.grpcPort,
+      tags: expect.arrayContaining(["region:local", "zone:local-a"]),
+    });
+    expect(listed.coordinatorView?.checks[0]).toMatchObject({
+      type: "grpc",
+      target: `127.0.0.1:${coordinator.grpcPort}`,
+    });
+    expect(listed.workerView?.checks[0]).toMatchObject({
+      type: "http",
+      target: expect.stringMatching(/\/readyz$/),
+    });
     expect(listed.workerView?.id).toBe("consul-worker-1");
 
     const admin = client(createRpcClient(Admin, `127.0.0.1:${coordinator.grpcPort}`));

@@ -17,25 +17,47 @@ afterEach(async () => {
   await stopAll();
 });
 
-type HealthClient = grpc.Client & { Watch(request: { service: string }): grpc.ClientReadableStream<{ status: string }> };
+type HealthClient = grpc.Client & {
+  Watch(request: { service: string }): grpc.ClientReadableStream<{ status: string }>;
+};
 
 function healthClient(port: number): HealthClient {
-  const loaded = grpc.loadPackageDefinition(protoLoader.loadSync(healthProtoPath, { enums: String })) as unknown as {
-    grpc: { health: { v1: { Health: new (address: string, credentials: grpc.ChannelCredentials) => HealthClient } } };
+  const loaded = grpc.loadPackageDefinition(
+    protoLoader.loadSync(healthProtoPath, { enums: String }),
+  ) as unknown as {
+    grpc: {
+      health: {
+        v1: { Health: new (address: string, credentials: grpc.ChannelCredentials) => HealthClient };
+      };
+    };
   };
   return new loaded.grpc.health.v1.Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
 }
 
 describe("optimizer feed", () => {
   it("receives the coordinator's load samples and recommends from them", async () => {
-    mesh = await startMesh({ workers: 2, slots: 2, withOptimizer: true, env: { SCALEMESH_SCALING_SYNC_INTERVAL_SEC: "0.2" } });
+    mesh = await startMesh({
+      workers: 2,
+      slots: 2,
+      withOptimizer: true,
+      env: { SCALEMESH_SCALING_SYNC_INTERVAL_SEC: "0.2" },
+    });
     const optimizer = createRpcClient(Optimizer, `127.0.0.1:${mesh.optimizer?.grpcPort}`);
     try {
-      const ask = async () => (await optimizer.getRecommendation({})).recommendation ?? { samplesUsed: 0, currentWorkers: 0, desiredWorkers: 0, message: "" };
+      const ask = async () =>
+        (await optimizer.getRecommendation({})).recommendation ?? {
+          samplesUsed: 0,
+          currentWorkers: 0,
+          desiredWorkers: 0,
+          message: "",
+        };
       let recommendation = await ask();
       const deadline = Date.now() + 10_000;
       // Samples arrive every 0.2 s; the newest may predate the second worker.
-      while ((recommendation.samplesUsed < 3 || recommendation.currentWorkers < 2) && Date.now() < deadline) {
+      while (
+        (recommendation.samplesUsed < 3 || recommendation.currentWorkers < 2) &&
+        Date.now() < deadline
+      ) {
         await new Promise((resolve) => setTimeout(resolve, 200));
         recommendation = await ask();
       }
@@ -54,7 +76,9 @@ describe("SIGTERM", () => {
   it("reports NOT_SERVING, ends waiting calls with UNAVAILABLE, and exits 0", async () => {
     mesh = await startMesh({ workers: 1, slots: 1, handler: exampleHandler("sleep") });
     const m = mesh;
-    const { taskId } = await m.balancerClient.assign({ task: { payload: new TextEncoder().encode(JSON.stringify({ ms: 2000 })) } });
+    const { taskId } = await m.balancerClient.assign({
+      task: { payload: new TextEncoder().encode(JSON.stringify({ ms: 2000 })) },
+    });
     const statuses: string[] = [];
     const health = healthClient(m.coordinator.grpcPort);
     const watch = health.Watch({ service: "scalemesh.v1.Coordinator" });
@@ -80,7 +104,9 @@ describe("SIGTERM", () => {
   it("lets a draining worker finish its running task before it exits 0", async () => {
     mesh = await startMesh({ workers: 1, slots: 1, handler: exampleHandler("sleep") });
     const m = mesh;
-    const { taskId } = await m.balancerClient.assign({ task: { payload: new TextEncoder().encode(JSON.stringify({ ms: 800 })) } });
+    const { taskId } = await m.balancerClient.assign({
+      task: { payload: new TextEncoder().encode(JSON.stringify({ ms: 800 })) },
+    });
     await new Promise((resolve) => setTimeout(resolve, 200));
     const worker = m.workers[0];
     const exitCode = await worker?.stop("SIGTERM");

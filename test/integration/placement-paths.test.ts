@@ -9,7 +9,11 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { createHandlerContext } from "@connectrpc/connect";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { createPlacementStack, placementRequestOf, type StrategyName } from "../../libs/balancing/index.js";
+import {
+  createPlacementStack,
+  placementRequestOf,
+  type StrategyName,
+} from "../../libs/balancing/index.js";
 import {
   AssignRequestSchema,
   Balancer,
@@ -29,20 +33,58 @@ import type { ClusterView } from "../../services/balancer/cluster-view.js";
 import { Coordinator, type CoordinatorSettings } from "../../services/coordinator/coordinator.js";
 import type { FleetHooks } from "../../services/coordinator/admission.js";
 
-type WorkerFields = Pick<MessageInitShape<typeof WorkerSpecSchema>, "region" | "zone" | "capabilities" | "labels">;
-type SpecFields = Partial<Pick<TaskSpec, "requiredCapabilities" | "requiredRegion" | "requiredZone" | "preferredRegion" | "taskType" | "routingKey">>;
+type WorkerFields = Pick<
+  MessageInitShape<typeof WorkerSpecSchema>,
+  "region" | "zone" | "capabilities" | "labels"
+>;
+type SpecFields = Partial<
+  Pick<
+    TaskSpec,
+    | "requiredCapabilities"
+    | "requiredRegion"
+    | "requiredZone"
+    | "preferredRegion"
+    | "taskType"
+    | "routingKey"
+  >
+>;
 
-const RIGHT: WorkerFields = { region: "eu", zone: "eu-1", capabilities: ["gpu"], labels: { specializations: "render" } };
+const RIGHT: WorkerFields = {
+  region: "eu",
+  zone: "eu-1",
+  capabilities: ["gpu"],
+  labels: { specializations: "render" },
+};
 const WRONG: WorkerFields = { region: "us", zone: "us-1", capabilities: [], labels: {} };
 
 /** A routing key whose consistent-hash order over {doomed, right, wrong} puts wrong last, so "right" is its home once doomed is gone or full. */
 function keyHomedOnRight(): string {
   const stack = createPlacementStack({ defaultStrategy: "consistent_hash" });
-  const all = ["doomed", "right", "wrong"].map((workerId) => ({ workerId, address: "", region: "", zone: "", capabilities: [], slots: 4, inFlight: 0, condition: "alive" as const }));
+  const all = ["doomed", "right", "wrong"].map((workerId) => ({
+    workerId,
+    address: "",
+    region: "",
+    zone: "",
+    capabilities: [],
+    slots: 4,
+    inFlight: 0,
+    condition: "alive" as const,
+  }));
   for (let i = 0; i < 200; i += 1) {
-    const request = placementRequestOf({ routingKey: `key-${i}`, requiredCapabilities: [], preferredRegion: "", taskType: "", requiredRegion: "", requiredZone: "" });
+    const request = placementRequestOf({
+      routingKey: `key-${i}`,
+      requiredCapabilities: [],
+      preferredRegion: "",
+      taskType: "",
+      requiredRegion: "",
+      requiredZone: "",
+    });
     const order = stack.rank(all, request).ranked.map((c) => c.worker.workerId);
-    if (order[2] === "wrong" && stack.rank(all.slice(1), request).ranked[0]?.worker.workerId === "right") return `key-${i}`;
+    if (
+      order[2] === "wrong" &&
+      stack.rank(all.slice(1), request).ranked[0]?.worker.workerId === "right"
+    )
+      return `key-${i}`;
   }
   throw new Error("no key homed on right in 200 tries");
 }
@@ -55,12 +97,37 @@ interface ConstraintCase {
 }
 
 const CONSTRAINTS: readonly ConstraintCase[] = [
-  { name: "required capabilities", strategy: "least_loaded", fields: { requiredCapabilities: ["gpu"] }, isHard: true },
-  { name: "required region", strategy: "least_loaded", fields: { requiredRegion: "eu" }, isHard: true },
-  { name: "required zone", strategy: "least_loaded", fields: { requiredZone: "eu-1" }, isHard: true },
-  { name: "preferred region", strategy: "region_aware", fields: { preferredRegion: "eu" }, isHard: false },
+  {
+    name: "required capabilities",
+    strategy: "least_loaded",
+    fields: { requiredCapabilities: ["gpu"] },
+    isHard: true,
+  },
+  {
+    name: "required region",
+    strategy: "least_loaded",
+    fields: { requiredRegion: "eu" },
+    isHard: true,
+  },
+  {
+    name: "required zone",
+    strategy: "least_loaded",
+    fields: { requiredZone: "eu-1" },
+    isHard: true,
+  },
+  {
+    name: "preferred region",
+    strategy: "region_aware",
+    fields: { preferredRegion: "eu" },
+    isHard: false,
+  },
   { name: "task type", strategy: "affinity", fields: { taskType: "render" }, isHard: false },
-  { name: "routing key", strategy: "consistent_hash", fields: { routingKey: keyHomedOnRight() }, isHard: false },
+  {
+    name: "routing key",
+    strategy: "consistent_hash",
+    fields: { routingKey: keyHomedOnRight() },
+    isHard: false,
+  },
 ];
 
 const SETTINGS: CoordinatorSettings = {
@@ -78,14 +145,30 @@ const SETTINGS: CoordinatorSettings = {
 };
 
 function mesh(strategy: StrategyName, store: TaskStore = createMemoryTaskStore()) {
-  const clock = { nowMs: 1_000_000, now() { return this.nowMs; } };
-  const coordinator = new Coordinator({ ...SETTINGS, strategy }, pino({ level: "silent" }), store, clock, () => 0.5);
+  const clock = {
+    nowMs: 1_000_000,
+    now() {
+      return this.nowMs;
+    },
+  };
+  const coordinator = new Coordinator(
+    { ...SETTINGS, strategy },
+    pino({ level: "silent" }),
+    store,
+    clock,
+    () => 0.5,
+  );
   const sessions = new Map<string, ReturnType<Coordinator["register"]>["session"]>();
   const join = (workerId: string, spec: WorkerFields, slots = 4) => {
-    const { session } = coordinator.register(create(RegisterSchema, { worker: { workerId, slots, address: `${workerId}:1`, ...spec } }));
+    const { session } = coordinator.register(
+      create(RegisterSchema, { worker: { workerId, slots, address: `${workerId}:1`, ...spec } }),
+    );
     sessions.set(workerId, session);
   };
-  const place = (fields: SpecFields & { taskId: string; timeout?: TaskSpec["timeout"] }, workerId = "") => coordinator.place(create(TaskSpecSchema, fields), workerId, {});
+  const place = (
+    fields: SpecFields & { taskId: string; timeout?: TaskSpec["timeout"] },
+    workerId = "",
+  ) => coordinator.place(create(TaskSpecSchema, fields), workerId, {});
   /** right and wrong join; right gets a filler task so that wrong is the lighter one. */
   const joinRightAndWrong = async () => {
     join("right", RIGHT);
@@ -104,7 +187,10 @@ function mesh(strategy: StrategyName, store: TaskStore = createMemoryTaskStore()
       noteConflict: () => {},
       stop: () => {},
     };
-    const client = { place: (request: PlaceRequest) => coordinator.place(request.task as TaskSpec, request.workerId, {}) } as unknown as RpcClient<typeof CoordinatorContract>;
+    const client = {
+      place: (request: PlaceRequest) =>
+        coordinator.place(request.task as TaskSpec, request.workerId, {}),
+    } as unknown as RpcClient<typeof CoordinatorContract>;
     return balancerService({
       view,
       stack: createPlacementStack({ defaultStrategy: strategy, random: () => 0.5 }),
@@ -115,11 +201,28 @@ function mesh(strategy: StrategyName, store: TaskStore = createMemoryTaskStore()
       logger: pino({ level: "silent" }),
     });
   };
-  return { coordinator, clock, join, place, joinRightAndWrong, workerOf, balancer, sessions, store };
+  return {
+    coordinator,
+    clock,
+    join,
+    place,
+    joinRightAndWrong,
+    workerOf,
+    balancer,
+    sessions,
+    store,
+  };
 }
 
 function handlerContext() {
-  return createHandlerContext({ service: Balancer, method: Balancer.method.assign, protocolName: "grpc", requestMethod: "POST", url: "/", timeoutMs: 5_000 });
+  return createHandlerContext({
+    service: Balancer,
+    method: Balancer.method.assign,
+    protocolName: "grpc",
+    requestMethod: "POST",
+    url: "/",
+    timeoutMs: 5_000,
+  });
 }
 
 /** Lets the group commit run and its deliveries go out. */
@@ -138,13 +241,21 @@ async function placedOnDoomed(c: ConstraintCase, extra: { timeout?: TaskSpec["ti
 }
 
 /** Each path places the task `t` with the constraint's fields and answers the worker it went to. */
-const PATHS: readonly { readonly name: string; readonly run: (c: ConstraintCase) => Promise<string | undefined> }[] = [
+const PATHS: readonly {
+  readonly name: string;
+  readonly run: (c: ConstraintCase) => Promise<string | undefined>;
+}[] = [
   {
     name: "balancer Assign",
     run: async (c) => {
       const m = mesh(c.strategy);
       await m.joinRightAndWrong();
-      const response = await m.balancer().assign(create(AssignRequestSchema, { task: { taskId: "t", ...c.fields } }), handlerContext());
+      const response = await m
+        .balancer()
+        .assign(
+          create(AssignRequestSchema, { task: { taskId: "t", ...c.fields } }),
+          handlerContext(),
+        );
       return response.workerId;
     },
   },
@@ -153,7 +264,8 @@ const PATHS: readonly { readonly name: string; readonly run: (c: ConstraintCase)
     run: async (c) => {
       const m = mesh(c.strategy);
       await m.joinRightAndWrong();
-      return (await m.balancer().route(create(RouteRequestSchema, c.fields), handlerContext())).workerId;
+      return (await m.balancer().route(create(RouteRequestSchema, c.fields), handlerContext()))
+        .workerId;
     },
   },
   {
@@ -244,8 +356,20 @@ describe("a hard constraint no registered worker meets", () => {
     it(`is refused with UNAVAILABLE naming it (${c.name}), through the balancer and the coordinator`, async () => {
       const m = mesh(c.strategy);
       m.join("wrong", WRONG);
-      for (const call of [async () => m.balancer().assign(create(AssignRequestSchema, { task: { taskId: "t", ...c.fields } }), handlerContext()), () => m.place({ taskId: "t2", ...c.fields })]) {
-        const error = await call().then(() => undefined, (e: unknown) => e);
+      for (const call of [
+        async () =>
+          m
+            .balancer()
+            .assign(
+              create(AssignRequestSchema, { task: { taskId: "t", ...c.fields } }),
+              handlerContext(),
+            ),
+        () => m.place({ taskId: "t2", ...c.fields }),
+      ]) {
+        const error = await call().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(error).toBeInstanceOf(ConnectError);
         expect(Code[(error as ConnectError).code]).toBe("Unavailable");
         expect((error as ConnectError).rawMessage).toMatch(named[c.name]!);
@@ -257,11 +381,22 @@ describe("a hard constraint no registered worker meets", () => {
       const m = mesh(c.strategy);
       m.join("wrong", WRONG);
       let wakes = 0;
-      const fleet: FleetHooks = { template: { region: "eu", zone: "eu-1", capabilities: ["gpu"] }, wake: () => (wakes += 1) > 0, onQueued: () => {} };
+      const fleet: FleetHooks = {
+        template: { region: "eu", zone: "eu-1", capabilities: ["gpu"] },
+        wake: () => (wakes += 1) > 0,
+        onQueued: () => {},
+      };
       m.coordinator.attachFleet(fleet);
-      const response = await m.balancer().assign(create(AssignRequestSchema, { task: { taskId: "t", ...c.fields } }), handlerContext());
+      const response = await m
+        .balancer()
+        .assign(
+          create(AssignRequestSchema, { task: { taskId: "t", ...c.fields } }),
+          handlerContext(),
+        );
       expect(response.state).toBe(TaskState.PENDING);
-      expect(response.reason).toMatch(/^queued: no registered worker .*; the autoscaler is starting one that does$/);
+      expect(response.reason).toMatch(
+        /^queued: no registered worker .*; the autoscaler is starting one that does$/,
+      );
       expect(wakes).toBe(1);
       // The wrong worker has room all along: it never gets the task.
       m.coordinator.schedulePending();
@@ -274,8 +409,14 @@ describe("a hard constraint no registered worker meets", () => {
     it(`is refused when the autoscaler's workers would not meet it either (${c.name})`, async () => {
       const m = mesh(c.strategy);
       m.join("wrong", WRONG);
-      m.coordinator.attachFleet({ template: { region: "us", zone: "us-1", capabilities: [] }, wake: () => true, onQueued: () => {} });
-      await expect(m.place({ taskId: "t", ...c.fields })).rejects.toMatchObject({ code: Code.Unavailable });
+      m.coordinator.attachFleet({
+        template: { region: "us", zone: "us-1", capabilities: [] },
+        wake: () => true,
+        onQueued: () => {},
+      });
+      await expect(m.place({ taskId: "t", ...c.fields })).rejects.toMatchObject({
+        code: Code.Unavailable,
+      });
     });
   }
 
@@ -283,7 +424,9 @@ describe("a hard constraint no registered worker meets", () => {
     const m = mesh("least_loaded");
     m.join("eu-cpu", { region: "eu", capabilities: [] });
     m.join("us-gpu", { region: "us", capabilities: ["gpu"] });
-    await expect(m.place({ taskId: "t", requiredRegion: "eu", requiredCapabilities: ["gpu"] })).rejects.toThrow(
+    await expect(
+      m.place({ taskId: "t", requiredRegion: "eu", requiredCapabilities: ["gpu"] }),
+    ).rejects.toThrow(
       /no registered worker offers every required capability \[gpu\] and is in required_region "eu"/,
     );
   });

@@ -35,8 +35,17 @@ afterAll(async () => {
 describe("predictive scaling", () => {
   it("starts workers ahead of a forecast rise, while the measured load is still within its band", async () => {
     const { admin, client } = mesh;
-    await until("the first worker", async () => ((await admin.listWorkers({})).workers.length === 1 ? true : undefined), 30_000);
-    await until("a forecast from the optimizer", async () => ((await admin.getScalingStatus({})).predictive.startsWith("predictive:") ? true : undefined), 15_000);
+    await until(
+      "the first worker",
+      async () => ((await admin.listWorkers({})).workers.length === 1 ? true : undefined),
+      30_000,
+    );
+    await until(
+      "a forecast from the optimizer",
+      async () =>
+        (await admin.getScalingStatus({})).predictive.startsWith("predictive:") ? true : undefined,
+      15_000,
+    );
 
     // A ramp: one more lane of 1.5 s tasks every 400 ms, up to 16 lanes (bounded: 240 tasks in all).
     let isLoading = true;
@@ -45,7 +54,9 @@ describe("predictive scaling", () => {
     const runLane = async (): Promise<void> => {
       while (isLoading && tasks < 240) {
         tasks += 1;
-        const assigned = await client.assign({ task: { payload: new TextEncoder().encode(JSON.stringify({ ms: 1500 })) } });
+        const assigned = await client.assign({
+          task: { payload: new TextEncoder().encode(JSON.stringify({ ms: 1500 })) },
+        });
         await client.awaitTask({ taskId: assigned.taskId }, { timeoutMs: 60_000 });
       }
     };
@@ -55,14 +66,20 @@ describe("predictive scaling", () => {
         async () => {
           if (lanes.length < 16) lanes.push(runLane());
           const { events } = await admin.getScalingHistory({ pageSize: 200 });
-          return events.find((e) => e.reason === "PredictiveScaleUp" && e.action.startsWith("start"));
+          return events.find(
+            (e) => e.reason === "PredictiveScaleUp" && e.action.startsWith("start"),
+          );
         },
         30_000,
       );
       // Ahead of the reactive rule: the measured utilization had not crossed the threshold yet.
       expect(predictive.signals.slot_utilization ?? 0).toBeLessThanOrEqual(SCALE_UP_THRESHOLD);
-      expect(predictive.message).toMatch(/demand forecast [\d.]+ slots in [\d.]+ s \((naive|holt|holt-winters)/);
-      expect(predictive.desiredWorkers).toBeGreaterThan(predictive.readyWorkers + predictive.startingWorkers);
+      expect(predictive.message).toMatch(
+        /demand forecast [\d.]+ slots in [\d.]+ s \((naive|holt|holt-winters)/,
+      );
+      expect(predictive.desiredWorkers).toBeGreaterThan(
+        predictive.readyWorkers + predictive.startingWorkers,
+      );
     } finally {
       isLoading = false;
       await Promise.all(lanes);
@@ -82,8 +99,13 @@ describe("predictive scaling", () => {
     expect(status.predictive).toContain("the optimizer cannot be asked");
     expect(status.autoscalingEnabled).toBe(true);
     // The mesh still takes work.
-    const assigned = await mesh.client.assign({ task: { payload: new TextEncoder().encode(JSON.stringify({ ms: 10 })) } });
-    const { task } = await mesh.client.awaitTask({ taskId: assigned.taskId }, { timeoutMs: 30_000 });
+    const assigned = await mesh.client.assign({
+      task: { payload: new TextEncoder().encode(JSON.stringify({ ms: 10 })) },
+    });
+    const { task } = await mesh.client.awaitTask(
+      { taskId: assigned.taskId },
+      { timeoutMs: 30_000 },
+    );
     expect(task?.output.length).toBeGreaterThan(0);
   });
 });

@@ -3,7 +3,11 @@
 // included) and grpc.health.v1 per service name.
 import { fromBinary, type DescMessage } from "@bufbuild/protobuf";
 import { createFileRegistry, type FileRegistry } from "@bufbuild/protobuf";
-import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
+import {
+  FileDescriptorProtoSchema,
+  FileDescriptorSetSchema,
+  type FileDescriptorProto,
+} from "@bufbuild/protobuf/wkt";
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
@@ -22,12 +26,27 @@ const EXPECTED: Record<string, string[]> = {
 let services: Record<string, ServiceProcess> = {};
 
 beforeAll(async () => {
-  const optimizer = await startService("optimizer", { env: { SCALEMESH_OPTIMIZER_GRPC_PORT: "0", SCALEMESH_OPTIMIZER_HTTP_PORT: "0", SCALEMESH_OPTIMIZER_HISTORY_PATH: "" } });
+  const optimizer = await startService("optimizer", {
+    env: {
+      SCALEMESH_OPTIMIZER_GRPC_PORT: "0",
+      SCALEMESH_OPTIMIZER_HTTP_PORT: "0",
+      SCALEMESH_OPTIMIZER_HISTORY_PATH: "",
+    },
+  });
   const coordinator = await startService("coordinator", {
-    env: { SCALEMESH_LEDGER_PATH: freshLedgerPath(), SCALEMESH_COORDINATOR_GRPC_PORT: "0", SCALEMESH_COORDINATOR_HTTP_PORT: "0", SCALEMESH_COORDINATOR_OPTIMIZER: `static://127.0.0.1:${optimizer.grpcPort}` },
+    env: {
+      SCALEMESH_LEDGER_PATH: freshLedgerPath(),
+      SCALEMESH_COORDINATOR_GRPC_PORT: "0",
+      SCALEMESH_COORDINATOR_HTTP_PORT: "0",
+      SCALEMESH_COORDINATOR_OPTIMIZER: `static://127.0.0.1:${optimizer.grpcPort}`,
+    },
   });
   const balancer = await startService("balancer", {
-    env: { SCALEMESH_BALANCER_GRPC_PORT: "0", SCALEMESH_BALANCER_HTTP_PORT: "0", SCALEMESH_BALANCER_COORDINATOR: `static://127.0.0.1:${coordinator.grpcPort}` },
+    env: {
+      SCALEMESH_BALANCER_GRPC_PORT: "0",
+      SCALEMESH_BALANCER_HTTP_PORT: "0",
+      SCALEMESH_BALANCER_COORDINATOR: `static://127.0.0.1:${coordinator.grpcPort}`,
+    },
   });
   services = { coordinator, balancer, optimizer };
 }, 60_000);
@@ -44,7 +63,11 @@ function walkMessage(message: DescMessage, seen: Set<string>): void {
   }
 }
 
-async function registryFromReflection(address: string, version: "v1" | "v1alpha", service: string): Promise<FileRegistry> {
+async function registryFromReflection(
+  address: string,
+  version: "v1" | "v1alpha",
+  service: string,
+): Promise<FileRegistry> {
   const client = createReflectionClient(address, version);
   try {
     const files = new Map<string, FileDescriptorProto>();
@@ -107,16 +130,42 @@ describe.each(Object.keys(EXPECTED))("%s gRPC port", (name) => {
   }
 
   it("answers grpc.health.v1 Check SERVING for the server and each of its services", async () => {
-    const loaded = grpc.loadPackageDefinition(protoLoader.loadSync(healthProtoPath, { enums: String })) as unknown as {
-      grpc: { health: { v1: { Health: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { Check(req: { service: string }, cb: (e: grpc.ServiceError | null, r: { status: string }) => void): void } } } };
+    const loaded = grpc.loadPackageDefinition(
+      protoLoader.loadSync(healthProtoPath, { enums: String }),
+    ) as unknown as {
+      grpc: {
+        health: {
+          v1: {
+            Health: new (
+              a: string,
+              c: grpc.ChannelCredentials,
+            ) => grpc.Client & {
+              Check(
+                req: { service: string },
+                cb: (e: grpc.ServiceError | null, r: { status: string }) => void,
+              ): void;
+            };
+          };
+        };
+      };
     };
-    const client = new loaded.grpc.health.v1.Health(`127.0.0.1:${services[name]?.grpcPort}`, grpc.credentials.createInsecure());
+    const client = new loaded.grpc.health.v1.Health(
+      `127.0.0.1:${services[name]?.grpcPort}`,
+      grpc.credentials.createInsecure(),
+    );
     try {
-      for (const service of ["", ...(EXPECTED[name] ?? []).filter((s) => s.startsWith("scalemesh"))]) {
-        const response = await new Promise<{ status: string }>((resolve, reject) => client.Check({ service }, (e, r) => (e ? reject(e) : resolve(r))));
+      for (const service of [
+        "",
+        ...(EXPECTED[name] ?? []).filter((s) => s.startsWith("scalemesh")),
+      ]) {
+        const response = await new Promise<{ status: string }>((resolve, reject) =>
+          client.Check({ service }, (e, r) => (e ? reject(e) : resolve(r))),
+        );
         expect(response.status, service || "(server)").toBe("SERVING");
       }
-      const unknown = await new Promise<grpc.ServiceError | null>((resolve) => client.Check({ service: "nope.Service" }, (e) => resolve(e)));
+      const unknown = await new Promise<grpc.ServiceError | null>((resolve) =>
+        client.Check({ service: "nope.Service" }, (e) => resolve(e)),
+      );
       expect(unknown?.code).toBe(grpc.status.NOT_FOUND);
     } finally {
       client.close();
@@ -135,7 +184,13 @@ describe.each(Object.keys(EXPECTED))("%s gRPC port", (name) => {
 
 describe("graceful shutdown", () => {
   it("stops on SIGTERM with exit code 0 and reports NOT_SERVING meanwhile", async () => {
-    const extra = await startService("optimizer", { env: { SCALEMESH_OPTIMIZER_GRPC_PORT: "0", SCALEMESH_OPTIMIZER_HTTP_PORT: "0", SCALEMESH_OPTIMIZER_HISTORY_PATH: "" } });
+    const extra = await startService("optimizer", {
+      env: {
+        SCALEMESH_OPTIMIZER_GRPC_PORT: "0",
+        SCALEMESH_OPTIMIZER_HTTP_PORT: "0",
+        SCALEMESH_OPTIMIZER_HISTORY_PATH: "",
+      },
+    });
     expect(await extra.stop("SIGTERM")).toBe(0);
     expect(extra.logs.some((l) => l.msg === "stopped")).toBe(true);
   });

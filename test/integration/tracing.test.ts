@@ -11,18 +11,34 @@ afterAll(stopAll);
 describe("tracing", () => {
   it("puts the balancer, coordinator and worker spans of one task in one trace", async () => {
     const receiver = await startOtlpReceiver();
-    const mesh = await startMesh({ workers: 1, env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, SCALEMESH_TELEMETRY_LOG_LEVEL: "debug" } });
+    const mesh = await startMesh({
+      workers: 1,
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+        SCALEMESH_TELEMETRY_LOG_LEVEL: "debug",
+      },
+    });
     try {
-      const assigned = await mesh.balancerClient.assign({ task: { taskId: "traced-1", payload: new TextEncoder().encode("trace me") } });
-      const done = await mesh.balancerClient.awaitTask({ taskId: assigned.taskId }, { timeoutMs: 10_000 });
+      const assigned = await mesh.balancerClient.assign({
+        task: { taskId: "traced-1", payload: new TextEncoder().encode("trace me") },
+      });
+      const done = await mesh.balancerClient.awaitTask(
+        { taskId: assigned.taskId },
+        { timeoutMs: 10_000 },
+      );
       expect(done.task?.state).toBe(TaskState.SUCCEEDED);
       const deadline = Date.now() + 10_000;
-      const assignSpan = () => receiver.spans.find((s) => s.service === "scalemesh-balancer" && s.name === "scalemesh.v1.Balancer/Assign");
+      const assignSpan = () =>
+        receiver.spans.find(
+          (s) => s.service === "scalemesh-balancer" && s.name === "scalemesh.v1.Balancer/Assign",
+        );
       let services = new Set<string>();
       while (Date.now() < deadline) {
         const root = assignSpan();
         if (root) {
-          services = new Set(receiver.spans.filter((s) => s.traceId === root.traceId).map((s) => s.service));
+          services = new Set(
+            receiver.spans.filter((s) => s.traceId === root.traceId).map((s) => s.service),
+          );
           if (services.size >= 3) break;
         }
         await new Promise((resolve) => setTimeout(resolve, 200));
@@ -30,7 +46,11 @@ describe("tracing", () => {
       const root = assignSpan();
       expect(root, "balancer Assign span").toBeDefined();
       const trace = receiver.spans.filter((s) => s.traceId === root?.traceId);
-      expect([...services].sort()).toEqual(["scalemesh-balancer", "scalemesh-coordinator", "scalemesh-worker-agent"]);
+      expect([...services].sort()).toEqual([
+        "scalemesh-balancer",
+        "scalemesh-coordinator",
+        "scalemesh-worker-agent",
+      ]);
       const names = trace.map((s) => `${s.service}:${s.name}`);
       expect(names).toContain("scalemesh-coordinator:scalemesh.v1.Coordinator/Place");
       expect(names).toContain("scalemesh-worker-agent:task.run");
@@ -40,7 +60,9 @@ describe("tracing", () => {
       const run = trace.find((s) => s.name === "task.run");
       expect(run?.parentSpanId).toBe(place?.spanId);
       // Logs written inside the trace carry its id.
-      const logged = mesh.coordinator.logs.find((l) => l.msg === "task assigned" && l.taskId === "traced-1");
+      const logged = mesh.coordinator.logs.find(
+        (l) => l.msg === "task assigned" && l.taskId === "traced-1",
+      );
       expect(logged?.trace_id).toBe(root?.traceId);
       expect(logged?.span_id).toBe(place?.spanId);
     } finally {

@@ -19,11 +19,19 @@ export interface AutoscalingMesh {
 }
 
 /** `env`: the SCALEMESH_* settings of this mesh (min/max workers, sync interval, handler, ...). */
-export async function startAutoscalingMesh(env: Record<string, string>, options: { withOptimizer?: boolean } = {}): Promise<AutoscalingMesh> {
+export async function startAutoscalingMesh(
+  env: Record<string, string>,
+  options: { withOptimizer?: boolean } = {},
+): Promise<AutoscalingMesh> {
   const ledgerPath = freshLedgerPath();
   const optimizer = options.withOptimizer
     ? await startService("optimizer", {
-        env: { ...env, SCALEMESH_OPTIMIZER_GRPC_PORT: "0", SCALEMESH_OPTIMIZER_HTTP_PORT: "0", SCALEMESH_OPTIMIZER_HISTORY_PATH: join(dirname(ledgerPath), "optimizer-history.json") },
+        env: {
+          ...env,
+          SCALEMESH_OPTIMIZER_GRPC_PORT: "0",
+          SCALEMESH_OPTIMIZER_HTTP_PORT: "0",
+          SCALEMESH_OPTIMIZER_HISTORY_PATH: join(dirname(ledgerPath), "optimizer-history.json"),
+        },
       })
     : undefined;
   const coordinator = await startService("coordinator", {
@@ -38,10 +46,16 @@ export async function startAutoscalingMesh(env: Record<string, string>, options:
     },
   });
   const balancer = await startService("balancer", {
-    env: { SCALEMESH_BALANCER_GRPC_PORT: "0", SCALEMESH_BALANCER_HTTP_PORT: "0", SCALEMESH_BALANCER_COORDINATOR: `static://127.0.0.1:${coordinator.grpcPort}` },
+    env: {
+      SCALEMESH_BALANCER_GRPC_PORT: "0",
+      SCALEMESH_BALANCER_HTTP_PORT: "0",
+      SCALEMESH_BALANCER_COORDINATOR: `static://127.0.0.1:${coordinator.grpcPort}`,
+    },
   });
   const admin = createRpcClient(Admin, `127.0.0.1:${coordinator.grpcPort}`);
-  const client = createRpcClient(Balancer, `127.0.0.1:${balancer.grpcPort}`, { defaultDeadlineMs: 60_000 });
+  const client = createRpcClient(Balancer, `127.0.0.1:${balancer.grpcPort}`, {
+    defaultDeadlineMs: 60_000,
+  });
   return {
     optimizer,
     coordinator,

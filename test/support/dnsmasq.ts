@@ -67,15 +67,24 @@ process.once("exit", () => {
 });
 
 export function dnsmasqBinary(): string {
-  const candidates = [process.env.DNSMASQ_BIN, "/usr/sbin/dnsmasq", "/usr/local/sbin/dnsmasq"].filter((path): path is string => !!path);
+  const candidates = [
+    process.env.DNSMASQ_BIN,
+    "/usr/sbin/dnsmasq",
+    "/usr/local/sbin/dnsmasq",
+  ].filter((path): path is string => !!path);
   const found = candidates.find((path) => existsSync(path));
   if (found === undefined) {
-    throw new Error(`dnsmasq not found (looked at ${candidates.join(", ")}); install it with "apt-get install dnsmasq" (CI does in .ci/run) or set DNSMASQ_BIN`);
+    throw new Error(
+      `dnsmasq not found (looked at ${candidates.join(", ")}); install it with "apt-get install dnsmasq" (CI does in .ci/run) or set DNSMASQ_BIN`,
+    );
   }
   return found;
 }
 
-export async function startDnsmasq(records: DnsRecords, options: DnsmasqOptions = {}): Promise<Dnsmasq> {
+export async function startDnsmasq(
+  records: DnsRecords,
+  options: DnsmasqOptions = {},
+): Promise<Dnsmasq> {
   const binary = dnsmasqBinary();
   const zone = options.zone ?? "mesh.test";
   const ttlSec = options.ttlSec ?? 60;
@@ -97,9 +106,14 @@ export async function startDnsmasq(records: DnsRecords, options: DnsmasqOptions 
 
   const writeFiles = async () => {
     generation += 1;
-    const srvLines = (current.srv ?? []).map((r) => `srv-host=${r.name},${r.target},${r.port},${r.priority ?? 0},${r.weight ?? 0}`);
+    const srvLines = (current.srv ?? []).map(
+      (r) => `srv-host=${r.name},${r.target},${r.port},${r.priority ?? 0},${r.weight ?? 0}`,
+    );
     await writeFile(confFile, `${srvLines.join("\n")}\n`);
-    const hostLines = [...(current.addresses ?? []).map((r) => `${r.address} ${r.name}`), `127.0.0.1 ${markerName()}`];
+    const hostLines = [
+      ...(current.addresses ?? []).map((r) => `${r.address} ${r.name}`),
+      `127.0.0.1 ${markerName()}`,
+    ];
     await writeFile(hostsFile, `${hostLines.join("\n")}\n`);
   };
 
@@ -138,10 +152,15 @@ export async function startDnsmasq(records: DnsRecords, options: DnsmasqOptions 
       }
     });
     const exit = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-    exit.then(() => running.delete(proc), () => {});
+    exit.then(
+      () => running.delete(proc),
+      () => {},
+    );
     child = proc;
     exited = exit;
-    await waitUntilAnswering(`127.0.0.1:${onPort}`, markerName(), exit, () => stderr.slice(-5).join(" | "));
+    await waitUntilAnswering(`127.0.0.1:${onPort}`, markerName(), exit, () =>
+      stderr.slice(-5).join(" | "),
+    );
   };
 
   const stopChild = async () => {
@@ -182,7 +201,9 @@ export async function startDnsmasq(records: DnsRecords, options: DnsmasqOptions 
       if (isSrvSame && child !== undefined) {
         await writeFiles();
         child.kill("SIGHUP");
-        await waitUntilAnswering(`127.0.0.1:${port}`, markerName(), exited, () => stderr.slice(-5).join(" | "));
+        await waitUntilAnswering(`127.0.0.1:${port}`, markerName(), exited, () =>
+          stderr.slice(-5).join(" | "),
+        );
         return "reloaded";
       }
       await stopChild();
@@ -200,7 +221,12 @@ export async function startDnsmasq(records: DnsRecords, options: DnsmasqOptions 
 }
 
 /** Polls with real queries until dnsmasq answers for `probeName`; rejects if it exits first or after READY_TIMEOUT_MS. */
-async function waitUntilAnswering(server: string, probeName: string, exited: Promise<void>, lastLog: () => string): Promise<void> {
+async function waitUntilAnswering(
+  server: string,
+  probeName: string,
+  exited: Promise<void>,
+  lastLog: () => string,
+): Promise<void> {
   const resolver = new Resolver({ timeout: 250, tries: 1 });
   resolver.setServers([server]);
   let hasExited = false;
@@ -208,7 +234,8 @@ async function waitUntilAnswering(server: string, probeName: string, exited: Pro
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let lastError = "";
   while (Date.now() < deadline) {
-    if (hasExited) throw new Error(`dnsmasq on ${server} exited before it answered; its log: ${lastLog()}`);
+    if (hasExited)
+      throw new Error(`dnsmasq on ${server} exited before it answered; its log: ${lastLog()}`);
     try {
       await resolver.resolve4(probeName);
       return;
@@ -217,7 +244,9 @@ async function waitUntilAnswering(server: string, probeName: string, exited: Pro
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`dnsmasq on ${server} did not answer ${probeName} within ${READY_TIMEOUT_MS} ms (last: ${lastError}); its log: ${lastLog()}`);
+  throw new Error(
+    `dnsmasq on ${server} did not answer ${probeName} within ${READY_TIMEOUT_MS} ms (last: ${lastError}); its log: ${lastLog()}`,
+  );
 }
 
 /** A port that is free on 127.0.0.1 for TCP and UDP alike (DNS needs both). */
@@ -228,7 +257,9 @@ async function freeUdpAndTcpPort(): Promise<number> {
       server.once("error", reject);
       server.listen(0, "127.0.0.1", () => {
         const address = server.address();
-        server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
+        server.close(() =>
+          resolve(typeof address === "object" && address !== null ? address.port : 0),
+        );
       });
     });
     const isUdpFree = await new Promise<boolean>((resolve) => {

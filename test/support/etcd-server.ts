@@ -36,15 +36,24 @@ export async function startEtcdServer(): Promise<EtcdServer> {
   const dataDir = await mkdtemp(join(tmpdir(), "scalemesh-etcd-"));
   const clientAddress = `127.0.0.1:${clientPort}`;
   const args = [
-    "--name", "scalemesh-test",
-    "--data-dir", dataDir,
-    "--listen-client-urls", `http://${clientAddress}`,
-    "--advertise-client-urls", `http://${clientAddress}`,
-    "--listen-peer-urls", `http://127.0.0.1:${peerPort}`,
-    "--initial-advertise-peer-urls", `http://127.0.0.1:${peerPort}`,
-    "--initial-cluster", `scalemesh-test=http://127.0.0.1:${peerPort}`,
-    "--logger", "zap",
-    "--log-level", "warn",
+    "--name",
+    "scalemesh-test",
+    "--data-dir",
+    dataDir,
+    "--listen-client-urls",
+    `http://${clientAddress}`,
+    "--advertise-client-urls",
+    `http://${clientAddress}`,
+    "--listen-peer-urls",
+    `http://127.0.0.1:${peerPort}`,
+    "--initial-advertise-peer-urls",
+    `http://127.0.0.1:${peerPort}`,
+    "--initial-cluster",
+    `scalemesh-test=http://127.0.0.1:${peerPort}`,
+    "--logger",
+    "zap",
+    "--log-level",
+    "warn",
   ];
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
@@ -55,13 +64,22 @@ export async function startEtcdServer(): Promise<EtcdServer> {
     if (child) return;
     const spawned = spawn(ETCD_BIN, args, { stdio: ["ignore", "pipe", "pipe"] });
     child = spawned;
-    const keep = (chunk: Buffer) => output.push(...chunk.toString().split("\n").filter((line) => line.length > 0));
+    const keep = (chunk: Buffer) =>
+      output.push(
+        ...chunk
+          .toString()
+          .split("\n")
+          .filter((line) => line.length > 0),
+      );
     spawned.stdout?.on("data", keep);
     spawned.stderr?.on("data", keep);
     let exitReason: string | undefined;
     exited = new Promise((resolve) => {
       spawned.once("error", (error: NodeJS.ErrnoException) => {
-        exitReason = error.code === "ENOENT" ? `the etcd binary "${ETCD_BIN}" was not found; install it (apt-get install etcd-server) or set SCALEMESH_ETCD_BIN` : `etcd failed to start: ${error.message}`;
+        exitReason =
+          error.code === "ENOENT"
+            ? `the etcd binary "${ETCD_BIN}" was not found; install it (apt-get install etcd-server) or set SCALEMESH_ETCD_BIN`
+            : `etcd failed to start: ${error.message}`;
         resolve();
       });
       spawned.once("exit", (code, signal) => {
@@ -73,7 +91,10 @@ export async function startEtcdServer(): Promise<EtcdServer> {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (!(await isHealthy(clientAddress))) {
       if (exitReason !== undefined) throw new Error(exitReason);
-      if (Date.now() > deadline) throw new Error(`etcd on ${clientAddress} not healthy within ${READY_TIMEOUT_MS} ms: ${output.slice(-5).join(" | ")}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `etcd on ${clientAddress} not healthy within ${READY_TIMEOUT_MS} ms: ${output.slice(-5).join(" | ")}`,
+        );
       await sleep(100);
     }
   };
@@ -91,7 +112,8 @@ export async function startEtcdServer(): Promise<EtcdServer> {
   const server: EtcdServer = {
     clientAddress,
     dataDir,
-    uri: (prefix, ttlSec) => `etcd://${clientAddress}${prefix}${ttlSec !== undefined ? `?ttl_sec=${ttlSec}` : ""}`,
+    uri: (prefix, ttlSec) =>
+      `etcd://${clientAddress}${prefix}${ttlSec !== undefined ? `?ttl_sec=${ttlSec}` : ""}`,
     get isRunning() {
       return child !== undefined;
     },
@@ -115,7 +137,9 @@ export async function startEtcdServer(): Promise<EtcdServer> {
 
 async function isHealthy(clientAddress: string): Promise<boolean> {
   try {
-    const response = await fetch(`http://${clientAddress}/health`, { signal: AbortSignal.timeout(1_000) });
+    const response = await fetch(`http://${clientAddress}/health`, {
+      signal: AbortSignal.timeout(1_000),
+    });
     const body = (await response.json()) as { health?: unknown };
     return response.ok && body.health === "true";
   } catch {

@@ -72,7 +72,11 @@ export interface FakeConsul {
   readonly registrations: readonly unknown[];
   readonly requests: readonly FakeRequest[];
   /** held: waiting now; answered: returned (change or wait over); abandoned: the client hung up first. */
-  blockingQueries(): { readonly held: number; readonly answered: number; readonly abandoned: number };
+  blockingQueries(): {
+    readonly held: number;
+    readonly answered: number;
+    readonly abandoned: number;
+  };
   close(): Promise<void>;
 }
 
@@ -129,7 +133,8 @@ interface Waiter {
   answer(): void;
 }
 
-type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+type Decoded<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 
 export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<FakeConsul> {
   const datacenter = options.datacenter ?? "dc1";
@@ -150,7 +155,8 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
   const serviceIndex = new Map<string, number>();
   let lastExtinctionIndex = 1;
 
-  const indexOf = (name: string): number => Math.max(1, serviceIndex.get(name) ?? lastExtinctionIndex);
+  const indexOf = (name: string): number =>
+    Math.max(1, serviceIndex.get(name) ?? lastExtinctionIndex);
   const touch = (name: string): number => {
     raftIndex += 1;
     const stillExists = [...services.values()].some((s) => s.definition.name === name);
@@ -159,7 +165,8 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
       serviceIndex.delete(name);
       lastExtinctionIndex = raftIndex;
     }
-    for (const waiter of [...waiters]) if (waiter.service === name && indexOf(name) > waiter.minIndex) waiter.answer();
+    for (const waiter of [...waiters])
+      if (waiter.service === name && indexOf(name) > waiter.minIndex) waiter.answer();
     return raftIndex;
   };
 
@@ -167,7 +174,12 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
     const previous = services.get(definition.id);
     previous?.checks.forEach((check) => check.stop());
     const index = raftIndex + 1;
-    const registered: RegisteredService = { definition, createIndex: previous?.createIndex ?? index, modifyIndex: index, checks: [] };
+    const registered: RegisteredService = {
+      definition,
+      createIndex: previous?.createIndex ?? index,
+      modifyIndex: index,
+      checks: [],
+    };
     for (const check of definition.checks) {
       // A re-registration keeps a check's status (Consul does not reset a
       // known check to critical), unless the new definition sets one.
@@ -212,7 +224,8 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
         (check) =>
           check.definition.deregisterAfterMs !== undefined &&
           check.criticalSinceMs !== undefined &&
-          now - check.criticalSinceMs > Math.max(check.definition.deregisterAfterMs, minimumDeregisterAfterMs),
+          now - check.criticalSinceMs >
+            Math.max(check.definition.deregisterAfterMs, minimumDeregisterAfterMs),
       );
       if (isOverdue) deregister(id);
     }
@@ -281,15 +294,26 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
 
   const healthEntries = (name: string, tags: readonly string[], isPassingOnly: boolean) =>
     [...services.values()]
-      .filter((s) => s.definition.name === name && tags.every((tag) => s.definition.tags.includes(tag)))
+      .filter(
+        (s) => s.definition.name === name && tags.every((tag) => s.definition.tags.includes(tag)),
+      )
       .filter((s) => !isPassingOnly || s.checks.every((check) => check.status === "passing"))
-      .map((s) => ({ Node: node(), Service: serviceJson(s), Checks: [serfHealth, ...s.checks.map((check) => checkJson(s, check))] }));
+      .map((s) => ({
+        Node: node(),
+        Service: serviceJson(s),
+        Checks: [serfHealth, ...s.checks.map((check) => checkJson(s, check))],
+      }));
 
   const handleHealthService = (res: ServerResponse, name: string, query: URLSearchParams): void => {
     const dc = query.get("dc");
-    if (dc !== null && dc !== "" && dc !== datacenter) return sendText(res, 500, "No path to datacenter");
+    if (dc !== null && dc !== "" && dc !== datacenter)
+      return sendText(res, 500, "No path to datacenter");
     const passing = query.get("passing");
-    if (passing !== null && passing !== "" && !/^(1|t|T|TRUE|true|True|0|f|F|FALSE|false|False)$/.test(passing)) {
+    if (
+      passing !== null &&
+      passing !== "" &&
+      !/^(1|t|T|TRUE|true|True|0|f|F|FALSE|false|False)$/.test(passing)
+    ) {
       return sendText(res, 400, `Invalid value for ?passing`);
     }
     const isPassingOnly = passing !== null && !/^(0|f|F|FALSE|false|False)$/.test(passing);
@@ -336,7 +360,11 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
     try {
       body = JSON.parse(text);
     } catch (error) {
-      return sendText(res, 400, `Request decode failed: ${error instanceof Error ? error.message : String(error)}`);
+      return sendText(
+        res,
+        400,
+        `Request decode failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
     const decoded = decodeServiceDefinition(body);
     if (!decoded.ok) return sendText(res, 400, decoded.reason);
@@ -348,9 +376,20 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://fake-consul");
     const token = tokenOf(req, url.searchParams);
-    requests.push({ method: req.method ?? "", path: url.pathname, query: url.searchParams, hasToken: token !== undefined });
+    requests.push({
+      method: req.method ?? "",
+      path: url.pathname,
+      query: url.searchParams,
+      hasToken: token !== undefined,
+    });
     if (options.aclToken !== undefined && token !== options.aclToken) {
-      return sendText(res, 403, token === undefined ? "Permission denied: anonymous token lacks permission" : "ACL not found");
+      return sendText(
+        res,
+        403,
+        token === undefined
+          ? "Permission denied: anonymous token lacks permission"
+          : "ACL not found",
+      );
     }
     const path = url.pathname;
     const isPut = req.method === "PUT";
@@ -363,13 +402,30 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
       if (!isPut) return sendText(res, 405, `method ${req.method} not allowed`);
       const id = decodeURIComponent(path.slice("/v1/agent/service/deregister/".length));
       if (deregister(id)) return sendText(res, 200, "");
-      return sendText(res, 404, `Unknown service ID "${id}". Ensure that the service ID is passed, not the service name.`);
+      return sendText(
+        res,
+        404,
+        `Unknown service ID "${id}". Ensure that the service ID is passed, not the service name.`,
+      );
     }
     if (path.startsWith("/v1/health/service/") && isGet) {
-      return handleHealthService(res, decodeURIComponent(path.slice("/v1/health/service/".length)), url.searchParams);
+      return handleHealthService(
+        res,
+        decodeURIComponent(path.slice("/v1/health/service/".length)),
+        url.searchParams,
+      );
     }
     if (path === "/v1/agent/services" && isGet) {
-      return sendJson(res, 200, Object.fromEntries([...services.values()].map((s) => [s.definition.id, { ...serviceJson(s), Datacenter: datacenter }])));
+      return sendJson(
+        res,
+        200,
+        Object.fromEntries(
+          [...services.values()].map((s) => [
+            s.definition.id,
+            { ...serviceJson(s), Datacenter: datacenter },
+          ]),
+        ),
+      );
     }
     if (path.startsWith("/v1/agent/service/") && isGet) {
       const service = services.get(decodeURIComponent(path.slice("/v1/agent/service/".length)));
@@ -377,7 +433,15 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
       return sendJson(res, 200, { ...serviceJson(service), Datacenter: datacenter });
     }
     if (path === "/v1/agent/checks" && isGet) {
-      return sendJson(res, 200, Object.fromEntries([...services.values()].flatMap((s) => s.checks.map((c) => [c.definition.id, checkJson(s, c)]))));
+      return sendJson(
+        res,
+        200,
+        Object.fromEntries(
+          [...services.values()].flatMap((s) =>
+            s.checks.map((c) => [c.definition.id, checkJson(s, c)]),
+          ),
+        ),
+      );
     }
     sendText(res, 404, "404 page not found");
   };
@@ -385,7 +449,8 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
   const listenHost = options.host ?? "127.0.0.1";
   const server = createServer((req, res) => {
     route(req, res).catch((error: unknown) => {
-      if (!res.headersSent) sendText(res, 500, error instanceof Error ? error.message : String(error));
+      if (!res.headersSent)
+        sendText(res, 500, error instanceof Error ? error.message : String(error));
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -408,7 +473,14 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
         port: s.definition.port,
         tags: s.definition.tags,
         meta: s.definition.meta,
-        checks: s.checks.map((c) => ({ id: c.definition.id, type: c.definition.type, target: c.definition.target, intervalMs: c.definition.intervalMs, status: c.status, output: c.output })),
+        checks: s.checks.map((c) => ({
+          id: c.definition.id,
+          type: c.definition.type,
+          target: c.definition.target,
+          intervalMs: c.definition.intervalMs,
+          status: c.status,
+          output: c.output,
+        })),
       })),
     registrations,
     requests,
@@ -426,7 +498,10 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
 // ---- registration bodies, decoded and refused the way Consul's agent does ----
 
 function decodeServiceDefinition(body: unknown): Decoded<ServiceDefinition> {
-  if (!isRecord(body)) return refuse(`Request decode failed: json: cannot unmarshal ${jsonType(body)} into Go value of type structs.ServiceDefinition`);
+  if (!isRecord(body))
+    return refuse(
+      `Request decode failed: json: cannot unmarshal ${jsonType(body)} into Go value of type structs.ServiceDefinition`,
+    );
   const name = stringField(body, "Name");
   if (!name.ok) return name;
   const id = stringField(body, "ID");
@@ -444,71 +519,133 @@ function decodeServiceDefinition(body: unknown): Decoded<ServiceDefinition> {
   if (["0.0.0.0", "::", "[::]"].includes(address.value)) return refuse("Invalid service address");
   const metaProblem = metaError(meta.value);
   if (metaProblem !== undefined) return refuse(`Invalid Service Meta: ${metaProblem}`);
-  if (port.value < 0 || port.value > 65535) return refuse(`Validation failed: invalid port ${port.value}`);
+  if (port.value < 0 || port.value > 65535)
+    return refuse(`Validation failed: invalid port ${port.value}`);
 
   const rawChecks: unknown[] = [];
   const single = field(body, "Check");
   if (isRecord(single) && Object.keys(single).length > 0) rawChecks.push(single);
   const many = field(body, "Checks");
   if (many !== undefined && many !== null) {
-    if (!Array.isArray(many)) return refuse(`Request decode failed: json: cannot unmarshal ${jsonType(many)} into Go struct field ServiceDefinition.Checks of type structs.CheckTypes`);
+    if (!Array.isArray(many))
+      return refuse(
+        `Request decode failed: json: cannot unmarshal ${jsonType(many)} into Go struct field ServiceDefinition.Checks of type structs.CheckTypes`,
+      );
     rawChecks.push(...many);
   }
   const serviceId = id.value || name.value;
   const checks: CheckDefinition[] = [];
   for (const [position, raw] of rawChecks.entries()) {
-    const checkId = rawChecks.length === 1 ? `service:${serviceId}` : `service:${serviceId}:${position + 1}`;
+    const checkId =
+      rawChecks.length === 1 ? `service:${serviceId}` : `service:${serviceId}:${position + 1}`;
     const check = decodeCheck(raw, checkId, name.value);
     if (!check.ok) return check;
     checks.push(check.value);
   }
-  const passingWeight = isRecord(weights) && typeof field(weights, "Passing") === "number" ? (field(weights, "Passing") as number) : 1;
-  const warningWeight = isRecord(weights) && typeof field(weights, "Warning") === "number" ? (field(weights, "Warning") as number) : 1;
+  const passingWeight =
+    isRecord(weights) && typeof field(weights, "Passing") === "number"
+      ? (field(weights, "Passing") as number)
+      : 1;
+  const warningWeight =
+    isRecord(weights) && typeof field(weights, "Warning") === "number"
+      ? (field(weights, "Warning") as number)
+      : 1;
   return {
     ok: true,
-    value: { id: serviceId, name: name.value, address: address.value, port: port.value, tags: tags.value, meta: meta.value, weights: { Passing: passingWeight, Warning: warningWeight }, checks },
+    value: {
+      id: serviceId,
+      name: name.value,
+      address: address.value,
+      port: port.value,
+      tags: tags.value,
+      meta: meta.value,
+      weights: { Passing: passingWeight, Warning: warningWeight },
+      checks,
+    },
   };
 }
 
-function decodeCheck(raw: unknown, defaultId: string, serviceName: string): Decoded<CheckDefinition> {
-  if (!isRecord(raw)) return refuse(`Request decode failed: json: cannot unmarshal ${jsonType(raw)} into Go value of type structs.CheckType`);
+function decodeCheck(
+  raw: unknown,
+  defaultId: string,
+  serviceName: string,
+): Decoded<CheckDefinition> {
+  if (!isRecord(raw))
+    return refuse(
+      `Request decode failed: json: cannot unmarshal ${jsonType(raw)} into Go value of type structs.CheckType`,
+    );
   const durations: Record<string, number | undefined> = {};
   for (const key of ["Interval", "Timeout", "TTL", "DeregisterCriticalServiceAfter"]) {
     const value = field(raw, key);
     if (value === undefined || value === null) continue;
     const ms = parseGoDuration(value);
-    if (ms === undefined) return refuse(`Request decode failed: time: invalid duration ${JSON.stringify(value)}`);
+    if (ms === undefined)
+      return refuse(`Request decode failed: time: invalid duration ${JSON.stringify(value)}`);
     durations[key] = ms;
   }
   const strings: Record<string, string> = {};
-  for (const key of ["CheckID", "Name", "GRPC", "HTTP", "TCP", "Method", "Body", "Status", "Args", "Script", "UDP", "H2PING", "AliasService", "AliasNode"]) {
+  for (const key of [
+    "CheckID",
+    "Name",
+    "GRPC",
+    "HTTP",
+    "TCP",
+    "Method",
+    "Body",
+    "Status",
+    "Args",
+    "Script",
+    "UDP",
+    "H2PING",
+    "AliasService",
+    "AliasNode",
+  ]) {
     const value = field(raw, key);
     if (value === undefined || value === null) continue;
     if (key === "Args") {
       strings[key] = "args";
       continue;
     }
-    if (typeof value !== "string") return refuse(`Request decode failed: json: cannot unmarshal ${jsonType(value)} into Go struct field CheckType.Check.${key} of type string`);
+    if (typeof value !== "string")
+      return refuse(
+        `Request decode failed: json: cannot unmarshal ${jsonType(value)} into Go struct field CheckType.Check.${key} of type string`,
+      );
     strings[key] = value;
   }
   const status = strings.Status;
-  if (status !== undefined && status !== "" && !["passing", "warning", "critical"].includes(status)) {
+  if (
+    status !== undefined &&
+    status !== "" &&
+    !["passing", "warning", "critical"].includes(status)
+  ) {
     return refuse("Status for checks must 'passing', 'warning', 'critical'");
   }
   const intervalMs = durations.Interval ?? 0;
-  const kinds = (["GRPC", "HTTP", "TCP", "UDP", "H2PING", "Args", "Script"] as const).filter((key) => (strings[key] ?? "") !== "");
+  const kinds = (["GRPC", "HTTP", "TCP", "UDP", "H2PING", "Args", "Script"] as const).filter(
+    (key) => (strings[key] ?? "") !== "",
+  );
   const isAlias = (strings.AliasService ?? "") !== "" || (strings.AliasNode ?? "") !== "";
   const ttlMs = durations.TTL ?? 0;
-  if (kinds.length === 0 && !isAlias && ttlMs <= 0) return refuse("Invalid check: check type is not valid");
-  if (intervalMs > 0 && ttlMs > 0) return refuse("Invalid check: Interval and TTL cannot both be specified");
-  if (kinds.length > 0 && intervalMs <= 0) return refuse("Invalid check: Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or GRPC checks");
+  if (kinds.length === 0 && !isAlias && ttlMs <= 0)
+    return refuse("Invalid check: check type is not valid");
+  if (intervalMs > 0 && ttlMs > 0)
+    return refuse("Invalid check: Interval and TTL cannot both be specified");
+  if (kinds.length > 0 && intervalMs <= 0)
+    return refuse(
+      "Invalid check: Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or GRPC checks",
+    );
   const kind = kinds[0];
   if (kind !== "GRPC" && kind !== "HTTP" && kind !== "TCP") {
     // Valid for Consul, but this fake only runs the probes scalemesh uses.
-    return refuse(`fake-consul runs GRPC, HTTP and TCP checks only; got ${kind ?? (isAlias ? "an alias" : "a TTL")} check`);
+    return refuse(
+      `fake-consul runs GRPC, HTTP and TCP checks only; got ${kind ?? (isAlias ? "an alias" : "a TTL")} check`,
+    );
   }
   const useTls = field(raw, kind === "GRPC" ? "GRPCUseTLS" : "TCPUseTLS");
-  if (useTls !== undefined && typeof useTls !== "boolean") return refuse(`Request decode failed: json: cannot unmarshal ${jsonType(useTls)} into Go struct field CheckType.Check.GRPCUseTLS of type bool`);
+  if (useTls !== undefined && typeof useTls !== "boolean")
+    return refuse(
+      `Request decode failed: json: cannot unmarshal ${jsonType(useTls)} into Go struct field CheckType.Check.GRPCUseTLS of type bool`,
+    );
   const header = field(raw, "Header");
   return {
     ok: true,
@@ -519,13 +656,28 @@ function decodeCheck(raw: unknown, defaultId: string, serviceName: string): Deco
       target: strings[kind] as string,
       useTls: useTls === true,
       method: strings.Method || "GET",
-      header: isRecord(header) ? Object.fromEntries(Object.entries(header).map(([k, v]) => [k, Array.isArray(v) ? v.map(String) : [String(v)]])) : {},
+      header: isRecord(header)
+        ? Object.fromEntries(
+            Object.entries(header).map(([k, v]) => [
+              k,
+              Array.isArray(v) ? v.map(String) : [String(v)],
+            ]),
+          )
+        : {},
       body: strings.Body,
       // Consul runs no check more often than once a second.
       intervalMs: Math.max(intervalMs, MIN_CHECK_INTERVAL_MS),
-      timeoutMs: durations.Timeout !== undefined && durations.Timeout > 0 ? durations.Timeout : DEFAULT_CHECK_TIMEOUT_MS,
-      deregisterAfterMs: durations.DeregisterCriticalServiceAfter !== undefined && durations.DeregisterCriticalServiceAfter > 0 ? durations.DeregisterCriticalServiceAfter : undefined,
-      status: status === "passing" || status === "warning" || status === "critical" ? status : undefined,
+      timeoutMs:
+        durations.Timeout !== undefined && durations.Timeout > 0
+          ? durations.Timeout
+          : DEFAULT_CHECK_TIMEOUT_MS,
+      deregisterAfterMs:
+        durations.DeregisterCriticalServiceAfter !== undefined &&
+        durations.DeregisterCriticalServiceAfter > 0
+          ? durations.DeregisterCriticalServiceAfter
+          : undefined,
+      status:
+        status === "passing" || status === "warning" || status === "critical" ? status : undefined,
     },
   };
 }
@@ -552,12 +704,19 @@ interface CheckResult {
 }
 
 /** Runs one check at its interval, the first run staggered within it as Consul does; returns the stop. */
-function startCheckLoop(check: CheckDefinition, random: () => number, report: (result: CheckResult) => void): () => void {
+function startCheckLoop(
+  check: CheckDefinition,
+  random: () => number,
+  report: (result: CheckResult) => void,
+): () => void {
   const stopping = new AbortController();
   const grpcClient = check.type === "grpc" ? createGrpcClient(check) : undefined;
   const run = async () => {
     const signal = AbortSignal.any([stopping.signal, AbortSignal.timeout(check.timeoutMs)]);
-    const result = await probe(check, signal, grpcClient).catch((error: unknown) => ({ status: "critical" as const, output: String(error) }));
+    const result = await probe(check, signal, grpcClient).catch((error: unknown) => ({
+      status: "critical" as const,
+      output: String(error),
+    }));
     if (stopping.signal.aborted) return;
     report(result);
     timer = setTimeout(() => void run(), check.intervalMs);
@@ -580,11 +739,17 @@ function createGrpcClient(check: CheckDefinition): GrpcTarget {
   const slash = check.target.indexOf("/");
   const server = slash >= 0 ? check.target.slice(0, slash) : check.target;
   const service = slash >= 0 ? check.target.slice(slash + 1) : "";
-  const credentials = check.useTls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
+  const credentials = check.useTls
+    ? grpc.credentials.createSsl()
+    : grpc.credentials.createInsecure();
   return { client: new grpc.Client(server, credentials), service };
 }
 
-function probe(check: CheckDefinition, signal: AbortSignal, grpcTarget: GrpcTarget | undefined): Promise<CheckResult> {
+function probe(
+  check: CheckDefinition,
+  signal: AbortSignal,
+  grpcTarget: GrpcTarget | undefined,
+): Promise<CheckResult> {
   switch (check.type) {
     case "grpc":
       return probeGrpc(check, grpcTarget as GrpcTarget);
@@ -611,44 +776,81 @@ function probeGrpc(check: CheckDefinition, target: GrpcTarget): Promise<CheckRes
       new grpc.Metadata(),
       { deadline: Date.now() + check.timeoutMs },
       (error, response) => {
-        if (error) return resolve({ status: "critical", output: `gRPC check ${check.target}: failed with ${error.message}` });
+        if (error)
+          return resolve({
+            status: "critical",
+            output: `gRPC check ${check.target}: failed with ${error.message}`,
+          });
         const status = isRecord(response) ? response.status : undefined;
-        resolve(status === "SERVING" ? { status: "passing", output: `gRPC check ${check.target}: success` } : { status: "critical", output: `gRPC check ${check.target}: status ${String(status)}` });
+        resolve(
+          status === "SERVING"
+            ? { status: "passing", output: `gRPC check ${check.target}: success` }
+            : {
+                status: "critical",
+                output: `gRPC check ${check.target}: status ${String(status)}`,
+              },
+        );
       },
     );
   });
 }
 
 async function probeHttp(check: CheckDefinition, signal: AbortSignal): Promise<CheckResult> {
-  const headers = new Headers({ "User-Agent": "Consul Health Check", Accept: "text/plain, text/*, */*" });
-  for (const [name, values] of Object.entries(check.header)) for (const value of values) headers.append(name, value);
+  const headers = new Headers({
+    "User-Agent": "Consul Health Check",
+    Accept: "text/plain, text/*, */*",
+  });
+  for (const [name, values] of Object.entries(check.header))
+    for (const value of values) headers.append(name, value);
   try {
-    const response = await fetch(check.target, { method: check.method, headers, body: check.body, signal });
+    const response = await fetch(check.target, {
+      method: check.method,
+      headers,
+      body: check.body,
+      signal,
+    });
     const text = (await response.text()).slice(0, 4096);
     const output = `HTTP ${check.method} ${check.target}: ${response.status} ${response.statusText} Output: ${text}`;
     // Consul: 2xx passing, 429 Too Many Requests warning, anything else critical.
     if (response.status >= 200 && response.status < 300) return { status: "passing", output };
     return { status: response.status === 429 ? "warning" : "critical", output };
   } catch (error) {
-    return { status: "critical", output: `Get "${check.target}": ${error instanceof Error ? error.message : String(error)}` };
+    return {
+      status: "critical",
+      output: `Get "${check.target}": ${error instanceof Error ? error.message : String(error)}`,
+    };
   }
 }
 
 function probeTcp(check: CheckDefinition, signal: AbortSignal): Promise<CheckResult> {
   return new Promise((resolve) => {
     const colon = check.target.lastIndexOf(":");
-    const socket = connect({ host: check.target.slice(0, colon).replace(/^\[|\]$/g, ""), port: Number(check.target.slice(colon + 1)), signal });
+    const socket = connect({
+      host: check.target.slice(0, colon).replace(/^\[|\]$/g, ""),
+      port: Number(check.target.slice(colon + 1)),
+      signal,
+    });
     socket.once("connect", () => {
       socket.destroy();
       resolve({ status: "passing", output: `TCP connect ${check.target}: Success` });
     });
-    socket.once("error", (error) => resolve({ status: "critical", output: `dial tcp ${check.target}: ${error.message}` }));
+    socket.once("error", (error) =>
+      resolve({ status: "critical", output: `dial tcp ${check.target}: ${error.message}` }),
+    );
   });
 }
 
 // ---- small helpers ----
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+const UNIT_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+};
 
 /** Go's time.ParseDuration ("1m30s", "500ms"); JSON numbers are nanoseconds, as in Consul's decoder. */
 export function parseGoDuration(value: unknown): number | undefined {
@@ -683,38 +885,55 @@ function tokenOf(req: IncomingMessage, query: URLSearchParams): string | undefin
 /** Go's encoding/json matches field names case-insensitively, and Consul also accepts snake_case keys. */
 function field(body: Readonly<Record<string, unknown>>, name: string): unknown {
   const wanted = name.toLowerCase();
-  for (const [key, value] of Object.entries(body)) if (key.replace(/_/g, "").toLowerCase() === wanted) return value;
+  for (const [key, value] of Object.entries(body))
+    if (key.replace(/_/g, "").toLowerCase() === wanted) return value;
   return undefined;
 }
 
 function stringField(body: Readonly<Record<string, unknown>>, name: string): Decoded<string> {
   const value = field(body, name);
   if (value === undefined || value === null) return { ok: true, value: "" };
-  if (typeof value !== "string") return refuse(`Request decode failed: json: cannot unmarshal ${jsonType(value)} into Go struct field ServiceDefinition.${name} of type string`);
+  if (typeof value !== "string")
+    return refuse(
+      `Request decode failed: json: cannot unmarshal ${jsonType(value)} into Go struct field ServiceDefinition.${name} of type string`,
+    );
   return { ok: true, value };
 }
 
 function intField(body: Readonly<Record<string, unknown>>, name: string): Decoded<number> {
   const value = field(body, name);
   if (value === undefined || value === null) return { ok: true, value: 0 };
-  if (typeof value !== "number" || !Number.isInteger(value)) return refuse(`Request decode failed: json: cannot unmarshal ${jsonType(value)} into Go struct field ServiceDefinition.${name} of type int`);
+  if (typeof value !== "number" || !Number.isInteger(value))
+    return refuse(
+      `Request decode failed: json: cannot unmarshal ${jsonType(value)} into Go struct field ServiceDefinition.${name} of type int`,
+    );
   return { ok: true, value };
 }
 
-function stringList(body: Readonly<Record<string, unknown>>, name: string): Decoded<readonly string[]> {
+function stringList(
+  body: Readonly<Record<string, unknown>>,
+  name: string,
+): Decoded<readonly string[]> {
   const value = field(body, name);
   if (value === undefined || value === null) return { ok: true, value: [] };
   if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) {
-    return refuse(`Request decode failed: json: cannot unmarshal ${jsonType(value)} into Go struct field ServiceDefinition.${name} of type []string`);
+    return refuse(
+      `Request decode failed: json: cannot unmarshal ${jsonType(value)} into Go struct field ServiceDefinition.${name} of type []string`,
+    );
   }
   return { ok: true, value: value as string[] };
 }
 
-function stringMap(body: Readonly<Record<string, unknown>>, name: string): Decoded<Readonly<Record<string, string>>> {
+function stringMap(
+  body: Readonly<Record<string, unknown>>,
+  name: string,
+): Decoded<Readonly<Record<string, string>>> {
   const value = field(body, name);
   if (value === undefined || value === null) return { ok: true, value: {} };
   if (!isRecord(value) || !Object.values(value).every((item) => typeof item === "string")) {
-    return refuse(`Request decode failed: json: cannot unmarshal ${jsonType(value)} into Go struct field ServiceDefinition.${name} of type map[string]string`);
+    return refuse(
+      `Request decode failed: json: cannot unmarshal ${jsonType(value)} into Go struct field ServiceDefinition.${name} of type map[string]string`,
+    );
   }
   return { ok: true, value: value as Record<string, string> };
 }

@@ -42,9 +42,11 @@ const ZERO_TIME = "0001-01-01T00:00:00Z";
 const CONTAINER_NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const BUILT_IN_NETWORKS = ["default", "bridge", "host", "none"];
 
-export type FakeContainerStatus = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
+export type FakeContainerStatus =
+  "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
 export type FakeHealthStatus = "starting" | "healthy" | "unhealthy";
-export type FakeOperation = "ping" | "create" | "start" | "stop" | "remove" | "list" | "inspect" | "pull";
+export type FakeOperation =
+  "ping" | "create" | "start" | "stop" | "remove" | "list" | "inspect" | "pull";
 
 export interface FakeImageOptions {
   /** The image has a HEALTHCHECK: its containers start with health "starting". */
@@ -105,7 +107,13 @@ export interface FakeDockerEngine {
   hasImage(reference: string): boolean;
   addNetwork(name: string): void;
   /** A container the test makes directly (another tool's, or one left from before). */
-  addContainer(spec: { name: string; image: string; labels?: Record<string, string>; status?: "created" | "running" | "exited"; exitCode?: number }): FakeContainer;
+  addContainer(spec: {
+    name: string;
+    image: string;
+    labels?: Record<string, string>;
+    status?: "created" | "running" | "exited";
+    exitCode?: number;
+  }): FakeContainer;
   containers(): readonly FakeContainer[];
   container(idOrName: string): FakeContainer | undefined;
   /** The main process ends: status exited with this code. */
@@ -119,7 +127,11 @@ export interface FakeDockerEngine {
    * `times` (default 1) answer this status and {"message"}, as the engine
    * does when it fails.
    */
-  failNext(operation: FakeOperation, failure: { status: number; message: string }, options?: { times?: number; after?: number }): void;
+  failNext(
+    operation: FakeOperation,
+    failure: { status: number; message: string },
+    options?: { times?: number; after?: number },
+  ): void;
   readonly requests: readonly FakeRequest[];
   readonly pulls: readonly FakePull[];
   close(): Promise<void>;
@@ -136,7 +148,13 @@ interface ContainerRecord {
   image: string;
   imageId: string;
   createdMs: number;
-  config: { Env: string[]; Cmd: string[]; Image: string; Labels: Record<string, string>; Healthcheck?: unknown };
+  config: {
+    Env: string[];
+    Cmd: string[];
+    Image: string;
+    Labels: Record<string, string>;
+    Healthcheck?: unknown;
+  };
   hostConfig: Record<string, unknown>;
   hasHealthcheck: boolean;
   stopExitCode: number;
@@ -161,7 +179,9 @@ class EngineError extends Error {
   }
 }
 
-export async function startFakeDockerEngine(options: { now?: () => number } = {}): Promise<FakeDockerEngine> {
+export async function startFakeDockerEngine(
+  options: { now?: () => number } = {},
+): Promise<FakeDockerEngine> {
   const now = options.now ?? Date.now;
   const localImages = new Map<string, ImageRecord>();
   const remoteImages = new Map<string, ImageRecord>();
@@ -210,15 +230,26 @@ export async function startFakeDockerEngine(options: { now?: () => number } = {}
   const newContainer = (name: string, image: string, body: CreateBody): ContainerRecord => {
     const imageRecord = localImages.get(normalizeReference(image));
     if (!imageRecord) throw new EngineError(404, `No such image: ${image}`);
-    const hasHealthcheck = imageRecord.options.hasHealthcheck === true || body.Healthcheck !== undefined;
+    const hasHealthcheck =
+      imageRecord.options.hasHealthcheck === true || body.Healthcheck !== undefined;
     const record: ContainerRecord = {
       id: randomBytes(32).toString("hex"),
       name,
       image,
       imageId: imageRecord.id,
       createdMs: now(),
-      config: { Env: body.Env ?? [], Cmd: body.Cmd ?? [], Image: image, Labels: body.Labels ?? {}, ...(body.Healthcheck !== undefined ? { Healthcheck: body.Healthcheck } : {}) },
-      hostConfig: { NetworkMode: "default", RestartPolicy: { Name: "no", MaximumRetryCount: 0 }, ...body.HostConfig },
+      config: {
+        Env: body.Env ?? [],
+        Cmd: body.Cmd ?? [],
+        Image: image,
+        Labels: body.Labels ?? {},
+        ...(body.Healthcheck !== undefined ? { Healthcheck: body.Healthcheck } : {}),
+      },
+      hostConfig: {
+        NetworkMode: "default",
+        RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
+        ...body.HostConfig,
+      },
       hasHealthcheck,
       stopExitCode: imageRecord.options.stopExitCode ?? 0,
       status: "created",
@@ -237,20 +268,31 @@ export async function startFakeDockerEngine(options: { now?: () => number } = {}
   };
 
   const create = (query: URLSearchParams, body: unknown): unknown => {
-    if (!isRecord(body) || Object.keys(body).length === 0) throw new EngineError(400, "Config cannot be empty in order to create a container");
+    if (!isRecord(body) || Object.keys(body).length === 0)
+      throw new EngineError(400, "Config cannot be empty in order to create a container");
     const spec = body as CreateBody;
     const name = query.get("name") ?? randomName();
-    if (!CONTAINER_NAME.test(name)) throw new EngineError(400, `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    if (!CONTAINER_NAME.test(name))
+      throw new EngineError(
+        400,
+        `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`,
+      );
     const bare = name.replace(/^\//, "");
     const taken = [...containers.values()].find((c) => c.name === bare);
-    if (taken) throw new EngineError(409, `Conflict. The container name "/${bare}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`);
-    if (typeof spec.Image !== "string" || spec.Image === "") throw new EngineError(400, "No command specified");
+    if (taken)
+      throw new EngineError(
+        409,
+        `Conflict. The container name "/${bare}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`,
+      );
+    if (typeof spec.Image !== "string" || spec.Image === "")
+      throw new EngineError(400, "No command specified");
     return { Id: newContainer(bare, spec.Image, spec).id, Warnings: [] };
   };
 
   const start = (c: ContainerRecord): number => {
     if (c.status === "running" || c.status === "paused") return 304;
-    const network = typeof c.hostConfig.NetworkMode === "string" ? c.hostConfig.NetworkMode : "default";
+    const network =
+      typeof c.hostConfig.NetworkMode === "string" ? c.hostConfig.NetworkMode : "default";
     if (!networks.has(network)) throw new EngineError(404, `network ${network} not found`);
     runContainer(c);
     return 204;
@@ -266,9 +308,16 @@ export async function startFakeDockerEngine(options: { now?: () => number } = {}
 
   const remove = (c: ContainerRecord, query: URLSearchParams): number => {
     if (!isTrue(query.get("force"))) {
-      if (c.status === "paused") throw new EngineError(409, `cannot remove container "/${c.name}": container is paused and must be unpaused first`);
+      if (c.status === "paused")
+        throw new EngineError(
+          409,
+          `cannot remove container "/${c.name}": container is paused and must be unpaused first`,
+        );
       if (c.status === "running" || c.status === "restarting") {
-        throw new EngineError(409, `cannot remove container "/${c.name}": container is ${c.status}: stop the container before removing or force remove`);
+        throw new EngineError(
+          409,
+          `cannot remove container "/${c.name}": container is ${c.status}: stop the container before removing or force remove`,
+        );
       }
     }
     containers.delete(c.id);
@@ -279,7 +328,10 @@ export async function startFakeDockerEngine(options: { now?: () => number } = {}
     const filters = parseFilters(query.get("filters"));
     const isAll = isTrue(query.get("all"));
     return [...containers.values()]
-      .filter((c) => isAll || c.status === "running" || c.status === "paused" || c.status === "restarting")
+      .filter(
+        (c) =>
+          isAll || c.status === "running" || c.status === "paused" || c.status === "restarting",
+      )
       .filter((c) => matchesFilters(c, filters))
       .sort((a, b) => b.createdMs - a.createdMs)
       .map((c) => summaryOf(c, now()));
@@ -293,24 +345,43 @@ export async function startFakeDockerEngine(options: { now?: () => number } = {}
     const remote = remoteImages.get(reference);
     const { registry, path, tag: refTag } = splitReference(reference);
     const credentials = remote?.options.credentials;
-    const isAuthorized = !credentials || (auth !== undefined && (auth.username !== undefined || auth.password !== undefined));
+    const isAuthorized =
+      !credentials ||
+      (auth !== undefined && (auth.username !== undefined || auth.password !== undefined));
     if (!remote || !isAuthorized) {
       pulls.push({ image: reference, auth, outcome: "denied" });
-      throw new EngineError(404, `pull access denied for ${fromImage}, repository does not exist or may require 'docker login': denied: requested access to the resource is denied`);
+      throw new EngineError(
+        404,
+        `pull access denied for ${fromImage}, repository does not exist or may require 'docker login': denied: requested access to the resource is denied`,
+      );
     }
-    if (credentials && (auth?.username !== credentials.username || auth?.password !== credentials.password)) {
+    if (
+      credentials &&
+      (auth?.username !== credentials.username || auth?.password !== credentials.password)
+    ) {
       pulls.push({ image: reference, auth, outcome: "unauthorized" });
-      throw new EngineError(401, `Head "https://${registry}/v2/${path}/manifests/${refTag}": unauthorized: incorrect username or password`);
+      throw new EngineError(
+        401,
+        `Head "https://${registry}/v2/${path}/manifests/${refTag}": unauthorized: incorrect username or password`,
+      );
     }
     const layer = remote.id.slice(7, 19);
     const lines: unknown[] = [
       { status: `Pulling from ${path}`, id: refTag },
       { status: "Pulling fs layer", progressDetail: {}, id: layer },
-      { status: "Downloading", progressDetail: { current: 512, total: 1024 }, progress: "[=========================>                         ]     512B/1.024kB", id: layer },
+      {
+        status: "Downloading",
+        progressDetail: { current: 512, total: 1024 },
+        progress: "[=========================>                         ]     512B/1.024kB",
+        id: layer,
+      },
     ];
     if (remote.options.failMidway !== undefined) {
       pulls.push({ image: reference, auth, outcome: "failed midway" });
-      lines.push({ errorDetail: { message: remote.options.failMidway }, error: remote.options.failMidway });
+      lines.push({
+        errorDetail: { message: remote.options.failMidway },
+        error: remote.options.failMidway,
+      });
     } else {
       pulls.push({ image: reference, auth, outcome: "pulled" });
       lines.push(
@@ -341,7 +412,10 @@ export async function startFakeDockerEngine(options: { now?: () => number } = {}
     const method = req.method ?? "GET";
     requests.push({ method, path, query: Object.fromEntries(url.searchParams), version });
     if (version !== undefined && compareVersions(version, FAKE_ENGINE_MAX_API_VERSION) > 0) {
-      throw new EngineError(400, `client version ${version} is too new. Maximum supported API version is ${FAKE_ENGINE_MAX_API_VERSION}`);
+      throw new EngineError(
+        400,
+        `client version ${version} is too new. Maximum supported API version is ${FAKE_ENGINE_MAX_API_VERSION}`,
+      );
     }
     const body = await readBody(req);
     const q = url.searchParams;
@@ -401,20 +475,31 @@ export async function startFakeDockerEngine(options: { now?: () => number } = {}
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
 
-  const addImage = (reference: string, imageOptions: FakeRemoteImageOptions = {}, into = localImages) => {
-    into.set(normalizeReference(reference), { id: `sha256:${randomBytes(32).toString("hex")}`, options: imageOptions });
+  const addImage = (
+    reference: string,
+    imageOptions: FakeRemoteImageOptions = {},
+    into = localImages,
+  ) => {
+    into.set(normalizeReference(reference), {
+      id: `sha256:${randomBytes(32).toString("hex")}`,
+      options: imageOptions,
+    });
   };
 
   return {
     port,
-    docker: (dockerOptions = {}) => new Dockerode({ host: "127.0.0.1", port, protocol: "http", ...dockerOptions }),
+    docker: (dockerOptions = {}) =>
+      new Dockerode({ host: "127.0.0.1", port, protocol: "http", ...dockerOptions }),
     addImage: (reference, imageOptions) => addImage(reference, imageOptions),
     addRemoteImage: (reference, imageOptions) => addImage(reference, imageOptions, remoteImages),
     hasImage: (reference) => localImages.has(normalizeReference(reference)),
     addNetwork: (name) => void networks.add(name),
     addContainer: (spec) => {
       if (!localImages.has(normalizeReference(spec.image))) addImage(spec.image);
-      const record = newContainer(spec.name, spec.image, { Labels: spec.labels ?? {}, Cmd: ["sleep", "3600"] });
+      const record = newContainer(spec.name, spec.image, {
+        Labels: spec.labels ?? {},
+        Cmd: ["sleep", "3600"],
+      });
       if (spec.status === "running" || spec.status === "exited") runContainer(record);
       if (spec.status === "exited") endContainer(record, "exited", spec.exitCode ?? 0);
       return viewOf(record);
@@ -437,7 +522,8 @@ export async function startFakeDockerEngine(options: { now?: () => number } = {}
     pauseContainer: (idOrName) => void (hookFind(idOrName).status = "paused"),
     setHealth: (idOrName, health) => {
       const c = hookFind(idOrName);
-      if (!c.hasHealthcheck) throw new Error(`fake docker engine: container ${idOrName} has no healthcheck`);
+      if (!c.hasHealthcheck)
+        throw new Error(`fake docker engine: container ${idOrName} has no healthcheck`);
       c.health = health;
       c.failingStreak = health === "unhealthy" ? 3 : 0;
     },
@@ -466,12 +552,21 @@ interface CreateBody {
   HostConfig?: Record<string, unknown>;
 }
 
-const ENGINE_HEADERS = { "Api-Version": FAKE_ENGINE_MAX_API_VERSION, "Docker-Experimental": "false", Ostype: "linux", Server: "Docker/27.5.1 (linux)" };
+const ENGINE_HEADERS = {
+  "Api-Version": FAKE_ENGINE_MAX_API_VERSION,
+  "Docker-Experimental": "false",
+  Ostype: "linux",
+  Server: "Docker/27.5.1 (linux)",
+};
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   // The engine ends every JSON answer with a newline (Go's json.Encoder).
   const text = `${JSON.stringify(body)}\n`;
-  res.writeHead(status, { ...ENGINE_HEADERS, "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) });
+  res.writeHead(status, {
+    ...ENGINE_HEADERS,
+    "Content-Type": "application/json",
+    "Content-Length": Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -485,7 +580,10 @@ function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new EngineError(400, `invalid JSON: ${error instanceof Error ? error.message : String(error)}`);
+    throw new EngineError(
+      400,
+      `invalid JSON: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 }
 
@@ -514,13 +612,21 @@ function splitReference(reference: string): { registry: string; path: string; ta
   const repository = reference.slice(0, at);
   const tag = reference.slice(at + 1);
   const first = repository.split("/")[0] ?? "";
-  const hasRegistry = repository.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
+  const hasRegistry =
+    repository.includes("/") &&
+    (first.includes(".") || first.includes(":") || first === "localhost");
   if (hasRegistry) return { registry: first, path: repository.slice(first.length + 1), tag };
-  return { registry: "registry-1.docker.io", path: repository.includes("/") ? repository : `library/${repository}`, tag };
+  return {
+    registry: "registry-1.docker.io",
+    path: repository.includes("/") ? repository : `library/${repository}`,
+    tag,
+  };
 }
 
 /** X-Registry-Auth is base64url JSON; the engine ignores one it cannot decode (an anonymous pull). */
-function decodeRegistryAuth(header: string | string[] | undefined): Record<string, unknown> | undefined {
+function decodeRegistryAuth(
+  header: string | string[] | undefined,
+): Record<string, unknown> | undefined {
   if (typeof header !== "string" || header === "") return undefined;
   try {
     const decoded = JSON.parse(Buffer.from(header, "base64url").toString("utf8")) as unknown;
@@ -538,9 +644,14 @@ function parseFilters(text: string | null): Filters {
   const parsed = parseJson(text);
   if (!isRecord(parsed)) throw new EngineError(400, "invalid filter: expected a JSON object");
   for (const [key, value] of Object.entries(parsed)) {
-    if (!["label", "name", "id", "status"].includes(key)) throw new EngineError(400, `invalid filter '${key}'`);
+    if (!["label", "name", "id", "status"].includes(key))
+      throw new EngineError(400, `invalid filter '${key}'`);
     // map[string][]string, or the older map[string]map[string]bool.
-    const values = Array.isArray(value) ? value.map(String) : isRecord(value) ? Object.keys(value).filter((k) => value[k] === true) : [];
+    const values = Array.isArray(value)
+      ? value.map(String)
+      : isRecord(value)
+        ? Object.keys(value).filter((k) => value[k] === true)
+        : [];
     filters.set(key, values);
   }
   return filters;
@@ -602,7 +713,12 @@ function statusTextOf(c: ContainerRecord, nowMs: number): string {
     case "created":
       return "Created";
     case "running": {
-      const health = c.health === undefined ? "" : c.health === "starting" ? " (health: starting)" : ` (${c.health})`;
+      const health =
+        c.health === undefined
+          ? ""
+          : c.health === "starting"
+            ? " (health: starting)"
+            : ` (${c.health})`;
       return `Up ${humanDuration(nowMs - (c.startedMs ?? nowMs))}${health}`;
     }
     case "paused":
@@ -634,7 +750,8 @@ function humanDuration(ms: number): string {
 }
 
 function summaryOf(c: ContainerRecord, nowMs: number): unknown {
-  const network = typeof c.hostConfig.NetworkMode === "string" ? c.hostConfig.NetworkMode : "default";
+  const network =
+    typeof c.hostConfig.NetworkMode === "string" ? c.hostConfig.NetworkMode : "default";
   return {
     Id: c.id,
     Names: [`/${c.name}`],
@@ -647,7 +764,9 @@ function summaryOf(c: ContainerRecord, nowMs: number): unknown {
     State: c.status,
     Status: statusTextOf(c, nowMs),
     HostConfig: { NetworkMode: network },
-    NetworkSettings: { Networks: c.status === "running" ? { [network === "default" ? "bridge" : network]: {} } : {} },
+    NetworkSettings: {
+      Networks: c.status === "running" ? { [network === "default" ? "bridge" : network]: {} } : {},
+    },
     Mounts: [],
   };
 }
@@ -666,7 +785,8 @@ function inspectOf(c: ContainerRecord): unknown {
     StartedAt: timeOf(c.startedMs),
     FinishedAt: timeOf(c.finishedMs),
   };
-  if (c.hasHealthcheck) state.Health = { Status: c.health ?? "starting", FailingStreak: c.failingStreak, Log: [] };
+  if (c.hasHealthcheck)
+    state.Health = { Status: c.health ?? "starting", FailingStreak: c.failingStreak, Log: [] };
   return {
     Id: c.id,
     Created: new Date(c.createdMs).toISOString(),
@@ -679,7 +799,14 @@ function inspectOf(c: ContainerRecord): unknown {
     Driver: "overlay2",
     Platform: "linux",
     HostConfig: { ...c.hostConfig },
-    Config: { Hostname: c.id.slice(0, 12), Image: c.image, Env: [...c.config.Env], Cmd: [...c.config.Cmd], Labels: { ...c.config.Labels }, ...(c.config.Healthcheck !== undefined ? { Healthcheck: c.config.Healthcheck } : {}) },
+    Config: {
+      Hostname: c.id.slice(0, 12),
+      Image: c.image,
+      Env: [...c.config.Env],
+      Cmd: [...c.config.Cmd],
+      Labels: { ...c.config.Labels },
+      ...(c.config.Healthcheck !== undefined ? { Healthcheck: c.config.Healthcheck } : {}),
+    },
     Mounts: [],
     NetworkSettings: { Networks: {} },
   };

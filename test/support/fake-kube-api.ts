@@ -100,7 +100,12 @@ interface ResourceKind {
 }
 
 const RESOURCES: Record<string, ResourceKind> = {
-  endpointslices: { apiPrefix: "/apis/discovery.k8s.io/v1", apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice", group: "discovery.k8s.io" },
+  endpointslices: {
+    apiPrefix: "/apis/discovery.k8s.io/v1",
+    apiVersion: "discovery.k8s.io/v1",
+    kind: "EndpointSlice",
+    group: "discovery.k8s.io",
+  },
   services: { apiPrefix: "/api/v1", apiVersion: "v1", kind: "Service", group: "" },
 };
 
@@ -158,8 +163,21 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
     return objects;
   };
 
-  const record = (type: EventType, resource: string, namespace: string, object: KubeObject, previous?: KubeObject) => {
-    const event: StoredEvent = { resourceVersion: currentVersion, type, resource, namespace, object, ...(previous ? { previous } : {}) };
+  const record = (
+    type: EventType,
+    resource: string,
+    namespace: string,
+    object: KubeObject,
+    previous?: KubeObject,
+  ) => {
+    const event: StoredEvent = {
+      resourceVersion: currentVersion,
+      type,
+      resource,
+      namespace,
+      object,
+      ...(previous ? { previous } : {}),
+    };
     history.push(event);
     for (const watcher of watchers) deliver(watcher, event);
   };
@@ -167,19 +185,41 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
   const deliver = (watcher: Watcher, event: StoredEvent) => {
     if (watcher.resource !== event.resource || watcher.namespace !== event.namespace) return;
     const converted = asSeenThrough(event, watcher.selector);
-    if (converted) writeEvent(watcher.response, converted.type, withKind(event.resource, converted.object));
+    if (converted)
+      writeEvent(watcher.response, converted.type, withKind(event.resource, converted.object));
   };
 
-  const write = (resource: string, namespace: string, object: KubeObject, mode: "create" | "update"): KubeObject => {
+  const write = (
+    resource: string,
+    namespace: string,
+    object: KubeObject,
+    mode: "create" | "update",
+  ): KubeObject => {
     const objects = bucket(resource, namespace);
     const name = object.metadata?.name;
-    if (typeof name !== "string" || name === "") throw new FakeApiError(422, "Invalid", `${RESOURCES[resource]?.kind ?? resource} is invalid: metadata.name: Required value`);
+    if (typeof name !== "string" || name === "")
+      throw new FakeApiError(
+        422,
+        "Invalid",
+        `${RESOURCES[resource]?.kind ?? resource} is invalid: metadata.name: Required value`,
+      );
     const existing = objects.get(name);
-    if (mode === "create" && existing) throw new FakeApiError(409, "AlreadyExists", `${resource} "${name}" already exists`);
-    if (mode === "update" && !existing) throw new FakeApiError(404, "NotFound", `${resource} "${name}" not found`);
+    if (mode === "create" && existing)
+      throw new FakeApiError(409, "AlreadyExists", `${resource} "${name}" already exists`);
+    if (mode === "update" && !existing)
+      throw new FakeApiError(404, "NotFound", `${resource} "${name}" not found`);
     const wanted = object.metadata.resourceVersion;
-    if (mode === "update" && wanted !== undefined && wanted !== "" && wanted !== existing?.metadata.resourceVersion) {
-      throw new FakeApiError(409, "Conflict", `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+    if (
+      mode === "update" &&
+      wanted !== undefined &&
+      wanted !== "" &&
+      wanted !== existing?.metadata.resourceVersion
+    ) {
+      throw new FakeApiError(
+        409,
+        "Conflict",
+        `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
     }
     currentVersion += 1;
     const { kind: _kind, apiVersion: _apiVersion, ...content } = structuredClone(object);
@@ -204,21 +244,33 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
     if (!existing) throw new FakeApiError(404, "NotFound", `${resource} "${name}" not found`);
     objects.delete(name);
     currentVersion += 1;
-    const deleted: KubeObject = { ...existing, metadata: { ...existing.metadata, resourceVersion: String(currentVersion) } };
+    const deleted: KubeObject = {
+      ...existing,
+      metadata: { ...existing.metadata, resourceVersion: String(currentVersion) },
+    };
     record("DELETED", resource, namespace, deleted);
     return deleted;
   };
 
-  const startWatch = (resource: string, namespace: string, query: URLSearchParams, response: ServerResponse) => {
+  const startWatch = (
+    resource: string,
+    namespace: string,
+    query: URLSearchParams,
+    response: ServerResponse,
+  ) => {
     const selector = parseLabelSelector(query.get("labelSelector") ?? "");
     const fromText = query.get("resourceVersion") ?? "";
     const from = fromText === "" || fromText === "0" ? undefined : Number(fromText);
-    if (from !== undefined && !Number.isInteger(from)) throw new FakeApiError(400, "BadRequest", `resourceVersion: Invalid value: "${fromText}"`);
+    if (from !== undefined && !Number.isInteger(from))
+      throw new FakeApiError(400, "BadRequest", `resourceVersion: Invalid value: "${fromText}"`);
     const timeoutSec = Number(query.get("timeoutSeconds") ?? "0");
     const wantsBookmarks = isTrue(query.get("allowWatchBookmarks"));
     if (resource === "endpointslices") watchCalls += 1;
 
-    response.writeHead(200, { "content-type": "application/json", "cache-control": "no-cache, private" });
+    response.writeHead(200, {
+      "content-type": "application/json",
+      "cache-control": "no-cache, private",
+    });
     response.flushHeaders();
     if (areWatchesGone || (from !== undefined && from < oldestKeptVersion)) {
       writeEvent(response, "ERROR", goneStatus(from ?? 0, currentVersion));
@@ -240,7 +292,8 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
     };
     if (from === undefined) {
       for (const object of sortedByName(bucket(resource, namespace))) {
-        if (selector(object.metadata.labels ?? {})) writeEvent(response, "ADDED", withKind(resource, object));
+        if (selector(object.metadata.labels ?? {}))
+          writeEvent(response, "ADDED", withKind(resource, object));
       }
     } else {
       for (const event of history) if (event.resourceVersion > from) deliver(watcher, event);
@@ -249,7 +302,12 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
     response.on("close", () => watcher.end());
     if (timeoutSec > 0) {
       timer = setTimeout(() => {
-        if (wantsBookmarks) writeEvent(response, "BOOKMARK", { kind: RESOURCES[resource]?.kind, apiVersion: RESOURCES[resource]?.apiVersion, metadata: { resourceVersion: String(currentVersion) } });
+        if (wantsBookmarks)
+          writeEvent(response, "BOOKMARK", {
+            kind: RESOURCES[resource]?.kind,
+            apiVersion: RESOURCES[resource]?.apiVersion,
+            metadata: { resourceVersion: String(currentVersion) },
+          });
         watcher.end();
       }, timeoutSec * 1000);
     }
@@ -257,17 +315,25 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? "/", "http://fake");
-    const match = /^(\/api\/v1|\/apis\/discovery\.k8s\.io\/v1)\/namespaces\/([^/]+)\/(endpointslices|services)(?:\/([^/]+))?$/.exec(url.pathname);
+    const match =
+      /^(\/api\/v1|\/apis\/discovery\.k8s\.io\/v1)\/namespaces\/([^/]+)\/(endpointslices|services)(?:\/([^/]+))?$/.exec(
+        url.pathname,
+      );
     const resource = match?.[3] ?? "";
     const kind = RESOURCES[resource];
-    if (!match || !kind || kind.apiPrefix !== match[1]) throw new FakeApiError(404, "NotFound", "the server could not find the requested resource");
+    if (!match || !kind || kind.apiPrefix !== match[1])
+      throw new FakeApiError(404, "NotFound", "the server could not find the requested resource");
     const namespace = decodeURIComponent(match[2] as string);
     const name = match[4] === undefined ? undefined : decodeURIComponent(match[4]);
     const isWatch = isTrue(url.searchParams.get("watch"));
     const verb = verbOf(request.method ?? "GET", name, isWatch);
     if (isForbidden) {
       const group = kind.group ? `.${kind.group}` : "";
-      throw new FakeApiError(403, "Forbidden", `${resource}${group} is forbidden: User "system:serviceaccount:${namespace}:default" cannot ${verb} resource "${resource}" in API group "${kind.group}" in the namespace "${namespace}"`);
+      throw new FakeApiError(
+        403,
+        "Forbidden",
+        `${resource}${group} is forbidden: User "system:serviceaccount:${namespace}:default" cannot ${verb} resource "${resource}" in API group "${kind.group}" in the namespace "${namespace}"`,
+      );
     }
     switch (verb) {
       case "watch":
@@ -275,8 +341,15 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
       case "list": {
         if (resource === "endpointslices") listCalls += 1;
         const selector = parseLabelSelector(url.searchParams.get("labelSelector") ?? "");
-        const items = sortedByName(bucket(resource, namespace)).filter((object) => selector(object.metadata.labels ?? {}));
-        return sendJson(response, 200, { kind: `${kind.kind}List`, apiVersion: kind.apiVersion, metadata: { resourceVersion: String(currentVersion) }, items });
+        const items = sortedByName(bucket(resource, namespace)).filter((object) =>
+          selector(object.metadata.labels ?? {}),
+        );
+        return sendJson(response, 200, {
+          kind: `${kind.kind}List`,
+          apiVersion: kind.apiVersion,
+          metadata: { resourceVersion: String(currentVersion) },
+          items,
+        });
       }
       case "get": {
         const object = bucket(resource, namespace).get(name ?? "");
@@ -284,20 +357,43 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
         return sendJson(response, 200, withKind(resource, object));
       }
       case "create":
-        return sendJson(response, 201, withKind(resource, write(resource, namespace, await readObject(request), "create")));
+        return sendJson(
+          response,
+          201,
+          withKind(resource, write(resource, namespace, await readObject(request), "create")),
+        );
       case "update": {
         const object = await readObject(request);
-        if (object.metadata?.name !== name) throw new FakeApiError(400, "BadRequest", `the name of the object (${object.metadata?.name}) does not match the name on the URL (${name})`);
-        return sendJson(response, 200, withKind(resource, write(resource, namespace, object, "update")));
+        if (object.metadata?.name !== name)
+          throw new FakeApiError(
+            400,
+            "BadRequest",
+            `the name of the object (${object.metadata?.name}) does not match the name on the URL (${name})`,
+          );
+        return sendJson(
+          response,
+          200,
+          withKind(resource, write(resource, namespace, object, "update")),
+        );
       }
       case "delete": {
         const deleted = remove(resource, namespace, name ?? "");
         // Services answer with the object, most other kinds with a Success Status.
         if (resource === "services") return sendJson(response, 200, withKind(resource, deleted));
-        return sendJson(response, 200, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details: { name, group: kind.group, kind: resource, uid: deleted.metadata.uid } });
+        return sendJson(response, 200, {
+          kind: "Status",
+          apiVersion: "v1",
+          metadata: {},
+          status: "Success",
+          details: { name, group: kind.group, kind: resource, uid: deleted.metadata.uid },
+        });
       }
       default:
-        throw new FakeApiError(405, "MethodNotAllowed", `the server does not allow this method on the requested resource`);
+        throw new FakeApiError(
+          405,
+          "MethodNotAllowed",
+          `the server does not allow this method on the requested resource`,
+        );
     }
   };
 
@@ -305,9 +401,20 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
     requests += 1;
     if (isUnresponsive) return;
     handle(request, response).catch((error: unknown) => {
-      const failure = error instanceof FakeApiError ? error : new FakeApiError(500, "InternalError", String(error));
+      const failure =
+        error instanceof FakeApiError
+          ? error
+          : new FakeApiError(500, "InternalError", String(error));
       if (response.headersSent) return void response.end();
-      sendJson(response, failure.code, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: failure.message, reason: failure.reason, code: failure.code });
+      sendJson(response, failure.code, {
+        kind: "Status",
+        apiVersion: "v1",
+        metadata: {},
+        status: "Failure",
+        message: failure.message,
+        reason: failure.reason,
+        code: failure.code,
+      });
     });
   });
   server.on("connection", (socket) => {
@@ -340,8 +447,10 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
   return {
     url,
     kubeConfig: () => fakeKubeConfig(url),
-    createSlice: (namespace, slice) => write("endpointslices", namespace, toObject(slice), "create") as unknown as FakeEndpointSlice,
-    updateSlice: (namespace, slice) => write("endpointslices", namespace, toObject(slice), "update") as unknown as FakeEndpointSlice,
+    createSlice: (namespace, slice) =>
+      write("endpointslices", namespace, toObject(slice), "create") as unknown as FakeEndpointSlice,
+    updateSlice: (namespace, slice) =>
+      write("endpointslices", namespace, toObject(slice), "update") as unknown as FakeEndpointSlice,
     deleteSlice: (namespace, name) => void remove("endpointslices", namespace, name),
     expireHistory: () => {
       // Like a compaction at the current revision: watching from it still
@@ -395,14 +504,25 @@ function verbOf(method: string, name: string | undefined, isWatch: boolean): str
 }
 
 /** How a watcher with this selector sees a change (the watch cache's rules), or undefined when it does not see it. */
-function asSeenThrough(event: StoredEvent, selector: Watcher["selector"]): { type: EventType; object: KubeObject } | undefined {
-  const matches = (object: KubeObject | undefined) => object !== undefined && selector(object.metadata.labels ?? {});
-  if (event.type !== "MODIFIED") return matches(event.object) ? { type: event.type, object: event.object } : undefined;
+function asSeenThrough(
+  event: StoredEvent,
+  selector: Watcher["selector"],
+): { type: EventType; object: KubeObject } | undefined {
+  const matches = (object: KubeObject | undefined) =>
+    object !== undefined && selector(object.metadata.labels ?? {});
+  if (event.type !== "MODIFIED")
+    return matches(event.object) ? { type: event.type, object: event.object } : undefined;
   const isIn = matches(event.object);
   const wasIn = matches(event.previous);
   if (isIn) return { type: wasIn ? "MODIFIED" : "ADDED", object: event.object };
   if (wasIn && event.previous) {
-    return { type: "DELETED", object: { ...event.previous, metadata: { ...event.previous.metadata, resourceVersion: String(event.resourceVersion) } } };
+    return {
+      type: "DELETED",
+      object: {
+        ...event.previous,
+        metadata: { ...event.previous.metadata, resourceVersion: String(event.resourceVersion) },
+      },
+    };
   }
   return undefined;
 }
@@ -414,11 +534,18 @@ function parseLabelSelector(text: string): (labels: Record<string, string>) => b
     .map((term) => term.trim())
     .filter((term) => term !== "")
     .map((term): ((labels: Record<string, string>) => boolean) => {
-      if (/[()]|\s(in|notin)\s/.test(term)) throw new FakeApiError(400, "BadRequest", `unable to parse requirement: the fake API supports equality-based selectors only: "${term}"`);
+      if (/[()]|\s(in|notin)\s/.test(term))
+        throw new FakeApiError(
+          400,
+          "BadRequest",
+          `unable to parse requirement: the fake API supports equality-based selectors only: "${term}"`,
+        );
       const match = /^([^!=]+?)\s*(!=|==|=)\s*(.*)$/.exec(term);
       if (match) {
         const [, key, operator, value] = match as unknown as [string, string, string, string];
-        return operator === "!=" ? (labels) => labels[key] !== value : (labels) => labels[key] === value;
+        return operator === "!="
+          ? (labels) => labels[key] !== value
+          : (labels) => labels[key] === value;
       }
       if (term.startsWith("!")) return (labels) => !(term.slice(1) in labels);
       return (labels) => term in labels;
@@ -432,15 +559,29 @@ function isTrue(value: string | null): boolean {
 }
 
 function goneStatus(requested: number, current: number) {
-  return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: `too old resource version: ${requested} (${current})`, reason: "Expired", code: 410 };
+  return {
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Failure",
+    message: `too old resource version: ${requested} (${current})`,
+    reason: "Expired",
+    code: 410,
+  };
 }
 
 function withKind(resource: string, object: KubeObject): Record<string, unknown> {
-  return { kind: RESOURCES[resource]?.kind, apiVersion: RESOURCES[resource]?.apiVersion, ...object };
+  return {
+    kind: RESOURCES[resource]?.kind,
+    apiVersion: RESOURCES[resource]?.apiVersion,
+    ...object,
+  };
 }
 
 function sortedByName(objects: Map<string, KubeObject>): KubeObject[] {
-  return [...objects.values()].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
+  return [...objects.values()].sort((a, b) =>
+    a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0,
+  );
 }
 
 function toObject(slice: FakeEndpointSlice): KubeObject {
@@ -460,7 +601,11 @@ async function readObject(request: IncomingMessage): Promise<KubeObject> {
   } catch {
     throw new FakeApiError(400, "BadRequest", "the request body is not JSON");
   }
-  if (typeof body !== "object" || body === null || typeof (body as { metadata?: unknown }).metadata !== "object") {
+  if (
+    typeof body !== "object" ||
+    body === null ||
+    typeof (body as { metadata?: unknown }).metadata !== "object"
+  ) {
     throw new FakeApiError(422, "Invalid", "the object has no metadata");
   }
   return body as KubeObject;

@@ -52,7 +52,11 @@ export interface FakeContainerStatus {
   ready: boolean;
   started?: boolean;
   restartCount: number;
-  state: { waiting?: { reason: string; message?: string }; running?: { startedAt: string }; terminated?: { exitCode: number; reason: string } };
+  state: {
+    waiting?: { reason: string; message?: string };
+    running?: { startedAt: string };
+    terminated?: { exitCode: number; reason: string };
+  };
   lastState?: { terminated?: { exitCode: number; reason: string } };
 }
 
@@ -68,9 +72,21 @@ export interface FakePod {
     deletionGracePeriodSeconds?: number;
     labels: Record<string, string>;
     annotations?: Record<string, string>;
-    ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller: boolean; blockOwnerDeletion: boolean }[];
+    ownerReferences?: {
+      apiVersion: string;
+      kind: string;
+      name: string;
+      uid: string;
+      controller: boolean;
+      blockOwnerDeletion: boolean;
+    }[];
   };
-  spec: { nodeName?: string; containers: { name: string; image: string }[]; restartPolicy: string; terminationGracePeriodSeconds: number };
+  spec: {
+    nodeName?: string;
+    containers: { name: string; image: string }[];
+    restartPolicy: string;
+    terminationGracePeriodSeconds: number;
+  };
   status: {
     phase: FakePodPhase;
     reason?: string;
@@ -98,7 +114,8 @@ export interface FakeRequest {
   readonly contentType: string | undefined;
 }
 
-export type ForbiddenRule = boolean | { readonly verb: string; readonly resource: "pods" | "deployments/scale" };
+export type ForbiddenRule =
+  boolean | { readonly verb: string; readonly resource: "pods" | "deployments/scale" };
 
 export interface FakeKubeWorkloads {
   /** http://127.0.0.1:PORT */
@@ -142,7 +159,12 @@ export interface FakeKubeWorkloadsOptions {
 
 const NODE_NAME = "fake-node-1";
 const DELETION_COST = "controller.kubernetes.io/pod-deletion-cost";
-const PATCH_TYPES = ["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml", "application/strategic-merge-patch+json"];
+const PATCH_TYPES = [
+  "application/json-patch+json",
+  "application/merge-patch+json",
+  "application/apply-patch+yaml",
+  "application/strategic-merge-patch+json",
+];
 
 interface FakeDeployment {
   readonly name: string;
@@ -156,7 +178,12 @@ interface FakeDeployment {
   resourceVersion: number;
   generation: number;
   replicas: number;
-  status: { replicas: number; readyReplicas: number; availableReplicas: number; updatedReplicas: number };
+  status: {
+    replicas: number;
+    readyReplicas: number;
+    availableReplicas: number;
+    updatedReplicas: number;
+  };
 }
 
 class FakeApiError extends Error {
@@ -176,7 +203,9 @@ interface PodOrder {
   readySeq: number;
 }
 
-export async function startFakeKubeWorkloads(options: FakeKubeWorkloadsOptions = {}): Promise<FakeKubeWorkloads> {
+export async function startFakeKubeWorkloads(
+  options: FakeKubeWorkloadsOptions = {},
+): Promise<FakeKubeWorkloads> {
   let revision = 1000; // one counter for every object, as etcd's revision
   let sequence = 0;
   let podIpCounter = 0;
@@ -196,12 +225,18 @@ export async function startFakeKubeWorkloads(options: FakeKubeWorkloadsOptions =
   const nextVersion = () => String(++revision);
   const findDeployment = (namespace: string, name: string) => {
     const deployment = deployments.get(`${namespace}/${name}`);
-    if (!deployment) throw new FakeApiError(404, "NotFound", `deployments.apps "${name}" not found`, { name, group: "apps", kind: "deployments" });
+    if (!deployment)
+      throw new FakeApiError(404, "NotFound", `deployments.apps "${name}" not found`, {
+        name,
+        group: "apps",
+        kind: "deployments",
+      });
     return deployment;
   };
   const findPod = (namespace: string, name: string) => {
     const pod = podsIn(namespace).get(name);
-    if (!pod) throw new FakeApiError(404, "NotFound", `pods "${name}" not found`, { name, kind: "pods" });
+    if (!pod)
+      throw new FakeApiError(404, "NotFound", `pods "${name}" not found`, { name, kind: "pods" });
     return pod;
   };
   const changePod = (pod: FakePod, change: (pod: FakePod) => void) => {
@@ -229,10 +264,26 @@ export async function startFakeKubeWorkloads(options: FakeKubeWorkloadsOptions =
         uid: randomUUID(),
         resourceVersion: nextVersion(),
         creationTimestamp: rfc3339(Date.now()),
-        labels: { ...deployment.labels, "pod-template-hash": deployment.replicaSetName.slice(deployment.name.length + 1) },
-        ownerReferences: [{ apiVersion: "apps/v1", kind: "ReplicaSet", name: deployment.replicaSetName, uid: deployment.replicaSetUid, controller: true, blockOwnerDeletion: true }],
+        labels: {
+          ...deployment.labels,
+          "pod-template-hash": deployment.replicaSetName.slice(deployment.name.length + 1),
+        },
+        ownerReferences: [
+          {
+            apiVersion: "apps/v1",
+            kind: "ReplicaSet",
+            name: deployment.replicaSetName,
+            uid: deployment.replicaSetUid,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
       },
-      spec: { containers: [{ name: "worker", image: deployment.image }], restartPolicy: "Always", terminationGracePeriodSeconds: 30 },
+      spec: {
+        containers: [{ name: "worker", image: deployment.image }],
+        restartPolicy: "Always",
+        terminationGracePeriodSeconds: 30,
+      },
       status: { phase: "Pending" }, // no conditions until the scheduler has looked at it
     };
     order.set(pod.metadata.uid, { createdSeq: ++sequence, readySeq: 0 });
@@ -242,7 +293,9 @@ export async function startFakeKubeWorkloads(options: FakeKubeWorkloadsOptions =
   /** Its ReplicaSet's pods: owned by it and still matching its selector (one relabelled away is released). */
   const ownedPods = (deployment: FakeDeployment) =>
     [...podsIn(deployment.namespace).values()].filter(
-      (pod) => pod.metadata.ownerReferences?.some((owner) => owner.uid === deployment.replicaSetUid) && matchesLabels(deployment.labels, pod.metadata.labels),
+      (pod) =>
+        pod.metadata.ownerReferences?.some((owner) => owner.uid === deployment.replicaSetUid) &&
+        matchesLabels(deployment.labels, pod.metadata.labels),
     );
 
   /** The ReplicaSet controller's manageReplicas: create the missing pods, delete the surplus in its ranking order. */
@@ -262,7 +315,12 @@ export async function startFakeKubeWorkloads(options: FakeKubeWorkloadsOptions =
   const updateStatus = (deployment: FakeDeployment): boolean => {
     const active = ownedPods(deployment).filter(isActive);
     const ready = active.filter(isReady).length;
-    const status = { replicas: active.length, readyReplicas: ready, availableReplicas: ready, updatedReplicas: active.length };
+    const status = {
+      replicas: active.length,
+      readyReplicas: ready,
+      availableReplicas: ready,
+      updatedReplicas: active.length,
+    };
     if (JSON.stringify(status) === JSON.stringify(deployment.status)) return false;
     deployment.status = status;
     deployment.resourceVersion = ++revision;
@@ -283,11 +341,31 @@ export async function startFakeKubeWorkloads(options: FakeKubeWorkloadsOptions =
           phase: "Pending",
           conditions: [
             { type: "Initialized", status: "True", lastTransitionTime: nowText },
-            { type: "Ready", status: "False", reason: "ContainersNotReady", message: "containers with unready status: [worker]", lastTransitionTime: nowText },
-            { type: "ContainersReady", status: "False", reason: "ContainersNotReady", lastTransitionTime: nowText },
+            {
+              type: "Ready",
+              status: "False",
+              reason: "ContainersNotReady",
+              message: "containers with unready status: [worker]",
+              lastTransitionTime: nowText,
+            },
+            {
+              type: "ContainersReady",
+              status: "False",
+              reason: "ContainersNotReady",
+              lastTransitionTime: nowText,
+            },
             { type: "PodScheduled", status: "True", lastTransitionTime: nowText },
           ],
-          containerStatuses: [{ name: "worker", image: p.spec.containers[0]?.image ?? "", ready: false, started: false, restartCount: 0, state: { waiting: { reason: "ContainerCreating" } } }],
+          containerStatuses: [
+            {
+              name: "worker",
+              image: p.spec.containers[0]?.image ?? "",
+              ready: false,
+              started: false,
+              restartCount: 0,
+              state: { waiting: { reason: "ContainerCreating" } },
+            },
+          ],
           hostIP: "10.0.0.1",
           startTime: nowText,
         };
@@ -315,8 +393,10 @@ export async function startFakeKubeWorkloads(options: FakeKubeWorkloadsOptions =
 
   const step = (): boolean => {
     let changed = false;
-    for (const named of pods.values()) for (const pod of [...named.values()]) changed = runKubelet(pod) || changed;
-    for (const deployment of deployments.values()) changed = reconcileReplicas(deployment) || changed;
+    for (const named of pods.values())
+      for (const pod of [...named.values()]) changed = runKubelet(pod) || changed;
+    for (const deployment of deployments.values())
+      changed = reconcileReplicas(deployment) || changed;
     for (const deployment of deployments.values()) changed = updateStatus(deployment) || changed;
     return changed;
   };
@@ -328,7 +408,12 @@ export async function startFakeKubeWorkloads(options: FakeKubeWorkloadsOptions =
   const deletePod = (pod: FakePod, gracePeriodSec: number | undefined, nowMs: number): FakePod => {
     if (pod.metadata.deletionTimestamp !== undefined) return pod;
     const grace = gracePeriodSec ?? pod.spec.terminationGracePeriodSeconds;
-    if (grace === 0 || pod.spec.nodeName === undefined || pod.status.phase === "Succeeded" || pod.status.phase === "Failed") {
+    if (
+      grace === 0 ||
+      pod.spec.nodeName === undefined ||
+      pod.status.phase === "Succeeded" ||
+      pod.status.phase === "Failed"
+    ) {
       removePod(pod);
       return pod;
     }
@@ -344,17 +429,18 @@ export async function startFakeKubeWorkloads(options: FakeKubeWorkloadsOptions =
 
   const scaleOf = (deployment: FakeDeployment): Json => {
     // ScaleSpec.replicas is omitempty: a Deployment scaled to zero has spec {}.
-    const spec: { [key: string]: Json } = deployment.replicas === 0 ? {} : { replicas: deployment.replicas };
+    const spec: { [key: string]: Json } =
+      deployment.replicas === 0 ? {} : { replicas: deployment.replicas };
     return {
-    kind: "Scale",
-    apiVersion: "autoscaling/v1",
-    metadata: {
-      name: deployment.name,
-      namespace: deployment.namespace,
-      uid: deployment.uid,
-      resourceVersion: String(deployment.resourceVersion),
-      creationTimestamp: deployment.creationTimestamp,
-    },
+      kind: "Scale",
+      apiVersion: "autoscaling/v1",
+      metadata: {
+        name: deployment.name,
+        namespace: deployment.namespace,
+        uid: deployment.uid,
+        resourceVersion: String(deployment.resourceVersion),
+        creationTimestamp: deployment.creationTimestamp,
+      },
       spec,
       status: { replicas: deployment.status.replicas, selector: formatSelector(deployment.labels) },
     };
@@ -362,14 +448,27 @@ export async function startFakeKubeWorkloads(options: FakeKubeWorkloadsOptions =
 
   const patchScale = (deployment: FakeDeployment, patched: Json) => {
     const metadata = isRecord(patched) && isRecord(patched.metadata) ? patched.metadata : {};
-    checkPrecondition(metadata.resourceVersion, String(deployment.resourceVersion), `deployments.apps "${deployment.name}"`);
+    checkPrecondition(
+      metadata.resourceVersion,
+      String(deployment.resourceVersion),
+      `deployments.apps "${deployment.name}"`,
+    );
     const spec = isRecord(patched) && isRecord(patched.spec) ? patched.spec : {};
     const replicas = spec.replicas ?? 0; // absent is Go's zero value
     if (typeof replicas !== "number" || !Number.isInteger(replicas)) {
-      throw new FakeApiError(400, "BadRequest", `json: cannot unmarshal ${JSON.stringify(replicas)} into Go struct field ScaleSpec.spec.replicas of type int32`);
+      throw new FakeApiError(
+        400,
+        "BadRequest",
+        `json: cannot unmarshal ${JSON.stringify(replicas)} into Go struct field ScaleSpec.spec.replicas of type int32`,
+      );
     }
     if (replicas < 0) {
-      throw new FakeApiError(422, "Invalid", `Scale.autoscaling "${deployment.name}" is invalid: spec.replicas: Invalid value: ${replicas}: must be greater than or equal to 0`, { name: deployment.name, group: "autoscaling", kind: "Scale" });
+      throw new FakeApiError(
+        422,
+        "Invalid",
+        `Scale.autoscaling "${deployment.name}" is invalid: spec.replicas: Invalid value: ${replicas}: must be greater than or equal to 0`,
+        { name: deployment.name, group: "autoscaling", kind: "Scale" },
+      );
     }
     if (replicas !== deployment.replicas) {
       deployment.replicas = replicas;
@@ -380,21 +479,37 @@ export async function startFakeKubeWorkloads(options: FakeKubeWorkloadsOptions =
   };
 
   const patchPod = (pod: FakePod, patched: Json) => {
-    if (!isRecord(patched) || !isRecord(patched.metadata)) throw new FakeApiError(400, "BadRequest", "the patched object has no metadata");
+    if (!isRecord(patched) || !isRecord(patched.metadata))
+      throw new FakeApiError(400, "BadRequest", "the patched object has no metadata");
     const metadata = patched.metadata;
-    checkPrecondition(metadata.resourceVersion, pod.metadata.resourceVersion, `pods "${pod.metadata.name}"`);
+    checkPrecondition(
+      metadata.resourceVersion,
+      pod.metadata.resourceVersion,
+      `pods "${pod.metadata.name}"`,
+    );
     const invalid = (field: string, value: unknown, why: string) =>
-      new FakeApiError(422, "Invalid", `Pod "${pod.metadata.name}" is invalid: ${field}: Invalid value: ${JSON.stringify(value)}: ${why}`, { name: pod.metadata.name, kind: "Pod" });
+      new FakeApiError(
+        422,
+        "Invalid",
+        `Pod "${pod.metadata.name}" is invalid: ${field}: Invalid value: ${JSON.stringify(value)}: ${why}`,
+        { name: pod.metadata.name, kind: "Pod" },
+      );
     for (const field of ["name", "namespace", "uid", "creationTimestamp"] as const) {
-      if (metadata[field] !== pod.metadata[field]) throw invalid(`metadata.${field}`, metadata[field], "field is immutable");
+      if (metadata[field] !== pod.metadata[field])
+        throw invalid(`metadata.${field}`, metadata[field], "field is immutable");
     }
     if (JSON.stringify(patched.spec) !== JSON.stringify(pod.spec)) {
-      throw new FakeApiError(422, "Invalid", `Pod "${pod.metadata.name}" is invalid: spec: Forbidden: pod updates may not change fields other than \`spec.containers[*].image\`, \`spec.initContainers[*].image\`, \`spec.activeDeadlineSeconds\`, \`spec.tolerations\` (only additions to existing tolerations), \`spec.terminationGracePeriodSeconds\` (allow it to be set to 1 if it was previously negative)`);
+      throw new FakeApiError(
+        422,
+        "Invalid",
+        `Pod "${pod.metadata.name}" is invalid: spec: Forbidden: pod updates may not change fields other than \`spec.containers[*].image\`, \`spec.initContainers[*].image\`, \`spec.activeDeadlineSeconds\`, \`spec.tolerations\` (only additions to existing tolerations), \`spec.terminationGracePeriodSeconds\` (allow it to be set to 1 if it was previously negative)`,
+      );
     }
     const labels = stringMap(metadata.labels, "labels");
     const annotations = stringMap(metadata.annotations, "annotations");
     const cost = annotations?.[DELETION_COST];
-    if (cost !== undefined && !isInt32(cost)) throw invalid(`metadata.annotations[${DELETION_COST}]`, cost, "must be a 32bit integer");
+    if (cost !== undefined && !isInt32(cost))
+      throw invalid(`metadata.annotations[${DELETION_COST}]`, cost, "must be a 32bit integer");
     // The main resource cannot change status; what the patch says there is dropped.
     changePod(pod, (p) => {
       p.metadata.labels = labels ?? {};
@@ -408,15 +523,27 @@ export async function startFakeKubeWorkloads(options: FakeKubeWorkloadsOptions =
     // The media type is checked before the body is read, as the API server does.
     const contentType = mediaTypeOf(request);
     if (contentType === "application/apply-patch+yaml") {
-      throw new FakeApiError(415, "UnsupportedMediaType", "the fake API does not implement server-side apply (application/apply-patch+yaml)");
+      throw new FakeApiError(
+        415,
+        "UnsupportedMediaType",
+        "the fake API does not implement server-side apply (application/apply-patch+yaml)",
+      );
     }
     if (!PATCH_TYPES.includes(contentType)) {
-      throw new FakeApiError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: ${PATCH_TYPES.join(", ")}`);
+      throw new FakeApiError(
+        415,
+        "UnsupportedMediaType",
+        `the body of the request was in an unknown format - accepted media types include: ${PATCH_TYPES.join(", ")}`,
+      );
     }
     const body = await readJson(request);
     if (contentType === "application/json-patch+json") return applyJsonPatch(target, body);
     if (contentType === "application/strategic-merge-patch+json" && hasListsOrDirectives(body)) {
-      throw new FakeApiError(400, "BadRequest", "the fake API applies strategic merge patches to maps only (no lists, no $patch directives)");
+      throw new FakeApiError(
+        400,
+        "BadRequest",
+        "the fake API applies strategic merge patches to maps only (no lists, no $patch directives)",
+      );
     }
     return applyMergePatch(target, body);
   };
@@ -424,19 +551,34 @@ export async function startFakeKubeWorkloads(options: FakeKubeWorkloadsOptions =
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? "/", "http://fake");
     const method = request.method ?? "GET";
-    const recorded: FakeRequest = { method, path: url.pathname, query: url.search, contentType: request.headers["content-type"] };
+    const recorded: FakeRequest = {
+      method,
+      path: url.pathname,
+      query: url.search,
+      contentType: request.headers["content-type"],
+    };
     requests.push(recorded);
     await requestHook?.(recorded);
 
-    const scale = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)\/scale$/.exec(url.pathname);
+    const scale = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)\/scale$/.exec(
+      url.pathname,
+    );
     const podPath = /^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+))?$/.exec(url.pathname);
     if (scale) {
-      const [namespace, name] = [decodeURIComponent(scale[1] as string), decodeURIComponent(scale[2] as string)];
+      const [namespace, name] = [
+        decodeURIComponent(scale[1] as string),
+        decodeURIComponent(scale[2] as string),
+      ];
       const verb = method === "GET" ? "get" : method.toLowerCase();
       checkAllowed(verb, "deployments/scale", namespace, name);
       const deployment = findDeployment(namespace, name);
       if (method === "GET") return sendJson(response, 200, scaleOf(deployment));
-      if (method === "PATCH") return sendJson(response, 200, patchScale(deployment, await patchBody(request, scaleOf(deployment))));
+      if (method === "PATCH")
+        return sendJson(
+          response,
+          200,
+          patchScale(deployment, await patchBody(request, scaleOf(deployment))),
+        );
       throw methodNotAllowed();
     }
     if (podPath) {
@@ -444,8 +586,18 @@ export async function startFakeKubeWorkloads(options: FakeKubeWorkloadsOptions =
       const name = podPath[2] === undefined ? undefined : decodeURIComponent(podPath[2]);
       if (name === undefined) {
         if (method !== "GET") throw methodNotAllowed();
-        checkAllowed(isTrue(url.searchParams.get("watch")) ? "watch" : "list", "pods", namespace, undefined);
-        if (isTrue(url.searchParams.get("watch"))) throw new FakeApiError(405, "MethodNotAllowed", "the fake API does not serve watches of pods");
+        checkAllowed(
+          isTrue(url.searchParams.get("watch")) ? "watch" : "list",
+          "pods",
+          namespace,
+          undefined,
+        );
+        if (isTrue(url.searchParams.get("watch")))
+          throw new FakeApiError(
+            405,
+            "MethodNotAllowed",
+            "the fake API does not serve watches of pods",
+          );
         return sendJson(response, 200, listPods(namespace, url.searchParams));
       }
       checkAllowed(method === "GET" ? "get" : method.toLowerCase(), "pods", namespace, name);
@@ -454,15 +606,29 @@ export async function startFakeKubeWorkloads(options: FakeKubeWorkloadsOptions =
         case "GET":
           return sendJson(response, 200, podObject(pod));
         case "PATCH":
-          return sendJson(response, 200, patchPod(pod, await patchBody(request, podObject(pod) as unknown as Json)));
+          return sendJson(
+            response,
+            200,
+            patchPod(pod, await patchBody(request, podObject(pod) as unknown as Json)),
+          );
         case "DELETE": {
           const options = await readDeleteOptions(request);
           const uid = isRecord(options.preconditions) ? options.preconditions.uid : undefined;
           if (typeof uid === "string" && uid !== pod.metadata.uid) {
-            throw new FakeApiError(409, "Conflict", `Operation cannot be fulfilled on pods "${name}": Precondition failed: UID in precondition: ${uid}, UID in object meta: ${pod.metadata.uid}`, { name, kind: "pods" });
+            throw new FakeApiError(
+              409,
+              "Conflict",
+              `Operation cannot be fulfilled on pods "${name}": Precondition failed: UID in precondition: ${uid}, UID in object meta: ${pod.metadata.uid}`,
+              { name, kind: "pods" },
+            );
           }
           const queryGrace = url.searchParams.get("gracePeriodSeconds");
-          const grace = typeof options.gracePeriodSeconds === "number" ? options.gracePeriodSeconds : queryGrace === null ? undefined : Number(queryGrace);
+          const grace =
+            typeof options.gracePeriodSeconds === "number"
+              ? options.gracePeriodSeconds
+              : queryGrace === null
+                ? undefined
+                : Number(queryGrace);
           return sendJson(response, 200, podObject(deletePod(pod, grace, Date.now())));
         }
         default:
@@ -472,17 +638,29 @@ export async function startFakeKubeWorkloads(options: FakeKubeWorkloadsOptions =
     throw new FakeApiError(404, "NotFound", "the server could not find the requested resource");
   };
 
-  const checkAllowed = (verb: string, resource: "pods" | "deployments/scale", namespace: string, name: string | undefined) => {
-    const isRefused = forbidden === true || (typeof forbidden === "object" && forbidden.verb === verb && forbidden.resource === resource);
+  const checkAllowed = (
+    verb: string,
+    resource: "pods" | "deployments/scale",
+    namespace: string,
+    name: string | undefined,
+  ) => {
+    const isRefused =
+      forbidden === true ||
+      (typeof forbidden === "object" && forbidden.verb === verb && forbidden.resource === resource);
     if (!isRefused) return;
     const group = resource === "pods" ? "" : "apps";
     const subject = resource === "pods" ? "pods" : "deployments.apps";
     const what = name === undefined ? subject : `${subject} "${name}"`;
-    throw new FakeApiError(403, "Forbidden", `${what} is forbidden: User "system:serviceaccount:${namespace}:default" cannot ${verb} resource "${resource}" in API group "${group}" in the namespace "${namespace}"`, {
-      ...(name === undefined ? {} : { name }),
-      group,
-      kind: resource.split("/")[0],
-    });
+    throw new FakeApiError(
+      403,
+      "Forbidden",
+      `${what} is forbidden: User "system:serviceaccount:${namespace}:default" cannot ${verb} resource "${resource}" in API group "${group}" in the namespace "${namespace}"`,
+      {
+        ...(name === undefined ? {} : { name }),
+        group,
+        kind: resource.split("/")[0],
+      },
+    );
   };
 
   const listPods = (namespace: string, query: URLSearchParams) => {
@@ -492,12 +670,20 @@ export async function startFakeKubeWorkloads(options: FakeKubeWorkloadsOptions =
       .filter((pod) => labelMatch(pod.metadata.labels) && fieldMatch(pod))
       .sort((a, b) => compareText(a.metadata.name, b.metadata.name))
       .map((pod) => structuredClone(pod));
-    return { kind: "PodList", apiVersion: "v1", metadata: { resourceVersion: String(revision) }, items };
+    return {
+      kind: "PodList",
+      apiVersion: "v1",
+      metadata: { resourceVersion: String(revision) },
+      items,
+    };
   };
 
   const server: Server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
-      const failure = error instanceof FakeApiError ? error : new FakeApiError(500, "InternalError", String(error));
+      const failure =
+        error instanceof FakeApiError
+          ? error
+          : new FakeApiError(500, "InternalError", String(error));
       if (response.headersSent) return void response.end();
       sendJson(response, failure.code, {
         kind: "Status",
@@ -521,7 +707,8 @@ export async function startFakeKubeWorkloads(options: FakeKubeWorkloadsOptions =
   });
   const address = server.address();
   const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
-  const ticker = options.autoStepMs === undefined ? undefined : setInterval(step, options.autoStepMs);
+  const ticker =
+    options.autoStepMs === undefined ? undefined : setInterval(step, options.autoStepMs);
 
   const podFor = (namespace: string, name: string) => {
     const pod = podsIn(namespace).get(name);
@@ -557,7 +744,11 @@ export async function startFakeKubeWorkloads(options: FakeKubeWorkloadsOptions =
     },
     pods: (namespace) =>
       [...podsIn(namespace).values()]
-        .sort((a, b) => (order.get(a.metadata.uid)?.createdSeq ?? 0) - (order.get(b.metadata.uid)?.createdSeq ?? 0))
+        .sort(
+          (a, b) =>
+            (order.get(a.metadata.uid)?.createdSeq ?? 0) -
+            (order.get(b.metadata.uid)?.createdSeq ?? 0),
+        )
         .map((pod) => structuredClone(pod)),
     pod: (namespace, name) => {
       const pod = podsIn(namespace).get(name);
@@ -575,7 +766,12 @@ export async function startFakeKubeWorkloads(options: FakeKubeWorkloadsOptions =
         for (const container of p.status.containerStatuses ?? []) {
           container.ready = false;
           container.restartCount += 3;
-          container.state = { waiting: { reason: "CrashLoopBackOff", message: `back-off 40s restarting failed container=${container.name} pod=${p.metadata.name}` } };
+          container.state = {
+            waiting: {
+              reason: "CrashLoopBackOff",
+              message: `back-off 40s restarting failed container=${container.name} pod=${p.metadata.name}`,
+            },
+          };
           container.lastState = { terminated: { exitCode: 1, reason: "Error" } };
         }
       }),
@@ -630,10 +826,15 @@ export async function startFakeKubeWorkloads(options: FakeKubeWorkloadsOptions =
 const PHASE_ORDINAL: Record<string, number> = { Pending: 0, Unknown: 1, Running: 2 };
 
 /** Active pods in the order the ReplicaSet controller deletes them, first to go first. */
-function rankForDeletion(active: readonly FakePod[], related: readonly FakePod[], order: ReadonlyMap<string, PodOrder>): FakePod[] {
+function rankForDeletion(
+  active: readonly FakePod[],
+  related: readonly FakePod[],
+  order: ReadonlyMap<string, PodOrder>,
+): FakePod[] {
   const podsOnNode = new Map<string, number>();
   for (const pod of related) {
-    if (isActive(pod)) podsOnNode.set(pod.spec.nodeName ?? "", (podsOnNode.get(pod.spec.nodeName ?? "") ?? 0) + 1);
+    if (isActive(pod))
+      podsOnNode.set(pod.spec.nodeName ?? "", (podsOnNode.get(pod.spec.nodeName ?? "") ?? 0) + 1);
   }
   const rank = (pod: FakePod) => podsOnNode.get(pod.spec.nodeName ?? "") ?? 0;
   const seq = (pod: FakePod) => order.get(pod.metadata.uid) ?? { createdSeq: 0, readySeq: 0 };
@@ -670,7 +871,11 @@ function rankForDeletion(active: readonly FakePod[], related: readonly FakePod[]
 }
 
 function isActive(pod: FakePod): boolean {
-  return pod.metadata.deletionTimestamp === undefined && pod.status.phase !== "Succeeded" && pod.status.phase !== "Failed";
+  return (
+    pod.metadata.deletionTimestamp === undefined &&
+    pod.status.phase !== "Succeeded" &&
+    pod.status.phase !== "Failed"
+  );
 }
 
 function isReady(pod: FakePod): boolean {
@@ -678,7 +883,8 @@ function isReady(pod: FakePod): boolean {
 }
 
 function readySince(pod: FakePod): string | undefined {
-  return pod.status.conditions?.find((c) => c.type === "Ready" && c.status === "True")?.lastTransitionTime;
+  return pod.status.conditions?.find((c) => c.type === "Ready" && c.status === "True")
+    ?.lastTransitionTime;
 }
 
 function deletionCost(pod: FakePod): number {
@@ -699,7 +905,13 @@ function setReadiness(pod: FakePod, isReadyNow: boolean, nowText: string) {
     const since = previous?.status === status ? (previous.lastTransitionTime ?? nowText) : nowText;
     const next: FakePodCondition = isReadyNow
       ? { type, status, lastTransitionTime: since }
-      : { type, status, reason: "ContainersNotReady", message: "containers with unready status: [worker]", lastTransitionTime: since };
+      : {
+          type,
+          status,
+          reason: "ContainersNotReady",
+          message: "containers with unready status: [worker]",
+          lastTransitionTime: since,
+        };
     const index = conditions.findIndex((c) => c.type === type);
     if (index >= 0) conditions[index] = next;
     else conditions.push(next);
@@ -718,7 +930,11 @@ function parseLabelSelector(text: string): (labels: Record<string, string>) => b
     if (set) {
       const [, key, operator, list] = set as unknown as [string, string, string, string];
       const values = list.split(",").map((v) => v.trim());
-      terms.push(operator === "in" ? (l) => key in l && values.includes(l[key] as string) : (l) => !(key in l) || !values.includes(l[key] as string));
+      terms.push(
+        operator === "in"
+          ? (l) => key in l && values.includes(l[key] as string)
+          : (l) => !(key in l) || !values.includes(l[key] as string),
+      );
       continue;
     }
     const equality = /^([^\s!=()]+)\s*(!=|==|=)\s*([^\s!=()]*)$/.exec(term);
@@ -732,7 +948,11 @@ function parseLabelSelector(text: string): (labels: Record<string, string>) => b
       terms.push(term.startsWith("!") ? (l) => !(key in l) : (l) => key in l);
       continue;
     }
-    throw new FakeApiError(400, "BadRequest", `unable to parse requirement: found '${term}', expected: in, notin, =, ==, !=, gt, lt`);
+    throw new FakeApiError(
+      400,
+      "BadRequest",
+      `unable to parse requirement: found '${term}', expected: in, notin, =, ==, !=, gt, lt`,
+    );
   }
   return (labels) => terms.every((matches) => matches(labels));
 }
@@ -771,7 +991,9 @@ function parseFieldSelector(text: string): (pod: FakePod) => boolean {
       const [, field, operator, value] = match as unknown as [string, string, string, string];
       const read = POD_FIELDS[field];
       if (!read) throw new FakeApiError(400, "BadRequest", `field label not supported: ${field}`);
-      return operator === "!=" ? (pod: FakePod) => read(pod) !== value : (pod: FakePod) => read(pod) === value;
+      return operator === "!="
+        ? (pod: FakePod) => read(pod) !== value
+        : (pod: FakePod) => read(pod) === value;
     });
   return (pod) => terms.every((matches) => matches(pod));
 }
@@ -790,15 +1012,29 @@ function formatSelector(labels: Record<string, string>): string {
 
 function checkPrecondition(wanted: unknown, current: string, what: string) {
   if (wanted === undefined || wanted === null || wanted === "" || wanted === current) return;
-  throw new FakeApiError(409, "Conflict", `Operation cannot be fulfilled on ${what}: the object has been modified; please apply your changes to the latest version and try again`);
+  throw new FakeApiError(
+    409,
+    "Conflict",
+    `Operation cannot be fulfilled on ${what}: the object has been modified; please apply your changes to the latest version and try again`,
+  );
 }
 
 function stringMap(value: unknown, field: string): Record<string, string> | undefined {
   if (value === undefined || value === null) return undefined;
-  if (!isRecord(value) || Array.isArray(value)) throw new FakeApiError(400, "BadRequest", `json: cannot unmarshal into Go struct field ObjectMeta.metadata.${field} of type map[string]string`);
+  if (!isRecord(value) || Array.isArray(value))
+    throw new FakeApiError(
+      400,
+      "BadRequest",
+      `json: cannot unmarshal into Go struct field ObjectMeta.metadata.${field} of type map[string]string`,
+    );
   const result: Record<string, string> = {};
   for (const [key, item] of Object.entries(value)) {
-    if (typeof item !== "string") throw new FakeApiError(400, "BadRequest", `json: cannot unmarshal ${typeof item} into Go struct field ObjectMeta.metadata.${field} of type string`);
+    if (typeof item !== "string")
+      throw new FakeApiError(
+        400,
+        "BadRequest",
+        `json: cannot unmarshal ${typeof item} into Go struct field ObjectMeta.metadata.${field} of type string`,
+      );
     result[key] = item;
   }
   return result;
@@ -813,7 +1049,11 @@ function podObject(pod: FakePod): Record<string, unknown> {
 }
 
 function methodNotAllowed(): FakeApiError {
-  return new FakeApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+  return new FakeApiError(
+    405,
+    "MethodNotAllowed",
+    "the server does not allow this method on the requested resource",
+  );
 }
 
 function mediaTypeOf(request: IncomingMessage): string {
@@ -831,7 +1071,11 @@ async function readJson(request: IncomingMessage): Promise<Json> {
   try {
     return JSON.parse(text) as Json;
   } catch {
-    throw new FakeApiError(400, "BadRequest", `error decoding patch: invalid character in ${JSON.stringify(text.slice(0, 40))}`);
+    throw new FakeApiError(
+      400,
+      "BadRequest",
+      `error decoding patch: invalid character in ${JSON.stringify(text.slice(0, 40))}`,
+    );
   }
 }
 
@@ -868,7 +1112,8 @@ const ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789";
 
 function randomSuffix(length: number): string {
   let text = "";
-  for (let i = 0; i < length; i += 1) text += ALPHANUMS[Math.floor(Math.random() * ALPHANUMS.length)];
+  for (let i = 0; i < length; i += 1)
+    text += ALPHANUMS[Math.floor(Math.random() * ALPHANUMS.length)];
   return text;
 }
 
@@ -907,12 +1152,19 @@ function applyMergePatch(target: Json, patch: Json): Json {
 function hasListsOrDirectives(patch: Json): boolean {
   if (Array.isArray(patch)) return true;
   if (!isJsonObject(patch)) return false;
-  return Object.entries(patch).some(([key, value]) => key.startsWith("$") || hasListsOrDirectives(value));
+  return Object.entries(patch).some(
+    ([key, value]) => key.startsWith("$") || hasListsOrDirectives(value),
+  );
 }
 
 function pointerTokens(pointer: string): string[] {
   if (pointer === "") return [];
-  if (!pointer.startsWith("/")) throw new FakeApiError(422, "Invalid", `JSON pointer must be empty or start with a "/": ${pointer}`);
+  if (!pointer.startsWith("/"))
+    throw new FakeApiError(
+      422,
+      "Invalid",
+      `JSON pointer must be empty or start with a "/": ${pointer}`,
+    );
   return pointer
     .slice(1)
     .split("/")
@@ -923,14 +1175,20 @@ function valueAt(doc: Json, tokens: readonly string[]): Json | undefined {
   let current: Json | undefined = doc;
   for (const token of tokens) {
     if (Array.isArray(current)) current = /^\d+$/.test(token) ? current[Number(token)] : undefined;
-    else if (isJsonObject(current)) current = Object.hasOwn(current, token) ? current[token] : undefined;
+    else if (isJsonObject(current))
+      current = Object.hasOwn(current, token) ? current[token] : undefined;
     else return undefined;
   }
   return current;
 }
 
 function applyJsonPatch(target: Json, patch: Json): Json {
-  if (!Array.isArray(patch)) throw new FakeApiError(400, "BadRequest", "json: cannot unmarshal object into Go value of type jsonpatch.Patch");
+  if (!Array.isArray(patch))
+    throw new FakeApiError(
+      400,
+      "BadRequest",
+      "json: cannot unmarshal object into Go value of type jsonpatch.Patch",
+    );
   let doc = structuredClone(target);
   const unprocessable = (message: string) => new FakeApiError(422, "Invalid", message);
   /** Writes (value) or removes (undefined) at path; isInsert: an array index shifts what follows. */
@@ -946,19 +1204,30 @@ function applyJsonPatch(target: Json, patch: Json): Json {
     if (Array.isArray(parent)) {
       const index = key === "-" ? parent.length : /^\d+$/.test(key) ? Number(key) : -1;
       const limit = isInsert ? parent.length : parent.length - 1;
-      if (index < 0 || index > limit) throw unprocessable(`Unable to access invalid index: ${index}: invalid index referenced`);
+      if (index < 0 || index > limit)
+        throw unprocessable(`Unable to access invalid index: ${index}: invalid index referenced`);
       if (value === undefined) parent.splice(index, 1);
       else parent.splice(index, isInsert ? 0 : 1, value);
     } else if (isJsonObject(parent)) {
       if (value === undefined) delete parent[key];
       else parent[key] = value;
     } else {
-      throw unprocessable(`add operation does not apply: doc is missing path: "${path}": missing value`);
+      throw unprocessable(
+        `add operation does not apply: doc is missing path: "${path}": missing value`,
+      );
     }
   };
   for (const operation of patch) {
-    if (!isJsonObject(operation) || typeof operation.op !== "string" || typeof operation.path !== "string") {
-      throw new FakeApiError(400, "BadRequest", "json: every JSON patch operation needs op and path strings");
+    if (
+      !isJsonObject(operation) ||
+      typeof operation.op !== "string" ||
+      typeof operation.path !== "string"
+    ) {
+      throw new FakeApiError(
+        400,
+        "BadRequest",
+        "json: every JSON patch operation needs op and path strings",
+      );
     }
     const { op, path } = operation;
     const value = operation.value;
@@ -970,20 +1239,28 @@ function applyJsonPatch(target: Json, patch: Json): Json {
         put(path, structuredClone(value), true);
         break;
       case "remove":
-        if (!exists(path)) throw unprocessable(`Unable to remove nonexistent key: ${path}: missing value`);
+        if (!exists(path))
+          throw unprocessable(`Unable to remove nonexistent key: ${path}: missing value`);
         put(path, undefined, false);
         break;
       case "replace":
         if (value === undefined) throw unprocessable("replace operation has no value");
-        if (!exists(path)) throw unprocessable(`replace operation does not apply: doc is missing key: ${path}: missing value`);
+        if (!exists(path))
+          throw unprocessable(
+            `replace operation does not apply: doc is missing key: ${path}: missing value`,
+          );
         put(path, structuredClone(value), false);
         break;
       case "test":
-        if (JSON.stringify(valueAt(doc, pointerTokens(path))) !== JSON.stringify(value)) throw unprocessable(`testing value ${path} failed: test failed`);
+        if (JSON.stringify(valueAt(doc, pointerTokens(path))) !== JSON.stringify(value))
+          throw unprocessable(`testing value ${path} failed: test failed`);
         break;
       case "move":
       case "copy": {
-        if (from === undefined || !exists(from)) throw unprocessable(`${op} operation does not apply: doc is missing from path: ${from ?? ""}: missing value`);
+        if (from === undefined || !exists(from))
+          throw unprocessable(
+            `${op} operation does not apply: doc is missing from path: ${from ?? ""}: missing value`,
+          );
         const moved = structuredClone(valueAt(doc, pointerTokens(from)) as Json);
         if (op === "move") put(from, undefined, false);
         put(path, moved, true);

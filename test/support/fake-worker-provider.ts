@@ -5,7 +5,14 @@
 // stopped worker disappears from list() as a stopped child or a removed
 // container does.
 import { LOCAL_CAPABILITIES } from "../../services/coordinator/providers/local-provider.js";
-import type { ProvidedState, ProvidedWorker, ProviderCapabilities, ProviderKind, WorkerHealth, WorkerProvider } from "../../services/coordinator/providers/worker-provider.js";
+import type {
+  ProvidedState,
+  ProvidedWorker,
+  ProviderCapabilities,
+  ProviderKind,
+  WorkerHealth,
+  WorkerProvider,
+} from "../../services/coordinator/providers/worker-provider.js";
 
 export interface FakeProviderCalls {
   /** The count of each start() call. */
@@ -41,7 +48,9 @@ export interface FakeWorkerProviderOptions {
   readonly onStopped?: (workerId: string) => void;
 }
 
-export function createFakeWorkerProvider(options: FakeWorkerProviderOptions = {}): FakeWorkerProvider {
+export function createFakeWorkerProvider(
+  options: FakeWorkerProviderOptions = {},
+): FakeWorkerProvider {
   const prefix = options.idPrefix ?? "w";
   const workers = new Map<string, ProvidedWorker>();
   const calls: FakeProviderCalls = { start: [], stop: [], replace: [], list: 0 };
@@ -54,7 +63,8 @@ export function createFakeWorkerProvider(options: FakeWorkerProviderOptions = {}
     workers.set(workerId, { workerId, state, detail });
     // Seeded ids count too, so started ones never collide with them.
     const number = Number(workerId.slice(prefix.length + 1));
-    if (workerId.startsWith(`${prefix}-`) && Number.isInteger(number)) lastNumber = Math.max(lastNumber, number);
+    if (workerId.startsWith(`${prefix}-`) && Number.isInteger(number))
+      lastNumber = Math.max(lastNumber, number);
   };
 
   return {

@@ -13,7 +13,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fromBinary } from "@bufbuild/protobuf";
 import { timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import Database from "better-sqlite3";
-import { Admin, Balancer, TaskSchema, TaskState, WorkerState, type Task } from "../../libs/contracts/index.js";
+import {
+  Admin,
+  Balancer,
+  TaskSchema,
+  TaskState,
+  WorkerState,
+  type Task,
+} from "../../libs/contracts/index.js";
 import { createRpcClient, type RpcClient } from "../../libs/rpc/index.js";
 import { projectRoot } from "../../libs/telemetry/version.js";
 import { FAST_FAILURE_ENV, freshLedgerPath } from "./mesh.js";
@@ -132,7 +139,12 @@ export async function startFaultCluster(options: FaultClusterOptions): Promise<F
     coordinator = await startCoordinator();
     for (let i = 1; i <= (options.balancers ?? 1); i += 1) {
       const balancer = await startService("balancer", {
-        env: { ...env, SCALEMESH_BALANCER_GRPC_PORT: "0", SCALEMESH_BALANCER_HTTP_PORT: "0", SCALEMESH_BALANCER_COORDINATOR: coordinatorUri },
+        env: {
+          ...env,
+          SCALEMESH_BALANCER_GRPC_PORT: "0",
+          SCALEMESH_BALANCER_HTTP_PORT: "0",
+          SCALEMESH_BALANCER_COORDINATOR: coordinatorUri,
+        },
       });
       processes.push(balancer);
       balancers.push(balancer);
@@ -141,7 +153,18 @@ export async function startFaultCluster(options: FaultClusterOptions): Promise<F
     for (let i = 1; i <= options.workers; i += 1) {
       const workerId = `worker-${i}`;
       const worker = await startService("worker-agent", {
-        args: ["--coordinator", coordinatorUri, "--worker-id", workerId, "--slots", String(options.slots), "--handler", COUNTING_HANDLER, "--http-port", "0"],
+        args: [
+          "--coordinator",
+          coordinatorUri,
+          "--worker-id",
+          workerId,
+          "--slots",
+          String(options.slots),
+          "--handler",
+          COUNTING_HANDLER,
+          "--http-port",
+          "0",
+        ],
         env: { ...env, SCALEMESH_FAULT_EXEC_DIR: execDir },
         readyMessage: "worker registered",
       });
@@ -153,7 +176,13 @@ export async function startFaultCluster(options: FaultClusterOptions): Promise<F
       return listed.filter((w) => w.state === WorkerState.ALIVE).length === options.workers;
     });
     for (const balancer of balancers) {
-      await waitUntil(`balancer ${balancer.grpcPort} ready`, 10_000, async () => (await fetch(`http://127.0.0.1:${balancer.httpPort}/readyz`).catch(() => undefined))?.status === 200);
+      await waitUntil(
+        `balancer ${balancer.grpcPort} ready`,
+        10_000,
+        async () =>
+          (await fetch(`http://127.0.0.1:${balancer.httpPort}/readyz`).catch(() => undefined))
+            ?.status === 200,
+      );
     }
   } catch (error) {
     await stop();
@@ -186,7 +215,11 @@ export async function startFaultCluster(options: FaultClusterOptions): Promise<F
 }
 
 /** Polls `check` every 50 ms until it holds; throws naming `what` after timeoutMs. */
-export async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean): Promise<void> {
+export async function waitUntil(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<boolean> | boolean,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -196,7 +229,10 @@ export async function waitUntil(what: string, timeoutMs: number, check: () => Pr
     } catch (error) {
       lastError = error;
     }
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}${lastError ? ` (last error: ${String(lastError)})` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `not within ${timeoutMs} ms: ${what}${lastError ? ` (last error: ${String(lastError)})` : ""}`,
+      );
     await sleep(50);
   }
 }
@@ -212,7 +248,11 @@ export async function scrapeMetric(httpPort: number, name: string): Promise<numb
 const FINAL_STATE_NAMES = new Set(["SUCCEEDED", "DEAD_LETTERED", "CANCELLED"]);
 
 /** Waits until the ledger holds at least `atLeast` tasks and none of them is unfinished. */
-export async function waitForAllFinal(admin: RpcClient<typeof Admin>, atLeast: number, timeoutMs: number): Promise<void> {
+export async function waitForAllFinal(
+  admin: RpcClient<typeof Admin>,
+  atLeast: number,
+  timeoutMs: number,
+): Promise<void> {
   let last = "";
   try {
     await waitUntil("every task final", timeoutMs, async () => {
@@ -223,12 +263,16 @@ export async function waitForAllFinal(admin: RpcClient<typeof Admin>, atLeast: n
       return total >= atLeast && entries.every(([state]) => FINAL_STATE_NAMES.has(state));
     });
   } catch (error) {
-    throw new Error(`${error instanceof Error ? error.message : String(error)}; the ledger has ${last}`);
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}; the ledger has ${last}`,
+    );
   }
 }
 
 /** Every task through Admin ListTasks, page by page; a task listed twice is reported. */
-export async function listAllTasks(admin: RpcClient<typeof Admin>): Promise<{ tasks: Map<string, Task>; listedTwice: string[] }> {
+export async function listAllTasks(
+  admin: RpcClient<typeof Admin>,
+): Promise<{ tasks: Map<string, Task>; listedTwice: string[] }> {
   const tasks = new Map<string, Task>();
   const listedTwice: string[] = [];
   let pageToken = "";
@@ -252,7 +296,10 @@ export async function listAllTasks(admin: RpcClient<typeof Admin>): Promise<{ ta
 export function readLedgerFile(path: string): Map<string, Task> {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
-    const rows = db.prepare("SELECT task_id AS taskId, task FROM tasks").all() as { taskId: string; task: Uint8Array }[];
+    const rows = db.prepare("SELECT task_id AS taskId, task FROM tasks").all() as {
+      taskId: string;
+      task: Uint8Array;
+    }[];
     return new Map(rows.map((row) => [row.taskId, fromBinary(TaskSchema, row.task)]));
   } finally {
     db.close();
@@ -264,11 +311,17 @@ export function readLedgerFile(path: string): Map<string, Task> {
  * answers from the coordinator's memory, and the file catches up at the next
  * group commit (a moment later).
  */
-export async function settledLedgerFile(path: string, tasks: Map<string, Task>, timeoutMs = 5_000): Promise<Map<string, Task>> {
+export async function settledLedgerFile(
+  path: string,
+  tasks: Map<string, Task>,
+  timeoutMs = 5_000,
+): Promise<Map<string, Task>> {
   let ledgerFile = new Map<string, Task>();
   await waitUntil("the ledger file agrees with Admin on every task", timeoutMs, () => {
     ledgerFile = readLedgerFile(path);
-    return [...tasks.values()].every((t) => ledgerFile.get(t.spec?.taskId ?? "")?.state === t.state);
+    return [...tasks.values()].every(
+      (t) => ledgerFile.get(t.spec?.taskId ?? "")?.state === t.state,
+    );
   });
   return ledgerFile;
 }
@@ -338,28 +391,45 @@ export function auditAcceptedTasks(options: AuditOptions): string[] {
       continue;
     }
     const state = TaskState[task.state];
-    if (task.state !== TaskState.SUCCEEDED) problems.push(`${id}: ${state} at attempt ${task.attempt} (${task.error})`);
+    if (task.state !== TaskState.SUCCEEDED)
+      problems.push(`${id}: ${state} at attempt ${task.attempt} (${task.error})`);
     if (task.attempt < 1) problems.push(`${id}: attempt ${task.attempt}`);
-    if (task.history.length !== task.attempt - 1) problems.push(`${id}: attempt ${task.attempt} but ${task.history.length} history record(s)`);
+    if (task.history.length !== task.attempt - 1)
+      problems.push(`${id}: attempt ${task.attempt} but ${task.history.length} history record(s)`);
     for (const [k, record] of task.history.entries()) {
-      if (record.attempt !== k + 1) problems.push(`${id}: history[${k}] is attempt ${record.attempt}`);
+      if (record.attempt !== k + 1)
+        problems.push(`${id}: history[${k}] is attempt ${record.attempt}`);
       if (record.workerId === "") problems.push(`${id}: history[${k}] names no worker`);
       if (record.error === "") problems.push(`${id}: history[${k}] has no error`);
     }
     const onFile = options.ledgerFile.get(id);
     if (!onFile) problems.push(`${id}: not in the ledger file`);
-    else if (onFile.state !== task.state || onFile.attempt !== task.attempt || onFile.workerId !== task.workerId) {
-      problems.push(`${id}: the ledger file has ${TaskState[onFile.state]} attempt ${onFile.attempt} on ${onFile.workerId}, Admin ${state} attempt ${task.attempt} on ${task.workerId}`);
+    else if (
+      onFile.state !== task.state ||
+      onFile.attempt !== task.attempt ||
+      onFile.workerId !== task.workerId
+    ) {
+      problems.push(
+        `${id}: the ledger file has ${TaskState[onFile.state]} attempt ${onFile.attempt} on ${onFile.workerId}, Admin ${state} attempt ${task.attempt} on ${task.workerId}`,
+      );
     }
     for (let attempt = 1; attempt <= task.attempt + 1; attempt += 1) {
       const runs = byAttempt.get(`${id}#${attempt}`) ?? [];
       const starts = runs.filter((r) => r.event === "start");
       const oks = runs.filter((r) => r.event === "ok");
-      if (starts.length > 1) problems.push(`${id}: attempt ${attempt} started ${starts.length} times (${starts.map((r) => r.workerId).join(", ")})`);
-      if (attempt > task.attempt && starts.length > 0) problems.push(`${id}: attempt ${attempt} ran, past the ledger's last attempt ${task.attempt}`);
+      if (starts.length > 1)
+        problems.push(
+          `${id}: attempt ${attempt} started ${starts.length} times (${starts.map((r) => r.workerId).join(", ")})`,
+        );
+      if (attempt > task.attempt && starts.length > 0)
+        problems.push(
+          `${id}: attempt ${attempt} ran, past the ledger's last attempt ${task.attempt}`,
+        );
       if (attempt === task.attempt && task.state === TaskState.SUCCEEDED) {
         if (oks.length !== 1 || oks[0]?.workerId !== task.workerId) {
-          problems.push(`${id}: succeeded on attempt ${attempt} on ${task.workerId}, but the handler finished that attempt on [${oks.map((r) => r.workerId).join(", ")}]`);
+          problems.push(
+            `${id}: succeeded on attempt ${attempt} on ${task.workerId}, but the handler finished that attempt on [${oks.map((r) => r.workerId).join(", ")}]`,
+          );
         }
       }
       if (attempt < task.attempt) {
@@ -367,7 +437,8 @@ export function auditAcceptedTasks(options: AuditOptions): string[] {
           if (!options.faultyWorkers?.has(ok.workerId)) {
             const failed = task.history[attempt - 1];
             const started = starts.find((r) => r.workerId === ok.workerId);
-            const at = (t: Timestamp | undefined): string => (t ? new Date(timestampMs(t)).toISOString() : "?");
+            const at = (t: Timestamp | undefined): string =>
+              t ? new Date(timestampMs(t)).toISOString() : "?";
             problems.push(
               `${id}: healthy ${ok.workerId} ran attempt ${attempt} from ${started ? new Date(started.atMs).toISOString() : "?"} to ${new Date(ok.atMs).toISOString()}, ` +
                 `yet the task went on to attempt ${task.attempt} (history: placed on ${failed?.workerId} at ${at(failed?.startedAt)}, failed "${failed?.error}" at ${at(failed?.endedAt)})`,
@@ -382,7 +453,9 @@ export function auditAcceptedTasks(options: AuditOptions): string[] {
 
 /** At most `limit` problems, then how many more: a readable assertion message. */
 export function summarize(problems: readonly string[], limit = 20): string[] {
-  return problems.length <= limit ? [...problems] : [...problems.slice(0, limit), `... and ${problems.length - limit} more`];
+  return problems.length <= limit
+    ? [...problems]
+    : [...problems.slice(0, limit), `... and ${problems.length - limit} more`];
 }
 
 /** Epoch ms of a log line's ISO `time`. */
@@ -391,7 +464,11 @@ export function logTimeMs(line: Record<string, unknown>): number {
 }
 
 /** Counts accepted tasks for runLoad's onAccepted; `reached` resolves when the count hits `target`. */
-export function acceptedCounter(target: number): { onAccepted: () => void; reached: Promise<void>; readonly count: number } {
+export function acceptedCounter(target: number): {
+  onAccepted: () => void;
+  reached: Promise<void>;
+  readonly count: number;
+} {
   let count = 0;
   let resolve: () => void = () => {};
   const reached = new Promise<void>((r) => (resolve = r));
@@ -408,13 +485,23 @@ export function acceptedCounter(target: number): { onAccepted: () => void; reach
 }
 
 /** Resolves when `milestone` does; rejects if `load` ends first or nothing happens within timeoutMs. */
-export async function duringLoad(milestone: Promise<void>, load: Promise<unknown>, timeoutMs: number): Promise<void> {
+export async function duringLoad(
+  milestone: Promise<void>,
+  load: Promise<unknown>,
+  timeoutMs: number,
+): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       milestone,
       load.then(() => Promise.reject(new Error("the load ended before the fault was injected"))),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`load milestone not reached within ${timeoutMs} ms`)), timeoutMs))),
+      new Promise<never>(
+        (_, reject) =>
+          (timer = setTimeout(
+            () => reject(new Error(`load milestone not reached within ${timeoutMs} ms`)),
+            timeoutMs,
+          )),
+      ),
     ]);
   } finally {
     clearTimeout(timer);
@@ -422,15 +509,25 @@ export async function duringLoad(milestone: Promise<void>, load: Promise<unknown
 }
 
 /** The worker with the most tasks in flight, once one has at least `atLeast` (polled every 20 ms; throws after timeoutMs). */
-export async function busiestWorker(admin: RpcClient<typeof Admin>, atLeast: number, timeoutMs: number): Promise<{ workerId: string; inFlight: number }> {
+export async function busiestWorker(
+  admin: RpcClient<typeof Admin>,
+  atLeast: number,
+  timeoutMs: number,
+): Promise<{ workerId: string; inFlight: number }> {
   const deadline = Date.now() + timeoutMs;
   let best = { workerId: "", inFlight: -1 };
   while (Date.now() < deadline) {
     const { workers } = await admin.listWorkers({}, { timeoutMs: 2_000 });
-    const top = [...workers].filter((w) => w.state === WorkerState.ALIVE).sort((a, b) => b.inFlight - a.inFlight)[0];
-    if (top && top.inFlight > best.inFlight) best = { workerId: top.spec?.workerId ?? "", inFlight: top.inFlight };
-    if (top && top.inFlight >= atLeast) return { workerId: top.spec?.workerId ?? "", inFlight: top.inFlight };
+    const top = [...workers]
+      .filter((w) => w.state === WorkerState.ALIVE)
+      .sort((a, b) => b.inFlight - a.inFlight)[0];
+    if (top && top.inFlight > best.inFlight)
+      best = { workerId: top.spec?.workerId ?? "", inFlight: top.inFlight };
+    if (top && top.inFlight >= atLeast)
+      return { workerId: top.spec?.workerId ?? "", inFlight: top.inFlight };
     await sleep(20);
   }
-  throw new Error(`no worker had ${atLeast} tasks in flight within ${timeoutMs} ms (the most seen: ${best.inFlight} on ${best.workerId})`);
+  throw new Error(
+    `no worker had ${atLeast} tasks in flight within ${timeoutMs} ms (the most seen: ${best.inFlight} on ${best.workerId})`,
+  );
 }

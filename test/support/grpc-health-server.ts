@@ -18,13 +18,18 @@ export interface GrpcHealthServerOptions {
   readonly host?: string;
 }
 
-export async function startGrpcHealthServer(initial: ServingStatus, options: GrpcHealthServerOptions = {}): Promise<GrpcHealthServer> {
+export async function startGrpcHealthServer(
+  initial: ServingStatus,
+  options: GrpcHealthServerOptions = {},
+): Promise<GrpcHealthServer> {
   const host = options.host ?? "127.0.0.1";
   const server = new grpc.Server();
   const health = new HealthImplementation({ "": initial });
   health.addToServer(server);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:0`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+    server.bindAsync(`${host}:0`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    );
   });
   return {
     address: `${host}:${port}`,

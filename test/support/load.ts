@@ -11,7 +11,10 @@ import { backoffCeilingMs, type BackoffPolicy } from "../../libs/backoff/index.j
 import type { AssignResponse, Balancer } from "../../libs/contracts/index.js";
 import { Code, ConnectError, toConnectError, type RpcClient } from "../../libs/rpc/index.js";
 
-export const RETRYABLE_CODES: ReadonlySet<Code> = new Set([Code.Unavailable, Code.DeadlineExceeded]);
+export const RETRYABLE_CODES: ReadonlySet<Code> = new Set([
+  Code.Unavailable,
+  Code.DeadlineExceeded,
+]);
 
 export interface LoadOptions {
   readonly clients: readonly RpcClient<typeof Balancer>[];
@@ -75,7 +78,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       const client = options.clients[clientIndex] as RpcClient<typeof Balancer>;
       const callStartedMs = Date.now();
       try {
-        const response = await client.assign({ task: { taskId, payload } }, { timeoutMs: callTimeoutMs });
+        const response = await client.assign(
+          { task: { taskId, payload } },
+          { timeoutMs: callTimeoutMs },
+        );
         accepted.set(taskId, response);
         if (tries > 1) acceptedAfterRetryMs.set(taskId, Date.now() - firstCallMs);
         options.onAccepted?.(taskId, response, i);
@@ -86,9 +92,22 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           refused.set(taskId, status);
           return;
         }
-        failedCalls.push({ taskId, clientIndex, startedAtMs: callStartedMs, endedAtMs: Date.now(), code: status.code, message: status.rawMessage });
+        failedCalls.push({
+          taskId,
+          clientIndex,
+          startedAtMs: callStartedMs,
+          endedAtMs: Date.now(),
+          code: status.code,
+          message: status.rawMessage,
+        });
         if (Date.now() - firstCallMs > giveUpMs || options.signal?.aborted) {
-          refused.set(taskId, new ConnectError(`gave up after ${tries} calls in ${giveUpMs} ms; last: ${status.rawMessage}`, status.code));
+          refused.set(
+            taskId,
+            new ConnectError(
+              `gave up after ${tries} calls in ${giveUpMs} ms; last: ${status.rawMessage}`,
+              status.code,
+            ),
+          );
           return;
         }
       }
@@ -103,11 +122,20 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       while (next < options.count && !options.signal?.aborted) await assignOne(next++);
     }),
   );
-  return { accepted, refused, failedCalls, acceptedAfterRetryMs, startedAtMs, elapsedMs: Date.now() - startedAtMs };
+  return {
+    accepted,
+    refused,
+    failedCalls,
+    acceptedAfterRetryMs,
+    startedAtMs,
+    elapsedMs: Date.now() - startedAtMs,
+  };
 }
 
 /** The span of time in which calls failed with a retryable status (undefined when none did). */
-export function unavailableWindow(failedCalls: readonly FailedCall[]): { firstMs: number; lastMs: number } | undefined {
+export function unavailableWindow(
+  failedCalls: readonly FailedCall[],
+): { firstMs: number; lastMs: number } | undefined {
   if (failedCalls.length === 0) return undefined;
   return {
     firstMs: Math.min(...failedCalls.map((c) => c.startedAtMs)),

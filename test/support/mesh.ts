@@ -26,7 +26,11 @@ export interface Mesh {
   readonly admin: RpcClient<typeof Admin>;
   readonly balancerClient: RpcClient<typeof Balancer>;
   readonly coordinatorClient: RpcClient<typeof Coordinator>;
-  startWorker(id: string, extraArgs?: readonly string[], extraEnv?: Record<string, string>): Promise<ServiceProcess>;
+  startWorker(
+    id: string,
+    extraArgs?: readonly string[],
+    extraEnv?: Record<string, string>,
+  ): Promise<ServiceProcess>;
   waitForWorkers(count: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -51,7 +55,14 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
   const ledgerPath = freshLedgerPath();
   const env = { SCALEMESH_LEDGER_PATH: ledgerPath, ...options.env };
   const optimizer = options.withOptimizer
-    ? await startService("optimizer", { env: { ...env, SCALEMESH_OPTIMIZER_GRPC_PORT: "0", SCALEMESH_OPTIMIZER_HTTP_PORT: "0", SCALEMESH_OPTIMIZER_HISTORY_PATH: join(dirname(ledgerPath), "optimizer-history.json") } })
+    ? await startService("optimizer", {
+        env: {
+          ...env,
+          SCALEMESH_OPTIMIZER_GRPC_PORT: "0",
+          SCALEMESH_OPTIMIZER_HTTP_PORT: "0",
+          SCALEMESH_OPTIMIZER_HISTORY_PATH: join(dirname(ledgerPath), "optimizer-history.json"),
+        },
+      })
     : undefined;
   const coordinator = await startService("coordinator", {
     env: {
@@ -63,21 +74,37 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
   });
   const coordinatorUri = `static://127.0.0.1:${coordinator.grpcPort}`;
   const balancer = await startService("balancer", {
-    env: { ...env, SCALEMESH_BALANCER_GRPC_PORT: "0", SCALEMESH_BALANCER_HTTP_PORT: "0", SCALEMESH_BALANCER_COORDINATOR: coordinatorUri },
+    env: {
+      ...env,
+      SCALEMESH_BALANCER_GRPC_PORT: "0",
+      SCALEMESH_BALANCER_HTTP_PORT: "0",
+      SCALEMESH_BALANCER_COORDINATOR: coordinatorUri,
+    },
   });
   const admin = createRpcClient(Admin, `127.0.0.1:${coordinator.grpcPort}`);
   const coordinatorClient = createRpcClient(Coordinator, `127.0.0.1:${coordinator.grpcPort}`);
-  const balancerClient = createRpcClient(Balancer, `127.0.0.1:${balancer.grpcPort}`, { defaultDeadlineMs: 30_000 });
+  const balancerClient = createRpcClient(Balancer, `127.0.0.1:${balancer.grpcPort}`, {
+    defaultDeadlineMs: 30_000,
+  });
   const workers: ServiceProcess[] = [];
 
-  const startWorker = async (id: string, extraArgs: readonly string[] = [], extraEnv: Record<string, string> = {}): Promise<ServiceProcess> => {
+  const startWorker = async (
+    id: string,
+    extraArgs: readonly string[] = [],
+    extraEnv: Record<string, string> = {},
+  ): Promise<ServiceProcess> => {
     const worker = await startService("worker-agent", {
       args: [
-        "--coordinator", coordinatorUri,
-        "--worker-id", id,
-        "--slots", String(options.slots ?? 4),
-        "--handler", options.handler ?? exampleHandler("echo"),
-        "--http-port", "0",
+        "--coordinator",
+        coordinatorUri,
+        "--worker-id",
+        id,
+        "--slots",
+        String(options.slots ?? 4),
+        "--handler",
+        options.handler ?? exampleHandler("echo"),
+        "--http-port",
+        "0",
         ...(options.workerArgs ?? []),
         ...extraArgs,
       ],
@@ -93,7 +120,10 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
     for (;;) {
       const { workers: listed } = await admin.listWorkers({});
       if (listed.filter((w) => w.state === WorkerState.ALIVE).length >= count) return;
-      if (Date.now() > deadline) throw new Error(`only ${listed.length} of ${count} workers registered within ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `only ${listed.length} of ${count} workers registered within ${timeoutMs} ms`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   };
@@ -128,7 +158,9 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
 async function waitForBalancerView(balancer: ServiceProcess): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    const response = await fetch(`http://127.0.0.1:${balancer.httpPort}/readyz`).catch(() => undefined);
+    const response = await fetch(`http://127.0.0.1:${balancer.httpPort}/readyz`).catch(
+      () => undefined,
+    );
     if (response?.status === 200) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -24,7 +24,11 @@ export interface RecordingSink extends EndpointSink {
    */
   waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs?: number): Promise<T>;
   /** Resolves with the latest published set once it satisfies `predicate`. */
-  waitForLatest(what: string, predicate: (endpoints: readonly DiscoveredEndpoint[]) => boolean, timeoutMs?: number): Promise<readonly DiscoveredEndpoint[]>;
+  waitForLatest(
+    what: string,
+    predicate: (endpoints: readonly DiscoveredEndpoint[]) => boolean,
+    timeoutMs?: number,
+  ): Promise<readonly DiscoveredEndpoint[]>;
 }
 
 export function createRecordingSink(): RecordingSink {
@@ -40,7 +44,11 @@ export function createRecordingSink(): RecordingSink {
   };
   const latest = () => published.at(-1) ?? [];
 
-  const waitFor = <T>(what: string, check: () => T | undefined | false, timeoutMs = DEFAULT_WAIT_MS): Promise<T> =>
+  const waitFor = <T>(
+    what: string,
+    check: () => T | undefined | false,
+    timeoutMs = DEFAULT_WAIT_MS,
+  ): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const wake = () => {
         const found = check();
@@ -51,7 +59,11 @@ export function createRecordingSink(): RecordingSink {
       };
       const timer = setTimeout(() => {
         wakers.delete(wake);
-        reject(new Error(`no ${what} within ${timeoutMs} ms; the sink last saw ${JSON.stringify(events.slice(-5))}`));
+        reject(
+          new Error(
+            `no ${what} within ${timeoutMs} ms; the sink last saw ${JSON.stringify(events.slice(-5))}`,
+          ),
+        );
       }, timeoutMs);
       wakers.add(wake);
       wake();
@@ -63,7 +75,8 @@ export function createRecordingSink(): RecordingSink {
     failures,
     latest,
     waitFor,
-    waitForLatest: (what, predicate, timeoutMs) => waitFor(what, () => published.length > 0 && predicate(latest()) && latest(), timeoutMs),
+    waitForLatest: (what, predicate, timeoutMs) =>
+      waitFor(what, () => published.length > 0 && predicate(latest()) && latest(), timeoutMs),
     // A copy: a watcher that reused its array must not rewrite what was recorded.
     publish: (endpoints) => record({ kind: "publish", endpoints: [...endpoints] }),
     fail: (error) => record({ kind: "fail", error }),

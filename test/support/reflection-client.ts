@@ -23,11 +23,34 @@ interface ReflectionStream {
 const require = createRequire(import.meta.url);
 
 export function createReflectionClient(address: string, version: ReflectionVersion) {
-  const protoPath = join(dirname(require.resolve("@grpc/reflection/package.json")), "build", "proto", "grpc", "reflection", version, "reflection.proto");
-  const loaded = grpc.loadPackageDefinition(protoLoader.loadSync(protoPath, { longs: String, defaults: true, oneofs: true })) as unknown as {
-    grpc: { reflection: Record<ReflectionVersion, { ServerReflection: new (address: string, credentials: grpc.ChannelCredentials) => grpc.Client & { ServerReflectionInfo(): ReflectionStream } }> };
+  const protoPath = join(
+    dirname(require.resolve("@grpc/reflection/package.json")),
+    "build",
+    "proto",
+    "grpc",
+    "reflection",
+    version,
+    "reflection.proto",
+  );
+  const loaded = grpc.loadPackageDefinition(
+    protoLoader.loadSync(protoPath, { longs: String, defaults: true, oneofs: true }),
+  ) as unknown as {
+    grpc: {
+      reflection: Record<
+        ReflectionVersion,
+        {
+          ServerReflection: new (
+            address: string,
+            credentials: grpc.ChannelCredentials,
+          ) => grpc.Client & { ServerReflectionInfo(): ReflectionStream };
+        }
+      >;
+    };
   };
-  const client = new loaded.grpc.reflection[version].ServerReflection(address, grpc.credentials.createInsecure());
+  const client = new loaded.grpc.reflection[version].ServerReflection(
+    address,
+    grpc.credentials.createInsecure(),
+  );
   const ask = (request: Record<string, unknown>): Promise<ReflectionResponse> =>
     new Promise((resolve, reject) => {
       const stream = client.ServerReflectionInfo();
@@ -45,13 +68,19 @@ export function createReflectionClient(address: string, version: ReflectionVersi
     },
     async fileContainingSymbol(symbol: string): Promise<Uint8Array[]> {
       const response = await ask({ fileContainingSymbol: symbol });
-      if (response.errorResponse) throw new Error(`reflection: ${response.errorResponse.errorMessage}`);
-      return (response.fileDescriptorResponse?.fileDescriptorProto ?? []).map((b) => new Uint8Array(b));
+      if (response.errorResponse)
+        throw new Error(`reflection: ${response.errorResponse.errorMessage}`);
+      return (response.fileDescriptorResponse?.fileDescriptorProto ?? []).map(
+        (b) => new Uint8Array(b),
+      );
     },
     async fileByFilename(name: string): Promise<Uint8Array[]> {
       const response = await ask({ fileByFilename: name });
-      if (response.errorResponse) throw new Error(`reflection: ${response.errorResponse.errorMessage}`);
-      return (response.fileDescriptorResponse?.fileDescriptorProto ?? []).map((b) => new Uint8Array(b));
+      if (response.errorResponse)
+        throw new Error(`reflection: ${response.errorResponse.errorMessage}`);
+      return (response.fileDescriptorResponse?.fileDescriptorProto ?? []).map(
+        (b) => new Uint8Array(b),
+      );
     },
     close: () => client.close(),
   };

@@ -18,7 +18,10 @@ export interface ServiceProcess {
   /** Resolves with the exit code (or signal name) once the process ends. */
   readonly exited: Promise<number | string>;
   stop(signal?: NodeJS.Signals): Promise<number | string>;
-  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
 }
 
 export interface StartOptions {
@@ -36,14 +39,20 @@ export function serviceEntry(kind: ServiceKind | "cli"): string {
   return join(projectRoot(), "dist", "services", kind, "main.js");
 }
 
-export async function startService(kind: ServiceKind, options: StartOptions = {}): Promise<ServiceProcess> {
+export async function startService(
+  kind: ServiceKind,
+  options: StartOptions = {},
+): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [serviceEntry(kind), ...(options.args ?? [])], {
     env: { ...process.env, SCALEMESH_TELEMETRY_LOG_LEVEL: "info", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: Record<string, unknown>[] = [];
   const stderr: string[] = [];
-  const waiters = new Set<{ predicate: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }>();
+  const waiters = new Set<{
+    predicate: (line: Record<string, unknown>) => boolean;
+    resolve: (line: Record<string, unknown>) => void;
+  }>();
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (text) => {
     let line: Record<string, unknown>;
     try {
@@ -59,30 +68,51 @@ export async function startService(kind: ServiceKind, options: StartOptions = {}
       }
     }
   });
-  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on("line", (text) => stderr.push(text));
-  const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")));
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on("line", (text) =>
+    stderr.push(text),
+  );
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
+  );
 
-  const waitForLog = (predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> => {
+  const waitForLog = (
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs = 15_000,
+  ): Promise<Record<string, unknown>> => {
     const seen = logs.find(predicate);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const waiter = { predicate, resolve: (line: Record<string, unknown>) => (clearTimeout(timer), resolve(line)) };
+      const waiter = {
+        predicate,
+        resolve: (line: Record<string, unknown>) => (clearTimeout(timer), resolve(line)),
+      };
       const timer = setTimeout(() => {
         waiters.delete(waiter);
-        reject(new Error(`${kind}: no matching log line within ${timeoutMs} ms; stderr: ${stderr.slice(-5).join(" | ")}; last logs: ${JSON.stringify(logs.slice(-3))}`));
+        reject(
+          new Error(
+            `${kind}: no matching log line within ${timeoutMs} ms; stderr: ${stderr.slice(-5).join(" | ")}; last logs: ${JSON.stringify(logs.slice(-3))}`,
+          ),
+        );
       }, timeoutMs);
       waiters.add(waiter);
       exited.then((code) => {
         if (!waiters.has(waiter)) return;
         waiters.delete(waiter);
         clearTimeout(timer);
-        reject(new Error(`${kind} exited (${code}) before it was ready; stderr: ${stderr.slice(-10).join(" | ")}`));
+        reject(
+          new Error(
+            `${kind} exited (${code}) before it was ready; stderr: ${stderr.slice(-10).join(" | ")}`,
+          ),
+        );
       });
     });
   };
 
   const readyMessage = options.readyMessage ?? `${kind.replace("-agent", "")} listening`;
-  const ready = await waitForLog((line) => line.msg === readyMessage, options.timeoutMs ?? 20_000).catch((error: unknown) => {
+  const ready = await waitForLog(
+    (line) => line.msg === readyMessage,
+    options.timeoutMs ?? 20_000,
+  ).catch((error: unknown) => {
     child.kill("SIGKILL");
     throw error;
   });

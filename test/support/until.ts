@@ -1,6 +1,10 @@
 // Polls until `probe` answers (not undefined), at most timeoutMs: for tests
 // that wait on another process's state, where there is no event to await.
-export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

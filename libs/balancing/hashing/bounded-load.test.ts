@@ -3,7 +3,16 @@ import { loadBound, rankWithBoundedLoads, resolveBoundedLoadOptions } from "./bo
 import type { WorkerCandidate } from "./contract.js";
 
 function worker(workerId: string, inFlight: number, slots = 100): WorkerCandidate {
-  return { workerId, address: `${workerId}:1`, region: "r1", zone: "z1", capabilities: [], slots, inFlight, condition: "alive" };
+  return {
+    workerId,
+    address: `${workerId}:1`,
+    region: "r1",
+    zone: "z1",
+    capabilities: [],
+    slots,
+    inFlight,
+    condition: "alive",
+  };
 }
 
 describe("load bound", () => {
@@ -16,15 +25,28 @@ describe("load bound", () => {
   ];
   for (const c of cases) {
     it(c.name, () => {
-      expect(loadBound(c.c, c.loads.map((inFlight) => ({ inFlight })))).toBe(c.bound);
+      expect(
+        loadBound(
+          c.c,
+          c.loads.map((inFlight) => ({ inFlight })),
+        ),
+      ).toBe(c.bound);
     });
   }
 
-  const refusals: { name: string; options: { c?: number; overflowCandidates?: number }; message: RegExp }[] = [
+  const refusals: {
+    name: string;
+    options: { c?: number; overflowCandidates?: number };
+    message: RegExp;
+  }[] = [
     { name: "c below 1", options: { c: 0.9 }, message: /^c must be/ },
     { name: "c not a number", options: { c: Number.NaN }, message: /^c must be/ },
     { name: "K of 0", options: { overflowCandidates: 0 }, message: /^overflowCandidates must be/ },
-    { name: "K not whole", options: { overflowCandidates: 2.5 }, message: /^overflowCandidates must be/ },
+    {
+      name: "K not whole",
+      options: { overflowCandidates: 2.5 },
+      message: /^overflowCandidates must be/,
+    },
   ];
   for (const c of refusals) {
     it(`refuses ${c.name}, naming the option`, () => {
@@ -33,7 +55,10 @@ describe("load bound", () => {
   }
 
   it("defaults to c = 1.25 and every other worker as overflow candidates", () => {
-    expect(resolveBoundedLoadOptions()).toEqual({ c: 1.25, overflowCandidates: Number.POSITIVE_INFINITY });
+    expect(resolveBoundedLoadOptions()).toEqual({
+      c: 1.25,
+      overflowCandidates: Number.POSITIVE_INFINITY,
+    });
   });
 });
 
@@ -111,7 +136,13 @@ describe("bounded-load ranking", () => {
     it(c.name, () => {
       const eligible = keyOrder.map((id) => worker(id, c.loads[id] ?? 0));
       const feasible = eligible.filter((w) => !(c.full ?? []).includes(w.workerId));
-      const ranked = rankWithBoundedLoads({ c: 1.25, overflowCandidates: c.k, keyOrder, feasible, eligible });
+      const ranked = rankWithBoundedLoads({
+        c: 1.25,
+        overflowCandidates: c.k,
+        keyOrder,
+        feasible,
+        eligible,
+      });
       expect(ranked.map((r) => r.worker.workerId)).toEqual(c.ranked);
       expect(ranked[0]?.note).toBe(c.firstNote);
       expect(ranked.map((r) => r.score)).toEqual([...ranked.keys()].map((i) => ranked.length - i));
@@ -120,7 +151,13 @@ describe("bounded-load ranking", () => {
 
   it("ranks workers at or above the bound last, in key order, when nobody is under it", () => {
     const eligible = keyOrder.map((id) => worker(id, 4));
-    const ranked = rankWithBoundedLoads({ c: 1, overflowCandidates: 3, keyOrder, feasible: eligible.slice(0, 3), eligible: [...eligible.slice(0, 3), worker("x", 0)] });
+    const ranked = rankWithBoundedLoads({
+      c: 1,
+      overflowCandidates: 3,
+      keyOrder,
+      feasible: eligible.slice(0, 3),
+      eligible: [...eligible.slice(0, 3), worker("x", 0)],
+    });
     // Bound ⌈(12 + 1) / 4⌉ = 4 over h, a, b and an idle eligible x that is not feasible.
     expect(ranked.map((r) => [r.worker.workerId, r.note])).toEqual([
       ["h", "at or above bound 4"],
@@ -130,6 +167,14 @@ describe("bounded-load ranking", () => {
   });
 
   it("ranks nothing when nothing is feasible", () => {
-    expect(rankWithBoundedLoads({ c: 1.25, overflowCandidates: 3, keyOrder, feasible: [], eligible: [worker("h", 1)] })).toEqual([]);
+    expect(
+      rankWithBoundedLoads({
+        c: 1.25,
+        overflowCandidates: 3,
+        keyOrder,
+        feasible: [],
+        eligible: [worker("h", 1)],
+      }),
+    ).toEqual([]);
   });
 });

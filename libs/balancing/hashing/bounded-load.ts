@@ -31,13 +31,20 @@ export interface BoundedLoadOptions {
 }
 
 /** Fills in defaults and refuses values the rule cannot honour, naming the option. */
-export function resolveBoundedLoadOptions(options: Partial<BoundedLoadOptions> = {}): BoundedLoadOptions {
+export function resolveBoundedLoadOptions(
+  options: Partial<BoundedLoadOptions> = {},
+): BoundedLoadOptions {
   const c = options.c ?? DEFAULT_BALANCE_FACTOR;
   const overflowCandidates = options.overflowCandidates ?? DEFAULT_OVERFLOW_CANDIDATES;
   // With c ≥ 1 some eligible worker is always under the bound (pigeonhole).
   if (!Number.isFinite(c) || c < 1) throw new RangeError(`c must be a number ≥ 1, got ${c}`);
-  if (!(Number.isInteger(overflowCandidates) || overflowCandidates === Number.POSITIVE_INFINITY) || overflowCandidates < 1) {
-    throw new RangeError(`overflowCandidates must be an integer ≥ 1 or Infinity, got ${overflowCandidates}`);
+  if (
+    !(Number.isInteger(overflowCandidates) || overflowCandidates === Number.POSITIVE_INFINITY) ||
+    overflowCandidates < 1
+  ) {
+    throw new RangeError(
+      `overflowCandidates must be an integer ≥ 1 or Infinity, got ${overflowCandidates}`,
+    );
   }
   return { c, overflowCandidates };
 }
@@ -47,7 +54,10 @@ export function resolveBoundedLoadOptions(options: Partial<BoundedLoadOptions> =
  * workers, the +1 being the task now placed (the paper counts the ball being
  * thrown). Never below 1, so an idle fleet still takes work.
  */
-export function loadBound(c: number, eligible: readonly Pick<WorkerCandidate, "inFlight">[]): number {
+export function loadBound(
+  c: number,
+  eligible: readonly Pick<WorkerCandidate, "inFlight">[],
+): number {
   if (eligible.length === 0) return 1;
   const totalInFlight = eligible.reduce((sum, worker) => sum + worker.inFlight, 0);
   return Math.max(1, Math.ceil((c * (totalInFlight + 1)) / eligible.length));
@@ -104,7 +114,11 @@ export function rankWithBoundedLoads(input: BoundedLoadInput): RankedCandidate[]
     ranked.push({ worker, score: total - ranked.length, note });
   };
   if (isHomeFirst) add(home, `home${suffix}`);
-  else if (pick !== undefined) add(pick, `overflow from ${homeId} (${home !== undefined ? `at bound ${bound}` : "no free slot"})${suffix}`);
+  else if (pick !== undefined)
+    add(
+      pick,
+      `overflow from ${homeId} (${home !== undefined ? `at bound ${bound}` : "no free slot"})${suffix}`,
+    );
   const underNote = `under bound ${bound}, next in key order${suffix}`;
   for (const worker of underBound) if (worker !== pick) add(worker, underNote);
   const aboveNote = `at or above bound ${bound}${suffix}`;

@@ -7,11 +7,28 @@ import type { PlacementContext, PlacementRequest, Strategy, WorkerCandidate } fr
 import { createConsistentHashStrategy, createMaglevStrategy } from "./hash-strategy.js";
 
 function worker(workerId: string, inFlight = 0, slots = 1_000): WorkerCandidate {
-  return { workerId, address: `${workerId}:1`, region: "r1", zone: "z1", capabilities: [], slots, inFlight, condition: "alive" };
+  return {
+    workerId,
+    address: `${workerId}:1`,
+    region: "r1",
+    zone: "z1",
+    capabilities: [],
+    slots,
+    inFlight,
+    condition: "alive",
+  };
 }
 
 function request(routingKey: string, taskId = "t1"): PlacementRequest {
-  return { taskId, routingKey, requiredCapabilities: [], preferredRegion: "", taskType: "", requiredRegion: "", requiredZone: "" };
+  return {
+    taskId,
+    routingKey,
+    requiredCapabilities: [],
+    preferredRegion: "",
+    taskType: "",
+    requiredRegion: "",
+    requiredZone: "",
+  };
 }
 
 function context(eligible: readonly WorkerCandidate[]): PlacementContext {
@@ -23,7 +40,10 @@ function rankAll(strategy: Strategy, workers: readonly WorkerCandidate[], key: s
   return strategy.rank(workers, request(key), context(workers)).map((r) => r.worker.workerId);
 }
 
-const STRATEGIES: { name: string; make: (options?: { c?: number; overflowCandidates?: number }) => Strategy }[] = [
+const STRATEGIES: {
+  name: string;
+  make: (options?: { c?: number; overflowCandidates?: number }) => Strategy;
+}[] = [
   { name: "consistent_hash", make: (options) => createConsistentHashStrategy(options) },
   // A small prime table keeps the property runs fast; the default is 65,537.
   { name: "maglev", make: (options) => createMaglevStrategy({ ...options, tableSize: 1_009 }) },
@@ -31,9 +51,15 @@ const STRATEGIES: { name: string; make: (options?: { c?: number; overflowCandida
 
 const fleetArb = fc
   .uniqueArray(fc.string({ minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 12 })
-  .chain((ids) => fc.tuple(...ids.map((id) => fc.integer({ min: 0, max: 8 }).map((inFlight) => worker(id, inFlight)))));
+  .chain((ids) =>
+    fc.tuple(
+      ...ids.map((id) => fc.integer({ min: 0, max: 8 }).map((inFlight) => worker(id, inFlight))),
+    ),
+  );
 
-const shuffledFleetArb = fleetArb.chain((workers) => fc.tuple(fc.constant(workers), fc.shuffledSubarray(workers, { minLength: workers.length })));
+const shuffledFleetArb = fleetArb.chain((workers) =>
+  fc.tuple(fc.constant(workers), fc.shuffledSubarray(workers, { minLength: workers.length })),
+);
 
 for (const { name, make } of STRATEGIES) {
   describe(`${name} properties`, () => {
@@ -60,7 +86,10 @@ for (const { name, make } of STRATEGIES) {
           fc.double({ min: 1, max: 2, noNaN: true }),
           fc.integer({ min: 1, max: 12 }),
           // Few keys, so some are hot; a true entry also finishes a random task first.
-          fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.boolean(), fc.nat()), { minLength: 1, maxLength: 150 }),
+          fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.boolean(), fc.nat()), {
+            minLength: 1,
+            maxLength: 150,
+          }),
           (n, c, k, steps) => {
             const strategy = make({ c, overflowCandidates: k });
             const loads = new Array<number>(n).fill(0);
@@ -73,7 +102,11 @@ for (const { name, make } of STRATEGIES) {
               }
               const workers = loads.map((load, i) => worker(`w${i}`, load));
               const bound = loadBound(c, workers);
-              const chosen = strategy.rank(workers, request(`key-${key}`, `t${step}`), context(workers))[0]!;
+              const chosen = strategy.rank(
+                workers,
+                request(`key-${key}`, `t${step}`),
+                context(workers),
+              )[0]!;
               const index = Number(chosen.worker.workerId.slice(1));
               loads[index]! += 1;
               // The worker that took the task is within the bound counting that task...
@@ -81,7 +114,8 @@ for (const { name, make } of STRATEGIES) {
               const total = loads.reduce((sum, load) => sum + load, 0);
               expect(loads[index]).toBeLessThanOrEqual(Math.ceil((c * total) / n));
               // ...and with no completions the bound only grows, so every worker is.
-              if (isPlaceOnly) expect(Math.max(...loads)).toBeLessThanOrEqual(Math.ceil((c * total) / n));
+              if (isPlaceOnly)
+                expect(Math.max(...loads)).toBeLessThanOrEqual(Math.ceil((c * total) / n));
             });
           },
         ),
@@ -96,7 +130,9 @@ for (const { name, make } of STRATEGIES) {
           const full = eligible[fullPick % eligible.length]!;
           const feasible = eligible.filter((w) => w !== full);
           const ranked = make().rank(feasible, request(key), context(eligible));
-          expect(ranked.map((r) => r.worker.workerId).sort()).toEqual(feasible.map((w) => w.workerId).sort());
+          expect(ranked.map((r) => r.worker.workerId).sort()).toEqual(
+            feasible.map((w) => w.workerId).sort(),
+          );
           const idle = eligible.map((w) => worker(w.workerId, 0));
           const homeId = make().rank(idle, request(key), context(idle))[0]!.worker.workerId;
           const homeLoad = eligible.find((w) => w.workerId === homeId)!.inFlight;
@@ -114,15 +150,20 @@ describe("consistent_hash: fleet changes", () => {
   it("removing a worker moves only the keys that worker was home for", () => {
     const strategy = createConsistentHashStrategy();
     fc.assert(
-      fc.property(fleetArb.map((ws) => ws.map((w) => worker(w.workerId, 0))), fc.nat(), fc.array(fc.string({ maxLength: 10 }), { minLength: 1, maxLength: 30 }), (workers, pick, keys) => {
-        const removed = workers[pick % workers.length]!.workerId;
-        const rest = workers.filter((w) => w.workerId !== removed);
-        for (const key of keys) {
-          const before = rankAll(strategy, workers, key)[0];
-          const after = rankAll(strategy, rest, key)[0];
-          if (before !== removed) expect(after).toBe(before);
-        }
-      }),
+      fc.property(
+        fleetArb.map((ws) => ws.map((w) => worker(w.workerId, 0))),
+        fc.nat(),
+        fc.array(fc.string({ maxLength: 10 }), { minLength: 1, maxLength: 30 }),
+        (workers, pick, keys) => {
+          const removed = workers[pick % workers.length]!.workerId;
+          const rest = workers.filter((w) => w.workerId !== removed);
+          for (const key of keys) {
+            const before = rankAll(strategy, workers, key)[0];
+            const after = rankAll(strategy, rest, key)[0];
+            if (before !== removed) expect(after).toBe(before);
+          }
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -139,7 +180,11 @@ describe("hashing behaviours", () => {
       const other = fleet.find((w) => w.workerId !== home)!;
       // The other worker is full: eligible, not feasible.
       const eligible = fleet.map((w) => (w === other ? worker(w.workerId, 3, 3) : w));
-      const ranked = strategy.rank(eligible.filter((w) => w.workerId !== other.workerId), request(key), context(eligible));
+      const ranked = strategy.rank(
+        eligible.filter((w) => w.workerId !== other.workerId),
+        request(key),
+        context(eligible),
+      );
       expect(ranked[0]).toMatchObject({ worker: { workerId: home }, note: "home" });
     });
 
@@ -148,7 +193,11 @@ describe("hashing behaviours", () => {
       const key = "tenant-7";
       const home = rankAll(strategy, fleet, key)[0]!;
       const eligible = fleet.map((w) => (w.workerId === home ? worker(home, 2, 2) : w));
-      const ranked = strategy.rank(eligible.filter((w) => w.workerId !== home), request(key), context(eligible));
+      const ranked = strategy.rank(
+        eligible.filter((w) => w.workerId !== home),
+        request(key),
+        context(eligible),
+      );
       expect(ranked[0]?.note).toBe(`overflow from ${home} (no free slot)`);
     });
 

@@ -9,7 +9,12 @@ describe("murmur3 (x86, 32-bit)", () => {
     { name: "empty, seed 0xffffffff", bytes: [], seed: 0xffffffff, expected: 0x81f16f39 },
     { name: "four 0xff bytes", bytes: [0xff, 0xff, 0xff, 0xff], seed: 0, expected: 0x76293b50 },
     { name: "one block", bytes: [0x21, 0x43, 0x65, 0x87], seed: 0, expected: 0xf55b516b },
-    { name: "one block, seeded", bytes: [0x21, 0x43, 0x65, 0x87], seed: 0x5082edee, expected: 0x2362f9de },
+    {
+      name: "one block, seeded",
+      bytes: [0x21, 0x43, 0x65, 0x87],
+      seed: 0x5082edee,
+      expected: 0x2362f9de,
+    },
     { name: "three-byte tail", bytes: [0x21, 0x43, 0x65], seed: 0, expected: 0x7e4a8634 },
   ];
   for (const c of byteCases) {

@@ -42,7 +42,10 @@ export function murmur3(bytes: Uint8Array, seed = 0, length = bytes.length): num
   let h = seed | 0;
   const blockEnd = length & ~3;
   for (let i = 0; i < blockEnd; i += 4) {
-    h = mixBlock(h, bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
+    h = mixBlock(
+      h,
+      bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24),
+    );
   }
   // The last 1-3 bytes, little-endian, as the reference's fall-through switch reads them.
   const tailLength = length & 3;

@@ -3,7 +3,14 @@
 export * from "./contract.js";
 export { hash32, hash64, hashPair64, murmur3, type Hash64 } from "./hash.js";
 export { rendezvousOrder, rendezvousScore } from "./rendezvous.js";
-export { buildMaglevTable, DEFAULT_MAGLEV_TABLE_SIZE, maglevLookup, maglevOrder, maglevTableFor, type MaglevTable } from "./maglev.js";
+export {
+  buildMaglevTable,
+  DEFAULT_MAGLEV_TABLE_SIZE,
+  maglevLookup,
+  maglevOrder,
+  maglevTableFor,
+  type MaglevTable,
+} from "./maglev.js";
 export {
   DEFAULT_BALANCE_FACTOR,
   DEFAULT_OVERFLOW_CANDIDATES,
@@ -11,4 +18,10 @@ export {
   rankWithBoundedLoads,
   type BoundedLoadOptions,
 } from "./bounded-load.js";
-export { createConsistentHashStrategy, createMaglevStrategy, placementKey, type ConsistentHashOptions, type MaglevOptions } from "./hash-strategy.js";
+export {
+  createConsistentHashStrategy,
+  createMaglevStrategy,
+  placementKey,
+  type ConsistentHashOptions,
+  type MaglevOptions,
+} from "./hash-strategy.js";

@@ -1,6 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { buildMaglevTable, DEFAULT_MAGLEV_TABLE_SIZE, isPrime, maglevLookup, maglevOrder, maglevTableFor } from "./maglev.js";
+import {
+  buildMaglevTable,
+  DEFAULT_MAGLEV_TABLE_SIZE,
+  isPrime,
+  maglevLookup,
+  maglevOrder,
+  maglevTableFor,
+} from "./maglev.js";
 import { rendezvousOrder } from "./rendezvous.js";
 
 const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => `worker-${i + 1}`);
@@ -32,7 +39,12 @@ describe("maglev table", () => {
 
   const refusals: { name: string; ids: string[]; size: number; message: RegExp }[] = [
     { name: "a size that is not prime", ids: ["a"], size: 65_536, message: /prime/ },
-    { name: "fewer slots than workers", ids: ["a", "b", "c", "d"], size: 3, message: /smaller than the 4 workers/ },
+    {
+      name: "fewer slots than workers",
+      ids: ["a", "b", "c", "d"],
+      size: 3,
+      message: /smaller than the 4 workers/,
+    },
   ];
   for (const c of refusals) {
     it(`refuses ${c.name}`, () => {
@@ -77,11 +89,21 @@ describe("maglev order", () => {
     fc.assert(
       fc.property(
         fc.string({ maxLength: 16 }),
-        fc.uniqueArray(fc.string({ minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 12 }).chain((list) => fc.tuple(fc.constant(list), fc.shuffledSubarray(list, { minLength: list.length }))),
+        fc
+          .uniqueArray(fc.string({ minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 12 })
+          .chain((list) =>
+            fc.tuple(fc.constant(list), fc.shuffledSubarray(list, { minLength: list.length })),
+          ),
         (key, [list, shuffled]) => {
           const order = maglevOrder(key, list, 251);
           const home = maglevLookup(buildMaglevTable(list, 251), key)!;
-          expect(order).toEqual([home, ...rendezvousOrder(key, list.filter((id) => id !== home))]);
+          expect(order).toEqual([
+            home,
+            ...rendezvousOrder(
+              key,
+              list.filter((id) => id !== home),
+            ),
+          ]);
           expect(maglevOrder(key, shuffled, 251)).toEqual(order);
         },
       ),

@@ -39,10 +39,14 @@ function sortedDistinct(workerIds: readonly string[]): string[] {
 }
 
 /** The paper's populate loop, over the sorted distinct ids. */
-export function buildMaglevTable(workerIds: readonly string[], size = DEFAULT_MAGLEV_TABLE_SIZE): MaglevTable {
+export function buildMaglevTable(
+  workerIds: readonly string[],
+  size = DEFAULT_MAGLEV_TABLE_SIZE,
+): MaglevTable {
   if (!isPrime(size)) throw new RangeError(`maglev table size must be a prime, got ${size}`);
   const ids = sortedDistinct(workerIds);
-  if (ids.length > size) throw new RangeError(`maglev table size ${size} is smaller than the ${ids.length} workers`);
+  if (ids.length > size)
+    throw new RangeError(`maglev table size ${size} is smaller than the ${ids.length} workers`);
   const entries = new Uint32Array(size);
   if (ids.length === 0) return { workerIds: ids, size, entries };
   // offset and skip come from two independent hashes of the id (the two lanes).
@@ -84,7 +88,10 @@ const TABLE_CACHE_LIMIT = 16;
 const tables = new Map<string, MaglevTable>();
 
 /** The table for this set of ids (in any order), built on first use. */
-export function maglevTableFor(workerIds: readonly string[], size = DEFAULT_MAGLEV_TABLE_SIZE): MaglevTable {
+export function maglevTableFor(
+  workerIds: readonly string[],
+  size = DEFAULT_MAGLEV_TABLE_SIZE,
+): MaglevTable {
   const cacheKey = `${size}\u0000${sortedDistinct(workerIds).join("\u0000")}`;
   let table = tables.get(cacheKey);
   if (table !== undefined) {
@@ -98,8 +105,18 @@ export function maglevTableFor(workerIds: readonly string[], size = DEFAULT_MAGL
 }
 
 /** The key's Maglev home, then every other worker in the key's rendezvous order (ids distinct). */
-export function maglevOrder(key: string, workerIds: readonly string[], tableSize = DEFAULT_MAGLEV_TABLE_SIZE): string[] {
+export function maglevOrder(
+  key: string,
+  workerIds: readonly string[],
+  tableSize = DEFAULT_MAGLEV_TABLE_SIZE,
+): string[] {
   const home = maglevLookup(maglevTableFor(workerIds, tableSize), key);
   if (home === undefined) return [];
-  return [home, ...rendezvousOrder(key, workerIds.filter((id) => id !== home))];
+  return [
+    home,
+    ...rendezvousOrder(
+      key,
+      workerIds.filter((id) => id !== home),
+    ),
+  ];
 }

@@ -2,17 +2,26 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { rendezvousOrder } from "./rendezvous.js";
 
-const workerIdsArb = fc.uniqueArray(fc.string({ minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 16 });
+const workerIdsArb = fc.uniqueArray(fc.string({ minLength: 1, maxLength: 12 }), {
+  minLength: 1,
+  maxLength: 16,
+});
 const keyArb = fc.string({ maxLength: 24 });
 
 describe("rendezvous order", () => {
   it("ranks every worker once, the same for any order of the list", () => {
     fc.assert(
-      fc.property(keyArb, workerIdsArb.chain((ids) => fc.tuple(fc.constant(ids), fc.shuffledSubarray(ids, { minLength: ids.length }))), (key, [ids, shuffled]) => {
-        const order = rendezvousOrder(key, ids);
-        expect([...order].sort()).toEqual([...ids].sort());
-        expect(rendezvousOrder(key, shuffled)).toEqual(order);
-      }),
+      fc.property(
+        keyArb,
+        workerIdsArb.chain((ids) =>
+          fc.tuple(fc.constant(ids), fc.shuffledSubarray(ids, { minLength: ids.length })),
+        ),
+        (key, [ids, shuffled]) => {
+          const order = rendezvousOrder(key, ids);
+          expect([...order].sort()).toEqual([...ids].sort());
+          expect(rendezvousOrder(key, shuffled)).toEqual(order);
+        },
+      ),
     );
   });
 
@@ -21,7 +30,12 @@ describe("rendezvous order", () => {
       fc.property(keyArb, workerIdsArb, fc.nat(), (key, ids, pick) => {
         const removed = ids[pick % ids.length]!;
         const before = rendezvousOrder(key, ids);
-        expect(rendezvousOrder(key, ids.filter((id) => id !== removed))).toEqual(before.filter((id) => id !== removed));
+        expect(
+          rendezvousOrder(
+            key,
+            ids.filter((id) => id !== removed),
+          ),
+        ).toEqual(before.filter((id) => id !== removed));
       }),
     );
   });
@@ -30,7 +44,9 @@ describe("rendezvous order", () => {
     fc.assert(
       fc.property(keyArb, workerIdsArb, (key, ids) => {
         const added = `new-${ids.join("")}`;
-        expect(rendezvousOrder(key, [...ids, added]).filter((id) => id !== added)).toEqual(rendezvousOrder(key, ids));
+        expect(rendezvousOrder(key, [...ids, added]).filter((id) => id !== added)).toEqual(
+          rendezvousOrder(key, ids),
+        );
       }),
     );
   });

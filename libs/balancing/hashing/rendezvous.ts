@@ -34,6 +34,9 @@ export function rendezvousOrder(key: string, workerIds: readonly string[]): stri
   const keyHash = hash64(key);
   return workerIds
     .map((workerId) => ({ workerId, score: hashPairSortable53(keyHash, workerHash(workerId)) }))
-    .sort((a, b) => b.score - a.score || (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0))
+    .sort(
+      (a, b) =>
+        b.score - a.score || (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0),
+    )
     .map(({ workerId }) => workerId);
 }

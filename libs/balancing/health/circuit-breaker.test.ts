@@ -1,10 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { CLOSED_CIRCUIT, circuitAt, recordCircuitOutcome, type Circuit, type CircuitOptions } from "./circuit-breaker.js";
+import {
+  CLOSED_CIRCUIT,
+  circuitAt,
+  recordCircuitOutcome,
+  type Circuit,
+  type CircuitOptions,
+} from "./circuit-breaker.js";
 
 const OPTIONS: CircuitOptions = { failureThreshold: 3, coolOffMs: 10_000 };
 
 /** Feeds outcomes (true = success) at the given times and returns the circuit's kind after each. */
-function play(outcomes: readonly [atMs: number, isSuccess: boolean][], start: Circuit = CLOSED_CIRCUIT): string[] {
+function play(
+  outcomes: readonly [atMs: number, isSuccess: boolean][],
+  start: Circuit = CLOSED_CIRCUIT,
+): string[] {
   let circuit = start;
   return outcomes.map(([atMs, isSuccess]) => {
     circuit = recordCircuitOutcome(circuit, isSuccess, atMs, OPTIONS);
@@ -14,11 +23,57 @@ function play(outcomes: readonly [atMs: number, isSuccess: boolean][], start: Ci
 
 describe("circuit breaker", () => {
   const cases: { name: string; outcomes: [number, boolean][]; expected: string[] }[] = [
-    { name: "opens after the threshold of consecutive failures", outcomes: [[0, false], [1, false], [2, false]], expected: ["closed", "closed", "open"] },
-    { name: "a success resets the count of consecutive failures", outcomes: [[0, false], [1, false], [2, true], [3, false], [4, false]], expected: ["closed", "closed", "closed", "closed", "closed"] },
-    { name: "ignores late outcomes while open", outcomes: [[0, false], [1, false], [2, false], [3, true], [4, false]], expected: ["closed", "closed", "open", "open", "open"] },
-    { name: "closes when the half-open probe succeeds", outcomes: [[0, false], [1, false], [2, false], [10_002, true]], expected: ["closed", "closed", "open", "closed"] },
-    { name: "reopens when the half-open probe fails", outcomes: [[0, false], [1, false], [2, false], [10_002, false]], expected: ["closed", "closed", "open", "open"] },
+    {
+      name: "opens after the threshold of consecutive failures",
+      outcomes: [
+        [0, false],
+        [1, false],
+        [2, false],
+      ],
+      expected: ["closed", "closed", "open"],
+    },
+    {
+      name: "a success resets the count of consecutive failures",
+      outcomes: [
+        [0, false],
+        [1, false],
+        [2, true],
+        [3, false],
+        [4, false],
+      ],
+      expected: ["closed", "closed", "closed", "closed", "closed"],
+    },
+    {
+      name: "ignores late outcomes while open",
+      outcomes: [
+        [0, false],
+        [1, false],
+        [2, false],
+        [3, true],
+        [4, false],
+      ],
+      expected: ["closed", "closed", "open", "open", "open"],
+    },
+    {
+      name: "closes when the half-open probe succeeds",
+      outcomes: [
+        [0, false],
+        [1, false],
+        [2, false],
+        [10_002, true],
+      ],
+      expected: ["closed", "closed", "open", "closed"],
+    },
+    {
+      name: "reopens when the half-open probe fails",
+      outcomes: [
+        [0, false],
+        [1, false],
+        [2, false],
+        [10_002, false],
+      ],
+      expected: ["closed", "closed", "open", "open"],
+    },
   ];
   for (const c of cases) it(c.name, () => expect(play(c.outcomes)).toEqual(c.expected));
 

@@ -23,16 +23,25 @@ export const CLOSED_CIRCUIT: Circuit = { kind: "closed", consecutiveFailures: 0 
 
 /** The circuit as of nowMs: an open circuit half-opens once its cool-off has passed. */
 export function circuitAt(circuit: Circuit, nowMs: number, options: CircuitOptions): Circuit {
-  return circuit.kind === "open" && nowMs - circuit.openedAtMs >= options.coolOffMs ? { kind: "half_open" } : circuit;
+  return circuit.kind === "open" && nowMs - circuit.openedAtMs >= options.coolOffMs
+    ? { kind: "half_open" }
+    : circuit;
 }
 
-export function recordCircuitOutcome(circuit: Circuit, isSuccess: boolean, nowMs: number, options: CircuitOptions): Circuit {
+export function recordCircuitOutcome(
+  circuit: Circuit,
+  isSuccess: boolean,
+  nowMs: number,
+  options: CircuitOptions,
+): Circuit {
   const current = circuitAt(circuit, nowMs, options);
   switch (current.kind) {
     case "closed": {
       if (isSuccess) return CLOSED_CIRCUIT;
       const consecutiveFailures = current.consecutiveFailures + 1;
-      return consecutiveFailures >= options.failureThreshold ? { kind: "open", openedAtMs: nowMs } : { kind: "closed", consecutiveFailures };
+      return consecutiveFailures >= options.failureThreshold
+        ? { kind: "open", openedAtMs: nowMs }
+        : { kind: "closed", consecutiveFailures };
     }
     case "open":
       return current;

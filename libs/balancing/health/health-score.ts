@@ -19,7 +19,11 @@ export interface HealthScoreOptions {
   readonly heartbeatStaleMs: number;
 }
 
-export const DEFAULT_HEALTH_SCORE_OPTIONS: HealthScoreOptions = { errorWindowOutcomes: 20, latencyToleranceRatio: 1.5, heartbeatStaleMs: 3_000 };
+export const DEFAULT_HEALTH_SCORE_OPTIONS: HealthScoreOptions = {
+  errorWindowOutcomes: 20,
+  latencyToleranceRatio: 1.5,
+  heartbeatStaleMs: 3_000,
+};
 
 export interface HealthScoreInputs {
   readonly errorRate: number;
@@ -43,7 +47,11 @@ export function healthScore(inputs: HealthScoreInputs, options: HealthScoreOptio
 }
 
 /** The new error rate after one outcome. */
-export function updateErrorRate(errorRate: number, isSuccess: boolean, options: Pick<HealthScoreOptions, "errorWindowOutcomes">): number {
+export function updateErrorRate(
+  errorRate: number,
+  isSuccess: boolean,
+  options: Pick<HealthScoreOptions, "errorWindowOutcomes">,
+): number {
   const alpha = 2 / (Math.max(1, options.errorWindowOutcomes) + 1);
   return errorRate + alpha * ((isSuccess ? 0 : 1) - errorRate);
 }

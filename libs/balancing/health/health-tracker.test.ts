@@ -5,7 +5,12 @@ const FAST_RAMP = { slowStart: { windowMs: 10_000, aggression: 1, minWeightPerce
 
 describe("health tracker", () => {
   it("takes an unknown worker to be healthy", () => {
-    expect(createHealthTracker().healthOf("w", 0)).toEqual({ score: 1, circuit: "closed", peakEwmaLatencyMs: 0, slowStartWeight: 1 });
+    expect(createHealthTracker().healthOf("w", 0)).toEqual({
+      score: 1,
+      circuit: "closed",
+      peakEwmaLatencyMs: 0,
+      slowStartWeight: 1,
+    });
   });
 
   it("ramps a worker's weight from when it is first seen", () => {
@@ -24,7 +29,8 @@ describe("health tracker", () => {
 
   it("opens the circuit after 5 consecutive failures, half-opens after 10 s, closes on a good probe and ramps again", () => {
     const tracker = createHealthTracker(FAST_RAMP);
-    for (let i = 0; i < 5; i += 1) tracker.recordOutcome("w", { ok: false, latencyMs: 5, nowMs: i });
+    for (let i = 0; i < 5; i += 1)
+      tracker.recordOutcome("w", { ok: false, latencyMs: 5, nowMs: i });
     expect(tracker.healthOf("w", 4).circuit).toBe("open");
     expect(tracker.healthOf("w", 10_003).circuit).toBe("open");
     expect(tracker.healthOf("w", 10_004).circuit).toBe("half_open");
@@ -36,7 +42,8 @@ describe("health tracker", () => {
 
   it("lowers the score with the recent error rate", () => {
     const tracker = createHealthTracker();
-    for (let i = 0; i < 4; i += 1) tracker.recordOutcome("w", { ok: i % 2 === 0, latencyMs: 10, nowMs: i });
+    for (let i = 0; i < 4; i += 1)
+      tracker.recordOutcome("w", { ok: i % 2 === 0, latencyMs: 10, nowMs: i });
     const { score } = tracker.healthOf("w", 4);
     expect(score).toBeLessThan(0.95);
     expect(score).toBeGreaterThan(0.5);
@@ -44,7 +51,13 @@ describe("health tracker", () => {
 
   it("lowers the score of a worker much slower than the fleet's median", () => {
     const tracker = createHealthTracker();
-    for (const [id, latencyMs] of [["a", 10], ["b", 10], ["c", 10], ["slow", 60]] as const) tracker.recordOutcome(id, { ok: true, latencyMs, nowMs: 0 });
+    for (const [id, latencyMs] of [
+      ["a", 10],
+      ["b", 10],
+      ["c", 10],
+      ["slow", 60],
+    ] as const)
+      tracker.recordOutcome(id, { ok: true, latencyMs, nowMs: 0 });
     const health = tracker.snapshot(0);
     expect(health.get("a")?.score).toBe(1);
     expect(health.get("slow")?.score).toBeCloseTo((1.5 * 10) / 60);
@@ -52,7 +65,9 @@ describe("health tracker", () => {
   });
 
   it("lowers the score once heartbeats go stale, to zero at twice the stale age", () => {
-    const tracker = createHealthTracker({ score: { errorWindowOutcomes: 20, latencyToleranceRatio: 1.5, heartbeatStaleMs: 3_000 } });
+    const tracker = createHealthTracker({
+      score: { errorWindowOutcomes: 20, latencyToleranceRatio: 1.5, heartbeatStaleMs: 3_000 },
+    });
     tracker.recordHeartbeat("w", 0);
     expect(tracker.healthOf("w", 3_000).score).toBe(1);
     expect(tracker.healthOf("w", 4_500).score).toBeCloseTo(0.5);

@@ -3,10 +3,27 @@
 // of each event, and read as WorkerHealth for the placement stack. The
 // transitions are the pure functions beside this file; this object only keeps
 // one record per worker. No clock of its own: every call brings nowMs.
-import { CLOSED_CIRCUIT, DEFAULT_CIRCUIT_OPTIONS, circuitAt, recordCircuitOutcome, type Circuit, type CircuitOptions } from "./circuit-breaker.js";
-import { DEFAULT_HEALTH_SCORE_OPTIONS, healthScore, median, updateErrorRate, type HealthScoreOptions } from "./health-score.js";
+import {
+  CLOSED_CIRCUIT,
+  DEFAULT_CIRCUIT_OPTIONS,
+  circuitAt,
+  recordCircuitOutcome,
+  type Circuit,
+  type CircuitOptions,
+} from "./circuit-breaker.js";
+import {
+  DEFAULT_HEALTH_SCORE_OPTIONS,
+  healthScore,
+  median,
+  updateErrorRate,
+  type HealthScoreOptions,
+} from "./health-score.js";
 import { peakEwmaAt, updatePeakEwma, type PeakEwma } from "./peak-ewma.js";
-import { DEFAULT_SLOW_START_OPTIONS, slowStartWeight, type SlowStartOptions } from "./slow-start.js";
+import {
+  DEFAULT_SLOW_START_OPTIONS,
+  slowStartWeight,
+  type SlowStartOptions,
+} from "./slow-start.js";
 import { HEALTHY_DEFAULTS, type WorkerHealth } from "../types.js";
 
 export interface HealthTrackerOptions {
@@ -57,26 +74,46 @@ export function createHealthTracker(overrides: Partial<HealthTrackerOptions> = {
   const recordFor = (workerId: string, firstSeenAtMs: number): WorkerRecord => {
     let record = records.get(workerId);
     if (!record) {
-      record = { rampStartedAtMs: firstSeenAtMs, lastHeartbeatAtMs: undefined, errorRate: 0, latency: undefined, circuit: CLOSED_CIRCUIT, forecastInFlight: undefined };
+      record = {
+        rampStartedAtMs: firstSeenAtMs,
+        lastHeartbeatAtMs: undefined,
+        errorRate: 0,
+        latency: undefined,
+        circuit: CLOSED_CIRCUIT,
+        forecastInFlight: undefined,
+      };
       records.set(workerId, record);
     }
     return record;
   };
 
   const latencyAt = (record: WorkerRecord, nowMs: number): number | undefined =>
-    record.latency === undefined ? undefined : peakEwmaAt(record.latency, nowMs, options.latencyDecayMs);
+    record.latency === undefined
+      ? undefined
+      : peakEwmaAt(record.latency, nowMs, options.latencyDecayMs);
 
   const fleetMedianAt = (nowMs: number): number | undefined =>
-    median([...records.values()].flatMap((r) => (r.latency === undefined ? [] : [latencyAt(r, nowMs) ?? 0])));
+    median(
+      [...records.values()].flatMap((r) =>
+        r.latency === undefined ? [] : [latencyAt(r, nowMs) ?? 0],
+      ),
+    );
 
-  const healthFrom = (record: WorkerRecord, nowMs: number, fleetMedianLatencyMs: number | undefined): WorkerHealth => {
+  const healthFrom = (
+    record: WorkerRecord,
+    nowMs: number,
+    fleetMedianLatencyMs: number | undefined,
+  ): WorkerHealth => {
     const latencyMs = latencyAt(record, nowMs);
     const score = healthScore(
       {
         errorRate: record.errorRate,
         latencyMs,
         fleetMedianLatencyMs,
-        heartbeatAgeMs: record.lastHeartbeatAtMs === undefined ? undefined : Math.max(0, nowMs - record.lastHeartbeatAtMs),
+        heartbeatAgeMs:
+          record.lastHeartbeatAtMs === undefined
+            ? undefined
+            : Math.max(0, nowMs - record.lastHeartbeatAtMs),
       },
       options.score,
     );
@@ -86,7 +123,9 @@ export function createHealthTracker(overrides: Partial<HealthTrackerOptions> = {
       peakEwmaLatencyMs: latencyMs ?? 0,
       slowStartWeight: slowStartWeight(record.rampStartedAtMs, nowMs, options.slowStart),
     };
-    return record.forecastInFlight === undefined ? health : { ...health, forecastInFlight: record.forecastInFlight };
+    return record.forecastInFlight === undefined
+      ? health
+      : { ...health, forecastInFlight: record.forecastInFlight };
   };
 
   return {
@@ -97,12 +136,14 @@ export function createHealthTracker(overrides: Partial<HealthTrackerOptions> = {
       // A recovered worker ramps up again, like a new one.
       if (wasHalfOpen && record.circuit.kind === "closed") record.rampStartedAtMs = nowMs;
       record.errorRate = updateErrorRate(record.errorRate, ok, options.score);
-      if (Number.isFinite(latencyMs) && latencyMs >= 0) record.latency = updatePeakEwma(record.latency, latencyMs, nowMs, options.latencyDecayMs);
+      if (Number.isFinite(latencyMs) && latencyMs >= 0)
+        record.latency = updatePeakEwma(record.latency, latencyMs, nowMs, options.latencyDecayMs);
     },
     recordHeartbeat(workerId, nowMs, registeredAtMs) {
       const isNew = !records.has(workerId);
       const record = recordFor(workerId, nowMs);
-      if (isNew && registeredAtMs !== undefined) record.rampStartedAtMs = Math.min(nowMs, registeredAtMs);
+      if (isNew && registeredAtMs !== undefined)
+        record.rampStartedAtMs = Math.min(nowMs, registeredAtMs);
       record.lastHeartbeatAtMs = Math.max(record.lastHeartbeatAtMs ?? nowMs, nowMs);
     },
     recordForecast(workerId, forecastInFlight) {
@@ -116,7 +157,12 @@ export function createHealthTracker(overrides: Partial<HealthTrackerOptions> = {
     },
     snapshot(nowMs) {
       const fleetMedianLatencyMs = fleetMedianAt(nowMs);
-      return new Map([...records].map(([workerId, record]) => [workerId, healthFrom(record, nowMs, fleetMedianLatencyMs)]));
+      return new Map(
+        [...records].map(([workerId, record]) => [
+          workerId,
+          healthFrom(record, nowMs, fleetMedianLatencyMs),
+        ]),
+      );
     },
     forget(workerId) {
       records.delete(workerId);

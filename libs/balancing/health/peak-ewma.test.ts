@@ -16,7 +16,11 @@ describe("peak EWMA", () => {
   it("decays toward faster samples with weight 1 - e^(-elapsed/decay)", () => {
     const cases = [
       { name: "no time passed: unchanged", elapsedMs: 0, expectedMs: 200 },
-      { name: "one decay period: 1/e of the way back", elapsedMs: DECAY_MS, expectedMs: 10 + 190 / Math.E },
+      {
+        name: "one decay period: 1/e of the way back",
+        elapsedMs: DECAY_MS,
+        expectedMs: 10 + 190 / Math.E,
+      },
       { name: "many periods: at the fast sample", elapsedMs: 20 * DECAY_MS, expectedMs: 10 },
     ];
     for (const c of cases) {

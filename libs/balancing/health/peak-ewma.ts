@@ -10,12 +10,20 @@ export interface PeakEwma {
   readonly updatedAtMs: number;
 }
 
-export function updatePeakEwma(state: PeakEwma | undefined, sampleMs: number, nowMs: number, decayMs: number): PeakEwma {
+export function updatePeakEwma(
+  state: PeakEwma | undefined,
+  sampleMs: number,
+  nowMs: number,
+  decayMs: number,
+): PeakEwma {
   if (state === undefined) return { estimateMs: sampleMs, updatedAtMs: nowMs };
   if (sampleMs > state.estimateMs) return { estimateMs: sampleMs, updatedAtMs: nowMs };
   const elapsedMs = Math.max(0, nowMs - state.updatedAtMs);
   const keep = decayMs <= 0 ? 0 : Math.exp(-elapsedMs / decayMs);
-  return { estimateMs: state.estimateMs * keep + sampleMs * (1 - keep), updatedAtMs: Math.max(nowMs, state.updatedAtMs) };
+  return {
+    estimateMs: state.estimateMs * keep + sampleMs * (1 - keep),
+    updatedAtMs: Math.max(nowMs, state.updatedAtMs),
+  };
 }
 
 /** The estimate as of nowMs without a new sample (decayed toward 0), not stored. */

@@ -10,9 +10,17 @@ export interface SlowStartOptions {
   readonly minWeightPercent: number;
 }
 
-export const DEFAULT_SLOW_START_OPTIONS: SlowStartOptions = { windowMs: 30_000, aggression: 1, minWeightPercent: 10 };
+export const DEFAULT_SLOW_START_OPTIONS: SlowStartOptions = {
+  windowMs: 30_000,
+  aggression: 1,
+  minWeightPercent: 10,
+};
 
-export function slowStartWeight(startedAtMs: number, nowMs: number, options: SlowStartOptions): number {
+export function slowStartWeight(
+  startedAtMs: number,
+  nowMs: number,
+  options: SlowStartOptions,
+): number {
   const elapsedMs = nowMs - startedAtMs;
   if (options.windowMs <= 0 || elapsedMs >= options.windowMs) return 1;
   const timeFactor = Math.max(1, elapsedMs) / options.windowMs;

@@ -16,13 +16,24 @@ export function createAffinity(): Strategy {
     name: "affinity",
     rank(feasible, request, { random }): RankedCandidate[] {
       const taskType = request.taskType ?? "";
-      if (taskType === "") return rankByScore(feasible, freeShare, random, () => "no task type given; any feasible worker");
+      if (taskType === "")
+        return rankByScore(
+          feasible,
+          freeShare,
+          random,
+          () => "no task type given; any feasible worker",
+        );
       const matching = feasible.filter((w) => specializesIn(w, taskType));
       const others = feasible.filter((w) => !specializesIn(w, taskType));
       const fallbackNote = fallbackNoteFor(request, matching.length > 0);
       // Score: 1 + free share for a match, the free share alone otherwise.
       return [
-        ...rankByScore(matching, (w) => 1 + freeShare(w), random, () => "affinity match"),
+        ...rankByScore(
+          matching,
+          (w) => 1 + freeShare(w),
+          random,
+          () => "affinity match",
+        ),
         ...rankByScore(others, freeShare, random, () => fallbackNote),
       ];
     },

@@ -17,11 +17,16 @@ export interface LoadTrendOptions {
 }
 
 /** Adds a sample unless the last is closer than windowMs / maxSamples (samples stay spread over the window); drops old ones. */
-export function addLoadSample(trend: LoadTrend, sample: LoadSample, options: LoadTrendOptions): LoadTrend {
+export function addLoadSample(
+  trend: LoadTrend,
+  sample: LoadSample,
+  options: LoadTrendOptions,
+): LoadTrend {
   const minGapMs = options.windowMs / Math.max(1, options.maxSamples);
   const last = trend.samples.at(-1);
   const kept = trend.samples.filter((s) => sample.atMs - s.atMs <= options.windowMs);
-  const samples = last !== undefined && sample.atMs - last.atMs < minGapMs ? kept : [...kept, sample];
+  const samples =
+    last !== undefined && sample.atMs - last.atMs < minGapMs ? kept : [...kept, sample];
   return { samples: samples.slice(-Math.max(1, options.maxSamples)) };
 }
 
@@ -41,6 +46,10 @@ export function loadSlopePerMs(trend: LoadTrend): number {
 }
 
 /** In flight horizonMs from now if the trend holds, never below zero. */
-export function projectInFlight(currentInFlight: number, trend: LoadTrend, horizonMs: number): number {
+export function projectInFlight(
+  currentInFlight: number,
+  trend: LoadTrend,
+  horizonMs: number,
+): number {
   return Math.max(0, currentInFlight + loadSlopePerMs(trend) * horizonMs);
 }

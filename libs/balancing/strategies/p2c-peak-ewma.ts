@@ -15,7 +15,8 @@ export function createP2cPeakEwma(options: Pick<StrategyOptions, "p2cDefaultLate
     rank(feasible, _request, { random, health }) {
       // score = -cost, in ms × tasks: higher is better.
       const costed = [...feasible].sort(compareWorkerIds).map((worker) => {
-        const latencyMs = healthOrDefault(health, worker.workerId).peakEwmaLatencyMs || options.p2cDefaultLatencyMs;
+        const latencyMs =
+          healthOrDefault(health, worker.workerId).peakEwmaLatencyMs || options.p2cDefaultLatencyMs;
         return { worker, score: -latencyMs * (worker.inFlight + 1) };
       });
       const chosen = pickOfTwo(costed, random);
@@ -27,7 +28,10 @@ export function createP2cPeakEwma(options: Pick<StrategyOptions, "p2cDefaultLate
 }
 
 /** tower's p2c: zero candidates, one, or two distinct draws keeping the better (ties to the first). */
-function pickOfTwo(candidates: readonly RankedCandidate[], random: RandomSource): number | undefined {
+function pickOfTwo(
+  candidates: readonly RankedCandidate[],
+  random: RandomSource,
+): number | undefined {
   switch (candidates.length) {
     case 0:
       return undefined;

@@ -27,29 +27,43 @@ export function createRegionAware(options: RegionOptions): Strategy {
   const failedOver = new Map<string, Failover>();
 
   /** Whether traffic for `region` goes to its failover regions now, and the state to keep if this placement is committed. */
-  const failoverNow = (region: string, hasCapacity: boolean, nowMs: number): { failing: boolean; next: Failover | undefined } => {
+  const failoverNow = (
+    region: string,
+    hasCapacity: boolean,
+    nowMs: number,
+  ): { failing: boolean; next: Failover | undefined } => {
     const state = failedOver.get(region);
     if (!hasCapacity) return { failing: true, next: { capacitySinceMs: undefined } };
     if (!state) return { failing: false, next: undefined };
     const capacitySinceMs = state.capacitySinceMs ?? nowMs;
-    return nowMs - capacitySinceMs >= options.failbackDelayMs ? { failing: false, next: undefined } : { failing: true, next: { capacitySinceMs } };
+    return nowMs - capacitySinceMs >= options.failbackDelayMs
+      ? { failing: false, next: undefined }
+      : { failing: true, next: { capacitySinceMs } };
   };
 
-  const hasPreferredCapacity = (feasible: readonly WorkerCandidate[], preferred: string): boolean => feasible.some((w) => w.region === preferred);
+  const hasPreferredCapacity = (feasible: readonly WorkerCandidate[], preferred: string): boolean =>
+    feasible.some((w) => w.region === preferred);
 
   return {
     name: "region_aware",
     rank(feasible, request, { random, nowMs }): RankedCandidate[] {
       const preferred = request.preferredRegion;
-      if (preferred === "") return rankByScore(feasible, freeShare, random, () => "no preferred region; least loaded");
+      if (preferred === "")
+        return rankByScore(feasible, freeShare, random, () => "no preferred region; least loaded");
       const hasCapacity = hasPreferredCapacity(feasible, preferred);
       const failover = (options.regionFailover[preferred] ?? []).filter((r) => r !== preferred);
       const { failing } = failoverNow(preferred, hasCapacity, nowMs);
       const order = [...new Set(failing ? [...failover, preferred] : [preferred, ...failover])];
-      const groups = [...order.map((region) => feasible.filter((w) => w.region === region)), feasible.filter((w) => !order.includes(w.region))];
-      const noteFor = (worker: WorkerCandidate): string => describe(worker.region, preferred, failing, hasCapacity);
+      const groups = [
+        ...order.map((region) => feasible.filter((w) => w.region === region)),
+        feasible.filter((w) => !order.includes(w.region)),
+      ];
+      const noteFor = (worker: WorkerCandidate): string =>
+        describe(worker.region, preferred, failing, hasCapacity);
       // Score: 2 per group from the last one up, plus the free share (0..1) within a group.
-      return groups.flatMap((group, i) => rankByScore(group, (w) => 2 * (groups.length - i) + freeShare(w), random, noteFor));
+      return groups.flatMap((group, i) =>
+        rankByScore(group, (w) => 2 * (groups.length - i) + freeShare(w), random, noteFor),
+      );
     },
     commit({ request, feasible, nowMs }) {
       const preferred = request.preferredRegion;
@@ -59,14 +73,23 @@ export function createRegionAware(options: RegionOptions): Strategy {
         failedOver.delete(preferred);
         return;
       }
-      if (!failedOver.has(preferred) && failedOver.size >= MAX_TRACKED_REGIONS) failedOver.delete(failedOver.keys().next().value as string);
+      if (!failedOver.has(preferred) && failedOver.size >= MAX_TRACKED_REGIONS)
+        failedOver.delete(failedOver.keys().next().value as string);
       failedOver.set(preferred, next);
     },
   };
 }
 
-function describe(region: string, preferred: string, failing: boolean, preferredHasCapacity: boolean): string {
-  if (region === preferred) return failing ? `preferred region ${preferred} (failback pending)` : `preferred region ${preferred}`;
+function describe(
+  region: string,
+  preferred: string,
+  failing: boolean,
+  preferredHasCapacity: boolean,
+): string {
+  if (region === preferred)
+    return failing
+      ? `preferred region ${preferred} (failback pending)`
+      : `preferred region ${preferred}`;
   if (!failing) return `region ${region}, outside the preferred ${preferred}`;
   return preferredHasCapacity
     ? `failover from ${preferred} to ${region}; failback pending until ${preferred} has had capacity long enough`

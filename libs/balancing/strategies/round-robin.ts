@@ -13,9 +13,15 @@ export function createRoundRobin(): Strategy {
     rank(feasible) {
       if (feasible.length === 0) return [];
       const ordered = [...feasible].sort(compareWorkerIds);
-      const after = lastWorkerId === undefined ? -1 : ordered.findIndex((w) => w.workerId > (lastWorkerId as string));
+      const after =
+        lastWorkerId === undefined
+          ? -1
+          : ordered.findIndex((w) => w.workerId > (lastWorkerId as string));
       const start = after === -1 ? 0 : after;
-      return ordered.map((_, i) => ({ worker: ordered[(start + i) % ordered.length], score: ordered.length - i }));
+      return ordered.map((_, i) => ({
+        worker: ordered[(start + i) % ordered.length],
+        score: ordered.length - i,
+      }));
     },
     commit({ workerId }) {
       lastWorkerId = workerId;

@@ -16,7 +16,10 @@ interface Binding {
   readonly expiresAtMs: number;
 }
 
-type StickyOptions = Pick<StrategyOptions, "stickyTtlMs" | "stickyMaxKeys" | "stickyMinHealthScore">;
+type StickyOptions = Pick<
+  StrategyOptions,
+  "stickyTtlMs" | "stickyMaxKeys" | "stickyMinHealthScore"
+>;
 
 export function createSticky(options: StickyOptions): Strategy {
   // Map keeps insertion order: re-inserting on use makes the first entry the least recently used.
@@ -46,11 +49,19 @@ export function createSticky(options: StickyOptions): Strategy {
       };
       if (bound && isHealthy(bound.worker.workerId)) {
         // Score 1 + free share: above every worker ranked by load alone.
-        const kept = { worker: bound.worker, score: 1 + bound.score, note: `sticky: key kept on ${bound.worker.workerId}` };
+        const kept = {
+          worker: bound.worker,
+          score: 1 + bound.score,
+          note: `sticky: key kept on ${bound.worker.workerId}`,
+        };
         return [kept, ...byLoad.filter((c) => c !== bound)];
       }
       const [first, ...rest] = byLoad;
-      const why = !isLive ? "no live binding" : bound ? `${binding.workerId} is unhealthy` : `${binding.workerId} has no room or left`;
+      const why = !isLive
+        ? "no live binding"
+        : bound
+          ? `${binding.workerId} is unhealthy`
+          : `${binding.workerId} has no room or left`;
       return [withNote(first, `sticky: key bound to ${first.worker.workerId} (${why})`), ...rest];
     },
     commit({ request, workerId, nowMs }) {

@@ -4,7 +4,15 @@ import { describe, expect, it } from "vitest";
 import { createSeededRandom } from "../seeded-random.js";
 import { DEFAULT_STRATEGY_OPTIONS, type StrategyOptions } from "../strategy-options.js";
 import type { Strategy } from "../strategy.js";
-import { HEALTHY_DEFAULTS, type PlacementContext, type PlacementRequest, type RandomSource, type RankedCandidate, type WorkerCandidate, type WorkerHealth } from "../types.js";
+import {
+  HEALTHY_DEFAULTS,
+  type PlacementContext,
+  type PlacementRequest,
+  type RandomSource,
+  type RankedCandidate,
+  type WorkerCandidate,
+  type WorkerHealth,
+} from "../types.js";
 import { createAffinity } from "./affinity.js";
 import { createLeastConnections } from "./least-connections.js";
 import { createP2cPeakEwma } from "./p2c-peak-ewma.js";
@@ -15,19 +23,46 @@ import { createSticky } from "./sticky.js";
 import { createWeightedCapacity } from "./weighted-capacity.js";
 
 function worker(workerId: string, overrides: Partial<WorkerCandidate> = {}): WorkerCandidate {
-  return { workerId, address: `${workerId}:1`, region: "r1", zone: "z1", capabilities: [], slots: 4, inFlight: 0, condition: "alive", ...overrides };
+  return {
+    workerId,
+    address: `${workerId}:1`,
+    region: "r1",
+    zone: "z1",
+    capabilities: [],
+    slots: 4,
+    inFlight: 0,
+    condition: "alive",
+    ...overrides,
+  };
 }
 
 function request(overrides: Partial<PlacementRequest> = {}): PlacementRequest {
-  return { taskId: "t1", routingKey: "", requiredCapabilities: [], preferredRegion: "", taskType: "", requiredRegion: "", requiredZone: "", ...overrides };
+  return {
+    taskId: "t1",
+    routingKey: "",
+    requiredCapabilities: [],
+    preferredRegion: "",
+    taskType: "",
+    requiredRegion: "",
+    requiredZone: "",
+    ...overrides,
+  };
 }
 
 function health(overrides: Partial<WorkerHealth>): WorkerHealth {
   return { ...HEALTHY_DEFAULTS, ...overrides };
 }
 
-function context(overrides: Partial<PlacementContext> & { feasible?: readonly WorkerCandidate[] } = {}): PlacementContext {
-  return { nowMs: 0, random: createSeededRandom(1), health: new Map(), eligible: overrides.feasible ?? [], ...overrides };
+function context(
+  overrides: Partial<PlacementContext> & { feasible?: readonly WorkerCandidate[] } = {},
+): PlacementContext {
+  return {
+    nowMs: 0,
+    random: createSeededRandom(1),
+    health: new Map(),
+    eligible: overrides.feasible ?? [],
+    ...overrides,
+  };
 }
 
 /** A random source replaying the given values (then 0). */
@@ -37,18 +72,38 @@ function replay(...values: number[]): RandomSource {
 }
 
 const ids = (ranked: readonly RankedCandidate[]) => ranked.map((c) => c.worker.workerId);
-const options = (overrides: Partial<StrategyOptions> = {}): StrategyOptions => ({ ...DEFAULT_STRATEGY_OPTIONS, ...overrides });
+const options = (overrides: Partial<StrategyOptions> = {}): StrategyOptions => ({
+  ...DEFAULT_STRATEGY_OPTIONS,
+  ...overrides,
+});
 
 /** Ranks, then commits the first candidate, as a successful Place would: how stateful strategies move. */
-function placeFirst(strategy: Strategy, feasible: readonly WorkerCandidate[], req: PlacementRequest, ctx: PlacementContext): RankedCandidate[] {
+function placeFirst(
+  strategy: Strategy,
+  feasible: readonly WorkerCandidate[],
+  req: PlacementRequest,
+  ctx: PlacementContext,
+): RankedCandidate[] {
   const ranked = strategy.rank(feasible, req, ctx);
   const first = ranked[0];
-  if (first) strategy.commit?.({ request: req, nowMs: ctx.nowMs, feasible, eligible: ctx.eligible.length > 0 ? ctx.eligible : feasible, workerId: first.worker.workerId });
+  if (first)
+    strategy.commit?.({
+      request: req,
+      nowMs: ctx.nowMs,
+      feasible,
+      eligible: ctx.eligible.length > 0 ? ctx.eligible : feasible,
+      workerId: first.worker.workerId,
+    });
   return ranked;
 }
 
 /** How often each worker comes first over `runs` decisions. */
-function firstCounts(strategy: Strategy, feasible: readonly WorkerCandidate[], ctx: PlacementContext, runs: number): Map<string, number> {
+function firstCounts(
+  strategy: Strategy,
+  feasible: readonly WorkerCandidate[],
+  ctx: PlacementContext,
+  runs: number,
+): Map<string, number> {
   const counts = new Map<string, number>();
   for (let i = 0; i < runs; i += 1) {
     const first = strategy.rank(feasible, request(), ctx)[0]?.worker.workerId ?? "";
@@ -59,14 +114,23 @@ function firstCounts(strategy: Strategy, feasible: readonly WorkerCandidate[], c
 
 describe("random", () => {
   it("puts each worker first about equally often", () => {
-    const counts = firstCounts(createRandom(), [worker("a"), worker("b"), worker("c")], context({ random: createSeededRandom(3) }), 3000);
+    const counts = firstCounts(
+      createRandom(),
+      [worker("a"), worker("b"), worker("c")],
+      context({ random: createSeededRandom(3) }),
+      3000,
+    );
     for (const id of ["a", "b", "c"]) expect(counts.get(id)).toBeGreaterThan(850);
   });
 });
 
 describe("least connections", () => {
   it("prefers the fewest tasks in flight whatever the worker's size", () => {
-    const ranked = createLeastConnections().rank([worker("big", { slots: 8, inFlight: 3 }), worker("small", { slots: 2, inFlight: 1 })], request(), context());
+    const ranked = createLeastConnections().rank(
+      [worker("big", { slots: 8, inFlight: 3 }), worker("small", { slots: 2, inFlight: 1 })],
+      request(),
+      context(),
+    );
     expect(ids(ranked)).toEqual(["small", "big"]);
   });
 });
@@ -83,14 +147,23 @@ describe("weighted capacity", () => {
   ]);
 
   it("draws the first worker in proportion to free slots × health score × slow-start weight", () => {
-    const counts = firstCounts(createWeightedCapacity(), feasible, context({ health: healthMap, random: createSeededRandom(5) }), 7000);
+    const counts = firstCounts(
+      createWeightedCapacity(),
+      feasible,
+      context({ health: healthMap, random: createSeededRandom(5) }),
+      7000,
+    );
     expect(counts.get("full-weight")! / 7000).toBeCloseTo(4 / 7, 1);
     expect(counts.get("half-score")! / 7000).toBeCloseTo(2 / 7, 1);
     expect(counts.get("ramping")! / 7000).toBeCloseTo(1 / 7, 1);
   });
 
   it("ranks the rest by weight, heaviest first", () => {
-    const ranked = createWeightedCapacity().rank(feasible, request(), context({ health: healthMap, random: replay(0.99) }));
+    const ranked = createWeightedCapacity().rank(
+      feasible,
+      request(),
+      context({ health: healthMap, random: replay(0.99) }),
+    );
     expect(ids(ranked)).toEqual(["ramping", "full-weight", "half-score"]);
     expect(ranked.map((c) => c.score)).toEqual([1, 4, 2]);
   });
@@ -100,7 +173,12 @@ describe("weighted capacity", () => {
       ["a", health({ score: 0 })],
       ["b", health({ score: 0 })],
     ]);
-    const counts = firstCounts(createWeightedCapacity(), [worker("a"), worker("b")], context({ health: zero, random: createSeededRandom(9) }), 2000);
+    const counts = firstCounts(
+      createWeightedCapacity(),
+      [worker("a"), worker("b")],
+      context({ health: zero, random: createSeededRandom(9) }),
+      2000,
+    );
     expect(counts.get("a")).toBeGreaterThan(850);
     expect(counts.get("b")).toBeGreaterThan(850);
   });
@@ -109,9 +187,20 @@ describe("weighted capacity", () => {
 describe("p2c peak EWMA", () => {
   const p2c = () => createP2cPeakEwma(options());
 
-  const cases: { name: string; feasible: WorkerCandidate[]; health?: Record<string, number>; random?: RandomSource; expected: string[] }[] = [
+  const cases: {
+    name: string;
+    feasible: WorkerCandidate[];
+    health?: Record<string, number>;
+    random?: RandomSource;
+    expected: string[];
+  }[] = [
     { name: "ranks nothing when no worker is feasible", feasible: [], expected: [] },
-    { name: "takes the only worker without drawing", feasible: [worker("a")], random: replay(), expected: ["a"] },
+    {
+      name: "takes the only worker without drawing",
+      feasible: [worker("a")],
+      random: replay(),
+      expected: ["a"],
+    },
     {
       name: "keeps the cheaper of two by latency × (in flight + 1)",
       feasible: [worker("fast-busy", { inFlight: 3 }), worker("slow-idle")],
@@ -141,8 +230,21 @@ describe("p2c peak EWMA", () => {
   ];
   for (const c of cases) {
     it(c.name, () => {
-      const healthMap = new Map(Object.entries(c.health ?? {}).map(([id, latencyMs]) => [id, health({ peakEwmaLatencyMs: latencyMs })]));
-      expect(ids(p2c().rank(c.feasible, request(), context({ health: healthMap, random: c.random ?? createSeededRandom(1) })))).toEqual(c.expected);
+      const healthMap = new Map(
+        Object.entries(c.health ?? {}).map(([id, latencyMs]) => [
+          id,
+          health({ peakEwmaLatencyMs: latencyMs }),
+        ]),
+      );
+      expect(
+        ids(
+          p2c().rank(
+            c.feasible,
+            request(),
+            context({ health: healthMap, random: c.random ?? createSeededRandom(1) }),
+          ),
+        ),
+      ).toEqual(c.expected);
     });
   }
 
@@ -153,7 +255,12 @@ describe("p2c peak EWMA", () => {
       ["b", health({ peakEwmaLatencyMs: 12 })],
       ["worst", health({ peakEwmaLatencyMs: 90 })],
     ]);
-    const counts = firstCounts(p2c(), feasible, context({ health: healthMap, random: createSeededRandom(2) }), 2000);
+    const counts = firstCounts(
+      p2c(),
+      feasible,
+      context({ health: healthMap, random: createSeededRandom(2) }),
+      2000,
+    );
     expect(counts.get("worst")).toBeUndefined();
     // a beats b whenever both are drawn, and each wins against worst: about 2/3 and 1/3.
     expect(counts.get("a")! / 2000).toBeCloseTo(2 / 3, 1);
@@ -161,7 +268,10 @@ describe("p2c peak EWMA", () => {
 });
 
 describe("affinity", () => {
-  const specialist = worker("specialist", { labels: { specializations: "encode, render" }, inFlight: 3 });
+  const specialist = worker("specialist", {
+    labels: { specializations: "encode, render" },
+    inFlight: 3,
+  });
   const capable = worker("capable", { capabilities: ["render"], inFlight: 2 });
   const generalist = worker("generalist");
 
@@ -196,37 +306,87 @@ describe("affinity", () => {
   ];
   for (const c of cases) {
     it(c.name, () => {
-      const ranked = createAffinity().rank([specialist, capable, generalist], request({ taskType: c.taskType }), context());
+      const ranked = createAffinity().rank(
+        [specialist, capable, generalist],
+        request({ taskType: c.taskType }),
+        context(),
+      );
       expect(ranked.map((r) => [r.worker.workerId, r.note])).toEqual(c.expected);
     });
   }
 });
 
 describe("sticky", () => {
-  const sticky = (overrides: Partial<StrategyOptions> = {}) => createSticky(options({ stickyTtlMs: 10_000, ...overrides }));
+  const sticky = (overrides: Partial<StrategyOptions> = {}) =>
+    createSticky(options({ stickyTtlMs: 10_000, ...overrides }));
   const keyed = (routingKey: string) => request({ routingKey });
 
   it("keeps a key on its worker while it is healthy and has room, even when another is less loaded", () => {
     const strategy = sticky();
-    const first = placeFirst(strategy, [worker("a"), worker("b", { inFlight: 1 })], keyed("k"), context({ nowMs: 0 }));
+    const first = placeFirst(
+      strategy,
+      [worker("a"), worker("b", { inFlight: 1 })],
+      keyed("k"),
+      context({ nowMs: 0 }),
+    );
     expect(ids(first)[0]).toBe("a");
-    const later = placeFirst(strategy, [worker("a", { inFlight: 3 }), worker("b")], keyed("k"), context({ nowMs: 5_000 }));
+    const later = placeFirst(
+      strategy,
+      [worker("a", { inFlight: 3 }), worker("b")],
+      keyed("k"),
+      context({ nowMs: 5_000 }),
+    );
     expect(ids(later)).toEqual(["a", "b"]);
     expect(later[0]?.note).toBe("sticky: key kept on a");
   });
 
-  const moves: { name: string; feasibleLater: WorkerCandidate[]; healthLater?: WorkerHealth; nowMsLater?: number; why: string }[] = [
-    { name: "moves a key whose worker has no room (no longer feasible)", feasibleLater: [worker("b")], why: "a has no room or left" },
-    { name: "moves a key whose worker's health score fell", feasibleLater: [worker("a"), worker("b")], healthLater: health({ score: 0.2 }), why: "a is unhealthy" },
-    { name: "moves a key whose worker's circuit is half-open", feasibleLater: [worker("a"), worker("b")], healthLater: health({ circuit: "half_open" }), why: "a is unhealthy" },
-    { name: "forgets a key its TTL after its last use", feasibleLater: [worker("a", { inFlight: 1 }), worker("b")], nowMsLater: 10_000, why: "no live binding" },
+  const moves: {
+    name: string;
+    feasibleLater: WorkerCandidate[];
+    healthLater?: WorkerHealth;
+    nowMsLater?: number;
+    why: string;
+  }[] = [
+    {
+      name: "moves a key whose worker has no room (no longer feasible)",
+      feasibleLater: [worker("b")],
+      why: "a has no room or left",
+    },
+    {
+      name: "moves a key whose worker's health score fell",
+      feasibleLater: [worker("a"), worker("b")],
+      healthLater: health({ score: 0.2 }),
+      why: "a is unhealthy",
+    },
+    {
+      name: "moves a key whose worker's circuit is half-open",
+      feasibleLater: [worker("a"), worker("b")],
+      healthLater: health({ circuit: "half_open" }),
+      why: "a is unhealthy",
+    },
+    {
+      name: "forgets a key its TTL after its last use",
+      feasibleLater: [worker("a", { inFlight: 1 }), worker("b")],
+      nowMsLater: 10_000,
+      why: "no live binding",
+    },
   ];
   for (const c of moves) {
     it(c.name, () => {
       const strategy = sticky();
-      placeFirst(strategy, [worker("a"), worker("b", { inFlight: 1 })], keyed("k"), context({ nowMs: 0 }));
+      placeFirst(
+        strategy,
+        [worker("a"), worker("b", { inFlight: 1 })],
+        keyed("k"),
+        context({ nowMs: 0 }),
+      );
       const healthMap = new Map(c.healthLater ? [["a", c.healthLater]] : []);
-      const later = placeFirst(strategy, c.feasibleLater, keyed("k"), context({ nowMs: c.nowMsLater ?? 1_000, health: healthMap }));
+      const later = placeFirst(
+        strategy,
+        c.feasibleLater,
+        keyed("k"),
+        context({ nowMs: c.nowMsLater ?? 1_000, health: healthMap }),
+      );
       expect(later[0]?.worker.workerId).toBe("b");
       expect(later[0]?.note).toBe(`sticky: key bound to b (${c.why})`);
     });
@@ -237,7 +397,12 @@ describe("sticky", () => {
     const workers = [worker("a"), worker("b", { inFlight: 1 })];
     placeFirst(strategy, workers, keyed("k"), context({ nowMs: 0 }));
     placeFirst(strategy, workers, keyed("k"), context({ nowMs: 8_000 }));
-    const later = placeFirst(strategy, [worker("a", { inFlight: 1 }), worker("b")], keyed("k"), context({ nowMs: 16_000 }));
+    const later = placeFirst(
+      strategy,
+      [worker("a", { inFlight: 1 }), worker("b")],
+      keyed("k"),
+      context({ nowMs: 16_000 }),
+    );
     expect(later[0]?.note).toBe("sticky: key kept on a");
   });
 
@@ -246,8 +411,12 @@ describe("sticky", () => {
     const aFirst = [worker("a"), worker("b", { inFlight: 1 })];
     for (const key of ["k1", "k2", "k3"]) placeFirst(strategy, aFirst, keyed(key), context());
     const bFirst = [worker("a", { inFlight: 1 }), worker("b")];
-    expect(placeFirst(strategy, bFirst, keyed("k1"), context())[0]?.note).toBe("sticky: key bound to b (no live binding)");
-    expect(placeFirst(strategy, bFirst, keyed("k3"), context())[0]?.note).toBe("sticky: key kept on a");
+    expect(placeFirst(strategy, bFirst, keyed("k1"), context())[0]?.note).toBe(
+      "sticky: key bound to b (no live binding)",
+    );
+    expect(placeFirst(strategy, bFirst, keyed("k3"), context())[0]?.note).toBe(
+      "sticky: key kept on a",
+    );
   });
 
   it("binds nothing while only ranking (Route), and binds the key where the task was committed", () => {
@@ -255,10 +424,20 @@ describe("sticky", () => {
     const workers = [worker("a"), worker("b", { inFlight: 1 })];
     for (let i = 0; i < 3; i += 1) strategy.rank(workers, keyed("k"), context({ nowMs: i }));
     const bLighter = [worker("a", { inFlight: 1 }), worker("b")];
-    expect(strategy.rank(bLighter, keyed("k"), context({ nowMs: 10 }))[0]?.note).toBe("sticky: key bound to b (no live binding)");
+    expect(strategy.rank(bLighter, keyed("k"), context({ nowMs: 10 }))[0]?.note).toBe(
+      "sticky: key bound to b (no live binding)",
+    );
     // a refused the task (a conflict), b took it: the key follows b, not the worker ranked first.
-    strategy.commit?.({ request: keyed("k"), nowMs: 20, feasible: workers, eligible: workers, workerId: "b" });
-    expect(strategy.rank(workers, keyed("k"), context({ nowMs: 30 }))[0]?.note).toBe("sticky: key kept on b");
+    strategy.commit?.({
+      request: keyed("k"),
+      nowMs: 20,
+      feasible: workers,
+      eligible: workers,
+      workerId: "b",
+    });
+    expect(strategy.rank(workers, keyed("k"), context({ nowMs: 30 }))[0]?.note).toBe(
+      "sticky: key kept on b",
+    );
   });
 
   it("ranks by load and binds nothing for a request without a key", () => {
@@ -269,7 +448,8 @@ describe("sticky", () => {
 });
 
 describe("region aware", () => {
-  const regionAware = () => createRegionAware(options({ regionFailover: { eu: ["us", "ap"] }, failbackDelayMs: 10_000 }));
+  const regionAware = () =>
+    createRegionAware(options({ regionFailover: { eu: ["us", "ap"] }, failbackDelayMs: 10_000 }));
   const eu = worker("eu-1", { region: "eu" });
   const us = worker("us-1", { region: "us" });
   const ap = worker("ap-1", { region: "ap" });
@@ -290,9 +470,13 @@ describe("region aware", () => {
 
   it("fails back only after the preferred region has had capacity continuously for the delay", () => {
     const strategy = regionAware();
-    const firstAt = (nowMs: number, feasible: WorkerCandidate[]) => placeFirst(strategy, feasible, toEu, context({ nowMs }))[0];
+    const firstAt = (nowMs: number, feasible: WorkerCandidate[]) =>
+      placeFirst(strategy, feasible, toEu, context({ nowMs }))[0];
     expect(firstAt(0, [us]).worker.workerId).toBe("us-1");
-    expect(firstAt(1_000, [eu, us])).toMatchObject({ worker: us, note: expect.stringContaining("failback pending") });
+    expect(firstAt(1_000, [eu, us])).toMatchObject({
+      worker: us,
+      note: expect.stringContaining("failback pending"),
+    });
     expect(firstAt(5_000, [us]).worker.workerId).toBe("us-1"); // capacity lost again: the delay restarts
     expect(firstAt(6_000, [eu, us]).worker.workerId).toBe("us-1");
     expect(firstAt(15_999, [eu, us]).worker.workerId).toBe("us-1");
@@ -301,18 +485,29 @@ describe("region aware", () => {
 
   it("does not fail over or fail back on rankings that were never committed", () => {
     const strategy = regionAware();
-    for (let i = 0; i < 3; i += 1) expect(strategy.rank([us], toEu, context({ nowMs: i }))[0]?.worker.workerId).toBe("us-1");
-    expect(strategy.rank([eu, us], toEu, context({ nowMs: 10 }))[0]).toMatchObject({ worker: eu, note: "preferred region eu" });
+    for (let i = 0; i < 3; i += 1)
+      expect(strategy.rank([us], toEu, context({ nowMs: i }))[0]?.worker.workerId).toBe("us-1");
+    expect(strategy.rank([eu, us], toEu, context({ nowMs: 10 }))[0]).toMatchObject({
+      worker: eu,
+      note: "preferred region eu",
+    });
   });
 
   it("ranks by load when the request prefers no region", () => {
-    const ranked = regionAware().rank([worker("busy", { inFlight: 3 }), worker("idle")], request(), context());
+    const ranked = regionAware().rank(
+      [worker("busy", { inFlight: 3 }), worker("idle")],
+      request(),
+      context(),
+    );
     expect(ids(ranked)).toEqual(["idle", "busy"]);
   });
 });
 
 describe("predictive", () => {
-  const predictive = () => createPredictive(options({ predictiveHorizonMs: 5_000, predictiveWindowMs: 10_000, predictiveMaxSamples: 20 }));
+  const predictive = () =>
+    createPredictive(
+      options({ predictiveHorizonMs: 5_000, predictiveWindowMs: 10_000, predictiveMaxSamples: 20 }),
+    );
 
   it("ranks by the optimizer's forecast when it has one", () => {
     const healthMap = new Map([
@@ -335,10 +530,21 @@ describe("predictive", () => {
     ];
     let ranked: RankedCandidate[] = [];
     history.forEach(([climbing, falling], second) => {
-      const feasible = [worker("climbing", { slots: 10, inFlight: climbing }), worker("falling", { slots: 10, inFlight: falling })];
-      ranked = placeFirst(strategy, feasible, request(), context({ nowMs: second * 1_000, feasible }));
+      const feasible = [
+        worker("climbing", { slots: 10, inFlight: climbing }),
+        worker("falling", { slots: 10, inFlight: falling }),
+      ];
+      ranked = placeFirst(
+        strategy,
+        feasible,
+        request(),
+        context({ nowMs: second * 1_000, feasible }),
+      );
     });
     expect(ids(ranked)).toEqual(["falling", "climbing"]);
-    expect(ranked.map((c) => c.note)).toEqual(["own trend: 0.0/10 in flight in 5s", "own trend: 8.0/10 in flight in 5s"]);
+    expect(ranked.map((c) => c.note)).toEqual([
+      "own trend: 0.0/10 in flight in 5s",
+      "own trend: 8.0/10 in flight in 5s",
+    ]);
   });
 });

@@ -12,7 +12,13 @@ export function createWeightedCapacity(): Strategy {
     rank(feasible, _request, { random, health }) {
       const weighted = [...feasible].sort(compareWorkerIds).map((worker) => {
         const { score, slowStartWeight } = healthOrDefault(health, worker.workerId);
-        return { worker, score: Math.max(0, worker.slots - worker.inFlight) * clampUnit(score) * clampUnit(slowStartWeight) };
+        return {
+          worker,
+          score:
+            Math.max(0, worker.slots - worker.inFlight) *
+            clampUnit(score) *
+            clampUnit(slowStartWeight),
+        };
       });
       if (weighted.length === 0) return [];
       const firstIndex = drawWeighted(weighted, random);

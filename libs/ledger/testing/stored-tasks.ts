@@ -41,14 +41,29 @@ export function storedTask(fixture: StoredTaskFixture): StoredTask {
     finishedAt: isFinal(state) ? timestampFromMs(updatedMs) : undefined,
     history:
       state === TaskState.DEAD_LETTERED
-        ? [create(AttemptRecordSchema, { attempt: 1, workerId: "w-old", error: "boom", endedAt: timestampFromMs(updatedMs) })]
+        ? [
+            create(AttemptRecordSchema, {
+              attempt: 1,
+              workerId: "w-old",
+              error: "boom",
+              endedAt: timestampFromMs(updatedMs),
+            }),
+          ]
         : [],
   });
-  return { task, maxAttempts: 3, traceContext: { traceparent: `00-${"a".repeat(32)}-${"b".repeat(16)}-01` }, sequence: fixture.sequence };
+  return {
+    task,
+    maxAttempts: 3,
+    traceContext: { traceparent: `00-${"a".repeat(32)}-${"b".repeat(16)}-01` },
+    sequence: fixture.sequence,
+  };
 }
 
 /** True when both lists hold the same tasks, field for field, in the same order. */
-export function sameStoredTasks(actual: readonly StoredTask[], expected: readonly StoredTask[]): boolean {
+export function sameStoredTasks(
+  actual: readonly StoredTask[],
+  expected: readonly StoredTask[],
+): boolean {
   return (
     actual.length === expected.length &&
     actual.every((entry, i) => {

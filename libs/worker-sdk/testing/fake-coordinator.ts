@@ -42,7 +42,10 @@ export interface FakeCoordinator {
   /** Sessions opened so far. */
   readonly sessionCount: number;
   /** The first received message (from `fromIndex` on) that matches, waiting up to timeoutMs for it. */
-  waitFor(predicate: (message: WorkerSessionRequest) => boolean, options?: { timeoutMs?: number; fromIndex?: number }): Promise<WorkerSessionRequest>;
+  waitFor(
+    predicate: (message: WorkerSessionRequest) => boolean,
+    options?: { timeoutMs?: number; fromIndex?: number },
+  ): Promise<WorkerSessionRequest>;
   /** Pushes an assignment down the newest session. */
   assign(assignment: MessageInitShape<typeof AssignmentSchema>): void;
   /** Pushes a cancellation down the newest session. */
@@ -56,7 +59,9 @@ export interface FakeCoordinator {
 
 type Outgoing = WorkerSessionResponse | ConnectError;
 
-export async function startFakeCoordinator(options: FakeCoordinatorOptions = {}): Promise<FakeCoordinator> {
+export async function startFakeCoordinator(
+  options: FakeCoordinatorOptions = {},
+): Promise<FakeCoordinator> {
   const logger = options.logger ?? pino({ level: "silent" });
   const received: WorkerSessionRequest[] = [];
   const listeners = new Set<() => void>();
@@ -110,7 +115,11 @@ export async function startFakeCoordinator(options: FakeCoordinatorOptions = {})
               }
               if (request.message.case === "taskResult" && ackResults) {
                 const { taskId, attempt } = request.message.value;
-                out.push(create(WorkerSessionResponseSchema, { message: { case: "resultAck", value: { taskId, attempt } } }));
+                out.push(
+                  create(WorkerSessionResponseSchema, {
+                    message: { case: "resultAck", value: { taskId, attempt } },
+                  }),
+                );
               }
             }
           })();
@@ -151,7 +160,11 @@ export async function startFakeCoordinator(options: FakeCoordinatorOptions = {})
         };
         const timer = setTimeout(() => {
           listeners.delete(check);
-          reject(new Error(`no matching message within ${timeoutMs} ms; received: ${received.map((m) => m.message.case).join(", ")}`));
+          reject(
+            new Error(
+              `no matching message within ${timeoutMs} ms; received: ${received.map((m) => m.message.case).join(", ")}`,
+            ),
+          );
         }, timeoutMs);
         listeners.add(check);
         check();
@@ -167,7 +180,8 @@ export async function startFakeCoordinator(options: FakeCoordinatorOptions = {})
       pushToNewest({ case: "resultAck", value: create(ResultAckSchema, ack) });
     },
     breakSessions() {
-      for (const out of sessions) out.push(new ConnectError("fake coordinator dropped the session", Code.Unavailable));
+      for (const out of sessions)
+        out.push(new ConnectError("fake coordinator dropped the session", Code.Unavailable));
     },
     stop: () => server.shutdown(),
   };

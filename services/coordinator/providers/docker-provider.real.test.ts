@@ -8,7 +8,14 @@ import { randomBytes } from "node:crypto";
 import Dockerode from "dockerode";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDockerProvider, LABEL_MANAGED_BY, LABEL_POOL, MANAGED_BY, statusOf, WORKER_ID_ENV } from "./docker-provider.js";
+import {
+  createDockerProvider,
+  LABEL_MANAGED_BY,
+  LABEL_POOL,
+  MANAGED_BY,
+  statusOf,
+  WORKER_ID_ENV,
+} from "./docker-provider.js";
 import type { ProvidedWorker, WorkerProvider } from "./worker-provider.js";
 
 const IMAGE = process.env.SCALEMESH_TEST_DOCKER_IMAGE ?? "busybox:1.36";
@@ -46,16 +53,25 @@ describe.skipIf(!process.env.DOCKER_HOST)("docker provider against a real engine
 
   afterAll(async () => {
     if (!docker) return;
-    const leftovers = await docker.listContainers({ all: true, filters: { label: [`${LABEL_POOL}=${pool}`] } });
-    await Promise.all(leftovers.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true })));
+    const leftovers = await docker.listContainers({
+      all: true,
+      filters: { label: [`${LABEL_POOL}=${pool}`] },
+    });
+    await Promise.all(
+      leftovers.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true })),
+    );
   });
 
   /** Polls list() until `check` holds, within WAIT_MS. */
-  async function listUntil(what: string, check: (workers: readonly ProvidedWorker[]) => boolean): Promise<readonly ProvidedWorker[]> {
+  async function listUntil(
+    what: string,
+    check: (workers: readonly ProvidedWorker[]) => boolean,
+  ): Promise<readonly ProvidedWorker[]> {
     const deadline = Date.now() + WAIT_MS;
     let workers = await provider.list();
     while (!check(workers)) {
-      if (Date.now() > deadline) throw new Error(`no ${what} within ${WAIT_MS} ms; list() said ${JSON.stringify(workers)}`);
+      if (Date.now() > deadline)
+        throw new Error(`no ${what} within ${WAIT_MS} ms; list() said ${JSON.stringify(workers)}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
       workers = await provider.list();
     }
@@ -67,27 +83,39 @@ describe.skipIf(!process.env.DOCKER_HOST)("docker provider against a real engine
     expect(ids).toHaveLength(2);
     for (const id of ids) expect(id).toMatch(new RegExp(`^${pool}-[0-9a-f]{6}$`));
 
-    const running = await listUntil("two running workers", (workers) => workers.length === 2 && workers.every((w) => w.state === "running"));
+    const running = await listUntil(
+      "two running workers",
+      (workers) => workers.length === 2 && workers.every((w) => w.state === "running"),
+    );
     expect(running.map((w) => w.workerId).sort()).toEqual([...ids].sort());
     const [first = "", second = ""] = ids;
     const inspected = await docker.getContainer(first).inspect();
     expect(inspected.Config.Env).toContain(`${WORKER_ID_ENV}=${first}`);
-    expect(inspected.Config.Labels).toMatchObject({ [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_POOL]: pool });
+    expect(inspected.Config.Labels).toMatchObject({
+      [LABEL_MANAGED_BY]: MANAGED_BY,
+      [LABEL_POOL]: pool,
+    });
     expect(inspected.HostConfig.RestartPolicy?.Name).toBe("no");
     expect(await provider.health(first)).toBe("healthy");
 
     // The worker dies: SIGKILL, exit code 137.
     const oldId = inspected.Id;
     await docker.getContainer(first).kill();
-    const afterKill = await listUntil("the killed worker failed", (workers) => workers.some((w) => w.workerId === first && w.state === "failed"));
-    expect(afterKill.find((w) => w.workerId === first)?.detail).toMatch(/^Exited \(137\) .*; exit code 137$/);
+    const afterKill = await listUntil("the killed worker failed", (workers) =>
+      workers.some((w) => w.workerId === first && w.state === "failed"),
+    );
+    expect(afterKill.find((w) => w.workerId === first)?.detail).toMatch(
+      /^Exited \(137\) .*; exit code 137$/,
+    );
     expect(await provider.health(first)).toBe("unhealthy");
 
     await provider.replace(first);
     const replaced = await docker.getContainer(first).inspect();
     expect(replaced.Id).not.toBe(oldId);
     expect(replaced.State.Running).toBe(true);
-    await listUntil("the replaced worker running", (workers) => workers.some((w) => w.workerId === first && w.state === "running"));
+    await listUntil("the replaced worker running", (workers) =>
+      workers.some((w) => w.workerId === first && w.state === "running"),
+    );
 
     await provider.stop([first, second, `${pool}-000000`]);
     expect(await provider.list()).toEqual([]);
@@ -96,17 +124,32 @@ describe.skipIf(!process.env.DOCKER_HOST)("docker provider against a real engine
 
   it("the engine's error words are the ones the fake engine gives", async () => {
     const name = `${pool}-words`;
-    await expect(docker.getContainer(name).inspect()).rejects.toMatchObject({ statusCode: 404, json: { message: `No such container: ${name}` } });
-    const container = await docker.createContainer({ name, Image: IMAGE, Cmd: ["sleep", "3600"], Labels: { [LABEL_POOL]: pool } });
+    await expect(docker.getContainer(name).inspect()).rejects.toMatchObject({
+      statusCode: 404,
+      json: { message: `No such container: ${name}` },
+    });
+    const container = await docker.createContainer({
+      name,
+      Image: IMAGE,
+      Cmd: ["sleep", "3600"],
+      Labels: { [LABEL_POOL]: pool },
+    });
     const { Id } = await container.inspect();
-    await expect(docker.createContainer({ name, Image: IMAGE, Cmd: ["sleep", "3600"] })).rejects.toMatchObject({
+    await expect(
+      docker.createContainer({ name, Image: IMAGE, Cmd: ["sleep", "3600"] }),
+    ).rejects.toMatchObject({
       statusCode: 409,
-      json: { message: `Conflict. The container name "/${name}" is already in use by container "${Id}". You have to remove (or rename) that container to be able to reuse that name.` },
+      json: {
+        message: `Conflict. The container name "/${name}" is already in use by container "${Id}". You have to remove (or rename) that container to be able to reuse that name.`,
+      },
     });
     await container.start();
     await expect(container.start()).rejects.toMatchObject({ statusCode: 304 });
     // Older engines word this "You cannot remove a running container ...".
-    await expect(container.remove()).rejects.toMatchObject({ statusCode: 409, json: { message: expect.stringMatching(/running container|container is running/) } });
+    await expect(container.remove()).rejects.toMatchObject({
+      statusCode: 409,
+      json: { message: expect.stringMatching(/running container|container is running/) },
+    });
     await container.stop({ t: 1 });
     await expect(container.stop({ t: 1 })).rejects.toMatchObject({ statusCode: 304 });
     await container.remove({ v: true });

@@ -1,7 +1,10 @@
 import { inspect } from "node:util";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeDockerEngine, type FakeDockerEngine } from "../../../test/support/fake-docker-engine.js";
+import {
+  startFakeDockerEngine,
+  type FakeDockerEngine,
+} from "../../../test/support/fake-docker-engine.js";
 import {
   createDockerProvider,
   healthOfContainer,
@@ -53,8 +56,13 @@ function sequence(...values: number[]): () => number {
 }
 
 const hexId = (n: number) => n / 0x1000000;
-const ownLabels = (pool: string, workerId: string) => ({ [LABEL_WORKER_ID]: workerId, [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_POOL]: pool });
-const poolContainers = (pool: string) => engine.containers().filter((c) => c.labels[LABEL_POOL] === pool);
+const ownLabels = (pool: string, workerId: string) => ({
+  [LABEL_WORKER_ID]: workerId,
+  [LABEL_MANAGED_BY]: MANAGED_BY,
+  [LABEL_POOL]: pool,
+});
+const poolContainers = (pool: string) =>
+  engine.containers().filter((c) => c.labels[LABEL_POOL] === pool);
 
 async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
   try {
@@ -72,7 +80,10 @@ describe("docker provider: start", () => {
       network: "mesh",
       // The scalemesh.* labels and the worker id env are the provider's, whatever the caller passes.
       labels: { team: "search", [LABEL_POOL]: "spoofed" },
-      env: { SCALEMESH_WORKER_COORDINATOR: "static://coordinator:7070", [WORKER_ID_ENV]: "spoofed" },
+      env: {
+        SCALEMESH_WORKER_COORDINATOR: "static://coordinator:7070",
+        [WORKER_ID_ENV]: "spoofed",
+      },
       random: sequence(hexId(0xabc123), hexId(0x00000f)),
     });
 
@@ -89,16 +100,23 @@ describe("docker provider: start", () => {
         labels: { team: "search", ...ownLabels("p-start", id) },
         hostConfig: { RestartPolicy: { Name: "no" }, NetworkMode: "mesh" },
       });
-      expect(container?.env).toEqual(["SCALEMESH_WORKER_COORDINATOR=static://coordinator:7070", `${WORKER_ID_ENV}=${id}`]);
+      expect(container?.env).toEqual([
+        "SCALEMESH_WORKER_COORDINATOR=static://coordinator:7070",
+        `${WORKER_ID_ENV}=${id}`,
+      ]);
     }
   });
 
   it("sends only the name in the create URL, keeping the env out of URLs the engine may log", async () => {
-    const { provider } = providerOn("p-url", { env: { SCALEMESH_WORKER_COORDINATOR: "static://c:7070", TOKEN_LIKE: "do-not-log-me" } });
+    const { provider } = providerOn("p-url", {
+      env: { SCALEMESH_WORKER_COORDINATOR: "static://c:7070", TOKEN_LIKE: "do-not-log-me" },
+    });
 
     const [id] = await provider.start(1);
 
-    const creates = engine.requests.filter((r) => r.path === "/containers/create" && r.query.name === id);
+    const creates = engine.requests.filter(
+      (r) => r.path === "/containers/create" && r.query.name === id,
+    );
     expect(creates).toHaveLength(1);
     expect(creates[0]?.query).toEqual({ name: id });
     expect(engine.container(id ?? "")?.env).toContain("TOKEN_LIKE=do-not-log-me");
@@ -116,7 +134,11 @@ describe("docker provider: start", () => {
   it("on a failed create removes what that call created and rejects naming the image and the engine's message", async () => {
     const { provider } = providerOn("p-fail");
     const [survivor] = await provider.start(1);
-    engine.failNext("create", { status: 500, message: "devmapper: Thin Pool has 0 free data blocks" }, { after: 2 });
+    engine.failNext(
+      "create",
+      { status: 500, message: "devmapper: Thin Pool has 0 free data blocks" },
+      { after: 2 },
+    );
 
     const error = await rejectionOf(provider.start(3));
 
@@ -131,7 +153,9 @@ describe("docker provider: start", () => {
 
     const error = await rejectionOf(provider.start(2));
 
-    expect(error.message).toMatch(/could not start worker p-nonet-[0-9a-f]{6} from image scalemesh:test: network nonet not found/);
+    expect(error.message).toMatch(
+      /could not start worker p-nonet-[0-9a-f]{6} from image scalemesh:test: network nonet not found/,
+    );
     expect(poolContainers("p-nonet")).toEqual([]);
   });
 
@@ -159,34 +183,70 @@ describe("docker provider: start", () => {
 
 describe("docker provider: pulls and registry credentials", () => {
   const registryImage = "registry.example.com:5000/team/worker:1.2";
-  const auth = { username: "deploy", password: PASSWORD, serveraddress: "registry.example.com:5000" };
+  const auth = {
+    username: "deploy",
+    password: PASSWORD,
+    serveraddress: "registry.example.com:5000",
+  };
 
   beforeAll(() => {
-    engine.addRemoteImage(registryImage, { credentials: { username: auth.username, password: auth.password } });
-    engine.addRemoteImage("registry.example.com:5000/team/broken:1", { credentials: { username: auth.username, password: auth.password }, failMidway: "failed to register layer: no space left on device" });
+    engine.addRemoteImage(registryImage, {
+      credentials: { username: auth.username, password: auth.password },
+    });
+    engine.addRemoteImage("registry.example.com:5000/team/broken:1", {
+      credentials: { username: auth.username, password: auth.password },
+      failMidway: "failed to register layer: no space left on device",
+    });
   });
 
   it("pulls the image with the credentials before starting", async () => {
-    const { provider } = providerOn("p-pull", { image: registryImage, pullImage: true, registryAuth: auth });
+    const { provider } = providerOn("p-pull", {
+      image: registryImage,
+      pullImage: true,
+      registryAuth: auth,
+    });
 
     const [id] = await provider.start(1);
 
     const pull = engine.pulls.findLast((p) => p.image === registryImage);
-    expect(pull).toMatchObject({ outcome: "pulled", auth: { username: "deploy", password: PASSWORD, serveraddress: "registry.example.com:5000" } });
+    expect(pull).toMatchObject({
+      outcome: "pulled",
+      auth: { username: "deploy", password: PASSWORD, serveraddress: "registry.example.com:5000" },
+    });
     expect(engine.hasImage(registryImage)).toBe(true);
     expect(engine.container(id ?? "")?.status).toBe("running");
   });
 
   // Each case: what the registry or engine does, and what the error must say.
   const failureCases = [
-    { name: "wrong password", image: registryImage, password: `${PASSWORD}-old`, expected: 'Head "https://registry.example.com:5000/v2/team/worker/manifests/1.2": unauthorized: incorrect username or password' },
-    { name: "image not in the registry", image: "registry.example.com:5000/team/missing:9", password: PASSWORD, expected: "pull access denied for registry.example.com:5000/team/missing" },
-    { name: "failure midway through the stream", image: "registry.example.com:5000/team/broken:1", password: PASSWORD, expected: "failed to register layer: no space left on device" },
+    {
+      name: "wrong password",
+      image: registryImage,
+      password: `${PASSWORD}-old`,
+      expected:
+        'Head "https://registry.example.com:5000/v2/team/worker/manifests/1.2": unauthorized: incorrect username or password',
+    },
+    {
+      name: "image not in the registry",
+      image: "registry.example.com:5000/team/missing:9",
+      password: PASSWORD,
+      expected: "pull access denied for registry.example.com:5000/team/missing",
+    },
+    {
+      name: "failure midway through the stream",
+      image: "registry.example.com:5000/team/broken:1",
+      password: PASSWORD,
+      expected: "failed to register layer: no space left on device",
+    },
   ];
 
   for (const c of failureCases) {
     it(`a failed pull (${c.name}) rejects naming the image and the registry's words, and the password appears nowhere`, async () => {
-      const { provider, logLines } = providerOn(`p-auth-${failureCases.indexOf(c)}`, { image: c.image, pullImage: true, registryAuth: { ...auth, password: c.password } });
+      const { provider, logLines } = providerOn(`p-auth-${failureCases.indexOf(c)}`, {
+        image: c.image,
+        pullImage: true,
+        registryAuth: { ...auth, password: c.password },
+      });
 
       const error = await rejectionOf(provider.start(1));
 
@@ -199,7 +259,11 @@ describe("docker provider: pulls and registry credentials", () => {
 
   it("keeps the password out of everything on a successful run too: logs, returned ids, list, health, and a later create failure", async () => {
     const pool = "p-auth-ok";
-    const { provider, logLines } = providerOn(pool, { image: registryImage, pullImage: true, registryAuth: auth });
+    const { provider, logLines } = providerOn(pool, {
+      image: registryImage,
+      pullImage: true,
+      registryAuth: auth,
+    });
 
     const ids = await provider.start(2);
     const listed = await provider.list();
@@ -217,8 +281,15 @@ describe("docker provider: pulls and registry credentials", () => {
 });
 
 /** The secret, its base64 forms and X-Registry-Auth's encoding appear in no log line, no part of the error, and nothing returned. */
-function expectNoSecret(password: string, seen: { logLines: readonly string[]; error: Error; returned?: unknown }): void {
-  const forms = [password, Buffer.from(password).toString("base64"), Buffer.from(password).toString("base64url")];
+function expectNoSecret(
+  password: string,
+  seen: { logLines: readonly string[]; error: Error; returned?: unknown },
+): void {
+  const forms = [
+    password,
+    Buffer.from(password).toString("base64"),
+    Buffer.from(password).toString("base64url"),
+  ];
   const texts = [
     ...seen.logLines,
     seen.error.message,
@@ -237,27 +308,47 @@ function expectNoSecret(password: string, seen: { logLines: readonly string[]; e
 describe("docker provider: list", () => {
   it("reports each of its pool's containers from the engine's State, with the Status text and exit code", async () => {
     const pool = "p-list";
-    const { provider } = providerOn(pool, { random: sequence(hexId(0xa), hexId(0xb), hexId(0xc), hexId(0xd), hexId(0xe)) });
+    const { provider } = providerOn(pool, {
+      random: sequence(hexId(0xa), hexId(0xb), hexId(0xc), hexId(0xd), hexId(0xe)),
+    });
     const [running, clean, crashed, oom, dead] = await provider.start(5);
     engine.exitContainer(clean ?? "", 0);
     engine.exitContainer(crashed ?? "", 3);
     engine.exitContainer(oom ?? "", 137, { isOomKilled: true });
     engine.killToDead(dead ?? "");
-    engine.addContainer({ name: `${pool}-00000f`, image: IMAGE, labels: ownLabels(pool, `${pool}-00000f`), status: "created" });
+    engine.addContainer({
+      name: `${pool}-00000f`,
+      image: IMAGE,
+      labels: ownLabels(pool, `${pool}-00000f`),
+      status: "created",
+    });
     // Not this pool's: another pool's worker, and a container nobody labelled.
-    engine.addContainer({ name: "p-other-000001", image: IMAGE, labels: ownLabels("p-other", "p-other-000001"), status: "running" });
+    engine.addContainer({
+      name: "p-other-000001",
+      image: IMAGE,
+      labels: ownLabels("p-other", "p-other-000001"),
+      status: "running",
+    });
     engine.addContainer({ name: `${pool}-unlabelled`, image: IMAGE, status: "running" });
 
     const workers = await provider.list();
 
     const byId = new Map(workers.map((w) => [w.workerId, w]));
-    expect([...byId.keys()].sort()).toEqual([running, clean, crashed, oom, dead, `${pool}-00000f`].sort());
+    expect([...byId.keys()].sort()).toEqual(
+      [running, clean, crashed, oom, dead, `${pool}-00000f`].sort(),
+    );
     const expected: Record<string, { state: ProvidedState; detail: RegExp }> = {
       [running ?? ""]: { state: "running", detail: /^Up (Less than a second|\d+ seconds?)$/ },
       [clean ?? ""]: { state: "exited", detail: /^Exited \(0\) .* ago; exit code 0$/ },
       [crashed ?? ""]: { state: "failed", detail: /^Exited \(3\) .* ago; exit code 3$/ },
-      [oom ?? ""]: { state: "failed", detail: /^Exited \(137\) .* ago; exit code 137; killed out of memory$/ },
-      [dead ?? ""]: { state: "failed", detail: /^Dead; exit code 137; driver failed to remove root filesystem$/ },
+      [oom ?? ""]: {
+        state: "failed",
+        detail: /^Exited \(137\) .* ago; exit code 137; killed out of memory$/,
+      },
+      [dead ?? ""]: {
+        state: "failed",
+        detail: /^Dead; exit code 137; driver failed to remove root filesystem$/,
+      },
       [`${pool}-00000f`]: { state: "starting", detail: /^Created$/ },
     };
     for (const [id, want] of Object.entries(expected)) {
@@ -273,11 +364,17 @@ describe("docker provider: list", () => {
     const { provider } = providerOn("p-hc", { image: "scalemesh:healthcheck" });
     const [id = ""] = await provider.start(1);
 
-    expect(await provider.list()).toMatchObject([{ workerId: id, state: "starting", detail: expect.stringContaining("(health: starting)") }]);
+    expect(await provider.list()).toMatchObject([
+      { workerId: id, state: "starting", detail: expect.stringContaining("(health: starting)") },
+    ]);
     engine.setHealth(id, "healthy");
-    expect(await provider.list()).toMatchObject([{ workerId: id, state: "running", detail: expect.stringContaining("(healthy)") }]);
+    expect(await provider.list()).toMatchObject([
+      { workerId: id, state: "running", detail: expect.stringContaining("(healthy)") },
+    ]);
     engine.setHealth(id, "unhealthy");
-    expect(await provider.list()).toMatchObject([{ workerId: id, state: "running", detail: expect.stringContaining("(unhealthy)") }]);
+    expect(await provider.list()).toMatchObject([
+      { workerId: id, state: "running", detail: expect.stringContaining("(unhealthy)") },
+    ]);
     expect(await provider.health(id)).toBe("unhealthy");
   });
 
@@ -285,7 +382,9 @@ describe("docker provider: list", () => {
     const { provider } = providerOn("p-list-fail");
     engine.failNext("list", { status: 500, message: "Cannot connect to the containerd daemon" });
 
-    await expect(provider.list()).rejects.toThrow("could not list the containers of pool p-list-fail: Cannot connect to the containerd daemon");
+    await expect(provider.list()).rejects.toThrow(
+      "could not list the containers of pool p-list-fail: Cannot connect to the containerd daemon",
+    );
   });
 });
 
@@ -299,8 +398,15 @@ describe("docker provider: stop", () => {
 
     expect(poolContainers("p-stop")).toEqual([]);
     for (const dockerId of dockerIds) {
-      expect(engine.requests.find((r) => r.method === "POST" && r.path === `/containers/${dockerId}/stop`)?.query.t).toBe("3");
-      expect(engine.requests.find((r) => r.method === "DELETE" && r.path === `/containers/${dockerId}`)?.query).toMatchObject({ v: "true", force: "false" });
+      expect(
+        engine.requests.find(
+          (r) => r.method === "POST" && r.path === `/containers/${dockerId}/stop`,
+        )?.query.t,
+      ).toBe("3");
+      expect(
+        engine.requests.find((r) => r.method === "DELETE" && r.path === `/containers/${dockerId}`)
+          ?.query,
+      ).toMatchObject({ v: "true", force: "false" });
     }
   });
 
@@ -315,11 +421,18 @@ describe("docker provider: stop", () => {
   });
 
   it("leaves a container of that name that is not its pool's alone, and says so", async () => {
-    engine.addContainer({ name: "p-stop-foreign-000001", image: IMAGE, labels: { app: "postgres" }, status: "running" });
+    engine.addContainer({
+      name: "p-stop-foreign-000001",
+      image: IMAGE,
+      labels: { app: "postgres" },
+      status: "running",
+    });
     const { provider } = providerOn("p-stop-foreign");
     const [own = ""] = await provider.start(1);
 
-    await expect(provider.stop(["p-stop-foreign-000001", own])).rejects.toThrow(/1 of 2 workers not stopped: .*container p-stop-foreign-000001 is not a worker of pool p-stop-foreign/);
+    await expect(provider.stop(["p-stop-foreign-000001", own])).rejects.toThrow(
+      /1 of 2 workers not stopped: .*container p-stop-foreign-000001 is not a worker of pool p-stop-foreign/,
+    );
     expect(engine.container("p-stop-foreign-000001")?.status).toBe("running");
     expect(engine.container(own)).toBeUndefined();
   });
@@ -336,7 +449,12 @@ describe("docker provider: replace", () => {
 
     const after = engine.container(id);
     expect(after?.id).not.toBe(before?.id);
-    expect(after).toMatchObject({ name: id, status: "running", labels: before?.labels, env: before?.env });
+    expect(after).toMatchObject({
+      name: id,
+      status: "running",
+      labels: before?.labels,
+      env: before?.env,
+    });
     expect(await provider.list()).toMatchObject([{ workerId: id, state: "running" }]);
   });
 
@@ -359,16 +477,24 @@ describe("docker provider: replace", () => {
 
     await provider.replace("p-replace-gone-123456");
 
-    expect(engine.container("p-replace-gone-123456")).toMatchObject({ status: "running", labels: ownLabels("p-replace-gone", "p-replace-gone-123456") });
+    expect(engine.container("p-replace-gone-123456")).toMatchObject({
+      status: "running",
+      labels: ownLabels("p-replace-gone", "p-replace-gone-123456"),
+    });
   });
 
   it("removes the new container when it cannot start, and rejects with the engine's message", async () => {
     const { provider } = providerOn("p-replace-fail");
     const [id = ""] = await provider.start(1);
     engine.exitContainer(id, 1);
-    engine.failNext("start", { status: 500, message: "OCI runtime create failed: unable to start container process" });
+    engine.failNext("start", {
+      status: 500,
+      message: "OCI runtime create failed: unable to start container process",
+    });
 
-    await expect(provider.replace(id)).rejects.toThrow(`could not start worker ${id} from image ${IMAGE}: OCI runtime create failed: unable to start container process; removed the 1 container(s) it created`);
+    await expect(provider.replace(id)).rejects.toThrow(
+      `could not start worker ${id} from image ${IMAGE}: OCI runtime create failed: unable to start container process; removed the 1 container(s) it created`,
+    );
     expect(engine.container(id)).toBeUndefined();
   });
 });
@@ -405,43 +531,93 @@ describe("docker provider: API versions", () => {
     const [id = ""] = await provider.start(1);
     expect(await provider.list()).toMatchObject([{ workerId: id, state: "running" }]);
     await provider.stop([id]);
-    expect(engine.requests.filter((r) => r.query.name === id).map((r) => r.version)).toEqual(["1.44"]);
+    expect(engine.requests.filter((r) => r.query.name === id).map((r) => r.version)).toEqual([
+      "1.44",
+    ]);
 
-    const { provider: tooNew } = providerOn("p-v199", { docker: engine.docker({ version: "v1.99" }) });
-    await expect(tooNew.start(1)).rejects.toThrow("client version 1.99 is too new. Maximum supported API version is 1.47");
+    const { provider: tooNew } = providerOn("p-v199", {
+      docker: engine.docker({ version: "v1.99" }),
+    });
+    await expect(tooNew.start(1)).rejects.toThrow(
+      "client version 1.99 is too new. Maximum supported API version is 1.47",
+    );
   });
 });
 
 describe("the fake engine answers as dockerd does", () => {
   it("with the engine's status codes and messages for a missing container and a taken name", async () => {
     const docker = engine.docker();
-    await expect(docker.getContainer("nope-404").inspect()).rejects.toMatchObject({ statusCode: 404, json: { message: "No such container: nope-404" } });
-    const taken = engine.addContainer({ name: "fake-conflict", image: IMAGE, status: "running" });
-    await expect(docker.createContainer({ name: "fake-conflict", Image: IMAGE })).rejects.toMatchObject({
-      statusCode: 409,
-      json: { message: `Conflict. The container name "/fake-conflict" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.` },
+    await expect(docker.getContainer("nope-404").inspect()).rejects.toMatchObject({
+      statusCode: 404,
+      json: { message: "No such container: nope-404" },
     });
-    await expect(docker.getContainer("fake-conflict").remove()).rejects.toMatchObject({ statusCode: 409, json: { message: expect.stringContaining("container is running: stop the container before removing or force remove") } });
-    await expect(docker.getContainer("fake-conflict").start()).rejects.toMatchObject({ statusCode: 304 });
-    await expect(docker.listContainers({ filters: { bogus: ["x"] } })).rejects.toMatchObject({ statusCode: 400, json: { message: "invalid filter 'bogus'" } });
+    const taken = engine.addContainer({ name: "fake-conflict", image: IMAGE, status: "running" });
+    await expect(
+      docker.createContainer({ name: "fake-conflict", Image: IMAGE }),
+    ).rejects.toMatchObject({
+      statusCode: 409,
+      json: {
+        message: `Conflict. The container name "/fake-conflict" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`,
+      },
+    });
+    await expect(docker.getContainer("fake-conflict").remove()).rejects.toMatchObject({
+      statusCode: 409,
+      json: {
+        message: expect.stringContaining(
+          "container is running: stop the container before removing or force remove",
+        ),
+      },
+    });
+    await expect(docker.getContainer("fake-conflict").start()).rejects.toMatchObject({
+      statusCode: 304,
+    });
+    await expect(docker.listContainers({ filters: { bogus: ["x"] } })).rejects.toMatchObject({
+      statusCode: 400,
+      json: { message: "invalid filter 'bogus'" },
+    });
     expect(String(await docker.ping())).toBe("OK");
   });
 });
 
 describe("container state mapping", () => {
-  const state = (Status: string, extra: Partial<ContainerStateView> = {}): ContainerStateView => ({ Status, ExitCode: 0, OOMKilled: false, ...extra });
+  const state = (Status: string, extra: Partial<ContainerStateView> = {}): ContainerStateView => ({
+    Status,
+    ExitCode: 0,
+    OOMKilled: false,
+    ...extra,
+  });
   const cases: [string, ContainerStateView, ProvidedState, WorkerHealth][] = [
     ["created", state("created"), "starting", "unknown"],
     ["running", state("running"), "running", "healthy"],
-    ["running, health starting", state("running", { Health: { Status: "starting" } }), "starting", "unknown"],
+    [
+      "running, health starting",
+      state("running", { Health: { Status: "starting" } }),
+      "starting",
+      "unknown",
+    ],
     ["running, healthy", state("running", { Health: { Status: "healthy" } }), "running", "healthy"],
-    ["running, unhealthy", state("running", { Health: { Status: "unhealthy" } }), "running", "unhealthy"],
-    ["running, health none", state("running", { Health: { Status: "none" } }), "running", "healthy"],
+    [
+      "running, unhealthy",
+      state("running", { Health: { Status: "unhealthy" } }),
+      "running",
+      "unhealthy",
+    ],
+    [
+      "running, health none",
+      state("running", { Health: { Status: "none" } }),
+      "running",
+      "healthy",
+    ],
     ["paused", state("paused"), "running", "unhealthy"],
     ["restarting", state("restarting"), "starting", "unknown"],
     ["removing", state("removing"), "stopping", "gone"],
     ["exited 0", state("exited"), "exited", "unhealthy"],
-    ["exited 0 after a stale healthy check", state("exited", { Health: { Status: "healthy" } }), "exited", "unhealthy"],
+    [
+      "exited 0 after a stale healthy check",
+      state("exited", { Health: { Status: "healthy" } }),
+      "exited",
+      "unhealthy",
+    ],
     ["exited 1", state("exited", { ExitCode: 1 }), "failed", "unhealthy"],
     ["exited 0 but OOM-killed", state("exited", { OOMKilled: true }), "failed", "unhealthy"],
     ["dead", state("dead"), "failed", "unhealthy"],

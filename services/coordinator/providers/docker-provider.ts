@@ -5,7 +5,13 @@
 // no log line, error or returned value carries them.
 import Dockerode from "dockerode";
 import type { Logger } from "pino";
-import type { ProvidedState, ProvidedWorker, ProviderCapabilities, WorkerProvider, WorkerHealth } from "./worker-provider.js";
+import type {
+  ProvidedState,
+  ProvidedWorker,
+  ProviderCapabilities,
+  WorkerProvider,
+  WorkerHealth,
+} from "./worker-provider.js";
 
 export const LABEL_WORKER_ID = "scalemesh.worker-id";
 export const LABEL_MANAGED_BY = "scalemesh.managed-by";
@@ -17,7 +23,11 @@ export const WORKER_ID_ENV = "SCALEMESH_WORKER_WORKER_ID";
 export const DEFAULT_WORKER_CMD: readonly string[] = ["worker-agent"];
 export const DEFAULT_STOP_TIMEOUT_SEC = 10;
 /** Its containers run with restart policy "no": one that ends stays ended, so it is stopped only once drained. */
-export const DOCKER_CAPABILITIES: ProviderCapabilities = { canStart: true, canStop: true, stopOnScaleDown: "after-drain" };
+export const DOCKER_CAPABILITIES: ProviderCapabilities = {
+  canStart: true,
+  canStop: true,
+  stopOnScaleDown: "after-drain",
+};
 /** A fresh id is drawn again when a name is taken (24 random bits rarely collide, but a pool lives long). */
 const NAME_ATTEMPTS = 3;
 /** What the engine accepts as a container name. */
@@ -62,7 +72,9 @@ interface Launched {
 
 export function createDockerProvider(options: DockerProviderOptions): WorkerProvider {
   if (!CONTAINER_NAME.test(options.workerPrefix)) {
-    throw new Error(`docker provider: worker prefix "${options.workerPrefix}" cannot start a container name (allowed: [a-zA-Z0-9][a-zA-Z0-9_.-]*)`);
+    throw new Error(
+      `docker provider: worker prefix "${options.workerPrefix}" cannot start a container name (allowed: [a-zA-Z0-9][a-zA-Z0-9_.-]*)`,
+    );
   }
   const docker = options.docker ?? new Dockerode();
   const { image, workerPrefix: pool, logger } = options;
@@ -70,25 +82,43 @@ export function createDockerProvider(options: DockerProviderOptions): WorkerProv
   const random = options.random ?? Math.random;
   const stopTimeoutSec = options.stopTimeoutSec ?? DEFAULT_STOP_TIMEOUT_SEC;
   const redact = createRedactor(options.registryAuth);
-  const failure = (what: string, error: unknown) => new Error(redact(`docker provider: ${what}: ${engineMessageOf(error)}`));
+  const failure = (what: string, error: unknown) =>
+    new Error(redact(`docker provider: ${what}: ${engineMessageOf(error)}`));
 
-  const newWorkerId = () => `${pool}-${Math.min(0xffffff, Math.floor(random() * 0x1000000)).toString(16).padStart(6, "0")}`;
+  const newWorkerId = () =>
+    `${pool}-${Math.min(0xffffff, Math.floor(random() * 0x1000000))
+      .toString(16)
+      .padStart(6, "0")}`;
 
   const containerConfig = (workerId: string) => ({
     Image: image,
     Cmd: [...(options.cmd ?? DEFAULT_WORKER_CMD)],
     // The id last: the user's env must not make a worker register under another name.
-    Env: Object.entries({ ...options.env, [WORKER_ID_ENV]: workerId }).map(([key, value]) => `${key}=${value}`),
-    Labels: { ...options.labels, [LABEL_WORKER_ID]: workerId, [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_POOL]: pool },
+    Env: Object.entries({ ...options.env, [WORKER_ID_ENV]: workerId }).map(
+      ([key, value]) => `${key}=${value}`,
+    ),
+    Labels: {
+      ...options.labels,
+      [LABEL_WORKER_ID]: workerId,
+      [LABEL_MANAGED_BY]: MANAGED_BY,
+      [LABEL_POOL]: pool,
+    },
     // "no": recovery is the coordinator's, with its backoff and attempt limit.
-    HostConfig: { RestartPolicy: { Name: "no" }, ...(options.network ? { NetworkMode: options.network } : {}) },
+    HostConfig: {
+      RestartPolicy: { Name: "no" },
+      ...(options.network ? { NetworkMode: options.network } : {}),
+    },
   });
 
   const createContainer = (workerId: string): Promise<Dockerode.Container> => {
     // dockerode copies every create option into the query string as well as
     // the body (docker-modem's buildQuerystring(opts._query || opts)), which
     // would put the env in URLs the engine logs; _query and _body split them.
-    const request = { name: workerId, _query: { name: workerId }, _body: containerConfig(workerId) };
+    const request = {
+      name: workerId,
+      _query: { name: workerId },
+      _body: containerConfig(workerId),
+    };
     return docker.createContainer(request);
   };
 
@@ -99,8 +129,12 @@ export function createDockerProvider(options: DockerProviderOptions): WorkerProv
       try {
         return { workerId, container: await createContainer(workerId) };
       } catch (error) {
-        if (statusOf(error) !== 409 || attempt >= NAME_ATTEMPTS) throw failure(`could not create worker ${workerId} from image ${image}`, error);
-        logger.warn({ workerId, attempt }, "docker provider: container name taken; drawing another worker id");
+        if (statusOf(error) !== 409 || attempt >= NAME_ATTEMPTS)
+          throw failure(`could not create worker ${workerId} from image ${image}`, error);
+        logger.warn(
+          { workerId, attempt },
+          "docker provider: container name taken; drawing another worker id",
+        );
       }
     }
   };
@@ -122,10 +156,12 @@ export function createDockerProvider(options: DockerProviderOptions): WorkerProv
       try {
         await container.remove({ force: true, v: true });
       } catch (error) {
-        if (statusOf(error) !== 404) leftovers.push(`${workerId} (${redact(engineMessageOf(error))})`);
+        if (statusOf(error) !== 404)
+          leftovers.push(`${workerId} (${redact(engineMessageOf(error))})`);
       }
     }
-    if (leftovers.length > 0) logger.warn({ leftovers }, "docker provider: could not remove containers of a failed start");
+    if (leftovers.length > 0)
+      logger.warn({ leftovers }, "docker provider: could not remove containers of a failed start");
     return `${message}; ${leftovers.length === 0 ? `removed the ${launched.length} container(s) it created` : `could not remove ${leftovers.join(", ")}`}`;
   };
 
@@ -136,18 +172,26 @@ export function createDockerProvider(options: DockerProviderOptions): WorkerProv
     let events: readonly unknown[];
     try {
       const stream = await docker.pull(image, pullOptions);
-      events = await followProgress(docker, stream, (event) => logger.trace({ image, progress: event }, "docker provider: pull progress"));
+      events = await followProgress(docker, stream, (event) =>
+        logger.trace({ image, progress: event }, "docker provider: pull progress"),
+      );
     } catch (error) {
       throw failure(`could not pull image ${image}`, error);
     }
     // An engine that fails after it began streaming answers 200 and says so in a line of the stream.
     const streamError = events.map(progressErrorOf).find((message) => message !== undefined);
-    if (streamError !== undefined) throw new Error(redact(`docker provider: could not pull image ${image}: ${streamError}`));
-    logger.info({ image, elapsedMs: clock.now() - startedMs, status: lastStatusOf(events) }, "docker provider: pulled the worker image");
+    if (streamError !== undefined)
+      throw new Error(redact(`docker provider: could not pull image ${image}: ${streamError}`));
+    logger.info(
+      { image, elapsedMs: clock.now() - startedMs, status: lastStatusOf(events) },
+      "docker provider: pulled the worker image",
+    );
   };
 
   /** A worker's container as the engine describes it; undefined when there is none (404). */
-  const inspectWorker = async (workerId: string): Promise<Dockerode.ContainerInspectInfo | undefined> => {
+  const inspectWorker = async (
+    workerId: string,
+  ): Promise<Dockerode.ContainerInspectInfo | undefined> => {
     try {
       return await docker.getContainer(workerId).inspect();
     } catch (error) {
@@ -156,14 +200,20 @@ export function createDockerProvider(options: DockerProviderOptions): WorkerProv
     }
   };
 
-  const isOwn = (info: Dockerode.ContainerInspectInfo) => info.Config.Labels?.[LABEL_MANAGED_BY] === MANAGED_BY && info.Config.Labels[LABEL_POOL] === pool;
+  const isOwn = (info: Dockerode.ContainerInspectInfo) =>
+    info.Config.Labels?.[LABEL_MANAGED_BY] === MANAGED_BY &&
+    info.Config.Labels[LABEL_POOL] === pool;
 
   /** Like inspectWorker, but a container of that name that is not this pool's is never ours to stop or remove. */
-  const inspectOwn = async (workerId: string): Promise<Dockerode.ContainerInspectInfo | undefined> => {
+  const inspectOwn = async (
+    workerId: string,
+  ): Promise<Dockerode.ContainerInspectInfo | undefined> => {
     const info = await inspectWorker(workerId);
     if (info && !isOwn(info)) {
       const labels = info.Config.Labels ?? {};
-      throw new Error(`docker provider: container ${workerId} is not a worker of pool ${pool} (${LABEL_MANAGED_BY}="${labels[LABEL_MANAGED_BY] ?? ""}", ${LABEL_POOL}="${labels[LABEL_POOL] ?? ""}"); left alone`);
+      throw new Error(
+        `docker provider: container ${workerId} is not a worker of pool ${pool} (${LABEL_MANAGED_BY}="${labels[LABEL_MANAGED_BY] ?? ""}", ${LABEL_POOL}="${labels[LABEL_POOL] ?? ""}"); left alone`,
+      );
     }
     return info;
   };
@@ -192,7 +242,10 @@ export function createDockerProvider(options: DockerProviderOptions): WorkerProv
   const list = async (): Promise<readonly ProvidedWorker[]> => {
     let summaries: Dockerode.ContainerInfo[];
     try {
-      summaries = await docker.listContainers({ all: true, filters: { label: [`${LABEL_MANAGED_BY}=${MANAGED_BY}`, `${LABEL_POOL}=${pool}`] } });
+      summaries = await docker.listContainers({
+        all: true,
+        filters: { label: [`${LABEL_MANAGED_BY}=${MANAGED_BY}`, `${LABEL_POOL}=${pool}`] },
+      });
     } catch (error) {
       throw failure(`could not list the containers of pool ${pool}`, error);
     }
@@ -228,11 +281,17 @@ export function createDockerProvider(options: DockerProviderOptions): WorkerProv
         }
       } catch (error) {
         const message = await failedWith(error, launched);
-        logger.warn({ image, count, elapsedMs: clock.now() - startedMs, error: message }, "docker provider: could not start worker containers");
+        logger.warn(
+          { image, count, elapsedMs: clock.now() - startedMs, error: message },
+          "docker provider: could not start worker containers",
+        );
         throw new Error(message);
       }
       const workerIds = launched.map((l) => l.workerId);
-      logger.info({ workerIds, image, elapsedMs: clock.now() - startedMs }, `docker provider: started ${count} worker container(s)`);
+      logger.info(
+        { workerIds, image, elapsedMs: clock.now() - startedMs },
+        `docker provider: started ${count} worker container(s)`,
+      );
       return workerIds;
     },
     stop: async (workerIds) => {
@@ -240,14 +299,24 @@ export function createDockerProvider(options: DockerProviderOptions): WorkerProv
         workerIds.map((workerId) =>
           stopOne(workerId).then(
             (wasThere) => ({ workerId, wasThere, error: undefined }),
-            (error: unknown) => ({ workerId, wasThere: true, error: error instanceof Error ? error.message : String(error) }),
+            (error: unknown) => ({
+              workerId,
+              wasThere: true,
+              error: error instanceof Error ? error.message : String(error),
+            }),
           ),
         ),
       );
       const failures = outcomes.flatMap((o) => (o.error === undefined ? [] : [o.error]));
       const gone = outcomes.filter((o) => !o.wasThere).map((o) => o.workerId);
-      logger.info({ workerIds, gone, failed: failures.length, stopTimeoutSec }, "docker provider: stopped and removed worker containers");
-      if (failures.length > 0) throw new Error(`docker provider: ${failures.length} of ${workerIds.length} workers not stopped: ${failures.join("; ")}`);
+      logger.info(
+        { workerIds, gone, failed: failures.length, stopTimeoutSec },
+        "docker provider: stopped and removed worker containers",
+      );
+      if (failures.length > 0)
+        throw new Error(
+          `docker provider: ${failures.length} of ${workerIds.length} workers not stopped: ${failures.join("; ")}`,
+        );
     },
     replace: async (workerId) => {
       const old = await inspectOwn(workerId);
@@ -256,7 +325,8 @@ export function createDockerProvider(options: DockerProviderOptions): WorkerProv
           // force: a worker the coordinator declared dead may still run (hung) or be paused.
           await docker.getContainer(old.Id).remove({ force: true, v: true });
         } catch (error) {
-          if (statusOf(error) !== 404) throw failure(`could not remove dead worker ${workerId}`, error);
+          if (statusOf(error) !== 404)
+            throw failure(`could not remove dead worker ${workerId}`, error);
         }
       }
       let container: Dockerode.Container;
@@ -270,14 +340,25 @@ export function createDockerProvider(options: DockerProviderOptions): WorkerProv
       } catch (error) {
         throw new Error(await failedWith(error, [{ workerId, container }]));
       }
-      logger.info({ workerId, oldContainer: old?.Id.slice(0, 12), oldState: old?.State.Status, oldExitCode: old?.State.ExitCode }, "docker provider: replaced a dead worker container");
+      logger.info(
+        {
+          workerId,
+          oldContainer: old?.Id.slice(0, 12),
+          oldState: old?.State.Status,
+          oldExitCode: old?.State.ExitCode,
+        },
+        "docker provider: replaced a dead worker container",
+      );
     },
     health: async (workerId): Promise<WorkerHealth> => {
       let info: Dockerode.ContainerInspectInfo | undefined;
       try {
         info = await inspectWorker(workerId);
       } catch (error) {
-        logger.warn({ workerId, error: error instanceof Error ? error.message : String(error) }, "docker provider: could not ask the engine for a worker's health");
+        logger.warn(
+          { workerId, error: error instanceof Error ? error.message : String(error) },
+          "docker provider: could not ask the engine for a worker's health",
+        );
         return "unknown";
       }
       // A container of that name that is not ours means ours is gone.
@@ -302,7 +383,10 @@ export interface ContainerStateView {
 }
 
 /** What the provider reports of one container: its summary in the list (for the Status text) and its inspected State. */
-export function describeContainer(summary: Pick<Dockerode.ContainerInfo, "Names" | "Labels" | "Status">, info: { readonly State: ContainerStateView }): ProvidedWorker {
+export function describeContainer(
+  summary: Pick<Dockerode.ContainerInfo, "Names" | "Labels" | "Status">,
+  info: { readonly State: ContainerStateView },
+): ProvidedWorker {
   const workerId = summary.Labels[LABEL_WORKER_ID] ?? summary.Names[0]?.replace(/^\//, "") ?? "";
   const state = info.State;
   const startedAtMs = Date.parse(state.StartedAt ?? "");
@@ -340,7 +424,8 @@ export function providedStateOf(state: ContainerStateView): ProvidedState {
 
 function detailOf(statusText: string, state: ContainerStateView): string {
   const parts = [statusText || state.Status];
-  if (state.Status === "exited" || state.Status === "dead") parts.push(`exit code ${state.ExitCode}`);
+  if (state.Status === "exited" || state.Status === "dead")
+    parts.push(`exit code ${state.ExitCode}`);
   if (state.OOMKilled) parts.push("killed out of memory");
   if (state.Error) parts.push(state.Error);
   return parts.join("; ");
@@ -390,7 +475,13 @@ export function statusOf(error: unknown): number | undefined {
 export function engineMessageOf(error: unknown): string {
   if (typeof error === "object" && error !== null && "json" in error) {
     const body = error.json;
-    if (typeof body === "object" && body !== null && "message" in body && typeof body.message === "string") return body.message;
+    if (
+      typeof body === "object" &&
+      body !== null &&
+      "message" in body &&
+      typeof body.message === "string"
+    )
+      return body.message;
   }
   const message = error instanceof Error ? error.message : String(error);
   return message.replace(/^\(HTTP code \d+\) [^-]*- /, "").trim();
@@ -400,20 +491,39 @@ export function engineMessageOf(error: unknown): string {
 function createRedactor(auth: RegistryAuth | undefined): (text: string) => string {
   if (!auth || auth.password === "") return (text) => text;
   const header = Buffer.from(JSON.stringify(auth)).toString("base64");
-  const secrets = [auth.password, encodeURIComponent(auth.password), header, header.replace(/\+/g, "-").replace(/\//g, "_")];
-  return (text) => secrets.reduce((redacted, secret) => redacted.split(secret).join("[redacted]"), text);
+  const secrets = [
+    auth.password,
+    encodeURIComponent(auth.password),
+    header,
+    header.replace(/\+/g, "-").replace(/\//g, "_"),
+  ];
+  return (text) =>
+    secrets.reduce((redacted, secret) => redacted.split(secret).join("[redacted]"), text);
 }
 
-function followProgress(docker: Dockerode, stream: NodeJS.ReadableStream, onProgress: (event: unknown) => void): Promise<readonly unknown[]> {
+function followProgress(
+  docker: Dockerode,
+  stream: NodeJS.ReadableStream,
+  onProgress: (event: unknown) => void,
+): Promise<readonly unknown[]> {
   return new Promise((resolve, reject) => {
-    docker.modem.followProgress(stream, (error: Error | null, events: unknown[]) => (error ? reject(error) : resolve(events)), onProgress);
+    docker.modem.followProgress(
+      stream,
+      (error: Error | null, events: unknown[]) => (error ? reject(error) : resolve(events)),
+      onProgress,
+    );
   });
 }
 
 /** A progress line's error ({"errorDetail": {"message"}, "error"}), if it is one. */
 function progressErrorOf(event: unknown): string | undefined {
   if (typeof event !== "object" || event === null) return undefined;
-  if ("errorDetail" in event && typeof event.errorDetail === "object" && event.errorDetail !== null && "message" in event.errorDetail) {
+  if (
+    "errorDetail" in event &&
+    typeof event.errorDetail === "object" &&
+    event.errorDetail !== null &&
+    "message" in event.errorDetail
+  ) {
     return String(event.errorDetail.message);
   }
   return "error" in event && typeof event.error === "string" ? event.error : undefined;
@@ -421,5 +531,10 @@ function progressErrorOf(event: unknown): string | undefined {
 
 function lastStatusOf(events: readonly unknown[]): string | undefined {
   const last = events.at(-1);
-  return typeof last === "object" && last !== null && "status" in last && typeof last.status === "string" ? last.status : undefined;
+  return typeof last === "object" &&
+    last !== null &&
+    "status" in last &&
+    typeof last.status === "string"
+    ? last.status
+    : undefined;
 }

@@ -4,11 +4,17 @@
 // neither start nor stop, so the loop records its decisions and asks nothing.
 import type { ProviderCapabilities, WorkerProvider } from "./worker-provider.js";
 
-export const EXTERNAL_CAPABILITIES: ProviderCapabilities = { canStart: false, canStop: false, stopOnScaleDown: "after-drain" };
+export const EXTERNAL_CAPABILITIES: ProviderCapabilities = {
+  canStart: false,
+  canStop: false,
+  stopOnScaleDown: "after-drain",
+};
 
 export function createExternalProvider(): WorkerProvider {
   const refuse = async (): Promise<never> => {
-    throw new Error("the external provider starts and stops nothing; run workers yourself and scale them on scalemesh_autoscaler_desired_workers");
+    throw new Error(
+      "the external provider starts and stops nothing; run workers yourself and scale them on scalemesh_autoscaler_desired_workers",
+    );
   };
   return {
     kind: "external",

@@ -22,7 +22,11 @@ const labelSelector = `app=scalemesh-test-worker,scalemesh-test-run=${run}`;
 /** Long enough for a first pull of the pause image and a pod's termination. */
 const POD_TIMEOUT_MS = 120_000;
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = POD_TIMEOUT_MS): Promise<void> {
+async function until(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = POD_TIMEOUT_MS,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
@@ -30,71 +34,116 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = PO
   }
 }
 
-describe.skipIf(!process.env.KUBECONFIG)("the kubernetes provider against the cluster in KUBECONFIG", () => {
-  let apps: AppsV1Api;
-  let provider: WorkerProvider;
+describe.skipIf(!process.env.KUBECONFIG)(
+  "the kubernetes provider against the cluster in KUBECONFIG",
+  () => {
+    let apps: AppsV1Api;
+    let provider: WorkerProvider;
 
-  beforeAll(async () => {
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromDefault();
-    apps = kubeConfig.makeApiClient(AppsV1Api);
-    await apps.createNamespacedDeployment({
-      namespace,
-      body: {
-        metadata: { name: deployment, labels: { ...labels, "app.kubernetes.io/managed-by": "scalemesh-tests" } },
-        spec: {
-          replicas: 0,
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels },
-            spec: {
-              terminationGracePeriodSeconds: 1,
-              containers: [{ name: "worker", image: "registry.k8s.io/pause:3.9", resources: { requests: { cpu: "10m", memory: "8Mi" }, limits: { memory: "16Mi" } } }],
+    beforeAll(async () => {
+      const kubeConfig = new KubeConfig();
+      kubeConfig.loadFromDefault();
+      apps = kubeConfig.makeApiClient(AppsV1Api);
+      await apps.createNamespacedDeployment({
+        namespace,
+        body: {
+          metadata: {
+            name: deployment,
+            labels: { ...labels, "app.kubernetes.io/managed-by": "scalemesh-tests" },
+          },
+          spec: {
+            replicas: 0,
+            selector: { matchLabels: labels },
+            template: {
+              metadata: { labels },
+              spec: {
+                terminationGracePeriodSeconds: 1,
+                containers: [
+                  {
+                    name: "worker",
+                    image: "registry.k8s.io/pause:3.9",
+                    resources: {
+                      requests: { cpu: "10m", memory: "8Mi" },
+                      limits: { memory: "16Mi" },
+                    },
+                  },
+                ],
+              },
             },
           },
         },
+      });
+      provider = createKubernetesProvider({
+        kubeConfig,
+        namespace,
+        deployment,
+        labelSelector,
+        logger: pino({ level: "warn" }),
+        startWaitMs: 30_000,
+      });
+    });
+
+    afterAll(async () => {
+      await provider?.close();
+      if (!apps) return;
+      try {
+        await apps.deleteNamespacedDeployment({
+          name: deployment,
+          namespace,
+          propagationPolicy: "Foreground",
+        });
+      } catch (error) {
+        if (!(typeof error === "object" && error !== null && "code" in error && error.code === 404))
+          throw error;
+      }
+    });
+
+    const workerIds = async () =>
+      (await provider.list())
+        .filter((w) => w.state !== "stopping")
+        .map((w) => w.workerId)
+        .sort();
+    const readScale = async () =>
+      (await apps.readNamespacedDeploymentScale({ name: deployment, namespace })).spec?.replicas ??
+      0;
+
+    it(
+      "scales 0 → 2 → 1 removing the pod given to stop(), then replaces the other",
+      { timeout: 4 * POD_TIMEOUT_MS },
+      async () => {
+        const started = await provider.start(2);
+        expect(started).toHaveLength(2);
+        expect(await readScale()).toBe(2);
+        await until("both pods ready", async () =>
+          (await Promise.all(started.map((id) => provider.health(id)))).every(
+            (h) => h === "healthy",
+          ),
+        );
+        expect((await provider.list()).map((w) => w.state)).toEqual(["running", "running"]);
+
+        // Unmarked, the two pods (of one age, within the controller's
+        // resolution) would be a toss-up; the mark must decide it, every run.
+        const [removed, kept] = started as [string, string];
+        await provider.stop([removed]);
+        expect(await readScale()).toBe(1);
+        await until(`${removed} gone`, async () => (await provider.health(removed)) === "gone");
+        expect(await workerIds()).toEqual([kept]);
+        expect(await provider.health(kept)).toBe("healthy");
+
+        await provider.replace(kept);
+        await until(`${kept} gone`, async () => (await provider.health(kept)) === "gone");
+        let replacement = "";
+        await until("a ready replacement", async () => {
+          const ids = await workerIds();
+          replacement = ids[0] ?? "";
+          return (
+            ids.length === 1 &&
+            replacement !== kept &&
+            (await provider.health(replacement)) === "healthy"
+          );
+        });
+        expect(await readScale()).toBe(1);
       },
-    });
-    provider = createKubernetesProvider({ kubeConfig, namespace, deployment, labelSelector, logger: pino({ level: "warn" }), startWaitMs: 30_000 });
-  });
-
-  afterAll(async () => {
-    await provider?.close();
-    if (!apps) return;
-    try {
-      await apps.deleteNamespacedDeployment({ name: deployment, namespace, propagationPolicy: "Foreground" });
-    } catch (error) {
-      if (!(typeof error === "object" && error !== null && "code" in error && error.code === 404)) throw error;
-    }
-  });
-
-  const workerIds = async () => (await provider.list()).filter((w) => w.state !== "stopping").map((w) => w.workerId).sort();
-  const readScale = async () => (await apps.readNamespacedDeploymentScale({ name: deployment, namespace })).spec?.replicas ?? 0;
-
-  it("scales 0 → 2 → 1 removing the pod given to stop(), then replaces the other", { timeout: 4 * POD_TIMEOUT_MS }, async () => {
-    const started = await provider.start(2);
-    expect(started).toHaveLength(2);
-    expect(await readScale()).toBe(2);
-    await until("both pods ready", async () => (await Promise.all(started.map((id) => provider.health(id)))).every((h) => h === "healthy"));
-    expect((await provider.list()).map((w) => w.state)).toEqual(["running", "running"]);
-
-    // Unmarked, the two pods (of one age, within the controller's
-    // resolution) would be a toss-up; the mark must decide it, every run.
-    const [removed, kept] = started as [string, string];
-    await provider.stop([removed]);
-    expect(await readScale()).toBe(1);
-    await until(`${removed} gone`, async () => (await provider.health(removed)) === "gone");
-    expect(await workerIds()).toEqual([kept]);
-    expect(await provider.health(kept)).toBe("healthy");
-
-    await provider.replace(kept);
-    await until(`${kept} gone`, async () => (await provider.health(kept)) === "gone");
-    let replacement = "";
-    await until("a ready replacement", async () => {
-      const ids = await workerIds();
-      replacement = ids[0] ?? "";
-      return ids.length === 1 && replacement !== kept && (await provider.health(replacement)) === "healthy";
-    });
-    expect(await readScale()).toBe(1);
-  });
-});
+    );
+  },
+);

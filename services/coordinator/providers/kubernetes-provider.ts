@@ -17,7 +17,13 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import type { ProvidedState, ProvidedWorker, ProviderCapabilities, WorkerProvider, WorkerHealth } from "./worker-provider.js";
+import type {
+  ProvidedState,
+  ProvidedWorker,
+  ProviderCapabilities,
+  WorkerProvider,
+  WorkerHealth,
+} from "./worker-provider.js";
 import { abortWith } from "../../../libs/discovery/k8s-abort.js";
 import { setTimeout as delay } from "node:timers/promises";
 
@@ -42,7 +48,11 @@ export interface KubernetesProviderOptions {
  * lowers the replicas as it drains: the pod's own SIGTERM then ends the
  * agent, which finishes its tasks within the pod's grace period.
  */
-export const KUBERNETES_CAPABILITIES: ProviderCapabilities = { canStart: true, canStop: true, stopOnScaleDown: "with-drain" };
+export const KUBERNETES_CAPABILITIES: ProviderCapabilities = {
+  canStart: true,
+  canStop: true,
+  stopOnScaleDown: "with-drain",
+};
 
 export const POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost";
 /** int32's minimum: nothing can rank a pod cheaper, so only another pod at this cost can tie. */
@@ -60,7 +70,15 @@ export const ScaleDownRefusal = {
 export type ScaleDownRefusal = (typeof ScaleDownRefusal)[keyof typeof ScaleDownRefusal];
 
 /** Waiting reasons a container does not get out of by itself. */
-const FAILING_WAIT_REASONS = new Set(["CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError", "RunContainerError"]);
+const FAILING_WAIT_REASONS = new Set([
+  "CrashLoopBackOff",
+  "ImagePullBackOff",
+  "ErrImagePull",
+  "InvalidImageName",
+  "CreateContainerConfigError",
+  "CreateContainerError",
+  "RunContainerError",
+]);
 /** Optimistic-concurrency retries of a scale patch (the Deployment controller writes status often). */
 const MAX_SCALE_ATTEMPTS = 5;
 const START_POLL_MS = 250;
@@ -77,20 +95,36 @@ export function createKubernetesProvider(options: KubernetesProviderOptions): Wo
   const api = () => {
     if (!clients) {
       const kubeConfig = options.kubeConfig ?? defaultKubeConfig();
-      clients = { apps: kubeConfig.makeApiClient(AppsV1Api), core: kubeConfig.makeApiClient(CoreV1Api), server: kubeConfig.getCurrentCluster()?.server ?? "(no cluster)" };
+      clients = {
+        apps: kubeConfig.makeApiClient(AppsV1Api),
+        core: kubeConfig.makeApiClient(CoreV1Api),
+        server: kubeConfig.getCurrentCluster()?.server ?? "(no cluster)",
+      };
     }
     return clients;
   };
 
   /** Every request carries the close signal and a timeout; a patch also its content type. */
-  const requestOptions = (patchType?: PatchStrategy): ConfigurationOptions<ObservableMiddleware> => {
+  const requestOptions = (
+    patchType?: PatchStrategy,
+  ): ConfigurationOptions<ObservableMiddleware> => {
     const signal = AbortSignal.any([closing.signal, AbortSignal.timeout(requestTimeoutMs)]);
-    const base: ConfigurationOptions<ObservableMiddleware> = { middleware: [abortWith(signal)], middlewareMergeStrategy: "append" };
+    const base: ConfigurationOptions<ObservableMiddleware> = {
+      middleware: [abortWith(signal)],
+      middlewareMergeStrategy: "append",
+    };
     // The generated client sends the first type it lists, application/json-patch+json, unless told otherwise.
     return patchType ? setHeaderOptions("Content-Type", patchType, base) : base;
   };
 
-  const fail = (action: string, error: unknown) => describeFailure({ action, error, namespace, deployment, server: clients?.server ?? "(no cluster)" });
+  const fail = (action: string, error: unknown) =>
+    describeFailure({
+      action,
+      error,
+      namespace,
+      deployment,
+      server: clients?.server ?? "(no cluster)",
+    });
   const call = async <T>(action: string, request: () => Promise<T>): Promise<T> => {
     try {
       return await request();
@@ -101,7 +135,10 @@ export function createKubernetesProvider(options: KubernetesProviderOptions): Wo
 
   const listPods = async (fieldSelector?: string): Promise<V1Pod[]> => {
     const list = await call(`listing pods ${labelSelector}`, () =>
-      api().core.listNamespacedPod({ namespace, labelSelector, ...(fieldSelector ? { fieldSelector } : {}) }, requestOptions()),
+      api().core.listNamespacedPod(
+        { namespace, labelSelector, ...(fieldSelector ? { fieldSelector } : {}) },
+        requestOptions(),
+      ),
     );
     return list.items.filter((pod) => pod.metadata?.name);
   };
@@ -110,11 +147,15 @@ export function createKubernetesProvider(options: KubernetesProviderOptions): Wo
    * out of reach, and an id that cannot be a pod name is not spliced into a
    * field selector (where a comma or an operator would change its meaning).
    */
-  const findPod = async (workerId: string) => (isPodName(workerId) ? (await listPods(`metadata.name=${workerId}`))[0] : undefined);
+  const findPod = async (workerId: string) =>
+    isPodName(workerId) ? (await listPods(`metadata.name=${workerId}`))[0] : undefined;
 
   const patchPodAnnotations = (name: string, annotations: Record<string, string | null>) =>
     call(`annotating pod ${name}`, () =>
-      api().core.patchNamespacedPod({ name, namespace, body: { metadata: { annotations } } }, requestOptions(PatchStrategy.MergePatch)),
+      api().core.patchNamespacedPod(
+        { name, namespace, body: { metadata: { annotations } } },
+        requestOptions(PatchStrategy.MergePatch),
+      ),
     );
 
   /**
@@ -122,68 +163,125 @@ export function createKubernetesProvider(options: KubernetesProviderOptions): Wo
    * it), and patches it with the read resourceVersion as a precondition, so a
    * concurrent change is never overwritten; on 409 Conflict it starts again.
    */
-  const changeReplicas = async (action: string, decide: (replicas: number) => Promise<number | undefined>) => {
+  const changeReplicas = async (
+    action: string,
+    decide: (replicas: number) => Promise<number | undefined>,
+  ) => {
     for (let attempt = 1; ; attempt += 1) {
-      const scale = await call(`reading the scale of deployment ${deployment}`, () => api().apps.readNamespacedDeploymentScale({ name: deployment, namespace }, requestOptions()));
+      const scale = await call(`reading the scale of deployment ${deployment}`, () =>
+        api().apps.readNamespacedDeploymentScale({ name: deployment, namespace }, requestOptions()),
+      );
       const replicas = scale.spec?.replicas ?? 0; // omitted when 0
       const wanted = await decide(replicas);
       if (wanted === undefined || wanted === replicas) return { from: replicas, to: replicas };
-      const body = { metadata: { resourceVersion: scale.metadata?.resourceVersion }, spec: { replicas: wanted } };
+      const body = {
+        metadata: { resourceVersion: scale.metadata?.resourceVersion },
+        spec: { replicas: wanted },
+      };
       try {
-        await api().apps.patchNamespacedDeploymentScale({ name: deployment, namespace, body, fieldManager: "scalemesh-coordinator" }, requestOptions(PatchStrategy.MergePatch));
+        await api().apps.patchNamespacedDeploymentScale(
+          { name: deployment, namespace, body, fieldManager: "scalemesh-coordinator" },
+          requestOptions(PatchStrategy.MergePatch),
+        );
         return { from: replicas, to: wanted };
       } catch (error) {
         if (statusCodeOf(error) === 409 && attempt < MAX_SCALE_ATTEMPTS) {
-          logger.debug({ attempt }, "the deployment changed between read and patch; reading it again");
+          logger.debug(
+            { attempt },
+            "the deployment changed between read and patch; reading it again",
+          );
           continue;
         }
-        throw fail(`${action}: patching the scale of deployment ${deployment} from ${replicas} to ${wanted} replicas`, error);
+        throw fail(
+          `${action}: patching the scale of deployment ${deployment} from ${replicas} to ${wanted} replicas`,
+          error,
+        );
       }
     }
   };
 
   const start = async (count: number): Promise<readonly string[]> => {
-    if (!Number.isInteger(count) || count < 0) throw new Error(`kubernetes provider, deployment ${namespace}/${deployment}: cannot start ${count} workers`);
+    if (!Number.isInteger(count) || count < 0)
+      throw new Error(
+        `kubernetes provider, deployment ${namespace}/${deployment}: cannot start ${count} workers`,
+      );
     if (count === 0) return [];
     const before = new Set((await listPods()).map(nameOf));
-    const { from, to } = await changeReplicas(`starting ${count}`, async (replicas) => replicas + count);
-    logger.info({ from, to }, `raised the deployment's replicas from ${from} to ${to} to start ${count} workers`);
+    const { from, to } = await changeReplicas(
+      `starting ${count}`,
+      async (replicas) => replicas + count,
+    );
+    logger.info(
+      { from, to },
+      `raised the deployment's replicas from ${from} to ${to} to start ${count} workers`,
+    );
     const deadlineMs = clock.now() + startWaitMs;
     for (;;) {
-      const fresh = (await listPods()).filter((pod) => isActive(pod) && !before.has(nameOf(pod))).sort(byCreation);
-      if (fresh.length >= count || clock.now() >= deadlineMs || closing.signal.aborted) return fresh.slice(0, count).map(nameOf);
+      const fresh = (await listPods())
+        .filter((pod) => isActive(pod) && !before.has(nameOf(pod)))
+        .sort(byCreation);
+      if (fresh.length >= count || clock.now() >= deadlineMs || closing.signal.aborted)
+        return fresh.slice(0, count).map(nameOf);
       await sleep(Math.min(START_POLL_MS, deadlineMs - clock.now()), closing.signal);
     }
   };
 
   const unmark = (names: readonly string[]) =>
-    Promise.all(names.map((name) => patchPodAnnotations(name, { [POD_DELETION_COST]: null, [SCALE_DOWN_MARK]: null })));
+    Promise.all(
+      names.map((name) =>
+        patchPodAnnotations(name, { [POD_DELETION_COST]: null, [SCALE_DOWN_MARK]: null }),
+      ),
+    );
 
   const stop = async (workerIds: readonly string[]): Promise<void> => {
     if (workerIds.length === 0) return;
     // A mark a failed stop() left on a pod the coordinator kept would make that pod go first.
-    const stale = (await listPods()).filter((pod) => pod.metadata?.annotations?.[SCALE_DOWN_MARK] !== undefined && isActive(pod) && !workerIds.includes(nameOf(pod)));
+    const stale = (await listPods()).filter(
+      (pod) =>
+        pod.metadata?.annotations?.[SCALE_DOWN_MARK] !== undefined &&
+        isActive(pod) &&
+        !workerIds.includes(nameOf(pod)),
+    );
     await unmark(stale.map(nameOf));
     const marked: string[] = [];
     let skipped: readonly SkippedWorker[] = [];
     try {
-      const { from, to } = await changeReplicas(`stopping ${workerIds.join(", ")}`, async (replicas) => {
-        const plan = planScaleDown({ pods: await listPods(), workerIds, replicas });
-        skipped = plan.skipped;
-        if (plan.kind === "nothing") return undefined;
-        if (plan.kind === "refused") throw new Error(`kubernetes provider, deployment ${namespace}/${deployment}: not stopping ${workerIds.join(", ")} (${plan.reason}): ${plan.message}`);
-        const at = new Date(clock.now()).toISOString();
-        for (const name of plan.targets.filter((target) => !marked.includes(target))) {
-          await patchPodAnnotations(name, { [POD_DELETION_COST]: DRAINED_POD_DELETION_COST, [SCALE_DOWN_MARK]: at });
-          marked.push(name);
-        }
-        return plan.replicasAfter;
-      });
-      for (const skip of skipped) logger.info({ workerId: skip.workerId }, `${skip.workerId} was not counted in the scale-down: ${skip.why}`);
-      if (from !== to) logger.info({ from, to, workerIds: marked }, `lowered the deployment's replicas from ${from} to ${to}; the ReplicaSet deletes the marked pods ${marked.join(", ")}`);
+      const { from, to } = await changeReplicas(
+        `stopping ${workerIds.join(", ")}`,
+        async (replicas) => {
+          const plan = planScaleDown({ pods: await listPods(), workerIds, replicas });
+          skipped = plan.skipped;
+          if (plan.kind === "nothing") return undefined;
+          if (plan.kind === "refused")
+            throw new Error(
+              `kubernetes provider, deployment ${namespace}/${deployment}: not stopping ${workerIds.join(", ")} (${plan.reason}): ${plan.message}`,
+            );
+          const at = new Date(clock.now()).toISOString();
+          for (const name of plan.targets.filter((target) => !marked.includes(target))) {
+            await patchPodAnnotations(name, {
+              [POD_DELETION_COST]: DRAINED_POD_DELETION_COST,
+              [SCALE_DOWN_MARK]: at,
+            });
+            marked.push(name);
+          }
+          return plan.replicasAfter;
+        },
+      );
+      for (const skip of skipped)
+        logger.info(
+          { workerId: skip.workerId },
+          `${skip.workerId} was not counted in the scale-down: ${skip.why}`,
+        );
+      if (from !== to)
+        logger.info(
+          { from, to, workerIds: marked },
+          `lowered the deployment's replicas from ${from} to ${to}; the ReplicaSet deletes the marked pods ${marked.join(", ")}`,
+        );
     } catch (error) {
       // Best effort: a mark left behind is cleared by the next stop().
-      await unmark(marked).catch((unmarkError: unknown) => logger.warn({ err: unmarkError }, "could not take back the pod-deletion-cost marks"));
+      await unmark(marked).catch((unmarkError: unknown) =>
+        logger.warn({ err: unmarkError }, "could not take back the pod-deletion-cost marks"),
+      );
       throw error;
     }
   };
@@ -191,13 +289,22 @@ export function createKubernetesProvider(options: KubernetesProviderOptions): Wo
   const replace = async (workerId: string): Promise<void> => {
     const pod = await findPod(workerId);
     if (!pod || pod.metadata?.deletionTimestamp) {
-      logger.info({ workerId }, `pod ${workerId} is already ${pod ? "terminating" : "gone"}; the ReplicaSet makes its replacement`);
+      logger.info(
+        { workerId },
+        `pod ${workerId} is already ${pod ? "terminating" : "gone"}; the ReplicaSet makes its replacement`,
+      );
       return;
     }
     try {
       // The uid precondition deletes this pod and never a namesake made since.
-      await api().core.deleteNamespacedPod({ name: workerId, namespace, body: { preconditions: { uid: pod.metadata?.uid } } }, requestOptions());
-      logger.info({ workerId, detail: describePod(pod).detail }, `deleted pod ${workerId}; the ReplicaSet makes its replacement`);
+      await api().core.deleteNamespacedPod(
+        { name: workerId, namespace, body: { preconditions: { uid: pod.metadata?.uid } } },
+        requestOptions(),
+      );
+      logger.info(
+        { workerId, detail: describePod(pod).detail },
+        `deleted pod ${workerId}; the ReplicaSet makes its replacement`,
+      );
     } catch (error) {
       const code = statusCodeOf(error);
       if (code === 404 || code === 409) return; // gone, or already replaced, meanwhile
@@ -223,17 +330,37 @@ export function createKubernetesProvider(options: KubernetesProviderOptions): Wo
 export function describePod(pod: V1Pod): { state: ProvidedState; detail: string } {
   const phase = pod.status?.phase ?? "Pending";
   const containers = pod.status?.containerStatuses ?? [];
-  const waiting = containers.map((c) => c.state?.waiting?.reason).filter((r): r is string => r !== undefined);
+  const waiting = containers
+    .map((c) => c.state?.waiting?.reason)
+    .filter((r): r is string => r !== undefined);
   const restarts = Math.max(0, ...containers.map((c) => c.restartCount ?? 0));
-  const withReason = (...parts: (string | undefined)[]) => parts.filter((p) => p !== undefined && p !== "").join(": ");
-  if (pod.metadata?.deletionTimestamp) return { state: "stopping", detail: `${phase}, terminating` };
-  if (phase === "Succeeded") return { state: "exited", detail: withReason("Succeeded", pod.status?.reason) };
-  if (phase === "Failed") return { state: "failed", detail: withReason("Failed", pod.status?.reason, pod.status?.message) };
-  if (phase === "Unknown") return { state: "failed", detail: "Unknown: the pod's node stopped reporting" };
+  const withReason = (...parts: (string | undefined)[]) =>
+    parts.filter((p) => p !== undefined && p !== "").join(": ");
+  if (pod.metadata?.deletionTimestamp)
+    return { state: "stopping", detail: `${phase}, terminating` };
+  if (phase === "Succeeded")
+    return { state: "exited", detail: withReason("Succeeded", pod.status?.reason) };
+  if (phase === "Failed")
+    return {
+      state: "failed",
+      detail: withReason("Failed", pod.status?.reason, pod.status?.message),
+    };
+  if (phase === "Unknown")
+    return { state: "failed", detail: "Unknown: the pod's node stopped reporting" };
   const failing = waiting.find((reason) => FAILING_WAIT_REASONS.has(reason));
-  if (failing) return { state: "failed", detail: `${phase}: ${failing}${restarts > 0 ? ` (${restarts} restarts)` : ""}` };
-  if (phase === "Running") return isPodReady(pod) ? { state: "running", detail: "Running, ready" } : { state: "starting", detail: withReason("Running, not ready", waiting[0]) };
-  return { state: "starting", detail: withReason(phase, waiting[0] ?? (pod.spec?.nodeName ? undefined : "not scheduled yet")) };
+  if (failing)
+    return {
+      state: "failed",
+      detail: `${phase}: ${failing}${restarts > 0 ? ` (${restarts} restarts)` : ""}`,
+    };
+  if (phase === "Running")
+    return isPodReady(pod)
+      ? { state: "running", detail: "Running, ready" }
+      : { state: "starting", detail: withReason("Running, not ready", waiting[0]) };
+  return {
+    state: "starting",
+    detail: withReason(phase, waiting[0] ?? (pod.spec?.nodeName ? undefined : "not scheduled yet")),
+  };
 }
 
 export function healthOf(pod: V1Pod | undefined): WorkerHealth {
@@ -246,7 +373,12 @@ export function healthOf(pod: V1Pod | undefined): WorkerHealth {
 function toProvidedWorker(pod: V1Pod): ProvidedWorker {
   const { state, detail } = describePod(pod);
   const startedAtMs = pod.status?.startTime?.getTime();
-  return { workerId: nameOf(pod), state, detail, ...(startedAtMs === undefined ? {} : { startedAtMs }) };
+  return {
+    workerId: nameOf(pod),
+    state,
+    detail,
+    ...(startedAtMs === undefined ? {} : { startedAtMs }),
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -258,9 +390,19 @@ export interface SkippedWorker {
 }
 
 export type ScaleDownPlan =
-  | { readonly kind: "remove"; readonly targets: readonly string[]; readonly replicasAfter: number; readonly skipped: readonly SkippedWorker[] }
+  | {
+      readonly kind: "remove";
+      readonly targets: readonly string[];
+      readonly replicasAfter: number;
+      readonly skipped: readonly SkippedWorker[];
+    }
   | { readonly kind: "nothing"; readonly skipped: readonly SkippedWorker[] }
-  | { readonly kind: "refused"; readonly reason: ScaleDownRefusal; readonly message: string; readonly skipped: readonly SkippedWorker[] };
+  | {
+      readonly kind: "refused";
+      readonly reason: ScaleDownRefusal;
+      readonly message: string;
+      readonly skipped: readonly SkippedWorker[];
+    };
 
 /**
  * Which of `workerIds` a scale-down can remove, and whether lowering the
@@ -270,7 +412,11 @@ export type ScaleDownPlan =
  * ready, and only then looks at pod-deletion-cost; so every marked pod must
  * come strictly before every other pod on those four keys.
  */
-export function planScaleDown(input: { pods: readonly V1Pod[]; workerIds: readonly string[]; replicas: number }): ScaleDownPlan {
+export function planScaleDown(input: {
+  pods: readonly V1Pod[];
+  workerIds: readonly string[];
+  replicas: number;
+}): ScaleDownPlan {
   const byName = new Map(input.pods.map((pod) => [nameOf(pod), pod]));
   const skipped: SkippedWorker[] = [];
   const targets: V1Pod[] = [];
@@ -278,8 +424,10 @@ export function planScaleDown(input: { pods: readonly V1Pod[]; workerIds: readon
     const pod = byName.get(workerId);
     // Pods the controller no longer counts are not in the replicas: lowering them by one for such a pod would take a live one.
     if (!pod) skipped.push({ workerId, why: "no such pod (already gone)" });
-    else if (pod.metadata?.deletionTimestamp) skipped.push({ workerId, why: "already terminating" });
-    else if (!isActive(pod)) skipped.push({ workerId, why: `already finished (${pod.status?.phase})` });
+    else if (pod.metadata?.deletionTimestamp)
+      skipped.push({ workerId, why: "already terminating" });
+    else if (!isActive(pod))
+      skipped.push({ workerId, why: `already finished (${pod.status?.phase})` });
     else targets.push(pod);
   }
   if (targets.length === 0) return { kind: "nothing", skipped };
@@ -299,17 +447,32 @@ export function planScaleDown(input: { pods: readonly V1Pod[]; workerIds: readon
       }
     }
   }
-  return { kind: "remove", targets: [...targetNames], replicasAfter: Math.max(0, input.replicas - targets.length), skipped };
+  return {
+    kind: "remove",
+    targets: [...targetNames],
+    replicasAfter: Math.max(0, input.replicas - targets.length),
+    skipped,
+  };
 }
 
 /** Why `other` would not come strictly after `target` (marked with the drained cost) in the deletion order, or undefined when it would. */
 function outranks(other: V1Pod, target: V1Pod): string | undefined {
-  const keys = (pod: V1Pod, cost: number) => [pod.spec?.nodeName ? 1 : 0, PHASE_ORDINAL[pod.status?.phase ?? ""] ?? 0, isPodReady(pod) ? 1 : 0, cost];
+  const keys = (pod: V1Pod, cost: number) => [
+    pod.spec?.nodeName ? 1 : 0,
+    PHASE_ORDINAL[pod.status?.phase ?? ""] ?? 0,
+    isPodReady(pod) ? 1 : 0,
+    cost,
+  ];
   const a = keys(other, deletionCostOf(other));
   const b = keys(target, Number(DRAINED_POD_DELETION_COST));
   const decisive = a.findIndex((value, i) => value !== b[i]);
   if (decisive >= 0 && (a[decisive] as number) > (b[decisive] as number)) return undefined;
-  const reasons = ["it is not scheduled on a node yet", `it is ${other.status?.phase ?? "Pending"}`, "it is not ready", `its pod-deletion-cost is ${deletionCostOf(other)}`];
+  const reasons = [
+    "it is not scheduled on a node yet",
+    `it is ${other.status?.phase ?? "Pending"}`,
+    "it is not ready",
+    `its pod-deletion-cost is ${deletionCostOf(other)}`,
+  ];
   return reasons[decisive >= 0 ? decisive : 3];
 }
 
@@ -340,7 +503,9 @@ function nameOf(pod: V1Pod): string {
 }
 
 function byCreation(a: V1Pod, b: V1Pod): number {
-  const diff = (a.metadata?.creationTimestamp?.getTime() ?? 0) - (b.metadata?.creationTimestamp?.getTime() ?? 0);
+  const diff =
+    (a.metadata?.creationTimestamp?.getTime() ?? 0) -
+    (b.metadata?.creationTimestamp?.getTime() ?? 0);
   return diff !== 0 ? diff : nameOf(a) < nameOf(b) ? -1 : nameOf(a) > nameOf(b) ? 1 : 0;
 }
 
@@ -359,18 +524,31 @@ function statusCodeOf(error: unknown): number | undefined {
 
 /** The Status message of an API error (its own message carries every response header). */
 function statusMessageOf(error: unknown): string {
-  if (!(error instanceof ApiException)) return error instanceof Error ? error.message : String(error);
+  if (!(error instanceof ApiException))
+    return error instanceof Error ? error.message : String(error);
   let body: unknown = error.body;
   try {
     body = typeof body === "string" ? JSON.parse(body) : body;
   } catch {
     // not JSON: keep the text
   }
-  const message = typeof body === "object" && body !== null && "message" in body && typeof body.message === "string" ? body.message : String(body ?? "");
+  const message =
+    typeof body === "object" &&
+    body !== null &&
+    "message" in body &&
+    typeof body.message === "string"
+      ? body.message
+      : String(body ?? "");
   return `HTTP ${error.code}: ${message}`;
 }
 
-function describeFailure(failure: { action: string; error: unknown; namespace: string; deployment: string; server: string }): Error {
+function describeFailure(failure: {
+  action: string;
+  error: unknown;
+  namespace: string;
+  deployment: string;
+  server: string;
+}): Error {
   const { action, error, namespace, deployment, server } = failure;
   const code = statusCodeOf(error);
   const hint =
@@ -383,7 +561,10 @@ function describeFailure(failure: { action: string; error: unknown; namespace: s
           : code === undefined
             ? `check that the API server at ${server} is reachable and that the kubeconfig (KUBECONFIG, ~/.kube/config or the pod's service account) points at it`
             : "";
-  return new Error(`kubernetes provider, deployment ${namespace}/${deployment}: ${action} failed: ${statusMessageOf(error)}${hint ? `; ${hint}` : ""}`, { cause: error });
+  return new Error(
+    `kubernetes provider, deployment ${namespace}/${deployment}: ${action} failed: ${statusMessageOf(error)}${hint ? `; ${hint}` : ""}`,
+    { cause: error },
+  );
 }
 
 /** Resolves after ms, or at once when the signal aborts (never rejects). */

@@ -7,10 +7,19 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import type { ProvidedWorker, ProviderCapabilities, WorkerProvider, WorkerHealth } from "./worker-provider.js";
+import type {
+  ProvidedWorker,
+  ProviderCapabilities,
+  WorkerProvider,
+  WorkerHealth,
+} from "./worker-provider.js";
 
 /** Its children are ours to start and stop; a stopped child gets SIGTERM, so it is stopped only once drained. */
-export const LOCAL_CAPABILITIES: ProviderCapabilities = { canStart: true, canStop: true, stopOnScaleDown: "after-drain" };
+export const LOCAL_CAPABILITIES: ProviderCapabilities = {
+  canStart: true,
+  canStop: true,
+  stopOnScaleDown: "after-drain",
+};
 
 export interface LocalProviderOptions {
   /** The coordinator's address as the children should dial it (a discovery URI). */
@@ -51,14 +60,21 @@ export function createLocalProvider(options: LocalProviderOptions): WorkerProvid
     const log = createWriteStream(join(options.logDir, `${workerId}.log`), { flags: "a" });
     const args = [
       options.agentEntry,
-      "--coordinator", options.coordinatorUri,
-      "--worker-id", workerId,
-      "--slots", String(options.slots),
-      "--http-port", "0",
+      "--coordinator",
+      options.coordinatorUri,
+      "--worker-id",
+      workerId,
+      "--slots",
+      String(options.slots),
+      "--http-port",
+      "0",
       ...(options.handler ? ["--handler", options.handler] : []),
       ...(options.extraArgs ?? []),
     ];
-    const child = spawn(process.execPath, args, { env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     const record: LocalChild = {
@@ -79,24 +95,44 @@ export function createLocalProvider(options: LocalProviderOptions): WorkerProvid
       }),
     };
     children.set(workerId, record);
-    options.logger.info({ workerId, pid: child.pid, log: join(options.logDir, `${workerId}.log`) }, "local provider started a worker agent");
+    options.logger.info(
+      { workerId, pid: child.pid, log: join(options.logDir, `${workerId}.log`) },
+      "local provider started a worker agent",
+    );
     return record;
   };
 
   const stateOf = (child: LocalChild): ProvidedWorker => {
     const base = { workerId: child.workerId, startedAtMs: child.startedAtMs };
-    if (child.exitDetail === undefined) return { ...base, state: child.isStopping ? "stopping" : "running", detail: `pid ${child.process.pid}` };
-    return { ...base, state: child.process.exitCode === 0 ? "exited" : "failed", detail: child.exitDetail };
+    if (child.exitDetail === undefined)
+      return {
+        ...base,
+        state: child.isStopping ? "stopping" : "running",
+        detail: `pid ${child.process.pid}`,
+      };
+    return {
+      ...base,
+      state: child.process.exitCode === 0 ? "exited" : "failed",
+      detail: child.exitDetail,
+    };
   };
 
   const stopChild = async (child: LocalChild): Promise<void> => {
     child.isStopping = true;
     if (child.exitDetail === undefined) child.process.kill("SIGTERM");
     let timer: NodeJS.Timeout | undefined;
-    const isExited = await Promise.race([child.exited.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), options.stopTimeoutMs)))]);
+    const isExited = await Promise.race([
+      child.exited.then(() => true),
+      new Promise<boolean>(
+        (resolve) => (timer = setTimeout(() => resolve(false), options.stopTimeoutMs)),
+      ),
+    ]);
     clearTimeout(timer);
     if (!isExited) {
-      options.logger.warn({ workerId: child.workerId, stopTimeoutMs: options.stopTimeoutMs }, "worker agent did not exit after SIGTERM; killing it");
+      options.logger.warn(
+        { workerId: child.workerId, stopTimeoutMs: options.stopTimeoutMs },
+        "worker agent did not exit after SIGTERM; killing it",
+      );
       child.process.kill("SIGKILL");
       await child.exited;
     }
@@ -120,7 +156,12 @@ export function createLocalProvider(options: LocalProviderOptions): WorkerProvid
       return ids;
     },
     stop: async (workerIds) => {
-      await Promise.all(workerIds.map((id) => children.get(id)).filter((c): c is LocalChild => c !== undefined).map(stopChild));
+      await Promise.all(
+        workerIds
+          .map((id) => children.get(id))
+          .filter((c): c is LocalChild => c !== undefined)
+          .map(stopChild),
+      );
     },
     replace: async (workerId) => {
       const old = children.get(workerId);

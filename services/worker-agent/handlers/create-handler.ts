@@ -13,14 +13,24 @@ export interface CreateHandlerOptions {
 /** The built-in handler: returns the payload unchanged, so a fresh mesh does something visible. */
 export const echoPayload: TaskHandler = async (task) => task.payload;
 
-export async function createHandler(spec: HandlerSpec, options: CreateHandlerOptions): Promise<LoadedHandler> {
+export async function createHandler(
+  spec: HandlerSpec,
+  options: CreateHandlerOptions,
+): Promise<LoadedHandler> {
   switch (spec.kind) {
     case "builtin":
       return { ok: true, handler: echoPayload };
     case "module":
       return loadModuleHandler(spec.path, options.cwd);
     case "exec":
-      return { ok: true, handler: createExecHandler({ command: spec.command, cwd: options.cwd, maxOutputBytes: options.maxOutputBytes }) };
+      return {
+        ok: true,
+        handler: createExecHandler({
+          command: spec.command,
+          cwd: options.cwd,
+          maxOutputBytes: options.maxOutputBytes,
+        }),
+      };
     default: {
       const unhandled: never = spec;
       return unhandled;

@@ -5,24 +5,38 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { TaskSpecSchema } from "../../../libs/contracts/index.js";
-import { executeTask, TaskCancelledError, type TaskOutcome } from "../../../libs/worker-sdk/index.js";
+import {
+  executeTask,
+  TaskCancelledError,
+  type TaskOutcome,
+} from "../../../libs/worker-sdk/index.js";
 import { createExecHandler, STDERR_TAIL_BYTES } from "./exec-handler.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "exec-handler-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** Runs the command the way the worker does: executeTask with a time limit. */
-function runCommand(command: string, payload: string | Uint8Array, timeoutMs = 5000): Promise<TaskOutcome> {
+function runCommand(
+  command: string,
+  payload: string | Uint8Array,
+  timeoutMs = 5000,
+): Promise<TaskOutcome> {
   const bytes = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
   return executeTask({
     handler: createExecHandler({ command }),
-    task: { taskId: "exec-task", attempt: 2, payload: bytes, spec: create(TaskSpecSchema, { taskId: "exec-task" }) },
+    task: {
+      taskId: "exec-task",
+      attempt: 2,
+      payload: bytes,
+      spec: create(TaskSpecSchema, { taskId: "exec-task" }),
+    },
     timeoutMs,
   });
 }
 
 const outputText = (outcome: TaskOutcome): string => {
-  if (outcome.kind !== "succeeded") throw new Error(`expected success, got ${outcome.kind}: ${outcome.error}`);
+  if (outcome.kind !== "succeeded")
+    throw new Error(`expected success, got ${outcome.kind}: ${outcome.error}`);
   return new TextDecoder().decode(outcome.output);
 };
 
@@ -42,7 +56,11 @@ describe("exec handler", () => {
   });
 
   it("passes the task id and attempt in the environment", async () => {
-    expect(outputText(await runCommand('printf "%s/%s" "$SCALEMESH_TASK_ID" "$SCALEMESH_TASK_ATTEMPT"', ""))).toBe("exec-task/2");
+    expect(
+      outputText(
+        await runCommand('printf "%s/%s" "$SCALEMESH_TASK_ID" "$SCALEMESH_TASK_ATTEMPT"', ""),
+      ),
+    ).toBe("exec-task/2");
   });
 
   it("exec:exit 3 fails naming exit code 3", async () => {
@@ -51,11 +69,16 @@ describe("exec handler", () => {
   });
 
   it("a failure carries the last 1 KiB of stderr", async () => {
-    const outcome = await runCommand(`head -c 3000 /dev/zero | tr '\\0' x >&2; printf END >&2; exit 1`, "");
+    const outcome = await runCommand(
+      `head -c 3000 /dev/zero | tr '\\0' x >&2; printf END >&2; exit 1`,
+      "",
+    );
     expect(outcome.kind).toBe("failed");
     if (outcome.kind !== "failed") return;
     expect(outcome.error).toMatch(/^command exited with code 1; stderr: x+END$/);
-    expect(outcome.error.length).toBe("command exited with code 1; stderr: ".length + STDERR_TAIL_BYTES);
+    expect(outcome.error.length).toBe(
+      "command exited with code 1; stderr: ".length + STDERR_TAIL_BYTES,
+    );
   });
 
   it("a command that ignores a large payload still succeeds", async () => {
@@ -75,8 +98,15 @@ describe("exec handler", () => {
     const pidFile = join(scratch, "cancelled.pid");
     const cancel = new AbortController();
     const pending = executeTask({
-      handler: createExecHandler({ command: `sleep 5 & echo $! > ${pidFile}.tmp; mv ${pidFile}.tmp ${pidFile}; wait` }),
-      task: { taskId: "cancelled", attempt: 1, payload: new Uint8Array(0), spec: create(TaskSpecSchema) },
+      handler: createExecHandler({
+        command: `sleep 5 & echo $! > ${pidFile}.tmp; mv ${pidFile}.tmp ${pidFile}; wait`,
+      }),
+      task: {
+        taskId: "cancelled",
+        attempt: 1,
+        payload: new Uint8Array(0),
+        spec: create(TaskSpecSchema),
+      },
       timeoutMs: 5000,
       signal: cancel.signal,
     });

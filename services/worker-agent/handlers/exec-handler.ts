@@ -22,7 +22,11 @@ export function createExecHandler(options: ExecHandlerOptions): TaskHandler {
     new Promise<Uint8Array>((resolve, reject) => {
       const child = spawn("/bin/sh", ["-c", options.command], {
         cwd: options.cwd,
-        env: { ...(options.env ?? process.env), SCALEMESH_TASK_ID: task.taskId, SCALEMESH_TASK_ATTEMPT: String(task.attempt) },
+        env: {
+          ...(options.env ?? process.env),
+          SCALEMESH_TASK_ID: task.taskId,
+          SCALEMESH_TASK_ATTEMPT: String(task.attempt),
+        },
         // A new process group, so one kill reaches everything the command started.
         detached: true,
         stdio: ["pipe", "pipe", "pipe"],
@@ -41,7 +45,10 @@ export function createExecHandler(options: ExecHandlerOptions): TaskHandler {
         }
       };
       const onAbort = (): void => {
-        const reason = task.signal.reason instanceof Error ? task.signal.reason.message : String(task.signal.reason);
+        const reason =
+          task.signal.reason instanceof Error
+            ? task.signal.reason.message
+            : String(task.signal.reason);
         failure ??= `killed: ${reason}`;
         killGroup();
       };
@@ -67,13 +74,16 @@ export function createExecHandler(options: ExecHandlerOptions): TaskHandler {
       child.on("exit", () => killGroup());
       child.on("error", (error) => {
         cleanup();
-        reject(new Error(`cannot run /bin/sh -c ${JSON.stringify(options.command)}: ${error.message}`));
+        reject(
+          new Error(`cannot run /bin/sh -c ${JSON.stringify(options.command)}: ${error.message}`),
+        );
       });
       child.on("close", (code, signal) => {
         cleanup();
         if (failure) return reject(new Error(failure));
         if (code === 0) return resolve(Buffer.concat(stdout));
-        const how = code !== null ? `exited with code ${code}` : `was killed by ${signal ?? "a signal"}`;
+        const how =
+          code !== null ? `exited with code ${code}` : `was killed by ${signal ?? "a signal"}`;
         const stderr = stderrTail.toString("utf8").trim();
         reject(new Error(`command ${how}${stderr ? `; stderr: ${stderr}` : ""}`));
       });

@@ -9,7 +9,9 @@ export type HandlerSpec =
   /** exec:COMMAND — run with /bin/sh -c, payload on stdin, stdout as output. */
   | { readonly kind: "exec"; readonly command: string };
 
-export type HandlerSpecResult = { readonly ok: true; readonly spec: HandlerSpec } | { readonly ok: false; readonly error: string };
+export type HandlerSpecResult =
+  | { readonly ok: true; readonly spec: HandlerSpec }
+  | { readonly ok: false; readonly error: string };
 
 export const HANDLER_SPEC_ALLOWED =
   'module:PATH (an ES module whose default export, or export named "handle", runs a task) or exec:COMMAND (run with /bin/sh -c, payload on stdin)';
@@ -18,11 +20,15 @@ export function parseHandlerSpec(text: string): HandlerSpecResult {
   if (text.trim() === "") return { ok: true, spec: { kind: "builtin" } };
   if (text.startsWith("module:")) {
     const path = text.slice("module:".length).trim();
-    return path ? { ok: true, spec: { kind: "module", path } } : { ok: false, error: `handler "${text}" names no module; expected module:PATH` };
+    return path
+      ? { ok: true, spec: { kind: "module", path } }
+      : { ok: false, error: `handler "${text}" names no module; expected module:PATH` };
   }
   if (text.startsWith("exec:")) {
     const command = text.slice("exec:".length);
-    return command.trim() ? { ok: true, spec: { kind: "exec", command } } : { ok: false, error: `handler "${text}" names no command; expected exec:COMMAND` };
+    return command.trim()
+      ? { ok: true, spec: { kind: "exec", command } }
+      : { ok: false, error: `handler "${text}" names no command; expected exec:COMMAND` };
   }
   return { ok: false, error: `unknown handler "${text}"; expected ${HANDLER_SPEC_ALLOWED}` };
 }

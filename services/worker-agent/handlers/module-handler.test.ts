@@ -24,11 +24,16 @@ async function load(path: string, cwd: string): Promise<TaskHandler> {
 
 function run(handler: TaskHandler, payload: Uint8Array | string): Promise<TaskOutcome> {
   const bytes = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
-  return executeTask({ handler, task: { taskId: "m1", attempt: 1, payload: bytes, spec: create(TaskSpecSchema) }, timeoutMs: 5000 });
+  return executeTask({
+    handler,
+    task: { taskId: "m1", attempt: 1, payload: bytes, spec: create(TaskSpecSchema) },
+    timeoutMs: 5000,
+  });
 }
 
 const outputText = (outcome: TaskOutcome): string => {
-  if (outcome.kind !== "succeeded") throw new Error(`expected success, got ${outcome.kind}: ${outcome.error}`);
+  if (outcome.kind !== "succeeded")
+    throw new Error(`expected success, got ${outcome.kind}: ${outcome.error}`);
   return new TextDecoder().decode(outcome.output);
 };
 
@@ -45,19 +50,42 @@ describe("module handler", () => {
   });
 
   it("uses an export named handle when there is no default export, and sends objects as JSON", async () => {
-    const handler = await load(writeModule("named.mjs", "export async function handle(task) { return { id: task.taskId, n: 1 }; }"), scratch);
+    const handler = await load(
+      writeModule(
+        "named.mjs",
+        "export async function handle(task) { return { id: task.taskId, n: 1 }; }",
+      ),
+      scratch,
+    );
     expect(outputText(await run(handler, ""))).toBe('{"id":"m1","n":1}');
   });
 
   it("a handler that throws fails the task with its message", async () => {
     const handler = await load(join(projectRoot(), "examples/handlers/fail.mjs"), "/");
-    expect(await run(handler, "")).toMatchObject({ kind: "failed", error: "this task always fails" });
+    expect(await run(handler, "")).toMatchObject({
+      kind: "failed",
+      error: "this task always fails",
+    });
   });
 
   it.each([
-    { name: "a missing file", path: "nowhere.mjs", error: /^cannot import handler module nowhere\.mjs/ },
-    { name: "a module without a function", path: "plain.mjs", source: "export const handle = 42;", error: /exports no function as its default export or as "handle"/ },
-    { name: "a module that does not parse", path: "broken.mjs", source: "export default async function (", error: /^cannot import handler module broken\.mjs/ },
+    {
+      name: "a missing file",
+      path: "nowhere.mjs",
+      error: /^cannot import handler module nowhere\.mjs/,
+    },
+    {
+      name: "a module without a function",
+      path: "plain.mjs",
+      source: "export const handle = 42;",
+      error: /exports no function as its default export or as "handle"/,
+    },
+    {
+      name: "a module that does not parse",
+      path: "broken.mjs",
+      source: "export default async function (",
+      error: /^cannot import handler module broken\.mjs/,
+    },
   ])("refuses $name with a clear error", async ({ path, source, error }) => {
     if (source !== undefined) writeModule(path, source);
     const loaded = await loadModuleHandler(path, scratch);
@@ -81,7 +109,12 @@ describe("example handlers", () => {
     const sleepHandler = await load("examples/handlers/sleep.mjs", projectRoot());
     const outcome = await executeTask({
       handler: sleepHandler,
-      task: { taskId: "s", attempt: 1, payload: new TextEncoder().encode('{"ms":5000}'), spec: create(TaskSpecSchema) },
+      task: {
+        taskId: "s",
+        attempt: 1,
+        payload: new TextEncoder().encode('{"ms":5000}'),
+        spec: create(TaskSpecSchema),
+      },
       timeoutMs: 50,
     });
     expect(outcome).toMatchObject({ kind: "timed_out" });
@@ -89,6 +122,9 @@ describe("example handlers", () => {
 
   it("sleep refuses a payload that is not JSON", async () => {
     const sleepHandler = await load("examples/handlers/sleep.mjs", projectRoot());
-    expect(await run(sleepHandler, "soon")).toMatchObject({ kind: "failed", error: expect.stringMatching(/^payload must be JSON like \{"ms": 100\}/) });
+    expect(await run(sleepHandler, "soon")).toMatchObject({
+      kind: "failed",
+      error: expect.stringMatching(/^payload must be JSON like \{"ms": 100\}/),
+    });
   });
 });

@@ -5,7 +5,9 @@ import { resolve as resolvePath } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { TaskHandler, TaskOutput, WorkerTask } from "../../../libs/worker-sdk/index.js";
 
-export type LoadedHandler = { readonly ok: true; readonly handler: TaskHandler } | { readonly ok: false; readonly error: string };
+export type LoadedHandler =
+  | { readonly ok: true; readonly handler: TaskHandler }
+  | { readonly ok: false; readonly error: string };
 
 type ModuleFunction = (task: WorkerTask) => unknown;
 
@@ -16,10 +18,19 @@ export async function loadModuleHandler(path: string, cwd: string): Promise<Load
   try {
     loaded = (await import(url)) as Record<string, unknown>;
   } catch (error) {
-    return { ok: false, error: `cannot import handler module ${path} (${url}): ${error instanceof Error ? error.message : String(error)}` };
+    return {
+      ok: false,
+      error: `cannot import handler module ${path} (${url}): ${error instanceof Error ? error.message : String(error)}`,
+    };
   }
-  const handle = [loaded["default"], loaded["handle"]].find((value): value is ModuleFunction => typeof value === "function");
-  if (!handle) return { ok: false, error: `handler module ${path} exports no function as its default export or as "handle"` };
+  const handle = [loaded["default"], loaded["handle"]].find(
+    (value): value is ModuleFunction => typeof value === "function",
+  );
+  if (!handle)
+    return {
+      ok: false,
+      error: `handler module ${path} exports no function as its default export or as "handle"`,
+    };
   return { ok: true, handler: async (task) => toTaskOutput(await handle(task)) };
 }
 
@@ -31,8 +42,11 @@ export function toTaskOutput(value: unknown): TaskOutput {
   try {
     json = JSON.stringify(value);
   } catch (error) {
-    throw new Error(`cannot turn the handler's return value into JSON: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(
+      `cannot turn the handler's return value into JSON: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
-  if (json === undefined) throw new Error(`the handler returned a ${typeof value}, which has no JSON form`);
+  if (json === undefined)
+    throw new Error(`the handler returned a ${typeof value}, which has no JSON form`);
   return json;
 }

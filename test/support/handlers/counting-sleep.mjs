@@ -15,7 +15,10 @@ const file = dir ? join(dir, `${workerId}.${process.pid}.log`) : undefined;
 
 function record(event, task) {
   if (!file) return;
-  appendFileSync(file, `${JSON.stringify({ event, taskId: task.taskId, attempt: task.attempt, workerId, pid: process.pid, atMs: Date.now() })}\n`);
+  appendFileSync(
+    file,
+    `${JSON.stringify({ event, taskId: task.taskId, attempt: task.attempt, workerId, pid: process.pid, atMs: Date.now() })}\n`,
+  );
 }
 
 /** @param {{ taskId: string, attempt: number, payload: Uint8Array, signal: AbortSignal }} task */
@@ -25,9 +28,12 @@ export default async function handle(task) {
   try {
     ms = JSON.parse(text).ms;
   } catch {
-    throw new Error(`payload must be JSON like {"ms": 100}, got ${JSON.stringify(text.slice(0, 100))}`);
+    throw new Error(
+      `payload must be JSON like {"ms": 100}, got ${JSON.stringify(text.slice(0, 100))}`,
+    );
   }
-  if (!Number.isFinite(ms) || ms < 0) throw new Error(`"ms" must be a number >= 0, got ${JSON.stringify(ms)}`);
+  if (!Number.isFinite(ms) || ms < 0)
+    throw new Error(`"ms" must be a number >= 0, got ${JSON.stringify(ms)}`);
   record("start", task);
   try {
     await sleep(ms, undefined, { signal: task.signal });
