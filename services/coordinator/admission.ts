@@ -1,8 +1,8 @@
 // Whether a new task can ever run here, before it is accepted: a task whose
 // hard constraint (capabilities, required region, required zone) no
-// registered worker meets is refused with UNAVAILABLE naming the constraint,
-// unless the fleet can start a worker that meets it; then it waits in the
-// queue and the answer says why. Never placed on a worker that violates it:
+// registered worker meets is refused with UNAVAILABLE naming the constraint.
+// With no worker registered at all (scale to zero), it waits in the queue,
+// and the answer says why, when the fleet starts workers that meet it. Never placed on a worker that violates it:
 // the placement stack's filters see to that on every attempt.
 import {
   filterFeasible,
@@ -31,19 +31,26 @@ export function admit(
   fleet: FleetHooks | undefined,
 ): Admission {
   const present = candidates.filter((c) => c.condition !== "dead" && c.slots > 0);
-  const unmet = present.length === 0 ? "is registered" : unmetConstraint(present, request);
-  if (unmet === undefined) return undefined;
-  const fleetCanRunIt =
-    fleet !== undefined &&
-    unmetConstraint([{ ...templateCandidate, ...fleet.template }], request) === undefined;
-  if (fleetCanRunIt && fleet.wake()) {
-    return present.length === 0
-      ? "no worker is registered yet; the autoscaler is starting one"
-      : `no registered worker ${unmet}; the autoscaler is starting one that does`;
+  if (present.length > 0) {
+    // Workers exist and none meets it: the policy scales on slots, not on
+    // constraints, so a new worker is not certain to come. Refused.
+    const unmet = unmetConstraint(present, request);
+    if (unmet === undefined) return undefined;
+    throw unavailable(
+      `no registered worker ${unmet}; start a worker that does, or change the task`,
+    );
   }
-  if (present.length === 0)
-    throw unavailable("no workers are registered; start a worker agent and retry");
-  throw unavailable(`no registered worker ${unmet}; start a worker that does, or change the task`);
+  // Scale from zero: any worker the fleet starts is one like its template.
+  const unmetByFleet = fleet
+    ? unmetConstraint([{ ...templateCandidate, ...fleet.template }], request)
+    : undefined;
+  if (fleet && unmetByFleet === undefined && fleet.wake())
+    return "no worker is registered yet; the autoscaler is starting one";
+  const why =
+    unmetByFleet === undefined
+      ? ""
+      : ` (and the workers the autoscaler starts are not: none ${unmetByFleet})`;
+  throw unavailable(`no workers are registered${why}; start a worker agent and retry`);
 }
 
 const templateCandidate: WorkerCandidate = {

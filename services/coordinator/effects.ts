@@ -31,8 +31,9 @@ export function createEffectRunner(targets: EffectTargets): (effects: readonly E
         return;
       case "queue":
         targets.pending.add(effect.task);
-        // A retry after a backoff: the scheduler wakes when it ends.
+        // A retry after a backoff: the scheduler wakes when it ends; one due now is placed next turn.
         if (effect.notBeforeMs > targets.now()) targets.scheduler().wakeAt(effect.notBeforeMs);
+        else targets.scheduler().requestSchedule();
         return;
       case "unqueue":
         targets.pending.remove(effect.task);

@@ -377,9 +377,8 @@ describe("a hard constraint no registered worker meets", () => {
       expect(m.coordinator.ledger.countsByState().size).toBe(0);
     });
 
-    it(`waits in the queue, saying why, when the autoscaler can start a worker that meets it (${c.name})`, async () => {
+    it(`waits in the queue from zero, saying why, when the autoscaler starts workers that meet it (${c.name})`, async () => {
       const m = mesh(c.strategy);
-      m.join("wrong", WRONG);
       let wakes = 0;
       const fleet: FleetHooks = {
         template: { region: "eu", zone: "eu-1", capabilities: ["gpu"] },
@@ -394,11 +393,12 @@ describe("a hard constraint no registered worker meets", () => {
           handlerContext(),
         );
       expect(response.state).toBe(TaskState.PENDING);
-      expect(response.reason).toMatch(
-        /^queued: no registered worker .*; the autoscaler is starting one that does$/,
+      expect(response.reason).toBe(
+        "queued: no worker is registered yet; the autoscaler is starting one",
       );
       expect(wakes).toBe(1);
-      // The wrong worker has room all along: it never gets the task.
+      // A worker that does not meet it joins first: it never gets the task.
+      m.join("wrong", WRONG);
       m.coordinator.schedulePending();
       expect(m.workerOf("t")).toBe("");
       m.join("right", RIGHT);
@@ -406,17 +406,29 @@ describe("a hard constraint no registered worker meets", () => {
       expect(m.workerOf("t")).toBe("right");
     });
 
-    it(`is refused when the autoscaler's workers would not meet it either (${c.name})`, async () => {
+    it(`is refused while workers are registered, even with the autoscaler attached (${c.name})`, async () => {
       const m = mesh(c.strategy);
       m.join("wrong", WRONG);
       m.coordinator.attachFleet({
-        template: { region: "us", zone: "us-1", capabilities: [] },
+        template: { region: "eu", zone: "eu-1", capabilities: ["gpu"] },
         wake: () => true,
         onQueued: () => {},
       });
       await expect(m.place({ taskId: "t", ...c.fields })).rejects.toMatchObject({
         code: Code.Unavailable,
       });
+    });
+
+    it(`is refused from zero, naming it, when the autoscaler's workers would not meet it (${c.name})`, async () => {
+      const m = mesh(c.strategy);
+      m.coordinator.attachFleet({
+        template: { region: "us", zone: "us-1", capabilities: [] },
+        wake: () => true,
+        onQueued: () => {},
+      });
+      await expect(m.place({ taskId: "t", ...c.fields })).rejects.toThrow(
+        /no workers are registered \(and the workers the autoscaler starts are not: none /,
+      );
     });
   }
 
