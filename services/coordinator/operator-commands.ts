@@ -1,7 +1,9 @@
 // What operators do to tasks and workers (the Admin service's writes):
 // cancel, retry a dead letter, purge finished tasks, drain, cordon. Each
 // answers only once its transition is durable.
+import { clone } from "@bufbuild/protobuf";
 import {
+  TaskSchema,
   TaskState,
   WorkerState,
   type Task,
@@ -51,9 +53,10 @@ export function createOperatorCommands(parts: CoordinatorParts): OperatorCommand
       if (isFinal(task.task.state))
         throw failedPrecondition(`task ${taskId} is already ${TaskState[task.task.state]}`);
       parts.apply(lifecycle.cancel(parts.lifecycle(), task, reason || "cancelled by an operator"));
+      const cancelled = clone(TaskSchema, task.task);
       await committedOrRefuse(parts.outbox);
       parts.requestSchedule();
-      return task.task;
+      return cancelled;
     },
 
     async retryTask(taskId) {
@@ -74,9 +77,12 @@ export function createOperatorCommands(parts: CoordinatorParts): OperatorCommand
           task.task.spec?.maxAttempts || settings.defaultMaxAttempts,
         ),
       );
+      // The answer is what this command wrote: the scheduler may place the task
+      // while the commit is awaited, and that is the next transition, not this one.
+      const retried = clone(TaskSchema, task.task);
       await committedOrRefuse(parts.outbox);
       parts.requestSchedule();
-      return task.task;
+      return retried;
     },
 
     purgeFinishedBefore(cutoffMs) {
