@@ -9,10 +9,11 @@ import {
   type DescMethod,
   type DescService,
 } from "@bufbuild/protobuf";
-import { createHandlerContext, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { SpanKind, context as otelContext, propagation, trace } from "@opentelemetry/api";
 import type * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import { CallContext } from "./call-context.js";
 import { Code, toConnectError, toGrpcStatus } from "./errors.js";
 import { readMessages, writeWithBackpressure } from "./message-queue.js";
 import { isTracingEnabled, tracer } from "../telemetry/tracing.js";
@@ -26,7 +27,15 @@ export interface AdaptedService {
 }
 
 export function serializerFor(schema: DescMessage): (value: unknown) => Buffer {
-  return (value) => Buffer.from(toBinary(schema, create(schema, value as never)));
+  return (value) => {
+    // A message already of this type is encoded as it is; an init shape is made one first.
+    const message =
+      (value as { $typeName?: string }).$typeName === schema.typeName
+        ? value
+        : create(schema, value as never);
+    const bytes = toBinary(schema, message as never);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
 }
 
 export function deserializerFor(schema: DescMessage): (bytes: Buffer) => unknown {
@@ -101,12 +110,23 @@ function adaptMethod(
   shutdownSignal: AbortSignal,
   tracker: CallTracker,
 ): grpc.UntypedHandleCall {
-  const labels = { service: service.typeName, method: method.name };
+  const url = methodPath(service, method);
+  // Metric children bound once per method (and per code): no label checks per call.
+  const handledByCode = new Map<Code | 0, { inc(): void }>();
+  const handled = (code: Code | 0): { inc(): void } => {
+    let child = handledByCode.get(code);
+    if (!child) {
+      child = rpcHandled.labels(service.typeName, method.name, Code[code as Code] ?? "OK");
+      handledByCode.set(code, child);
+    }
+    return child;
+  };
+  const handlingSeconds = rpcHandlingSeconds.labels(service.typeName, method.name);
   const run = async (
     call: AnyServerCall,
     body: (ctx: HandlerContext) => Promise<void>,
   ): Promise<void> => {
-    const ctx = handlerContext(service, method, call, shutdownSignal);
+    const ctx = new CallContext(service, method, url, call, shutdownSignal);
     const parent = isTracingEnabled()
       ? propagation.extract(otelContext.active(), call.metadata.getMap(), metadataGetter)
       : undefined;
@@ -139,12 +159,12 @@ function adaptMethod(
       throw status;
     } finally {
       tracker.finished();
-      ctx.abort();
+      ctx.finish();
       span?.setAttribute("rpc.grpc.status_code", code);
       span?.end();
-      rpcHandled.inc({ ...labels, code: Code[code as Code] ?? "OK" });
+      handled(code).inc();
       if (method.methodKind === "unary")
-        rpcHandlingSeconds.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+        handlingSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     }
   };
 
@@ -202,36 +222,6 @@ function adaptMethod(
         );
       };
   }
-}
-
-function handlerContext(
-  service: DescService,
-  method: DescMethod,
-  call: AnyServerCall,
-  shutdownSignal: AbortSignal,
-) {
-  const requestAbort = new AbortController();
-  (call as { on(event: "cancelled", listener: () => void): unknown }).on("cancelled", () =>
-    requestAbort.abort(new Error("cancelled by the client")),
-  );
-  const deadline = call.getDeadline();
-  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
-  const timeoutMs = Number.isFinite(deadlineMs) ? Math.max(0, deadlineMs - Date.now()) : undefined;
-  const headers = new Headers();
-  for (const [key, value] of Object.entries(call.metadata.getMap())) {
-    if (typeof value === "string") headers.set(key, value);
-  }
-  return createHandlerContext({
-    service,
-    method,
-    protocolName: "grpc",
-    requestMethod: "POST",
-    url: methodPath(service, method),
-    timeoutMs,
-    requestSignal: requestAbort.signal,
-    shutdownSignal,
-    requestHeader: headers,
-  });
 }
 
 const metadataGetter = {
