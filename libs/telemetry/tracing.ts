@@ -1,7 +1,9 @@
 // OpenTelemetry for every service. Spans are made by libs/rpc around each
 // call (no monkey-patching instrumentation, so nothing depends on ESM loader
 // hooks and nothing costs anything when tracing is off). Traces are exported
-// over OTLP/HTTP only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+// over OTLP/HTTP only when OTEL_EXPORTER_OTLP_ENDPOINT is set; without it the
+// SDK, the exporter and their dependencies are never even loaded (only the
+// API, whose calls are no-ops).
 import {
   context,
   propagation,
@@ -10,15 +12,6 @@ import {
   type Span,
   type Tracer,
 } from "@opentelemetry/api";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import { NodeSDK } from "@opentelemetry/sdk-node";
-import {
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-} from "@opentelemetry/sdk-trace-base";
-import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
 
 export interface TelemetryOptions {
   readonly serviceName: string;
@@ -40,10 +33,20 @@ export function isTracingEnabled(): boolean {
   return tracingOn;
 }
 
-export function startTelemetry(options: TelemetryOptions): Telemetry {
+export async function startTelemetry(options: TelemetryOptions): Promise<Telemetry> {
   const env = options.env ?? process.env;
   const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
   if (!endpoint) return { isTracing: false, shutdown: async () => {} };
+  const [{ OTLPTraceExporter }, { resourceFromAttributes }, { NodeSDK }, sdkTrace, conventions] =
+    await Promise.all([
+      import("@opentelemetry/exporter-trace-otlp-http"),
+      import("@opentelemetry/resources"),
+      import("@opentelemetry/sdk-node"),
+      import("@opentelemetry/sdk-trace-base"),
+      import("@opentelemetry/semantic-conventions"),
+    ]);
+  const { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } = sdkTrace;
+  const { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } = conventions;
   // Without these the Node SDK adds metric and log exporters aimed at :4318.
   env.OTEL_METRICS_EXPORTER ??= "none";
   env.OTEL_LOGS_EXPORTER ??= "none";

@@ -11,8 +11,8 @@ import { createTaskRunner, type TaskReport } from "./task-runner.js";
 // trace is not sampled (flags 00), so spans get ids and propagate but nothing
 // is exported (the exporter would wait on a closed port).
 let telemetry: Telemetry;
-beforeAll(() => {
-  telemetry = startTelemetry({
+beforeAll(async () => {
+  telemetry = await startTelemetry({
     serviceName: "worker-sdk-test",
     serviceVersion: "test",
     sampleRatio: 1,

@@ -24,7 +24,7 @@ const config = loadConfigOrExit({
   env: process.env,
   cwd: process.cwd(),
 });
-const telemetry = startTelemetry({
+const telemetry = await startTelemetry({
   serviceName: "scalemesh-balancer",
   serviceVersion: SCALEMESH_VERSION,
   sampleRatio: config.telemetry.trace_sample_ratio,

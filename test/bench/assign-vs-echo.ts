@@ -1,6 +1,8 @@
-// The Assign path against a bare echo server on the same stack, at 1, 16, 64
-// and 256 calls in flight, in one run; prints throughput, p50 and p99 for
-// both and the ratio, then the same Assign load with tracing on.
+// The RPC path against the reference a user without a framework would pick:
+// a bare @grpc/grpc-js server (bare-echo.ts). At 1, 16, 64 and 256 calls in
+// flight, in one run: the bare server, the same answer through libs/rpc, and
+// Assign through the whole mesh, each with its ratio to the bare server; then
+// Assign's latency at half of its peak rate, and its cost with tracing on.
 import { create, toBinary } from "@bufbuild/protobuf";
 import { AssignRequestSchema } from "../../libs/contracts/index.js";
 import { startService, stopAll, type ServiceProcess } from "../support/service-process.js";
@@ -52,17 +54,25 @@ async function measure(
   inFlight: number,
   durationSec: number,
 ): Promise<LoadResult & { errors: string }> {
-  const before = await grpcCodes(service.httpPort, "Assign");
+  // The bare server keeps no counters (it has nothing but the one method, which cannot fail).
+  const codes = async (): Promise<Record<string, number>> =>
+    service.httpPort === 0 ? {} : grpcCodes(service.httpPort, "Assign");
+  const before = await codes();
   process.stderr.write(`  ${label}: ${inFlight} in flight for ${durationSec} s...\n`);
   const result = await runH2load({ url, body, inFlight, durationSec, warmUpSec: WARM_UP_SEC });
-  const after = await grpcCodes(service.httpPort, "Assign");
+  const after = await codes();
   return { ...result, errors: errorsSince(before, after, inFlight) };
 }
 
 function row(cells: readonly string[]): string {
-  const widths = [9, 12, 9, 9, 12, 9, 9, 12];
+  const widths = [9, 10, 8, 8, 10, 8, 7, 12, 8, 8, 7];
   return cells.map((c, i) => c.padStart(widths[i] ?? 10)).join(" ");
 }
+
+const ratio = (of: LoadResult, to: LoadResult): string =>
+  `${(of.throughputPerSec / to.throughputPerSec).toFixed(2)}x`;
+
+type Measured = LoadResult & { errors: string };
 
 /** Returns 2 when h2load is missing (nothing measured), else 0. */
 export async function benchAssign(
@@ -83,16 +93,24 @@ export async function benchAssign(
       }),
     ),
   );
+  say("scalemesh bench: the RPC path against a bare @grpc/grpc-js server, same h2load, same run");
   say(
-    `scalemesh bench: Assign through the whole path vs a bare echo server on the same libs/rpc stack`,
+    `load: h2load, ${durationSec} s per level after ${WARM_UP_SEC} s warm-up; machine: ${(await import("node:os")).cpus().length} cores (h2load shares them)`,
   );
   say(
-    `load: h2load, ${durationSec} s per level after ${WARM_UP_SEC} s warm-up; machine: ${(await import("node:os")).cpus().length} cores`,
+    "  bare   = Balancer/Assign on grpc-js alone, hand-written codec, nothing else (the reference)",
   );
+  say(
+    "  echo   = the same answer through libs/rpc: protobuf-es codec, reflection, health, deadlines,",
+  );
+  say("           cancellation, error mapping, metrics (tracing off)");
+  say("  assign = Balancer/Assign through the mesh: balancer -> coordinator -> durable ledger");
+  say("           (synchronous full) -> the worker's stream; 2 no-op workers, 128 slots each");
 
   process.stderr.write(
-    "starting the echo baseline and a mesh (2 no-op workers, 128 slots each)...\n",
+    "starting the bare baseline, the libs/rpc echo and a mesh (2 no-op workers, 128 slots each)...\n",
   );
+  const bare = await startService("bench-bare", { readyMessage: "bare listening" });
   const echo = await startEcho();
   const mesh = await startMesh({
     workers: 2,
@@ -100,43 +118,39 @@ export async function benchAssign(
     handler: exampleHandler("noop"),
     env: { SCALEMESH_COORDINATOR_MAX_PENDING_TASKS: "1000000" },
   });
-  const results: {
-    level: number;
-    echo: LoadResult & { errors: string };
-    assign: LoadResult & { errors: string };
-  }[] = [];
+  const url = (service: ServiceProcess): string =>
+    `http://127.0.0.1:${service.grpcPort}/scalemesh.v1.Balancer/Assign`;
+  const results: { level: number; bare: Measured; echo: Measured; assign: Measured }[] = [];
   try {
     for (const level of levels) {
-      const echoResult = await measure(
-        "echo",
-        echo,
-        `http://127.0.0.1:${echo.grpcPort}/scalemesh.v1.Balancer/Assign`,
-        body,
-        level,
-        durationSec,
-      );
+      const bareResult = await measure("bare", bare, url(bare), body, level, durationSec);
+      const echoResult = await measure("echo", echo, url(echo), body, level, durationSec);
       const assignResult = await measure(
         "assign",
         mesh.balancer,
-        `http://127.0.0.1:${mesh.balancer.grpcPort}/scalemesh.v1.Balancer/Assign`,
+        url(mesh.balancer),
         body,
         level,
         durationSec,
       );
-      results.push({ level, echo: echoResult, assign: assignResult });
+      results.push({ level, bare: bareResult, echo: echoResult, assign: assignResult });
     }
   } finally {
     await mesh.stop();
     await echo.stop();
+    await bare.stop();
     await stopAll();
   }
   say("");
   say(
     row([
       "in flight",
-      "echo req/s",
+      "bare req/s",
       "p50 ms",
       "p99 ms",
+      "echo req/s",
+      "p99 ms",
+      "ratio",
       "assign req/s",
       "p50 ms",
       "p99 ms",
@@ -146,50 +160,107 @@ export async function benchAssign(
   for (const r of results) {
     say(
       row([
-        String(r.echo.inFlight),
+        String(r.level),
+        r.bare.throughputPerSec.toFixed(0),
+        r.bare.p50Ms.toFixed(2),
+        r.bare.p99Ms.toFixed(2),
         r.echo.throughputPerSec.toFixed(0),
-        r.echo.p50Ms.toFixed(2),
         r.echo.p99Ms.toFixed(2),
+        ratio(r.echo, r.bare),
         r.assign.throughputPerSec.toFixed(0),
         r.assign.p50Ms.toFixed(2),
         r.assign.p99Ms.toFixed(2),
-        `${(r.assign.throughputPerSec / r.echo.throughputPerSec).toFixed(2)}x`,
+        ratio(r.assign, r.bare),
       ]),
     );
   }
+  say("ratio = throughput / the bare server's throughput at the same number of calls in flight");
   const failures = results
     .flatMap((r) => [
       r.echo.errors && `echo@${r.level}: ${r.echo.errors}`,
       r.assign.errors && `assign@${r.level}: ${r.assign.errors}`,
     ])
     .filter(Boolean);
-  say("");
-  const traced = await tracedAssign(body, durationSec);
-  say(
-    `tracing on (every span exported over OTLP/HTTP to a local receiver), ${TRACED_LEVEL} in flight:`,
-  );
-  const plain = results.find((r) => r.level === TRACED_LEVEL)?.assign;
-  say(
-    `  assign ${traced.throughputPerSec.toFixed(0)} req/s, p50 ${traced.p50Ms.toFixed(2)} ms, p99 ${traced.p99Ms.toFixed(2)} ms${plain ? `; ${(traced.throughputPerSec / plain.throughputPerSec).toFixed(2)}x of the same level with tracing off` : ""}${traced.errors ? `; non-OK: ${traced.errors}` : ""}`,
-  );
-  say("");
   say(
     failures.length === 0
-      ? "every call answered grpc-status OK (checked from the servers' own counters; the calls h2load resets when its time is up count as Canceled and are left out)"
+      ? "every echo and assign call answered grpc-status OK (from the servers' own counters; the calls h2load resets when its time is up count as Canceled and are left out)"
       : `non-OK gRPC statuses: ${failures.join("; ")}`,
   );
-  say("ratio = assign throughput / echo throughput at the same number of calls in flight");
+
+  const atLevel = results.find((r) => r.level === TRACED_LEVEL)?.assign;
+  if (atLevel) await benchHalfPeak(say, body, atLevel, durationSec);
+  await benchTracing(say, body, atLevel, durationSec);
   return 0;
 }
 
 const TRACED_LEVEL = 64;
 
+/**
+ * Latency at half of the peak rate: h2load paced to a fixed request rate
+ * (not a closed loop, where latency only measures the queue it builds).
+ */
+async function benchHalfPeak(
+  say: Say,
+  body: Buffer,
+  peak: LoadResult,
+  durationSec: number,
+): Promise<void> {
+  const rate = Math.max(1, Math.floor(peak.throughputPerSec / 2));
+  process.stderr.write(`restarting the mesh for assign at ${rate} req/s (half of its peak)...\n`);
+  const mesh = await startMesh({
+    workers: 2,
+    slots: 128,
+    handler: exampleHandler("noop"),
+    env: { SCALEMESH_COORDINATOR_MAX_PENDING_TASKS: "1000000" },
+  });
+  try {
+    const paced = await runH2load({
+      url: `http://127.0.0.1:${mesh.balancer.grpcPort}/scalemesh.v1.Balancer/Assign`,
+      body,
+      inFlight: TRACED_LEVEL,
+      durationSec,
+      warmUpSec: WARM_UP_SEC,
+      ratePerSec: rate,
+    });
+    say("");
+    say(
+      `assign at half of its peak (${rate} req/s offered, ${paced.throughputPerSec.toFixed(0)} served): p50 ${paced.p50Ms.toFixed(2)} ms, p99 ${paced.p99Ms.toFixed(2)} ms`,
+    );
+  } finally {
+    await mesh.stop();
+  }
+}
+
+/** Assign with tracing off, at 10 % sampling and at 100 %, each exported over OTLP/HTTP. */
+async function benchTracing(
+  say: Say,
+  body: Buffer,
+  off: LoadResult | undefined,
+  durationSec: number,
+): Promise<void> {
+  say("");
+  say(
+    `tracing, assign at ${TRACED_LEVEL} in flight (spans exported over OTLP/HTTP to a local receiver):`,
+  );
+  if (off)
+    say(
+      `  off (no endpoint; the SDK is not loaded)  ${off.throughputPerSec.toFixed(0)} req/s, p99 ${off.p99Ms.toFixed(2)} ms`,
+    );
+  for (const sampleRatio of [0.1, 1]) {
+    const traced = await tracedAssign(body, durationSec, sampleRatio);
+    say(
+      `  ${`sampling ${sampleRatio * 100} %`.padEnd(40)} ${traced.throughputPerSec.toFixed(0)} req/s, p99 ${traced.p99Ms.toFixed(2)} ms${off ? `; ${ratio(traced, off)} of off` : ""}${traced.errors ? `; non-OK: ${traced.errors}` : ""}`,
+    );
+  }
+}
+
 /** The Assign path again with tracing on: the cost of spans, measured, not guessed. */
 async function tracedAssign(
   body: Buffer,
   durationSec: number,
-): Promise<LoadResult & { errors: string }> {
-  process.stderr.write("restarting the mesh with tracing on...\n");
+  sampleRatio: number,
+): Promise<Measured> {
+  process.stderr.write(`restarting the mesh with tracing on, sampling ${sampleRatio}...\n`);
   const receiver = await startOtlpReceiver();
   const mesh = await startMesh({
     workers: 2,
@@ -197,6 +268,7 @@ async function tracedAssign(
     handler: exampleHandler("noop"),
     env: {
       SCALEMESH_COORDINATOR_MAX_PENDING_TASKS: "1000000",
+      SCALEMESH_TELEMETRY_TRACE_SAMPLE_RATIO: String(sampleRatio),
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
     },
   });

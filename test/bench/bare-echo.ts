@@ -88,7 +88,10 @@ if (process.argv.includes("--heartbeats")) {
       call.on("error", () => undefined);
     },
   });
-  setInterval(() => process.stdout.write(`received ${received}\n`), 1000).unref();
+  setInterval(
+    () => process.stdout.write(`${JSON.stringify({ msg: "received", received })}\n`),
+    1000,
+  ).unref();
 } else {
   server.addService(assignDefinition, {
     assign: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
@@ -106,7 +109,8 @@ server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error,
     process.stderr.write(`bare echo cannot listen: ${error.message}\n`);
     process.exit(1);
   }
-  process.stdout.write(`listening ${port}\n`);
+  // One JSON line, as the services log it, so the bench starts this the same way.
+  process.stdout.write(`${JSON.stringify({ msg: "bare listening", grpcPort: port })}\n`);
 });
 for (const signal of ["SIGTERM", "SIGINT"] as const)
   process.on(signal, () => server.tryShutdown(() => process.exit(0)));

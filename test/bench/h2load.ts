@@ -36,6 +36,8 @@ export async function runH2load(options: {
   inFlight: number;
   durationSec: number;
   warmUpSec: number;
+  /** Paced load: requests per second over all connections (h2load --rps is per connection). */
+  ratePerSec?: number;
 }): Promise<LoadResult> {
   const dir = mkdtempSync(join(tmpdir(), "scalemesh-bench-"));
   const bodyPath = join(dir, "request.bin");
@@ -61,6 +63,9 @@ export async function runH2load(options: {
     "-d",
     bodyPath,
     `--log-file=${logPath}`,
+    ...(options.ratePerSec
+      ? [`--rps=${Math.max(1, Math.round(options.ratePerSec / connections))}`]
+      : []),
     options.url,
   ];
   const output = await new Promise<string>((resolve, reject) => {

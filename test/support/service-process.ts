@@ -6,7 +6,8 @@ import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { projectRoot } from "../../libs/telemetry/version.js";
 
-export type ServiceKind = "coordinator" | "balancer" | "optimizer" | "worker-agent" | "bench-echo";
+export type ServiceKind =
+  "coordinator" | "balancer" | "optimizer" | "worker-agent" | "bench-echo" | "bench-bare";
 
 export interface ServiceProcess {
   readonly kind: ServiceKind;
@@ -36,6 +37,7 @@ const running = new Set<ServiceProcess>();
 
 export function serviceEntry(kind: ServiceKind | "cli"): string {
   if (kind === "bench-echo") return join(projectRoot(), "dist", "test", "bench", "echo-server.js");
+  if (kind === "bench-bare") return join(projectRoot(), "dist", "test", "bench", "bare-echo.js");
   return join(projectRoot(), "dist", "services", kind, "main.js");
 }
 
