@@ -3,7 +3,8 @@
 // conflict tries the next candidate; AssignStream does the same for a stream
 // of requests; Route answers where a key would go without placing anything
 // (a ranking that is never committed changes no strategy's state);
-// AwaitTask waits for the final state.
+// AwaitTask waits for the final state; an Assign (or stream item) with
+// await_result waits for it on the same call.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { randomUUID } from "node:crypto";
@@ -26,6 +27,7 @@ import {
   type AssignResponse,
   type AssignStreamRequest,
   type PlaceResponse,
+  type Task,
   type TaskSpec,
   validateTaskSpec,
 } from "../../libs/contracts/index.js";
@@ -163,9 +165,53 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
     );
   };
 
+  /** The task once it is final, within `timeoutMs`; DEADLINE_EXCEEDED naming it otherwise. */
+  const awaitFinal = async (
+    taskId: string,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<Task> => {
+    try {
+      const response = await deps.coordinator().waitTask({ taskId }, { timeoutMs, signal });
+      if (!response.task) throw unavailable(`the coordinator answered no task for ${taskId}`);
+      return response.task;
+    } catch (error) {
+      const status = toConnectError(error);
+      if (status.code === Code.DeadlineExceeded || status.code === Code.Canceled) {
+        throw new ConnectError(
+          `task ${taskId} did not finish within the call's deadline`,
+          Code.DeadlineExceeded,
+        );
+      }
+      throw status;
+    }
+  };
+
+  /** Assign, then (when asked) wait for the result on the same call. */
+  const assignAndMaybeAwait = async (
+    request: AssignRequest,
+    bounds: { timeoutMs: number | undefined; signal: AbortSignal },
+  ): Promise<AssignResponse> => {
+    const startedMs = Date.now();
+    const assigned = await assignOne(request, bounds);
+    if (!request.awaitResult) return assigned;
+    const leftMs =
+      bounds.timeoutMs === undefined
+        ? AWAIT_CEILING_MS
+        : Math.max(1, bounds.timeoutMs - (Date.now() - startedMs));
+    const final = await awaitFinal(assigned.taskId, leftMs, bounds.signal);
+    return create(AssignResponseSchema, {
+      ...assigned,
+      workerId: final.workerId,
+      attempt: final.attempt,
+      state: final.state,
+      result: final,
+    });
+  };
+
   return {
     assign(request, ctx) {
-      return assignOne(request, { timeoutMs: remaining(ctx), signal: ctx.signal });
+      return assignAndMaybeAwait(request, { timeoutMs: remaining(ctx), signal: ctx.signal });
     },
 
     async *assignStream(requests: AsyncIterable<AssignStreamRequest>, ctx: HandlerContext) {
@@ -187,25 +233,30 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
           inFlight += 1;
           const sequence = item.sequence;
           const itemDeadline = remaining(ctx) ?? deps.itemDeadlineMs ?? 10_000;
-          const work = item.request
-            ? assignOne(item.request, { timeoutMs: itemDeadline, signal: ctx.signal })
+          const request = item.request;
+          const refuse = (error: unknown): void => {
+            const status = toConnectError(error);
+            responses.push({
+              sequence,
+              outcome: { case: "error", value: { code: status.code, message: status.rawMessage } },
+            });
+          };
+          // An item that awaits its result stays in the window until it is final.
+          const work = request
+            ? assignOne(request, { timeoutMs: itemDeadline, signal: ctx.signal }).then(
+                async (assigned) => {
+                  responses.push({ sequence, outcome: { case: "assigned", value: assigned } });
+                  if (!request.awaitResult) return;
+                  const final = await awaitFinal(
+                    assigned.taskId,
+                    remaining(ctx) ?? AWAIT_CEILING_MS,
+                    ctx.signal,
+                  );
+                  responses.push({ sequence, outcome: { case: "finished", value: final } });
+                },
+              )
             : Promise.reject(invalidArgument("request", "is required"));
-          work
-            .then(
-              (assigned) =>
-                responses.push({ sequence, outcome: { case: "assigned", value: assigned } }),
-              (error: unknown) => {
-                const status = toConnectError(error);
-                responses.push({
-                  sequence,
-                  outcome: {
-                    case: "error",
-                    value: { code: status.code, message: status.rawMessage },
-                  },
-                });
-              },
-            )
-            .finally(settle);
+          work.catch(refuse).finally(settle);
         }
         while (inFlight > 0) await new Promise<void>((resolve) => (wakeReader = resolve));
       })().finally(() => responses.close());
@@ -245,22 +296,9 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
 
     async awaitTask(request, ctx) {
       if (request.taskId === "") throw invalidArgument("task_id", "is required");
-      const timeoutMs = remaining(ctx) ?? 3_600_000;
-      try {
-        const response = await deps
-          .coordinator()
-          .waitTask({ taskId: request.taskId }, { timeoutMs, signal: ctx.signal });
-        return { task: response.task };
-      } catch (error) {
-        const status = toConnectError(error);
-        if (status.code === Code.DeadlineExceeded || status.code === Code.Canceled) {
-          throw new ConnectError(
-            `task ${request.taskId} did not finish within the call's deadline`,
-            Code.DeadlineExceeded,
-          );
-        }
-        throw status;
-      }
+      return {
+        task: await awaitFinal(request.taskId, remaining(ctx) ?? AWAIT_CEILING_MS, ctx.signal),
+      };
     },
   };
 }
@@ -277,6 +315,9 @@ function respond(placed: PlaceResponse, strategy: string, reason: string): Assig
     reason: placed.existing ? `existing task with the same id and content (${reason})` : reason,
   });
 }
+
+/** How long a wait for a result may last when the call set no deadline. */
+const AWAIT_CEILING_MS = 3_600_000;
 
 function remaining(ctx: HandlerContext): number | undefined {
   const ms = ctx.timeoutMs();

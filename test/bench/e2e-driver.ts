@@ -36,8 +36,9 @@ async function scalemeshRunner(address: string): Promise<TaskRunner> {
   const payload = new TextEncoder().encode(PAYLOAD);
   return {
     async runOne() {
-      const assigned = await balancer.assign({ task: { payload } });
-      const { task } = await balancer.awaitTask({ taskId: assigned.taskId });
+      // Submit and wait in one call (await_result): no second round trip per task.
+      const assigned = await balancer.assign({ task: { payload }, awaitResult: true });
+      const task = assigned.result;
       if (task?.state !== TaskState.SUCCEEDED)
         throw new Error(
           `task ${assigned.taskId} ended ${TaskState[task?.state ?? TaskState.UNSPECIFIED]}: ${task?.error ?? ""}`,

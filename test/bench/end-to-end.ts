@@ -5,8 +5,13 @@ import { createRequire } from "node:module";
 import { exampleHandler, startMesh } from "../support/mesh.js";
 import { startBenchProcess, type BenchProcess } from "./bench-process.js";
 import { runDrivers, type LoadShape, type LoadSummary } from "./driver-pool.js";
-import { describeOptions, LEDGER_KEYS } from "./mesh-settings.js";
-import { REDIS_MISSING_MESSAGE, redisServerVersion, startRedisServer } from "./redis-server.js";
+import {
+  REDIS_MISSING_MESSAGE,
+  REDIS_PERSISTENCE_TEXT,
+  redisServerVersion,
+  startRedisServer,
+  type RedisPersistence,
+} from "./redis-server.js";
 
 export interface EndToEndOptions extends LoadShape {
   /** Worker processes on each side. */
@@ -52,14 +57,36 @@ export function bullmqVersion(): string {
   return (require("bullmq/package.json") as { version: string }).version;
 }
 
-async function scalemeshRun(options: EndToEndOptions): Promise<LoadSummary> {
+/** How durable each side is in one pair of runs. */
+interface Durability {
+  readonly label: string;
+  readonly ledgerSynchronous: "full" | "normal";
+  readonly redis: RedisPersistence;
+}
+
+const LEDGER_TEXT: Record<Durability["ledgerSynchronous"], string> = {
+  full: "ledger.synchronous full (the default): every acknowledged transition survives a power loss",
+  normal:
+    "ledger.synchronous normal: survives a crash of the coordinator, a power loss may lose the last commits",
+};
+
+const PAIRS: readonly Durability[] = [
+  { label: "as shipped", ledgerSynchronous: "full", redis: "none" },
+  { label: "like for like", ledgerSynchronous: "normal", redis: "aof-everysec" },
+];
+
+async function scalemeshRun(
+  options: EndToEndOptions,
+  durability: Durability,
+): Promise<LoadSummary> {
   progress(
-    `e2e: starting a mesh (${options.workers} worker agents, ${options.concurrency} slots each, noop handler)...`,
+    `e2e: starting a mesh (${options.workers} worker agents, ${options.concurrency} slots each, noop handler, ledger.synchronous ${durability.ledgerSynchronous})...`,
   );
   const mesh = await startMesh({
     workers: options.workers,
     slots: options.concurrency,
     handler: exampleHandler("noop"),
+    env: { SCALEMESH_LEDGER_SYNCHRONOUS: durability.ledgerSynchronous },
   });
   try {
     progress(
@@ -75,9 +102,9 @@ async function scalemeshRun(options: EndToEndOptions): Promise<LoadSummary> {
   }
 }
 
-async function bullmqRun(options: EndToEndOptions): Promise<LoadSummary> {
-  progress("e2e: starting redis-server...");
-  const redis = await startRedisServer();
+async function bullmqRun(options: EndToEndOptions, durability: Durability): Promise<LoadSummary> {
+  progress(`e2e: starting redis-server (${durability.redis})...`);
+  const redis = await startRedisServer({ persistence: durability.redis });
   const workers: BenchProcess[] = [];
   try {
     const queue = "bench-e2e";
@@ -145,48 +172,44 @@ export async function benchEndToEnd(options: EndToEndOptions, say: Say): Promise
   );
   say(
     `  load: ${options.drivers} Node processes (the same program for both), ${options.inFlight} tasks in flight in all, ` +
-      `${options.tasks} measured after ${options.warmUpTasks} warm-up; scalemesh: Balancer.Assign then AwaitTask; BullMQ: queue.add then job.waitUntilFinished(queueEvents)`,
+      `${options.tasks} measured after ${options.warmUpTasks} warm-up; scalemesh: Balancer.Assign with await_result (submit and wait in one call); BullMQ: queue.add then job.waitUntilFinished(queueEvents)`,
   );
-  const ledger = describeOptions(LEDGER_KEYS);
-  say(
-    `  storage: ${ledger === "" ? "scalemesh ledger as built" : `scalemesh ${ledger}`}; ` +
-      (redisVersion === undefined
-        ? "Redis not installed"
-        : `Redis ${redisVersion} on 127.0.0.1, no persistence (--save "" --appendonly no)`),
-  );
-  const scalemesh = await scalemeshRun(options);
-  let bullmq: LoadSummary | undefined;
-  if (redisVersion === undefined) {
-    progress(REDIS_MISSING_MESSAGE);
-  } else {
-    bullmq = await bullmqRun(options);
-  }
-  say("");
-  say(row(["system", "tasks", "in flight", "throughput/s", "p50 ms", "p99 ms", "errors"]));
-  say(summaryRow("scalemesh", options.inFlight, scalemesh));
-  if (bullmq === undefined) {
-    say(row(["BullMQ", "SKIPPED", "", "", "", "", ""]));
-    say(`  BullMQ SKIPPED: ${REDIS_MISSING_MESSAGE}`);
-  } else {
-    say(summaryRow("BullMQ", options.inFlight, bullmq));
-    say(
-      row([
-        "scalemesh/BullMQ",
-        "",
-        "",
-        `${(scalemesh.throughputPerSec / bullmq.throughputPerSec).toFixed(2)}x`,
-        `${(scalemesh.p50Ms / bullmq.p50Ms).toFixed(2)}x`,
-        `${(scalemesh.p99Ms / bullmq.p99Ms).toFixed(2)}x`,
-        "",
-      ]),
-    );
-  }
-  for (const [system, s] of [
-    ["scalemesh", scalemesh],
-    ["BullMQ", bullmq],
-  ] as const) {
-    if (s !== undefined && s.errors > 0)
-      say(`  ${system}: ${s.errors} task(s) failed; first: ${s.firstError}`);
+  say(`  Redis ${redisVersion ?? "not installed"} on 127.0.0.1`);
+  for (const durability of PAIRS) {
+    say("");
+    say(`${durability.label}:`);
+    say(`  scalemesh: ${LEDGER_TEXT[durability.ledgerSynchronous]}`);
+    say(`  BullMQ:    Redis ${REDIS_PERSISTENCE_TEXT[durability.redis]}`);
+    const scalemesh = await scalemeshRun(options, durability);
+    let bullmq: LoadSummary | undefined;
+    if (redisVersion === undefined) progress(REDIS_MISSING_MESSAGE);
+    else bullmq = await bullmqRun(options, durability);
+    say(row(["system", "tasks", "in flight", "throughput/s", "p50 ms", "p99 ms", "errors"]));
+    say(summaryRow("scalemesh", options.inFlight, scalemesh));
+    if (bullmq === undefined) {
+      say(row(["BullMQ", "SKIPPED", "", "", "", "", ""]));
+      say(`  BullMQ SKIPPED: ${REDIS_MISSING_MESSAGE}`);
+    } else {
+      say(summaryRow("BullMQ", options.inFlight, bullmq));
+      say(
+        row([
+          "scalemesh/BullMQ",
+          "",
+          "",
+          `${(scalemesh.throughputPerSec / bullmq.throughputPerSec).toFixed(2)}x`,
+          `${(scalemesh.p50Ms / bullmq.p50Ms).toFixed(2)}x`,
+          `${(scalemesh.p99Ms / bullmq.p99Ms).toFixed(2)}x`,
+          "",
+        ]),
+      );
+    }
+    for (const [system, s] of [
+      ["scalemesh", scalemesh],
+      ["BullMQ", bullmq],
+    ] as const) {
+      if (s !== undefined && s.errors > 0)
+        say(`  ${system}: ${s.errors} task(s) failed; first: ${s.firstError}`);
+    }
   }
   say(
     "  throughput = tasks that succeeded / wall time from the first submit to the last result; latencies from submit to result",

@@ -20,8 +20,6 @@ export function describeOptions(keys: readonly string[]): string {
     .join(", ");
 }
 
-/** The ledger path is left out: startMesh gives each mesh a temporary file. */
-export const LEDGER_KEYS = ["ledger.synchronous"] as const;
 export const FAILURE_DETECTION_KEYS = [
   "coordinator.heartbeat_interval_sec",
   "scaling.heartbeat_timeout_sec",

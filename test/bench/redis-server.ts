@@ -2,7 +2,10 @@
 // 127.0.0.1 port, no persistence, ready once it answers PING (not after a
 // sleep), stopped with SHUTDOWN NOSAVE and, failing that, by signal.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 export interface RedisServer {
@@ -21,26 +24,40 @@ export function redisServerVersion(): string | undefined {
   return /v=(\S+)/.exec(probe.stdout)?.[1] ?? probe.stdout.trim();
 }
 
+/**
+ * How Redis keeps its data: "none" loses everything when it stops (its
+ * default as a cache); "aof-everysec" appends every write to a file that is
+ * fsynced once a second, so a crash of Redis loses nothing it acknowledged
+ * and a power loss up to a second of it.
+ */
+export type RedisPersistence = "none" | "aof-everysec";
+
+export const REDIS_PERSISTENCE_TEXT: Record<RedisPersistence, string> = {
+  none: 'no persistence (--save "" --appendonly no): a Redis crash loses every queued job',
+  "aof-everysec":
+    "--appendonly yes --appendfsync everysec: survives a Redis crash, a power loss may lose the last second",
+};
+
 export async function startRedisServer(
-  options: { readyTimeoutMs?: number } = {},
+  options: { readyTimeoutMs?: number; persistence?: RedisPersistence } = {},
 ): Promise<RedisServer> {
   const version = redisServerVersion();
   if (version === undefined) throw new Error(REDIS_MISSING_MESSAGE);
   const port = await freePort();
+  const persistence =
+    (options.persistence ?? "none") === "none"
+      ? ["--appendonly", "no"]
+      : [
+          "--appendonly",
+          "yes",
+          "--appendfsync",
+          "everysec",
+          "--dir",
+          mkdtempSync(join(tmpdir(), "scalemesh-redis-")),
+        ];
   const child = spawn(
     "redis-server",
-    [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--logfile",
-      "",
-    ],
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence, "--logfile", ""],
     {
       stdio: ["ignore", "pipe", "pipe"],
     },

@@ -154,6 +154,46 @@ describe("AssignStream over gRPC", () => {
     expect(refused).toBe(20);
   }, 60_000);
 
+  it("answers with the result on the call that submitted, when asked to await it", async () => {
+    mesh = await startMesh({ workers: 2, slots: 8, handler: exampleHandler("noop") });
+    const m = mesh;
+    // Unary: one call, the final task in the answer.
+    const one = await m.balancerClient.assign(
+      { task: { taskId: "awaited-1", payload: new TextEncoder().encode("{}") }, awaitResult: true },
+      { timeoutMs: 10_000 },
+    );
+    expect(one.state).toBe(TaskState.SUCCEEDED);
+    expect(one.result?.spec?.taskId).toBe("awaited-1");
+    expect(one.result?.state).toBe(TaskState.SUCCEEDED);
+    expect(one.workerId).toBe(one.result?.workerId);
+    // Without await_result nothing changes: the answer comes at placement.
+    const plain = await m.balancerClient.assign({ task: { taskId: "not-awaited" } });
+    expect(plain.state).toBe(TaskState.ASSIGNED);
+    expect(plain.result).toBeUndefined();
+    // A stream: every awaited item is answered twice, assigned then finished;
+    // an item that does not ask is answered once.
+    async function* requests() {
+      for (let i = 0; i < 50; i += 1)
+        yield {
+          sequence: BigInt(i),
+          request: { task: { taskId: `awaited-stream-${i}` }, awaitResult: i % 10 !== 0 },
+        };
+    }
+    const outcomes = new Map<bigint, string[]>();
+    for await (const response of m.balancerClient.assignStream(requests(), { timeoutMs: 30_000 })) {
+      const seen = outcomes.get(response.sequence) ?? [];
+      seen.push(response.outcome.case ?? "none");
+      if (response.outcome.case === "finished") {
+        expect(response.outcome.value.state).toBe(TaskState.SUCCEEDED);
+        expect(response.outcome.value.spec?.taskId).toBe(`awaited-stream-${response.sequence}`);
+      }
+      outcomes.set(response.sequence, seen);
+    }
+    expect(outcomes.size).toBe(50);
+    for (const [sequence, seen] of outcomes)
+      expect(seen).toEqual(sequence % 10n === 0n ? ["assigned"] : ["assigned", "finished"]);
+  }, 60_000);
+
   it("says why a key went where it went", async () => {
     mesh = await startMesh({
       workers: 3,

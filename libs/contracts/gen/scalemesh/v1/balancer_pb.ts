@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file scalemesh/v1/balancer.proto.
  */
 export const file_scalemesh_v1_balancer: GenFile = /*@__PURE__*/
-  fileDesc("ChtzY2FsZW1lc2gvdjEvYmFsYW5jZXIucHJvdG8SDHNjYWxlbWVzaC52MSJHCg1Bc3NpZ25SZXF1ZXN0EiQKBHRhc2sYASABKAsyFi5zY2FsZW1lc2gudjEuVGFza1NwZWMSEAoIc3RyYXRlZ3kYAiABKAkipwEKDkFzc2lnblJlc3BvbnNlEg8KB3Rhc2tfaWQYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEhYKDndvcmtlcl9hZGRyZXNzGAMgASgJEg8KB2F0dGVtcHQYBCABKA0SJgoFc3RhdGUYBSABKA4yFy5zY2FsZW1lc2gudjEuVGFza1N0YXRlEhAKCHN0cmF0ZWd5GAYgASgJEg4KBnJlYXNvbhgHIAEoCSIjChBBd2FpdFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiNQoRQXdhaXRUYXNrUmVzcG9uc2USIAoEdGFzaxgBIAEoCzISLnNjYWxlbWVzaC52MS5UYXNrIlUKE0Fzc2lnblN0cmVhbVJlcXVlc3QSEAoIc2VxdWVuY2UYASABKAQSLAoHcmVxdWVzdBgCIAEoCzIbLnNjYWxlbWVzaC52MS5Bc3NpZ25SZXF1ZXN0Io8BChRBc3NpZ25TdHJlYW1SZXNwb25zZRIQCghzZXF1ZW5jZRgBIAEoBBIwCghhc3NpZ25lZBgCIAEoCzIcLnNjYWxlbWVzaC52MS5Bc3NpZ25SZXNwb25zZUgAEigKBWVycm9yGAMgASgLMhcuc2NhbGVtZXNoLnYxLkl0ZW1FcnJvckgAQgkKB291dGNvbWUiKgoJSXRlbUVycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCSKxAQoMUm91dGVSZXF1ZXN0EhMKC3JvdXRpbmdfa2V5GAEgASgJEh0KFXJlcXVpcmVkX2NhcGFiaWxpdGllcxgCIAMoCRIYChBwcmVmZXJyZWRfcmVnaW9uGAMgASgJEhEKCXRhc2tfdHlwZRgEIAEoCRIQCghzdHJhdGVneRgFIAEoCRIXCg9yZXF1aXJlZF9yZWdpb24YBiABKAkSFQoNcmVxdWlyZWRfem9uZRgHIAEoCSJ8Cg1Sb3V0ZVJlc3BvbnNlEhEKCXdvcmtlcl9pZBgBIAEoCRIWCg53b3JrZXJfYWRkcmVzcxgCIAEoCRIQCghzdHJhdGVneRgDIAEoCRIOCgZyZWFzb24YBCABKAkSHgoWYWx0ZXJuYXRpdmVfd29ya2VyX2lkcxgFIAMoCTK6AgoIQmFsYW5jZXISQwoGQXNzaWduEhsuc2NhbGVtZXNoLnYxLkFzc2lnblJlcXVlc3QaHC5zY2FsZW1lc2gudjEuQXNzaWduUmVzcG9uc2USWQoMQXNzaWduU3RyZWFtEiEuc2NhbGVtZXNoLnYxLkFzc2lnblN0cmVhbVJlcXVlc3QaIi5zY2FsZW1lc2gudjEuQXNzaWduU3RyZWFtUmVzcG9uc2UoATABEkAKBVJvdXRlEhouc2NhbGVtZXNoLnYxLlJvdXRlUmVxdWVzdBobLnNjYWxlbWVzaC52MS5Sb3V0ZVJlc3BvbnNlEkwKCUF3YWl0VGFzaxIeLnNjYWxlbWVzaC52MS5Bd2FpdFRhc2tSZXF1ZXN0Gh8uc2NhbGVtZXNoLnYxLkF3YWl0VGFza1Jlc3BvbnNlYgZwcm90bzM", [file_scalemesh_v1_types]);
+  fileDesc("ChtzY2FsZW1lc2gvdjEvYmFsYW5jZXIucHJvdG8SDHNjYWxlbWVzaC52MSJdCg1Bc3NpZ25SZXF1ZXN0EiQKBHRhc2sYASABKAsyFi5zY2FsZW1lc2gudjEuVGFza1NwZWMSEAoIc3RyYXRlZ3kYAiABKAkSFAoMYXdhaXRfcmVzdWx0GAMgASgIIssBCg5Bc3NpZ25SZXNwb25zZRIPCgd0YXNrX2lkGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIWCg53b3JrZXJfYWRkcmVzcxgDIAEoCRIPCgdhdHRlbXB0GAQgASgNEiYKBXN0YXRlGAUgASgOMhcuc2NhbGVtZXNoLnYxLlRhc2tTdGF0ZRIQCghzdHJhdGVneRgGIAEoCRIOCgZyZWFzb24YByABKAkSIgoGcmVzdWx0GAggASgLMhIuc2NhbGVtZXNoLnYxLlRhc2siIwoQQXdhaXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIjUKEUF3YWl0VGFza1Jlc3BvbnNlEiAKBHRhc2sYASABKAsyEi5zY2FsZW1lc2gudjEuVGFzayJVChNBc3NpZ25TdHJlYW1SZXF1ZXN0EhAKCHNlcXVlbmNlGAEgASgEEiwKB3JlcXVlc3QYAiABKAsyGy5zY2FsZW1lc2gudjEuQXNzaWduUmVxdWVzdCK3AQoUQXNzaWduU3RyZWFtUmVzcG9uc2USEAoIc2VxdWVuY2UYASABKAQSMAoIYXNzaWduZWQYAiABKAsyHC5zY2FsZW1lc2gudjEuQXNzaWduUmVzcG9uc2VIABIoCgVlcnJvchgDIAEoCzIXLnNjYWxlbWVzaC52MS5JdGVtRXJyb3JIABImCghmaW5pc2hlZBgEIAEoCzISLnNjYWxlbWVzaC52MS5UYXNrSABCCQoHb3V0Y29tZSIqCglJdGVtRXJyb3ISDAoEY29kZRgBIAEoBRIPCgdtZXNzYWdlGAIgASgJIrEBCgxSb3V0ZVJlcXVlc3QSEwoLcm91dGluZ19rZXkYASABKAkSHQoVcmVxdWlyZWRfY2FwYWJpbGl0aWVzGAIgAygJEhgKEHByZWZlcnJlZF9yZWdpb24YAyABKAkSEQoJdGFza190eXBlGAQgASgJEhAKCHN0cmF0ZWd5GAUgASgJEhcKD3JlcXVpcmVkX3JlZ2lvbhgGIAEoCRIVCg1yZXF1aXJlZF96b25lGAcgASgJInwKDVJvdXRlUmVzcG9uc2USEQoJd29ya2VyX2lkGAEgASgJEhYKDndvcmtlcl9hZGRyZXNzGAIgASgJEhAKCHN0cmF0ZWd5GAMgASgJEg4KBnJlYXNvbhgEIAEoCRIeChZhbHRlcm5hdGl2ZV93b3JrZXJfaWRzGAUgAygJMroCCghCYWxhbmNlchJDCgZBc3NpZ24SGy5zY2FsZW1lc2gudjEuQXNzaWduUmVxdWVzdBocLnNjYWxlbWVzaC52MS5Bc3NpZ25SZXNwb25zZRJZCgxBc3NpZ25TdHJlYW0SIS5zY2FsZW1lc2gudjEuQXNzaWduU3RyZWFtUmVxdWVzdBoiLnNjYWxlbWVzaC52MS5Bc3NpZ25TdHJlYW1SZXNwb25zZSgBMAESQAoFUm91dGUSGi5zY2FsZW1lc2gudjEuUm91dGVSZXF1ZXN0Ghsuc2NhbGVtZXNoLnYxLlJvdXRlUmVzcG9uc2USTAoJQXdhaXRUYXNrEh4uc2NhbGVtZXNoLnYxLkF3YWl0VGFza1JlcXVlc3QaHy5zY2FsZW1lc2gudjEuQXdhaXRUYXNrUmVzcG9uc2ViBnByb3RvMw", [file_scalemesh_v1_types]);
 
 /**
  * @generated from message scalemesh.v1.AssignRequest
@@ -30,6 +30,16 @@ export type AssignRequest = Message<"scalemesh.v1.AssignRequest"> & {
    * @generated from field: string strategy = 2;
    */
   strategy: string;
+
+  /**
+   * Submit and wait in one call: Assign answers once the task is final, with
+   * the final task in `result`; on AssignStream the item is answered twice,
+   * `assigned` at once and `finished` when it ends. Bounded by the call's
+   * deadline (a stream item without one waits up to an hour).
+   *
+   * @generated from field: bool await_result = 3;
+   */
+  awaitResult: boolean;
 };
 
 /**
@@ -81,6 +91,13 @@ export type AssignResponse = Message<"scalemesh.v1.AssignResponse"> & {
    * @generated from field: string reason = 7;
    */
   reason: string;
+
+  /**
+   * The task in its final state, when the request asked to await it.
+   *
+   * @generated from field: scalemesh.v1.Task result = 8;
+   */
+  result?: Task | undefined;
 };
 
 /**
@@ -172,6 +189,14 @@ export type AssignStreamResponse = Message<"scalemesh.v1.AssignStreamResponse"> 
      */
     value: ItemError;
     case: "error";
+  } | {
+    /**
+     * The item's task in its final state (only for items that set await_result).
+     *
+     * @generated from field: scalemesh.v1.Task finished = 4;
+     */
+    value: Task;
+    case: "finished";
   } | { case: undefined; value?: undefined };
 };
 
