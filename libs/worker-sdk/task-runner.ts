@@ -101,7 +101,6 @@ export function createTaskRunner(options: TaskRunnerOptions): TaskRunner {
 
   const run = async (assignment: Assignment, signal: AbortSignal): Promise<void> => {
     const { taskId, attempt } = assignment;
-    const log = options.logger.child({ taskId, attempt });
     const spec = assignment.task ?? create(TaskSpecSchema, { taskId });
     const specTimeoutMs = spec.timeout ? durationMs(spec.timeout) : 0;
     const timeoutMs = specTimeoutMs > 0 ? specTimeoutMs : options.defaultTimeoutMs;
@@ -117,7 +116,7 @@ export function createTaskRunner(options: TaskRunnerOptions): TaskRunner {
       async (span) => {
         traceContext = traceContextOf();
         options.send(runningUpdateMessage(taskId, attempt));
-        log.debug({ timeoutMs }, "task started");
+        options.logger.debug({ taskId, attempt, timeoutMs }, "task started");
         const result = await executeTask({
           handler: options.handler,
           task: { taskId, attempt, payload: spec.payload, spec },
@@ -130,14 +129,27 @@ export function createTaskRunner(options: TaskRunnerOptions): TaskRunner {
         return result;
       },
     );
+    // A success is routine (debug: at thousands a second, a log line each
+    // would cost more than the task); a failure is worth an operator's eye.
     if (outcome.kind === "succeeded")
-      log.info(
-        { durationMs: Math.round(outcome.durationMs), outputBytes: outcome.output.byteLength },
+      options.logger.debug(
+        {
+          taskId,
+          attempt,
+          durationMs: Math.round(outcome.durationMs),
+          outputBytes: outcome.output.byteLength,
+        },
         "task succeeded",
       );
     else
-      log.warn(
-        { durationMs: Math.round(outcome.durationMs), outcome: outcome.kind, error: outcome.error },
+      options.logger.warn(
+        {
+          taskId,
+          attempt,
+          durationMs: Math.round(outcome.durationMs),
+          outcome: outcome.kind,
+          error: outcome.error,
+        },
         "task failed",
       );
     finish({ taskId, attempt, outcome }, traceContext);

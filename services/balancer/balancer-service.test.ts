@@ -90,6 +90,11 @@ function service(options: {
     view: clusterView,
     stack: createPlacementStack({ defaultStrategy: "least_loaded", random: () => 0.5 }),
     coordinator: () => coord.client,
+    // Placements straight to the fake's Place (the stream is tested on its own).
+    placements: {
+      place: (request, bounds) => coord.client.place(request, bounds),
+      close: () => {},
+    },
     coordinatorUri: "static://127.0.0.1:7070",
     placeAttempts: 3,
     maxPayloadBytes: 1024,
@@ -255,6 +260,10 @@ describe("AssignStream", () => {
       view: clusterView,
       stack: createPlacementStack({ defaultStrategy: "least_loaded", random: () => 0.5 }),
       coordinator: () => slowCoordinator,
+      placements: {
+        place: (request, bounds) => slowCoordinator.place(request, bounds),
+        close: () => {},
+      },
       coordinatorUri: "static://x:1",
       placeAttempts: 1,
       maxPayloadBytes: 1024,

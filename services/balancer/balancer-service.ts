@@ -41,12 +41,15 @@ import {
   type RpcClient,
 } from "../../libs/rpc/index.js";
 import type { ClusterView } from "./cluster-view.js";
+import { createPlaceChannel, type PlaceChannel } from "./place-channel.js";
 
 export interface BalancerDeps {
   readonly view: ClusterView;
   readonly stack: PlacementStack;
   readonly coordinator: () => RpcClient<typeof Coordinator>;
   readonly coordinatorUri: string;
+  /** How placements reach the coordinator; by default one PlaceStream (place-channel.ts). */
+  readonly placements?: PlaceChannel;
   readonly placeAttempts: number;
   readonly maxPayloadBytes: number;
   readonly logger: Logger;
@@ -82,29 +85,26 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
       );
   };
 
+  // A broken connection says which coordinator could not be reached.
+  const describe = (status: ConnectError): ConnectError =>
+    status.code === Code.Unavailable &&
+    /No connection|ECONNREFUSED|connect/i.test(status.rawMessage)
+      ? unavailable(`coordinator at ${deps.coordinatorUri} is unreachable: ${status.rawMessage}`)
+      : status;
+  const placements = deps.placements ?? createPlaceChannel(deps.coordinator, describe);
+
   const place = async (
     spec: TaskSpec,
     workerId: string,
     bounds: CallBounds,
   ): Promise<PlaceResponse> => {
     try {
-      return await deps
-        .coordinator()
-        .place(
-          { task: spec, workerId, viewRevision: deps.view.revision },
-          { timeoutMs: bounds.timeoutMs, signal: bounds.signal },
-        );
+      return await placements.place(
+        { task: spec, workerId, viewRevision: deps.view.revision },
+        { timeoutMs: bounds.timeoutMs, signal: bounds.signal },
+      );
     } catch (error) {
-      const status = toConnectError(error);
-      if (
-        status.code === Code.Unavailable &&
-        /No connection|ECONNREFUSED|connect/i.test(status.rawMessage)
-      ) {
-        throw unavailable(
-          `coordinator at ${deps.coordinatorUri} is unreachable: ${status.rawMessage}`,
-        );
-      }
-      throw status;
+      throw describe(toConnectError(error));
     }
   };
 

@@ -25,6 +25,10 @@ import {
 } from "../../libs/rpc/index.js";
 import { contextFrom, inSpan, traceContextOf } from "../../libs/telemetry/index.js";
 import type { Coordinator } from "./coordinator.js";
+import { servePlaceStream } from "./place-stream.js";
+
+/** Placements one PlaceStream works on at once (a balancer's Assigns in flight). */
+const PLACE_STREAM_WINDOW = 4096;
 
 export function coordinatorService(
   coordinator: Coordinator,
@@ -116,6 +120,14 @@ export function coordinatorService(
         request.workerId,
         traceContextOf(),
       );
+    },
+
+    placeStream(batches) {
+      return servePlaceStream(batches, {
+        maxPayloadBytes: options.maxPayloadBytes,
+        window: PLACE_STREAM_WINDOW,
+        place: (task, workerId, traceContext) => coordinator.place(task, workerId, traceContext),
+      });
     },
 
     async *watchCluster(_request, ctx) {

@@ -3,12 +3,10 @@
 // flight, in one run: the bare server, the same answer through libs/rpc, and
 // Assign through the whole mesh, each with its ratio to the bare server; then
 // Assign's latency at half of its peak rate, and its cost with tracing on.
-import { create, toBinary } from "@bufbuild/protobuf";
-import { AssignRequestSchema } from "../../libs/contracts/index.js";
 import { startService, stopAll, type ServiceProcess } from "../support/service-process.js";
-import { exampleHandler, startMesh } from "../support/mesh.js";
+import { ASSIGN_MESH_TEXT, assignRequestFrame, startAssignMesh } from "./assign-mesh.js";
 import { startOtlpReceiver } from "../support/otlp-receiver.js";
-import { grpcFrame, h2loadAvailable, runH2load, type LoadResult } from "./h2load.js";
+import { h2loadAvailable, runH2load, type LoadResult } from "./h2load.js";
 
 const WARM_UP_SEC = 1;
 
@@ -85,14 +83,7 @@ export async function benchAssign(
     process.stderr.write("npm run bench needs h2load: apt-get install -y nghttp2-client\n");
     return 2;
   }
-  const body = grpcFrame(
-    toBinary(
-      AssignRequestSchema,
-      create(AssignRequestSchema, {
-        task: { payload: new TextEncoder().encode("bench payload 32 bytes long....") },
-      }),
-    ),
-  );
+  const body = assignRequestFrame();
   say("scalemesh bench: the RPC path against a bare @grpc/grpc-js server, same h2load, same run");
   say(
     `load: h2load, ${durationSec} s per level after ${WARM_UP_SEC} s warm-up; machine: ${(await import("node:os")).cpus().length} cores (h2load shares them)`,
@@ -105,27 +96,33 @@ export async function benchAssign(
   );
   say("           cancellation, error mapping, metrics (tracing off)");
   say("  assign = Balancer/Assign through the mesh: balancer -> coordinator -> durable ledger");
-  say("           (synchronous full) -> the worker's stream; 2 no-op workers, 128 slots each");
+  say(`           (synchronous full) -> the worker's stream; ${ASSIGN_MESH_TEXT}`);
 
-  process.stderr.write(
-    "starting the bare baseline, the libs/rpc echo and a mesh (2 no-op workers, 128 slots each)...\n",
-  );
-  const bare = await startService("bench-bare", { readyMessage: "bare listening" });
-  const echo = await startEcho();
-  const mesh = await startMesh({
-    workers: 2,
-    slots: 128,
-    handler: exampleHandler("noop"),
-    env: { SCALEMESH_COORDINATOR_MAX_PENDING_TASKS: "1000000" },
-  });
+  // Each server is measured alone on the machine: the bare server and the
+  // echo first (alternating per level), then the mesh.
+  process.stderr.write("starting the bare baseline and the libs/rpc echo...\n");
   const url = (service: ServiceProcess): string =>
     `http://127.0.0.1:${service.grpcPort}/scalemesh.v1.Balancer/Assign`;
-  const results: { level: number; bare: Measured; echo: Measured; assign: Measured }[] = [];
+  const baselines: { bare: Measured; echo: Measured }[] = [];
+  const bare = await startService("bench-bare", { readyMessage: "bare listening" });
+  const echo = await startEcho();
   try {
     for (const level of levels) {
-      const bareResult = await measure("bare", bare, url(bare), body, level, durationSec);
-      const echoResult = await measure("echo", echo, url(echo), body, level, durationSec);
-      const assignResult = await measure(
+      baselines.push({
+        bare: await measure("bare", bare, url(bare), body, level, durationSec),
+        echo: await measure("echo", echo, url(echo), body, level, durationSec),
+      });
+    }
+  } finally {
+    await echo.stop();
+    await bare.stop();
+  }
+  process.stderr.write(`starting a mesh (${ASSIGN_MESH_TEXT})...\n`);
+  const mesh = await startAssignMesh();
+  const results: { level: number; bare: Measured; echo: Measured; assign: Measured }[] = [];
+  try {
+    for (const [i, level] of levels.entries()) {
+      const assign = await measure(
         "assign",
         mesh.balancer,
         url(mesh.balancer),
@@ -133,12 +130,11 @@ export async function benchAssign(
         level,
         durationSec,
       );
-      results.push({ level, bare: bareResult, echo: echoResult, assign: assignResult });
+      const baseline = baselines[i];
+      if (baseline) results.push({ level, ...baseline, assign });
     }
   } finally {
     await mesh.stop();
-    await echo.stop();
-    await bare.stop();
     await stopAll();
   }
   say("");
@@ -207,12 +203,7 @@ async function benchHalfPeak(
 ): Promise<void> {
   const rate = Math.max(1, Math.floor(peak.throughputPerSec / 2));
   process.stderr.write(`restarting the mesh for assign at ${rate} req/s (half of its peak)...\n`);
-  const mesh = await startMesh({
-    workers: 2,
-    slots: 128,
-    handler: exampleHandler("noop"),
-    env: { SCALEMESH_COORDINATOR_MAX_PENDING_TASKS: "1000000" },
-  });
+  const mesh = await startAssignMesh();
   try {
     const paced = await runH2load({
       url: `http://127.0.0.1:${mesh.balancer.grpcPort}/scalemesh.v1.Balancer/Assign`,
@@ -262,15 +253,9 @@ async function tracedAssign(
 ): Promise<Measured> {
   process.stderr.write(`restarting the mesh with tracing on, sampling ${sampleRatio}...\n`);
   const receiver = await startOtlpReceiver();
-  const mesh = await startMesh({
-    workers: 2,
-    slots: 128,
-    handler: exampleHandler("noop"),
-    env: {
-      SCALEMESH_COORDINATOR_MAX_PENDING_TASKS: "1000000",
-      SCALEMESH_TELEMETRY_TRACE_SAMPLE_RATIO: String(sampleRatio),
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
-    },
+  const mesh = await startAssignMesh({
+    SCALEMESH_TELEMETRY_TRACE_SAMPLE_RATIO: String(sampleRatio),
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
   });
   try {
     return await measure(

@@ -1,30 +1,15 @@
 // Profiles the Assign path: a mesh whose processes write CPU profiles
 // (node --cpu-prof) while h2load drives Balancer/Assign, so an optimisation
 // starts from what the profile shows. `node dist/test/bench/profile-assign.js DIR [in flight] [seconds]`
-import { create, toBinary } from "@bufbuild/protobuf";
 import { mkdirSync } from "node:fs";
-import { AssignRequestSchema } from "../../libs/contracts/index.js";
-import { exampleHandler, startMesh } from "../support/mesh.js";
-import { grpcFrame, runH2load } from "./h2load.js";
+import { assignRequestFrame, startAssignMesh } from "./assign-mesh.js";
+import { runH2load } from "./h2load.js";
 
 const [dir = "/tmp/scalemesh-profile", inFlightText = "64", secondsText = "8"] =
   process.argv.slice(2);
 mkdirSync(dir, { recursive: true });
-const body = grpcFrame(
-  toBinary(
-    AssignRequestSchema,
-    create(AssignRequestSchema, { task: { payload: new TextEncoder().encode("profile") } }),
-  ),
-);
-const mesh = await startMesh({
-  workers: 2,
-  slots: 128,
-  handler: exampleHandler("noop"),
-  env: {
-    SCALEMESH_COORDINATOR_MAX_PENDING_TASKS: "1000000",
-    CPU_PROFILE_DIR: dir,
-  },
-});
+const body = assignRequestFrame();
+const mesh = await startAssignMesh({ CPU_PROFILE_DIR: dir, ...(process.env.PROFILE_TRACE_RATIO ? { SCALEMESH_TELEMETRY_TRACE_SAMPLE_RATIO: process.env.PROFILE_TRACE_RATIO, OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" } : {}) });
 try {
   const result = await runH2load({
     url: `http://127.0.0.1:${mesh.balancer.grpcPort}/scalemesh.v1.Balancer/Assign`,

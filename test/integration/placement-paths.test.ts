@@ -195,6 +195,7 @@ function mesh(strategy: StrategyName, store: TaskStore = createMemoryTaskStore()
       view,
       stack: createPlacementStack({ defaultStrategy: strategy, random: () => 0.5 }),
       coordinator: () => client,
+      placements: { place: (request) => client.place(request), close: () => {} },
       coordinatorUri: "in-process",
       placeAttempts: 3,
       maxPayloadBytes: 1024,

@@ -45,10 +45,18 @@ export async function startService(
   kind: ServiceKind,
   options: StartOptions = {},
 ): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [serviceEntry(kind), ...(options.args ?? [])], {
-    env: { ...process.env, SCALEMESH_TELEMETRY_LOG_LEVEL: "info", ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  // CPU_PROFILE_DIR in a service's env: it writes a CPU profile there when it exits
+  // (node refuses --cpu-prof in NODE_OPTIONS, so it goes on the command line).
+  const { CPU_PROFILE_DIR: profileDir, ...env } = options.env ?? {};
+  const nodeArgs = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, serviceEntry(kind), ...(options.args ?? [])],
+    {
+      env: { ...process.env, SCALEMESH_TELEMETRY_LOG_LEVEL: "info", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const logs: Record<string, unknown>[] = [];
   const stderr: string[] = [];
   const waiters = new Set<{

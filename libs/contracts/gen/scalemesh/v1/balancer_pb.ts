@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Task, TaskSpec, TaskState } from "./types_pb.js";
+import type { ItemError, Task, TaskSpec, TaskState } from "./types_pb.js";
 import { file_scalemesh_v1_types } from "./types_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file scalemesh/v1/balancer.proto.
  */
 export const file_scalemesh_v1_balancer: GenFile = /*@__PURE__*/
-  fileDesc("ChtzY2FsZW1lc2gvdjEvYmFsYW5jZXIucHJvdG8SDHNjYWxlbWVzaC52MSJdCg1Bc3NpZ25SZXF1ZXN0EiQKBHRhc2sYASABKAsyFi5zY2FsZW1lc2gudjEuVGFza1NwZWMSEAoIc3RyYXRlZ3kYAiABKAkSFAoMYXdhaXRfcmVzdWx0GAMgASgIIssBCg5Bc3NpZ25SZXNwb25zZRIPCgd0YXNrX2lkGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIWCg53b3JrZXJfYWRkcmVzcxgDIAEoCRIPCgdhdHRlbXB0GAQgASgNEiYKBXN0YXRlGAUgASgOMhcuc2NhbGVtZXNoLnYxLlRhc2tTdGF0ZRIQCghzdHJhdGVneRgGIAEoCRIOCgZyZWFzb24YByABKAkSIgoGcmVzdWx0GAggASgLMhIuc2NhbGVtZXNoLnYxLlRhc2siIwoQQXdhaXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIjUKEUF3YWl0VGFza1Jlc3BvbnNlEiAKBHRhc2sYASABKAsyEi5zY2FsZW1lc2gudjEuVGFzayJVChNBc3NpZ25TdHJlYW1SZXF1ZXN0EhAKCHNlcXVlbmNlGAEgASgEEiwKB3JlcXVlc3QYAiABKAsyGy5zY2FsZW1lc2gudjEuQXNzaWduUmVxdWVzdCK3AQoUQXNzaWduU3RyZWFtUmVzcG9uc2USEAoIc2VxdWVuY2UYASABKAQSMAoIYXNzaWduZWQYAiABKAsyHC5zY2FsZW1lc2gudjEuQXNzaWduUmVzcG9uc2VIABIoCgVlcnJvchgDIAEoCzIXLnNjYWxlbWVzaC52MS5JdGVtRXJyb3JIABImCghmaW5pc2hlZBgEIAEoCzISLnNjYWxlbWVzaC52MS5UYXNrSABCCQoHb3V0Y29tZSIqCglJdGVtRXJyb3ISDAoEY29kZRgBIAEoBRIPCgdtZXNzYWdlGAIgASgJIrEBCgxSb3V0ZVJlcXVlc3QSEwoLcm91dGluZ19rZXkYASABKAkSHQoVcmVxdWlyZWRfY2FwYWJpbGl0aWVzGAIgAygJEhgKEHByZWZlcnJlZF9yZWdpb24YAyABKAkSEQoJdGFza190eXBlGAQgASgJEhAKCHN0cmF0ZWd5GAUgASgJEhcKD3JlcXVpcmVkX3JlZ2lvbhgGIAEoCRIVCg1yZXF1aXJlZF96b25lGAcgASgJInwKDVJvdXRlUmVzcG9uc2USEQoJd29ya2VyX2lkGAEgASgJEhYKDndvcmtlcl9hZGRyZXNzGAIgASgJEhAKCHN0cmF0ZWd5GAMgASgJEg4KBnJlYXNvbhgEIAEoCRIeChZhbHRlcm5hdGl2ZV93b3JrZXJfaWRzGAUgAygJMroCCghCYWxhbmNlchJDCgZBc3NpZ24SGy5zY2FsZW1lc2gudjEuQXNzaWduUmVxdWVzdBocLnNjYWxlbWVzaC52MS5Bc3NpZ25SZXNwb25zZRJZCgxBc3NpZ25TdHJlYW0SIS5zY2FsZW1lc2gudjEuQXNzaWduU3RyZWFtUmVxdWVzdBoiLnNjYWxlbWVzaC52MS5Bc3NpZ25TdHJlYW1SZXNwb25zZSgBMAESQAoFUm91dGUSGi5zY2FsZW1lc2gudjEuUm91dGVSZXF1ZXN0Ghsuc2NhbGVtZXNoLnYxLlJvdXRlUmVzcG9uc2USTAoJQXdhaXRUYXNrEh4uc2NhbGVtZXNoLnYxLkF3YWl0VGFza1JlcXVlc3QaHy5zY2FsZW1lc2gudjEuQXdhaXRUYXNrUmVzcG9uc2ViBnByb3RvMw", [file_scalemesh_v1_types]);
+  fileDesc("ChtzY2FsZW1lc2gvdjEvYmFsYW5jZXIucHJvdG8SDHNjYWxlbWVzaC52MSJdCg1Bc3NpZ25SZXF1ZXN0EiQKBHRhc2sYASABKAsyFi5zY2FsZW1lc2gudjEuVGFza1NwZWMSEAoIc3RyYXRlZ3kYAiABKAkSFAoMYXdhaXRfcmVzdWx0GAMgASgIIssBCg5Bc3NpZ25SZXNwb25zZRIPCgd0YXNrX2lkGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIWCg53b3JrZXJfYWRkcmVzcxgDIAEoCRIPCgdhdHRlbXB0GAQgASgNEiYKBXN0YXRlGAUgASgOMhcuc2NhbGVtZXNoLnYxLlRhc2tTdGF0ZRIQCghzdHJhdGVneRgGIAEoCRIOCgZyZWFzb24YByABKAkSIgoGcmVzdWx0GAggASgLMhIuc2NhbGVtZXNoLnYxLlRhc2siIwoQQXdhaXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIjUKEUF3YWl0VGFza1Jlc3BvbnNlEiAKBHRhc2sYASABKAsyEi5zY2FsZW1lc2gudjEuVGFzayJVChNBc3NpZ25TdHJlYW1SZXF1ZXN0EhAKCHNlcXVlbmNlGAEgASgEEiwKB3JlcXVlc3QYAiABKAsyGy5zY2FsZW1lc2gudjEuQXNzaWduUmVxdWVzdCK3AQoUQXNzaWduU3RyZWFtUmVzcG9uc2USEAoIc2VxdWVuY2UYASABKAQSMAoIYXNzaWduZWQYAiABKAsyHC5zY2FsZW1lc2gudjEuQXNzaWduUmVzcG9uc2VIABIoCgVlcnJvchgDIAEoCzIXLnNjYWxlbWVzaC52MS5JdGVtRXJyb3JIABImCghmaW5pc2hlZBgEIAEoCzISLnNjYWxlbWVzaC52MS5UYXNrSABCCQoHb3V0Y29tZSKxAQoMUm91dGVSZXF1ZXN0EhMKC3JvdXRpbmdfa2V5GAEgASgJEh0KFXJlcXVpcmVkX2NhcGFiaWxpdGllcxgCIAMoCRIYChBwcmVmZXJyZWRfcmVnaW9uGAMgASgJEhEKCXRhc2tfdHlwZRgEIAEoCRIQCghzdHJhdGVneRgFIAEoCRIXCg9yZXF1aXJlZF9yZWdpb24YBiABKAkSFQoNcmVxdWlyZWRfem9uZRgHIAEoCSJ8Cg1Sb3V0ZVJlc3BvbnNlEhEKCXdvcmtlcl9pZBgBIAEoCRIWCg53b3JrZXJfYWRkcmVzcxgCIAEoCRIQCghzdHJhdGVneRgDIAEoCRIOCgZyZWFzb24YBCABKAkSHgoWYWx0ZXJuYXRpdmVfd29ya2VyX2lkcxgFIAMoCTK6AgoIQmFsYW5jZXISQwoGQXNzaWduEhsuc2NhbGVtZXNoLnYxLkFzc2lnblJlcXVlc3QaHC5zY2FsZW1lc2gudjEuQXNzaWduUmVzcG9uc2USWQoMQXNzaWduU3RyZWFtEiEuc2NhbGVtZXNoLnYxLkFzc2lnblN0cmVhbVJlcXVlc3QaIi5zY2FsZW1lc2gudjEuQXNzaWduU3RyZWFtUmVzcG9uc2UoATABEkAKBVJvdXRlEhouc2NhbGVtZXNoLnYxLlJvdXRlUmVxdWVzdBobLnNjYWxlbWVzaC52MS5Sb3V0ZVJlc3BvbnNlEkwKCUF3YWl0VGFzaxIeLnNjYWxlbWVzaC52MS5Bd2FpdFRhc2tSZXF1ZXN0Gh8uc2NhbGVtZXNoLnYxLkF3YWl0VGFza1Jlc3BvbnNlYgZwcm90bzM", [file_scalemesh_v1_types]);
 
 /**
  * @generated from message scalemesh.v1.AssignRequest
@@ -208,32 +208,6 @@ export const AssignStreamResponseSchema: GenMessage<AssignStreamResponse> = /*@_
   messageDesc(file_scalemesh_v1_balancer, 5);
 
 /**
- * A refusal of one item of a stream, as a gRPC status.
- *
- * @generated from message scalemesh.v1.ItemError
- */
-export type ItemError = Message<"scalemesh.v1.ItemError"> & {
-  /**
-   * The gRPC status code (3 INVALID_ARGUMENT, 14 UNAVAILABLE, ...).
-   *
-   * @generated from field: int32 code = 1;
-   */
-  code: number;
-
-  /**
-   * @generated from field: string message = 2;
-   */
-  message: string;
-};
-
-/**
- * Describes the message scalemesh.v1.ItemError.
- * Use `create(ItemErrorSchema)` to create a new message.
- */
-export const ItemErrorSchema: GenMessage<ItemError> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_balancer, 6);
-
-/**
  * @generated from message scalemesh.v1.RouteRequest
  */
 export type RouteRequest = Message<"scalemesh.v1.RouteRequest"> & {
@@ -280,7 +254,7 @@ export type RouteRequest = Message<"scalemesh.v1.RouteRequest"> & {
  * Use `create(RouteRequestSchema)` to create a new message.
  */
 export const RouteRequestSchema: GenMessage<RouteRequest> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_balancer, 7);
+  messageDesc(file_scalemesh_v1_balancer, 6);
 
 /**
  * @generated from message scalemesh.v1.RouteResponse
@@ -319,7 +293,7 @@ export type RouteResponse = Message<"scalemesh.v1.RouteResponse"> & {
  * Use `create(RouteResponseSchema)` to create a new message.
  */
 export const RouteResponseSchema: GenMessage<RouteResponse> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_balancer, 8);
+  messageDesc(file_scalemesh_v1_balancer, 7);
 
 /**
  * The front door for clients: picks a worker from its replica of the

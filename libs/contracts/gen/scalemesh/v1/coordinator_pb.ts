@@ -6,7 +6,7 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
-import type { Task, TaskSpec, TaskState, WorkerSpec, WorkerStatus } from "./types_pb.js";
+import type { ItemError, Task, TaskSpec, TaskState, WorkerSpec, WorkerStatus } from "./types_pb.js";
 import { file_scalemesh_v1_types } from "./types_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file scalemesh/v1/coordinator.proto.
  */
 export const file_scalemesh_v1_coordinator: GenFile = /*@__PURE__*/
-  fileDesc("Ch5zY2FsZW1lc2gvdjEvY29vcmRpbmF0b3IucHJvdG8SDHNjYWxlbWVzaC52MSLdAQoUV29ya2VyU2Vzc2lvblJlcXVlc3QSKgoIcmVnaXN0ZXIYASABKAsyFi5zY2FsZW1lc2gudjEuUmVnaXN0ZXJIABIsCgloZWFydGJlYXQYAiABKAsyFy5zY2FsZW1lc2gudjEuSGVhcnRiZWF0SAASLwoLdGFza191cGRhdGUYAyABKAsyGC5zY2FsZW1lc2gudjEuVGFza1VwZGF0ZUgAEi8KC3Rhc2tfcmVzdWx0GAQgASgLMhguc2NhbGVtZXNoLnYxLlRhc2tSZXN1bHRIAEIJCgdtZXNzYWdlIpUCChVXb3JrZXJTZXNzaW9uUmVzcG9uc2USLgoKcmVnaXN0ZXJlZBgBIAEoCzIYLnNjYWxlbWVzaC52MS5SZWdpc3RlcmVkSAASLgoKYXNzaWdubWVudBgCIAEoCzIYLnNjYWxlbWVzaC52MS5Bc3NpZ25tZW50SAASNgoMY2FuY2VsbGF0aW9uGAMgASgLMh4uc2NhbGVtZXNoLnYxLlRhc2tDYW5jZWxsYXRpb25IABItCgpyZXN1bHRfYWNrGAQgASgLMhcuc2NhbGVtZXNoLnYxLlJlc3VsdEFja0gAEioKBWRyYWluGAUgASgLMhkuc2NhbGVtZXNoLnYxLldvcmtlckRyYWluSABCCQoHbWVzc2FnZSIdCgtXb3JrZXJEcmFpbhIOCgZyZWFzb24YASABKAkiRAoQVGFza0NhbmNlbGxhdGlvbhIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SDgoGcmVhc29uGAMgASgJIi0KCVJlc3VsdEFjaxIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0iTgoIUmVnaXN0ZXISKAoGd29ya2VyGAEgASgLMhguc2NhbGVtZXNoLnYxLldvcmtlclNwZWMSGAoQcnVubmluZ190YXNrX2lkcxgCIAMoCSKjAQoKUmVnaXN0ZXJlZBIRCgl3b3JrZXJfaWQYASABKAkSNQoSaGVhcnRiZWF0X2ludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjQKEWhlYXJ0YmVhdF90aW1lb3V0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhUKDXNlc3Npb25fZXBvY2gYBCABKAQifgoJSGVhcnRiZWF0EhgKEHJ1bm5pbmdfdGFza19pZHMYASADKAkSEgoKZnJlZV9zbG90cxgCIAEoDRIXCg9jcHVfdXRpbGl6YXRpb24YAyABKAESGAoQbWVtb3J5X3Jzc19ieXRlcxgEIAEoBBIQCghkcmFpbmluZxgFIAEoCCLMAQoKQXNzaWdubWVudBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SJAoEdGFzaxgDIAEoCzIWLnNjYWxlbWVzaC52MS5UYXNrU3BlYxJBCg10cmFjZV9jb250ZXh0GAQgAygLMiouc2NhbGVtZXNoLnYxLkFzc2lnbm1lbnQuVHJhY2VDb250ZXh0RW50cnkaMwoRVHJhY2VDb250ZXh0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJWCgpUYXNrVXBkYXRlEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDRImCgVzdGF0ZRgDIAEoDjIXLnNjYWxlbWVzaC52MS5UYXNrU3RhdGUihQIKClRhc2tSZXN1bHQSDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgNEhEKCXN1Y2NlZWRlZBgDIAEoCBIOCgZvdXRwdXQYBCABKAwSDQoFZXJyb3IYBSABKAkSKwoIZHVyYXRpb24YBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SQQoNdHJhY2VfY29udGV4dBgHIAMoCzIqLnNjYWxlbWVzaC52MS5UYXNrUmVzdWx0LlRyYWNlQ29udGV4dEVudHJ5GjMKEVRyYWNlQ29udGV4dEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiXgoMUGxhY2VSZXF1ZXN0EiQKBHRhc2sYASABKAsyFi5zY2FsZW1lc2gudjEuVGFza1NwZWMSEQoJd29ya2VyX2lkGAIgASgJEhUKDXZpZXdfcmV2aXNpb24YAyABKAQiawoNUGxhY2VSZXNwb25zZRIgCgR0YXNrGAEgASgLMhIuc2NhbGVtZXNoLnYxLlRhc2sSFgoOd29ya2VyX2FkZHJlc3MYAiABKAkSEAoIZXhpc3RpbmcYAyABKAgSDgoGcmVhc29uGAQgASgJIhUKE1dhdGNoQ2x1c3RlclJlcXVlc3Qi0gEKFFdhdGNoQ2x1c3RlclJlc3BvbnNlEhAKCHJldmlzaW9uGAEgASgEEjEKCHNuYXBzaG90GAIgASgLMh0uc2NhbGVtZXNoLnYxLkNsdXN0ZXJTbmFwc2hvdEgAEjUKDndvcmtlcl9jaGFuZ2VkGAMgASgLMhsuc2NhbGVtZXNoLnYxLldvcmtlckNoYW5nZWRIABI1Cg53b3JrZXJfcmVtb3ZlZBgEIAEoCzIbLnNjYWxlbWVzaC52MS5Xb3JrZXJSZW1vdmVkSABCBwoFZXZlbnQiVQoPQ2x1c3RlclNuYXBzaG90EisKB3dvcmtlcnMYASADKAsyGi5zY2FsZW1lc2gudjEuV29ya2VyU3RhdHVzEhUKDXBlbmRpbmdfdGFza3MYAiABKA0iOwoNV29ya2VyQ2hhbmdlZBIqCgZ3b3JrZXIYASABKAsyGi5zY2FsZW1lc2gudjEuV29ya2VyU3RhdHVzIjIKDVdvcmtlclJlbW92ZWQSEQoJd29ya2VyX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIiCg9XYWl0VGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSI0ChBXYWl0VGFza1Jlc3BvbnNlEiAKBHRhc2sYASABKAsyEi5zY2FsZW1lc2gudjEuVGFzazLRAgoLQ29vcmRpbmF0b3ISXAoNV29ya2VyU2Vzc2lvbhIiLnNjYWxlbWVzaC52MS5Xb3JrZXJTZXNzaW9uUmVxdWVzdBojLnNjYWxlbWVzaC52MS5Xb3JrZXJTZXNzaW9uUmVzcG9uc2UoATABEkAKBVBsYWNlEhouc2NhbGVtZXNoLnYxLlBsYWNlUmVxdWVzdBobLnNjYWxlbWVzaC52MS5QbGFjZVJlc3BvbnNlElcKDFdhdGNoQ2x1c3RlchIhLnNjYWxlbWVzaC52MS5XYXRjaENsdXN0ZXJSZXF1ZXN0GiIuc2NhbGVtZXNoLnYxLldhdGNoQ2x1c3RlclJlc3BvbnNlMAESSQoIV2FpdFRhc2sSHS5zY2FsZW1lc2gudjEuV2FpdFRhc2tSZXF1ZXN0Gh4uc2NhbGVtZXNoLnYxLldhaXRUYXNrUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_scalemesh_v1_types]);
+  fileDesc("Ch5zY2FsZW1lc2gvdjEvY29vcmRpbmF0b3IucHJvdG8SDHNjYWxlbWVzaC52MSLdAQoUV29ya2VyU2Vzc2lvblJlcXVlc3QSKgoIcmVnaXN0ZXIYASABKAsyFi5zY2FsZW1lc2gudjEuUmVnaXN0ZXJIABIsCgloZWFydGJlYXQYAiABKAsyFy5zY2FsZW1lc2gudjEuSGVhcnRiZWF0SAASLwoLdGFza191cGRhdGUYAyABKAsyGC5zY2FsZW1lc2gudjEuVGFza1VwZGF0ZUgAEi8KC3Rhc2tfcmVzdWx0GAQgASgLMhguc2NhbGVtZXNoLnYxLlRhc2tSZXN1bHRIAEIJCgdtZXNzYWdlIpUCChVXb3JrZXJTZXNzaW9uUmVzcG9uc2USLgoKcmVnaXN0ZXJlZBgBIAEoCzIYLnNjYWxlbWVzaC52MS5SZWdpc3RlcmVkSAASLgoKYXNzaWdubWVudBgCIAEoCzIYLnNjYWxlbWVzaC52MS5Bc3NpZ25tZW50SAASNgoMY2FuY2VsbGF0aW9uGAMgASgLMh4uc2NhbGVtZXNoLnYxLlRhc2tDYW5jZWxsYXRpb25IABItCgpyZXN1bHRfYWNrGAQgASgLMhcuc2NhbGVtZXNoLnYxLlJlc3VsdEFja0gAEioKBWRyYWluGAUgASgLMhkuc2NhbGVtZXNoLnYxLldvcmtlckRyYWluSABCCQoHbWVzc2FnZSIdCgtXb3JrZXJEcmFpbhIOCgZyZWFzb24YASABKAkiRAoQVGFza0NhbmNlbGxhdGlvbhIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SDgoGcmVhc29uGAMgASgJIi0KCVJlc3VsdEFjaxIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0iTgoIUmVnaXN0ZXISKAoGd29ya2VyGAEgASgLMhguc2NhbGVtZXNoLnYxLldvcmtlclNwZWMSGAoQcnVubmluZ190YXNrX2lkcxgCIAMoCSKjAQoKUmVnaXN0ZXJlZBIRCgl3b3JrZXJfaWQYASABKAkSNQoSaGVhcnRiZWF0X2ludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjQKEWhlYXJ0YmVhdF90aW1lb3V0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhUKDXNlc3Npb25fZXBvY2gYBCABKAQifgoJSGVhcnRiZWF0EhgKEHJ1bm5pbmdfdGFza19pZHMYASADKAkSEgoKZnJlZV9zbG90cxgCIAEoDRIXCg9jcHVfdXRpbGl6YXRpb24YAyABKAESGAoQbWVtb3J5X3Jzc19ieXRlcxgEIAEoBBIQCghkcmFpbmluZxgFIAEoCCLMAQoKQXNzaWdubWVudBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SJAoEdGFzaxgDIAEoCzIWLnNjYWxlbWVzaC52MS5UYXNrU3BlYxJBCg10cmFjZV9jb250ZXh0GAQgAygLMiouc2NhbGVtZXNoLnYxLkFzc2lnbm1lbnQuVHJhY2VDb250ZXh0RW50cnkaMwoRVHJhY2VDb250ZXh0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJWCgpUYXNrVXBkYXRlEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDRImCgVzdGF0ZRgDIAEoDjIXLnNjYWxlbWVzaC52MS5UYXNrU3RhdGUihQIKClRhc2tSZXN1bHQSDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgNEhEKCXN1Y2NlZWRlZBgDIAEoCBIOCgZvdXRwdXQYBCABKAwSDQoFZXJyb3IYBSABKAkSKwoIZHVyYXRpb24YBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SQQoNdHJhY2VfY29udGV4dBgHIAMoCzIqLnNjYWxlbWVzaC52MS5UYXNrUmVzdWx0LlRyYWNlQ29udGV4dEVudHJ5GjMKEVRyYWNlQ29udGV4dEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiXgoMUGxhY2VSZXF1ZXN0EiQKBHRhc2sYASABKAsyFi5zY2FsZW1lc2gudjEuVGFza1NwZWMSEQoJd29ya2VyX2lkGAIgASgJEhUKDXZpZXdfcmV2aXNpb24YAyABKAQiPAoSUGxhY2VTdHJlYW1SZXF1ZXN0EiYKBWl0ZW1zGAEgAygLMhcuc2NhbGVtZXNoLnYxLlBsYWNlSXRlbSLBAQoJUGxhY2VJdGVtEhAKCHNlcXVlbmNlGAEgASgEEisKB3JlcXVlc3QYAiABKAsyGi5zY2FsZW1lc2gudjEuUGxhY2VSZXF1ZXN0EkAKDXRyYWNlX2NvbnRleHQYAyADKAsyKS5zY2FsZW1lc2gudjEuUGxhY2VJdGVtLlRyYWNlQ29udGV4dEVudHJ5GjMKEVRyYWNlQ29udGV4dEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiQwoTUGxhY2VTdHJlYW1SZXNwb25zZRIsCghvdXRjb21lcxgBIAMoCzIaLnNjYWxlbWVzaC52MS5QbGFjZU91dGNvbWUihAEKDFBsYWNlT3V0Y29tZRIQCghzZXF1ZW5jZRgBIAEoBBItCgZwbGFjZWQYAiABKAsyGy5zY2FsZW1lc2gudjEuUGxhY2VSZXNwb25zZUgAEigKBWVycm9yGAMgASgLMhcuc2NhbGVtZXNoLnYxLkl0ZW1FcnJvckgAQgkKB291dGNvbWUiawoNUGxhY2VSZXNwb25zZRIgCgR0YXNrGAEgASgLMhIuc2NhbGVtZXNoLnYxLlRhc2sSFgoOd29ya2VyX2FkZHJlc3MYAiABKAkSEAoIZXhpc3RpbmcYAyABKAgSDgoGcmVhc29uGAQgASgJIhUKE1dhdGNoQ2x1c3RlclJlcXVlc3Qi0gEKFFdhdGNoQ2x1c3RlclJlc3BvbnNlEhAKCHJldmlzaW9uGAEgASgEEjEKCHNuYXBzaG90GAIgASgLMh0uc2NhbGVtZXNoLnYxLkNsdXN0ZXJTbmFwc2hvdEgAEjUKDndvcmtlcl9jaGFuZ2VkGAMgASgLMhsuc2NhbGVtZXNoLnYxLldvcmtlckNoYW5nZWRIABI1Cg53b3JrZXJfcmVtb3ZlZBgEIAEoCzIbLnNjYWxlbWVzaC52MS5Xb3JrZXJSZW1vdmVkSABCBwoFZXZlbnQiVQoPQ2x1c3RlclNuYXBzaG90EisKB3dvcmtlcnMYASADKAsyGi5zY2FsZW1lc2gudjEuV29ya2VyU3RhdHVzEhUKDXBlbmRpbmdfdGFza3MYAiABKA0iOwoNV29ya2VyQ2hhbmdlZBIqCgZ3b3JrZXIYASABKAsyGi5zY2FsZW1lc2gudjEuV29ya2VyU3RhdHVzIjIKDVdvcmtlclJlbW92ZWQSEQoJd29ya2VyX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIiCg9XYWl0VGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSI0ChBXYWl0VGFza1Jlc3BvbnNlEiAKBHRhc2sYASABKAsyEi5zY2FsZW1lc2gudjEuVGFzazKpAwoLQ29vcmRpbmF0b3ISXAoNV29ya2VyU2Vzc2lvbhIiLnNjYWxlbWVzaC52MS5Xb3JrZXJTZXNzaW9uUmVxdWVzdBojLnNjYWxlbWVzaC52MS5Xb3JrZXJTZXNzaW9uUmVzcG9uc2UoATABEkAKBVBsYWNlEhouc2NhbGVtZXNoLnYxLlBsYWNlUmVxdWVzdBobLnNjYWxlbWVzaC52MS5QbGFjZVJlc3BvbnNlElYKC1BsYWNlU3RyZWFtEiAuc2NhbGVtZXNoLnYxLlBsYWNlU3RyZWFtUmVxdWVzdBohLnNjYWxlbWVzaC52MS5QbGFjZVN0cmVhbVJlc3BvbnNlKAEwARJXCgxXYXRjaENsdXN0ZXISIS5zY2FsZW1lc2gudjEuV2F0Y2hDbHVzdGVyUmVxdWVzdBoiLnNjYWxlbWVzaC52MS5XYXRjaENsdXN0ZXJSZXNwb25zZTABEkkKCFdhaXRUYXNrEh0uc2NhbGVtZXNoLnYxLldhaXRUYXNrUmVxdWVzdBoeLnNjYWxlbWVzaC52MS5XYWl0VGFza1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_scalemesh_v1_types]);
 
 /**
  * @generated from message scalemesh.v1.WorkerSessionRequest
@@ -420,6 +420,105 @@ export const PlaceRequestSchema: GenMessage<PlaceRequest> = /*@__PURE__*/
   messageDesc(file_scalemesh_v1_coordinator, 11);
 
 /**
+ * @generated from message scalemesh.v1.PlaceStreamRequest
+ */
+export type PlaceStreamRequest = Message<"scalemesh.v1.PlaceStreamRequest"> & {
+  /**
+   * @generated from field: repeated scalemesh.v1.PlaceItem items = 1;
+   */
+  items: PlaceItem[];
+};
+
+/**
+ * Describes the message scalemesh.v1.PlaceStreamRequest.
+ * Use `create(PlaceStreamRequestSchema)` to create a new message.
+ */
+export const PlaceStreamRequestSchema: GenMessage<PlaceStreamRequest> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_coordinator, 12);
+
+/**
+ * @generated from message scalemesh.v1.PlaceItem
+ */
+export type PlaceItem = Message<"scalemesh.v1.PlaceItem"> & {
+  /**
+   * Chosen by the caller, unique on its stream; repeated in the outcome.
+   *
+   * @generated from field: uint64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * @generated from field: scalemesh.v1.PlaceRequest request = 2;
+   */
+  request?: PlaceRequest | undefined;
+
+  /**
+   * W3C trace context of the caller's span, so the placement joins its trace.
+   *
+   * @generated from field: map<string, string> trace_context = 3;
+   */
+  traceContext: { [key: string]: string };
+};
+
+/**
+ * Describes the message scalemesh.v1.PlaceItem.
+ * Use `create(PlaceItemSchema)` to create a new message.
+ */
+export const PlaceItemSchema: GenMessage<PlaceItem> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_coordinator, 13);
+
+/**
+ * @generated from message scalemesh.v1.PlaceStreamResponse
+ */
+export type PlaceStreamResponse = Message<"scalemesh.v1.PlaceStreamResponse"> & {
+  /**
+   * @generated from field: repeated scalemesh.v1.PlaceOutcome outcomes = 1;
+   */
+  outcomes: PlaceOutcome[];
+};
+
+/**
+ * Describes the message scalemesh.v1.PlaceStreamResponse.
+ * Use `create(PlaceStreamResponseSchema)` to create a new message.
+ */
+export const PlaceStreamResponseSchema: GenMessage<PlaceStreamResponse> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_coordinator, 14);
+
+/**
+ * @generated from message scalemesh.v1.PlaceOutcome
+ */
+export type PlaceOutcome = Message<"scalemesh.v1.PlaceOutcome"> & {
+  /**
+   * @generated from field: uint64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * @generated from oneof scalemesh.v1.PlaceOutcome.outcome
+   */
+  outcome: {
+    /**
+     * @generated from field: scalemesh.v1.PlaceResponse placed = 2;
+     */
+    value: PlaceResponse;
+    case: "placed";
+  } | {
+    /**
+     * @generated from field: scalemesh.v1.ItemError error = 3;
+     */
+    value: ItemError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message scalemesh.v1.PlaceOutcome.
+ * Use `create(PlaceOutcomeSchema)` to create a new message.
+ */
+export const PlaceOutcomeSchema: GenMessage<PlaceOutcome> = /*@__PURE__*/
+  messageDesc(file_scalemesh_v1_coordinator, 15);
+
+/**
  * @generated from message scalemesh.v1.PlaceResponse
  */
 export type PlaceResponse = Message<"scalemesh.v1.PlaceResponse"> & {
@@ -458,7 +557,7 @@ export type PlaceResponse = Message<"scalemesh.v1.PlaceResponse"> & {
  * Use `create(PlaceResponseSchema)` to create a new message.
  */
 export const PlaceResponseSchema: GenMessage<PlaceResponse> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 12);
+  messageDesc(file_scalemesh_v1_coordinator, 16);
 
 /**
  * @generated from message scalemesh.v1.WatchClusterRequest
@@ -471,7 +570,7 @@ export type WatchClusterRequest = Message<"scalemesh.v1.WatchClusterRequest"> & 
  * Use `create(WatchClusterRequestSchema)` to create a new message.
  */
 export const WatchClusterRequestSchema: GenMessage<WatchClusterRequest> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 13);
+  messageDesc(file_scalemesh_v1_coordinator, 17);
 
 /**
  * @generated from message scalemesh.v1.WatchClusterResponse
@@ -514,7 +613,7 @@ export type WatchClusterResponse = Message<"scalemesh.v1.WatchClusterResponse"> 
  * Use `create(WatchClusterResponseSchema)` to create a new message.
  */
 export const WatchClusterResponseSchema: GenMessage<WatchClusterResponse> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 14);
+  messageDesc(file_scalemesh_v1_coordinator, 18);
 
 /**
  * @generated from message scalemesh.v1.ClusterSnapshot
@@ -536,7 +635,7 @@ export type ClusterSnapshot = Message<"scalemesh.v1.ClusterSnapshot"> & {
  * Use `create(ClusterSnapshotSchema)` to create a new message.
  */
 export const ClusterSnapshotSchema: GenMessage<ClusterSnapshot> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 15);
+  messageDesc(file_scalemesh_v1_coordinator, 19);
 
 /**
  * @generated from message scalemesh.v1.WorkerChanged
@@ -553,7 +652,7 @@ export type WorkerChanged = Message<"scalemesh.v1.WorkerChanged"> & {
  * Use `create(WorkerChangedSchema)` to create a new message.
  */
 export const WorkerChangedSchema: GenMessage<WorkerChanged> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 16);
+  messageDesc(file_scalemesh_v1_coordinator, 20);
 
 /**
  * @generated from message scalemesh.v1.WorkerRemoved
@@ -575,7 +674,7 @@ export type WorkerRemoved = Message<"scalemesh.v1.WorkerRemoved"> & {
  * Use `create(WorkerRemovedSchema)` to create a new message.
  */
 export const WorkerRemovedSchema: GenMessage<WorkerRemoved> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 17);
+  messageDesc(file_scalemesh_v1_coordinator, 21);
 
 /**
  * @generated from message scalemesh.v1.WaitTaskRequest
@@ -592,7 +691,7 @@ export type WaitTaskRequest = Message<"scalemesh.v1.WaitTaskRequest"> & {
  * Use `create(WaitTaskRequestSchema)` to create a new message.
  */
 export const WaitTaskRequestSchema: GenMessage<WaitTaskRequest> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 18);
+  messageDesc(file_scalemesh_v1_coordinator, 22);
 
 /**
  * @generated from message scalemesh.v1.WaitTaskResponse
@@ -609,7 +708,7 @@ export type WaitTaskResponse = Message<"scalemesh.v1.WaitTaskResponse"> & {
  * Use `create(WaitTaskResponseSchema)` to create a new message.
  */
 export const WaitTaskResponseSchema: GenMessage<WaitTaskResponse> = /*@__PURE__*/
-  messageDesc(file_scalemesh_v1_coordinator, 19);
+  messageDesc(file_scalemesh_v1_coordinator, 23);
 
 /**
  * The coordinator owns membership and the task ledger. Worker agents hold a
@@ -642,6 +741,21 @@ export const Coordinator: GenService<{
     methodKind: "unary";
     input: typeof PlaceRequestSchema;
     output: typeof PlaceResponseSchema;
+  },
+  /**
+   * Place for many tasks over one stream, as balancers call it: each message
+   * carries the placements asked for since the last one, each answered by its
+   * sequence, in the order they become durable, several to a message. Every
+   * item is what Place does, with its own status; a refused item does not end
+   * the stream. Beyond a bounded number of items at once the stream is not
+   * read, so HTTP/2 flow control pushes back.
+   *
+   * @generated from rpc scalemesh.v1.Coordinator.PlaceStream
+   */
+  placeStream: {
+    methodKind: "bidi_streaming";
+    input: typeof PlaceStreamRequestSchema;
+    output: typeof PlaceStreamResponseSchema;
   },
   /**
    * A snapshot of every worker, then a delta whenever one changes.
