@@ -7,6 +7,12 @@
 // Writes are keyed by task id, so several saves of one task before a commit
 // write one row. A failed transaction leaves the queue as it was: the rows are
 // written by the next commit, and nobody waiting was told they were durable.
+//
+// With a `sync` step (the SQLite store's fdatasync of its WAL), a batch is
+// written at once and made durable off the event loop: one sync is in flight
+// at a time, and the batches written meanwhile wait for the next one, so a
+// slow disk makes batches larger instead of stalling every other task.
+// Nobody is told a write is done before a sync that started after it ended.
 import type { TaskRow } from "./task-row.js";
 
 export type QueuedWrite =
@@ -30,6 +36,11 @@ export interface GroupCommitOptions {
   readonly toError: (cause: unknown) => Error;
   /** Flush at once, without waiting for the turn to end, when this many rows wait. */
   readonly maxBatchRows: number;
+  /**
+   * Makes what writeBatch wrote durable: `start` off the event loop, `now`
+   * blocking (for close). Without it a written batch is durable already.
+   */
+  readonly sync?: { start(): Promise<void>; now(): void };
 }
 
 export interface GroupCommit {
@@ -46,44 +57,86 @@ export interface GroupCommit {
 }
 
 interface Waiter {
+  /** Settled once this many batches are written and synced. */
+  readonly generation: number;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
 }
 
 export function createGroupCommit(options: GroupCommitOptions): GroupCommit {
-  const { writeBatch, toError, maxBatchRows } = options;
+  const { writeBatch, toError, maxBatchRows, sync } = options;
   const stats = { commits: 0, rowsWritten: 0, failedCommits: 0, lastBatchRows: 0 };
   let queued = new Map<string, QueuedWrite>();
   let waiters: Waiter[] = [];
   let scheduled: NodeJS.Immediate | undefined;
   let isFailing = false;
   let closedError: Error | undefined;
+  // Batches written, and how many of them a finished sync covers.
+  let written = 0;
+  let synced = 0;
+  let isSyncing = false;
 
-  /** Writes the queue in one transaction and settles everyone waiting; returns the error if it failed. */
-  const flush = (): Error | undefined => {
-    const settling = waiters;
-    waiters = [];
-    let error: Error | undefined;
-    if (queued.size > 0) {
-      const writes = [...queued.values()];
-      try {
-        writeBatch(writes);
-        queued = new Map();
-        isFailing = false;
-        stats.commits += 1;
-        stats.rowsWritten += writes.length;
-        stats.lastBatchRows = writes.length;
-      } catch (cause) {
-        isFailing = true;
-        stats.failedCommits += 1;
-        error = toError(cause);
-      }
-    }
-    for (const waiter of settling) {
-      if (error) waiter.reject(error);
+  /** Settles the waiters whose batch is in generations (from, upTo]. */
+  const settle = (upTo: number, error?: Error, from = Number.NEGATIVE_INFINITY): void => {
+    const keep: Waiter[] = [];
+    for (const waiter of waiters) {
+      if (waiter.generation > upTo || waiter.generation <= from) keep.push(waiter);
+      else if (error) waiter.reject(error);
       else waiter.resolve();
     }
-    return error;
+    waiters = keep;
+  };
+
+  const startSync = (): void => {
+    if (!sync || isSyncing || synced >= written || closedError) return;
+    isSyncing = true;
+    const target = written;
+    sync.start().then(
+      () => {
+        isSyncing = false;
+        synced = target;
+        settle(target);
+        startSync();
+      },
+      (cause: unknown) => {
+        // Written but not known durable: those waiting hear the error; the
+        // next commit syncs again.
+        isSyncing = false;
+        stats.failedCommits += 1;
+        settle(target, toError(cause));
+      },
+    );
+  };
+
+  /** Writes the queue in one transaction; settles (or starts the sync for) everyone waiting on it. Returns the error if it failed. */
+  const flush = (): Error | undefined => {
+    if (queued.size === 0) {
+      startSync();
+      return undefined;
+    }
+    const writes = [...queued.values()];
+    try {
+      writeBatch(writes);
+    } catch (cause) {
+      isFailing = true;
+      stats.failedCommits += 1;
+      const error = toError(cause);
+      // Only those waiting on this batch; earlier ones were written.
+      settle(written + 1, error, written);
+      return error;
+    }
+    queued = new Map();
+    isFailing = false;
+    written += 1;
+    stats.commits += 1;
+    stats.rowsWritten += writes.length;
+    stats.lastBatchRows = writes.length;
+    if (sync) startSync();
+    else {
+      synced = written;
+      settle(written);
+    }
+    return undefined;
   };
 
   const schedule = (): void => {
@@ -105,10 +158,11 @@ export function createGroupCommit(options: GroupCommitOptions): GroupCommit {
     },
     commit() {
       if (closedError) return Promise.reject(closedError);
-      if (queued.size === 0) return Promise.resolve();
+      if (queued.size === 0 && synced >= written) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
-        waiters.push({ resolve, reject });
-        schedule();
+        waiters.push({ generation: queued.size > 0 ? written + 1 : written, resolve, reject });
+        if (queued.size > 0) schedule();
+        else startSync();
       });
     },
     flushNow() {
@@ -121,8 +175,19 @@ export function createGroupCommit(options: GroupCommitOptions): GroupCommit {
       scheduled = undefined;
       // Rows nobody waited for were never acknowledged; a failure here loses
       // nothing anyone was promised, and the waiters hear about it.
-      flush();
+      const failed = flush();
+      if (!failed && sync && synced < written) {
+        try {
+          sync.now();
+          synced = written;
+          settle(written);
+        } catch (cause) {
+          settle(written, toError(cause));
+        }
+      }
       closedError = error;
+      // A sync still in flight settles nobody now: tell whoever still waits.
+      settle(Number.POSITIVE_INFINITY, error);
     },
     get queuedRows() {
       return queued.size;

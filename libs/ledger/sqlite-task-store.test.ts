@@ -135,10 +135,11 @@ describe("SQLite task store", () => {
     ]);
   });
 
+  // At "full" the connection runs at NORMAL and the store syncs the WAL itself after each commit.
   it.each([
     { synchronous: "off", pragmaValue: 0 },
     { synchronous: "normal", pragmaValue: 1 },
-    { synchronous: "full", pragmaValue: 2 },
+    { synchronous: "full", pragmaValue: 1 },
   ] as const)(
     "creates the directory and opens in WAL mode with synchronous=$synchronous",
     ({ synchronous, pragmaValue }) => {
@@ -147,6 +148,60 @@ describe("SQLite task store", () => {
       expect(pragmaForTest(store, "synchronous")).toBe(pragmaValue);
     },
   );
+
+  it("at synchronous full, answers a commit only once the WAL is synced, batching what is written meanwhile", async () => {
+    const syncs: { fd: number; done: (error?: Error) => void }[] = [];
+    const store = open({
+      fileSync: {
+        start: (fd) =>
+          new Promise<void>((resolve, reject) =>
+            syncs.push({ fd, done: (error) => (error ? reject(error) : resolve()) }),
+          ),
+        now: () => {},
+      },
+    });
+    let firstDone = false;
+    store.save(storedTask({ id: "t1", sequence: 1 }));
+    const first = store.commit().then(() => (firstDone = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    // Written (another connection reads it), not yet synced: nobody is told.
+    expect(inspect((db) => db.prepare("SELECT count(*) AS n FROM tasks").get())).toEqual({ n: 1 });
+    expect(syncs).toHaveLength(1);
+    expect(firstDone).toBe(false);
+    // Written while that sync runs: waits for a second sync, started after it.
+    store.save(storedTask({ id: "t2", sequence: 2 }));
+    store.save(storedTask({ id: "t3", sequence: 3 }));
+    let laterDone = false;
+    const later = store.commit().then(() => (laterDone = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(syncs).toHaveLength(1);
+    syncs[0]?.done();
+    await first;
+    expect(laterDone).toBe(false);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(syncs).toHaveLength(2);
+    // A sync that fails is the store's error; the next commit syncs again.
+    syncs[1]?.done(new Error("EIO: i/o error, fdatasync"));
+    await expect(later).rejects.toBeInstanceOf(StoreUnavailableError);
+    const retried = store.commit();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(syncs).toHaveLength(3);
+    syncs[2]?.done();
+    await retried;
+    expect(syncs.every((s) => s.fd === syncs[0]?.fd)).toBe(true);
+    expect(firstDone && !laterDone).toBe(true);
+  });
+
+  it("at synchronous normal, answers a commit once it is written, with no sync of its own", async () => {
+    let syncs = 0;
+    const store = open({
+      synchronous: "normal",
+      fileSync: { start: async () => void (syncs += 1), now: () => void (syncs += 1) },
+    });
+    store.save(storedTask({ id: "t1", sequence: 1 }));
+    await store.commit();
+    expect(syncs).toBe(0);
+  });
 
   it("fails a commit with StoreUnavailableError when the file cannot grow, keeps reading, and writes the queued rows once it can", async () => {
     const store = open();

@@ -62,11 +62,18 @@ export async function* servePlaceStream(
     const invalid = validateTaskSpec(request.task, { maxPayloadBytes: options.maxPayloadBytes });
     if (invalid) throw invalid;
     const task = request.task as TaskSpec;
+    // Each item is a Place, and traces show it as one, under the caller's span.
     return inSpan(
-      "Coordinator/PlaceStream item",
+      "scalemesh.v1.Coordinator/Place",
       {
         parent: contextFrom(item.traceContext),
-        attributes: { "scalemesh.task_id": task.taskId, "scalemesh.worker_id": request.workerId },
+        attributes: {
+          "rpc.system": "grpc",
+          "rpc.service": "scalemesh.v1.Coordinator",
+          "rpc.method": "PlaceStream",
+          "scalemesh.task_id": task.taskId,
+          "scalemesh.worker_id": request.workerId,
+        },
       },
       () => options.place(task, request.workerId, traceContextOf()),
     );
