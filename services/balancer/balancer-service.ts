@@ -69,6 +69,8 @@ const CONFLICTS = new Set([Code.FailedPrecondition, Code.NotFound]);
 interface CallBounds {
   readonly timeoutMs: number | undefined;
   readonly signal?: AbortSignal;
+  /** Wait for the result on the placement stream too (see PlaceBounds). */
+  readonly onFinished?: (finished: Promise<Task>) => void;
 }
 
 export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer> {
@@ -101,7 +103,7 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
     try {
       return await placements.place(
         { task: spec, workerId, viewRevision: deps.view.revision },
-        { timeoutMs: bounds.timeoutMs, signal: bounds.signal },
+        bounds,
       );
     } catch (error) {
       throw describe(toConnectError(error));
@@ -192,14 +194,20 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
     request: AssignRequest,
     bounds: { timeoutMs: number | undefined; signal: AbortSignal },
   ): Promise<AssignResponse> => {
+    if (!request.awaitResult) return assignOne(request, bounds);
     const startedMs = Date.now();
-    const assigned = await assignOne(request, bounds);
-    if (!request.awaitResult) return assigned;
+    // The result comes on the placement stream, within the call's deadline.
+    let finished: Promise<Task> | undefined;
+    const assigned = await assignOne(request, {
+      ...bounds,
+      onFinished: (promise) => (finished = promise),
+    });
     const leftMs =
       bounds.timeoutMs === undefined
         ? AWAIT_CEILING_MS
         : Math.max(1, bounds.timeoutMs - (Date.now() - startedMs));
-    const final = await awaitFinal(assigned.taskId, leftMs, bounds.signal);
+    // A placement path that cannot carry the result (a test's plain Place) asks WaitTask.
+    const final = await (finished ?? awaitFinal(assigned.taskId, leftMs, bounds.signal));
     return create(AssignResponseSchema, {
       ...assigned,
       workerId: final.workerId,

@@ -30,28 +30,41 @@ function fakeCoordinator(answer: (taskId: string) => string | ConnectError) {
           const next = await Promise.race([iterator.next(), broken]);
           if (next.done) return;
           batches.push(next.value.items.map((item) => item.request?.task?.taskId ?? ""));
+          // An awaited item that is already final is answered twice in one message.
+          const finished = next.value.items
+            .filter((item) => item.awaitResult)
+            .map((item) => ({
+              sequence: item.sequence,
+              outcome: {
+                case: "finished" as const,
+                value: { spec: { taskId: item.request?.task?.taskId }, state: TaskState.SUCCEEDED },
+              },
+            }));
           yield create(PlaceStreamResponseSchema, {
-            outcomes: next.value.items.map((item) => {
-              const taskId = item.request?.task?.taskId ?? "";
-              const verdict = answer(taskId);
-              return typeof verdict === "string"
-                ? {
-                    sequence: item.sequence,
-                    outcome: {
-                      case: "placed" as const,
-                      value: create(PlaceResponseSchema, {
-                        task: { spec: { taskId }, workerId: verdict, state: TaskState.ASSIGNED },
-                      }),
-                    },
-                  }
-                : {
-                    sequence: item.sequence,
-                    outcome: {
-                      case: "error" as const,
-                      value: { code: verdict.code, message: verdict.rawMessage },
-                    },
-                  };
-            }),
+            outcomes: [
+              ...next.value.items.map((item) => {
+                const taskId = item.request?.task?.taskId ?? "";
+                const verdict = answer(taskId);
+                return typeof verdict === "string"
+                  ? {
+                      sequence: item.sequence,
+                      outcome: {
+                        case: "placed" as const,
+                        value: create(PlaceResponseSchema, {
+                          task: { spec: { taskId }, workerId: verdict, state: TaskState.ASSIGNED },
+                        }),
+                      },
+                    }
+                  : {
+                      sequence: item.sequence,
+                      outcome: {
+                        case: "error" as const,
+                        value: { code: verdict.code, message: verdict.rawMessage },
+                      },
+                    };
+              }),
+              ...finished,
+            ],
           });
         }
       })();
@@ -157,5 +170,24 @@ describe("PlaceChannel", () => {
     await expect(channel.place(place("late"), noBounds)).rejects.toMatchObject({
       code: Code.Unavailable,
     });
+  });
+
+  it("carries the result of an awaited placement on the same stream, even in the placement's own message", async () => {
+    const fake = fakeCoordinator(() => "w1");
+    const channel = createPlaceChannel(
+      () => fake.client,
+      (e) => e,
+    );
+    let finished: Promise<unknown> | undefined;
+    const placed = await channel.place(place("awaited"), {
+      timeoutMs: 5_000,
+      onFinished: (promise) => (finished = promise),
+    });
+    expect(placed.task?.spec?.taskId).toBe("awaited");
+    await expect(finished).resolves.toMatchObject({
+      spec: { taskId: "awaited" },
+      state: TaskState.SUCCEEDED,
+    });
+    channel.close();
   });
 });

@@ -3,15 +3,18 @@
 // message, and answers come back several to a message. A placement waits for
 // its own answer, its own deadline and its own signal; when the stream
 // breaks, every placement still waiting is refused UNAVAILABLE (as a broken
-// Place call would be) and the next one opens a new stream.
+// Place call would be) and the next one opens a new stream. A placement may
+// also wait for its task's result on the same stream (await_result).
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   PlaceItemSchema,
   PlaceRequestSchema,
   type PlaceItem,
+  type PlaceStreamResponse,
   type Coordinator,
   type PlaceResponse,
   type PlaceStreamRequestSchema,
+  type Task,
 } from "../../libs/contracts/index.js";
 import {
   Code,
@@ -26,26 +29,74 @@ import { traceContextOf } from "../../libs/telemetry/index.js";
 type PlaceInit = MessageInitShape<typeof PlaceRequestSchema>;
 type Batch = MessageInitShape<typeof PlaceStreamRequestSchema>;
 
-interface Waiting {
-  readonly resolve: (placed: PlaceResponse) => void;
+interface Waiting<T> {
+  readonly resolve: (value: T) => void;
   readonly reject: (error: ConnectError) => void;
+}
+
+export interface PlaceBounds {
+  readonly timeoutMs: number | undefined;
+  readonly signal?: AbortSignal;
+  /**
+   * Also wait for the result on the same stream: called, before the placement
+   * resolves, with a promise of the final task (within the same deadline and signal).
+   */
+  readonly onFinished?: (finished: Promise<Task>) => void;
 }
 
 export interface PlaceChannel {
   /** Places one task; rejects with the coordinator's status for it, or UNAVAILABLE when the stream broke. */
-  place(
-    request: PlaceInit,
-    bounds: { timeoutMs: number | undefined; signal?: AbortSignal },
-  ): Promise<PlaceResponse>;
+  place(request: PlaceInit, bounds: PlaceBounds): Promise<PlaceResponse>;
   close(): void;
 }
 
 interface OpenStream {
   readonly client: RpcClient<typeof Coordinator>;
   readonly outbound: AsyncQueue<Batch>;
-  readonly waiting: Map<bigint, Waiting>;
+  readonly waiting: Map<bigint, Waiting<PlaceResponse>>;
+  /** Placed items whose caller waits for the final task. */
+  readonly finishing: Map<bigint, Waiting<Task>>;
+  /** Results that came in the same message as their placement, before anyone waited. */
+  readonly early: Map<bigint, Task>;
   /** Asked for this turn, not sent yet. */
   unsent: PlaceItem[];
+}
+
+const cancelled = (): ConnectError => new ConnectError("the call was cancelled", Code.Canceled);
+
+/**
+ * Registers a waiter for `sequence` in `map`, refused when the deadline
+ * (`deadlineAtMs`) passes or the signal aborts; whoever answers first wins.
+ */
+function waitFor<T>(
+  map: Map<bigint, Waiting<T>>,
+  sequence: bigint,
+  bounds: { deadlineAtMs: number | undefined; signal?: AbortSignal },
+  deadlineError: () => ConnectError,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = (error: ConnectError): void => {
+      if (!map.delete(sequence)) return;
+      cleanup();
+      reject(error);
+    };
+    const onAbort = (): void => giveUp(cancelled());
+    const cleanup = (): void => {
+      if (timer) clearTimeout(timer);
+      bounds.signal?.removeEventListener("abort", onAbort);
+    };
+    map.set(sequence, {
+      resolve: (value) => (map.delete(sequence), cleanup(), resolve(value)),
+      reject: (error) => (map.delete(sequence), cleanup(), reject(error)),
+    });
+    if (bounds.deadlineAtMs !== undefined)
+      timer = setTimeout(
+        () => giveUp(deadlineError()),
+        Math.max(0, bounds.deadlineAtMs - Date.now()),
+      );
+    bounds.signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 export function createPlaceChannel(
@@ -59,9 +110,27 @@ export function createPlaceChannel(
   const fail = (open: OpenStream, error: ConnectError): void => {
     if (stream === open) stream = undefined;
     open.outbound.close();
-    const waiting = [...open.waiting.values()];
+    const waiting = [...open.waiting.values(), ...open.finishing.values()];
     open.waiting.clear();
+    open.finishing.clear();
     for (const waiter of waiting) waiter.reject(error);
+  };
+
+  const settle = (opened: OpenStream, outcome: PlaceStreamResponse["outcomes"][number]): void => {
+    const { sequence } = outcome;
+    if (outcome.outcome.case === "finished") {
+      const waiter = opened.finishing.get(sequence);
+      if (waiter) waiter.resolve(outcome.outcome.value);
+      else opened.early.set(sequence, outcome.outcome.value);
+      return;
+    }
+    // No waiter: its caller gave up (deadline, cancel).
+    const waiter = opened.waiting.get(sequence);
+    if (outcome.outcome.case === "placed") waiter?.resolve(outcome.outcome.value);
+    else if (outcome.outcome.case === "error")
+      waiter?.reject(new ConnectError(outcome.outcome.value.message, outcome.outcome.value.code));
+    else
+      waiter?.reject(new ConnectError("the coordinator answered an empty outcome", Code.Internal));
   };
 
   const open = (): OpenStream => {
@@ -72,27 +141,15 @@ export function createPlaceChannel(
       client,
       outbound: createAsyncQueue<Batch>(),
       waiting: new Map(),
+      finishing: new Map(),
+      early: new Map(),
       unsent: [],
     };
     stream = opened;
     void (async () => {
       try {
-        for await (const response of client.placeStream(opened.outbound)) {
-          for (const outcome of response.outcomes) {
-            const waiter = opened.waiting.get(outcome.sequence);
-            if (!waiter) continue; // its caller gave up (deadline, cancel)
-            opened.waiting.delete(outcome.sequence);
-            if (outcome.outcome.case === "placed") waiter.resolve(outcome.outcome.value);
-            else if (outcome.outcome.case === "error")
-              waiter.reject(
-                new ConnectError(outcome.outcome.value.message, outcome.outcome.value.code),
-              );
-            else
-              waiter.reject(
-                new ConnectError("the coordinator answered an empty outcome", Code.Internal),
-              );
-          }
-        }
+        for await (const response of client.placeStream(opened.outbound))
+          for (const outcome of response.outcomes) settle(opened, outcome);
         fail(
           opened,
           new ConnectError("the coordinator ended the placement stream", Code.Unavailable),
@@ -113,57 +170,66 @@ export function createPlaceChannel(
   };
 
   return {
-    place(request, bounds) {
-      if (isClosed)
-        return Promise.reject(new ConnectError("the balancer is stopping", Code.Unavailable));
-      if (bounds.signal?.aborted)
-        return Promise.reject(new ConnectError("the call was cancelled", Code.Canceled));
+    async place(request, bounds) {
+      if (isClosed) throw new ConnectError("the balancer is stopping", Code.Unavailable);
+      if (bounds.signal?.aborted) throw cancelled();
       if (bounds.timeoutMs !== undefined && bounds.timeoutMs <= 0)
-        return Promise.reject(
-          new ConnectError(
-            "the call's deadline passed before the task was placed",
-            Code.DeadlineExceeded,
-          ),
+        throw new ConnectError(
+          "the call's deadline passed before the task was placed",
+          Code.DeadlineExceeded,
         );
       const current = open();
       const sequence = nextSequence;
       nextSequence += 1n;
-      return new Promise<PlaceResponse>((resolve, reject) => {
-        let timer: NodeJS.Timeout | undefined;
-        const onAbort = (): void => {
-          if (!current.waiting.delete(sequence)) return;
-          cleanup();
-          reject(new ConnectError("the call was cancelled", Code.Canceled));
-        };
-        const cleanup = (): void => {
-          if (timer) clearTimeout(timer);
-          bounds.signal?.removeEventListener("abort", onAbort);
-        };
-        current.waiting.set(sequence, {
-          resolve: (placed) => (cleanup(), resolve(placed)),
-          reject: (error) => (cleanup(), reject(error)),
-        });
-        if (bounds.timeoutMs !== undefined)
-          timer = setTimeout(() => {
-            if (!current.waiting.delete(sequence)) return;
-            cleanup();
-            reject(
-              new ConnectError(
-                "deadline exceeded waiting for the coordinator",
-                Code.DeadlineExceeded,
-              ),
-            );
-          }, bounds.timeoutMs);
-        bounds.signal?.addEventListener("abort", onAbort, { once: true });
-        if (current.unsent.length === 0) setImmediate(flush, current);
-        current.unsent.push(
-          create(PlaceItemSchema, {
-            sequence,
-            request: create(PlaceRequestSchema, request),
-            traceContext: traceContextOf(),
-          }),
+      const limits = {
+        deadlineAtMs: bounds.timeoutMs === undefined ? undefined : Date.now() + bounds.timeoutMs,
+        signal: bounds.signal,
+      };
+      const placing = waitFor(
+        current.waiting,
+        sequence,
+        limits,
+        () =>
+          new ConnectError("deadline exceeded waiting for the coordinator", Code.DeadlineExceeded),
+      );
+      if (current.unsent.length === 0) setImmediate(flush, current);
+      current.unsent.push(
+        create(PlaceItemSchema, {
+          sequence,
+          request: create(PlaceRequestSchema, request),
+          traceContext: traceContextOf(),
+          awaitResult: bounds.onFinished !== undefined,
+        }),
+      );
+      const placed = await placing;
+      if (bounds.onFinished) {
+        const taskId = placed.task?.spec?.taskId ?? "";
+        const finished = waitFor(
+          current.finishing,
+          sequence,
+          limits,
+          () =>
+            new ConnectError(
+              `task ${taskId} did not finish within the call's deadline`,
+              Code.DeadlineExceeded,
+            ),
         );
-      });
+        // Whoever awaits it hears the outcome; an unawaited one is no crash.
+        finished.catch(() => undefined);
+        const early = current.early.get(sequence);
+        if (early) {
+          current.early.delete(sequence);
+          current.finishing.get(sequence)?.resolve(early);
+        }
+        if (current.outbound.isClosed)
+          current.finishing
+            .get(sequence)
+            ?.reject(
+              new ConnectError("the coordinator ended the placement stream", Code.Unavailable),
+            );
+        bounds.onFinished(finished);
+      }
+      return placed;
     },
     close() {
       isClosed = true;

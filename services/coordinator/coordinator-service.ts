@@ -127,6 +127,14 @@ export function coordinatorService(
         maxPayloadBytes: options.maxPayloadBytes,
         window: PLACE_STREAM_WINDOW,
         place: (task, workerId, traceContext) => coordinator.place(task, workerId, traceContext),
+        whenFinal: (taskId, wake) => {
+          const record = coordinator.ledger.get(taskId);
+          if (record && isFinal(record.task.state)) {
+            wake(record.task);
+            return () => {};
+          }
+          return coordinator.whenFinal(taskId, (finished) => wake(finished.task));
+        },
       });
     },
 
