@@ -155,6 +155,17 @@ const PORTS: readonly Port[] = [
         body: {},
         check: (response) => expect(workerIds(response.workers)).toEqual(["worker-1"]),
       },
+      {
+        // A bidi stream: one batch of one item, answered by its sequence (this one places a task).
+        method: "scalemesh.v1.Coordinator/PlaceStream",
+        body: { items: [{ sequence: "7", request: { task: { taskId: "buf-curl-place" } } }] },
+        isStream: true,
+        check: (response) => {
+          const [outcome] = response.outcomes as Json[];
+          expect(outcome?.sequence).toBe("7");
+          expect(((outcome?.placed as Json).task as Json).state).toBe("TASK_STATE_ASSIGNED");
+        },
+      },
     ],
   },
   {
