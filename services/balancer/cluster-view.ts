@@ -49,7 +49,8 @@ export function startClusterView(options: {
   random?: () => number;
 }): ClusterView {
   const workers = new Map<string, WorkerStatus>();
-  const tracker = createHealthTracker();
+  // Health as of at most 20 ms ago: one snapshot serves a burst of placements.
+  const tracker = createHealthTracker({ snapshotMaxAgeMs: 20 });
   const candidates = new Map<string, WorkerCandidate>();
   let synced = false;
   let revision = 0n;

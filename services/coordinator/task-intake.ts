@@ -95,16 +95,12 @@ export function createTaskIntake(parts: CoordinatorParts, options: TaskIntakeOpt
         return response(existing, true, "");
       }
       const request = placementRequestOf(spec);
-      const candidates = workers.candidates();
       let waitReason: string | undefined;
       let ranking: Ranking | undefined;
-      if (workerId !== "")
-        checkTarget(
-          candidates.find((c) => c.workerId === workerId),
-          workerId,
-          request,
-        );
+      // The balancer's choice is checked alone; only the coordinator's own choice looks at every worker.
+      if (workerId !== "") checkTarget(workers.candidate(workerId), workerId, request);
       else {
+        const candidates = workers.candidates();
         waitReason = admit(candidates, request, options.fleet());
         if (waitReason === undefined) ranking = options.stack.rank(candidates, request);
       }

@@ -76,6 +76,8 @@ export interface WorkerRegistry {
   current(session: WorkerSessionHandle): WorkerRecord | undefined;
   /** Not dead, as the placement stack sees them. */
   candidates(): WorkerCandidate[];
+  /** One worker as the ranking sees it (undefined when unknown or dead), without walking the others. */
+  candidate(workerId: string): WorkerCandidate | undefined;
   statusOf(record: WorkerRecord): WorkerStatus;
   /** Sorted by id. */
   list(includeDead: boolean): WorkerStatus[];
@@ -109,6 +111,12 @@ export function createWorkerRegistry(inFlightOf: (workerId: string) => number): 
       [...workers.values()]
         .filter((w) => w.state !== WorkerState.DEAD)
         .map((w) => candidateOf(statusOf(w))),
+    candidate(workerId) {
+      const record = workers.get(workerId);
+      return record && record.state !== WorkerState.DEAD
+        ? candidateOf(statusOf(record))
+        : undefined;
+    },
     statusOf,
     list: (includeDead) =>
       [...workers.values()]

@@ -82,4 +82,21 @@ describe("health tracker", () => {
     tracker.forget("w");
     expect(tracker.snapshot(0).size).toBe(0);
   });
+
+  it("reuses a snapshot for snapshotMaxAgeMs, then rebuilds it with what changed", () => {
+    const tracker = createHealthTracker({ ...FAST_RAMP, snapshotMaxAgeMs: 20 });
+    tracker.recordHeartbeat("w", 0);
+    const first = tracker.snapshot(1_000);
+    for (let i = 0; i < 5; i += 1)
+      tracker.recordOutcome("w", { ok: false, latencyMs: 10, nowMs: 1_005 });
+    // Within 20 ms: the same snapshot, the failures not seen yet.
+    expect(tracker.snapshot(1_019)).toBe(first);
+    expect(first.get("w")?.circuit).toBe("closed");
+    // Past it: rebuilt, the circuit open.
+    const later = tracker.snapshot(1_020);
+    expect(later).not.toBe(first);
+    expect(later.get("w")?.circuit).toBe("open");
+    // A clock that went back never gets a snapshot from its future.
+    expect(tracker.snapshot(1_010)).not.toBe(later);
+  });
 });

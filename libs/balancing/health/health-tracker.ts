@@ -32,6 +32,12 @@ export interface HealthTrackerOptions {
   readonly score: HealthScoreOptions;
   /** Peak EWMA decay period (tower and Linkerd use 10 s). */
   readonly latencyDecayMs: number;
+  /**
+   * How long a snapshot may be reused (0: rebuilt on every call). A snapshot
+   * walks every worker and sorts their latencies; the balancer reuses one for
+   * a few milliseconds so that a placement does not cost O(workers log workers).
+   */
+  readonly snapshotMaxAgeMs: number;
 }
 
 export interface TaskOutcome {
@@ -68,8 +74,10 @@ export function createHealthTracker(overrides: Partial<HealthTrackerOptions> = {
     slowStart: overrides.slowStart ?? DEFAULT_SLOW_START_OPTIONS,
     score: overrides.score ?? DEFAULT_HEALTH_SCORE_OPTIONS,
     latencyDecayMs: overrides.latencyDecayMs ?? 10_000,
+    snapshotMaxAgeMs: overrides.snapshotMaxAgeMs ?? 0,
   };
   const records = new Map<string, WorkerRecord>();
+  let cached: { atMs: number; health: ReadonlyMap<string, WorkerHealth> } | undefined;
 
   const recordFor = (workerId: string, firstSeenAtMs: number): WorkerRecord => {
     let record = records.get(workerId);
@@ -156,16 +164,21 @@ export function createHealthTracker(overrides: Partial<HealthTrackerOptions> = {
       return healthFrom(record, nowMs, fleetMedianAt(nowMs));
     },
     snapshot(nowMs) {
+      if (cached && nowMs >= cached.atMs && nowMs - cached.atMs < options.snapshotMaxAgeMs)
+        return cached.health;
       const fleetMedianLatencyMs = fleetMedianAt(nowMs);
-      return new Map(
+      const health = new Map(
         [...records].map(([workerId, record]) => [
           workerId,
           healthFrom(record, nowMs, fleetMedianLatencyMs),
         ]),
       );
+      cached = { atMs: nowMs, health };
+      return health;
     },
     forget(workerId) {
       records.delete(workerId);
+      cached = undefined;
     },
   };
 }
