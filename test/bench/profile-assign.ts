@@ -9,7 +9,15 @@ const [dir = "/tmp/scalemesh-profile", inFlightText = "64", secondsText = "8"] =
   process.argv.slice(2);
 mkdirSync(dir, { recursive: true });
 const body = assignRequestFrame();
-const mesh = await startAssignMesh({ CPU_PROFILE_DIR: dir, ...(process.env.PROFILE_TRACE_RATIO ? { SCALEMESH_TELEMETRY_TRACE_SAMPLE_RATIO: process.env.PROFILE_TRACE_RATIO, OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" } : {}) });
+const mesh = await startAssignMesh({
+  CPU_PROFILE_DIR: dir,
+  ...(process.env.PROFILE_TRACE_RATIO
+    ? {
+        SCALEMESH_TELEMETRY_TRACE_SAMPLE_RATIO: process.env.PROFILE_TRACE_RATIO,
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318",
+      }
+    : {}),
+});
 try {
   const result = await runH2load({
     url: `http://127.0.0.1:${mesh.balancer.grpcPort}/scalemesh.v1.Balancer/Assign`,
