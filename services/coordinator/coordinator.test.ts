@@ -351,6 +351,34 @@ describe("failure detection", () => {
     expect(acks).toHaveLength(1);
   });
 
+  it("counts what a worker declared dead still runs as busy slots when it comes back, until those attempts end", async () => {
+    const { coordinator, clock, join, task, result } = fixture();
+    const frozen = join("w1");
+    await coordinator.place(task("t1"), "w1", {});
+    await coordinator.place(task("t2"), "w1", {});
+    clock.nowMs += 1000;
+    join("w2", 2);
+    clock.nowMs += 2500; // w1 frozen: declared dead, its tasks go to w2
+    coordinator.checkLiveness();
+    coordinator.schedulePending();
+    expect(coordinator.ledger.get("t1")?.task.workerId).toBe("w2");
+    // It wakes up and registers again, still running its old attempts of t1 and t2.
+    const back = join("w1", 2, [], ["t1", "t2"]);
+    void frozen;
+    expect(coordinator.getWorker("w1")?.freeSlots).toBe(0);
+    await expectCode(
+      () => coordinator.place(task("t3"), "w1", {}),
+      Code.FailedPrecondition,
+      /cannot take the task: 2\/2 s/,
+    );
+    // One old attempt ends (a stale result): one slot is free again.
+    result(back, "t1", 1, true);
+    expect(coordinator.getWorker("w1")?.freeSlots).toBe(1);
+    // Its heartbeat says what it still runs.
+    coordinator.heartbeat(back, create(HeartbeatSchema, { runningTaskIds: [] }));
+    expect(coordinator.getWorker("w1")?.freeSlots).toBe(2);
+  });
+
   it("gives back a task the worker's heartbeats stop reporting", async () => {
     const { coordinator, clock, join, task } = fixture();
     const session = join("w1");

@@ -10,6 +10,7 @@ import {
   type Registered,
   type TaskSpec,
 } from "../../libs/contracts/index.js";
+import type { TaskRecord } from "../../libs/ledger/index.js";
 import { createAsyncQueue, invalidArgument } from "../../libs/rpc/index.js";
 import type { CoordinatorParts } from "./coordinator-parts.js";
 import { coordinatorCounters } from "./coordinator-metrics.js";
@@ -95,9 +96,14 @@ export function createMembership(parts: CoordinatorParts): Membership {
         epoch: (previous?.epoch ?? 0n) + 1n,
         outbound: createAsyncQueue(),
       };
-      workers.set(
-        registeredWorker(spec, session, previous, parts.now(), settings.reconnectGraceMs),
+      const record = registeredWorker(
+        spec,
+        session,
+        previous,
+        parts.now(),
+        settings.reconnectGraceMs,
       );
+      workers.set(record);
       // A task the ledger has on this worker that the worker no longer runs was
       // lost with the old stream (an assignment sent into a dying connection, or
       // a worker that restarted): it goes back for another attempt.
@@ -107,6 +113,8 @@ export function createMembership(parts: CoordinatorParts): Membership {
         if (stillRunning.has(task.task.spec?.taskId ?? "")) kept += 1;
         else failAttempt(task, `worker ${spec.workerId} came back without it`, false);
       }
+      // What it runs beyond those was given to others meanwhile: its slots are busy until they end.
+      record.staleRunning = Math.max(0, stillRunning.size - kept);
       const isReconnect = previous !== undefined && previous.state !== WorkerState.DEAD;
       logger.info(
         {
@@ -151,6 +159,10 @@ export function createMembership(parts: CoordinatorParts): Membership {
       );
       for (const task of lost)
         failAttempt(task, `worker ${session.workerId} no longer reports it running`, false);
+      record.staleRunning = staleCount(
+        message.runningTaskIds,
+        ledger.unfinishedOn(session.workerId),
+      );
       closeIfDrained(parts, record, { afterCommit: false });
       watch.changed(session.workerId);
     },
@@ -200,4 +212,11 @@ export function createMembership(parts: CoordinatorParts): Membership {
       }
     },
   };
+}
+
+/** How many of the attempts a worker reports running are not its own in the ledger. */
+function staleCount(running: readonly string[], own: Iterable<TaskRecord>): number {
+  const ownIds = new Set<string>();
+  for (const task of own) ownIds.add(task.task.spec?.taskId ?? "");
+  return running.filter((id) => !ownIds.has(id)).length;
 }

@@ -42,6 +42,12 @@ export interface WorkerRecord {
   isCordoned: boolean;
   /** EWMA of its tasks' run times, as its results report them (0 until the first). */
   taskLatencyEwmaMs: number;
+  /**
+   * Attempts it still runs that are no longer its own (given to another worker
+   * while it was frozen or cut off): they fill slots until they end, so they
+   * count as in flight. From its register and each heartbeat.
+   */
+  staleRunning: number;
 }
 
 export function workerStatus(record: WorkerRecord, inFlight: number): WorkerStatus {
@@ -95,7 +101,7 @@ export type WorkerCounts = Record<"alive" | "suspect" | "draining" | "dead", num
 export function createWorkerRegistry(inFlightOf: (workerId: string) => number): WorkerRegistry {
   const workers = new Map<string, WorkerRecord>();
   const statusOf = (record: WorkerRecord): WorkerStatus =>
-    workerStatus(record, inFlightOf(record.spec.workerId));
+    workerStatus(record, inFlightOf(record.spec.workerId) + record.staleRunning);
   return {
     get: (workerId) => workers.get(workerId),
     set: (record) => void workers.set(record.spec.workerId, record),
@@ -164,6 +170,7 @@ export function registeredWorker(
     deadAtMs: undefined,
     isCordoned: previous?.isCordoned ?? false,
     taskLatencyEwmaMs: previous?.taskLatencyEwmaMs ?? 0,
+    staleRunning: 0,
   };
 }
 
@@ -185,5 +192,6 @@ export function awaitedWorker(workerId: string, nowMs: number, graceMs: number):
     deadAtMs: undefined,
     isCordoned: false,
     taskLatencyEwmaMs: 0,
+    staleRunning: 0,
   };
 }

@@ -48,8 +48,13 @@ export function createWorkerReports(parts: CoordinatorParts): WorkerReports {
       };
       if (!record || !task) {
         // Reassigned, cancelled or finished meanwhile: recorded as stale, never
-        // counted. Acked all the same, so the worker stops re-sending it.
+        // counted. Acked all the same, so the worker stops re-sending it. Its
+        // slot is free again.
         coordinatorCounters.staleResults.inc();
+        if (record && record.staleRunning > 0) {
+          record.staleRunning -= 1;
+          parts.watch.changed(session.workerId);
+        }
         logger.info(
           {
             workerId: session.workerId,

@@ -11,6 +11,8 @@ export interface LoadShape {
   /** Tasks run before measuring, not counted. */
   readonly warmUpTasks: number;
   readonly drivers: number;
+  /** Run for this long instead of a number of tasks. */
+  readonly seconds?: number;
 }
 
 export interface LoadSummary {
@@ -22,6 +24,7 @@ export interface LoadSummary {
   readonly throughputPerSec: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  readonly meanMs: number;
 }
 
 /** Driver i's part of a total split over n drivers. */
@@ -44,14 +47,18 @@ export async function runDrivers(
       ...systemArgs,
       "--in-flight",
       String(shareOf(shape.inFlight, i, shape.drivers)),
-      "--tasks",
-      String(shareOf(shape.tasks, i, shape.drivers)),
+      ...(shape.seconds === undefined
+        ? ["--tasks", String(shareOf(shape.tasks, i, shape.drivers))]
+        : ["--seconds", String(shape.seconds)]),
       "--warm-up",
       String(shareOf(shape.warmUpTasks, i, shape.drivers)),
     ]),
   );
   // Generous, but bounded: 20 ms a task is far below anything either system does here.
-  const runTimeoutMs = Math.max(120_000, shape.tasks * 20);
+  const runTimeoutMs =
+    shape.seconds === undefined
+      ? Math.max(120_000, shape.tasks * 20)
+      : shape.seconds * 1000 + 60_000;
   try {
     await Promise.all(
       drivers.map((d) => d.waitForLine((line) => line.msg === "driver ready", 120_000)),
@@ -81,5 +88,6 @@ function summarize(done: readonly BenchLine[]): LoadSummary {
     throughputPerSec: latenciesMs.length / elapsedSec,
     p50Ms: quantileMs(latenciesMs, 0.5),
     p99Ms: quantileMs(latenciesMs, 0.99),
+    meanMs: latenciesMs.reduce((sum, ms) => sum + ms, 0) / Math.max(1, latenciesMs.length),
   };
 }

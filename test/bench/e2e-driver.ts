@@ -27,6 +27,8 @@ const { values } = parseArgs({
     "in-flight": { type: "string", default: "32" },
     tasks: { type: "string", default: "2500" },
     "warm-up": { type: "string", default: "0" },
+    // Instead of --tasks: keep going for this long.
+    seconds: { type: "string" },
   },
 });
 
@@ -74,14 +76,19 @@ interface DriveResult {
   readonly firstError: string;
 }
 
-/** inFlight lanes share one counter; each loop ends once count tasks were submitted. */
-async function drive(runner: TaskRunner, inFlight: number, count: number): Promise<DriveResult> {
+/** inFlight lanes share one counter; each loop ends once count tasks were submitted, or the time is up. */
+async function drive(
+  runner: TaskRunner,
+  inFlight: number,
+  count: number,
+  untilMs = Number.POSITIVE_INFINITY,
+): Promise<DriveResult> {
   const latenciesMs: number[] = [];
   let submitted = 0;
   let errors = 0;
   let firstError = "";
   const lane = async (): Promise<void> => {
-    while (submitted < count) {
+    while (submitted < count && performance.now() < untilMs) {
       submitted += 1;
       const startedAt = performance.now();
       try {
@@ -132,7 +139,16 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify({ msg: "driver ready" })}\n`);
     await waitForGo(120_000);
     const startMs = nowMs();
-    const result = await drive(runner, inFlight, Number(values.tasks));
+    const seconds = values.seconds === undefined ? undefined : Number(values.seconds);
+    const result =
+      seconds === undefined
+        ? await drive(runner, inFlight, Number(values.tasks))
+        : await drive(
+            runner,
+            inFlight,
+            Number.POSITIVE_INFINITY,
+            performance.now() + seconds * 1000,
+          );
     const endMs = nowMs();
     process.stdout.write(`${JSON.stringify({ msg: "driver done", startMs, endMs, ...result })}\n`);
   } finally {

@@ -215,3 +215,37 @@ export async function benchEndToEnd(options: EndToEndOptions, say: Say): Promise
     "  throughput = tasks that succeeded / wall time from the first submit to the last result; latencies from submit to result",
   );
 }
+
+/** The original system's target, as a line of its own: durable, on this machine. */
+const TARGET = { tasksPerSec: 5_000, seconds: 60, meanMs: 100 } as const;
+
+export async function benchTarget(
+  env: Readonly<Record<string, string | undefined>>,
+  say: Say,
+): Promise<void> {
+  const seconds = positiveInteger(env, "SCALEMESH_BENCH_TARGET_SECONDS", TARGET.seconds);
+  const inFlight = positiveInteger(env, "SCALEMESH_BENCH_TARGET_IN_FLIGHT", 128);
+  const durability: Durability = { label: "target", ledgerSynchronous: "full", redis: "none" };
+  const options: EndToEndOptions = {
+    inFlight,
+    tasks: 0,
+    warmUpTasks: 500,
+    drivers: 2,
+    workers: 2,
+    concurrency: 128,
+    seconds,
+  };
+  progress(
+    `target: ${seconds} s of no-op tasks, ${inFlight} in flight, ledger.synchronous full...`,
+  );
+  const s = await scalemeshRun(options, durability);
+  const isMet =
+    s.throughputPerSec >= TARGET.tasksPerSec && s.meanMs < TARGET.meanMs && s.errors === 0;
+  say("");
+  say(
+    `target: ${TARGET.tasksPerSec} tasks/s sustained for ${TARGET.seconds} s, mean latency under ${TARGET.meanMs} ms, durable (ledger.synchronous full)`,
+  );
+  say(
+    `  scalemesh, ${inFlight} in flight for ${seconds} s, 2 worker agents of 128 slots: ${s.throughputPerSec.toFixed(0)} tasks/s (${(s.throughputPerSec / TARGET.tasksPerSec).toFixed(2)}x of the target), mean ${s.meanMs.toFixed(1)} ms, p99 ${s.p99Ms.toFixed(1)} ms, ${s.errors} failed: ${isMet ? "met" : "NOT met"}`,
+  );
+}

@@ -1,6 +1,7 @@
 // `npm run bench`: each benchmark against its baseline in the same run.
 //   assign    the Assign path vs a bare echo server on the same stack (h2load)
 //   e2e       end-to-end no-op tasks, scalemesh vs BullMQ on a local Redis
+//   target    the original target: 5,000 durable tasks/s for 60 s, mean < 100 ms
 //   recovery  SIGKILL of a worker until its tasks run elsewhere, both systems
 //   hashing   the hashing strategies' spread, disruption and bounded loads (simulator)
 //   latency   round robin vs least connections vs P2C peak-EWMA with workers
@@ -12,7 +13,7 @@
 // SCALEMESH_BENCH_ONLY=e2e (or a comma list) runs only those parts. Results
 // go to stdout; progress lines go to stderr.
 import { benchAssign } from "./assign-vs-echo.js";
-import { benchEndToEnd, endToEndOptionsFromEnv } from "./end-to-end.js";
+import { benchEndToEnd, benchTarget, endToEndOptionsFromEnv } from "./end-to-end.js";
 import { benchRecovery } from "./recovery.js";
 import { formatHashingReport } from "./hashing-sim.js";
 import { formatLatencyReport, runLatencySimulation } from "./balancing-latency-sim.js";
@@ -20,7 +21,16 @@ import { benchStrategyLatency } from "./strategy-latency.js";
 import { benchScaleReaction } from "./scale-reaction.js";
 import { formatPredictiveReport, runPredictiveSimulation } from "./predictive-sim.js";
 
-const PARTS = ["assign", "e2e", "recovery", "hashing", "latency", "scaling", "forecast"] as const;
+const PARTS = [
+  "assign",
+  "e2e",
+  "target",
+  "recovery",
+  "hashing",
+  "latency",
+  "scaling",
+  "forecast",
+] as const;
 type Part = (typeof PARTS)[number];
 
 const say = (text: string): void => {
@@ -73,6 +83,10 @@ async function main(): Promise<number> {
     process.stderr.write("== end to end: scalemesh vs BullMQ ==\n");
     if (parts.has("assign")) say("");
     await benchEndToEnd(endToEndOptionsFromEnv(benchEnv), say);
+  }
+  if (parts.has("target")) {
+    process.stderr.write("== the original target: 5,000 tasks/s for 60 s ==\n");
+    await benchTarget(benchEnv, say);
   }
   if (parts.has("recovery")) {
     process.stderr.write("== recovery after SIGKILL: scalemesh vs BullMQ ==\n");
