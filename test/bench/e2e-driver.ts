@@ -158,6 +158,8 @@ async function main(): Promise<void> {
 
 try {
   await main();
+  // Exit only once the last line (all latencies, large for a long run) has left: exit() would cut a pipe write short.
+  await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
   process.exit(0);
 } catch (error) {
   process.stderr.write(`e2e-driver: ${(error as Error).message}\n`);
