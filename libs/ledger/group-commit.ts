@@ -41,6 +41,12 @@ export interface GroupCommitOptions {
    * blocking (for close). Without it a written batch is durable already.
    */
   readonly sync?: { start(): Promise<void>; now(): void };
+  /**
+   * Told of every batch written; a promise it returns pauses writing until it
+   * settles (the store's WAL checkpoint, which must not be overtaken). Saves
+   * and commits queue meanwhile.
+   */
+  readonly afterWrite?: (rows: number) => Promise<void> | undefined;
 }
 
 export interface GroupCommit {
@@ -64,7 +70,7 @@ interface Waiter {
 }
 
 export function createGroupCommit(options: GroupCommitOptions): GroupCommit {
-  const { writeBatch, toError, maxBatchRows, sync } = options;
+  const { writeBatch, toError, maxBatchRows, sync, afterWrite } = options;
   const stats = { commits: 0, rowsWritten: 0, failedCommits: 0, lastBatchRows: 0 };
   let queued = new Map<string, QueuedWrite>();
   let waiters: Waiter[] = [];
@@ -75,6 +81,7 @@ export function createGroupCommit(options: GroupCommitOptions): GroupCommit {
   let written = 0;
   let synced = 0;
   let isSyncing = false;
+  let pause: Promise<void> | undefined;
 
   /** Settles the waiters whose batch is in generations (from, upTo]. */
   const settle = (upTo: number, error?: Error, from = Number.NEGATIVE_INFINITY): void => {
@@ -109,7 +116,9 @@ export function createGroupCommit(options: GroupCommitOptions): GroupCommit {
   };
 
   /** Writes the queue in one transaction; settles (or starts the sync for) everyone waiting on it. Returns the error if it failed. */
-  const flush = (): Error | undefined => {
+  const flush = (force = false): Error | undefined => {
+    // During a pause, written once it ends (or now, by flushNow and close, which cannot wait).
+    if (pause && !force) return undefined;
     if (queued.size === 0) {
       startSync();
       return undefined;
@@ -136,6 +145,17 @@ export function createGroupCommit(options: GroupCommitOptions): GroupCommit {
       synced = written;
       settle(written);
     }
+    const paused = afterWrite?.(writes.length);
+    if (paused && !pause) {
+      pause = paused.then(
+        () => undefined,
+        () => undefined,
+      );
+      void pause.then(() => {
+        pause = undefined;
+        if (queued.size > 0 && !closedError) flush();
+      });
+    }
     return undefined;
   };
 
@@ -153,7 +173,7 @@ export function createGroupCommit(options: GroupCommitOptions): GroupCommit {
       queued.set(write.kind === "upsert" ? write.row.taskId : write.taskId, write);
       // While the store is failing, a full queue waits for the next turn
       // instead of retrying a doomed transaction on every save.
-      if (queued.size >= maxBatchRows && !isFailing) flush();
+      if (queued.size >= maxBatchRows && !isFailing && !pause) flush();
       else schedule();
     },
     commit() {
@@ -166,7 +186,7 @@ export function createGroupCommit(options: GroupCommitOptions): GroupCommit {
       });
     },
     flushNow() {
-      const error = flush();
+      const error = flush(true);
       if (error) throw error;
     },
     close(error) {
@@ -175,7 +195,7 @@ export function createGroupCommit(options: GroupCommitOptions): GroupCommit {
       scheduled = undefined;
       // Rows nobody waited for were never acknowledged; a failure here loses
       // nothing anyone was promised, and the waiters hear about it.
-      const failed = flush();
+      const failed = flush(true);
       if (!failed && sync && synced < written) {
         try {
           sync.now();

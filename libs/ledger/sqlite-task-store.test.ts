@@ -1,7 +1,7 @@
 // The SQLite store against real files: what survives a reopen, how the file
 // is set up, and what a failed write does. The TaskStore contract itself is
 // checked in task-store.test.ts.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -191,6 +191,36 @@ describe("SQLite task store", () => {
     expect(syncs.every((s) => s.fd === syncs[0]?.fd)).toBe(true);
     expect(firstDone && !laterDone).toBe(true);
   });
+
+  it.each([
+    { every: 300, isBounded: true },
+    { every: 1_000_000, isBounded: false },
+  ])(
+    "checkpoints the WAL on its own thread every $every rows, so the WAL stays small ($isBounded)",
+    async ({ every, isBounded }) => {
+      const store = open({ synchronous: "normal", checkpointEveryRows: every });
+      // SQLite's own checkpoint (inside a commit, on the event loop) is off.
+      expect(pragmaForTest(store, "wal_autocheckpoint")).toBe(0);
+      for (let batch = 0; batch < 30; batch += 1) {
+        for (let i = 0; i < 100; i += 1) {
+          const n = batch * 100 + i;
+          store.save(storedTask({ id: `t${n}`, sequence: n, payloadBytes: 1024 }));
+        }
+        await store.commit();
+      }
+      // Wait for the last checkpoint asked for to end (writes pause while it runs).
+      store.save(storedTask({ id: "last", sequence: 9_999 }));
+      await store.commit();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const walBytes = statSync(`${path}-wal`).size;
+      // 3,000 rows of 1 KiB: without checkpoints the WAL holds all of them.
+      if (isBounded) expect(walBytes).toBeLessThan(1_500_000);
+      else expect(walBytes).toBeGreaterThan(3_000_000);
+      expect(inspect((db) => db.prepare("SELECT count(*) AS n FROM tasks").get())).toEqual({
+        n: 3_001,
+      });
+    },
+  );
 
   it("at synchronous normal, answers a commit once it is written, with no sync of its own", async () => {
     let syncs = 0;

@@ -18,6 +18,7 @@ import type { Database as SqliteDatabase } from "better-sqlite3";
 import { FINAL_STATES } from "./task-ledger.js";
 import { createGroupCommit, type QueuedWrite } from "./group-commit.js";
 import { migrate, SchemaVersionError } from "./sqlite-migrations.js";
+import { startWalCheckpointer, type WalCheckpointer } from "./wal-checkpointer.js";
 import {
   closedStoreError,
   StoreUnavailableError,
@@ -44,6 +45,8 @@ export interface SqliteTaskStoreOptions {
   readonly busyTimeoutMs?: number;
   /** For tests: how the WAL file is synced (default fs.fdatasync / fdatasyncSync). */
   readonly fileSync?: FileSync;
+  /** Checkpoint the WAL (on its own thread) after this many rows written. Default 2000. */
+  readonly checkpointEveryRows?: number;
 }
 
 export interface FileSync {
@@ -92,6 +95,27 @@ export function openSqliteTaskStore(options: SqliteTaskStoreOptions): TaskStore 
   const fail = (operation: StoreOperation, cause: unknown): StoreUnavailableError =>
     new StoreUnavailableError({ path, operation, cause, hint: hintFor(cause) });
 
+  // Checkpoints off the event loop (wal-checkpointer.ts); SQLite's own, inside
+  // a commit, is off. Should the thread fail, SQLite's own comes back.
+  let checkpointer: WalCheckpointer | undefined =
+    path === ":memory:" ? undefined : startWalCheckpointer(path, options.busyTimeoutMs ?? 5000);
+  if (checkpointer) db.pragma("wal_autocheckpoint = 0");
+  const checkpointEveryRows = options.checkpointEveryRows ?? 2000;
+  let rowsSinceCheckpoint = 0;
+  const afterWrite = (rows: number): Promise<void> | undefined => {
+    rowsSinceCheckpoint += rows;
+    if (!checkpointer || rowsSinceCheckpoint < checkpointEveryRows) return undefined;
+    rowsSinceCheckpoint = 0;
+    return checkpointer.checkpoint().then(
+      () => undefined,
+      () => {
+        checkpointer?.close();
+        checkpointer = undefined;
+        if (db.open) db.pragma("wal_autocheckpoint = 1000");
+      },
+    );
+  };
+
   const writeAll = db.transaction((writes: readonly QueuedWrite[]) => {
     for (const write of writes) {
       if (write.kind === "upsert") statements.upsert.run(write.row);
@@ -102,6 +126,7 @@ export function openSqliteTaskStore(options: SqliteTaskStoreOptions): TaskStore 
     writeBatch: (writes) => writeAll.immediate(writes),
     toError: (cause) => fail("written", cause),
     maxBatchRows,
+    afterWrite,
     sync: syncsWal
       ? {
           start: async () => fileSync.start(wal()),
@@ -141,6 +166,7 @@ export function openSqliteTaskStore(options: SqliteTaskStoreOptions): TaskStore 
       if (isClosed) return;
       batches.close(closedStoreError(path));
       isClosed = true;
+      checkpointer?.close();
       db.close();
       if (walFd !== undefined) closeSync(walFd);
     },
