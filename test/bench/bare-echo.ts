@@ -66,7 +66,7 @@ const assignDefinition: grpc.ServiceDefinition = {
 
 const heartbeatDefinition: grpc.ServiceDefinition = {
   session: {
-    path: "/scalemesh.v1.Coordinator/Session",
+    path: "/scalemesh.v1.Coordinator/WorkerSession",
     requestStream: true,
     responseStream: true,
     requestSerialize: (value: Buffer) => value,

@@ -2,6 +2,7 @@
 //   assign    the Assign path vs a bare echo server on the same stack (h2load)
 //   e2e       end-to-end no-op tasks, scalemesh vs BullMQ on a local Redis
 //   target    the original target: 5,000 durable tasks/s for 60 s, mean < 100 ms
+//   scale     1,000 / 5,000 / 10,000 simulated workers on one coordinator vs a bare server
 //   recovery  SIGKILL of a worker until its tasks run elsewhere, both systems
 //   hashing   the hashing strategies' spread, disruption and bounded loads (simulator)
 //   latency   round robin vs least connections vs P2C peak-EWMA with workers
@@ -15,6 +16,7 @@
 import { benchAssign } from "./assign-vs-echo.js";
 import { benchEndToEnd, benchTarget, endToEndOptionsFromEnv } from "./end-to-end.js";
 import { benchRecovery } from "./recovery.js";
+import { benchScale } from "./scale.js";
 import { formatHashingReport } from "./hashing-sim.js";
 import { formatLatencyReport, runLatencySimulation } from "./balancing-latency-sim.js";
 import { benchStrategyLatency } from "./strategy-latency.js";
@@ -25,6 +27,7 @@ const PARTS = [
   "assign",
   "e2e",
   "target",
+  "scale",
   "recovery",
   "hashing",
   "latency",
@@ -87,6 +90,11 @@ async function main(): Promise<number> {
   if (parts.has("target")) {
     process.stderr.write("== the original target: 5,000 tasks/s for 60 s ==\n");
     await benchTarget(benchEnv, say);
+  }
+  if (parts.has("scale")) {
+    process.stderr.write("== many workers on one coordinator ==\n");
+    say("");
+    await benchScale(say, benchEnv);
   }
   if (parts.has("recovery")) {
     process.stderr.write("== recovery after SIGKILL: scalemesh vs BullMQ ==\n");
