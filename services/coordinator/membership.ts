@@ -216,6 +216,7 @@ export function createMembership(parts: CoordinatorParts): Membership {
 
 /** How many of the attempts a worker reports running are not its own in the ledger. */
 function staleCount(running: readonly string[], own: Iterable<TaskRecord>): number {
+  if (running.length === 0) return 0;
   const ownIds = new Set<string>();
   for (const task of own) ownIds.add(task.task.spec?.taskId ?? "");
   return running.filter((id) => !ownIds.has(id)).length;

@@ -79,9 +79,11 @@ interface ScaleRow {
   readonly bareUsage: Usage;
 }
 
-async function coordinatorRun(workers: number, observeSec: number) {
+async function coordinatorRun(workers: number, observeSec: number, profileDir?: string) {
   const coordinator: ServiceProcess = await startService("coordinator", {
     env: {
+      // SCALEMESH_BENCH_PROFILE_DIR: the coordinator writes a CPU profile there.
+      ...(profileDir ? { CPU_PROFILE_DIR: profileDir } : {}),
       SCALEMESH_LEDGER_PATH: freshLedgerPath(),
       SCALEMESH_COORDINATOR_GRPC_PORT: "0",
       SCALEMESH_COORDINATOR_HTTP_PORT: "0",
@@ -172,7 +174,7 @@ export async function benchScale(
     progress(
       `scale: ${workers} simulated workers from ${DRIVERS} driver processes against a coordinator...`,
     );
-    const run = await coordinatorRun(workers, observeSec);
+    const run = await coordinatorRun(workers, observeSec, env.SCALEMESH_BENCH_PROFILE_DIR);
     progress(`scale: the same heartbeats against a bare grpc-js server...`);
     const bare = await bareRun(workers, observeSec);
     rows.push({ workers, ...run, bareJoinSec: bare.joinSec, bareUsage: bare.usage });
