@@ -56,8 +56,6 @@ interface OpenStream {
   readonly waiting: Map<bigint, Waiting<PlaceResponse>>;
   /** Placed items whose caller waits for the final task. */
   readonly finishing: Map<bigint, Waiting<Task>>;
-  /** Results that came in the same message as their placement, before anyone waited. */
-  readonly early: Map<bigint, Task>;
   /** Asked for this turn, not sent yet. */
   unsent: PlaceItem[];
 }
@@ -119,9 +117,7 @@ export function createPlaceChannel(
   const settle = (opened: OpenStream, outcome: PlaceStreamResponse["outcomes"][number]): void => {
     const { sequence } = outcome;
     if (outcome.outcome.case === "finished") {
-      const waiter = opened.finishing.get(sequence);
-      if (waiter) waiter.resolve(outcome.outcome.value);
-      else opened.early.set(sequence, outcome.outcome.value);
+      opened.finishing.get(sequence)?.resolve(outcome.outcome.value);
       return;
     }
     // No waiter: its caller gave up (deadline, cancel).
@@ -142,7 +138,6 @@ export function createPlaceChannel(
       outbound: createAsyncQueue<Batch>(),
       waiting: new Map(),
       finishing: new Map(),
-      early: new Map(),
       unsent: [],
     };
     stream = opened;
@@ -201,34 +196,30 @@ export function createPlaceChannel(
           awaitResult: bounds.onFinished !== undefined,
         }),
       );
-      const placed = await placing;
-      if (bounds.onFinished) {
-        const taskId = placed.task?.spec?.taskId ?? "";
-        const finished = waitFor(
-          current.finishing,
-          sequence,
-          limits,
-          () =>
-            new ConnectError(
-              `task ${taskId} did not finish within the call's deadline`,
-              Code.DeadlineExceeded,
-            ),
-        );
-        // Whoever awaits it hears the outcome; an unawaited one is no crash.
-        finished.catch(() => undefined);
-        const early = current.early.get(sequence);
-        if (early) {
-          current.early.delete(sequence);
-          current.finishing.get(sequence)?.resolve(early);
-        }
-        if (current.outbound.isClosed)
-          current.finishing
-            .get(sequence)
-            ?.reject(
-              new ConnectError("the coordinator ended the placement stream", Code.Unavailable),
-            );
-        bounds.onFinished(finished);
+      // The wait for the result starts with the placement, so a result in
+      // the placement's own message finds it; a refused placement ends it.
+      const finished = bounds.onFinished
+        ? waitFor(
+            current.finishing,
+            sequence,
+            limits,
+            () =>
+              new ConnectError(
+                `task ${request.task?.taskId ?? ""} did not finish within the call's deadline`,
+                Code.DeadlineExceeded,
+              ),
+          )
+        : undefined;
+      // Whoever awaits it hears the outcome; an unawaited one is no crash.
+      finished?.catch(() => undefined);
+      let placed: PlaceResponse;
+      try {
+        placed = await placing;
+      } catch (error) {
+        current.finishing.get(sequence)?.reject(toConnectError(error));
+        throw error;
       }
+      if (finished) bounds.onFinished?.(finished);
       return placed;
     },
     close() {
