@@ -86,7 +86,8 @@ export function openSqliteTaskStore(options: SqliteTaskStoreOptions): TaskStore 
 
   // At "full" the WAL sync after each commit is ours (see the top of this file).
   const syncsWal = synchronous === "FULL" && path !== ":memory:";
-  const db = openDatabase(path, syncsWal ? "NORMAL" : synchronous, options.busyTimeoutMs ?? 5000);
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  const db = openDatabase(path, syncsWal ? "NORMAL" : synchronous, busyTimeoutMs);
   const statements = prepare(db);
   const fileSync = options.fileSync ?? FDATASYNC;
   // The WAL exists once the first write went in (migrations write); opened on the first sync.
@@ -98,7 +99,7 @@ export function openSqliteTaskStore(options: SqliteTaskStoreOptions): TaskStore 
   // Checkpoints off the event loop (wal-checkpointer.ts); SQLite's own, inside
   // a commit, is off. Should the thread fail, SQLite's own comes back.
   let checkpointer: WalCheckpointer | undefined =
-    path === ":memory:" ? undefined : startWalCheckpointer(path, options.busyTimeoutMs ?? 5000);
+    path === ":memory:" ? undefined : startWalCheckpointer(path, busyTimeoutMs);
   if (checkpointer) db.pragma("wal_autocheckpoint = 0");
   const checkpointEveryRows = options.checkpointEveryRows ?? 2000;
   let rowsSinceCheckpoint = 0;

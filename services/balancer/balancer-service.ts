@@ -95,20 +95,9 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
       : status;
   const placements = deps.placements ?? createPlaceChannel(deps.coordinator, describe);
 
-  const place = async (
-    spec: TaskSpec,
-    workerId: string,
-    bounds: CallBounds,
-  ): Promise<PlaceResponse> => {
-    try {
-      return await placements.place(
-        { task: spec, workerId, viewRevision: deps.view.revision },
-        bounds,
-      );
-    } catch (error) {
-      throw describe(toConnectError(error));
-    }
-  };
+  // The channel describes a broken connection where it sees one (once).
+  const place = (spec: TaskSpec, workerId: string, bounds: CallBounds): Promise<PlaceResponse> =>
+    placements.place({ task: spec, workerId, viewRevision: deps.view.revision }, bounds);
 
   const assignOne = async (request: AssignRequest, bounds: CallBounds): Promise<AssignResponse> => {
     const invalid = validateTaskSpec(request.task, { maxPayloadBytes: deps.maxPayloadBytes });

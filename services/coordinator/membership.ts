@@ -151,18 +151,18 @@ export function createMembership(parts: CoordinatorParts): Membership {
           "worker draining",
         );
       }
+      // Its own tasks, read once: those it no longer reports are lost; what it
+      // reports beyond them is stale (tasks it lost are not among what it reports).
+      const own = ledger.unfinishedOn(session.workerId);
       const lost = tasksLostOn(
-        ledger.unfinishedOn(session.workerId),
+        own,
         new Set(message.runningTaskIds),
         settings.heartbeatIntervalMs,
         now,
       );
       for (const task of lost)
         failAttempt(task, `worker ${session.workerId} no longer reports it running`, false);
-      record.staleRunning = staleCount(
-        message.runningTaskIds,
-        ledger.unfinishedOn(session.workerId),
-      );
+      record.staleRunning = staleCount(message.runningTaskIds, own);
       closeIfDrained(parts, record, { afterCommit: false });
       watch.changed(session.workerId);
     },

@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Admin } from "../../libs/contracts/index.js";
 import { createRpcClient } from "../../libs/rpc/index.js";
+import { waitUntil } from "../support/fault-cluster.js";
 import { freshLedgerPath } from "../support/mesh.js";
 import { startService, type ServiceProcess } from "../support/service-process.js";
 import { startBenchProcess, type BenchProcess } from "./bench-process.js";
@@ -59,14 +60,6 @@ function startDrivers(address: string, workers: number, isBare: boolean): BenchP
       ...(isBare ? ["--bare"] : []),
     ]),
   );
-}
-
-async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean>) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
-    await sleep(250);
-  }
 }
 
 interface ScaleRow {
