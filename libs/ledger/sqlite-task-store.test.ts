@@ -1,7 +1,7 @@
 // The SQLite store against real files: what survives a reopen, how the file
 // is set up, and what a failed write does. The TaskStore contract itself is
 // checked in task-store.test.ts.
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -221,6 +221,26 @@ describe("SQLite task store", () => {
       });
     },
   );
+
+  it("touches its files no more once closed, even when closed before its checkpoint thread started", async () => {
+    open().close();
+    // Whoever owns the directory may now remove the ledger. Had the thread
+    // opened its connection only now, it would create an empty ledger.db again.
+    rmSync(path);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(readdirSync(join(dir, "nested"))).toEqual([]);
+  });
+
+  it("leaves only its database file once closed, every row folded into it", async () => {
+    const store = open({ synchronous: "normal", checkpointEveryRows: 10 });
+    for (let i = 1; i <= 50; i += 1) store.save(storedTask({ id: `t${i}`, sequence: i }));
+    await store.commit();
+    store.close();
+    // The last connection to close folds the WAL in and deletes it with the
+    // shared-memory file.
+    expect(readdirSync(join(dir, "nested"))).toEqual(["ledger.db"]);
+    expect(open().loadAll()).toHaveLength(50);
+  });
 
   it("at synchronous normal, answers a commit once it is written, with no sync of its own", async () => {
     let syncs = 0;

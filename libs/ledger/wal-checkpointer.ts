@@ -31,6 +31,8 @@ db.pragma("synchronous = NORMAL");
 parentPort.on("message", (message) => {
   if (message === "close") {
     db.close();
+    Atomics.store(workerData.closed, 0, 1);
+    Atomics.notify(workerData.closed, 0);
     parentPort.close();
     return;
   }
@@ -46,11 +48,15 @@ parentPort.on("message", (message) => {
 type Reply =
   { ok: true; busy: number; log: number; checkpointed: number } | { ok: false; error: string };
 
+const CLOSE_WAIT_MS = 5000;
+
 export function startWalCheckpointer(path: string, busyTimeoutMs: number): WalCheckpointer {
   const driver = createRequire(import.meta.url).resolve("better-sqlite3");
+  // Set by the thread once its connection is closed: close() waits for it.
+  const closed = new Int32Array(new SharedArrayBuffer(4));
   const thread = new Worker(THREAD_SOURCE, {
     eval: true,
-    workerData: { path, busyTimeoutMs, driver },
+    workerData: { path, busyTimeoutMs, driver, closed },
   });
   thread.unref();
   let waiting: { resolve: (o: CheckpointOutcome) => void; reject: (e: Error) => void }[] = [];
@@ -84,6 +90,12 @@ export function startWalCheckpointer(path: string, busyTimeoutMs: number): WalCh
       failure = new Error("the WAL checkpoint thread has stopped");
       thread.postMessage("close");
       waiting = [];
+      // The thread's connection must be gone before the store's own closes:
+      // the last connection to close is the one that folds the WAL into the
+      // database and deletes it, and a thread still opening could create the
+      // WAL again after the store said it was closed. A checkpoint in progress
+      // is bounded (writes are paused meanwhile), so this wait is short.
+      Atomics.wait(closed, 0, 0, CLOSE_WAIT_MS);
     },
   };
 }
