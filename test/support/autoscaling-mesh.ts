@@ -4,7 +4,7 @@
 import { Admin, Balancer } from "../../libs/contracts/index.js";
 import { createRpcClient, type RpcClient } from "../../libs/rpc/index.js";
 import { dirname, join } from "node:path";
-import { freshLedgerPath } from "./mesh.js";
+import { freshLedgerPath, waitForBalancerView } from "./mesh.js";
 import { startService, type ServiceProcess } from "./service-process.js";
 
 export interface AutoscalingMesh {
@@ -52,6 +52,7 @@ export async function startAutoscalingMesh(
       SCALEMESH_BALANCER_COORDINATOR: `static://127.0.0.1:${coordinator.grpcPort}`,
     },
   });
+  await waitForBalancerView(balancer);
   const admin = createRpcClient(Admin, `127.0.0.1:${coordinator.grpcPort}`);
   const client = createRpcClient(Balancer, `127.0.0.1:${balancer.grpcPort}`, {
     defaultDeadlineMs: 60_000,

@@ -155,8 +155,9 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
   };
 }
 
-async function waitForBalancerView(balancer: ServiceProcess): Promise<void> {
-  const deadline = Date.now() + 10_000;
+/** Until its view is synced (readyz 200) a balancer answers UNAVAILABLE ("no cluster view yet"). */
+export async function waitForBalancerView(balancer: ServiceProcess): Promise<void> {
+  const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const response = await fetch(`http://127.0.0.1:${balancer.httpPort}/readyz`).catch(
       () => undefined,
@@ -164,5 +165,5 @@ async function waitForBalancerView(balancer: ServiceProcess): Promise<void> {
     if (response?.status === 200) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error("balancer did not become ready within 10 s");
+  throw new Error("balancer did not become ready within 30 s");
 }
