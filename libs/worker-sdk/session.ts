@@ -42,7 +42,8 @@ export interface SessionOptions {
   /** How long to wait for Registered before giving up on this stream. */
   readonly registerTimeoutMs: number;
   readonly logger: Logger;
-  readonly heartbeat: () => SessionRequest;
+  /** The heartbeat to send; `isForced` (heartbeatNow) asks for the full load. */
+  readonly heartbeat: (isForced: boolean) => SessionRequest;
   /** Runs when Registered arrives; what it sends goes out before anything else. */
   readonly onRegistered: (registered: Registered) => void;
   readonly onAssignment: (assignment: Assignment) => void;
@@ -113,7 +114,7 @@ export function openSession(options: SessionOptions): Session {
     clearInterval(heartbeatTimer);
     heartbeatTimer = setInterval(
       () => {
-        if (queue.size < MAX_QUEUED_MESSAGES_FOR_HEARTBEAT) send(options.heartbeat());
+        if (queue.size < MAX_QUEUED_MESSAGES_FOR_HEARTBEAT) send(options.heartbeat(false));
       },
       Math.max(10, intervalMs > 0 ? intervalMs : DEFAULT_HEARTBEAT_INTERVAL_MS),
     );
@@ -185,7 +186,7 @@ export function openSession(options: SessionOptions): Session {
     ended,
     send,
     heartbeatNow: () => {
-      if (isRegistered) send(options.heartbeat());
+      if (isRegistered) send(options.heartbeat(true));
     },
     close() {
       isClosedByWorker = true;

@@ -12,6 +12,7 @@ import { createRpcClient, type ClientOptions, type RpcClient } from "../rpc/clie
 import { waitBeforeReconnect } from "../rpc/reconnect-wait.js";
 import { SCALEMESH_VERSION } from "../telemetry/version.js";
 import { resolveCoordinatorTarget } from "./coordinator-endpoints.js";
+import { createHeartbeatNews, type WorkerLoad } from "./heartbeat-news.js";
 import { createProcessLoadSampler } from "./process-load.js";
 import { createResultOutbox } from "./result-outbox.js";
 import {
@@ -199,16 +200,12 @@ export function createWorker(options: WorkerOptions): Worker {
     version: options.version ?? SCALEMESH_VERSION,
   };
 
-  const heartbeat = (): SessionRequest => {
-    const { cpuUtilization, memoryRssBytes } = load.sample();
-    return heartbeatMessage({
-      runningTaskIds: runner.runningTaskIds(),
-      freeSlots: runner.freeSlots,
-      cpuUtilization,
-      memoryRssBytes,
-      draining: !runner.isTakingTasks,
-    });
-  };
+  const currentLoad = (): WorkerLoad => ({
+    ...load.sample(),
+    runningTaskIds: runner.runningTaskIds(),
+    freeSlots: runner.freeSlots,
+    draining: !runner.isTakingTasks,
+  });
 
   const coordinatorClient = (): RpcClient<typeof Coordinator> => {
     client ??= createRpcClient(Coordinator, coordinatorTarget, { ...options.rpc, logger: log });
@@ -220,12 +217,13 @@ export function createWorker(options: WorkerOptions): Worker {
     // keeps the coordinator from handing them to another worker before the
     // results arrive right after Registered.
     const runningTaskIds = [...new Set([...runner.runningTaskIds(), ...outbox.taskIds()])];
+    const news = createHeartbeatNews();
     const session: Session = openSession({
       client: coordinatorClient(),
       register: registerMessage({ worker: workerSpec, runningTaskIds }),
       registerTimeoutMs: options.rpc?.defaultDeadlineMs ?? 10_000,
       logger: log.child({ coordinator: coordinatorTarget }),
-      heartbeat,
+      heartbeat: (isForced) => heartbeatMessage(news.next(currentLoad(), isForced)),
       onRegistered: (registered) => {
         // Before anything else on this session: the results the coordinator may not have stored.
         const resent = outbox.unacknowledged();

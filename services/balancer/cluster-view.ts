@@ -21,7 +21,7 @@ import { candidateOf } from "../../libs/balancing/index.js";
 
 export interface ClusterView {
   readonly isSynced: boolean;
-  /** Health of each worker as this balancer sees it (from the outcomes and heartbeats in the view's deltas). */
+  /** Health of each worker as this balancer sees it (from the outcomes in the view's deltas). */
   health(nowMs: number): ReadonlyMap<string, WorkerHealth>;
   readonly revision: bigint;
   candidates(): WorkerCandidate[];
@@ -171,7 +171,7 @@ export function startClusterView(options: {
 /**
  * Turns the change between two views of a worker into health inputs: each
  * newly finished task is an outcome (its latency the worker's current EWMA,
- * the finest grain the view carries), and a newer heartbeat is a heartbeat.
+ * the finest grain the view carries), and a new worker starts its slow start.
  */
 function feedHealth(
   tracker: HealthTracker,
@@ -188,10 +188,7 @@ function feedHealth(
     tracker.recordOutcome(id, { ok: true, latencyMs, nowMs });
   for (let i = 0; i < Math.min(32, Math.max(0, failed)); i += 1)
     tracker.recordOutcome(id, { ok: false, latencyMs, nowMs });
-  if (after.lastHeartbeatAt)
-    tracker.recordHeartbeat(
-      id,
-      timestampMs(after.lastHeartbeatAt),
-      after.registeredAt ? timestampMs(after.registeredAt) : undefined,
-    );
+  // Liveness is the coordinator's to judge (an idle worker's heartbeats renew
+  // its lease there and reach no balancer); here a worker only starts its ramp.
+  tracker.recordJoined(id, nowMs, after.registeredAt ? timestampMs(after.registeredAt) : undefined);
 }

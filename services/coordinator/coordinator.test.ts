@@ -392,6 +392,65 @@ describe("failure detection", () => {
   });
 });
 
+describe("unchanged heartbeats", () => {
+  it("renew a worker's lease and keep what it last reported, telling no watcher", async () => {
+    const { coordinator, clock, join, task } = fixture({ defaultTaskTimeoutMs: 600_000 });
+    const session = join("w1");
+    await coordinator.place(task("t1"), "w1", {});
+    coordinator.heartbeat(
+      session,
+      create(HeartbeatSchema, { runningTaskIds: ["t1"], freeSlots: 1, cpuUtilization: 0.5 }),
+    );
+    const watcher = coordinator.watch.subscribe();
+    const seen: string[] = [];
+    void (async () => {
+      for await (const message of watcher) seen.push(message.event.case ?? "");
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    for (let beat = 0; beat < 4; beat += 1) {
+      clock.nowMs += 2500;
+      coordinator.heartbeat(session, create(HeartbeatSchema, { unchanged: true }));
+      coordinator.checkLiveness();
+    }
+    // 10 s after the full heartbeat (timeout 3 s): alive, t1 still its, the CPU as reported.
+    expect(coordinator.getWorker("w1")?.state).toBe(WorkerState.ALIVE);
+    expect(coordinator.getWorker("w1")?.cpuUtilization).toBe(0.5);
+    expect(coordinator.ledger.get("t1")?.task.state).toBe(TaskState.ASSIGNED);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(seen).toEqual(["snapshot"]);
+    // A full one is news for the watchers.
+    coordinator.heartbeat(
+      session,
+      create(HeartbeatSchema, { runningTaskIds: ["t1"], freeSlots: 1 }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(seen).toEqual(["snapshot", "workerChanged"]);
+    coordinator.watch.unsubscribe(watcher);
+  });
+
+  it("still give back a task the worker never reported running", async () => {
+    const { coordinator, clock, join, task } = fixture();
+    const session = join("w1");
+    await coordinator.place(task("t1"), "w1", {});
+    clock.nowMs += 3500;
+    coordinator.heartbeat(session, create(HeartbeatSchema, { unchanged: true }));
+    expect(coordinator.ledger.get("t1")?.task.state).toBe(TaskState.PENDING);
+    expect(coordinator.ledger.get("t1")?.task.history[0]?.error).toMatch(
+      /worker w1 no longer reports it running/,
+    );
+  });
+
+  it("do not keep a worker alive whose heartbeats stopped", () => {
+    const { coordinator, clock, join } = fixture();
+    const session = join("w1");
+    clock.nowMs += 2000;
+    coordinator.heartbeat(session, create(HeartbeatSchema, { unchanged: true }));
+    clock.nowMs += 3500;
+    coordinator.checkLiveness();
+    expect(coordinator.getWorker("w1")?.state).toBe(WorkerState.DEAD);
+  });
+});
+
 describe("recovery", () => {
   it("reloads the ledger: pending tasks wait, running ones stay with a worker that comes back, the rest return", async () => {
     const store = createMemoryTaskStore();

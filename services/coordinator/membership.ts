@@ -77,6 +77,17 @@ export function createMembership(parts: CoordinatorParts): Membership {
     parts.requestSchedule();
   };
 
+  // Its own tasks against what it reports running, read once: those it no
+  // longer reports are lost; what it reports beyond them is stale.
+  const settleReported = (record: WorkerRecord, nowMs: number): void => {
+    const workerId = record.spec.workerId;
+    const own = ledger.unfinishedOn(workerId);
+    const lost = tasksLostOn(own, record.reportedRunning, settings.heartbeatIntervalMs, nowMs);
+    for (const task of lost)
+      failAttempt(task, `worker ${workerId} no longer reports it running`, false);
+    record.staleRunning = staleCount(record.reportedRunning, own);
+  };
+
   return {
     register(message) {
       const spec = message.worker;
@@ -108,6 +119,7 @@ export function createMembership(parts: CoordinatorParts): Membership {
       // lost with the old stream (an assignment sent into a dying connection, or
       // a worker that restarted): it goes back for another attempt.
       const stillRunning = new Set(message.runningTaskIds);
+      record.reportedRunning = stillRunning;
       let kept = 0;
       for (const task of ledger.unfinishedOn(spec.workerId)) {
         if (stillRunning.has(task.task.spec?.taskId ?? "")) kept += 1;
@@ -142,8 +154,16 @@ export function createMembership(parts: CoordinatorParts): Membership {
       if (!record) return;
       const now = parts.now();
       record.lastHeartbeatMs = now;
+      if (message.unchanged) {
+        // The lease is renewed and nothing else: it runs what it last
+        // reported, and no balancer needs telling. An idle worker costs this much.
+        if (record.reportedRunning.size > 0 || ledger.unfinishedCount(session.workerId) > 0)
+          settleReported(record, now);
+        return;
+      }
       record.cpuUtilization = message.cpuUtilization;
       record.memoryRssBytes = message.memoryRssBytes;
+      record.reportedRunning = new Set(message.runningTaskIds);
       if (message.draining && record.state === WorkerState.ALIVE) {
         record.state = WorkerState.DRAINING;
         logger.info(
@@ -151,18 +171,7 @@ export function createMembership(parts: CoordinatorParts): Membership {
           "worker draining",
         );
       }
-      // Its own tasks, read once: those it no longer reports are lost; what it
-      // reports beyond them is stale (tasks it lost are not among what it reports).
-      const own = ledger.unfinishedOn(session.workerId);
-      const lost = tasksLostOn(
-        own,
-        new Set(message.runningTaskIds),
-        settings.heartbeatIntervalMs,
-        now,
-      );
-      for (const task of lost)
-        failAttempt(task, `worker ${session.workerId} no longer reports it running`, false);
-      record.staleRunning = staleCount(message.runningTaskIds, own);
+      settleReported(record, now);
       closeIfDrained(parts, record, { afterCommit: false });
       watch.changed(session.workerId);
     },
@@ -215,9 +224,11 @@ export function createMembership(parts: CoordinatorParts): Membership {
 }
 
 /** How many of the attempts a worker reports running are not its own in the ledger. */
-function staleCount(running: readonly string[], own: Iterable<TaskRecord>): number {
-  if (running.length === 0) return 0;
+function staleCount(running: ReadonlySet<string>, own: Iterable<TaskRecord>): number {
+  if (running.size === 0) return 0;
   const ownIds = new Set<string>();
   for (const task of own) ownIds.add(task.task.spec?.taskId ?? "");
-  return running.filter((id) => !ownIds.has(id)).length;
+  let stale = 0;
+  for (const id of running) if (!ownIds.has(id)) stale += 1;
+  return stale;
 }

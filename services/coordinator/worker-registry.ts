@@ -48,6 +48,8 @@ export interface WorkerRecord {
    * count as in flight. From its register and each heartbeat.
    */
   staleRunning: number;
+  /** The task ids its last full heartbeat (or its register) reported running; an unchanged heartbeat keeps them. */
+  reportedRunning: ReadonlySet<string>;
 }
 
 export function workerStatus(record: WorkerRecord, inFlight: number): WorkerStatus {
@@ -171,6 +173,7 @@ export function registeredWorker(
     isCordoned: previous?.isCordoned ?? false,
     taskLatencyEwmaMs: previous?.taskLatencyEwmaMs ?? 0,
     staleRunning: 0,
+    reportedRunning: new Set(),
   };
 }
 
@@ -193,5 +196,6 @@ export function awaitedWorker(workerId: string, nowMs: number, graceMs: number):
     isCordoned: false,
     taskLatencyEwmaMs: 0,
     staleRunning: 0,
+    reportedRunning: new Set(),
   };
 }

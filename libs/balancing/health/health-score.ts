@@ -1,7 +1,6 @@
-// A worker's health score, 0..1 (1 = healthy), from what its outcomes and
-// heartbeats say:
+// A worker's health score, 0..1 (1 = healthy), from what its outcomes say:
 //
-//   score = (1 - errorRate) × latencyFactor × heartbeatFactor
+//   score = (1 - errorRate) × latencyFactor
 //
 //   errorRate       EWMA of failures (1) and successes (0) over outcomes,
 //                   α = 2 / (errorWindowOutcomes + 1): about the last N outcomes.
@@ -9,41 +8,35 @@
 //                   peak-EWMA latencies: 1 up to tolerance × the fleet's median,
 //                   then inversely proportional (3× the median with tolerance
 //                   1.5 gives 0.5). 1 while either figure is unknown.
-//   heartbeatFactor 1 while the last heartbeat is at most heartbeatStaleMs old,
-//                   then falls linearly to 0 at twice that; 1 if the caller
-//                   never reports heartbeats (liveness is then the view's job).
+//
+// Liveness is not scored here: it is the coordinator's judgement (heartbeats
+// renew a worker's lease there), and a worker it no longer holds alive leaves
+// the view.
 
 export interface HealthScoreOptions {
   readonly errorWindowOutcomes: number;
   readonly latencyToleranceRatio: number;
-  readonly heartbeatStaleMs: number;
 }
 
 export const DEFAULT_HEALTH_SCORE_OPTIONS: HealthScoreOptions = {
   errorWindowOutcomes: 20,
   latencyToleranceRatio: 1.5,
-  heartbeatStaleMs: 3_000,
 };
 
 export interface HealthScoreInputs {
   readonly errorRate: number;
   readonly latencyMs: number | undefined;
   readonly fleetMedianLatencyMs: number | undefined;
-  readonly heartbeatAgeMs: number | undefined;
 }
 
 export function healthScore(inputs: HealthScoreInputs, options: HealthScoreOptions): number {
   const errorFactor = 1 - clampUnit(inputs.errorRate);
-  const { latencyMs, fleetMedianLatencyMs, heartbeatAgeMs } = inputs;
+  const { latencyMs, fleetMedianLatencyMs } = inputs;
   const latencyFactor =
     latencyMs === undefined || fleetMedianLatencyMs === undefined || latencyMs <= 0
       ? 1
       : clampUnit((options.latencyToleranceRatio * fleetMedianLatencyMs) / latencyMs);
-  const heartbeatFactor =
-    heartbeatAgeMs === undefined || options.heartbeatStaleMs <= 0
-      ? 1
-      : clampUnit(1 - (heartbeatAgeMs - options.heartbeatStaleMs) / options.heartbeatStaleMs);
-  return errorFactor * latencyFactor * heartbeatFactor;
+  return errorFactor * latencyFactor;
 }
 
 /** The new error rate after one outcome. */

@@ -15,7 +15,7 @@ describe("health tracker", () => {
 
   it("ramps a worker's weight from when it is first seen", () => {
     const tracker = createHealthTracker(FAST_RAMP);
-    tracker.recordHeartbeat("w", 0);
+    tracker.recordJoined("w", 0);
     expect(tracker.healthOf("w", 0).slowStartWeight).toBe(0.1);
     expect(tracker.healthOf("w", 5_000).slowStartWeight).toBeCloseTo(0.5);
     expect(tracker.healthOf("w", 10_000).slowStartWeight).toBe(1);
@@ -23,7 +23,7 @@ describe("health tracker", () => {
 
   it("starts the ramp at the registration time when the caller knows it", () => {
     const tracker = createHealthTracker(FAST_RAMP);
-    tracker.recordHeartbeat("w", 8_000, 0);
+    tracker.recordJoined("w", 8_000, 0);
     expect(tracker.healthOf("w", 8_000).slowStartWeight).toBeCloseTo(0.8);
   });
 
@@ -64,19 +64,9 @@ describe("health tracker", () => {
     expect(health.get("slow")?.peakEwmaLatencyMs).toBe(60);
   });
 
-  it("lowers the score once heartbeats go stale, to zero at twice the stale age", () => {
-    const tracker = createHealthTracker({
-      score: { errorWindowOutcomes: 20, latencyToleranceRatio: 1.5, heartbeatStaleMs: 3_000 },
-    });
-    tracker.recordHeartbeat("w", 0);
-    expect(tracker.healthOf("w", 3_000).score).toBe(1);
-    expect(tracker.healthOf("w", 4_500).score).toBeCloseTo(0.5);
-    expect(tracker.healthOf("w", 6_000).score).toBe(0);
-  });
-
   it("passes the optimizer's forecast through, and forgets a worker entirely", () => {
     const tracker = createHealthTracker();
-    tracker.recordHeartbeat("w", 0);
+    tracker.recordJoined("w", 0);
     tracker.recordForecast("w", 2.5);
     expect(tracker.healthOf("w", 0).forecastInFlight).toBe(2.5);
     tracker.forget("w");
@@ -85,7 +75,7 @@ describe("health tracker", () => {
 
   it("reuses a snapshot for snapshotMaxAgeMs, then rebuilds it with what changed", () => {
     const tracker = createHealthTracker({ ...FAST_RAMP, snapshotMaxAgeMs: 20 });
-    tracker.recordHeartbeat("w", 0);
+    tracker.recordJoined("w", 0);
     const first = tracker.snapshot(1_000);
     for (let i = 0; i < 5; i += 1)
       tracker.recordOutcome("w", { ok: false, latencyMs: 10, nowMs: 1_005 });

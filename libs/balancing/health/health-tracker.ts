@@ -48,8 +48,8 @@ export interface TaskOutcome {
 
 export interface HealthTracker {
   recordOutcome(workerId: string, outcome: TaskOutcome): void;
-  /** registeredAtMs, when known, starts a first-seen worker's slow start at its registration. */
-  recordHeartbeat(workerId: string, nowMs: number, registeredAtMs?: number): void;
+  /** The worker is in the view; registeredAtMs, when known, starts a first-seen worker's slow start at its registration. */
+  recordJoined(workerId: string, nowMs: number, registeredAtMs?: number): void;
   /** The optimizer's short-term forecast of the worker's in-flight tasks; undefined clears it. */
   recordForecast(workerId: string, forecastInFlight: number | undefined): void;
   healthOf(workerId: string, nowMs: number): WorkerHealth;
@@ -61,7 +61,6 @@ export interface HealthTracker {
 interface WorkerRecord {
   /** When the current slow-start ramp began: first seen, or the circuit closed again. */
   rampStartedAtMs: number;
-  lastHeartbeatAtMs: number | undefined;
   errorRate: number;
   latency: PeakEwma | undefined;
   circuit: Circuit;
@@ -84,7 +83,6 @@ export function createHealthTracker(overrides: Partial<HealthTrackerOptions> = {
     if (!record) {
       record = {
         rampStartedAtMs: firstSeenAtMs,
-        lastHeartbeatAtMs: undefined,
         errorRate: 0,
         latency: undefined,
         circuit: CLOSED_CIRCUIT,
@@ -118,10 +116,6 @@ export function createHealthTracker(overrides: Partial<HealthTrackerOptions> = {
         errorRate: record.errorRate,
         latencyMs,
         fleetMedianLatencyMs,
-        heartbeatAgeMs:
-          record.lastHeartbeatAtMs === undefined
-            ? undefined
-            : Math.max(0, nowMs - record.lastHeartbeatAtMs),
       },
       options.score,
     );
@@ -147,12 +141,11 @@ export function createHealthTracker(overrides: Partial<HealthTrackerOptions> = {
       if (Number.isFinite(latencyMs) && latencyMs >= 0)
         record.latency = updatePeakEwma(record.latency, latencyMs, nowMs, options.latencyDecayMs);
     },
-    recordHeartbeat(workerId, nowMs, registeredAtMs) {
+    recordJoined(workerId, nowMs, registeredAtMs) {
       const isNew = !records.has(workerId);
       const record = recordFor(workerId, nowMs);
       if (isNew && registeredAtMs !== undefined)
         record.rampStartedAtMs = Math.min(nowMs, registeredAtMs);
-      record.lastHeartbeatAtMs = Math.max(record.lastHeartbeatAtMs ?? nowMs, nowMs);
     },
     recordForecast(workerId, forecastInFlight) {
       const record = records.get(workerId);
