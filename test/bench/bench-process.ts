@@ -99,3 +99,25 @@ export function startBenchProcess(
     },
   };
 }
+
+/**
+ * `drivers` driver processes of `script` sharing `workers` simulated workers
+ * (`--address`, `--workers` its share, `--prefix` d1, d2, ...), plus `extraArgs`.
+ */
+export function startDriverProcesses(
+  script: string,
+  options: { address: string; workers: number; drivers: number; extraArgs?: readonly string[] },
+): BenchProcess[] {
+  const { address, workers, drivers } = options;
+  return Array.from({ length: drivers }, (_, i) =>
+    startBenchProcess(`${script} ${i + 1}`, script, [
+      "--address",
+      address,
+      "--workers",
+      String(Math.floor(workers / drivers) + (i < workers % drivers ? 1 : 0)),
+      "--prefix",
+      `d${i + 1}`,
+      ...(options.extraArgs ?? []),
+    ]),
+  );
+}

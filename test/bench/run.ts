@@ -3,6 +3,7 @@
 //   e2e       end-to-end no-op tasks, scalemesh vs BullMQ on a local Redis
 //   target    the original target: 5,000 durable tasks/s for 60 s, mean < 100 ms
 //   scale     1,000 / 5,000 / 10,000 simulated workers on one coordinator vs a bare server
+//   fleet     CPU per Assign on N and 2N real worker agents at the same load
 //   recovery  SIGKILL of a worker until its tasks run elsewhere, both systems
 //   hashing   the hashing strategies' spread, disruption and bounded loads (simulator)
 //   latency   round robin vs least connections vs P2C peak-EWMA with workers
@@ -17,6 +18,7 @@ import { benchAssign } from "./assign-vs-echo.js";
 import { benchEndToEnd, benchTarget, endToEndOptionsFromEnv } from "./end-to-end.js";
 import { benchRecovery } from "./recovery.js";
 import { benchScale } from "./scale.js";
+import { benchFleetCost, fleetCostOptionsFromEnv } from "./fleet-cost.js";
 import { formatHashingReport } from "./hashing-sim.js";
 import { formatLatencyReport, runLatencySimulation } from "./balancing-latency-sim.js";
 import { benchStrategyLatency } from "./strategy-latency.js";
@@ -28,6 +30,7 @@ const PARTS = [
   "e2e",
   "target",
   "scale",
+  "fleet",
   "recovery",
   "hashing",
   "latency",
@@ -95,6 +98,11 @@ async function main(): Promise<number> {
     process.stderr.write("== many workers on one coordinator ==\n");
     say("");
     await benchScale(say, benchEnv);
+  }
+  if (parts.has("fleet")) {
+    process.stderr.write("== CPU per Assign as the fleet doubles ==\n");
+    say("");
+    await benchFleetCost(say, fleetCostOptionsFromEnv(benchEnv));
   }
   if (parts.has("recovery")) {
     process.stderr.write("== recovery after SIGKILL: scalemesh vs BullMQ ==\n");

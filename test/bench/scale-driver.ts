@@ -1,7 +1,7 @@
 // One process of simulated worker agents for the scale bench: --workers
 // sessions to one coordinator, each on a connection of its own, each
-// registering and then heartbeating as a worker agent does (at the interval
-// the coordinator answers). --bare sends the same heartbeats to the bare
+// registering and then heartbeating as an idle worker agent does (at the
+// interval the coordinator answers). --bare sends the same heartbeats to the bare
 // grpc-js server instead (bare-echo.ts --heartbeats), which answers nothing.
 // Joins go at most --joining at a time. Prints {"msg":"driver joined"} once
 // every session is open, then a line every second with how many are up.
@@ -47,10 +47,12 @@ function startWorker(i: number): Promise<void> {
   );
   calls.push(call);
   let timer: NodeJS.Timeout | undefined;
+  // As an idle agent does (libs/worker-sdk/heartbeat-news.ts): its load once,
+  // then `unchanged` every interval, which renews its lease and nothing else.
   const beat = (intervalMs: number): void => {
+    call.write({ message: { case: "heartbeat", value: { runningTaskIds: [], freeSlots: 1 } } });
     timer = setInterval(
-      () =>
-        call.write({ message: { case: "heartbeat", value: { runningTaskIds: [], freeSlots: 1 } } }),
+      () => call.write({ message: { case: "heartbeat", value: { unchanged: true } } }),
       intervalMs,
     );
   };

@@ -5,61 +5,22 @@
 // driver's workers are declared dead, and the coordinator's CPU and RSS,
 // against a bare grpc-js server receiving the same heartbeats (bare-echo.ts
 // --heartbeats) measured the same way in the same run.
-import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Admin } from "../../libs/contracts/index.js";
 import { createRpcClient } from "../../libs/rpc/index.js";
 import { waitUntil } from "../support/fault-cluster.js";
 import { freshLedgerPath } from "../support/mesh.js";
 import { startService, type ServiceProcess } from "../support/service-process.js";
-import { startBenchProcess, type BenchProcess } from "./bench-process.js";
+import { startDriverProcesses, type BenchProcess } from "./bench-process.js";
+import { usageOver, type Usage } from "./proc-usage.js";
 
 type Say = (text: string) => void;
 const progress = (text: string): void => void process.stderr.write(`${text}\n`);
 
 const DRIVERS = 4;
-const CLOCK_TICKS_PER_SEC = 100;
-
-/** CPU seconds (user + system) a process has used so far, from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SEC;
-}
-
-function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8")
-    .split("\n")
-    .find((l) => l.startsWith("VmRSS:"));
-  return Number(/(\d+)/.exec(line ?? "")?.[1] ?? 0) / 1024;
-}
-
-interface Usage {
-  readonly cpuShare: number;
-  readonly rssMb: number;
-}
-
-async function usageOver(pid: number, seconds: number): Promise<Usage> {
-  const startCpu = cpuSeconds(pid);
-  const startMs = Date.now();
-  await sleep(seconds * 1000);
-  return {
-    cpuShare: (cpuSeconds(pid) - startCpu) / ((Date.now() - startMs) / 1000),
-    rssMb: rssMb(pid),
-  };
-}
-
 function startDrivers(address: string, workers: number, isBare: boolean): BenchProcess[] {
-  return Array.from({ length: DRIVERS }, (_, i) =>
-    startBenchProcess(`scale driver ${i + 1}`, "scale-driver.js", [
-      "--address",
-      address,
-      "--workers",
-      String(Math.floor(workers / DRIVERS) + (i < workers % DRIVERS ? 1 : 0)),
-      "--prefix",
-      `d${i + 1}`,
-      ...(isBare ? ["--bare"] : []),
-    ]),
-  );
+  const extraArgs = isBare ? ["--bare"] : [];
+  return startDriverProcesses("scale-driver.js", { address, workers, drivers: DRIVERS, extraArgs });
 }
 
 interface ScaleRow {
