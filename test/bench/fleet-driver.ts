@@ -24,7 +24,7 @@ let done = 0;
 function join(i: number): Promise<void> {
   return new Promise((resolve) => {
     const worker = createWorker({
-      coordinator: values.address ?? "",
+      coordinator: `static://${values.address ?? ""}`,
       workerId: `${values.prefix}-${i}`,
       address: `127.0.0.1:${20_000 + i}`,
       slots: Number(values.slots),
