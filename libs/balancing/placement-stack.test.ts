@@ -270,3 +270,27 @@ describe("placement stack", () => {
     );
   });
 });
+
+describe("a limited ranking", () => {
+  const fleet = ["a", "b", "c", "d", "e", "f"].map((id, i) => worker(id, { inFlight: i % 3 }));
+  it.each(STRATEGY_NAMES)(
+    "%s: at most `limit` workers, the same that lead its full ranking",
+    (strategy) => {
+      const full = createPlacementStack({ defaultStrategy: strategy, random: seeded(3) }).rank(
+        fleet,
+        request({ routingKey: "k" }),
+        strategy,
+        { nowMs: 1_000 },
+      );
+      const limited = createPlacementStack({ defaultStrategy: strategy, random: seeded(3) }).rank(
+        fleet,
+        request({ routingKey: "k" }),
+        strategy,
+        { nowMs: 1_000, limit: 2 },
+      );
+      const ids = (r: typeof full) => r.ranked.map((c) => c.worker.workerId);
+      expect(ids(limited)).toEqual(ids(full).slice(0, 2));
+      expect(limited.rejected).toEqual(full.rejected);
+    },
+  );
+});

@@ -57,6 +57,8 @@ export interface PlacementInputs {
   readonly health?: ReadonlyMap<string, WorkerHealth>;
   /** Overrides the stack's random source for this call (tests replay a ranking exactly with it). */
   readonly random?: RandomSource;
+  /** Only the best this many are wanted: `ranked` holds at most these, the same a full ranking puts first. */
+  readonly limit?: number;
 }
 
 export interface PlacementStack {
@@ -115,7 +117,10 @@ export function createPlacementStack(options: PlacementStackOptions): PlacementS
         random: inputs.random ?? random,
         health,
         eligible,
+        limit: inputs.limit,
       });
+      if (inputs.limit !== undefined && ranked.length > inputs.limit)
+        ranked.length = Math.max(0, inputs.limit);
       const decision = { request, nowMs, feasible, eligible };
       const reason = ranked[0]?.note;
       return reason === undefined

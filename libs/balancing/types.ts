@@ -74,6 +74,12 @@ export interface PlacementContext {
   readonly health: ReadonlyMap<string, WorkerHealth>;
   /** Workers that pass every filter except free capacity, for strategies whose choice must not move when a worker fills up (hashing). */
   readonly eligible: readonly WorkerCandidate[];
+  /**
+   * Only the best `limit` are wanted (Assign tries a few, Route shows four): a
+   * strategy may return just those, the same ones its full ranking puts first.
+   * Undefined: every feasible worker.
+   */
+  readonly limit?: number;
 }
 
 /** Why a worker was not a candidate. */

@@ -64,6 +64,8 @@ export interface BalancerDeps {
 // Place answers these when the chosen worker cannot take the task any more:
 // another balancer filled it, it started draining, or it left. Try the next.
 const CONFLICTS = new Set([Code.FailedPrecondition, Code.NotFound]);
+/** Route names the best worker and this many next-best. */
+const ROUTE_ALTERNATIVES = 3;
 
 /** What one placement needs from its call: a deadline and a way to learn it was abandoned. */
 interface CallBounds {
@@ -111,6 +113,7 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
     const ranking = deps.stack.rank(deps.view.candidates(), placementRequestOf(spec), strategy, {
       nowMs,
       health: deps.view.health(nowMs),
+      limit: deps.placeAttempts,
     });
     if (ranking.strategy === "predictive") deps.onPredictiveRank?.();
     const tried: string[] = [];
@@ -270,7 +273,7 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
         deps.view.candidates(),
         placementRequestOf(request),
         strategy,
-        { nowMs, health: deps.view.health(nowMs) },
+        { nowMs, health: deps.view.health(nowMs), limit: 1 + ROUTE_ALTERNATIVES },
       );
       if (ranking.strategy === "predictive") deps.onPredictiveRank?.();
       const best = ranking.ranked[0];
@@ -287,7 +290,9 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
         reason: best.note
           ? `chosen by ${ranking.strategy}: ${best.note}`
           : `chosen by ${ranking.strategy}`,
-        alternativeWorkerIds: ranking.ranked.slice(1, 4).map((r) => r.worker.workerId),
+        alternativeWorkerIds: ranking.ranked
+          .slice(1, 1 + ROUTE_ALTERNATIVES)
+          .map((r) => r.worker.workerId),
       });
     },
 

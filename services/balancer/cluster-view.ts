@@ -52,6 +52,9 @@ export function startClusterView(options: {
   // Health as of at most 20 ms ago: one snapshot serves a burst of placements.
   const tracker = createHealthTracker({ snapshotMaxAgeMs: 20 });
   const candidates = new Map<string, WorkerCandidate>();
+  // The candidates' ids in id order, rebuilt only when one joins or leaves: the
+  // strategies order by id first, which is then a single pass.
+  let idOrder: string[] | undefined;
   let synced = false;
   let revision = 0n;
   let stopped = false;
@@ -77,6 +80,7 @@ export function startClusterView(options: {
     feedHealth(tracker, workers.get(id), status, Date.now());
     forecasts.observe(id, Date.now(), status.inFlight);
     workers.set(id, status);
+    if (!candidates.has(id)) idOrder = undefined;
     candidates.set(id, candidateOf(status));
   };
   const apply = (event: WatchClusterResponse): void => {
@@ -85,6 +89,7 @@ export function startClusterView(options: {
       case "snapshot":
         workers.clear();
         candidates.clear();
+        idOrder = undefined;
         for (const status of event.event.value.workers) put(status);
         if (!synced) {
           synced = true;
@@ -101,6 +106,7 @@ export function startClusterView(options: {
       case "workerRemoved":
         workers.delete(event.event.value.workerId);
         candidates.delete(event.event.value.workerId);
+        idOrder = undefined;
         tracker.forget(event.event.value.workerId);
         forecasts.forget(event.event.value.workerId);
         break;
@@ -148,7 +154,15 @@ export function startClusterView(options: {
     get revision() {
       return revision;
     },
-    candidates: () => [...candidates.values()],
+    candidates: () => {
+      idOrder ??= [...candidates.keys()].sort();
+      const inOrder: WorkerCandidate[] = [];
+      for (const id of idOrder) {
+        const candidate = candidates.get(id);
+        if (candidate) inOrder.push(candidate);
+      }
+      return inOrder;
+    },
     health: (nowMs) => tracker.snapshot(nowMs),
     worker: (id) => workers.get(id),
     notePlaced(workerId) {

@@ -23,6 +23,8 @@ export interface FleetCostOptions {
   readonly counts: readonly number[];
   readonly ratePerSec: number;
   readonly seconds: number;
+  /** SCALEMESH_BENCH_PROFILE_DIR: the coordinator and the balancer write CPU profiles there. */
+  readonly profileDir?: string;
 }
 
 export function fleetCostOptionsFromEnv(env: Record<string, string | undefined>): FleetCostOptions {
@@ -34,6 +36,7 @@ export function fleetCostOptionsFromEnv(env: Record<string, string | undefined>)
     counts: counts.length > 0 ? counts : [500, 1000],
     ratePerSec: Number(env.SCALEMESH_BENCH_FLEET_RATE ?? 400),
     seconds: Number(env.SCALEMESH_BENCH_FLEET_SECONDS ?? 20),
+    profileDir: env.SCALEMESH_BENCH_PROFILE_DIR,
   };
 }
 
@@ -48,7 +51,10 @@ interface FleetRow {
 async function fleetRun(workers: number, options: FleetCostOptions): Promise<FleetRow> {
   const mesh = await startMesh({
     workers: 0,
-    env: { SCALEMESH_COORDINATOR_MAX_PENDING_TASKS: "1000000" },
+    env: {
+      SCALEMESH_COORDINATOR_MAX_PENDING_TASKS: "1000000",
+      ...(options.profileDir ? { CPU_PROFILE_DIR: `${options.profileDir}/${workers}` } : {}),
+    },
   });
   const address = `127.0.0.1:${mesh.coordinator.grpcPort}`;
   const drivers = startDriverProcesses("fleet-driver.js", { address, workers, drivers: DRIVERS });

@@ -6,7 +6,7 @@ import { rankByScore } from "./order.js";
 export function createLeastConnections(): Strategy {
   return {
     name: "least_connections",
-    rank: (feasible, _request, { random }) =>
-      rankByScore(feasible, (worker) => -worker.inFlight, random),
+    rank: (feasible, _request, { random, limit }) =>
+      rankByScore(feasible, (worker) => -worker.inFlight, random, undefined, limit),
   };
 }

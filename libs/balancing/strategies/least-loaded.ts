@@ -6,6 +6,7 @@ import { freeShare, rankByScore } from "./order.js";
 export function createLeastLoaded(): Strategy {
   return {
     name: "least_loaded",
-    rank: (feasible, _request, { random }) => rankByScore(feasible, freeShare, random),
+    rank: (feasible, _request, { random, limit }) =>
+      rankByScore(feasible, freeShare, random, undefined, limit),
   };
 }

@@ -15,6 +15,7 @@ import {
 } from "../types.js";
 import { createAffinity } from "./affinity.js";
 import { createLeastConnections } from "./least-connections.js";
+import { createLeastLoaded } from "./least-loaded.js";
 import { createP2cPeakEwma } from "./p2c-peak-ewma.js";
 import { createPredictive } from "./predictive.js";
 import { createRandom } from "./random.js";
@@ -546,5 +547,37 @@ describe("predictive", () => {
       "own trend: 0.0/10 in flight in 5s",
       "own trend: 8.0/10 in flight in 5s",
     ]);
+  });
+});
+
+describe("a ranking limited to the best few", () => {
+  // 60 workers in shuffled order, loads 0..4 of 4 slots: many ties to break.
+  const fleet = Array.from({ length: 60 }, (_, i) =>
+    worker(`w${String((i * 37) % 60).padStart(2, "0")}`, { inFlight: (i * 7) % 5 }),
+  );
+  it.each([
+    ["least_loaded", createLeastLoaded],
+    ["least_connections", createLeastConnections],
+  ] as const)(
+    "%s gives the same first workers as its full ranking, for the same random draws",
+    (_name, make) => {
+      for (const limit of [1, 3, 10]) {
+        const full = make().rank(fleet, request(), context({ random: createSeededRandom(7) }));
+        const best = make().rank(
+          fleet,
+          request(),
+          context({ random: createSeededRandom(7), limit }),
+        );
+        expect(ids(best)).toEqual(ids(full).slice(0, limit));
+        expect(best.map((c) => c.score)).toEqual(full.slice(0, limit).map((c) => c.score));
+      }
+    },
+  );
+
+  it("ranks alike whatever order the view lists the workers in", () => {
+    const reversed = [...fleet].reverse();
+    const a = createLeastLoaded().rank(fleet, request(), context({ limit: 5 }));
+    const b = createLeastLoaded().rank(reversed, request(), context({ limit: 5 }));
+    expect(ids(a)).toEqual(ids(b));
   });
 });
