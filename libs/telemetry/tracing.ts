@@ -3,7 +3,9 @@
 // hooks and nothing costs anything when tracing is off). Traces are exported
 // over OTLP/HTTP only when OTEL_EXPORTER_OTLP_ENDPOINT is set; without it the
 // SDK, the exporter and their dependencies are never even loaded (only the
-// API, whose calls are no-ops).
+// API, whose calls are no-ops). OTEL_EXPORTER_OTLP_PROTOCOL picks the
+// encoding: http/protobuf (the OpenTelemetry default, and the cheaper one) or
+// http/json.
 import {
   context,
   propagation,
@@ -37,9 +39,12 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   const env = options.env ?? process.env;
   const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
   if (!endpoint) return { isTracing: false, shutdown: async () => {} };
+  const protocol = otlpProtocolOf(env);
   const [{ OTLPTraceExporter }, { resourceFromAttributes }, { NodeSDK }, sdkTrace, conventions] =
     await Promise.all([
-      import("@opentelemetry/exporter-trace-otlp-http"),
+      protocol === "http/json"
+        ? import("@opentelemetry/exporter-trace-otlp-http")
+        : import("@opentelemetry/exporter-trace-otlp-proto"),
       import("@opentelemetry/resources"),
       import("@opentelemetry/sdk-node"),
       import("@opentelemetry/sdk-trace-base"),
@@ -70,6 +75,44 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       await sdk.shutdown();
     },
   };
+}
+
+export const OTLP_PROTOCOLS = ["http/protobuf", "http/json"] as const;
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
+
+/**
+ * The trace exporter's encoding from OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or
+ * OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf when neither is set). Throws an
+ * error naming the variable for anything else (grpc is not shipped).
+ */
+export function otlpProtocolOf(env: NodeJS.ProcessEnv): OtlpProtocol {
+  const name = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL
+    ? "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+    : "OTEL_EXPORTER_OTLP_PROTOCOL";
+  const value = env[name] || "http/protobuf";
+  if ((OTLP_PROTOCOLS as readonly string[]).includes(value)) return value as OtlpProtocol;
+  throw new TelemetrySettingError(
+    `${name}: "${value}" is not supported; use ${OTLP_PROTOCOLS.join(" or ")} (the default is http/protobuf)`,
+  );
+}
+
+/**
+ * startTelemetry for a service's main: a bad OTEL_* setting is the user's to
+ * fix, so it exits with code 2 and the message instead of a stack trace.
+ */
+export async function startTelemetryOrExit(options: TelemetryOptions): Promise<Telemetry> {
+  try {
+    return await startTelemetry(options);
+  } catch (error) {
+    if (!(error instanceof TelemetrySettingError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+}
+
+/** An OTEL_* variable has a value scalemesh cannot use; the message names it. */
+export class TelemetrySettingError extends Error {
+  override readonly name = "TelemetrySettingError";
 }
 
 export function tracer(): Tracer {

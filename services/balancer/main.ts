@@ -14,7 +14,7 @@ import {
   SCALEMESH_VERSION,
   createLogger,
   setServiceLabel,
-  startTelemetry,
+  startTelemetryOrExit,
 } from "../../libs/telemetry/index.js";
 import { balancerService } from "./balancer-service.js";
 import { startClusterView } from "./cluster-view.js";
@@ -24,7 +24,7 @@ const config = loadConfigOrExit({
   env: process.env,
   cwd: process.cwd(),
 });
-const telemetry = await startTelemetry({
+const telemetry = await startTelemetryOrExit({
   serviceName: "scalemesh-balancer",
   serviceVersion: SCALEMESH_VERSION,
   sampleRatio: config.telemetry.trace_sample_ratio,

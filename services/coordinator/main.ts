@@ -19,7 +19,7 @@ import {
   SCALEMESH_VERSION,
   createLogger,
   setServiceLabel,
-  startTelemetry,
+  startTelemetryOrExit,
 } from "../../libs/telemetry/index.js";
 import { adminService } from "./admin-service.js";
 import { Coordinator } from "./coordinator.js";
@@ -38,7 +38,7 @@ const config = loadConfigOrExit({
   env: process.env,
   cwd: process.cwd(),
 });
-const telemetry = await startTelemetry({
+const telemetry = await startTelemetryOrExit({
   serviceName: "scalemesh-coordinator",
   serviceVersion: SCALEMESH_VERSION,
   sampleRatio: config.telemetry.trace_sample_ratio,

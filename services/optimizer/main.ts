@@ -8,7 +8,7 @@ import {
   SCALEMESH_VERSION,
   createLogger,
   setServiceLabel,
-  startTelemetry,
+  startTelemetryOrExit,
 } from "../../libs/telemetry/index.js";
 import { createForecaster, type Forecaster, type ForecasterSnapshot } from "./forecaster.js";
 import { loadHistoryFile, saveHistoryFile } from "./history-file.js";
@@ -19,7 +19,7 @@ const config = loadConfigOrExit({
   env: process.env,
   cwd: process.cwd(),
 });
-const telemetry = await startTelemetry({
+const telemetry = await startTelemetryOrExit({
   serviceName: "scalemesh-optimizer",
   serviceVersion: SCALEMESH_VERSION,
   sampleRatio: config.telemetry.trace_sample_ratio,

@@ -7,7 +7,7 @@ import {
   SCALEMESH_VERSION,
   createLogger,
   setServiceLabel,
-  startTelemetry,
+  startTelemetryOrExit,
 } from "../../libs/telemetry/index.js";
 import {
   createWorker,
@@ -38,7 +38,7 @@ const maxOutputBytes = outputLimitBytes(config.rpc.max_message_bytes);
 const handler = await createHandler(handlerSpec.spec, { cwd: process.cwd(), maxOutputBytes });
 if (!handler.ok) exitWithUsageError(`invalid value for worker.handler: ${handler.error}`);
 
-const telemetry = await startTelemetry({
+const telemetry = await startTelemetryOrExit({
   serviceName: "scalemesh-worker-agent",
   serviceVersion: SCALEMESH_VERSION,
   sampleRatio: config.telemetry.trace_sample_ratio,

@@ -5,6 +5,7 @@
 // Assign's latency at half of its peak rate, and its cost with tracing on.
 import { startService, stopAll, type ServiceProcess } from "../support/service-process.js";
 import { ASSIGN_MESH_TEXT, assignRequestFrame, startAssignMesh } from "./assign-mesh.js";
+import type { OtlpProtocol } from "../../libs/telemetry/index.js";
 import { startOtlpReceiver } from "../support/otlp-receiver.js";
 import { h2loadAvailable, runH2load, type LoadResult } from "./h2load.js";
 
@@ -224,7 +225,8 @@ async function benchHalfPeak(
 
 /**
  * Assign with tracing off, at 10 % sampling and at 100 %, each on a fresh
- * mesh measured the same way (spans exported over OTLP/HTTP to a local receiver).
+ * mesh measured the same way (spans exported over OTLP/HTTP to a local
+ * receiver, in protobuf as shipped, and once in JSON at 10 %).
  */
 async function benchTracing(say: Say, body: Buffer, durationSec: number): Promise<void> {
   say("");
@@ -233,12 +235,18 @@ async function benchTracing(say: Say, body: Buffer, durationSec: number): Promis
   say(
     `  ${"off (no endpoint: the SDK is not loaded)".padEnd(42)} ${off.throughputPerSec.toFixed(0)} req/s, p99 ${off.p99Ms.toFixed(2)} ms`,
   );
-  for (const sampleRatio of [0.1, 1]) {
-    const traced = await tracedAssign(body, durationSec, sampleRatio);
+  const runs: { sampleRatio: number; protocol: OtlpProtocol }[] = [
+    { sampleRatio: 0.1, protocol: "http/protobuf" },
+    { sampleRatio: 1, protocol: "http/protobuf" },
+    { sampleRatio: 0.1, protocol: "http/json" },
+  ];
+  for (const { sampleRatio, protocol } of runs) {
+    const traced = await tracedAssign(body, durationSec, sampleRatio, protocol);
     say(
-      `  ${`sampling ${sampleRatio * 100} %, exported over OTLP/HTTP`.padEnd(42)} ${traced.throughputPerSec.toFixed(0)} req/s, p99 ${traced.p99Ms.toFixed(2)} ms; ${ratio(traced, off)} of off${traced.errors ? `; non-OK: ${traced.errors}` : ""}`,
+      `  ${`sampling ${sampleRatio * 100} %, exported over OTLP ${protocol}`.padEnd(42)} ${traced.throughputPerSec.toFixed(0)} req/s, p99 ${traced.p99Ms.toFixed(2)} ms; ${ratio(traced, off)} of off${traced.errors ? `; non-OK: ${traced.errors}` : ""}`,
     );
   }
+  say("  goal: 10 % sampling costs <= 10 % of Assign throughput (>= 0.90x of off)");
 }
 
 /** The Assign path again with tracing on: the cost of spans, measured, not guessed. */
@@ -246,6 +254,7 @@ async function tracedAssign(
   body: Buffer,
   durationSec: number,
   sampleRatio: number | undefined,
+  protocol?: OtlpProtocol,
 ): Promise<Measured> {
   process.stderr.write(
     `restarting the mesh with tracing ${sampleRatio === undefined ? "off" : `on, sampling ${sampleRatio}`}...\n`,
@@ -257,6 +266,7 @@ async function tracedAssign(
       : {
           SCALEMESH_TELEMETRY_TRACE_SAMPLE_RATIO: String(sampleRatio),
           OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+          OTEL_EXPORTER_OTLP_PROTOCOL: protocol ?? "http/protobuf",
         },
   );
   try {

@@ -187,6 +187,15 @@ describe("garbage configuration", () => {
       stderr: /scalemesh\.yaml/,
     },
     {
+      name: "an OTLP protocol it does not ship",
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:1",
+        OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+      },
+      stderr:
+        /OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" is not supported; use http\/protobuf or http\/json/,
+    },
+    {
       name: "a port out of range",
       env: { SCALEMESH_COORDINATOR_GRPC_PORT: "70000" },
       stderr: /coordinator\.grpc_port.*70000.*65535/,

@@ -13,10 +13,7 @@ describe("tracing", () => {
     const receiver = await startOtlpReceiver();
     const mesh = await startMesh({
       workers: 1,
-      env: {
-        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
-        SCALEMESH_TELEMETRY_LOG_LEVEL: "debug",
-      },
+      env: { ...receiver.env, SCALEMESH_TELEMETRY_LOG_LEVEL: "debug" },
     });
     try {
       const assigned = await mesh.balancerClient.assign({
@@ -65,6 +62,33 @@ describe("tracing", () => {
       );
       expect(logged?.trace_id).toBe(root?.traceId);
       expect(logged?.span_id).toBe(place?.spanId);
+    } finally {
+      await mesh.stop();
+      await receiver.close();
+    }
+  }, 60_000);
+
+  it("exports in protobuf unless told otherwise, as OpenTelemetry's default protocol says", async () => {
+    const receiver = await startOtlpReceiver();
+    const mesh = await startMesh({
+      workers: 1,
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint },
+    });
+    try {
+      const assigned = await mesh.balancerClient.assign({
+        task: { taskId: "traced-proto", payload: new TextEncoder().encode("x") },
+      });
+      await mesh.balancerClient.awaitTask({ taskId: assigned.taskId }, { timeoutMs: 10_000 });
+      const deadline = Date.now() + 10_000;
+      const sent = (name: string) =>
+        receiver.protobufExports.some((body) => body.includes(Buffer.from(name)));
+      while (Date.now() < deadline && !(sent("scalemesh-balancer") && sent("task.run")))
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      // Protobuf carries strings as they are: the resource's service names and the span names.
+      expect(sent("scalemesh-balancer")).toBe(true);
+      expect(sent("scalemesh.v1.Balancer/Assign")).toBe(true);
+      expect(sent("task.run")).toBe(true);
+      expect(receiver.spans).toEqual([]);
     } finally {
       await mesh.stop();
       await receiver.close();

@@ -1,5 +1,7 @@
-// A minimal OTLP/HTTP JSON trace receiver for tests: collects every span with
-// the service.name of the resource that sent it.
+// A minimal OTLP/HTTP trace receiver for tests: collects every span of a JSON
+// export with the service.name of the resource that sent it, and counts the
+// protobuf exports it is sent (their bytes kept, not decoded). `env` points a
+// service at it in JSON, for tests that read the spans.
 import { createServer, type Server } from "node:http";
 
 export interface ReceivedSpan {
@@ -26,15 +28,22 @@ interface OtlpExport {
 
 export async function startOtlpReceiver(): Promise<{
   endpoint: string;
+  /** OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_PROTOCOL (http/json). */
+  env: Record<string, string>;
   spans: ReceivedSpan[];
+  /** The bodies of the protobuf exports received. */
+  protobufExports: Buffer[];
   close(): Promise<void>;
 }> {
   const spans: ReceivedSpan[] = [];
+  const protobufExports: Buffer[] = [];
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
     request.on("end", () => {
-      if (request.url === "/v1/traces") {
+      const isProtobuf = request.headers["content-type"] === "application/x-protobuf";
+      if (request.url === "/v1/traces" && isProtobuf) protobufExports.push(Buffer.concat(chunks));
+      else if (request.url === "/v1/traces") {
         const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as OtlpExport;
         for (const resourceSpans of body.resourceSpans ?? []) {
           const service =
@@ -52,16 +61,22 @@ export async function startOtlpReceiver(): Promise<{
           }
         }
       }
-      response.writeHead(200, { "content-type": "application/json" });
-      response.end("{}");
+      // An empty ExportTraceServiceResponse in either encoding.
+      response.writeHead(200, {
+        "content-type": isProtobuf ? "application/x-protobuf" : "application/json",
+      });
+      response.end(isProtobuf ? "" : "{}");
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
+  const endpoint = `http://127.0.0.1:${port}`;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
+    env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" },
     spans,
+    protobufExports,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
