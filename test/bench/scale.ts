@@ -1,7 +1,8 @@
 // Many workers on one coordinator: simulated worker agents (scale-driver.ts,
 // a connection each) spread over a few driver processes, at the default
 // heartbeat. For each count: how long until all are registered, how many are
-// falsely declared dead while they heartbeat, how long until a SIGKILLed
+// falsely declared dead while they heartbeat (the largest fleet watched
+// SCALEMESH_BENCH_SCALE_WATCH_SECONDS, 300 by default), how long until a SIGKILLed
 // driver's workers are declared dead, and the coordinator's CPU and RSS,
 // against a bare grpc-js server receiving the same heartbeats (bare-echo.ts
 // --heartbeats) measured the same way in the same run.
@@ -27,13 +28,19 @@ interface ScaleRow {
   readonly workers: number;
   readonly joinSec: number;
   readonly falseDeaths: number;
+  readonly watchedSec: number;
   readonly deadAfterKillSec: number | undefined;
   readonly usage: Usage;
   readonly bareJoinSec: number;
   readonly bareUsage: Usage;
 }
 
-async function coordinatorRun(workers: number, observeSec: number, profileDir?: string) {
+async function coordinatorRun(
+  workers: number,
+  observeSec: number,
+  watchSec: number,
+  profileDir?: string,
+) {
   const coordinator: ServiceProcess = await startService("coordinator", {
     env: {
       // SCALEMESH_BENCH_PROFILE_DIR: the coordinator writes a CPU profile there.
@@ -63,6 +70,10 @@ async function coordinatorRun(workers: number, observeSec: number, profileDir?: 
     );
     const deadBefore = coordinator.logs.filter((l) => l.msg === "worker declared dead").length;
     const usage = await usageOver(coordinator.child.pid ?? 0, observeSec);
+    if (watchSec > observeSec) {
+      progress(`scale: watching ${watchSec - observeSec} s more for false deaths...`);
+      await sleep((watchSec - observeSec) * 1000);
+    }
     const falseDeaths =
       coordinator.logs.filter((l) => l.msg === "worker declared dead").length - deadBefore;
     // SIGKILL one driver: its workers' connections drop at once.
@@ -123,21 +134,31 @@ export async function benchScale(
 ): Promise<void> {
   const counts = (env.SCALEMESH_BENCH_SCALE_WORKERS ?? "1000,5000,10000").split(",").map(Number);
   const observeSec = Number(env.SCALEMESH_BENCH_SCALE_SECONDS ?? 60);
+  // The largest fleet is watched this long for false deaths (CPU and RSS stay over observeSec).
+  const watchSec = Math.max(observeSec, Number(env.SCALEMESH_BENCH_SCALE_WATCH_SECONDS ?? 300));
+  const largest = Math.max(...counts);
   const rows: ScaleRow[] = [];
   for (const workers of counts) {
     progress(
       `scale: ${workers} simulated workers from ${DRIVERS} driver processes against a coordinator...`,
     );
-    const run = await coordinatorRun(workers, observeSec, env.SCALEMESH_BENCH_PROFILE_DIR);
+    const watched = workers === largest ? watchSec : observeSec;
+    const run = await coordinatorRun(workers, observeSec, watched, env.SCALEMESH_BENCH_PROFILE_DIR);
     progress(`scale: the same heartbeats against a bare grpc-js server...`);
     const bare = await bareRun(workers, observeSec);
-    rows.push({ workers, ...run, bareJoinSec: bare.joinSec, bareUsage: bare.usage });
+    rows.push({
+      workers,
+      ...run,
+      watchedSec: watched,
+      bareJoinSec: bare.joinSec,
+      bareUsage: bare.usage,
+    });
   }
   say(
     "scale: simulated worker agents, a connection each, default heartbeat (1 s), one coordinator",
   );
   say(
-    `  ${DRIVERS} driver processes; CPU and RSS over ${observeSec} s once all are registered; bare = a grpc-js server that only receives the same heartbeats`,
+    `  ${DRIVERS} driver processes; CPU and RSS over ${observeSec} s once all are registered, false deaths over the time watched; bare = a grpc-js server that only receives the same heartbeats`,
   );
   const cell = (text: string, width: number): string => text.padStart(width);
   say(
@@ -146,6 +167,7 @@ export async function benchScale(
       cell("join s", 8),
       cell("bare", 6),
       cell("false deaths", 13),
+      cell("watched s", 10),
       cell("dead after kill s", 18),
       cell("CPU", 6),
       cell("bare", 6),
@@ -162,6 +184,7 @@ export async function benchScale(
         cell(r.joinSec.toFixed(1), 8),
         cell(r.bareJoinSec.toFixed(1), 6),
         cell(String(r.falseDeaths), 13),
+        cell(String(r.watchedSec), 10),
         cell(r.deadAfterKillSec === undefined ? "> 60" : r.deadAfterKillSec.toFixed(1), 18),
         cell(`${(r.usage.cpuShare * 100).toFixed(0)}%`, 6),
         cell(`${(r.bareUsage.cpuShare * 100).toFixed(0)}%`, 6),
