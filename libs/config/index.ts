@@ -17,4 +17,5 @@ export {
 export { configHelp } from "./config-help.js";
 export { CONFIG_OPTIONS, type ConfigOption, type OptionKind } from "./option-catalog.js";
 export { rpcOptionsOf, type RpcOptions } from "./rpc-options.js";
+export { tlsSettingOf, type TlsSetting } from "./tls-options.js";
 export { strategyOptionsOf } from "./strategy-options.js";

@@ -288,6 +288,41 @@ const rpcSection = z
   .readonly()
   .prefault({});
 
+const tlsFile = (description: string) =>
+  z
+    .string()
+    .default("")
+    .describe(`${description} "{service}" in the path is the service's own name.`);
+
+const tlsSection = z
+  .strictObject({
+    cert_file: tlsFile(
+      "This service's certificate (PEM); with key_file and ca_file, every port speaks TLS.",
+    ),
+    key_file: tlsFile("Its private key (PEM)."),
+    ca_file: tlsFile("The CA that signed every peer's certificate (PEM)."),
+    require_client_cert: z
+      .boolean()
+      .default(true)
+      .describe("Servers refuse a peer without a certificate that CA signed (mutual TLS)."),
+    server_name: z
+      .string()
+      .default("")
+      .describe(
+        'Clients check this name in the server\'s certificate; "" checks the host they dial.',
+      ),
+    reload_sec: seconds(
+      10,
+      "How often the certificate files are read again, so a rotation needs no restart.",
+    ),
+    allow_plaintext: z
+      .boolean()
+      .default(false)
+      .describe("Let a service listen on a non-loopback address without TLS."),
+  })
+  .readonly()
+  .prefault({});
+
 const telemetrySection = z
   .strictObject({
     log_level: z
@@ -522,6 +557,7 @@ const sectionsSchema = z.strictObject({
   optimizer: optimizerSection,
   worker: workerSection,
   rpc: rpcSection,
+  tls: tlsSection,
   telemetry: telemetrySection,
   scaling: scalingSection,
   autoscaler: autoscalerSection,

@@ -9,6 +9,7 @@ import { SpanKind, context as otelContext, propagation, trace } from "@opentelem
 import { Code, toConnectError } from "./errors.js";
 import { deserializerFor, methodPath, serializerFor } from "./grpc-server-adapter.js";
 import { readMessages } from "./message-queue.js";
+import { channelCredentials } from "./transport-security.js";
 import { isTracingEnabled, tracer } from "../telemetry/tracing.js";
 import type { Logger } from "pino";
 import { followDiscoveryUri, type LoadBalancing } from "./discovery-channel.js";
@@ -66,11 +67,13 @@ export function createRpcClient<S extends DescService>(
   const discovery = isDiscoveryUri(target)
     ? followDiscoveryUri(target, options.logger ? { logger: options.logger } : {})
     : undefined;
+  const security = channelCredentials();
   const channel = new grpc.Client(
     discovery?.grpcTarget ?? target.replace(/^static:\/\//, ""),
-    grpc.credentials.createInsecure(),
+    security.credentials,
     {
       ...channelOptions(options),
+      ...security.options,
       ...(discovery
         ? {
             "grpc.service_config": JSON.stringify({

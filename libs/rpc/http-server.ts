@@ -1,14 +1,18 @@
 // Each service's HTTP port: /metrics (Prometheus text), /healthz (the process
 // answers), /readyz (it can do its job), and chosen services over the
 // Connect protocol, so `curl -d '{}' -H 'content-type: application/json'
-// http://127.0.0.1:7071/scalemesh.v1.Admin/GetClusterStatus` works.
+// http://127.0.0.1:7071/scalemesh.v1.Admin/GetClusterStatus` works. With TLS
+// configured (transport-security.ts) it is HTTPS, mutual when the config
+// asks, and takes rotated certificate files without a restart.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import type { ServiceRegistration } from "./server.js";
 import { registry } from "../telemetry/metrics.js";
+import { currentTls, secureContextOptions, tlsFilesVersion } from "./transport-security.js";
 
 export type HttpRoute = (
   request: IncomingMessage,
@@ -62,13 +66,47 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
     connect(request, response);
   };
-  const server: Server = createServer((request, response) => {
+  const listener = (request: IncomingMessage, response: ServerResponse): void => {
     handle(request, response).catch((error: unknown) => {
       options.logger.error({ err: error, url: request.url }, "HTTP request failed");
       if (!response.headersSent) response.writeHead(500, { "content-type": "text/plain" });
       response.end("internal error\n");
     });
-  });
+  };
+  const tls = currentTls();
+  const server: Server = tls
+    ? createHttpsServer(
+        {
+          ...secureContextOptions(tls),
+          requestCert: true,
+          rejectUnauthorized: tls.requireClientCert,
+        },
+        listener,
+      )
+    : createServer(listener);
+  // Rotated files (cert-manager) take effect for new connections.
+  let reload: NodeJS.Timeout | undefined;
+  if (tls) {
+    let version = tlsFilesVersion(tls);
+    reload = setInterval(() => {
+      try {
+        const now = tlsFilesVersion(tls);
+        if (now === version) return;
+        (server as unknown as { setSecureContext(o: object): void }).setSecureContext(
+          secureContextOptions(tls),
+        );
+        version = now;
+        options.logger.info({ certFile: tls.certFile }, "HTTP port reloaded its TLS certificate");
+      } catch (error) {
+        // Mid-rotation (one file new, one old) or unreadable: keep the old ones, try again.
+        options.logger.warn(
+          { certFile: tls.certFile, err: error instanceof Error ? error.message : String(error) },
+          "cannot reload the TLS certificate yet; keeping the current one",
+        );
+      }
+    }, tls.reloadIntervalMs);
+    reload.unref();
+  }
   const port = await new Promise<number>((resolve, reject) => {
     server.once("error", (error) =>
       reject(
@@ -84,6 +122,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     port,
     close: () =>
       new Promise<void>((resolve) => {
+        clearInterval(reload);
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -7,3 +7,4 @@ export { readMessages } from "./message-queue.js";
 export * from "./async-queue.js";
 export * from "./service-host.js";
 export { waitBeforeReconnect } from "./reconnect-wait.js";
+export * from "./transport-security.js";

@@ -6,6 +6,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
+import { serverCredentials } from "./transport-security.js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
@@ -85,19 +86,13 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     server.addService(adapted.definition, adapted.handlers);
   }
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(
-      `${options.host}:${options.port}`,
-      grpc.ServerCredentials.createInsecure(),
-      (error, bound) => {
-        if (error)
-          reject(
-            new Error(
-              `cannot listen for gRPC on ${options.host}:${options.port}: ${error.message}`,
-            ),
-          );
-        else resolve(bound);
-      },
-    );
+    server.bindAsync(`${options.host}:${options.port}`, serverCredentials(), (error, bound) => {
+      if (error)
+        reject(
+          new Error(`cannot listen for gRPC on ${options.host}:${options.port}: ${error.message}`),
+        );
+      else resolve(bound);
+    });
   });
   const setServing = (isServing: boolean): void => {
     for (const name of ["", ...serviceNames])

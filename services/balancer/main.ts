@@ -1,6 +1,11 @@
 // The balancer process: the front door for clients. Stateless: run as many as you like.
 import { createPlacementStack } from "../../libs/balancing/index.js";
-import { loadConfigOrExit, rpcOptionsOf, strategyOptionsOf } from "../../libs/config/index.js";
+import {
+  loadConfigOrExit,
+  rpcOptionsOf,
+  strategyOptionsOf,
+  tlsSettingOf,
+} from "../../libs/config/index.js";
 import { Balancer, Coordinator } from "../../libs/contracts/index.js";
 import { parseEndpointUri } from "../../libs/discovery/index.js";
 import {
@@ -8,6 +13,7 @@ import {
   register,
   startServiceHost,
   stopOnSignals,
+  secureTransportOrExit,
 } from "../../libs/rpc/index.js";
 import { registerService } from "../../libs/discovery/index.js";
 import {
@@ -24,6 +30,9 @@ const config = loadConfigOrExit({
   env: process.env,
   cwd: process.cwd(),
 });
+secureTransportOrExit(tlsSettingOf(config.tls, "balancer"), [
+  { key: "balancer.host", host: config.balancer.host },
+]);
 const telemetry = await startTelemetryOrExit({
   serviceName: "scalemesh-balancer",
   serviceVersion: SCALEMESH_VERSION,

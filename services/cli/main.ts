@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The `scalemesh` command: up, status, workers, assign, and the operator commands.
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { extractConfigFlags, loadConfig } from "../../libs/config/index.js";
+import { extractConfigFlags, loadConfig, tlsSettingOf } from "../../libs/config/index.js";
+import { useTls } from "../../libs/rpc/index.js";
+import { certsInit } from "./certs-command.js";
 import { toConnectError } from "../../libs/rpc/index.js";
 import { projectRoot, SCALEMESH_VERSION } from "../../libs/telemetry/index.js";
 import { assign } from "./assign-command.js";
@@ -53,6 +55,12 @@ async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const config = loaded.config;
+  const tls = tlsSettingOf(config.tls, "cli");
+  if (!tls.ok) {
+    process.stderr.write(`${tls.error}\n`);
+    return 2;
+  }
+  useTls(tls.setting.files);
   let exitCode = 0;
   const program = new Command("scalemesh")
     .description("A horizontal-scaling control plane: hand it tasks, it runs them on workers.")
@@ -331,6 +339,21 @@ async function main(argv: readonly string[]): Promise<number> {
     .addOption(timeoutOption())
     .action(async (taskId: string, opts: { coordinator: string; timeout: number }) => {
       await taskAction(adminTarget(opts), "retry", taskId, "", out);
+    });
+
+  const certs = program.command("certs").description("certificates for mutual TLS");
+  certs
+    .command("init <dir>")
+    .description("make a development CA and a certificate for each service in DIR")
+    .option(
+      "--host <name>",
+      "another DNS name or IP address every certificate is valid for (repeatable)",
+      collect,
+      [],
+    )
+    .option("--force", "replace an existing set (certificates it signed stop working)")
+    .action(async (dir: string, opts: { host: string[]; force?: boolean }) => {
+      await certsInit(dir, { hosts: opts.host, force: opts.force ?? false }, out);
     });
 
   program

@@ -1,5 +1,10 @@
 // The coordinator process: membership, the task ledger, failure detection.
-import { loadConfigOrExit, rpcOptionsOf, strategyOptionsOf } from "../../libs/config/index.js";
+import {
+  loadConfigOrExit,
+  rpcOptionsOf,
+  strategyOptionsOf,
+  tlsSettingOf,
+} from "../../libs/config/index.js";
 import { Admin, Coordinator as CoordinatorService, Optimizer } from "../../libs/contracts/index.js";
 import { advertisedHost, parseEndpointUri } from "../../libs/discovery/index.js";
 import { dirname, join } from "node:path";
@@ -13,6 +18,7 @@ import {
   register,
   startServiceHost,
   stopOnSignals,
+  secureTransportOrExit,
 } from "../../libs/rpc/index.js";
 import { registerService } from "../../libs/discovery/index.js";
 import {
@@ -38,6 +44,9 @@ const config = loadConfigOrExit({
   env: process.env,
   cwd: process.cwd(),
 });
+secureTransportOrExit(tlsSettingOf(config.tls, "coordinator"), [
+  { key: "coordinator.host", host: config.coordinator.host },
+]);
 const telemetry = await startTelemetryOrExit({
   serviceName: "scalemesh-coordinator",
   serviceVersion: SCALEMESH_VERSION,

@@ -1,8 +1,13 @@
 // The optimizer process: keeps the load history the coordinator streams and
 // answers what worker count it calls for. Advisory: nothing breaks when it is down.
-import { loadConfigOrExit, rpcOptionsOf } from "../../libs/config/index.js";
+import { loadConfigOrExit, rpcOptionsOf, tlsSettingOf } from "../../libs/config/index.js";
 import { Optimizer } from "../../libs/contracts/index.js";
-import { register, startServiceHost, stopOnSignals } from "../../libs/rpc/index.js";
+import {
+  register,
+  secureTransportOrExit,
+  startServiceHost,
+  stopOnSignals,
+} from "../../libs/rpc/index.js";
 import { registerService } from "../../libs/discovery/index.js";
 import {
   SCALEMESH_VERSION,
@@ -19,6 +24,9 @@ const config = loadConfigOrExit({
   env: process.env,
   cwd: process.cwd(),
 });
+secureTransportOrExit(tlsSettingOf(config.tls, "optimizer"), [
+  { key: "optimizer.host", host: config.optimizer.host },
+]);
 const telemetry = await startTelemetryOrExit({
   serviceName: "scalemesh-optimizer",
   serviceVersion: SCALEMESH_VERSION,

@@ -2,7 +2,8 @@
 // the tasks it assigns with the configured handler, reports results, and
 // serves /metrics, /healthz and /readyz (ready = registered). No gRPC port.
 import { advertisedHost, registerService } from "../../libs/discovery/index.js";
-import { startHttpServer, stopOnSignals } from "../../libs/rpc/index.js";
+import { secureTransportOrExit, startHttpServer, stopOnSignals } from "../../libs/rpc/index.js";
+import { tlsSettingOf } from "../../libs/config/index.js";
 import {
   SCALEMESH_VERSION,
   createLogger,
@@ -28,6 +29,9 @@ function exitWithUsageError(message: string): never {
 const args = parseAgentArgs(process.argv.slice(2));
 if (args.kind === "exit") process.exit(args.code);
 const { config } = args;
+secureTransportOrExit(tlsSettingOf(config.tls, "worker-agent"), [
+  { key: "worker.host", host: config.worker.host },
+]);
 
 const handlerSpec = parseHandlerSpec(config.worker.handler);
 if (!handlerSpec.ok) exitWithUsageError(`invalid value for worker.handler: ${handlerSpec.error}`);

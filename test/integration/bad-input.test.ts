@@ -196,6 +196,33 @@ describe("garbage configuration", () => {
         /OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" is not supported; use http\/protobuf or http\/json/,
     },
     {
+      name: "a non-loopback address without TLS",
+      env: {
+        SCALEMESH_COORDINATOR_HOST: "0.0.0.0",
+        SCALEMESH_BALANCER_HOST: "0.0.0.0",
+        SCALEMESH_OPTIMIZER_HOST: "0.0.0.0",
+        SCALEMESH_WORKER_HOST: "0.0.0.0",
+      },
+      stderr:
+        /\.host is 0\.0\.0\.0, which is not a loopback address, and TLS is off.*scalemesh certs init DIR.*tls\.allow_plaintext=true/,
+    },
+    {
+      name: "a TLS certificate without its key and CA",
+      env: { SCALEMESH_TLS_CERT_FILE: "/nonexistent/service.pem" },
+      stderr:
+        /tls\.cert_file, tls\.key_file and tls\.ca_file together; tls\.key_file and tls\.ca_file are not set/,
+    },
+    {
+      name: "a TLS file that cannot be read",
+      env: {
+        SCALEMESH_TLS_CERT_FILE: "/nonexistent/{service}.pem",
+        SCALEMESH_TLS_KEY_FILE: "/nonexistent/{service}-key.pem",
+        SCALEMESH_TLS_CA_FILE: "/nonexistent/ca.pem",
+      },
+      stderr:
+        /tls\.cert_file: cannot read \/nonexistent\/(coordinator|balancer|optimizer|worker-agent)\.pem/,
+    },
+    {
       name: "a port out of range",
       env: { SCALEMESH_COORDINATOR_GRPC_PORT: "70000" },
       stderr: /coordinator\.grpc_port.*70000.*65535/,

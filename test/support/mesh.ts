@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { Admin, Balancer, Coordinator, WorkerState } from "../../libs/contracts/index.js";
 import { createRpcClient, type RpcClient } from "../../libs/rpc/index.js";
 import { projectRoot } from "../../libs/telemetry/version.js";
+import { httpStatus } from "./http-status.js";
 import { startService, type ServiceProcess } from "./service-process.js";
 
 export interface MeshOptions {
@@ -159,10 +160,7 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
 export async function waitForBalancerView(balancer: ServiceProcess): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    const response = await fetch(`http://127.0.0.1:${balancer.httpPort}/readyz`).catch(
-      () => undefined,
-    );
-    if (response?.status === 200) return;
+    if ((await httpStatus(balancer.httpPort, "/readyz")) === 200) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error("balancer did not become ready within 30 s");

@@ -1,0 +1,32 @@
+// GET a service's HTTP port the way this process's transport is set up:
+// plain HTTP, or HTTPS with the CA and client certificate of useTls().
+import { readFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { currentTls } from "../../libs/rpc/index.js";
+
+/** The status of GET path on 127.0.0.1:port, or 0 when nothing answered. */
+export function httpStatus(port: number, path: string): Promise<number> {
+  const tls = currentTls();
+  return new Promise((resolve) => {
+    const options = { host: "127.0.0.1", port, path, timeout: 5_000 };
+    const onResponse = (response: { statusCode?: number; resume(): void }): void => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    };
+    const req = tls
+      ? httpsRequest(
+          {
+            ...options,
+            ca: readFileSync(tls.caFile),
+            cert: readFileSync(tls.certFile),
+            key: readFileSync(tls.keyFile),
+          },
+          onResponse,
+        )
+      : httpRequest(options, onResponse);
+    req.on("error", () => resolve(0));
+    req.on("timeout", () => req.destroy());
+    req.end();
+  });
+}
