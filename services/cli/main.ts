@@ -24,6 +24,11 @@ import { join } from "node:path";
 const out = (text: string): void => {
   process.stdout.write(`${text}\n`);
 };
+// `scalemesh workers | head -3`: the reader left, so stop quietly, as Unix tools do.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0);
+  throw error;
+});
 
 function integer(option: string, min: number, max: number) {
   return (value: string): number => {
