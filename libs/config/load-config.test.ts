@@ -473,12 +473,12 @@ describe("loadConfig error messages", () => {
     {
       name: "unknown section in the file",
       setup: { files: yamlFile("scalng:\n  min_workers: 3\n") },
-      line: 'unknown key scalng: {"min_workers":3} (from file scalemesh.yaml); allowed: one of the sections coordinator, ledger, balancer, optimizer, worker, rpc, tls, telemetry, scaling, autoscaler; did you mean scaling?',
+      line: 'unknown key scalng: {"min_workers":3} (from file scalemesh.yaml); allowed: one of the sections coordinator, ledger, balancer, optimizer, worker, rpc, tls, auth, telemetry, scaling, autoscaler; did you mean scaling?',
     },
     {
       name: "an option at the top level of the file",
       setup: { files: yamlFile("min_workers: 3\n") },
-      line: "unknown key min_workers: 3 (from file scalemesh.yaml); allowed: one of the sections coordinator, ledger, balancer, optimizer, worker, rpc, tls, telemetry, scaling, autoscaler; did you mean scaling.min_workers?",
+      line: "unknown key min_workers: 3 (from file scalemesh.yaml); allowed: one of the sections coordinator, ledger, balancer, optimizer, worker, rpc, tls, auth, telemetry, scaling, autoscaler; did you mean scaling.min_workers?",
     },
     {
       name: "a section that is not a mapping",
@@ -708,7 +708,7 @@ describe("configHelp", () => {
       expect(row).toContain(option.envName);
       expect(row).toContain(option.description);
     }
-    expect(CONFIG_OPTIONS).toHaveLength(117);
+    expect(CONFIG_OPTIONS).toHaveLength(120);
   });
 });
 

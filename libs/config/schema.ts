@@ -260,6 +260,12 @@ const workerSection = z
     task_timeout_sec: seconds(300, "Longest a task may run on this worker."),
     reconnect_initial_ms: millis(200, "First reconnect delay after the session breaks."),
     reconnect_max_ms: millis(5000, "Largest reconnect delay (the backoff doubles up to it)."),
+    join_token_file: z
+      .string()
+      .default("")
+      .describe(
+        'A file holding this worker\'s join token ("scalemesh token create"), for a coordinator that asks for one.',
+      ),
   })
   .readonly()
   .prefault({});
@@ -319,6 +325,24 @@ const tlsSection = z
       .boolean()
       .default(false)
       .describe("Let a service listen on a non-loopback address without TLS."),
+  })
+  .readonly()
+  .prefault({});
+
+const authSection = z
+  .strictObject({
+    token_public_key_file: z
+      .string()
+      .default("")
+      .describe(
+        'Coordinator: the public key join tokens are signed for ("scalemesh token keygen"); set, every worker must present a valid token.',
+      ),
+    revoked_tokens_file: z
+      .string()
+      .default("")
+      .describe(
+        "Coordinator: token ids refused from now on, one per line; read again when it changes.",
+      ),
   })
   .readonly()
   .prefault({});
@@ -558,6 +582,7 @@ const sectionsSchema = z.strictObject({
   worker: workerSection,
   rpc: rpcSection,
   tls: tlsSection,
+  auth: authSection,
   telemetry: telemetrySection,
   scaling: scalingSection,
   autoscaler: autoscalerSection,

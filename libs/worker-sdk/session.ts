@@ -51,6 +51,8 @@ export interface SessionOptions {
   readonly onResultAck: (ack: ResultAck) => void;
   /** An operator drains this worker (Admin DrainWorker). */
   readonly onDrain: (reason: string) => void;
+  /** Sent with the stream: `authorization` carries the join token. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface SessionEnd {
@@ -126,6 +128,7 @@ export function openSession(options: SessionOptions): Session {
       send(options.register);
       for await (const response of options.client.workerSession(outgoing(), {
         signal: abort.signal,
+        ...(options.headers ? { headers: { ...options.headers } } : {}),
       })) {
         const message = response.message;
         switch (message.case) {

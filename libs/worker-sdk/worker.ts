@@ -54,6 +54,8 @@ export interface WorkerOptions {
   /** Channel options; defaultDeadlineMs also bounds the wait for Registered. */
   readonly rpc?: ClientOptions;
   readonly logger: Logger;
+  /** A join token ("scalemesh token create"), for a coordinator that asks for one; sent as a bearer token. */
+  readonly joinToken?: string;
   /** Reported in the worker spec; the scalemesh version by default. */
   readonly version?: string;
   /** [0, 1) like Math.random; injected by tests for the reconnect jitter. */
@@ -222,6 +224,7 @@ export function createWorker(options: WorkerOptions): Worker {
       client: coordinatorClient(),
       register: registerMessage({ worker: workerSpec, runningTaskIds }),
       registerTimeoutMs: options.rpc?.defaultDeadlineMs ?? 10_000,
+      ...(options.joinToken ? { headers: { authorization: `Bearer ${options.joinToken}` } } : {}),
       logger: log.child({ coordinator: coordinatorTarget }),
       heartbeat: (isForced) => heartbeatMessage(news.next(currentLoad(), isForced)),
       onRegistered: (registered) => {

@@ -4,6 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { extractConfigFlags, loadConfig, tlsSettingOf } from "../../libs/config/index.js";
 import { useTls } from "../../libs/rpc/index.js";
 import { certsInit } from "./certs-command.js";
+import { tokenCreate, tokenKeygen, tokenRevoke } from "./token-command.js";
 import { toConnectError } from "../../libs/rpc/index.js";
 import { projectRoot, SCALEMESH_VERSION } from "../../libs/telemetry/index.js";
 import { assign } from "./assign-command.js";
@@ -359,6 +360,45 @@ async function main(argv: readonly string[]): Promise<number> {
     .option("--force", "replace an existing set (certificates it signed stop working)")
     .action(async (dir: string, opts: { host: string[]; force?: boolean }) => {
       await certsInit(dir, { hosts: opts.host, force: opts.force ?? false }, out);
+    });
+
+  const token = program.command("token").description("join tokens for worker agents");
+  token
+    .command("keygen <dir>")
+    .description("make the key pair join tokens are signed with")
+    .option("--force", "replace an existing pair (tokens it signed stop working)")
+    .action(async (dir: string, opts: { force?: boolean }) => {
+      await tokenKeygen(dir, opts.force ?? false, out);
+    });
+  token
+    .command("create")
+    .description("print a join token for workers whose id matches --worker")
+    .requiredOption("--key <file>", "the signing key from token keygen")
+    .requiredOption("--worker <pattern>", "worker ids it may join as; * matches anything")
+    .option("--capability <name>", "a capability it may claim (repeatable)", collect, [])
+    .option("--ttl <age>", "how long it is valid (90s, 15m, 2h, 7d)", "24h")
+    .action(async (opts: { key: string; worker: string; capability: string[]; ttl: string }) => {
+      await tokenCreate(
+        {
+          key: opts.key,
+          worker: opts.worker,
+          capabilities: opts.capability,
+          ttlMs: parseAge(opts.ttl, "--ttl"),
+        },
+        out,
+        (text) => process.stderr.write(`${text}\n`),
+      );
+    });
+  token
+    .command("revoke <token-id>")
+    .description("refuse a join token from now on")
+    .option(
+      "--revoked-file <file>",
+      "the coordinator's auth.revoked_tokens_file",
+      config.auth.revoked_tokens_file,
+    )
+    .action((tokenId: string, opts: { revokedFile: string }) => {
+      tokenRevoke(tokenId, opts.revokedFile, out);
     });
 
   program

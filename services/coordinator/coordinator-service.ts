@@ -25,6 +25,7 @@ import {
 } from "../../libs/rpc/index.js";
 import { contextFrom, inSpan, traceContextOf } from "../../libs/telemetry/index.js";
 import type { Coordinator } from "./coordinator.js";
+import { OPEN_JOIN_GATE, type JoinGate } from "./join-gate.js";
 import { servePlaceStream } from "./place-stream.js";
 
 /** Placements one PlaceStream works on at once (a balancer's Assigns in flight). */
@@ -32,7 +33,7 @@ const PLACE_STREAM_WINDOW = 4096;
 
 export function coordinatorService(
   coordinator: Coordinator,
-  options: { logger: Logger; maxPayloadBytes: number },
+  options: { logger: Logger; maxPayloadBytes: number; joinGate?: JoinGate },
 ): ServiceImpl<typeof CoordinatorService> {
   const { logger } = options;
   return {
@@ -45,6 +46,11 @@ export function coordinatorService(
       if (first.done) return;
       if (first.value.message.case !== "register")
         throw invalidArgument("message", "the first message of a worker session must be register");
+      // A worker that may not join never registers, so it never sees a task.
+      await (options.joinGate ?? OPEN_JOIN_GATE).admit(
+        ctx.requestHeader.get("authorization"),
+        first.value.message.value,
+      );
       const { session, registered } = coordinator.register(first.value.message.value);
       yield { message: { case: "registered", value: registered } };
       const reading = (async () => {

@@ -8,6 +8,9 @@ import {
 import { Admin, Coordinator as CoordinatorService, Optimizer } from "../../libs/contracts/index.js";
 import { advertisedHost, parseEndpointUri } from "../../libs/discovery/index.js";
 import { dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { createJoinGate, type JoinGate } from "./join-gate.js";
+import { isTokenPublicKey } from "../../libs/auth/join-token.js";
 import { createAutoscaler, type Autoscaler } from "./autoscaler.js";
 import { autoscalePolicyOf, hardMaxWorkersOf } from "./autoscale-policy-config.js";
 import { createProvider } from "./providers/create-provider.js";
@@ -124,6 +127,29 @@ const admin = register(
     }),
   }),
 );
+/** Join tokens asked of every worker when auth.token_public_key_file is set; exits 2 if it cannot be read. */
+async function joinGateOf(
+  auth: typeof config.auth,
+  log: typeof logger,
+): Promise<JoinGate | undefined> {
+  if (auth.token_public_key_file === "") return undefined;
+  let publicKeyPem = "";
+  try {
+    publicKeyPem = readFileSync(auth.token_public_key_file, "utf8");
+  } catch {
+    // reported below
+  }
+  if (!(await isTokenPublicKey(publicKeyPem))) {
+    process.stderr.write(
+      `auth.token_public_key_file: ${auth.token_public_key_file} is not a readable Ed25519 public key; "scalemesh token keygen DIR" makes a key pair\n`,
+    );
+    process.exit(2);
+  }
+  log.info({ revokedFile: auth.revoked_tokens_file || undefined }, "workers need a join token");
+  return createJoinGate({ publicKeyPem, revokedFile: auth.revoked_tokens_file, logger: log });
+}
+
+const joinGate = await joinGateOf(config.auth, logger);
 const host = await startServiceHost({
   host: config.coordinator.host,
   grpcPort: config.coordinator.grpc_port,
@@ -132,7 +158,11 @@ const host = await startServiceHost({
   services: [
     register(
       CoordinatorService,
-      coordinatorService(coordinator, { logger, maxPayloadBytes: config.rpc.max_payload_bytes }),
+      coordinatorService(coordinator, {
+        logger,
+        maxPayloadBytes: config.rpc.max_payload_bytes,
+        joinGate,
+      }),
     ),
     admin,
   ],

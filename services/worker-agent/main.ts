@@ -1,6 +1,7 @@
 // The worker agent process: one per worker node. Joins the coordinator, runs
 // the tasks it assigns with the configured handler, reports results, and
 // serves /metrics, /healthz and /readyz (ready = registered). No gRPC port.
+import { readFileSync } from "node:fs";
 import { advertisedHost, registerService } from "../../libs/discovery/index.js";
 import { secureTransportOrExit, startHttpServer, stopOnSignals } from "../../libs/rpc/index.js";
 import { tlsSettingOf } from "../../libs/config/index.js";
@@ -38,6 +39,7 @@ if (!handlerSpec.ok) exitWithUsageError(`invalid value for worker.handler: ${han
 const coordinator = resolveCoordinatorTarget(config.worker.coordinator);
 if (!coordinator.ok)
   exitWithUsageError(`invalid value for worker.coordinator: ${coordinator.error}`);
+const joinToken = readJoinToken(config.worker.join_token_file);
 const maxOutputBytes = outputLimitBytes(config.rpc.max_message_bytes);
 const handler = await createHandler(handlerSpec.spec, { cwd: process.cwd(), maxOutputBytes });
 if (!handler.ok) exitWithUsageError(`invalid value for worker.handler: ${handler.error}`);
@@ -87,6 +89,7 @@ worker = createWorker({
     initialMs: config.worker.reconnect_initial_ms,
     maxMs: config.worker.reconnect_max_ms,
   },
+  ...(joinToken ? { joinToken } : {}),
   rpc: {
     defaultDeadlineMs: config.rpc.default_deadline_ms,
     maxMessageBytes: config.rpc.max_message_bytes,
@@ -132,3 +135,17 @@ stopOnSignals(async () => {
   await http.close();
   await telemetry.shutdown();
 }, logger);
+
+/** The join token in `file` ("" for none); exits 2 when it cannot be read, without printing it. */
+function readJoinToken(file: string): string | undefined {
+  if (file === "") return undefined;
+  try {
+    const token = readFileSync(file, "utf8").trim();
+    if (token !== "") return token;
+  } catch {
+    // reported below
+  }
+  return exitWithUsageError(
+    `worker.join_token_file: cannot read a token from ${file}; "scalemesh token create" prints one`,
+  );
+}

@@ -1,0 +1,144 @@
+// Worker join tokens: JWTs signed with Ed25519 (jose), so the coordinator
+// holds only the public key and cannot mint tokens itself. A token names the
+// worker ids it may join as (a pattern where * is any run of characters), the
+// capabilities it may claim, when it expires, and an id (jti) by which it is
+// revoked. The coordinator refuses a worker without a valid one
+// (UNAUTHENTICATED) or claiming beyond it (PERMISSION_DENIED).
+import { randomUUID } from "node:crypto";
+import {
+  exportPKCS8,
+  exportSPKI,
+  generateKeyPair,
+  importPKCS8,
+  importSPKI,
+  jwtVerify,
+  SignJWT,
+  errors,
+} from "jose";
+
+const ALGORITHM = "EdDSA";
+/** The `aud` of a join token, so no other scalemesh token can stand in for one. */
+const AUDIENCE = "scalemesh-worker-join";
+
+export interface JoinScope {
+  /** Worker ids it may join as; * matches any run of characters. */
+  readonly workerPattern: string;
+  /** Capabilities it may claim; empty: none. */
+  readonly capabilities: readonly string[];
+}
+
+export interface JoinClaims extends JoinScope {
+  readonly tokenId: string;
+  readonly expiresAtMs: number;
+}
+
+export interface TokenKeys {
+  readonly privateKeyPem: string;
+  readonly publicKeyPem: string;
+}
+
+export async function generateTokenKeys(): Promise<TokenKeys> {
+  const { publicKey, privateKey } = await generateKeyPair(ALGORITHM, {
+    crv: "Ed25519",
+    extractable: true,
+  });
+  return {
+    privateKeyPem: await exportPKCS8(privateKey),
+    publicKeyPem: await exportSPKI(publicKey),
+  };
+}
+
+/** Whether `pem` is an Ed25519 public key in SPKI PEM, the form keygen writes. */
+export async function isTokenPublicKey(pem: string): Promise<boolean> {
+  return importSPKI(pem, ALGORITHM).then(
+    () => true,
+    () => false,
+  );
+}
+
+export async function createJoinToken(
+  privateKeyPem: string,
+  scope: JoinScope & { readonly ttlSec: number; readonly nowMs?: number },
+): Promise<{ token: string; claims: JoinClaims }> {
+  const nowSec = Math.floor((scope.nowMs ?? Date.now()) / 1000);
+  const tokenId = randomUUID();
+  const expiresSec = nowSec + Math.max(1, Math.floor(scope.ttlSec));
+  const token = await new SignJWT({ cap: [...scope.capabilities] })
+    .setProtectedHeader({ alg: ALGORITHM })
+    .setSubject(scope.workerPattern)
+    .setAudience(AUDIENCE)
+    .setJti(tokenId)
+    .setIssuedAt(nowSec)
+    .setExpirationTime(expiresSec)
+    .sign(await importPKCS8(privateKeyPem, ALGORITHM));
+  return {
+    token,
+    claims: {
+      tokenId,
+      expiresAtMs: expiresSec * 1000,
+      workerPattern: scope.workerPattern,
+      capabilities: [...scope.capabilities],
+    },
+  };
+}
+
+export type JoinVerdict =
+  | { readonly ok: true; readonly claims: JoinClaims }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * The token's claims if it is signed by `publicKeyPem`'s pair, unexpired and
+ * not revoked; otherwise why not, in words that never repeat the token.
+ */
+export async function verifyJoinToken(
+  token: string,
+  options: { publicKeyPem: string; revoked: ReadonlySet<string>; nowMs?: number },
+): Promise<JoinVerdict> {
+  try {
+    const { payload } = await jwtVerify(token, await importSPKI(options.publicKeyPem, ALGORITHM), {
+      algorithms: [ALGORITHM],
+      audience: AUDIENCE,
+      currentDate: new Date(options.nowMs ?? Date.now()),
+      requiredClaims: ["sub", "jti", "exp"],
+    });
+    const tokenId = String(payload.jti);
+    if (options.revoked.has(tokenId))
+      return { ok: false, reason: `join token ${tokenId} is revoked` };
+    const capabilities = Array.isArray(payload.cap) ? payload.cap.map(String) : [];
+    return {
+      ok: true,
+      claims: {
+        tokenId,
+        expiresAtMs: (payload.exp ?? 0) * 1000,
+        workerPattern: String(payload.sub),
+        capabilities,
+      },
+    };
+  } catch (error) {
+    if (error instanceof errors.JWTExpired) return { ok: false, reason: "join token has expired" };
+    if (error instanceof errors.JWSSignatureVerificationFailed)
+      return { ok: false, reason: "join token is not signed by this coordinator's token key" };
+    if (error instanceof errors.JOSEError)
+      return { ok: false, reason: `join token is not valid (${error.code})` };
+    return { ok: false, reason: "join token is not valid" };
+  }
+}
+
+/** Why a worker may not join as `workerId` claiming `capabilities` under `claims`, or undefined. */
+export function scopeRefusal(
+  claims: JoinScope,
+  workerId: string,
+  capabilities: readonly string[],
+): string | undefined {
+  if (!matchesPattern(claims.workerPattern, workerId))
+    return `worker id "${workerId}" is outside the join token's scope "${claims.workerPattern}"`;
+  const beyond = capabilities.filter((c) => !claims.capabilities.includes(c));
+  if (beyond.length > 0)
+    return `capabilities ${beyond.join(", ")} are outside the join token's scope (${claims.capabilities.join(", ") || "none"})`;
+  return undefined;
+}
+
+export function matchesPattern(pattern: string, value: string): boolean {
+  const parts = pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"));
+  return new RegExp(`^${parts.join(".*")}$`).test(value);
+}
