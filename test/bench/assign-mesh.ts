@@ -8,8 +8,12 @@ import { grpcFrame } from "./h2load.js";
 
 export const ASSIGN_MESH_TEXT = "2 no-op workers, 128 slots each";
 
-export function startAssignMesh(env: Record<string, string> = {}): Promise<Mesh> {
+export function startAssignMesh(
+  env: Record<string, string> = {},
+  balancerEnv: Record<string, string> = {},
+): Promise<Mesh> {
   return startMesh({
+    balancerEnv,
     workers: 2,
     slots: 128,
     handler: exampleHandler("noop"),

@@ -7,6 +7,12 @@ import { startService, stopAll, type ServiceProcess } from "../support/service-p
 import { ASSIGN_MESH_TEXT, assignRequestFrame, startAssignMesh } from "./assign-mesh.js";
 import type { OtlpProtocol } from "../../libs/telemetry/index.js";
 import { startOtlpReceiver } from "../support/otlp-receiver.js";
+import { httpGet } from "../support/http-status.js";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { makeDevelopmentCertificates } from "../../libs/rpc/dev-certificates.js";
+import { useTls } from "../../libs/rpc/index.js";
 import { h2loadAvailable, runH2load, type LoadResult } from "./h2load.js";
 
 const WARM_UP_SEC = 1;
@@ -14,7 +20,7 @@ const WARM_UP_SEC = 1;
 type Say = (text: string) => void;
 
 async function grpcCodes(httpPort: number, method: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const text = (await httpGet(httpPort, "/metrics")).body;
   const codes: Record<string, number> = {};
   for (const line of text.split("\n")) {
     if (
@@ -187,6 +193,7 @@ export async function benchAssign(
   const atLevel = results.find((r) => r.level === TRACED_LEVEL)?.assign;
   if (atLevel) await benchHalfPeak(say, body, atLevel, durationSec);
   await benchTracing(say, body, durationSec);
+  await benchTls(say, body, durationSec);
   return 0;
 }
 
@@ -247,6 +254,80 @@ async function benchTracing(say: Say, body: Buffer, durationSec: number): Promis
     );
   }
   say("  goal: 10 % sampling costs <= 10 % of Assign throughput (>= 0.90x of off)");
+}
+
+/**
+ * Assign in plaintext and with mutual TLS between every service, each on a
+ * fresh mesh at the same load. h2load cannot present a client certificate,
+ * so the balancer's own port takes TLS without one; every hop behind it
+ * (balancer, coordinator, workers) is mutual TLS with certificates made the
+ * way `scalemesh certs init` makes them.
+ */
+async function benchTls(say: Say, body: Buffer, durationSec: number): Promise<void> {
+  process.stderr.write("restarting the mesh in plaintext...\n");
+  const plain = await meshAssign(body, durationSec, {}, {});
+  const dir = mkdtempSync(join(tmpdir(), "scalemesh-bench-certs-"));
+  try {
+    const made = await makeDevelopmentCertificates();
+    writeFileSync(join(dir, "ca.pem"), made.ca.certificatePem);
+    for (const [name, pair] of Object.entries(made.services)) {
+      writeFileSync(join(dir, `${name}.pem`), pair.certificatePem);
+      writeFileSync(join(dir, `${name}-key.pem`), pair.privateKeyPem);
+    }
+    useTls({
+      certFile: join(dir, "cli.pem"),
+      keyFile: join(dir, "cli-key.pem"),
+      caFile: join(dir, "ca.pem"),
+      requireClientCert: true,
+      serverName: "",
+      reloadIntervalMs: 10_000,
+    });
+    process.stderr.write("restarting the mesh with mutual TLS...\n");
+    const tls = await meshAssign(
+      body,
+      durationSec,
+      {
+        SCALEMESH_TLS_CA_FILE: join(dir, "ca.pem"),
+        SCALEMESH_TLS_CERT_FILE: join(dir, "{service}.pem"),
+        SCALEMESH_TLS_KEY_FILE: join(dir, "{service}-key.pem"),
+      },
+      { SCALEMESH_TLS_REQUIRE_CLIENT_CERT: "false" },
+      "https",
+    );
+    say("");
+    say(`mutual TLS, assign at ${TRACED_LEVEL} in flight, each on a fresh mesh:`);
+    say(
+      `  ${"plaintext".padEnd(42)} ${plain.throughputPerSec.toFixed(0)} req/s, p99 ${plain.p99Ms.toFixed(2)} ms`,
+    );
+    say(
+      `  ${"TLS 1.3, mutual between services".padEnd(42)} ${tls.throughputPerSec.toFixed(0)} req/s, p99 ${tls.p99Ms.toFixed(2)} ms; ${ratio(tls, plain)} of plaintext${tls.errors ? `; non-OK: ${tls.errors}` : ""}`,
+    );
+  } finally {
+    useTls(undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function meshAssign(
+  body: Buffer,
+  durationSec: number,
+  env: Record<string, string>,
+  balancerEnv: Record<string, string>,
+  scheme: "http" | "https" = "http",
+): Promise<Measured> {
+  const mesh = await startAssignMesh(env, balancerEnv);
+  try {
+    return await measure(
+      "assign",
+      mesh.balancer,
+      `${scheme}://127.0.0.1:${mesh.balancer.grpcPort}/scalemesh.v1.Balancer/Assign`,
+      body,
+      TRACED_LEVEL,
+      durationSec,
+    );
+  } finally {
+    await mesh.stop();
+  }
 }
 
 /** The Assign path again with tracing on: the cost of spans, measured, not guessed. */

@@ -17,6 +17,8 @@ export interface MeshOptions {
   /** Extra environment for every process (SCALEMESH_* options, OTEL_*). */
   readonly env?: Record<string, string>;
   readonly workerArgs?: readonly string[];
+  /** Extra environment for the balancer alone, over `env`. */
+  readonly balancerEnv?: Record<string, string>;
 }
 
 export interface Mesh {
@@ -80,6 +82,7 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
       SCALEMESH_BALANCER_GRPC_PORT: "0",
       SCALEMESH_BALANCER_HTTP_PORT: "0",
       SCALEMESH_BALANCER_COORDINATOR: coordinatorUri,
+      ...options.balancerEnv,
     },
   });
   const admin = createRpcClient(Admin, `127.0.0.1:${coordinator.grpcPort}`);
