@@ -44,10 +44,7 @@ describe("join tokens", () => {
     const cases = [
       [await verify(token, { nowMs: NOW + 61_000 }), /has expired/],
       [await verify(token, { revoked: [claims.tokenId] }), /is revoked/],
-      [
-        await verify(token, { pem: other.publicKeyPem }),
-        /not signed by this coordinator's token key/,
-      ],
+      [await verify(token, { pem: other.publicKeyPem }), /not signed by this mesh's token key/],
       [await verify(`${token.slice(0, -4)}AAAA`), /not signed|not valid/],
       [await verify("not-a-token"), /not valid/],
     ] as const;

@@ -56,26 +56,91 @@ export async function isTokenPublicKey(pem: string): Promise<boolean> {
   );
 }
 
-export async function createJoinToken(
+/** Signs `claims` for `audience`, valid `ttlSec` from `nowMs`; the token and its id. */
+export async function signScalemeshToken(
   privateKeyPem: string,
-  scope: JoinScope & { readonly ttlSec: number; readonly nowMs?: number },
-): Promise<{ token: string; claims: JoinClaims }> {
-  const nowSec = Math.floor((scope.nowMs ?? Date.now()) / 1000);
+  audience: string,
+  subject: string,
+  claims: Record<string, unknown>,
+  timing: { ttlSec: number; nowMs?: number },
+): Promise<{ token: string; tokenId: string; expiresAtMs: number }> {
+  const nowSec = Math.floor((timing.nowMs ?? Date.now()) / 1000);
   const tokenId = randomUUID();
-  const expiresSec = nowSec + Math.max(1, Math.floor(scope.ttlSec));
-  const token = await new SignJWT({ cap: [...scope.capabilities] })
+  const expiresSec = nowSec + Math.max(1, Math.floor(timing.ttlSec));
+  const token = await new SignJWT(claims)
     .setProtectedHeader({ alg: ALGORITHM })
-    .setSubject(scope.workerPattern)
-    .setAudience(AUDIENCE)
+    .setSubject(subject)
+    .setAudience(audience)
     .setJti(tokenId)
     .setIssuedAt(nowSec)
     .setExpirationTime(expiresSec)
     .sign(await importPKCS8(privateKeyPem, ALGORITHM));
-  return {
-    token,
-    claims: {
+  return { token, tokenId, expiresAtMs: expiresSec * 1000 };
+}
+
+export type TokenVerdict =
+  | {
+      readonly ok: true;
+      readonly tokenId: string;
+      readonly subject: string;
+      readonly expiresAtMs: number;
+      readonly claims: Record<string, unknown>;
+    }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * A token for `audience` signed by `publicKeyPem`'s pair, unexpired and not
+ * revoked; otherwise why not, in words that never repeat the token.
+ * `what` names the kind of token in those words ("join token").
+ */
+export async function verifyScalemeshToken(
+  token: string,
+  audience: string,
+  what: string,
+  options: { publicKeyPem: string; revoked: ReadonlySet<string>; nowMs?: number },
+): Promise<TokenVerdict> {
+  try {
+    const { payload } = await jwtVerify(token, await importSPKI(options.publicKeyPem, ALGORITHM), {
+      algorithms: [ALGORITHM],
+      audience,
+      currentDate: new Date(options.nowMs ?? Date.now()),
+      requiredClaims: ["sub", "jti", "exp"],
+    });
+    const tokenId = String(payload.jti);
+    if (options.revoked.has(tokenId)) return { ok: false, reason: `${what} ${tokenId} is revoked` };
+    return {
+      ok: true,
       tokenId,
-      expiresAtMs: expiresSec * 1000,
+      subject: String(payload.sub),
+      expiresAtMs: (payload.exp ?? 0) * 1000,
+      claims: payload as Record<string, unknown>,
+    };
+  } catch (error) {
+    if (error instanceof errors.JWTExpired) return { ok: false, reason: `${what} has expired` };
+    if (error instanceof errors.JWSSignatureVerificationFailed)
+      return { ok: false, reason: `${what} is not signed by this mesh's token key` };
+    if (error instanceof errors.JOSEError)
+      return { ok: false, reason: `${what} is not valid (${error.code})` };
+    return { ok: false, reason: `${what} is not valid` };
+  }
+}
+
+export async function createJoinToken(
+  privateKeyPem: string,
+  scope: JoinScope & { readonly ttlSec: number; readonly nowMs?: number },
+): Promise<{ token: string; claims: JoinClaims }> {
+  const signed = await signScalemeshToken(
+    privateKeyPem,
+    AUDIENCE,
+    scope.workerPattern,
+    { cap: [...scope.capabilities] },
+    scope,
+  );
+  return {
+    token: signed.token,
+    claims: {
+      tokenId: signed.tokenId,
+      expiresAtMs: signed.expiresAtMs,
       workerPattern: scope.workerPattern,
       capabilities: [...scope.capabilities],
     },
@@ -94,34 +159,18 @@ export async function verifyJoinToken(
   token: string,
   options: { publicKeyPem: string; revoked: ReadonlySet<string>; nowMs?: number },
 ): Promise<JoinVerdict> {
-  try {
-    const { payload } = await jwtVerify(token, await importSPKI(options.publicKeyPem, ALGORITHM), {
-      algorithms: [ALGORITHM],
-      audience: AUDIENCE,
-      currentDate: new Date(options.nowMs ?? Date.now()),
-      requiredClaims: ["sub", "jti", "exp"],
-    });
-    const tokenId = String(payload.jti);
-    if (options.revoked.has(tokenId))
-      return { ok: false, reason: `join token ${tokenId} is revoked` };
-    const capabilities = Array.isArray(payload.cap) ? payload.cap.map(String) : [];
-    return {
-      ok: true,
-      claims: {
-        tokenId,
-        expiresAtMs: (payload.exp ?? 0) * 1000,
-        workerPattern: String(payload.sub),
-        capabilities,
-      },
-    };
-  } catch (error) {
-    if (error instanceof errors.JWTExpired) return { ok: false, reason: "join token has expired" };
-    if (error instanceof errors.JWSSignatureVerificationFailed)
-      return { ok: false, reason: "join token is not signed by this coordinator's token key" };
-    if (error instanceof errors.JOSEError)
-      return { ok: false, reason: `join token is not valid (${error.code})` };
-    return { ok: false, reason: "join token is not valid" };
-  }
+  const verdict = await verifyScalemeshToken(token, AUDIENCE, "join token", options);
+  if (!verdict.ok) return verdict;
+  const cap = verdict.claims.cap;
+  return {
+    ok: true,
+    claims: {
+      tokenId: verdict.tokenId,
+      expiresAtMs: verdict.expiresAtMs,
+      workerPattern: verdict.subject,
+      capabilities: Array.isArray(cap) ? cap.map(String) : [],
+    },
+  };
 }
 
 /** Why a worker may not join as `workerId` claiming `capabilities` under `claims`, or undefined. */

@@ -335,13 +335,19 @@ const authSection = z
       .string()
       .default("")
       .describe(
-        'Coordinator: the public key join tokens are signed for ("scalemesh token keygen"); set, every worker must present a valid token.',
+        'Coordinator and balancer: the public key tokens are signed for ("scalemesh token keygen"); set, workers need a join token and callers a role token.',
       ),
     revoked_tokens_file: z
       .string()
       .default("")
       .describe(
-        "Coordinator: token ids refused from now on, one per line; read again when it changes.",
+        "Coordinator and balancer: token ids refused from now on, one per line; read again when it changes.",
+      ),
+    token_file: z
+      .string()
+      .default("")
+      .describe(
+        'CLI: a file holding the role token its calls carry ("scalemesh token create --role ...").',
       ),
   })
   .readonly()

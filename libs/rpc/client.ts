@@ -40,6 +40,16 @@ export type RpcClient<S extends DescService> = Client<S> & {
   waitForReady(timeoutMs: number): Promise<void>;
 };
 
+let bearerToken: string | undefined;
+
+/**
+ * The token every call of this process carries as `authorization: Bearer`
+ * (a role token for the CLI; undefined: none). A call's own headers win.
+ */
+export function useBearerToken(token: string | undefined): void {
+  bearerToken = token;
+}
+
 export function channelOptions(options: ClientOptions): grpc.ChannelOptions {
   return {
     "grpc.max_send_message_length": options.maxMessageBytes ?? 4 * 1024 * 1024,
@@ -132,6 +142,7 @@ function callFor(
   };
   const metadata = (opts: CallOptions | undefined): grpc.Metadata => {
     const md = new grpc.Metadata();
+    if (bearerToken) md.set("authorization", `Bearer ${bearerToken}`);
     if (opts?.headers) new Headers(opts.headers).forEach((value, key) => md.set(key, value));
     if (isTracingEnabled()) propagation.inject(otelContext.active(), md, metadataSetter);
     return md;

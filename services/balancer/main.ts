@@ -7,6 +7,9 @@ import {
   tlsSettingOf,
 } from "../../libs/config/index.js";
 import { Balancer, Coordinator } from "../../libs/contracts/index.js";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { authorizedService } from "../../libs/auth/roles.js";
+import { tokenKeyOrExit } from "../../libs/auth/token-key.js";
 import { parseEndpointUri } from "../../libs/discovery/index.js";
 import {
   createRpcClient,
@@ -72,6 +75,10 @@ const view = startClusterView({
     : {}),
 });
 
+// With a token key, callers need a role token (client, for every Balancer method).
+const tokenKey = await tokenKeyOrExit(config.auth);
+const authorized = (impl: ServiceImpl<typeof Balancer>): ServiceImpl<typeof Balancer> =>
+  tokenKey ? authorizedService(Balancer, impl, tokenKey) : impl;
 const host = await startServiceHost({
   host: config.balancer.host,
   grpcPort: config.balancer.grpc_port,
@@ -80,24 +87,26 @@ const host = await startServiceHost({
   services: [
     register(
       Balancer,
-      balancerService({
-        view,
-        // Math.random: replicas must not draw alike (hashing strategies need no randomness to agree).
-        stack: createPlacementStack({
-          defaultStrategy: config.balancer.strategy,
-          random: Math.random,
-          now: Date.now,
-          strategies: strategyOptionsOf(config.balancer),
+      authorized(
+        balancerService({
+          view,
+          // Math.random: replicas must not draw alike (hashing strategies need no randomness to agree).
+          stack: createPlacementStack({
+            defaultStrategy: config.balancer.strategy,
+            random: Math.random,
+            now: Date.now,
+            strategies: strategyOptionsOf(config.balancer),
+          }),
+          coordinator: () => coordinatorClient,
+          coordinatorUri,
+          placeAttempts: config.balancer.place_attempts,
+          onPredictiveRank: () => {
+            predictiveRankedAtMs = Date.now();
+          },
+          maxPayloadBytes: config.rpc.max_payload_bytes,
+          logger,
         }),
-        coordinator: () => coordinatorClient,
-        coordinatorUri,
-        placeAttempts: config.balancer.place_attempts,
-        onPredictiveRank: () => {
-          predictiveRankedAtMs = Date.now();
-        },
-        maxPayloadBytes: config.rpc.max_payload_bytes,
-        logger,
-      }),
+      ),
     ),
   ],
   ...rpcOptionsOf(config.rpc),

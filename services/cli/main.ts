@@ -2,7 +2,8 @@
 // The `scalemesh` command: up, status, workers, assign, and the operator commands.
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { extractConfigFlags, loadConfig, tlsSettingOf } from "../../libs/config/index.js";
-import { useTls } from "../../libs/rpc/index.js";
+import { useBearerToken, useTls } from "../../libs/rpc/index.js";
+import { readFileSync } from "node:fs";
 import { certsInit } from "./certs-command.js";
 import { tokenCreate, tokenKeygen, tokenRevoke } from "./token-command.js";
 import { toConnectError } from "../../libs/rpc/index.js";
@@ -67,6 +68,21 @@ async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   useTls(tls.setting.files);
+  if (config.auth.token_file !== "") {
+    let token = "";
+    try {
+      token = readFileSync(config.auth.token_file, "utf8").trim();
+    } catch {
+      // reported below
+    }
+    if (token === "") {
+      process.stderr.write(
+        `auth.token_file: cannot read a token from ${config.auth.token_file}; "scalemesh token create --role ..." prints one\n`,
+      );
+      return 2;
+    }
+    useBearerToken(token);
+  }
   let exitCode = 0;
   const program = new Command("scalemesh")
     .description("A horizontal-scaling control plane: hand it tasks, it runs them on workers.")
@@ -372,23 +388,41 @@ async function main(argv: readonly string[]): Promise<number> {
     });
   token
     .command("create")
-    .description("print a join token for workers whose id matches --worker")
+    .description("print a join token (--worker) or a role token (--role)")
     .requiredOption("--key <file>", "the signing key from token keygen")
-    .requiredOption("--worker <pattern>", "worker ids it may join as; * matches anything")
-    .option("--capability <name>", "a capability it may claim (repeatable)", collect, [])
+    .option("--worker <pattern>", "join token: worker ids it may join as; * matches anything")
+    .option(
+      "--capability <name>",
+      "join token: a capability it may claim (repeatable)",
+      collect,
+      [],
+    )
+    .option("--role <role>", "role token: viewer, operator, admin or client")
+    .option("--holder <name>", "role token: who holds it (logs and limits name it)")
     .option("--ttl <age>", "how long it is valid (90s, 15m, 2h, 7d)", "24h")
-    .action(async (opts: { key: string; worker: string; capability: string[]; ttl: string }) => {
-      await tokenCreate(
-        {
-          key: opts.key,
-          worker: opts.worker,
-          capabilities: opts.capability,
-          ttlMs: parseAge(opts.ttl, "--ttl"),
-        },
-        out,
-        (text) => process.stderr.write(`${text}\n`),
-      );
-    });
+    .action(
+      async (opts: {
+        key: string;
+        worker?: string;
+        role?: string;
+        holder?: string;
+        capability: string[];
+        ttl: string;
+      }) => {
+        await tokenCreate(
+          {
+            key: opts.key,
+            ...(opts.worker !== undefined ? { worker: opts.worker } : {}),
+            ...(opts.role !== undefined ? { role: opts.role } : {}),
+            ...(opts.holder !== undefined ? { holder: opts.holder } : {}),
+            capabilities: opts.capability,
+            ttlMs: parseAge(opts.ttl, "--ttl"),
+          },
+          out,
+          (text) => process.stderr.write(`${text}\n`),
+        );
+      },
+    );
   token
     .command("revoke <token-id>")
     .description("refuse a join token from now on")

@@ -31,7 +31,14 @@ export async function tokenKeygen(
 }
 
 export async function tokenCreate(
-  options: { key: string; worker: string; capabilities: readonly string[]; ttlMs: number },
+  options: {
+    key: string;
+    worker?: string;
+    role?: string;
+    holder?: string;
+    capabilities: readonly string[];
+    ttlMs: number;
+  },
   out: (text: string) => void,
   note: (text: string) => void,
 ): Promise<void> {
@@ -43,18 +50,37 @@ export async function tokenCreate(
       `--key: cannot read ${options.key}; "scalemesh token keygen DIR" makes one`,
     );
   }
-  if (options.worker.trim() === "")
-    throw new CliUsageError("--worker must name a worker id or pattern");
-  const { createJoinToken } = await import("../../libs/auth/join-token.js");
-  const { token, claims } = await createJoinToken(privateKeyPem, {
-    workerPattern: options.worker,
-    capabilities: options.capabilities,
-    ttlSec: options.ttlMs / 1000,
-  }).catch(() => {
+  const notAKey = (): never => {
     throw new CliUsageError(
       `--key: ${options.key} is not a token signing key from "scalemesh token keygen"`,
     );
-  });
+  };
+  if ((options.worker === undefined) === (options.role === undefined))
+    throw new CliUsageError("give --worker (a join token) or --role (a role token), not both");
+  if (options.role !== undefined) {
+    const { createRoleToken, isRole, ROLES } = await import("../../libs/auth/roles.js");
+    if (!isRole(options.role))
+      throw new CliUsageError(`--role must be one of ${ROLES.join(", ")}, got "${options.role}"`);
+    const holder = options.holder?.trim() || options.role;
+    const made = await createRoleToken(privateKeyPem, {
+      role: options.role,
+      holder,
+      ttlSec: options.ttlMs / 1000,
+    }).catch(notAKey);
+    out(made.token);
+    note(
+      `role token ${made.tokenId}: ${options.role} for "${holder}", expires ${new Date(made.expiresAtMs).toISOString()}`,
+    );
+    return;
+  }
+  const worker = options.worker ?? "";
+  if (worker.trim() === "") throw new CliUsageError("--worker must name a worker id or pattern");
+  const { createJoinToken } = await import("../../libs/auth/join-token.js");
+  const { token, claims } = await createJoinToken(privateKeyPem, {
+    workerPattern: worker,
+    capabilities: options.capabilities,
+    ttlSec: options.ttlMs / 1000,
+  }).catch(notAKey);
   out(token);
   note(
     `join token ${claims.tokenId}: workers "${claims.workerPattern}", capabilities ${claims.capabilities.join(", ") || "none"}, expires ${new Date(claims.expiresAtMs).toISOString()}`,

@@ -3,7 +3,6 @@
 // verifies, unexpired and not revoked (else UNAUTHENTICATED), for the worker
 // id and capabilities it claims (else PERMISSION_DENIED). Without the key,
 // anyone who reaches the port may join (mutual TLS may already limit who can).
-import { readFileSync, statSync } from "node:fs";
 import type { Logger } from "pino";
 import { scopeRefusal, verifyJoinToken } from "../../libs/auth/join-token.js";
 import type { Register } from "../../libs/contracts/index.js";
@@ -18,10 +17,10 @@ export const OPEN_JOIN_GATE: JoinGate = { admit: async () => undefined };
 
 export function createJoinGate(options: {
   publicKeyPem: string;
-  revokedFile: string;
+  revoked: () => ReadonlySet<string>;
   logger: Logger;
 }): JoinGate {
-  const revoked = revokedTokens(options.revokedFile);
+  const { revoked } = options;
   return {
     async admit(authorization, register) {
       const workerId = register.worker?.workerId ?? "";
@@ -45,30 +44,5 @@ export function createJoinGate(options: {
       const outside = scopeRefusal(verdict.claims, workerId, register.worker?.capabilities ?? []);
       if (outside) refuse(permissionDenied(outside), outside);
     },
-  };
-}
-
-/** The revoked token ids, read again whenever the file changes ("" or a missing file: none). */
-function revokedTokens(file: string): () => ReadonlySet<string> {
-  let seen = -1;
-  let ids: ReadonlySet<string> = new Set();
-  return () => {
-    if (file === "") return ids;
-    let mtime: number;
-    try {
-      mtime = statSync(file).mtimeMs;
-    } catch {
-      return ids;
-    }
-    if (mtime !== seen) {
-      ids = new Set(
-        readFileSync(file, "utf8")
-          .split("\n")
-          .map((line) => line.replace(/#.*/, "").trim())
-          .filter((line) => line !== ""),
-      );
-      seen = mtime;
-    }
-    return ids;
   };
 }

@@ -8,9 +8,9 @@ import {
 import { Admin, Coordinator as CoordinatorService, Optimizer } from "../../libs/contracts/index.js";
 import { advertisedHost, parseEndpointUri } from "../../libs/discovery/index.js";
 import { dirname, join } from "node:path";
-import { readFileSync } from "node:fs";
-import { createJoinGate, type JoinGate } from "./join-gate.js";
-import { isTokenPublicKey } from "../../libs/auth/join-token.js";
+import { createJoinGate } from "./join-gate.js";
+import { authorizedService } from "../../libs/auth/roles.js";
+import { tokenKeyOrExit } from "../../libs/auth/token-key.js";
 import { createAutoscaler, type Autoscaler } from "./autoscaler.js";
 import { autoscalePolicyOf, hardMaxWorkersOf } from "./autoscale-policy-config.js";
 import { createProvider } from "./providers/create-provider.js";
@@ -115,41 +115,24 @@ const history =
     : openSqliteScalingHistory(config.ledger.path);
 const hardMaxWorkers = hardMaxWorkersOf(config);
 let autoscaler: Autoscaler | undefined;
-const admin = register(
-  Admin,
-  adminService({
-    coordinator,
-    tasks: coordinator.ledger,
-    scaling: scalingAdmin(() => autoscaler, {
-      hardMaxWorkers,
-      history: (limit, beforeId) =>
-        history.list({ limit, ...(beforeId !== undefined ? { beforeId } : {}) }),
-    }),
+const adminImpl = adminService({
+  coordinator,
+  tasks: coordinator.ledger,
+  scaling: scalingAdmin(() => autoscaler, {
+    hardMaxWorkers,
+    history: (limit, beforeId) =>
+      history.list({ limit, ...(beforeId !== undefined ? { beforeId } : {}) }),
   }),
-);
-/** Join tokens asked of every worker when auth.token_public_key_file is set; exits 2 if it cannot be read. */
-async function joinGateOf(
-  auth: typeof config.auth,
-  log: typeof logger,
-): Promise<JoinGate | undefined> {
-  if (auth.token_public_key_file === "") return undefined;
-  let publicKeyPem = "";
-  try {
-    publicKeyPem = readFileSync(auth.token_public_key_file, "utf8");
-  } catch {
-    // reported below
-  }
-  if (!(await isTokenPublicKey(publicKeyPem))) {
-    process.stderr.write(
-      `auth.token_public_key_file: ${auth.token_public_key_file} is not a readable Ed25519 public key; "scalemesh token keygen DIR" makes a key pair\n`,
-    );
-    process.exit(2);
-  }
-  log.info({ revokedFile: auth.revoked_tokens_file || undefined }, "workers need a join token");
-  return createJoinGate({ publicKeyPem, revokedFile: auth.revoked_tokens_file, logger: log });
-}
-
-const joinGate = await joinGateOf(config.auth, logger);
+});
+// With a token key, workers need join tokens and Admin callers role tokens.
+const tokenKey = await tokenKeyOrExit(config.auth);
+if (tokenKey)
+  logger.info(
+    { revokedFile: tokenKey.revokedFile || undefined },
+    "workers need a join token, Admin callers a role token",
+  );
+const joinGate = tokenKey ? createJoinGate({ ...tokenKey, logger }) : undefined;
+const admin = register(Admin, tokenKey ? authorizedService(Admin, adminImpl, tokenKey) : adminImpl);
 const host = await startServiceHost({
   host: config.coordinator.host,
   grpcPort: config.coordinator.grpc_port,

@@ -4,20 +4,16 @@
 // capability outside it never registers, and the coordinator answers the
 // session with UNAUTHENTICATED or PERMISSION_DENIED. No token reaches a log.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Coordinator, TaskState, WorkerSessionRequestSchema } from "../../libs/contracts/index.js";
-import { Code, createRpcClient, toConnectError } from "../../libs/rpc/index.js";
+import { Code, createRpcClient, toConnectError, useBearerToken } from "../../libs/rpc/index.js";
 import { startMesh, type Mesh } from "../support/mesh.js";
-import {
-  serviceEntry,
-  startService,
-  stopAll,
-  type ServiceProcess,
-} from "../support/service-process.js";
+import { stopTokenMesh } from "../support/token-mesh.js";
+import { serviceEntry, startService, type ServiceProcess } from "../support/service-process.js";
 
 const dir = mkdtempSync(join(tmpdir(), "scalemesh-tokens-"));
 const revokedFile = join(dir, "revoked.txt");
@@ -56,9 +52,15 @@ function tokenFile(name: string, value: string): string {
 }
 
 let mesh: Mesh;
+let clientToken = "";
 const refused: ServiceProcess[] = [];
 beforeAll(async () => {
   cli("token", "keygen", dir);
+  // The key also asks role tokens of Admin and Balancer callers: this file's own calls hold them.
+  const role = (name: string) =>
+    cli("token", "create", "--key", signingKey, "--role", name).stdout.trim();
+  useBearerToken(role("admin"));
+  clientToken = role("client");
   writeFileSync(revokedFile, "# revoked join tokens\n");
   mesh = await startMesh({
     workers: 0,
@@ -68,11 +70,7 @@ beforeAll(async () => {
     },
   });
 }, 60_000);
-afterAll(async () => {
-  await mesh?.stop();
-  await stopAll();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopTokenMesh(mesh, dir));
 
 /** Starts a worker agent that is expected not to get in. */
 async function strangerWorker(id: string, capabilities: string[], file?: string) {
@@ -104,7 +102,8 @@ async function sessionStatus(workerId: string, capabilities: string[], authoriza
       await new Promise((resolve) => setTimeout(resolve, 5_000));
     }
     for await (const response of client.workerSession(requests(), {
-      ...(authorization ? { headers: { authorization } } : {}),
+      // Always set, so this process's own role token is not sent in its place.
+      headers: { authorization: authorization ?? "" },
     }))
       return { code: "Ok", message: response.message.case ?? "" };
     return { code: "ended", message: "" };
@@ -122,10 +121,13 @@ describe("join tokens", () => {
     await mesh.startWorker("gpu-1", ["--capability", "gpu"], {
       SCALEMESH_WORKER_JOIN_TOKEN_FILE: tokenFile("gpu", gpu.token),
     });
-    const assigned = await mesh.balancerClient.assign({
-      task: { payload: new TextEncoder().encode("joined"), requiredCapabilities: ["gpu"] },
-      awaitResult: true,
-    });
+    const assigned = await mesh.balancerClient.assign(
+      {
+        task: { payload: new TextEncoder().encode("joined"), requiredCapabilities: ["gpu"] },
+        awaitResult: true,
+      },
+      { headers: { authorization: `Bearer ${clientToken}` } },
+    );
     expect(assigned.result?.state).toBe(TaskState.SUCCEEDED);
     expect(assigned.workerId).toBe("gpu-1");
   });

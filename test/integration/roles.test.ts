@@ -1,0 +1,145 @@
+// Roles on a real mesh, with tokens made by the CLI: each role is allowed
+// what it should be and refused the rest, over gRPC metadata and over HTTP
+// `Authorization: Bearer`; a stolen viewer token cannot drain; the CLI
+// carries its own token from auth.token_file. Refusals name the role needed.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TaskState } from "../../libs/contracts/index.js";
+import { toConnectError, useBearerToken } from "../../libs/rpc/index.js";
+import { startMesh, type Mesh } from "../support/mesh.js";
+import { stopTokenMesh } from "../support/token-mesh.js";
+import { serviceEntry } from "../support/service-process.js";
+
+const dir = mkdtempSync(join(tmpdir(), "scalemesh-roles-"));
+const signingKey = join(dir, "token-signing-key.pem");
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [serviceEntry("cli"), ...args], {
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+  });
+}
+
+function token(...args: string[]): string {
+  const made = cli(["token", "create", "--key", signingKey, ...args]);
+  if (made.status !== 0) throw new Error(made.stderr);
+  return made.stdout.trim();
+}
+
+const tokens: Record<string, string> = {};
+const bearer = (role: string) => ({ headers: { authorization: `Bearer ${tokens[role]}` } });
+
+async function status(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+    return "OK";
+  } catch (error) {
+    const refused = toConnectError(error);
+    return `${refused.code}: ${refused.rawMessage}`;
+  }
+}
+
+let mesh: Mesh;
+beforeAll(async () => {
+  if (cli(["token", "keygen", dir]).status !== 0) throw new Error("keygen failed");
+  for (const role of ["viewer", "operator", "admin", "client"])
+    tokens[role] = token("--role", role, "--holder", `${role}-1`);
+  // The test's own clients (the mesh's readiness checks) as an admin.
+  useBearerToken(tokens.admin);
+  mesh = await startMesh({
+    workers: 0,
+    env: { SCALEMESH_AUTH_TOKEN_PUBLIC_KEY_FILE: join(dir, "token-public-key.pem") },
+  });
+  const join_ = join(dir, "worker.token");
+  writeFileSync(join_, token("--worker", "worker-*"));
+  await mesh.startWorker("worker-1", [], { SCALEMESH_WORKER_JOIN_TOKEN_FILE: join_ });
+}, 60_000);
+afterAll(() => stopTokenMesh(mesh, dir));
+
+describe("roles", () => {
+  it("let a viewer read and refuse it every change, naming the role needed", async () => {
+    const admin = mesh.admin;
+    expect(await status(admin.getClusterStatus({}, bearer("viewer")))).toBe("OK");
+    expect(await status(admin.listWorkers({}, bearer("viewer")))).toBe("OK");
+    // A stolen viewer token used to drain:
+    expect(await status(admin.drainWorker({ workerId: "worker-1" }, bearer("viewer")))).toBe(
+      "7: Admin/DrainWorker needs the operator role; this token has viewer",
+    );
+    expect(await status(admin.purgeTasks({}, bearer("viewer")))).toMatch(
+      /^7: Admin\/PurgeTasks needs the admin role; this token has viewer$/,
+    );
+    expect((await admin.listWorkers({}, bearer("admin"))).workers[0]?.state).toBeDefined();
+  });
+
+  it("let an operator cordon and uncordon but not purge; an admin purge", async () => {
+    const admin = mesh.admin;
+    expect(await status(admin.cordonWorker({ workerId: "worker-1" }, bearer("operator")))).toBe(
+      "OK",
+    );
+    expect(await status(admin.uncordonWorker({ workerId: "worker-1" }, bearer("operator")))).toBe(
+      "OK",
+    );
+    expect(await status(admin.purgeTasks({}, bearer("operator")))).toBe(
+      "7: Admin/PurgeTasks needs the admin role; this token has operator",
+    );
+    expect(await status(admin.purgeTasks({}, bearer("admin")))).not.toMatch(/^(7|16):/);
+  });
+
+  it("let only a client assign, and refuse a caller without a token", async () => {
+    const client = mesh.balancerClient;
+    const task = { payload: new TextEncoder().encode("with a role") };
+    const assigned = await client.assign({ task, awaitResult: true }, bearer("client"));
+    expect(assigned.result?.state).toBe(TaskState.SUCCEEDED);
+    expect(await status(client.assign({ task }, bearer("admin")))).toBe(
+      "7: Balancer/Assign needs the client role; this token has admin",
+    );
+    expect(await status(client.route({}, bearer("viewer")))).toMatch(/needs the client role/);
+    expect(
+      await status(
+        client.assign({ task }, { headers: { authorization: "Bearer forged.token.x" } }),
+      ),
+    ).toMatch(/^16: role token is not valid/);
+    expect(await status(client.assign({ task }, { headers: { authorization: "" } }))).toMatch(
+      /^16: this call needs a role token/,
+    );
+  });
+
+  it("holds the same rules over HTTP with Authorization: Bearer", async () => {
+    const post = (path: string, role?: string) =>
+      fetch(`http://127.0.0.1:${mesh.coordinator.httpPort}/scalemesh.v1.Admin/${path}`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          ...(role ? { authorization: `Bearer ${tokens[role]}` } : {}),
+        },
+        body: JSON.stringify({ workerId: "worker-1" }),
+      });
+    expect((await post("GetClusterStatus", "viewer")).status).toBe(200);
+    const drained = await post("DrainWorker", "viewer");
+    expect(drained.status).toBe(403);
+    expect(await drained.text()).toContain("needs the operator role");
+    expect((await post("GetClusterStatus")).status).toBe(401);
+  });
+
+  it("lets the CLI carry its token from auth.token_file, and says what it lacks", () => {
+    const viewerFile = join(dir, "viewer.token");
+    writeFileSync(viewerFile, tokens.viewer ?? "");
+    const env = {
+      SCALEMESH_AUTH_TOKEN_FILE: viewerFile,
+      SCALEMESH_COORDINATOR_GRPC_PORT: String(mesh.coordinator.grpcPort),
+    };
+    const coordinator = ["--coordinator", `static://127.0.0.1:${mesh.coordinator.grpcPort}`];
+    const workers = cli(["workers", ...coordinator], env);
+    expect(workers.status, workers.stderr).toBe(0);
+    expect(workers.stdout).toContain("worker-1");
+    const drain = cli(["drain", "worker-1", ...coordinator], env);
+    expect(drain.status).toBe(1);
+    expect(drain.stderr).toContain(
+      "Admin/DrainWorker needs the operator role; this token has viewer",
+    );
+    expect(drain.stderr).not.toContain(tokens.viewer?.slice(-20));
+  });
+});
