@@ -176,6 +176,23 @@ const balancerSection = z
         "How the balancer picks among feasible workers (a request may name another in AssignRequest.strategy).",
       ),
     place_attempts: count(1, 3, "Candidate workers tried before a task is queued."),
+    client_rate_per_sec: z
+      .number()
+      .min(0)
+      .default(0)
+      .describe("Assigns per second each client may make (a token bucket); 0: no limit."),
+    client_burst: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe("Assigns a client may make at once after being idle; 0: one second's worth."),
+    client_max_in_flight: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe("Assigns of one client in progress at once; 0: no limit."),
     hash_balance_factor: z
       .number()
       .min(1)

@@ -9,6 +9,7 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
+import type { Admission, ClientLimiter } from "../../libs/auth/client-limits.js";
 import {
   STRATEGY_NAMES,
   isStrategyName,
@@ -59,6 +60,10 @@ export interface BalancerDeps {
   readonly itemDeadlineMs?: number;
   /** Told when a placement was ranked by the predictive strategy (the view then keeps its load forecasts fresh). */
   readonly onPredictiveRank?: () => void;
+  /** Per-client limits on Assign (each AssignStream item counts as one). */
+  readonly limiter?: ClientLimiter;
+  /** Who a call is from, for the limits. */
+  readonly clientOf?: (ctx: HandlerContext) => string;
 }
 
 // Place answers these when the chosen worker cannot take the task any more:
@@ -181,6 +186,10 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
     }
   };
 
+  /** One Assign's admission under the per-client limits; throws RESOURCE_EXHAUSTED over one. */
+  const admit = (ctx: HandlerContext): Admission | undefined =>
+    deps.limiter?.admit(deps.clientOf?.(ctx) ?? "anonymous");
+
   /** Assign, then (when asked) wait for the result on the same call. */
   const assignAndMaybeAwait = async (
     request: AssignRequest,
@@ -210,8 +219,16 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
   };
 
   return {
-    assign(request, ctx) {
-      return assignAndMaybeAwait(request, { timeoutMs: remaining(ctx), signal: ctx.signal });
+    async assign(request, ctx) {
+      const admission = admit(ctx);
+      try {
+        return await assignAndMaybeAwait(request, {
+          timeoutMs: remaining(ctx),
+          signal: ctx.signal,
+        });
+      } finally {
+        admission?.release();
+      }
     },
 
     async *assignStream(requests: AsyncIterable<AssignStreamRequest>, ctx: HandlerContext) {
@@ -241,6 +258,14 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
               outcome: { case: "error", value: { code: status.code, message: status.rawMessage } },
             });
           };
+          let admission: Admission | undefined;
+          try {
+            admission = admit(ctx);
+          } catch (error) {
+            refuse(error);
+            settle();
+            continue;
+          }
           // An item that awaits its result stays in the window until it is final.
           const work = request
             ? assignOne(request, { timeoutMs: itemDeadline, signal: ctx.signal }).then(
@@ -256,7 +281,10 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
                 },
               )
             : Promise.reject(invalidArgument("request", "is required"));
-          work.catch(refuse).finally(settle);
+          work.catch(refuse).finally(() => {
+            admission?.release();
+            settle();
+          });
         }
         while (inFlight > 0) await new Promise<void>((resolve) => (wakeReader = resolve));
       })().finally(() => responses.close());

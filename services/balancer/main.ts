@@ -7,7 +7,8 @@ import {
   tlsSettingOf,
 } from "../../libs/config/index.js";
 import { Balancer, Coordinator } from "../../libs/contracts/index.js";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { clientIdentity, createClientLimiter } from "../../libs/auth/client-limits.js";
 import { authorizedService } from "../../libs/auth/roles.js";
 import { tokenKeyOrExit } from "../../libs/auth/token-key.js";
 import { parseEndpointUri } from "../../libs/discovery/index.js";
@@ -79,6 +80,20 @@ const view = startClusterView({
 const tokenKey = await tokenKeyOrExit(config.auth);
 const authorized = (impl: ServiceImpl<typeof Balancer>): ServiceImpl<typeof Balancer> =>
   tokenKey ? authorizedService(Balancer, impl, tokenKey) : impl;
+/** Per-client limits, when any is set: clients are role-token holders (or all "anonymous"). */
+function limitsOf(balancer: typeof config.balancer) {
+  if (balancer.client_rate_per_sec === 0 && balancer.client_max_in_flight === 0) return {};
+  return {
+    limiter: createClientLimiter({
+      ratePerSec: balancer.client_rate_per_sec,
+      burst: balancer.client_burst || Math.max(1, Math.ceil(balancer.client_rate_per_sec)),
+      maxInFlight: balancer.client_max_in_flight,
+    }),
+    clientOf: (ctx: HandlerContext) =>
+      clientIdentity(ctx.requestHeader.get("authorization"), tokenKey !== undefined),
+  };
+}
+
 const host = await startServiceHost({
   host: config.balancer.host,
   grpcPort: config.balancer.grpc_port,
@@ -105,6 +120,7 @@ const host = await startServiceHost({
           },
           maxPayloadBytes: config.rpc.max_payload_bytes,
           logger,
+          ...limitsOf(config.balancer),
         }),
       ),
     ),
