@@ -188,7 +188,8 @@ export function nextIndex(previous: bigint, received: bigint): bigint {
 
 // ---- health entries -> endpoints ----
 
-function toEndpoints(entries: unknown): DiscoveredEndpoint[] {
+/** A Consul health answer as endpoints; throws ConsulAnswerError when it is not a list. Exported for the fuzz tests. */
+export function toEndpoints(entries: unknown): DiscoveredEndpoint[] {
   if (!Array.isArray(entries))
     throw new ConsulAnswerError(
       "answered with something other than a list of service entries; check that the address is a Consul agent's HTTP API",

@@ -18,14 +18,23 @@ export function orderSrvRecords<T extends WeightedRecord>(
   records: readonly T[],
   random: () => number,
 ): T[] {
-  const priorities = [...new Set(records.map((record) => record.priority))].sort((a, b) => a - b);
+  const priorities = [...new Set(records.map(priorityOf))].sort((a, b) => a - b);
   return priorities.flatMap((priority) =>
     weightedOrder(
-      records.filter((record) => record.priority === priority),
+      records.filter((record) => priorityOf(record) === priority),
       random,
     ),
   );
 }
+
+// DNS gives 16-bit integers; anything else (NaN, Infinity, a negative weight)
+// is kept, never lost: such a priority comes after every real one, and such
+// a weight counts as 0. RFC 2782 caps weights at 65535.
+const MAX_FIELD = 65_535;
+const priorityOf = (record: WeightedRecord): number =>
+  Number.isFinite(record.priority) ? record.priority : MAX_FIELD + 1;
+const weightOf = (record: WeightedRecord): number =>
+  Number.isFinite(record.weight) && record.weight > 0 ? Math.min(record.weight, MAX_FIELD) : 0;
 
 /**
  * RFC 2782's selection, repeated until every record is placed: weight-0
@@ -36,18 +45,16 @@ export function orderSrvRecords<T extends WeightedRecord>(
  */
 function weightedOrder<T extends WeightedRecord>(group: readonly T[], random: () => number): T[] {
   const unordered = [
-    ...group.filter((record) => record.weight <= 0),
-    ...group.filter((record) => record.weight > 0),
+    ...group.filter((record) => weightOf(record) === 0),
+    ...group.filter((record) => weightOf(record) > 0),
   ];
   const ordered: T[] = [];
   while (unordered.length > 0) {
-    const totalWeight = unordered.reduce((sum, record) => sum + Math.max(0, record.weight), 0);
+    const totalWeight = unordered.reduce((sum, record) => sum + weightOf(record), 0);
     // min() guards an injected random that returns 1, outside Math.random's range.
     const draw = Math.min(totalWeight, Math.floor(random() * (totalWeight + 1)));
     let runningSum = 0;
-    const index = unordered.findIndex(
-      (record) => (runningSum += Math.max(0, record.weight)) >= draw,
-    );
+    const index = unordered.findIndex((record) => (runningSum += weightOf(record)) >= draw);
     ordered.push(...unordered.splice(index, 1));
   }
   return ordered;
