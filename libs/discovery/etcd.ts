@@ -11,6 +11,7 @@
 // an instance that dies without deregistering (SIGKILL, a lost host) drops
 // out when the lease runs out; deregistering revokes the lease, which deletes
 // the key at once. The endpoint's id is the key after the prefix.
+import { readFileSync } from "node:fs";
 import { Etcd3, type IKeyValue, type Lease, type Watcher } from "etcd3";
 import { backoffDelayMs, type BackoffPolicy } from "../backoff/index.js";
 import type { EtcdTarget } from "./endpoint-uri.js";
@@ -332,9 +333,54 @@ export function createEtcdRegistrar(
   };
 }
 
+/**
+ * TLS and credentials for etcd from the variables etcdctl itself reads:
+ * ETCDCTL_CACERT (then https, the server checked against that CA),
+ * ETCDCTL_CERT and ETCDCTL_KEY (a client certificate, for
+ * --client-cert-auth), ETCDCTL_USER ("name:password", for etcd's auth).
+ * Exported for tests; a file that cannot be read throws, naming the variable.
+ */
+export function etcdSecurityOf(env: NodeJS.ProcessEnv): {
+  scheme: "http" | "https";
+  credentials?: { rootCertificate: Buffer; privateKey?: Buffer; certChain?: Buffer };
+  auth?: { username: string; password: string };
+} {
+  const read = (name: string): Buffer | undefined => {
+    const file = env[name];
+    if (!file) return undefined;
+    try {
+      return readFileSync(file);
+    } catch {
+      throw new Error(`${name}: cannot read ${file}`);
+    }
+  };
+  const ca = read("ETCDCTL_CACERT");
+  const cert = read("ETCDCTL_CERT");
+  const key = read("ETCDCTL_KEY");
+  const user = env.ETCDCTL_USER ?? "";
+  const colon = user.indexOf(":");
+  return {
+    scheme: ca ? "https" : "http",
+    ...(ca
+      ? {
+          credentials: {
+            rootCertificate: ca,
+            ...(cert && key ? { certChain: cert, privateKey: key } : {}),
+          },
+        }
+      : {}),
+    ...(colon > 0
+      ? { auth: { username: user.slice(0, colon), password: user.slice(colon + 1) } }
+      : {}),
+  };
+}
+
 function createEtcdClient(target: EtcdTarget): Etcd3 {
+  const { scheme, credentials, auth } = etcdSecurityOf(process.env);
   return new Etcd3({
-    hosts: target.hosts.map((host) => `http://${host}`),
+    hosts: target.hosts.map((host) => `${scheme}://${host}`),
+    ...(credentials ? { credentials } : {}),
+    ...(auth ? { auth } : {}),
     defaultCallOptions: (context) =>
       context.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS },
     // The library's own watch reconnect waits up to 30 s; we restart watches

@@ -4,6 +4,8 @@
 // sleep); stop() and start() again keep the ports and the data, as a restart
 // of the same member would; close() stops it and removes the dir.
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -30,20 +32,40 @@ export interface EtcdServer {
   close(): Promise<void>;
 }
 
-export async function startEtcdServer(): Promise<EtcdServer> {
+/** PEM files for a TLS client port that asks for a client certificate (--client-cert-auth). */
+export interface EtcdTlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
+}
+
+export async function startEtcdServer(options: { tls?: EtcdTlsFiles } = {}): Promise<EtcdServer> {
   const clientPort = await freePort();
   const peerPort = await freePort();
   const dataDir = await mkdtemp(join(tmpdir(), "scalemesh-etcd-"));
   const clientAddress = `127.0.0.1:${clientPort}`;
+  const { tls } = options;
+  const clientScheme = tls ? "https" : "http";
   const args = [
     "--name",
     "scalemesh-test",
     "--data-dir",
     dataDir,
     "--listen-client-urls",
-    `http://${clientAddress}`,
+    `${clientScheme}://${clientAddress}`,
     "--advertise-client-urls",
-    `http://${clientAddress}`,
+    `${clientScheme}://${clientAddress}`,
+    ...(tls
+      ? [
+          "--cert-file",
+          tls.certFile,
+          "--key-file",
+          tls.keyFile,
+          "--trusted-ca-file",
+          tls.caFile,
+          "--client-cert-auth",
+        ]
+      : []),
     "--listen-peer-urls",
     `http://127.0.0.1:${peerPort}`,
     "--initial-advertise-peer-urls",
@@ -89,7 +111,7 @@ export async function startEtcdServer(): Promise<EtcdServer> {
       });
     });
     const deadline = Date.now() + READY_TIMEOUT_MS;
-    while (!(await isHealthy(clientAddress))) {
+    while (!(await isHealthy(clientAddress, tls))) {
       if (exitReason !== undefined) throw new Error(exitReason);
       if (Date.now() > deadline)
         throw new Error(
@@ -135,7 +157,8 @@ export async function startEtcdServer(): Promise<EtcdServer> {
   return server;
 }
 
-async function isHealthy(clientAddress: string): Promise<boolean> {
+async function isHealthy(clientAddress: string, tls?: EtcdTlsFiles): Promise<boolean> {
+  if (tls) return isHealthyOverTls(clientAddress, tls);
   try {
     const response = await fetch(`http://${clientAddress}/health`, {
       signal: AbortSignal.timeout(1_000),
@@ -145,6 +168,31 @@ async function isHealthy(clientAddress: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+function isHealthyOverTls(clientAddress: string, tls: EtcdTlsFiles): Promise<boolean> {
+  const [host, port] = clientAddress.split(":");
+  return new Promise((resolve) => {
+    const req = httpsRequest(
+      {
+        host,
+        port: Number(port),
+        path: "/health",
+        ca: readFileSync(tls.caFile),
+        cert: readFileSync(tls.certFile),
+        key: readFileSync(tls.keyFile),
+        timeout: 1_000,
+      },
+      (response) => {
+        let body = "";
+        response.on("data", (chunk: Buffer) => (body += chunk.toString()));
+        response.on("end", () => resolve(response.statusCode === 200 && body.includes('"true"')));
+      },
+    );
+    req.on("error", () => resolve(false));
+    req.on("timeout", () => req.destroy());
+    req.end();
+  });
 }
 
 /** A port nobody listens on right now (bound to 0, read, released). */
