@@ -8,6 +8,8 @@
 import { lookup } from "node:dns";
 import { EventEmitter } from "node:events";
 import type { LookupFunction } from "node:net";
+import { readFileSync } from "node:fs";
+import { Agent as HttpsAgent } from "node:https";
 import Consul from "consul";
 
 /** A plain (non-blocking) request, and a registration, get this long. */
@@ -55,13 +57,41 @@ export interface ConsulAgentApi {
   close(): void;
 }
 
+/**
+ * HTTPS to the agent from the variables Consul's own CLI reads:
+ * CONSUL_HTTP_SSL=true, or CONSUL_CACERT (the CA that signed the agent's
+ * certificate), with CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY for an agent
+ * that verifies clients (verify_incoming). Undefined: plain HTTP. A file that
+ * cannot be read throws, naming the variable.
+ */
+export function consulTlsOf(
+  env: NodeJS.ProcessEnv,
+): { ca?: Buffer; cert?: Buffer; key?: Buffer } | undefined {
+  const read = (name: string): Buffer | undefined => {
+    const file = env[name];
+    if (!file) return undefined;
+    try {
+      return readFileSync(file);
+    } catch {
+      throw new Error(`${name}: cannot read ${file}`);
+    }
+  };
+  const ca = read("CONSUL_CACERT");
+  if (!ca && env.CONSUL_HTTP_SSL !== "true") return undefined;
+  const cert = read("CONSUL_CLIENT_CERT");
+  const key = read("CONSUL_CLIENT_KEY");
+  return { ...(ca ? { ca } : {}), ...(cert && key ? { cert, key } : {}) };
+}
+
 /** The agent answered, but not as a Consul agent would. */
 export class ConsulAnswerError extends Error {}
 
 export function createConsulAgentApi(agent: string): ConsulAgentApi {
   const colon = agent.lastIndexOf(":");
   const token = process.env.CONSUL_HTTP_TOKEN;
+  const tls = consulTlsOf(process.env);
   const clientOptions = {
+    ...(tls ? { secure: true, agent: new HttpsAgent({ ...tls, keepAlive: true }) } : {}),
     host: agent.slice(0, colon),
     port: Number(agent.slice(colon + 1)),
     timeout: REQUEST_TIMEOUT_MS,

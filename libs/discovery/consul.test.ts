@@ -1,6 +1,9 @@
 // consul:// against a fake agent that follows Consul's HTTP API and really
 // runs the registered checks, probing real grpc.health.v1 servers.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server as HttpServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import type { ServingStatus } from "grpc-health-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -14,6 +17,8 @@ import {
   type GrpcHealthServer,
 } from "../../test/support/grpc-health-server.js";
 import { createRecordingSink } from "../../test/support/recording-sink.js";
+import { makeDevelopmentCertificates } from "../rpc/dev-certificates.js";
+import { consulTlsOf } from "./consul-agent-api.js";
 import { createConsulRegistrar, nextIndex, watchConsul } from "./consul.js";
 import { parseEndpointUri, type ConsulTarget } from "./endpoint-uri.js";
 import type { DiscoveredEndpoint, EndpointSink, EndpointSource } from "./endpoint-watch.js";
@@ -138,6 +143,50 @@ describe("consul:// registrar", () => {
     watch(consulTarget(consul, "svc"), sink);
     await expect.poll(() => sink.latest().map((e) => e.id), POLL).toEqual(["svc-a"]);
     expect(consul.requests.at(-1)?.hasToken).toBe(true);
+  });
+
+  it("speaks HTTPS with a client certificate from Consul's own variables, and is refused without one", async () => {
+    const made = await makeDevelopmentCertificates();
+    const dir = mkdtempSync(join(tmpdir(), "scalemesh-consul-tls-"));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const file = (name: string, text: string): string => {
+      writeFileSync(join(dir, name), text);
+      return join(dir, name);
+    };
+    const ca = file("ca.pem", made.ca.certificatePem);
+    const cert = file("cli.pem", made.services.cli?.certificatePem ?? "");
+    const key = file("cli-key.pem", made.services.cli?.privateKeyPem ?? "");
+    const consul = await fakeConsul({
+      tls: {
+        key: made.services.coordinator?.privateKeyPem ?? "",
+        cert: made.services.coordinator?.certificatePem ?? "",
+        ca: made.ca.certificatePem,
+        requestCert: true,
+      },
+    });
+    const health = await healthServer("SERVING");
+    vi.stubEnv("CONSUL_CACERT", ca);
+    const withoutCert = createConsulRegistrar(
+      consulTarget(consul, "svc"),
+      instance("svc-a", health),
+      {},
+    );
+    await expect(withoutCert.register()).rejects.toThrow(/cannot register svc-a/);
+    vi.stubEnv("CONSUL_CLIENT_CERT", cert);
+    vi.stubEnv("CONSUL_CLIENT_KEY", key);
+    const registrar = createConsulRegistrar(
+      consulTarget(consul, "svc"),
+      instance("svc-a", health),
+      {},
+    );
+    await registrar.register();
+    const sink = createRecordingSink();
+    watch(consulTarget(consul, "svc"), sink);
+    await expect.poll(() => sink.latest().map((e) => e.id), POLL).toEqual(["svc-a"]);
+    expect(() => consulTlsOf({ CONSUL_CACERT: "/nonexistent/ca.pem" })).toThrow(
+      "CONSUL_CACERT: cannot read /nonexistent/ca.pem",
+    );
+    expect(consulTlsOf({})).toBeUndefined();
   });
 
   it("lets the agent remove an instance critical for longer than deregister_after", async () => {

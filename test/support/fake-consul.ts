@@ -11,6 +11,7 @@
 // no sooner than a minute, a reaper pass every 30 s); tests lower the last two
 // the way an agent's check_deregister_interval_min / check_reap_interval would.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import { connect } from "node:net";
 import type { AddressInfo } from "node:net";
 import * as grpc from "@grpc/grpc-js";
@@ -33,6 +34,8 @@ export interface FakeConsulOptions {
   readonly reapIntervalMs?: number;
   /** When set, every request must carry this ACL token, else 403. */
   readonly aclToken?: string;
+  /** Serve HTTPS (Consul's verify_incoming when `requestCert`): PEM key, certificate and CA. */
+  readonly tls?: { key: string; cert: string; ca: string; requestCert: boolean };
   /** Spreads first check runs and blocking-query wake-ups the way Consul does; inject for replay. */
   readonly random?: () => number;
 }
@@ -447,12 +450,25 @@ export async function startFakeConsul(options: FakeConsulOptions = {}): Promise<
   };
 
   const listenHost = options.host ?? "127.0.0.1";
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     route(req, res).catch((error: unknown) => {
       if (!res.headersSent)
         sendText(res, 500, error instanceof Error ? error.message : String(error));
     });
-  });
+  };
+  const tls = options.tls;
+  const server = tls
+    ? createHttpsServer(
+        {
+          key: tls.key,
+          cert: tls.cert,
+          ca: tls.ca,
+          requestCert: tls.requestCert,
+          rejectUnauthorized: tls.requestCert,
+        },
+        handler,
+      )
+    : createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, listenHost, () => {
