@@ -5,10 +5,10 @@
 // keys and strips their underscores before mapping them to Consul's names
 // (grpcusetls -> GRPCUseTLS), and reports the agent's answer to a failed
 // request in the error's `response`.
+import { fileNamedBy } from "./env-file.js";
 import { lookup } from "node:dns";
 import { EventEmitter } from "node:events";
 import type { LookupFunction } from "node:net";
-import { readFileSync } from "node:fs";
 import { Agent as HttpsAgent } from "node:https";
 import Consul from "consul";
 
@@ -67,15 +67,7 @@ export interface ConsulAgentApi {
 export function consulTlsOf(
   env: NodeJS.ProcessEnv,
 ): { ca?: Buffer; cert?: Buffer; key?: Buffer } | undefined {
-  const read = (name: string): Buffer | undefined => {
-    const file = env[name];
-    if (!file) return undefined;
-    try {
-      return readFileSync(file);
-    } catch {
-      throw new Error(`${name}: cannot read ${file}`);
-    }
-  };
+  const read = (name: string): Buffer | undefined => fileNamedBy(env, name);
   const ca = read("CONSUL_CACERT");
   if (!ca && env.CONSUL_HTTP_SSL !== "true") return undefined;
   const cert = read("CONSUL_CLIENT_CERT");

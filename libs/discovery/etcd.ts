@@ -11,7 +11,7 @@
 // an instance that dies without deregistering (SIGKILL, a lost host) drops
 // out when the lease runs out; deregistering revokes the lease, which deletes
 // the key at once. The endpoint's id is the key after the prefix.
-import { readFileSync } from "node:fs";
+import { fileNamedBy } from "./env-file.js";
 import { Etcd3, type IKeyValue, type Lease, type Watcher } from "etcd3";
 import { backoffDelayMs, type BackoffPolicy } from "../backoff/index.js";
 import type { EtcdTarget } from "./endpoint-uri.js";
@@ -345,15 +345,7 @@ export function etcdSecurityOf(env: NodeJS.ProcessEnv): {
   credentials?: { rootCertificate: Buffer; privateKey?: Buffer; certChain?: Buffer };
   auth?: { username: string; password: string };
 } {
-  const read = (name: string): Buffer | undefined => {
-    const file = env[name];
-    if (!file) return undefined;
-    try {
-      return readFileSync(file);
-    } catch {
-      throw new Error(`${name}: cannot read ${file}`);
-    }
-  };
+  const read = (name: string): Buffer | undefined => fileNamedBy(env, name);
   const ca = read("ETCDCTL_CACERT");
   const cert = read("ETCDCTL_CERT");
   const key = read("ETCDCTL_KEY");
