@@ -30,6 +30,7 @@ function token(...args: string[]): string {
 }
 
 const tokens: Record<string, string> = {};
+let joinToken = "";
 const bearer = (role: string) => ({ headers: { authorization: `Bearer ${tokens[role]}` } });
 
 async function status(call: Promise<unknown>): Promise<string> {
@@ -54,7 +55,8 @@ beforeAll(async () => {
     env: { SCALEMESH_AUTH_TOKEN_PUBLIC_KEY_FILE: join(dir, "token-public-key.pem") },
   });
   const join_ = join(dir, "worker.token");
-  writeFileSync(join_, token("--worker", "worker-*"));
+  joinToken = token("--worker", "worker-*");
+  writeFileSync(join_, joinToken);
   await mesh.startWorker("worker-1", [], { SCALEMESH_WORKER_JOIN_TOKEN_FILE: join_ });
 }, 60_000);
 afterAll(() => stopTokenMesh(mesh, dir));
@@ -141,5 +143,15 @@ describe("roles", () => {
       "Admin/DrainWorker needs the operator role; this token has viewer",
     );
     expect(drain.stderr).not.toContain(tokens.viewer?.slice(-20));
+  });
+
+  it("never writes a role or join token to any log line of any process", () => {
+    const written = [mesh.coordinator, mesh.balancer, ...mesh.workers].flatMap((p) => [
+      ...p.logs.map((l) => JSON.stringify(l)),
+      ...p.stderr,
+    ]);
+    expect(written.length).toBeGreaterThan(10);
+    for (const secret of [...Object.values(tokens), joinToken])
+      for (const line of written) expect(line.includes(secret.slice(-24))).toBe(false);
   });
 });

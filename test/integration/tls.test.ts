@@ -196,6 +196,23 @@ describe("mutual TLS", () => {
   }, 30_000);
 });
 
+describe("private keys", () => {
+  it("never reach a log line of any process of the TLS mesh", () => {
+    const keys = ["coordinator", "balancer", "worker-agent", "cli"].map(
+      (name) => readFileSync(join(certs, `${name}-key.pem`), "utf8").split("\n")[1] ?? "",
+    );
+    const written = [mesh.coordinator, mesh.balancer, ...mesh.workers].flatMap((p) => [
+      ...p.logs.map((l) => JSON.stringify(l)),
+      ...p.stderr,
+    ]);
+    expect(written.length).toBeGreaterThan(5);
+    for (const key of keys) {
+      expect(key.length).toBeGreaterThan(20);
+      for (const line of written) expect(line.includes(key)).toBe(false);
+    }
+  });
+});
+
 describe("certificate rotation", () => {
   it("serves new certificate files without a restart, on the gRPC and the HTTP port", async () => {
     const live = join(root, "live");
