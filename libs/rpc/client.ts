@@ -8,7 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import { SpanKind, context as otelContext, propagation, trace } from "@opentelemetry/api";
 import { Code, toConnectError } from "./errors.js";
 import { deserializerFor, methodPath, serializerFor } from "./grpc-server-adapter.js";
-import { readMessages } from "./message-queue.js";
+import { drained, readMessages } from "./message-queue.js";
 import { channelCredentials } from "./transport-security.js";
 import { isTracingEnabled, tracer } from "../telemetry/tracing.js";
 import type { Logger } from "pino";
@@ -235,12 +235,7 @@ async function pump(
   method: DescMethod,
 ): Promise<void> {
   for await (const request of requests) {
-    if (!call.write(create(method.input, request as never))) {
-      await new Promise<void>((resolve) => {
-        call.once("drain", resolve);
-        call.once("close", resolve);
-      });
-    }
+    if (!call.write(create(method.input, request as never))) await drained(call);
   }
   call.end();
 }

@@ -74,12 +74,30 @@ export async function writeWithBackpressure(
   stream: {
     write(chunk: unknown): boolean;
     once(event: "drain" | "close", listener: () => void): unknown;
+    removeListener?(event: "drain" | "close", listener: () => void): unknown;
   },
   message: unknown,
 ): Promise<void> {
   if (stream.write(message)) return;
-  await new Promise<void>((resolve) => {
-    stream.once("drain", resolve);
-    stream.once("close", resolve);
+  await drained(stream);
+}
+
+/**
+ * Resolves on the stream's next 'drain' or 'close', and takes the other
+ * listener off again: a long-lived stream that waits often (a session, a
+ * placement stream) must not collect one stale 'close' listener per wait.
+ */
+export function drained(stream: {
+  once(event: "drain" | "close", listener: () => void): unknown;
+  removeListener?(event: "drain" | "close", listener: () => void): unknown;
+}): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      stream.removeListener?.("drain", done);
+      stream.removeListener?.("close", done);
+      resolve();
+    };
+    stream.once("drain", done);
+    stream.once("close", done);
   });
 }
