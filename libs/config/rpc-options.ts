@@ -7,6 +7,7 @@ export interface RpcOptions {
   readonly keepaliveTimeoutMs: number;
   readonly shutdownGraceMs: number;
   readonly defaultDeadlineMs: number;
+  readonly maxStreamsPerConnection: number;
 }
 
 export function rpcOptionsOf(rpc: Config["rpc"]): RpcOptions {
@@ -16,5 +17,6 @@ export function rpcOptionsOf(rpc: Config["rpc"]): RpcOptions {
     keepaliveTimeoutMs: rpc.keepalive_timeout_ms,
     shutdownGraceMs: rpc.shutdown_grace_sec * 1000,
     defaultDeadlineMs: rpc.default_deadline_ms,
+    maxStreamsPerConnection: rpc.max_streams_per_connection,
   };
 }

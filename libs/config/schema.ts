@@ -306,6 +306,15 @@ const rpcSection = z
     default_deadline_ms: millis(10000, "Deadline for unary calls that set none."),
     keepalive_time_ms: millis(10000, "Idle time before a keepalive ping."),
     keepalive_timeout_ms: millis(5000, "How long a keepalive ping may go unanswered."),
+    max_streams_per_connection: z
+      .number()
+      .int()
+      .min(1)
+      .max(100_000)
+      .default(1000)
+      .describe(
+        "Calls one client connection may have open at once on a gRPC port; more wait until one ends.",
+      ),
     shutdown_grace_sec: secondsOrZero(10, "How long in-flight calls get to finish on shutdown."),
   })
   .readonly()

@@ -36,6 +36,13 @@ export interface RpcServerOptions {
   readonly keepaliveTimeMs?: number;
   readonly keepaliveTimeoutMs?: number;
   readonly shutdownGraceMs?: number;
+  /**
+   * Calls one client connection may have open at once (HTTP/2
+   * SETTINGS_MAX_CONCURRENT_STREAMS): a client's calls past it wait in its
+   * own HTTP/2 stack until one ends, so one connection cannot hold the
+   * server's streams. Default 1000.
+   */
+  readonly maxStreamsPerConnection?: number;
 }
 
 export interface RpcServer {
@@ -57,6 +64,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     // Clients ping every keepalive_time_ms; allow it rather than GOAWAY them.
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 1_000,
+    "grpc.max_concurrent_streams": options.maxStreamsPerConnection ?? 1000,
   });
   const shutdownController = new AbortController();
   const serviceNames = options.services.map((s) => s.service.typeName);

@@ -17,6 +17,8 @@ export interface ServiceHostOptions {
   readonly keepaliveTimeMs: number;
   readonly keepaliveTimeoutMs: number;
   readonly shutdownGraceMs: number;
+  /** Calls one client connection may have open at once on the gRPC port. */
+  readonly maxStreamsPerConnection?: number;
   /** Why the service cannot do its job yet (undefined when it can). */
   readonly notReadyReason?: () => string | undefined;
 }
@@ -37,6 +39,9 @@ export async function startServiceHost(options: ServiceHostOptions): Promise<Ser
     keepaliveTimeMs: options.keepaliveTimeMs,
     keepaliveTimeoutMs: options.keepaliveTimeoutMs,
     shutdownGraceMs: options.shutdownGraceMs,
+    ...(options.maxStreamsPerConnection !== undefined
+      ? { maxStreamsPerConnection: options.maxStreamsPerConnection }
+      : {}),
   });
   let stopping = false;
   const notReady = (): string | undefined =>
