@@ -11,8 +11,8 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { setTimeout as sleep } from "node:timers/promises";
 import { WorkerState } from "../../libs/contracts/index.js";
 import { startAutoscalingMesh } from "../support/autoscaling-mesh.js";
-import { exampleHandler, freshLedgerPath } from "../support/mesh.js";
-import { serviceEntry, startService } from "../support/service-process.js";
+import { exampleHandler, startLoneCoordinator } from "../support/mesh.js";
+import { serviceEntry } from "../support/service-process.js";
 
 type Say = (text: string) => void;
 const progress = (text: string): void => {
@@ -85,14 +85,7 @@ async function oneStep(syncSec: number): Promise<Reaction> {
 
 /** The baseline: a worker agent started by hand, spawn to "worker registered". */
 async function bareWorkerStartMs(): Promise<number[]> {
-  const coordinator = await startService("coordinator", {
-    env: {
-      SCALEMESH_LEDGER_PATH: freshLedgerPath(),
-      SCALEMESH_COORDINATOR_GRPC_PORT: "0",
-      SCALEMESH_COORDINATOR_HTTP_PORT: "0",
-      SCALEMESH_COORDINATOR_OPTIMIZER: "",
-    },
-  });
+  const coordinator = await startLoneCoordinator();
   const times: number[] = [];
   try {
     for (let i = 0; i < 3; i += 1) {

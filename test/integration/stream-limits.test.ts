@@ -4,21 +4,15 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { Coordinator } from "../../libs/contracts/index.js";
 import { createRpcClient } from "../../libs/rpc/index.js";
-import { freshLedgerPath } from "../support/mesh.js";
-import { startService, stopAll } from "../support/service-process.js";
+import { startLoneCoordinator } from "../support/mesh.js";
+import { stopAll } from "../support/service-process.js";
 
 afterAll(stopAll);
 
 describe("streams per connection", () => {
   it("keeps a connection's calls past the limit waiting until one ends", async () => {
-    const coordinator = await startService("coordinator", {
-      env: {
-        SCALEMESH_LEDGER_PATH: freshLedgerPath(),
-        SCALEMESH_COORDINATOR_GRPC_PORT: "0",
-        SCALEMESH_COORDINATOR_HTTP_PORT: "0",
-        SCALEMESH_COORDINATOR_OPTIMIZER: "",
-        SCALEMESH_RPC_MAX_STREAMS_PER_CONNECTION: "2",
-      },
+    const coordinator = await startLoneCoordinator({
+      SCALEMESH_RPC_MAX_STREAMS_PER_CONNECTION: "2",
     });
     const client = createRpcClient(Coordinator, `127.0.0.1:${coordinator.grpcPort}`);
     const watches = [new AbortController(), new AbortController(), new AbortController()];

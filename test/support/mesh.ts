@@ -54,6 +54,19 @@ export function freshLedgerPath(): string {
   return join(mkdtempSync(join(tmpdir(), "scalemesh-ledger-")), "ledger.db");
 }
 
+/** A coordinator on its own: fresh ledger, free ports, no optimizer; `env` on top. */
+export function startLoneCoordinator(env: Record<string, string> = {}): Promise<ServiceProcess> {
+  return startService("coordinator", {
+    env: {
+      SCALEMESH_LEDGER_PATH: freshLedgerPath(),
+      SCALEMESH_COORDINATOR_GRPC_PORT: "0",
+      SCALEMESH_COORDINATOR_HTTP_PORT: "0",
+      SCALEMESH_COORDINATOR_OPTIMIZER: "",
+      ...env,
+    },
+  });
+}
+
 export async function startMesh(options: MeshOptions): Promise<Mesh> {
   const ledgerPath = freshLedgerPath();
   const env = { SCALEMESH_LEDGER_PATH: ledgerPath, ...options.env };
