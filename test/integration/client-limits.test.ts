@@ -38,8 +38,8 @@ beforeAll(async () => {
     workers: 0,
     env: { SCALEMESH_AUTH_TOKEN_PUBLIC_KEY_FILE: join(dir, "token-public-key.pem") },
     balancerEnv: {
-      SCALEMESH_BALANCER_CLIENT_RATE_PER_SEC: "20",
-      SCALEMESH_BALANCER_CLIENT_BURST: "20",
+      SCALEMESH_BALANCER_CLIENT_RATE_PER_SEC: "5",
+      SCALEMESH_BALANCER_CLIENT_BURST: "5",
     },
   });
   const joinFile = join(dir, "worker.token");
@@ -59,23 +59,24 @@ describe("per-client limits", () => {
           return status.code === Code.ResourceExhausted ? `refused: ${status.rawMessage}` : "error";
         },
       );
-    // alice: 300 at once; bob: 10 over one second (half his rate), at the same time.
+    // alice: 300 at once; bob: 4 over a second (within his 5/s), at the same time.
+    // Loose bounds: on a loaded machine alice's 300 may reach the balancer over seconds.
     const flood = Array.from({ length: 300 }, () =>
       outcome(mesh.balancerClient.assign({ task, awaitResult: true }, as("alice"))),
     );
     const steady: Promise<string>[] = [];
-    for (let i = 0; i < 10; i += 1) {
+    for (let i = 0; i < 4; i += 1) {
       steady.push(outcome(mesh.balancerClient.assign({ task, awaitResult: true }, as("bob"))));
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 250));
     }
     const alice = await Promise.all(flood);
     const bob = await Promise.all(steady);
-    expect(bob).toEqual(Array.from({ length: 10 }, () => "succeeded"));
+    expect(bob).toEqual(Array.from({ length: 4 }, () => "succeeded"));
     const refused = alice.filter((o) => o.startsWith("refused"));
-    expect(refused.length).toBeGreaterThanOrEqual(250);
-    expect(alice.filter((o) => o === "succeeded").length).toBeGreaterThanOrEqual(20);
+    expect(refused.length).toBeGreaterThanOrEqual(200);
+    expect(alice.filter((o) => o === "succeeded").length).toBeGreaterThanOrEqual(5);
     expect(refused[0]).toMatch(
-      /^refused: client "alice" is over balancer\.client_rate_per_sec \(20\/s, burst 20\); retry in \d+ ms$/,
+      /^refused: client "alice" is over balancer\.client_rate_per_sec \(5\/s, burst 5\); retry in \d+ ms$/,
     );
     expect(alice.filter((o) => o === "error" || o === "other")).toEqual([]);
   }, 60_000);
