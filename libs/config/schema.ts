@@ -375,6 +375,12 @@ const authSection = z
       .describe(
         'CLI: a file holding the role token its calls carry ("scalemesh token create --role ...").',
       ),
+    max_sessions_per_token: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe("Coordinator: worker sessions open at once under one join token; 0: no limit."),
   })
   .readonly()
   .prefault({});

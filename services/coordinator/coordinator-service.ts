@@ -47,12 +47,30 @@ export function coordinatorService(
       if (first.value.message.case !== "register")
         throw invalidArgument("message", "the first message of a worker session must be register");
       // A worker that may not join never registers, so it never sees a task.
-      await (options.joinGate ?? OPEN_JOIN_GATE).admit(
+      const release = await (options.joinGate ?? OPEN_JOIN_GATE).admit(
         ctx.requestHeader.get("authorization"),
         first.value.message.value,
       );
-      const { session, registered } = coordinator.register(first.value.message.value);
-      yield { message: { case: "registered", value: registered } };
+      let joined: ReturnType<Coordinator["register"]>;
+      try {
+        joined = coordinator.register(first.value.message.value);
+      } catch (error) {
+        release();
+        throw error;
+      }
+      const { session, registered } = joined;
+      // A call dropped at this first answer ends here: its session ends too.
+      let isDropped = true;
+      try {
+        yield { message: { case: "registered", value: registered } };
+        isDropped = false;
+      } finally {
+        if (isDropped) {
+          coordinator.sessionEnded(session);
+          session.outbound.close();
+          release();
+        }
+      }
       const reading = (async () => {
         for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
           const message = next.value.message;
@@ -106,6 +124,7 @@ export function coordinatorService(
         .finally(() => {
           coordinator.sessionEnded(session);
           session.outbound.close();
+          release();
         });
       ctx.signal.addEventListener("abort", () => session.outbound.close(), { once: true });
       for await (const message of session.outbound) yield message;

@@ -6,21 +6,29 @@
 import type { Logger } from "pino";
 import { scopeRefusal, verifyJoinToken } from "../../libs/auth/join-token.js";
 import type { Register } from "../../libs/contracts/index.js";
-import { permissionDenied, unauthenticated } from "../../libs/rpc/index.js";
+import { permissionDenied, resourceExhausted, unauthenticated } from "../../libs/rpc/index.js";
 
 export interface JoinGate {
-  /** Resolves when the worker may join; rejects with the status to answer. */
-  admit(authorization: string | null, register: Register): Promise<void>;
+  /**
+   * Resolves when the worker may join, with what to call once its session
+   * ends; rejects with the status to answer.
+   */
+  admit(authorization: string | null, register: Register): Promise<() => void>;
 }
 
-export const OPEN_JOIN_GATE: JoinGate = { admit: async () => undefined };
+const NOTHING_TO_RELEASE = (): void => undefined;
+export const OPEN_JOIN_GATE: JoinGate = { admit: async () => NOTHING_TO_RELEASE };
 
 export function createJoinGate(options: {
   publicKeyPem: string;
   revoked: () => ReadonlySet<string>;
   logger: Logger;
+  /** Sessions open at once under one token (auth.max_sessions_per_token); 0: no limit. */
+  maxSessionsPerToken?: number;
 }): JoinGate {
   const { revoked } = options;
+  const maxSessions = options.maxSessionsPerToken ?? 0;
+  const openSessions = new Map<string, number>();
   return {
     async admit(authorization, register) {
       const workerId = register.worker?.workerId ?? "";
@@ -43,6 +51,24 @@ export function createJoinGate(options: {
       if (!verdict.ok) return refuse(unauthenticated(verdict.reason), verdict.reason);
       const outside = scopeRefusal(verdict.claims, workerId, register.worker?.capabilities ?? []);
       if (outside) refuse(permissionDenied(outside), outside);
+      const { tokenId } = verdict.claims;
+      const open = openSessions.get(tokenId) ?? 0;
+      if (maxSessions > 0 && open >= maxSessions)
+        refuse(
+          resourceExhausted(
+            `join token ${tokenId} already has ${open} sessions open (auth.max_sessions_per_token ${maxSessions}); retry once one has ended`,
+          ),
+          "sessions per token",
+        );
+      openSessions.set(tokenId, open + 1);
+      let isReleased = false;
+      return () => {
+        if (isReleased) return;
+        isReleased = true;
+        const left = (openSessions.get(tokenId) ?? 1) - 1;
+        if (left > 0) openSessions.set(tokenId, left);
+        else openSessions.delete(tokenId);
+      };
     },
   };
 }

@@ -131,7 +131,13 @@ if (tokenKey)
     { revokedFile: tokenKey.revokedFile || undefined },
     "workers need a join token, Admin callers a role token",
   );
-const joinGate = tokenKey ? createJoinGate({ ...tokenKey, logger }) : undefined;
+const joinGate = tokenKey
+  ? createJoinGate({
+      ...tokenKey,
+      logger,
+      maxSessionsPerToken: config.auth.max_sessions_per_token,
+    })
+  : undefined;
 const admin = register(Admin, tokenKey ? authorizedService(Admin, adminImpl, tokenKey) : adminImpl);
 const host = await startServiceHost({
   host: config.coordinator.host,
