@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import type { Config } from "../../libs/config/index.js";
+import { tlsSettingOf, type Config } from "../../libs/config/index.js";
 import { Admin, WorkerState } from "../../libs/contracts/index.js";
 import { createRpcClient } from "../../libs/rpc/index.js";
 import { projectRoot, SCALEMESH_VERSION } from "../../libs/telemetry/index.js";
@@ -232,25 +232,56 @@ function exitWithin(child: Child, ms: number): Promise<unknown> {
 
 function banner(options: UpOptions, workerIds: readonly string[]): string {
   const c = options.config;
-  const balancer = `${c.balancer.host}:${c.balancer.grpc_port}`;
   const logs = relative(process.cwd(), resolve(options.logDir)) || ".";
+  const hint = connectHints(c);
+  const http = (host: string, port: number): string => `${hint.scheme}://${host}:${port}`;
   return [
     `scalemesh ${SCALEMESH_VERSION} is up (logs in ${logs}/)`,
-    `  coordinator  grpc ${c.coordinator.host}:${c.coordinator.grpc_port}  http http://${c.coordinator.host}:${c.coordinator.http_port}`,
-    `  balancer     grpc ${balancer}  http http://${c.balancer.host}:${c.balancer.http_port}`,
-    `  optimizer    grpc ${c.optimizer.host}:${c.optimizer.grpc_port}  http http://${c.optimizer.host}:${c.optimizer.http_port}`,
+    `  coordinator  grpc ${c.coordinator.host}:${c.coordinator.grpc_port}  http ${http(c.coordinator.host, c.coordinator.http_port)}`,
+    `  balancer     grpc ${hint.balancer}  http ${http(c.balancer.host, c.balancer.http_port)}`,
+    `  optimizer    grpc ${c.optimizer.host}:${c.optimizer.grpc_port}  http ${http(c.optimizer.host, c.optimizer.http_port)}`,
     `  workers      ${workerIds.join(", ") || "none yet"} (${options.slots} slots each, handler ${displayHandler(options.handler)}; the autoscaler runs ${options.workers} to ${Math.max(options.workers, c.scaling.max_workers)})`,
     "",
     'Assign a task (the payload is base64 of "hello scalemesh"):',
-    `  grpcurl -plaintext -d '{"task":{"payload":"aGVsbG8gc2NhbGVtZXNo"}}' ${balancer} scalemesh.v1.Balancer/Assign`,
+    `  grpcurl ${hint.grpcurl} -d '{"task":{"payload":"aGVsbG8gc2NhbGVtZXNo"}}' ${hint.balancer} scalemesh.v1.Balancer/Assign`,
     "Wait for its result (use the taskId it printed):",
-    `  grpcurl -plaintext -d '{"taskId":"TASK_ID"}' ${balancer} scalemesh.v1.Balancer/AwaitTask`,
+    `  grpcurl ${hint.grpcurl} -d '{"taskId":"TASK_ID"}' ${hint.balancer} scalemesh.v1.Balancer/AwaitTask`,
     "The same with the CLI, and the cluster over HTTP:",
     `  node dist/services/cli/main.js assign --payload "hello scalemesh" --wait`,
-    `  curl -s -d '{}' -H 'content-type: application/json' http://${c.coordinator.host}:${c.coordinator.http_port}/scalemesh.v1.Admin/GetClusterStatus`,
+    `  curl -s ${hint.curl}-d '{}' -H 'content-type: application/json' ${http(c.coordinator.host, c.coordinator.http_port)}/scalemesh.v1.Admin/GetClusterStatus`,
     "",
     "Press Ctrl-C to stop.",
   ].join("\n");
+}
+
+/**
+ * How the printed grpcurl and curl lines reach this mesh: plaintext, or with
+ * the CLI's own certificate when tls is set, and its role token when
+ * auth.token_file is.
+ */
+export function connectHints(c: Config): {
+  scheme: "http" | "https";
+  balancer: string;
+  grpcurl: string;
+  curl: string;
+} {
+  const balancer = `${c.balancer.host}:${c.balancer.grpc_port}`;
+  const tls = tlsSettingOf(c.tls, "cli");
+  const files = tls.ok ? tls.setting.files : undefined;
+  const bearer = c.auth.token_file ? ` -H "authorization: Bearer $(cat ${c.auth.token_file})"` : "";
+  if (!files)
+    return {
+      scheme: "http",
+      balancer,
+      grpcurl: `-plaintext${bearer}`,
+      curl: bearer ? `${bearer.trim()} ` : "",
+    };
+  return {
+    scheme: "https",
+    balancer,
+    grpcurl: `-cacert ${files.caFile} -cert ${files.certFile} -key ${files.keyFile}${bearer}`,
+    curl: `--cacert ${files.caFile} --cert ${files.certFile} --key ${files.keyFile}${bearer} `,
+  };
 }
 
 /** The handler as a person would type it: paths relative to where they stand. */
