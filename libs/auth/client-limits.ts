@@ -6,6 +6,7 @@
 // caller is "anonymous" and shares one bucket. Idle buckets are forgotten.
 import { decodeJwt } from "jose";
 import { resourceExhausted } from "../rpc/errors.js";
+import { bearerTokenOf } from "./join-token.js";
 
 export interface ClientLimits {
   /** Assigns per second per client, refilled continuously; 0: no rate limit. */
@@ -98,7 +99,7 @@ export function createClientLimiter(
  */
 export function clientIdentity(authorization: string | null, isVerified: boolean): string {
   if (!isVerified) return "anonymous";
-  const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? "")?.[1];
+  const token = bearerTokenOf(authorization);
   if (!token) return "anonymous";
   try {
     const holder = decodeJwt(token).sub;

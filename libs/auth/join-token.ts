@@ -56,6 +56,11 @@ export async function isTokenPublicKey(pem: string): Promise<boolean> {
   );
 }
 
+/** The token of an `authorization: Bearer <token>` header, or undefined. */
+export function bearerTokenOf(authorization: string | null): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(authorization ?? "")?.[1];
+}
+
 /** Signs `claims` for `audience`, valid `ttlSec` from `nowMs`; the token and its id. */
 export async function signScalemeshToken(
   privateKeyPem: string,

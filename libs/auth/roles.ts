@@ -12,7 +12,7 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { permissionDenied, unauthenticated } from "../rpc/errors.js";
-import { signScalemeshToken, verifyScalemeshToken } from "./join-token.js";
+import { bearerTokenOf, signScalemeshToken, verifyScalemeshToken } from "./join-token.js";
 
 export const ROLES = ["viewer", "operator", "admin", "client"] as const;
 export type Role = (typeof ROLES)[number];
@@ -74,7 +74,7 @@ export async function callerRole(
   authorization: string | null,
   options: RoleCheckOptions,
 ): Promise<{ role: Role; holder: string }> {
-  const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? "")?.[1];
+  const token = bearerTokenOf(authorization);
   if (!token)
     throw unauthenticated(
       'this call needs a role token: send "authorization: Bearer <token>" ("scalemesh token create --role ..." makes one)',

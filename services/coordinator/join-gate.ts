@@ -4,7 +4,7 @@
 // id and capabilities it claims (else PERMISSION_DENIED). Without the key,
 // anyone who reaches the port may join (mutual TLS may already limit who can).
 import type { Logger } from "pino";
-import { scopeRefusal, verifyJoinToken } from "../../libs/auth/join-token.js";
+import { bearerTokenOf, scopeRefusal, verifyJoinToken } from "../../libs/auth/join-token.js";
 import type { Register } from "../../libs/contracts/index.js";
 import { permissionDenied, resourceExhausted, unauthenticated } from "../../libs/rpc/index.js";
 
@@ -36,7 +36,7 @@ export function createJoinGate(options: {
         options.logger.warn({ workerId, reason }, "worker refused at join");
         throw status;
       };
-      const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? "")?.[1];
+      const token = bearerTokenOf(authorization);
       if (!token)
         refuse(
           unauthenticated(
