@@ -313,7 +313,7 @@ const rpcSection = z
       .max(100_000)
       .default(1000)
       .describe(
-        "Calls one client connection may have open at once on a gRPC port; more wait until one ends.",
+        "Calls one client connection may have open at once on a gRPC port; one more is answered RESOURCE_EXHAUSTED.",
       ),
     shutdown_grace_sec: secondsOrZero(10, "How long in-flight calls get to finish on shutdown."),
   })

@@ -66,10 +66,14 @@ export function grpcServiceDefinition(service: DescService): grpc.ServiceDefinit
   return definition;
 }
 
-/** Counts this server's own calls in progress, so shutdown knows when they are done. */
+/**
+ * Counts this server's own calls in progress, so shutdown knows when they are
+ * done, and per connection (`peer`), so one connection cannot hold them all:
+ * `started` throws a status when the call may not begin.
+ */
 export interface CallTracker {
-  started(): void;
-  finished(): void;
+  started(peer: string): void;
+  finished(peer: string): void;
 }
 
 export function adaptService<S extends DescService>(
@@ -126,6 +130,13 @@ function adaptMethod(
     call: AnyServerCall,
     body: (ctx: HandlerContext) => Promise<void>,
   ): Promise<void> => {
+    const peer = call.getPeer();
+    try {
+      tracker.started(peer);
+    } catch (refusal) {
+      handled(toConnectError(refusal).code).inc();
+      throw refusal;
+    }
     const ctx = new CallContext(service, method, url, call, shutdownSignal);
     const parent = isTracingEnabled()
       ? propagation.extract(otelContext.active(), call.metadata.getMap(), metadataGetter)
@@ -146,7 +157,6 @@ function adaptMethod(
       : undefined;
     const started = process.hrtime.bigint();
     let code: Code | 0 = 0;
-    tracker.started();
     try {
       if (span && parent) await otelContext.with(trace.setSpan(parent, span), () => body(ctx));
       else await body(ctx);
@@ -158,7 +168,7 @@ function adaptMethod(
       span?.setStatus({ code: 2, message: status.rawMessage });
       throw status;
     } finally {
-      tracker.finished();
+      tracker.finished(peer);
       ctx.finish();
       span?.setAttribute("rpc.grpc.status_code", code);
       span?.end();

@@ -11,7 +11,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import { adaptService } from "./grpc-server-adapter.js";
-import { Code, ConnectError } from "./errors.js";
+import { Code, ConnectError, resourceExhausted } from "./errors.js";
 import { reflectionPackage } from "./reflection.js";
 
 export interface ServiceRegistration<S extends DescService = DescService> {
@@ -37,10 +37,11 @@ export interface RpcServerOptions {
   readonly keepaliveTimeoutMs?: number;
   readonly shutdownGraceMs?: number;
   /**
-   * Calls one client connection may have open at once (HTTP/2
-   * SETTINGS_MAX_CONCURRENT_STREAMS): a client's calls past it wait in its
-   * own HTTP/2 stack until one ends, so one connection cannot hold the
-   * server's streams. Default 1000.
+   * Calls one client connection may have open at once, so one connection
+   * cannot hold the server's streams: one past it is answered
+   * RESOURCE_EXHAUSTED naming the limit. HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS
+   * is twice it, so a client that floods past that waits in its own HTTP/2
+   * stack rather than costing the server a refusal each. Default 1000.
    */
   readonly maxStreamsPerConnection?: number;
 }
@@ -56,6 +57,7 @@ export interface RpcServer {
 
 export async function startRpcServer(options: RpcServerOptions): Promise<RpcServer> {
   const maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
+  const maxStreamsPerConnection = options.maxStreamsPerConnection ?? 1000;
   const server = new grpc.Server({
     "grpc.max_receive_message_length": maxMessageBytes,
     "grpc.max_send_message_length": maxMessageBytes,
@@ -64,7 +66,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     // Clients ping every keepalive_time_ms; allow it rather than GOAWAY them.
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 1_000,
-    "grpc.max_concurrent_streams": options.maxStreamsPerConnection ?? 1000,
+    "grpc.max_concurrent_streams": 2 * maxStreamsPerConnection,
   });
   const shutdownController = new AbortController();
   const serviceNames = options.services.map((s) => s.service.typeName);
@@ -80,11 +82,21 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   // than wait out the grace period for a probe that never hangs up.
   let inFlight = 0;
   let onIdle: (() => void) | undefined;
+  const openByPeer = new Map<string, number>();
   const tracker = {
-    started: () => {
+    started: (peer: string) => {
+      const open = openByPeer.get(peer) ?? 0;
+      if (open >= maxStreamsPerConnection)
+        throw resourceExhausted(
+          `rpc.max_streams_per_connection: ${maxStreamsPerConnection} calls are already open on this connection; retry when one of them ends, or open another connection`,
+        );
+      openByPeer.set(peer, open + 1);
       inFlight += 1;
     },
-    finished: () => {
+    finished: (peer: string) => {
+      const open = (openByPeer.get(peer) ?? 1) - 1;
+      if (open === 0) openByPeer.delete(peer);
+      else openByPeer.set(peer, open);
       inFlight -= 1;
       if (inFlight === 0) onIdle?.();
     },
