@@ -373,7 +373,13 @@ const authSection = z
       .string()
       .default("")
       .describe(
-        'CLI: a file holding the role token its calls carry ("scalemesh token create --role ...").',
+        'CLI, balancer, coordinator: a file holding the role token their calls carry ("scalemesh token create --role ..."; service for the balancer and coordinator).',
+      ),
+    certificate_roles: z
+      .record(z.string().min(1), z.enum(["viewer", "operator", "admin", "client", "service"]))
+      .default({ "scalemesh-balancer": "service", "scalemesh-coordinator": "service" })
+      .describe(
+        "With roles on and client certificates required: a caller without a role token whose certificate has a name here (subject CN, DNS or URI SAN) holds its role.",
       ),
     max_sessions_per_token: z
       .number()

@@ -7,13 +7,17 @@
 // call on AbortControllers, DOMExceptions and Headers copies nobody read.
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
+import type { PeerCertificate } from "node:tls";
 import type * as grpc from "@grpc/grpc-js";
 import { Code, ConnectError } from "./errors.js";
+import { PEER_CERTIFICATE_NAMES, certificateNames } from "./peer-certificate.js";
+import { currentTls } from "./transport-security.js";
 
 type CancellableCall = {
   readonly cancelled: boolean;
   readonly metadata: grpc.Metadata;
   getDeadline(): grpc.Deadline;
+  getAuthContext?(): { sslPeerCertificate?: PeerCertificate } | null;
   on(event: "cancelled", listener: () => void): unknown;
 };
 
@@ -117,9 +121,17 @@ export class CallContext implements HandlerContext {
     return this.responseTrailers;
   }
 
+  /** With PEER_CERTIFICATE_NAMES set when the port requires client certificates (so this one was checked). */
   get values(): ContextValues {
-    this.contextValues ??= createContextValues();
-    return this.contextValues;
+    if (this.contextValues) return this.contextValues;
+    const values = createContextValues();
+    if (currentTls()?.requireClientCert)
+      values.set(
+        PEER_CERTIFICATE_NAMES,
+        certificateNames(this.call.getAuthContext?.()?.sslPeerCertificate),
+      );
+    this.contextValues = values;
+    return values;
   }
 
   /** The call is over: whatever still listens on the signal is told, timers and links released. */

@@ -10,7 +10,7 @@ import { Balancer, Coordinator } from "../../libs/contracts/index.js";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { clientIdentity, createClientLimiter } from "../../libs/auth/client-limits.js";
 import { authorizedService } from "../../libs/auth/roles.js";
-import { tokenKeyOrExit } from "../../libs/auth/token-key.js";
+import { tokenKeyOrExit, useTokenFileOrExit } from "../../libs/auth/token-key.js";
 import { parseEndpointUri } from "../../libs/discovery/index.js";
 import {
   createRpcClient,
@@ -56,6 +56,8 @@ if (!parsedUri.ok) {
   process.exit(2);
 }
 
+// Its calls to the coordinator carry auth.token_file's token (a service role), when one is set.
+useTokenFileOrExit(config.auth);
 // One channel to the coordinator for the cluster watch, Place and WaitTask:
 // grpc-js multiplexes calls over it, reconnects by itself, and follows the
 // discovery URI when the coordinator moves.

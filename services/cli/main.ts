@@ -3,7 +3,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { extractConfigFlags, loadConfig, tlsSettingOf } from "../../libs/config/index.js";
 import { useBearerToken, useTls } from "../../libs/rpc/index.js";
-import { readFileSync } from "node:fs";
+import { readTokenFile } from "../../libs/auth/token-key.js";
 import { certsInit } from "./certs-command.js";
 import { tokenCreate, tokenKeygen, tokenRevoke } from "./token-command.js";
 import { toConnectError } from "../../libs/rpc/index.js";
@@ -69,19 +69,12 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   useTls(tls.setting.files);
   if (config.auth.token_file !== "") {
-    let token = "";
-    try {
-      token = readFileSync(config.auth.token_file, "utf8").trim();
-    } catch {
-      // reported below
-    }
-    if (token === "") {
-      process.stderr.write(
-        `auth.token_file: cannot read a token from ${config.auth.token_file}; "scalemesh token create --role ..." prints one\n`,
-      );
+    const read = readTokenFile(config.auth.token_file);
+    if ("problem" in read) {
+      process.stderr.write(`${read.problem}\n`);
       return 2;
     }
-    useBearerToken(token);
+    useBearerToken(read.token);
   }
   let exitCode = 0;
   const program = new Command("scalemesh")

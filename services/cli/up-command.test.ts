@@ -18,10 +18,11 @@ describe("the commands up prints", () => {
       balancer: "127.0.0.1:7080",
       grpcurl: "-plaintext",
       curl: "",
+      clientTokenNote: "",
     });
   });
 
-  it("carry the CLI's own certificate with TLS on, and its role token when it has one", () => {
+  it("carry the CLI's own certificate with TLS on, its role token to Admin, and a client token to Assign", () => {
     const dir = mkdtempSync(join(tmpdir(), "scalemesh-up-hints-"));
     for (const name of ["ca.pem", "cli.pem", "cli-key.pem"]) writeFileSync(join(dir, name), "x");
     const hints = connectHints(
@@ -30,14 +31,16 @@ describe("the commands up prints", () => {
         SCALEMESH_TLS_CERT_FILE: join(dir, "{service}.pem"),
         SCALEMESH_TLS_KEY_FILE: join(dir, "{service}-key.pem"),
         SCALEMESH_AUTH_TOKEN_FILE: "/run/admin.token",
+        SCALEMESH_AUTH_TOKEN_PUBLIC_KEY_FILE: "/run/token-public-key.pem",
       }),
     );
     expect(hints.scheme).toBe("https");
     expect(hints.grpcurl).toBe(
-      `-cacert ${dir}/ca.pem -cert ${dir}/cli.pem -key ${dir}/cli-key.pem -H "authorization: Bearer $(cat /run/admin.token)"`,
+      `-cacert ${dir}/ca.pem -cert ${dir}/cli.pem -key ${dir}/cli-key.pem -H "authorization: Bearer $(cat client.token)"`,
     );
-    expect(hints.curl).toContain(
-      `--cacert ${dir}/ca.pem --cert ${dir}/cli.pem --key ${dir}/cli-key.pem`,
+    expect(hints.curl).toBe(
+      `--cacert ${dir}/ca.pem --cert ${dir}/cli.pem --key ${dir}/cli-key.pem -H "authorization: Bearer $(cat /run/admin.token)" `,
     );
+    expect(hints.clientTokenNote).toContain("--role client > client.token");
   });
 });

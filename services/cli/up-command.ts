@@ -10,7 +10,7 @@ import { join, relative, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { tlsSettingOf, type Config } from "../../libs/config/index.js";
 import { Admin, WorkerState } from "../../libs/contracts/index.js";
-import { createRpcClient } from "../../libs/rpc/index.js";
+import { Code, createRpcClient, toConnectError } from "../../libs/rpc/index.js";
 import { projectRoot, SCALEMESH_VERSION } from "../../libs/telemetry/index.js";
 
 export interface UpOptions {
@@ -204,7 +204,15 @@ async function waitForWorkers(
   const deadline = Date.now() + 60_000;
   try {
     for (;;) {
-      const { workers } = await admin.listWorkers({}).catch(() => ({ workers: [] }));
+      const { workers } = await admin.listWorkers({}).catch((error: unknown) => {
+        const refused = toConnectError(error);
+        // Waiting cannot mend a refusal: say what the coordinator wants.
+        if (refused.code === Code.Unauthenticated || refused.code === Code.PermissionDenied)
+          throw new Error(
+            `the coordinator refuses to list its workers: ${refused.rawMessage}. Set auth.token_file (SCALEMESH_AUTH_TOKEN_FILE) to a role token that may read them`,
+          );
+        return { workers: [] };
+      });
       const ids = workers
         .filter((w) => w.state === WorkerState.ALIVE)
         .map((w) => w.spec?.workerId ?? "");
@@ -242,12 +250,13 @@ function banner(options: UpOptions, workerIds: readonly string[]): string {
     `  optimizer    grpc ${c.optimizer.host}:${c.optimizer.grpc_port}  http ${http(c.optimizer.host, c.optimizer.http_port)}`,
     `  workers      ${workerIds.join(", ") || "none yet"} (${options.slots} slots each, handler ${displayHandler(options.handler)}; the autoscaler runs ${options.workers} to ${Math.max(options.workers, c.scaling.max_workers)})`,
     "",
+    ...(hint.clientTokenNote ? [hint.clientTokenNote] : []),
     'Assign a task (the payload is base64 of "hello scalemesh"):',
     `  grpcurl ${hint.grpcurl} -d '{"task":{"payload":"aGVsbG8gc2NhbGVtZXNo"}}' ${hint.balancer} scalemesh.v1.Balancer/Assign`,
     "Wait for its result (use the taskId it printed):",
     `  grpcurl ${hint.grpcurl} -d '{"taskId":"TASK_ID"}' ${hint.balancer} scalemesh.v1.Balancer/AwaitTask`,
     "The same with the CLI, and the cluster over HTTP:",
-    `  node dist/services/cli/main.js assign --payload "hello scalemesh" --wait`,
+    `  ${hint.clientTokenNote ? "SCALEMESH_AUTH_TOKEN_FILE=client.token " : ""}node dist/services/cli/main.js assign --payload "hello scalemesh" --wait`,
     `  curl -s ${hint.curl}-d '{}' -H 'content-type: application/json' ${http(c.coordinator.host, c.coordinator.http_port)}/scalemesh.v1.Admin/GetClusterStatus`,
     "",
     "Press Ctrl-C to stop.",
@@ -256,31 +265,43 @@ function banner(options: UpOptions, workerIds: readonly string[]): string {
 
 /**
  * How the printed grpcurl and curl lines reach this mesh: plaintext, or with
- * the CLI's own certificate when tls is set, and its role token when
- * auth.token_file is.
+ * the CLI's own certificate when tls is set; the Admin line with its role
+ * token when auth.token_file is, the Balancer lines with a client role token
+ * when roles are on (an operator's token cannot assign).
  */
 export function connectHints(c: Config): {
   scheme: "http" | "https";
   balancer: string;
   grpcurl: string;
   curl: string;
+  /** Said before the Assign lines when they need a client token the user has yet to make. */
+  clientTokenNote: string;
 } {
   const balancer = `${c.balancer.host}:${c.balancer.grpc_port}`;
   const tls = tlsSettingOf(c.tls, "cli");
   const files = tls.ok ? tls.setting.files : undefined;
-  const bearer = c.auth.token_file ? ` -H "authorization: Bearer $(cat ${c.auth.token_file})"` : "";
+  const header = (file: string) => ` -H "authorization: Bearer $(cat ${file})"`;
+  const bearer = c.auth.token_file ? header(c.auth.token_file) : "";
+  const rolesOn = c.auth.token_public_key_file !== "";
+  const clientBearer = rolesOn ? header("client.token") : "";
+  const clientTokenNote = rolesOn
+    ? "Roles are on: Assign needs a client role token (scalemesh token create --key SIGNING_KEY --role client > client.token)."
+    : "";
   if (!files)
     return {
       scheme: "http",
       balancer,
-      grpcurl: `-plaintext${bearer}`,
+      grpcurl: `-plaintext${clientBearer}`,
       curl: bearer ? `${bearer.trim()} ` : "",
+      clientTokenNote,
     };
+  const certificate = `-cacert ${files.caFile} -cert ${files.certFile} -key ${files.keyFile}`;
   return {
     scheme: "https",
     balancer,
-    grpcurl: `-cacert ${files.caFile} -cert ${files.certFile} -key ${files.keyFile}${bearer}`,
-    curl: `--cacert ${files.caFile} --cert ${files.certFile} --key ${files.keyFile}${bearer} `,
+    grpcurl: `${certificate}${clientBearer}`,
+    curl: `-${certificate.replaceAll(" -", " --")}${bearer} `,
+    clientTokenNote,
   };
 }
 

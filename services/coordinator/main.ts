@@ -10,7 +10,7 @@ import { advertisedHost, parseEndpointUri } from "../../libs/discovery/index.js"
 import { dirname, join } from "node:path";
 import { createJoinGate } from "./join-gate.js";
 import { authorizedService } from "../../libs/auth/roles.js";
-import { tokenKeyOrExit } from "../../libs/auth/token-key.js";
+import { tokenKeyOrExit, useTokenFileOrExit } from "../../libs/auth/token-key.js";
 import { createAutoscaler, type Autoscaler } from "./autoscaler.js";
 import { autoscalePolicyOf, hardMaxWorkersOf } from "./autoscale-policy-config.js";
 import { createProvider } from "./providers/create-provider.js";
@@ -139,6 +139,13 @@ const joinGate = tokenKey
     })
   : undefined;
 const admin = register(Admin, tokenKey ? authorizedService(Admin, adminImpl, tokenKey) : adminImpl);
+const coordinatorImpl = coordinatorService(coordinator, {
+  logger,
+  maxPayloadBytes: config.rpc.max_payload_bytes,
+  joinGate,
+});
+// Its calls to the optimizer carry auth.token_file's token (a service role), when one is set.
+useTokenFileOrExit(config.auth);
 const host = await startServiceHost({
   host: config.coordinator.host,
   grpcPort: config.coordinator.grpc_port,
@@ -147,11 +154,10 @@ const host = await startServiceHost({
   services: [
     register(
       CoordinatorService,
-      coordinatorService(coordinator, {
-        logger,
-        maxPayloadBytes: config.rpc.max_payload_bytes,
-        joinGate,
-      }),
+      // Worker sessions check join tokens; Place, PlaceStream, WatchCluster and WaitTask need the service role.
+      tokenKey
+        ? authorizedService(CoordinatorService, coordinatorImpl, tokenKey, ["WorkerSession"])
+        : coordinatorImpl,
     ),
     admin,
   ],

@@ -18,6 +18,8 @@ import {
 import { createForecaster, type Forecaster, type ForecasterSnapshot } from "./forecaster.js";
 import { loadHistoryFile, saveHistoryFile } from "./history-file.js";
 import { optimizerService } from "./optimizer-service.js";
+import { authorizedService } from "../../libs/auth/roles.js";
+import { tokenKeyOrExit } from "../../libs/auth/token-key.js";
 
 const config = loadConfigOrExit({
   argv: process.argv.slice(2),
@@ -99,13 +101,16 @@ const save = (): void => {
   }
 };
 const saveTimer = setInterval(save, config.optimizer.save_interval_sec * 1000);
+const optimizerImpl = optimizerService({
+  forecaster,
+  logger,
+  defaultLeadTimeSec: config.optimizer.default_lead_time_sec,
+});
+// With a token key, Observe needs the service role (the coordinator) and the reads a viewer's.
+const tokenKey = await tokenKeyOrExit(config.auth);
 const optimizer = register(
   Optimizer,
-  optimizerService({
-    forecaster,
-    logger,
-    defaultLeadTimeSec: config.optimizer.default_lead_time_sec,
-  }),
+  tokenKey ? authorizedService(Optimizer, optimizerImpl, tokenKey) : optimizerImpl,
 );
 
 const host = await startServiceHost({

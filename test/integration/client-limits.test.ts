@@ -11,7 +11,7 @@ import { TaskState } from "../../libs/contracts/index.js";
 import { Code, toConnectError, useBearerToken } from "../../libs/rpc/index.js";
 import { startMesh, type Mesh } from "../support/mesh.js";
 import { serviceEntry } from "../support/service-process.js";
-import { stopTokenMesh } from "../support/token-mesh.js";
+import { serviceTokenEnv, stopTokenMesh } from "../support/token-mesh.js";
 
 const dir = mkdtempSync(join(tmpdir(), "scalemesh-limits-"));
 const signingKey = join(dir, "token-signing-key.pem");
@@ -36,7 +36,10 @@ beforeAll(async () => {
   useBearerToken(token("--role", "admin"));
   mesh = await startMesh({
     workers: 0,
-    env: { SCALEMESH_AUTH_TOKEN_PUBLIC_KEY_FILE: join(dir, "token-public-key.pem") },
+    env: {
+      SCALEMESH_AUTH_TOKEN_PUBLIC_KEY_FILE: join(dir, "token-public-key.pem"),
+      ...serviceTokenEnv(dir, token("--role", "service")),
+    },
     balancerEnv: {
       SCALEMESH_BALANCER_CLIENT_RATE_PER_SEC: "5",
       SCALEMESH_BALANCER_CLIENT_BURST: "5",

@@ -332,3 +332,115 @@ describe("discovery through a Consul agent (the fake, which runs the registered 
     expect(agent.services().some((svc) => svc.name === "scalemesh-coordinator")).toBe(false);
   });
 });
+
+/** Every line a service process wrote, log and stderr. */
+function everyLine(processes: readonly ServiceProcess[]): string[] {
+  return processes.flatMap((p) => [...p.logs.map((line) => JSON.stringify(line)), ...p.stderr]);
+}
+
+describe("discovery with credentials: etcd's user and password, a Consul ACL token", () => {
+  let etcd: EtcdServer | undefined;
+  let consul: FakeConsul | undefined;
+  afterAll(async () => {
+    await etcd?.close();
+    await consul?.close();
+  });
+
+  it("registers in an etcd with auth on through ETCDCTL_USER, which a client without it cannot read, and logs no password", async () => {
+    const password = "etcd-pw-6d1f0c8a9e";
+    etcd = await startEtcdServer();
+    const root = new Etcd3({ hosts: `http://${etcd.clientAddress}` });
+    await root.role("root").create();
+    await (await root.user("root").create(password)).addRole("root");
+    await root.auth.authEnable();
+    root.close();
+
+    const coordinator = await start(
+      "coordinator",
+      coordinatorEnv(freshLedgerPath(), {
+        SCALEMESH_COORDINATOR_REGISTER: etcd.uri("/scalemesh/coordinator", 5),
+        ETCDCTL_USER: `root:${password}`,
+      }),
+    );
+    const authed = client(
+      new Etcd3({
+        hosts: `http://${etcd.clientAddress}`,
+        auth: { username: "root", password },
+      }),
+    );
+    const keys = await eventually("the coordinator's key in etcd", async () => {
+      const found = await authed.getAll().prefix("/scalemesh/coordinator").strings();
+      return Object.keys(found).length > 0 ? found : undefined;
+    });
+    expect(Object.values(keys).join()).toContain(String(coordinator.grpcPort));
+    const anonymous = client(new Etcd3({ hosts: `http://${etcd.clientAddress}` }));
+    await expect(anonymous.getAll().prefix("/scalemesh/").strings()).rejects.toThrow(
+      /user name is empty|permission denied|authentication/i,
+    );
+
+    // One with a wrong password is refused, and says so without either password.
+    const wrong = await start(
+      "coordinator",
+      coordinatorEnv(freshLedgerPath(), {
+        SCALEMESH_COORDINATOR_REGISTER: etcd.uri("/scalemesh/coordinator", 5),
+        ETCDCTL_USER: "root:not-the-etcd-pw-41",
+      }),
+    );
+    await eventually("the refusal in the wrong one's log", async () =>
+      everyLine([wrong]).some(
+        (line) => /etcd/i.test(line) && /fail|cannot|refus|denied|invalid/i.test(line),
+      )
+        ? true
+        : undefined,
+    );
+    const lines = everyLine([coordinator, wrong]);
+    expect(lines.length).toBeGreaterThan(4);
+    for (const line of lines) {
+      expect(line).not.toContain(password);
+      expect(line).not.toContain("not-the-etcd-pw-41");
+    }
+  }, 60_000);
+
+  it("registers and discovers through a Consul agent that asks for an ACL token, and logs no token", async () => {
+    const aclToken = "consul-acl-3b9e7c15-secret";
+    consul = await startFakeConsul({ aclToken });
+    const agent = consul;
+    const env = { CONSUL_HTTP_TOKEN: aclToken };
+    const coordinator = await start(
+      "coordinator",
+      coordinatorEnv(freshLedgerPath(), {
+        ...env,
+        SCALEMESH_COORDINATOR_REGISTER: `consul://${agent.address}/scalemesh-coordinator?check_interval=1s`,
+      }),
+    );
+    const worker = await start(
+      "worker-agent",
+      env,
+      workerArgs(`consul://${agent.address}/scalemesh-coordinator`, "consul-acl-worker"),
+    );
+    const admin = client(createRpcClient(Admin, `127.0.0.1:${coordinator.grpcPort}`));
+    expect(await aliveWorkers(admin)).toEqual(["consul-acl-worker"]);
+    expect(agent.services().map((svc) => svc.name)).toContain("scalemesh-coordinator");
+
+    // Without the token the agent refuses it: the coordinator says so, and still runs.
+    const refused = await start(
+      "coordinator",
+      coordinatorEnv(freshLedgerPath(), {
+        CONSUL_HTTP_TOKEN: "consul-acl-wrong-77",
+        SCALEMESH_COORDINATOR_REGISTER: `consul://${agent.address}/scalemesh-other?check_interval=1s`,
+      }),
+    );
+    await eventually("the refusal in its log", async () =>
+      everyLine([refused]).some(
+        (line) => /consul/i.test(line) && /403|denied|refus|cannot|fail/i.test(line),
+      )
+        ? true
+        : undefined,
+    );
+    expect(agent.services().map((svc) => svc.name)).not.toContain("scalemesh-other");
+    for (const line of everyLine([coordinator, worker, refused])) {
+      expect(line).not.toContain(aclToken);
+      expect(line).not.toContain("consul-acl-wrong-77");
+    }
+  }, 60_000);
+});

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Coordinator, TaskState, WorkerSessionRequestSchema } from "../../libs/contracts/index.js";
 import { Code, createRpcClient, toConnectError, useBearerToken } from "../../libs/rpc/index.js";
 import { startMesh, type Mesh } from "../support/mesh.js";
-import { stopTokenMesh } from "../support/token-mesh.js";
+import { serviceTokenEnv, stopTokenMesh } from "../support/token-mesh.js";
 import { serviceEntry, startService, type ServiceProcess } from "../support/service-process.js";
 
 const dir = mkdtempSync(join(tmpdir(), "scalemesh-tokens-"));
@@ -67,6 +67,7 @@ beforeAll(async () => {
     env: {
       SCALEMESH_AUTH_TOKEN_PUBLIC_KEY_FILE: join(dir, "token-public-key.pem"),
       SCALEMESH_AUTH_REVOKED_TOKENS_FILE: revokedFile,
+      ...serviceTokenEnv(dir, role("service")),
     },
   });
 }, 60_000);

@@ -7,10 +7,10 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TaskState } from "../../libs/contracts/index.js";
-import { toConnectError, useBearerToken } from "../../libs/rpc/index.js";
+import { Optimizer, TaskState } from "../../libs/contracts/index.js";
+import { createRpcClient, toConnectError, useBearerToken } from "../../libs/rpc/index.js";
 import { startMesh, type Mesh } from "../support/mesh.js";
-import { stopTokenMesh } from "../support/token-mesh.js";
+import { serviceTokenEnv, stopTokenMesh } from "../support/token-mesh.js";
 import { serviceEntry } from "../support/service-process.js";
 
 const dir = mkdtempSync(join(tmpdir(), "scalemesh-roles-"));
@@ -33,6 +33,10 @@ const tokens: Record<string, string> = {};
 let joinToken = "";
 const bearer = (role: string) => ({ headers: { authorization: `Bearer ${tokens[role]}` } });
 
+async function* oneSample() {
+  yield { sample: { workers: 1, totalSlots: 4 } };
+}
+
 async function status(call: Promise<unknown>): Promise<string> {
   try {
     await call;
@@ -46,13 +50,18 @@ async function status(call: Promise<unknown>): Promise<string> {
 let mesh: Mesh;
 beforeAll(async () => {
   if (cli(["token", "keygen", dir]).status !== 0) throw new Error("keygen failed");
-  for (const role of ["viewer", "operator", "admin", "client"])
+  for (const role of ["viewer", "operator", "admin", "client", "service"])
     tokens[role] = token("--role", role, "--holder", `${role}-1`);
   // The test's own clients (the mesh's readiness checks) as an admin.
   useBearerToken(tokens.admin);
   mesh = await startMesh({
     workers: 0,
-    env: { SCALEMESH_AUTH_TOKEN_PUBLIC_KEY_FILE: join(dir, "token-public-key.pem") },
+    withOptimizer: true,
+    env: {
+      SCALEMESH_AUTH_TOKEN_PUBLIC_KEY_FILE: join(dir, "token-public-key.pem"),
+      ...serviceTokenEnv(dir, tokens.service ?? ""),
+      SCALEMESH_SCALING_SYNC_INTERVAL_SEC: "0.2",
+    },
   });
   const join_ = join(dir, "worker.token");
   joinToken = token("--worker", "worker-*");
@@ -107,6 +116,46 @@ describe("roles", () => {
     expect(await status(client.assign({ task }, { headers: { authorization: "" } }))).toMatch(
       /^16: this call needs a role token/,
     );
+  });
+
+  it("keep the internal services to the service role: no worker or client places tasks or watches the fleet directly", async () => {
+    const coordinator = mesh.coordinatorClient;
+    const place = { task: { payload: new TextEncoder().encode("around the balancer") } };
+    expect(await status(coordinator.place(place, bearer("client")))).toBe(
+      "7: Coordinator/Place needs the service role; this token has client",
+    );
+    expect(await status(coordinator.waitTask({ taskId: "x" }, bearer("admin")))).toBe(
+      "7: Coordinator/WaitTask needs the service role; this token has admin",
+    );
+    expect(await status(coordinator.place(place, { headers: { authorization: "" } }))).toMatch(
+      /^16: this call needs a role token/,
+    );
+    // The service token passes the role check (and Place answers on its own terms).
+    expect(await status(coordinator.place(place, bearer("service")))).not.toMatch(/^(7|16):/);
+    // The balancer's own service token got it its view: a client's task runs end to end.
+    const assigned = await mesh.balancerClient.assign(
+      { task: { payload: new TextEncoder().encode("through the balancer") }, awaitResult: true },
+      bearer("client"),
+    );
+    expect(assigned.result?.state).toBe(TaskState.SUCCEEDED);
+  });
+
+  it("let the coordinator feed the optimizer as a service, and a viewer read forecasts but not feed them", async () => {
+    const optimizer = createRpcClient(Optimizer, `127.0.0.1:${mesh.optimizer?.grpcPort}`);
+    // The coordinator's load samples reached it with the service token.
+    const samplesUsed = async () =>
+      (await optimizer.getRecommendation({}, bearer("viewer"))).recommendation?.samplesUsed ?? 0;
+    const deadline = Date.now() + 20_000;
+    while ((await samplesUsed()) === 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await samplesUsed()).toBeGreaterThan(0);
+    expect(await status(optimizer.observe(oneSample(), bearer("viewer")))).toBe(
+      "7: Optimizer/Observe needs the service role; this token has viewer",
+    );
+    expect(await status(optimizer.getForecast({}, bearer("client")))).toBe(
+      "7: Optimizer/GetForecast needs the viewer role; this token has client",
+    );
+    optimizer.close();
   });
 
   it("holds the same rules over HTTP with Authorization: Bearer", async () => {

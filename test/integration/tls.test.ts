@@ -3,7 +3,7 @@
 // on every gRPC port, HTTPS on every HTTP port, and the refusals: plaintext
 // to a TLS port, no client certificate, a certificate from another CA. Then a
 // rotation: new files on disk are served without a restart.
-import { execFile, spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:https";
 import { request as plainRequest } from "node:http";
@@ -14,55 +14,13 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TaskState } from "../../libs/contracts/index.js";
 import { useTls } from "../../libs/rpc/index.js";
-import { projectRoot } from "../../libs/telemetry/version.js";
 import { startMesh, type Mesh } from "../support/mesh.js";
-import { serviceEntry, startService, stopAll } from "../support/service-process.js";
+import { startService, stopAll } from "../support/service-process.js";
+import { BUF, bufCurl, certsInit, identityTls, tlsEnv, withCert } from "../support/tls-certs.js";
 
-const BUF = join(projectRoot(), "node_modules", ".bin", "buf");
 const root = mkdtempSync(join(tmpdir(), "scalemesh-tls-"));
 const certs = join(root, "certs");
 const otherCa = join(root, "other");
-
-function certsInit(dir: string): void {
-  const made = spawnSync(process.execPath, [serviceEntry("cli"), "certs", "init", dir], {
-    encoding: "utf8",
-  });
-  if (made.status !== 0) throw new Error(`certs init failed: ${made.stderr}`);
-}
-
-const tlsEnv = (dir: string): Record<string, string> => ({
-  SCALEMESH_TLS_CA_FILE: join(dir, "ca.pem"),
-  SCALEMESH_TLS_CERT_FILE: join(dir, "{service}.pem"),
-  SCALEMESH_TLS_KEY_FILE: join(dir, "{service}-key.pem"),
-});
-
-/** The CLI's own identity, as the test's clients use it. */
-const cliTls = (dir: string) => ({
-  certFile: join(dir, "cli.pem"),
-  keyFile: join(dir, "cli-key.pem"),
-  caFile: join(dir, "ca.pem"),
-  requireClientCert: true,
-  serverName: "",
-  reloadIntervalMs: 1_000,
-});
-
-async function bufCurl(port: number, method: string, tlsArgs: string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(
-    BUF,
-    ["curl", "--protocol", "grpc", ...tlsArgs, "-d", "{}", `https://127.0.0.1:${port}/${method}`],
-    { timeout: 20_000 },
-  );
-  return stdout;
-}
-
-const withCert = (dir: string): string[] => [
-  "--cacert",
-  join(dir, "ca.pem"),
-  "--cert",
-  join(dir, "cli.pem"),
-  "--key",
-  join(dir, "cli-key.pem"),
-];
 
 /** GET path over HTTPS with the given files; resolves with the status, or rejects with the TLS error. */
 function httpsGet(port: number, path: string, files: { ca: string; cert?: string; key?: string }) {
@@ -91,7 +49,7 @@ let mesh: Mesh;
 beforeAll(async () => {
   certsInit(certs);
   certsInit(otherCa);
-  useTls(cliTls(certs));
+  useTls(identityTls(certs));
   mesh = await startMesh({ workers: 1, env: tlsEnv(certs) });
 }, 60_000);
 afterAll(async () => {

@@ -1,5 +1,6 @@
 // For tests of meshes that ask for tokens: the teardown they share.
-import { rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { useBearerToken } from "../../libs/rpc/index.js";
 import type { Mesh } from "./mesh.js";
 import { stopAll } from "./service-process.js";
@@ -10,4 +11,15 @@ export async function stopTokenMesh(mesh: Mesh | undefined, dir: string): Promis
   await mesh?.stop();
   await stopAll();
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * The env that gives the mesh's own calls (balancer to coordinator,
+ * coordinator to optimizer) `serviceToken`, a service role token, through
+ * auth.token_file: without TLS they have no certificate to prove it by.
+ */
+export function serviceTokenEnv(dir: string, serviceToken: string): Record<string, string> {
+  const file = join(dir, "service.token");
+  writeFileSync(file, `${serviceToken}\n`);
+  return { SCALEMESH_AUTH_TOKEN_FILE: file };
 }
