@@ -1,7 +1,8 @@
 // A minimal OTLP/HTTP trace receiver for tests: collects every span of a JSON
 // export with the service.name of the resource that sent it, and counts the
 // protobuf exports it is sent (their bytes kept, not decoded). `env` points a
-// service at it in JSON, for tests that read the spans.
+// service at it in JSON, for tests that read the spans. Times are kept as the
+// exporter sent them (nanoseconds since the epoch), for trace trees.
 import { createServer, type Server } from "node:http";
 
 export interface ReceivedSpan {
@@ -10,6 +11,10 @@ export interface ReceivedSpan {
   readonly spanId: string;
   readonly parentSpanId: string;
   readonly name: string;
+  /** OTLP SpanKind: 1 internal, 2 server, 3 client, 4 producer, 5 consumer. */
+  readonly kind: number;
+  readonly startTimeUnixNano: bigint;
+  readonly endTimeUnixNano: bigint;
 }
 
 interface OtlpAttribute {
@@ -21,7 +26,16 @@ interface OtlpExport {
   resourceSpans?: {
     resource?: { attributes?: OtlpAttribute[] };
     scopeSpans?: {
-      spans?: { traceId: string; spanId: string; parentSpanId?: string; name: string }[];
+      spans?: {
+        traceId: string;
+        spanId: string;
+        parentSpanId?: string;
+        name: string;
+        kind?: number;
+        // OTLP/JSON writes 64-bit integers as decimal strings; numbers are accepted too.
+        startTimeUnixNano?: string | number;
+        endTimeUnixNano?: string | number;
+      }[];
     }[];
   }[];
 }
@@ -57,6 +71,9 @@ export async function startOtlpReceiver(): Promise<{
                 spanId: span.spanId,
                 parentSpanId: span.parentSpanId ?? "",
                 name: span.name,
+                kind: span.kind ?? 0,
+                startTimeUnixNano: BigInt(span.startTimeUnixNano ?? 0),
+                endTimeUnixNano: BigInt(span.endTimeUnixNano ?? 0),
               });
           }
         }
