@@ -7,13 +7,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { DescService } from "@bufbuild/protobuf";
-import type { TLSSocket } from "node:tls";
 import { createContextValues, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import type { ServiceRegistration } from "./server.js";
 import { registry } from "../telemetry/metrics.js";
-import { PEER_CERTIFICATE_NAMES, certificateNames } from "./peer-certificate.js";
+import { PEER_CERTIFICATE_NAMES, verifiedCertificateNames } from "./peer-certificate.js";
 import { currentTls, secureContextOptions, tlsFilesVersion } from "./transport-security.js";
 
 export type HttpRoute = (
@@ -40,13 +39,8 @@ export interface HttpServer {
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const connect = connectNodeAdapter({
     // A client certificate's names count only where the port checked it against the CA.
-    contextValues: (request) => {
-      const values = createContextValues();
-      const socket = request.socket as Partial<TLSSocket>;
-      if (socket.authorized && socket.getPeerCertificate)
-        values.set(PEER_CERTIFICATE_NAMES, certificateNames(socket.getPeerCertificate()));
-      return values;
-    },
+    contextValues: (request) =>
+      createContextValues().set(PEER_CERTIFICATE_NAMES, verifiedCertificateNames(request)),
     routes: (router) => {
       for (const { service, impl } of options.connectServices ?? []) {
         router.service(service as DescService, impl as ServiceImpl<DescService>);

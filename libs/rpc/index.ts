@@ -8,3 +8,4 @@ export * from "./async-queue.js";
 export * from "./service-host.js";
 export { waitBeforeReconnect } from "./reconnect-wait.js";
 export * from "./transport-security.js";
+export * from "./peer-certificate.js";

@@ -3,7 +3,8 @@
 // id is a URI SAN). Only a certificate the server checked against its CA
 // counts: a port that does not require client certificates names none, so a
 // self-signed certificate cannot claim a name.
-import type { PeerCertificate } from "node:tls";
+import type { IncomingMessage } from "node:http";
+import type { PeerCertificate, TLSSocket } from "node:tls";
 import { createContextKey } from "@connectrpc/connect";
 
 /** The verified client certificate's names, in a call's context values; empty without one. */
@@ -22,4 +23,14 @@ export function certificateNames(certificate: PeerCertificate | undefined): read
     if (match?.[2]) names.push(match[2]);
   }
   return names;
+}
+
+/** The names of an HTTPS request's client certificate, when the server checked it against the CA. */
+export function verifiedCertificateNames(
+  request: Pick<IncomingMessage, "socket">,
+): readonly string[] {
+  const socket = request.socket as Partial<TLSSocket>;
+  return socket.authorized && socket.getPeerCertificate
+    ? certificateNames(socket.getPeerCertificate())
+    : [];
 }

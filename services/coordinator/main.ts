@@ -9,6 +9,8 @@ import { Admin, Coordinator as CoordinatorService, Optimizer } from "../../libs/
 import { advertisedHost, parseEndpointUri } from "../../libs/discovery/index.js";
 import { dirname, join } from "node:path";
 import { createJoinGate } from "./join-gate.js";
+import { PAGE_LATENCY_METRICS, startLiveFeed } from "./live-feed.js";
+import { livePageRoutes } from "./live-page.js";
 import { authorizedService } from "../../libs/auth/roles.js";
 import { tokenKeyOrExit, useTokenFileOrExit } from "../../libs/auth/token-key.js";
 import { createAutoscaler, type Autoscaler } from "./autoscaler.js";
@@ -32,6 +34,7 @@ import {
 } from "../../libs/telemetry/index.js";
 import { adminService } from "./admin-service.js";
 import { Coordinator } from "./coordinator.js";
+import { ledgerCommitObserver } from "./ledger-metrics.js";
 import {
   createMemoryScalingHistory,
   createMemoryTaskStore,
@@ -66,11 +69,12 @@ let store: TaskStore;
 try {
   store =
     config.ledger.path === ":memory:"
-      ? createMemoryTaskStore()
+      ? createMemoryTaskStore({ observer: ledgerCommitObserver })
       : openSqliteTaskStore({
           path: config.ledger.path,
           synchronous: config.ledger.synchronous,
           maxBatchRows: config.ledger.max_batch_rows,
+          observer: ledgerCommitObserver,
         });
 } catch (error) {
   logger.fatal(
@@ -146,6 +150,24 @@ const coordinatorImpl = coordinatorService(coordinator, {
 });
 // Its calls to the optimizer carry auth.token_file's token (a service role), when one is set.
 useTokenFileOrExit(config.auth);
+// The live page at / reads what the Admin service answers, once a second for every open page.
+const pageOptimizer =
+  config.coordinator.optimizer !== ""
+    ? createRpcClient(Optimizer, config.coordinator.optimizer, { defaultDeadlineMs: 2_000, logger })
+    : undefined;
+const liveFeed = startLiveFeed({
+  admin: adminImpl,
+  acceptedTotal: () => coordinator.acceptedTotal,
+  logger,
+  ...(pageOptimizer
+    ? {
+        forecast: () =>
+          pageOptimizer.getForecast({ signal: "demand", horizonSec: 300, stepSec: 5 }),
+      }
+    : {}),
+  queueWaitMetric: PAGE_LATENCY_METRICS.queueWait,
+  endToEndMetric: PAGE_LATENCY_METRICS.endToEnd,
+});
 const host = await startServiceHost({
   host: config.coordinator.host,
   grpcPort: config.coordinator.grpc_port,
@@ -162,6 +184,7 @@ const host = await startServiceHost({
     admin,
   ],
   connectServices: [admin],
+  routes: livePageRoutes({ feed: liveFeed, logger, ...(tokenKey ? { roles: tokenKey } : {}) }),
   ...rpcOptionsOf(config.rpc),
 }).catch((error: unknown) => {
   logger.fatal({ err: error }, "cannot start");
@@ -255,6 +278,8 @@ stopOnSignals(async () => {
   await runningAutoscaler.stop();
   await provider.close();
   optimizerClient?.close();
+  liveFeed.stop();
+  pageOptimizer?.close();
   await host.stop();
   await coordinator.stop();
   store.close();
