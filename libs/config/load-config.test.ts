@@ -708,7 +708,7 @@ describe("configHelp", () => {
       expect(row).toContain(option.envName);
       expect(row).toContain(option.description);
     }
-    expect(CONFIG_OPTIONS).toHaveLength(126);
+    expect(CONFIG_OPTIONS).toHaveLength(127);
   });
 });
 
