@@ -195,26 +195,37 @@ export function startLiveFeed(options: LiveFeedOptions): LiveFeed {
       GetClusterStatusResponseSchema,
       await admin.getClusterStatus(create(GetClusterStatusRequestSchema, {}), NO_CONTEXT),
     );
-    const { workers } = create(
-      ListWorkersResponseSchema,
-      await admin.listWorkers(create(ListWorkersRequestSchema, { includeDead: true }), NO_CONTEXT),
-    );
+    // The series are kept whether or not a page is open (a page that opens
+    // sees the last minutes); workers, failures and decisions are read only
+    // while one is.
+    const watched = listeners.size > 0;
+    const { workers } = watched
+      ? create(
+          ListWorkersResponseSchema,
+          await admin.listWorkers(
+            create(ListWorkersRequestSchema, { includeDead: true }),
+            NO_CONTEXT,
+          ),
+        )
+      : { workers: [] };
     // The autoscaler answers UNAVAILABLE while it starts: the page shows no scaling then.
     const scaling = await (async () =>
       create(
         GetScalingStatusResponseSchema,
         await admin.getScalingStatus(create(GetScalingStatusRequestSchema, {}), NO_CONTEXT),
       ))().catch(() => undefined);
-    const history = await (async () =>
-      create(
-        GetScalingHistoryResponseSchema,
-        await admin.getScalingHistory(
-          create(GetScalingHistoryRequestSchema, { pageSize: RECENT }),
-          NO_CONTEXT,
-        ),
-      ))().catch(() => undefined);
+    const history = watched
+      ? await (async () =>
+          create(
+            GetScalingHistoryResponseSchema,
+            await admin.getScalingHistory(
+              create(GetScalingHistoryRequestSchema, { pageSize: RECENT }),
+              NO_CONTEXT,
+            ),
+          ))().catch(() => undefined)
+      : undefined;
     const failures: Task[] = [];
-    for (const state of [TaskState.DEAD_LETTERED, TaskState.FAILED]) {
+    for (const state of watched ? [TaskState.DEAD_LETTERED, TaskState.FAILED] : []) {
       const listed = create(
         ListTasksResponseSchema,
         await admin.listTasks(
@@ -259,7 +270,7 @@ export function startLiveFeed(options: LiveFeedOptions): LiveFeed {
     previous = totals;
     samples.push(sample);
     if (samples.length > capacity) samples.splice(0, samples.length - capacity);
-    refreshForecast(now);
+    if (watched) refreshForecast(now);
     newest = {
       sample,
       status: json(GetClusterStatusResponseSchema, status),

@@ -145,13 +145,20 @@ const canOperate = () => OPERATOR_ROLES.has(state.role);
 
 // ---- rendering ------------------------------------------------------------
 
+// How long each reading took to draw, the last 200 (the page-scale bench reads them).
+const renderTimes = [];
+window.scalemeshPage = { renderTimes };
+
 function render(tick) {
+  const started = performance.now();
   state.latest = tick;
   renderSummary(tick);
   drawCharts();
   renderScaling(tick);
   renderFailures(tick.failures);
   renderWorkers(tick.workers);
+  renderTimes.push(performance.now() - started);
+  if (renderTimes.length > 200) renderTimes.shift();
 }
 
 function renderSummary(tick) {
