@@ -203,4 +203,14 @@ describe("roles", () => {
     for (const secret of [...Object.values(tokens), joinToken])
       for (const line of written) expect(line.includes(secret.slice(-24))).toBe(false);
   });
+
+  it("never shows a token in any service's /metrics", async () => {
+    const processes = [mesh.coordinator, mesh.balancer, mesh.optimizer, ...mesh.workers];
+    for (const process of processes) {
+      const text = await (await fetch(`http://127.0.0.1:${process?.httpPort}/metrics`)).text();
+      expect(text).toContain("scalemesh_");
+      for (const secret of [...Object.values(tokens), joinToken])
+        expect(text.includes(secret.slice(-24))).toBe(false);
+    }
+  });
 });

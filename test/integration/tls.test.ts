@@ -50,7 +50,7 @@ beforeAll(async () => {
   certsInit(certs);
   certsInit(otherCa);
   useTls(identityTls(certs));
-  mesh = await startMesh({ workers: 1, env: tlsEnv(certs) });
+  mesh = await startMesh({ workers: 1, withOptimizer: true, env: tlsEnv(certs) });
 }, 60_000);
 afterAll(async () => {
   await mesh?.stop();
@@ -70,7 +70,8 @@ describe("mutual TLS", () => {
   });
 
   it("answers buf curl with the CA and a client certificate on every gRPC port, through reflection", async () => {
-    for (const port of [mesh.coordinator.grpcPort, mesh.balancer.grpcPort]) {
+    const optimizer = mesh.optimizer?.grpcPort ?? 0;
+    for (const port of [mesh.coordinator.grpcPort, mesh.balancer.grpcPort, optimizer]) {
       const health = await bufCurl(port, "grpc.health.v1.Health/Check", withCert(certs));
       expect(JSON.parse(health)).toEqual({ status: "SERVING" });
     }
@@ -122,7 +123,12 @@ describe("mutual TLS", () => {
       cert: join(certs, "cli.pem"),
       key: join(certs, "cli-key.pem"),
     };
-    for (const port of [mesh.coordinator.httpPort, mesh.balancer.httpPort])
+    const ports = [
+      mesh.coordinator.httpPort,
+      mesh.balancer.httpPort,
+      mesh.optimizer?.httpPort ?? 0,
+    ];
+    for (const port of [...ports, ...mesh.workers.map((w) => w.httpPort)])
       expect(await httpsGet(port, "/healthz", files)).toBe(200);
     await expect(
       httpsGet(mesh.coordinator.httpPort, "/healthz", { ca: files.ca }),
