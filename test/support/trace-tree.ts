@@ -50,16 +50,16 @@ export function renderTraceTree(roots: readonly TraceNode[]): string {
   if (lines.length === 0) return "";
   const start = lines.map((line) => line.span.startTimeUnixNano).reduce((a, b) => (a < b ? a : b));
   const width = Math.max(...lines.map((line) => line.prefix.length + line.label.length));
-  const offsets = lines.map((line) => msText(line.span.startTimeUnixNano - start));
+  const offsets = lines.map((line) => `+${msText(line.span.startTimeUnixNano - start)}`);
   const durations = lines.map((line) =>
     msText(line.span.endTimeUnixNano - line.span.startTimeUnixNano),
   );
   const offsetWidth = Math.max(...offsets.map((text) => text.length));
   const durationWidth = Math.max(...durations.map((text) => text.length));
-  const header = `${"span".padEnd(width)}  ${"start".padStart(offsetWidth + 1)}  ${"duration".padStart(durationWidth)}`;
+  const header = `${"span".padEnd(width)}  ${"start".padStart(offsetWidth)}  ${"duration".padStart(durationWidth)}`;
   const body = lines.map(
     (line, i) =>
-      `${`${line.prefix}${line.label}`.padEnd(width)}  +${offsets[i]?.padStart(offsetWidth)}  ${durations[i]?.padStart(durationWidth)}`,
+      `${`${line.prefix}${line.label}`.padEnd(width)}  ${offsets[i]?.padStart(offsetWidth)}  ${durations[i]?.padStart(durationWidth)}`,
   );
   return [header, ...body].join("\n");
 }
