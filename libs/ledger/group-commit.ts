@@ -29,6 +29,14 @@ export interface GroupCommitStats {
   readonly lastBatchRows: number;
 }
 
+/** Told how commits go, for metrics; called on the event loop, so it must be cheap. */
+export interface CommitObserver {
+  /** A batch is durable: its rows, and the seconds from the start of its write to durable (its sync included). */
+  committed(batch: { readonly rows: number; readonly seconds: number }): void;
+  /** A write or a sync failed. */
+  failed(): void;
+}
+
 export interface GroupCommitOptions {
   /** Writes one batch atomically (all or nothing); throws when it cannot. */
   readonly writeBatch: (writes: readonly QueuedWrite[]) => void;
@@ -47,6 +55,7 @@ export interface GroupCommitOptions {
    * and commits queue meanwhile.
    */
   readonly afterWrite?: (rows: number) => Promise<void> | undefined;
+  readonly observer?: CommitObserver;
 }
 
 export interface GroupCommit {
@@ -62,6 +71,9 @@ export interface GroupCommit {
   readonly stats: GroupCommitStats;
 }
 
+/** Batches awaiting a sync that the observer remembers at most. */
+const MAX_UNSYNCED_OBSERVED = 1000;
+
 interface Waiter {
   /** Settled once this many batches are written and synced. */
   readonly generation: number;
@@ -70,7 +82,7 @@ interface Waiter {
 }
 
 export function createGroupCommit(options: GroupCommitOptions): GroupCommit {
-  const { writeBatch, toError, maxBatchRows, sync, afterWrite } = options;
+  const { writeBatch, toError, maxBatchRows, sync, afterWrite, observer } = options;
   const stats = { commits: 0, rowsWritten: 0, failedCommits: 0, lastBatchRows: 0 };
   let queued = new Map<string, QueuedWrite>();
   let waiters: Waiter[] = [];
@@ -82,6 +94,19 @@ export function createGroupCommit(options: GroupCommitOptions): GroupCommit {
   let synced = 0;
   let isSyncing = false;
   let pause: Promise<void> | undefined;
+  // Batches written and not yet synced, for the observer: when each write started.
+  let unsynced: { generation: number; rows: number; startedAtMs: number }[] = [];
+
+  const observeDurable = (upTo: number): void => {
+    if (!observer) return;
+    const nowMs = performance.now();
+    const keep: typeof unsynced = [];
+    for (const batch of unsynced) {
+      if (batch.generation > upTo) keep.push(batch);
+      else observer.committed({ rows: batch.rows, seconds: (nowMs - batch.startedAtMs) / 1000 });
+    }
+    unsynced = keep;
+  };
 
   /** Settles the waiters whose batch is in generations (from, upTo]. */
   const settle = (upTo: number, error?: Error, from = Number.NEGATIVE_INFINITY): void => {
@@ -102,6 +127,7 @@ export function createGroupCommit(options: GroupCommitOptions): GroupCommit {
       () => {
         isSyncing = false;
         synced = target;
+        observeDurable(target);
         settle(target);
         startSync();
       },
@@ -110,6 +136,7 @@ export function createGroupCommit(options: GroupCommitOptions): GroupCommit {
         // next commit syncs again.
         isSyncing = false;
         stats.failedCommits += 1;
+        observer?.failed();
         settle(target, toError(cause));
       },
     );
@@ -124,11 +151,13 @@ export function createGroupCommit(options: GroupCommitOptions): GroupCommit {
       return undefined;
     }
     const writes = [...queued.values()];
+    const startedAtMs = observer ? performance.now() : 0;
     try {
       writeBatch(writes);
     } catch (cause) {
       isFailing = true;
       stats.failedCommits += 1;
+      observer?.failed();
       const error = toError(cause);
       // Only those waiting on this batch; earlier ones were written.
       settle(written + 1, error, written);
@@ -140,9 +169,15 @@ export function createGroupCommit(options: GroupCommitOptions): GroupCommit {
     stats.commits += 1;
     stats.rowsWritten += writes.length;
     stats.lastBatchRows = writes.length;
+    // A sync that keeps failing leaves batches here; the oldest are dropped past a bound.
+    if (observer) {
+      unsynced.push({ generation: written, rows: writes.length, startedAtMs });
+      if (unsynced.length > MAX_UNSYNCED_OBSERVED) unsynced.shift();
+    }
     if (sync) startSync();
     else {
       synced = written;
+      observeDurable(written);
       settle(written);
     }
     const paused = afterWrite?.(writes.length);

@@ -13,6 +13,7 @@ import {
   type SqliteTaskStoreOptions,
 } from "./sqlite-task-store.js";
 import { StoreUnavailableError, type TaskStore } from "./task-store.js";
+import { recordingObserver } from "./testing/recording-observer.js";
 import { sameStoredTasks, storedTask } from "./testing/stored-tasks.js";
 
 let dir: string;
@@ -190,6 +191,36 @@ describe("SQLite task store", () => {
     await retried;
     expect(syncs.every((s) => s.fd === syncs[0]?.fd)).toBe(true);
     expect(firstDone && !laterDone).toBe(true);
+  });
+
+  it("at synchronous full, tells its observer of a batch once its sync is done, and of a failed sync", async () => {
+    const syncs: ((error?: Error) => void)[] = [];
+    const { observer, batches, failures } = recordingObserver();
+    const store = open({
+      observer,
+      fileSync: {
+        start: () =>
+          new Promise<void>((resolve, reject) =>
+            syncs.push((error) => (error ? reject(error) : resolve())),
+          ),
+        now: () => {},
+      },
+    });
+    const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    store.save(storedTask({ id: "t1", sequence: 1 }));
+    store.save(storedTask({ id: "t2", sequence: 2 }));
+    const first = store.commit();
+    await turn();
+    expect(batches).toEqual([]);
+    syncs[0]?.(new Error("EIO: i/o error, fdatasync"));
+    await expect(first).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(failures()).toBe(1);
+    // Written but not known durable: the next sync that succeeds makes it so.
+    const retried = store.commit();
+    await turn();
+    syncs[1]?.();
+    await retried;
+    expect(batches.map((b) => b.rows)).toEqual([2]);
   });
 
   it.each([

@@ -16,7 +16,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { Database as SqliteDatabase } from "better-sqlite3";
 import { FINAL_STATES } from "./task-ledger.js";
-import { createGroupCommit, type QueuedWrite } from "./group-commit.js";
+import { createGroupCommit, type CommitObserver, type QueuedWrite } from "./group-commit.js";
 import { migrate, SchemaVersionError } from "./sqlite-migrations.js";
 import { startWalCheckpointer, type WalCheckpointer } from "./wal-checkpointer.js";
 import {
@@ -47,6 +47,8 @@ export interface SqliteTaskStoreOptions {
   readonly fileSync?: FileSync;
   /** Checkpoint the WAL (on its own thread) after this many rows written. Default 2000. */
   readonly checkpointEveryRows?: number;
+  /** Told of every commit made durable and every failed one (for metrics). */
+  readonly observer?: CommitObserver;
 }
 
 export interface FileSync {
@@ -128,6 +130,7 @@ export function openSqliteTaskStore(options: SqliteTaskStoreOptions): TaskStore 
     toError: (cause) => fail("written", cause),
     maxBatchRows,
     afterWrite,
+    observer: options.observer,
     sync: syncsWal
       ? {
           start: async () => fileSync.start(wal()),

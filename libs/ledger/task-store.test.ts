@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { TaskState } from "../contracts/index.js";
 import { openSqliteTaskStore } from "./sqlite-task-store.js";
+import type { CommitObserver } from "./group-commit.js";
+import { recordingObserver } from "./testing/recording-observer.js";
 import { createMemoryTaskStore, StoreUnavailableError, type TaskStore } from "./task-store.js";
 import { sameStoredTasks, storedTask } from "./testing/stored-tasks.js";
 
@@ -22,7 +24,7 @@ function openTracked(open: () => TaskStore): TaskStore {
 
 const implementations: ReadonlyArray<{
   name: string;
-  open: (options?: { maxBatchRows?: number }) => TaskStore;
+  open: (options?: { maxBatchRows?: number; observer?: CommitObserver }) => TaskStore;
 }> = [
   { name: "memory", open: (options) => openTracked(() => createMemoryTaskStore(options)) },
   {
@@ -115,6 +117,17 @@ describe.each(implementations)("$name task store", ({ open }) => {
     store.save(storedTask({ id: "t1", sequence: 1 }));
     await nextTurn();
     expect(store.loadAll()).toHaveLength(1);
+  });
+
+  it("tells its observer of each durable batch: its rows and how long it took", async () => {
+    const { observer, batches } = recordingObserver();
+    const store = open({ observer });
+    for (let i = 1; i <= 3; i += 1) store.save(storedTask({ id: `t${i}`, sequence: i }));
+    await store.commit();
+    store.save(storedTask({ id: "t4", sequence: 4 }));
+    await store.commit();
+    expect(batches.map((b) => b.rows)).toEqual([3, 1]);
+    for (const batch of batches) expect(batch.seconds).toBeGreaterThanOrEqual(0);
   });
 
   it("answers commit at once when nothing waits", async () => {
@@ -225,5 +238,19 @@ describe("memory task store", () => {
     await store.commit();
     expect(store.loadAll().map((e) => e.task.spec?.taskId)).toEqual(["t1", "t2"]);
     expect(store.stats).toMatchObject({ commits: 2, failedCommits: 1, rowsWritten: 2 });
+  });
+
+  it("tells its observer of a failed write, and of the batch once it is written", async () => {
+    const { observer, batches, failures } = recordingObserver();
+    const store = createMemoryTaskStore({ observer });
+    cleanups.push(() => store.close());
+    store.failWrites(new Error("disk full"));
+    store.save(storedTask({ id: "t1", sequence: 1 }));
+    await expect(store.commit()).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(failures()).toBe(1);
+    expect(batches).toEqual([]);
+    store.failWrites(undefined);
+    await store.commit();
+    expect(batches.map((b) => b.rows)).toEqual([1]);
   });
 });

@@ -4,7 +4,12 @@
 // is the embedded default; the memory store here behaves the same, batching
 // included, for tests and `ledger.path: ":memory:"`.
 import type { Task } from "../contracts/index.js";
-import { createGroupCommit, type GroupCommitStats, type QueuedWrite } from "./group-commit.js";
+import {
+  createGroupCommit,
+  type CommitObserver,
+  type GroupCommitStats,
+  type QueuedWrite,
+} from "./group-commit.js";
 import { isFinal } from "./task-ledger.js";
 import { fromTaskRow, toTaskRow, type TaskRow } from "./task-row.js";
 
@@ -112,7 +117,9 @@ export interface MemoryTaskStore extends TaskStore {
 
 const MEMORY_PATH = ":memory:";
 
-export function createMemoryTaskStore(options: { maxBatchRows?: number } = {}): MemoryTaskStore {
+export function createMemoryTaskStore(
+  options: { maxBatchRows?: number; observer?: CommitObserver } = {},
+): MemoryTaskStore {
   const rows = new Map<string, TaskRow>();
   let failure: Error | undefined;
   let isClosed = false;
@@ -129,6 +136,7 @@ export function createMemoryTaskStore(options: { maxBatchRows?: number } = {}): 
     toError: (cause) =>
       new StoreUnavailableError({ path: MEMORY_PATH, operation: "written", cause }),
     maxBatchRows: options.maxBatchRows ?? 1000,
+    observer: options.observer,
   });
   const requireOpen = (operation: StoreOperation): void => {
     if (isClosed) throw closedStoreError(MEMORY_PATH, operation);
