@@ -163,6 +163,7 @@ export function createMemoryLedger(): TaskLedger {
     assign(record, workerId, nowMs) {
       detach(record);
       record.task.workerId = workerId;
+      record.task.notBefore = undefined;
       record.startedAtMs = nowMs;
       let set = byWorker.get(workerId);
       if (!set) byWorker.set(workerId, (set = new Set()));

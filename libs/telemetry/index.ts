@@ -1,3 +1,5 @@
+export * from "./bounded-label.js";
+export * from "./label-children.js";
 export * from "./logger.js";
 export * from "./metrics.js";
 export * from "./tracing.js";

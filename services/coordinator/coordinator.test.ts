@@ -12,7 +12,9 @@ import {
 } from "../../libs/contracts/index.js";
 import { createMemoryTaskStore, type TaskStore } from "../../libs/ledger/index.js";
 import { Code, ConnectError } from "../../libs/rpc/index.js";
+import { registry } from "../../libs/telemetry/index.js";
 import { Coordinator, type CoordinatorSettings } from "./coordinator.js";
+import { TASK_TYPE_LIMIT } from "./task-metrics.js";
 import type { SessionMessage, WorkerSessionHandle } from "./worker-registry.js";
 
 const SETTINGS: CoordinatorSettings = {
@@ -61,7 +63,12 @@ function fixture(
     ).session;
   const task = (
     taskId: string,
-    init: Partial<{ priority: number; requiredCapabilities: string[]; payload: Uint8Array }> = {},
+    init: Partial<{
+      priority: number;
+      requiredCapabilities: string[];
+      payload: Uint8Array;
+      taskType: string;
+    }> = {},
   ) => create(TaskSpecSchema, { taskId, ...init });
   const result = (
     session: WorkerSessionHandle,
@@ -562,5 +569,136 @@ describe("operators", () => {
     coordinator.setCordoned("w1", false);
     coordinator.schedulePending();
     expect(coordinator.ledger.get("t3")?.task.workerId).toBe("w1");
+  });
+});
+
+/** The samples of one metric in the process registry. */
+async function samplesOf(name: string) {
+  const metric = registry.getSingleMetric(name);
+  if (!metric) throw new Error(`no metric ${name}`);
+  return (await metric.get()).values as {
+    metricName?: string;
+    labels: Record<string, string | number>;
+    value: number;
+  }[];
+}
+
+async function sampleOf(name: string, labels: Record<string, string> = {}, series = name) {
+  const found = (await samplesOf(name)).find(
+    (sample) =>
+      (sample.metricName ?? name) === series &&
+      Object.entries(labels).every(([key, value]) => sample.labels[key] === value),
+  );
+  return found?.value;
+}
+
+async function histogramOf(name: string, labels: Record<string, string>) {
+  return {
+    count: await sampleOf(name, labels, `${name}_count`),
+    sum: await sampleOf(name, labels, `${name}_sum`),
+  };
+}
+
+describe("the coordinator's metrics", () => {
+  it("time an attempt's queue wait without its retry backoff, its run, and the task's submit to result, by type and outcome", async () => {
+    const { coordinator, clock, join, task, result } = fixture();
+    const type = "metrics-resize";
+    const session = join("w1", 1);
+    await coordinator.place(task("m1", { taskType: type }), "w1", {}); // placed at once: waited 0 s
+    clock.nowMs += 2000;
+    result(session, "m1", 1, false, "boom"); // ran 2 s; retried after 0.5 x 1000 ms
+    clock.nowMs += 3000;
+    coordinator.schedulePending(); // waited 3 s, 0.5 s of it the backoff
+    clock.nowMs += 1000;
+    result(session, "m1", 2, true); // ran 1 s; 6 s from submit
+    await settle();
+    const cases: [string, Record<string, string>, { count: number; sum: number }][] = [
+      ["scalemesh_task_queue_wait_seconds", { type }, { count: 2, sum: 2.5 }],
+      ["scalemesh_task_run_seconds", { type, outcome: "failed" }, { count: 1, sum: 2 }],
+      ["scalemesh_task_run_seconds", { type, outcome: "succeeded" }, { count: 1, sum: 1 }],
+      ["scalemesh_task_run_seconds", { type, outcome: "lost" }, { count: 0, sum: 0 }],
+      [
+        "scalemesh_task_submit_to_result_seconds",
+        { type, outcome: "succeeded" },
+        { count: 1, sum: 6 },
+      ],
+      [
+        "scalemesh_task_submit_to_result_seconds",
+        { type, outcome: "dead_lettered" },
+        { count: 0, sum: 0 },
+      ],
+    ];
+    for (const [name, labels, expected] of cases)
+      expect(await histogramOf(name, labels), `${name} ${JSON.stringify(labels)}`).toEqual(
+        expected,
+      );
+    await coordinator.stop();
+  });
+
+  it("keep task types to a bounded set: past the limit a type is other, an empty one none", async () => {
+    const { coordinator, join, task } = fixture();
+    join("w1", 100);
+    for (let i = 0; i < TASK_TYPE_LIMIT + 5; i += 1)
+      await coordinator.place(task(`bounded-${i}`, { taskType: `bounded-type-${i}` }), "", {});
+    await coordinator.place(task("untyped"), "", {});
+    const types = new Set(
+      (await samplesOf("scalemesh_task_queue_wait_seconds")).map((s) => String(s.labels.type)),
+    );
+    expect(types.size).toBe(TASK_TYPE_LIMIT + 2);
+    expect(types).toContain("other");
+    expect(types).toContain("none");
+    expect(types).not.toContain(`bounded-type-${TASK_TYPE_LIMIT + 4}`);
+    expect(
+      await sampleOf(
+        "scalemesh_task_queue_wait_seconds",
+        { type: "none" },
+        "scalemesh_task_queue_wait_seconds_count",
+      ),
+    ).toBeGreaterThanOrEqual(1);
+    await coordinator.stop();
+  });
+
+  it("show each live worker's slots, in-flight tasks, heartbeat age and sessions, and how late heartbeats come", async () => {
+    const { coordinator, clock, join, task } = fixture();
+    const lag = {
+      name: "scalemesh_coordinator_heartbeat_lag_seconds",
+      series: "scalemesh_coordinator_heartbeat_lag_seconds_sum",
+    };
+    const lagBefore = (await sampleOf(lag.name, {}, lag.series)) ?? 0;
+    join("pw1", 3);
+    const session = join("pw1", 3); // a reconnect: its second session
+    join("pw2", 2);
+    const leaving = join("pw2", 2);
+    await coordinator.place(task("p1"), "pw1", {});
+    clock.nowMs += 1250; // the heartbeat interval is 1 s: 0.25 s late
+    coordinator.heartbeat(session, create(HeartbeatSchema, { runningTaskIds: ["p1"] }));
+    coordinator.sessionEnded(leaving); // pw2 leaves for good: dead after the grace
+    clock.nowMs += 2500; // past pw2's reconnect grace (1 s), within pw1's heartbeat timeout (3 s)
+    coordinator.checkLiveness();
+    const worker = { worker_id: "pw1" };
+    expect(await sampleOf("scalemesh_coordinator_worker_slots", worker)).toBe(3);
+    expect(await sampleOf("scalemesh_coordinator_worker_in_flight_tasks", worker)).toBe(1);
+    expect(await sampleOf("scalemesh_coordinator_worker_heartbeat_age_seconds", worker)).toBe(2.5);
+    expect(await sampleOf("scalemesh_coordinator_worker_sessions_total", worker)).toBe(2);
+    expect(
+      await sampleOf("scalemesh_coordinator_worker_slots", { worker_id: "pw2" }),
+    ).toBeUndefined();
+    expect(
+      await sampleOf("scalemesh_coordinator_worker_sessions_total", { worker_id: "pw2" }),
+    ).toBe(2);
+    expect(await sampleOf("scalemesh_coordinator_workers", { state: "dead" })).toBe(1);
+    expect(((await sampleOf(lag.name, {}, lag.series)) ?? 0) - lagBefore).toBeCloseTo(0.25);
+    await coordinator.stop();
+  });
+
+  it("count dead letters", async () => {
+    const { coordinator, clock, join, task, result } = fixture({ defaultMaxAttempts: 1 });
+    const before = (await sampleOf("scalemesh_coordinator_dead_lettered_tasks_total")) ?? 0;
+    const session = join("w1");
+    await coordinator.place(task("d1"), "w1", {});
+    clock.nowMs += 10;
+    result(session, "d1", 1, false, "boom");
+    expect(await sampleOf("scalemesh_coordinator_dead_lettered_tasks_total")).toBe(before + 1);
+    await coordinator.stop();
   });
 });

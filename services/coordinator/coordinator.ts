@@ -45,6 +45,7 @@ import { createOperatorCommands, type OperatorCommands } from "./operator-comman
 import { recoverFromStore, type RecoverySummary } from "./recovery.js";
 import { createScheduler, type Scheduler } from "./scheduler.js";
 import { createTaskIntake, type TaskIntake } from "./task-intake.js";
+import { taskMetrics } from "./task-metrics.js";
 import { createWorkerReports, type WorkerReports } from "./worker-reports.js";
 import {
   createWorkerRegistry,
@@ -154,9 +155,10 @@ export class Coordinator {
     // A waiting AwaitTask hears of a final state only once it is durable.
     this.ledger.onFinal((record) => {
       this.finished += 1;
+      taskMetrics.finished(record);
       this.outbox.afterCommit(() => this.finalWaiters.wake(record));
     });
-    observeCoordinator(this);
+    observeCoordinator(this, now);
   }
 
   start(): void {

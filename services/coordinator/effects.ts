@@ -9,6 +9,7 @@ import type { CommitOutbox } from "./commit-outbox.js";
 import { saveTask } from "./coordinator-parts.js";
 import { coordinatorCounters } from "./coordinator-metrics.js";
 import type { Scheduler } from "./scheduler.js";
+import { taskMetrics } from "./task-metrics.js";
 import type { Effect } from "./task-lifecycle.js";
 import type { WorkerRegistry } from "./worker-registry.js";
 
@@ -49,7 +50,14 @@ export function createEffectRunner(targets: EffectTargets): (effects: readonly E
       case "retried":
         coordinatorCounters.retries.inc();
         return;
+      case "placed":
+        taskMetrics.placed(effect.task.task.spec, effect.waitedMs);
+        return;
+      case "attempt_ended":
+        taskMetrics.attemptEnded(effect.task.task.spec, effect.outcome, effect.ranMs);
+        return;
       case "dead_lettered":
+        coordinatorCounters.deadLetters.inc();
         targets.logger.warn(
           {
             taskId: effect.task.task.spec?.taskId,

@@ -56,11 +56,9 @@ export function timeoutMsOf(spec: TaskSpec | undefined, defaultMs: number): numb
 
 export function createMembership(parts: CoordinatorParts): Membership {
   const { ledger, workers, watch, logger, settings } = parts;
-  const failAttempt = (
-    task: Parameters<typeof lifecycle.failAttempt>[1],
-    error: string,
-    backoff: boolean,
-  ): void => parts.apply(lifecycle.failAttempt(parts.lifecycle(), task, error, { backoff }));
+  // Lost with its worker (dead, or it no longer runs it): placed again at once, without backoff.
+  const loseAttempt = (task: TaskRecord, error: string): void =>
+    parts.apply(lifecycle.failAttempt(parts.lifecycle(), task, error, { cause: "lost" }));
 
   const declareDead = (record: WorkerRecord, reason: string): void => {
     const workerId = record.spec.workerId;
@@ -72,7 +70,7 @@ export function createMembership(parts: CoordinatorParts): Membership {
     logger.warn({ workerId, reason, tasksReturned: orphans.length }, "worker declared dead");
     coordinatorCounters.workerDeaths.inc();
     // Re-placed at once, without backoff: the task did nothing wrong.
-    for (const task of orphans) failAttempt(task, `worker ${workerId} died: ${reason}`, false);
+    for (const task of orphans) loseAttempt(task, `worker ${workerId} died: ${reason}`);
     watch.removed(workerId, reason);
     parts.requestSchedule();
   };
@@ -83,8 +81,7 @@ export function createMembership(parts: CoordinatorParts): Membership {
     const workerId = record.spec.workerId;
     const own = ledger.unfinishedOn(workerId);
     const lost = tasksLostOn(own, record.reportedRunning, settings.heartbeatIntervalMs, nowMs);
-    for (const task of lost)
-      failAttempt(task, `worker ${workerId} no longer reports it running`, false);
+    for (const task of lost) loseAttempt(task, `worker ${workerId} no longer reports it running`);
     record.staleRunning = staleCount(record.reportedRunning, own);
   };
 
@@ -123,7 +120,7 @@ export function createMembership(parts: CoordinatorParts): Membership {
       let kept = 0;
       for (const task of ledger.unfinishedOn(spec.workerId)) {
         if (stillRunning.has(task.task.spec?.taskId ?? "")) kept += 1;
-        else failAttempt(task, `worker ${spec.workerId} came back without it`, false);
+        else loseAttempt(task, `worker ${spec.workerId} came back without it`);
       }
       // What it runs beyond those was given to others meanwhile: its slots are busy until they end.
       record.staleRunning = Math.max(0, stillRunning.size - kept);
@@ -153,6 +150,9 @@ export function createMembership(parts: CoordinatorParts): Membership {
       const record = workers.current(session);
       if (!record) return;
       const now = parts.now();
+      coordinatorCounters.heartbeatLagSeconds.observe(
+        Math.max(0, now - record.lastHeartbeatMs - settings.heartbeatIntervalMs) / 1000,
+      );
       record.lastHeartbeatMs = now;
       if (message.unchanged) {
         // The lease is renewed and nothing else: it runs what it last

@@ -59,7 +59,6 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const ranking = stack.rank(candidates, placementRequestOf(spec));
       const best = ranking.ranked[0];
       if (!best) continue;
-      task.task.notBefore = undefined;
       options.dispatch(task, ranking, best.worker.workerId);
       // The next task of this pass sees the slot taken.
       candidates = candidates.map((c) =>

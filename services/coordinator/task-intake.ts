@@ -22,6 +22,7 @@ import { admit, checkTarget, type FleetHooks } from "./admission.js";
 import { committedOrRefuse, refuseUnwritable } from "./commit-outbox.js";
 import { saveTask, type CoordinatorParts } from "./coordinator-parts.js";
 import * as lifecycle from "./task-lifecycle.js";
+import { taskMetrics } from "./task-metrics.js";
 
 export interface TaskIntake {
   /**
@@ -134,6 +135,7 @@ export function createTaskIntake(parts: CoordinatorParts, options: TaskIntakeOpt
       }
       options.onAccepted();
       if (target !== undefined) {
+        taskMetrics.placed(spec, 0);
         if (ranking) options.stack.commit(ranking, target);
         sendAssignment(record, target, record.task.attempt);
       }

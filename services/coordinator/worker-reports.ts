@@ -83,7 +83,7 @@ export function createWorkerReports(parts: CoordinatorParts): WorkerReports {
             parts.lifecycle(),
             task,
             result.error || "failed without a message",
-            { backoff: true },
+            { cause: "failed" },
           ),
         );
       }
