@@ -14,6 +14,7 @@ import {
   type PlaceRequest,
 } from "../../libs/contracts/index.js";
 import { Code, ConnectError, type RpcClient } from "../../libs/rpc/index.js";
+import { registry } from "../../libs/telemetry/index.js";
 import { balancerService } from "./balancer-service.js";
 import type { ClusterView } from "./cluster-view.js";
 
@@ -167,6 +168,71 @@ describe("Assign", () => {
       code: Code.Unavailable,
       rawMessage: expect.stringContaining("static://127.0.0.1:7070"),
     });
+  });
+});
+
+/** The least_loaded placement counters now, by series. */
+async function placementCounts(): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const name of [
+    "scalemesh_balancer_placements_total",
+    "scalemesh_balancer_placement_conflicts_total",
+    "scalemesh_balancer_placement_retries_total",
+  ]) {
+    const metric = registry.getSingleMetric(name);
+    for (const sample of (await metric?.get())?.values ?? []) {
+      if (sample.labels.strategy !== "least_loaded") continue;
+      const outcome = sample.labels.outcome;
+      counts[outcome === undefined ? name : `${name}:${outcome}`] = sample.value;
+    }
+  }
+  return counts;
+}
+
+describe("placement metrics", () => {
+  it.each<{ name: string; refuse: Record<string, ConnectError>; grew: Record<string, number> }>([
+    {
+      name: "a placement on the first choice",
+      refuse: {},
+      grew: { "scalemesh_balancer_placements_total:placed": 1 },
+    },
+    {
+      name: "a conflict, then the next candidate",
+      refuse: { a: new ConnectError("full", Code.FailedPrecondition) },
+      grew: {
+        "scalemesh_balancer_placements_total:placed": 1,
+        scalemesh_balancer_placement_conflicts_total: 1,
+        scalemesh_balancer_placement_retries_total: 1,
+      },
+    },
+    {
+      name: "every candidate in conflict, then queued by the coordinator",
+      refuse: {
+        a: new ConnectError("gone", Code.NotFound),
+        b: new ConnectError("gone", Code.NotFound),
+      },
+      grew: {
+        "scalemesh_balancer_placements_total:queued": 1,
+        scalemesh_balancer_placement_conflicts_total: 2,
+        scalemesh_balancer_placement_retries_total: 2,
+      },
+    },
+    {
+      name: "a refusal",
+      refuse: { a: new ConnectError("queue full", Code.ResourceExhausted) },
+      grew: { "scalemesh_balancer_placements_total:refused": 1 },
+    },
+  ])("count $name by strategy and outcome", async ({ refuse, grew }) => {
+    const { assign } = service({ workers: [worker("a", 0), worker("b", 1)], refuse });
+    const before = await placementCounts();
+    await Promise.resolve(assign({ task: {} })).catch(() => undefined);
+    const after = await placementCounts();
+    const changed = Object.fromEntries(
+      Object.entries(after)
+        .filter(([series, value]) => value !== (before[series] ?? 0))
+        .map(([series, value]) => [series, value - (before[series] ?? 0)]),
+    );
+    expect(changed).toEqual(grew);
   });
 });
 

@@ -42,6 +42,7 @@ import {
   type RpcClient,
 } from "../../libs/rpc/index.js";
 import type { ClusterView } from "./cluster-view.js";
+import { placementCountersOf } from "./balancer-metrics.js";
 import { createPlaceChannel, type PlaceChannel } from "./place-channel.js";
 
 export interface BalancerDeps {
@@ -121,11 +122,14 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
       limit: deps.placeAttempts,
     });
     if (ranking.strategy === "predictive") deps.onPredictiveRank?.();
+    const counters = placementCountersOf(strategy);
     const tried: string[] = [];
     for (const candidate of ranking.ranked.slice(0, deps.placeAttempts)) {
       const workerId = candidate.worker.workerId;
+      if (tried.length > 0) counters.retried();
       try {
         const placed = await place(spec, workerId, bounds);
+        counters.ended(placed.existing ? "existing" : "placed");
         // Committed: now, and only now, the strategy may remember it (a repeat of an existing task placed nothing).
         if (!placed.existing) deps.stack.commit(ranking, workerId);
         deps.view.notePlaced(workerId);
@@ -139,7 +143,11 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
         );
       } catch (error) {
         const status = toConnectError(error);
-        if (!CONFLICTS.has(status.code)) throw status;
+        if (!CONFLICTS.has(status.code)) {
+          counters.ended("refused");
+          throw status;
+        }
+        counters.conflict();
         deps.view.noteConflict(workerId);
         tried.push(workerId);
         deps.logger.debug(
@@ -150,8 +158,15 @@ export function balancerService(deps: BalancerDeps): ServiceImpl<typeof Balancer
     }
     // No candidate took it: let the coordinator place it from its own view,
     // queue it until a slot frees, or refuse with the reason.
-    const placed = await place(spec, "", bounds);
+    if (tried.length > 0) counters.retried();
+    const placed = await place(spec, "", bounds).catch((error: unknown) => {
+      counters.ended("refused");
+      throw error;
+    });
     const placedOn = placed.task?.workerId ?? "";
+    counters.ended(
+      placed.existing ? "existing" : placedOn !== "" ? "placed_by_coordinator" : "queued",
+    );
     if (placedOn !== "" && !placed.existing) deps.stack.commit(ranking, placedOn);
     const why =
       ranking.ranked.length === 0
