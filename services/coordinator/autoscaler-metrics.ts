@@ -35,6 +35,22 @@ export const autoscalerMetrics = {
     help: "Provider operations that failed (start, stop, replace, list) and starts that never registered.",
     registers: [registry],
   }),
+  minWorkers: new Gauge({
+    name: "scalemesh_autoscaler_min_workers",
+    help: "The autoscaler's lower bound (scaling.min_workers).",
+    registers: [registry],
+  }),
+  maxWorkers: new Gauge({
+    name: "scalemesh_autoscaler_max_workers",
+    help: "The autoscaler's upper bound outside a burst (scaling.max_workers).",
+    registers: [registry],
+  }),
+  decisions: new Counter({
+    name: "scalemesh_autoscaler_decisions_total",
+    help: "Sync decisions, by the reason the policy gave (WithinTolerance, ScaleUp, AtMaximum, Manual, ...).",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  }),
   timeToHealthy: new Histogram({
     name: "scalemesh_autoscaler_time_to_healthy_seconds",
     help: "From asking the provider for a worker to that worker registered with the coordinator.",

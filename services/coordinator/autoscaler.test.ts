@@ -13,6 +13,7 @@ import {
   type StoredScalingEvent,
 } from "../../libs/ledger/index.js";
 import type { AutoscaleConfig, DirectionBehavior } from "../../libs/scaling/index.js";
+import { registry } from "../../libs/telemetry/index.js";
 import {
   createFakeWorkerProvider,
   type FakeWorkerProvider,
@@ -884,4 +885,22 @@ describe("autoscaler: start, stop and the fleet waker", () => {
         expect(lastEvent(h)).toMatchObject({ reason: "WakeFromZero", action: "start 1 (w-1)" });
     },
   );
+});
+
+describe("autoscaler: metrics", () => {
+  it("counts each sync's decision by its reason and shows the bounds", async () => {
+    const decisions = async (reason: string): Promise<number> => {
+      const metric = registry.getSingleMetric("scalemesh_autoscaler_decisions_total");
+      const values = (await metric?.get())?.values ?? [];
+      return values.find((v) => v.labels.reason === reason)?.value ?? 0;
+    };
+    const before = await decisions("AtMinimum");
+    const h = harness({ policy: { minWorkers: 2, maxWorkers: 7 } });
+    await h.autoscaler.syncNow();
+    await syncAfter(h, 500);
+    expect((await decisions("AtMinimum")) - before).toBe(2);
+    const text = await registry.metrics();
+    expect(text).toMatch(/^scalemesh_autoscaler_min_workers 2$/m);
+    expect(text).toMatch(/^scalemesh_autoscaler_max_workers 7$/m);
+  });
 });

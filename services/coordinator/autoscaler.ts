@@ -138,6 +138,8 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
   /** Set while the provider cannot list its workers; cleared by the next good list. */
   let providerError: string | undefined;
   const totals = { scaleUps: 0, scaleDowns: 0, failed: 0, healthySec: 0, healthyCount: 0 };
+  autoscalerMetrics.minWorkers.set(options.policy.minWorkers);
+  autoscalerMetrics.maxWorkers.set(options.policy.maxWorkers);
   // The loop's memory (FleetMemory in autoscale-upkeep.ts says what each holds); only this file changes it.
   const starts = new Map<string, number>();
   const removing = new Map<string, number>();
@@ -365,6 +367,8 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
     }
     desired = decision.desired;
     autoscalerMetrics.desired.set(desired);
+    // The reasons are a fixed set (AutoscaleReason, and Manual): a bounded label.
+    autoscalerMetrics.decisions.inc({ reason: decision.reason });
     const plan = planScale({
       desiredWorkers: desired,
       inFlightByReadyWorker: reading.inFlightByWorker,
