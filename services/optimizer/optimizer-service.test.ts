@@ -322,6 +322,36 @@ describe("GetRecommendation", () => {
     );
   });
 
+  it("scores each demand forecast against the demand that came at its lead time, and publishes the model's MAPE", async () => {
+    const env = setup();
+    const errors = async () => {
+      const metric = registry.getSingleMetric("scalemesh_optimizer_demand_forecast_error_ratio");
+      const values = ((await metric?.get())?.values ?? []) as {
+        metricName?: string;
+        value: number;
+      }[];
+      const of = (series: string) => values.find((v) => v.metricName === series)?.value ?? 0;
+      return {
+        count: of("scalemesh_optimizer_demand_forecast_error_ratio_count"),
+        sum: of("scalemesh_optimizer_demand_forecast_error_ratio_sum"),
+      };
+    };
+    await observeEverySecond(env, 60);
+    const before = await errors();
+    expect((await env.recommend(10)).predictedDemand).toBeCloseTo(8, 9);
+    env.clock.nowMs += 9000;
+    await env.observe(sample(env.clock, 0, { busySlots: 12 }));
+    expect((await errors()).count).toBe(before.count);
+    env.clock.nowMs += 1000;
+    await env.observe(sample(env.clock, 0, { busySlots: 12 }));
+    const after = await errors();
+    expect(after.count - before.count).toBe(1);
+    expect(after.sum - before.sum).toBeCloseTo(4 / 12, 9);
+    expect(
+      await registry.getSingleMetricAsString("scalemesh_optimizer_demand_forecast_mape_ratio"),
+    ).toMatch(/^scalemesh_optimizer_demand_forecast_mape_ratio \d/m);
+  });
+
   it("says a burst when the arrival rate jumps from a steady baseline after the warm-up, and stops saying it once quiet", async () => {
     const env = setup();
     await observeEverySecond(env, 20);

@@ -20,7 +20,14 @@ import {
   type PredictiveRecommendation,
 } from "./forecaster.js";
 import { checkLoadSample } from "./load-sample.js";
-import { desiredWorkersGauge, predictedWorkersGauge, samplesObservedCounter } from "./metrics.js";
+import { createForecastScoring } from "./forecast-scoring.js";
+import {
+  demandForecastErrorRatio,
+  demandForecastMapeRatio,
+  desiredWorkersGauge,
+  predictedWorkersGauge,
+  samplesObservedCounter,
+} from "./metrics.js";
 
 export interface OptimizerDeps {
   readonly forecaster: Forecaster;
@@ -39,6 +46,7 @@ export function optimizerService(deps: OptimizerDeps): ServiceImpl<typeof Optimi
   const now = deps.now ?? Date.now;
   let last: PredictiveRecommendation | undefined;
   const watchers = new Set<() => void>();
+  const scoring = createForecastScoring();
 
   const leadOf = (requested: number): number => {
     if (!Number.isFinite(requested) || requested < 0 || requested > 3600)
@@ -47,9 +55,14 @@ export function optimizerService(deps: OptimizerDeps): ServiceImpl<typeof Optimi
   };
 
   const recommend = (leadTimeSec: number): Recommendation => {
-    const result = deps.forecaster.recommend(now(), leadTimeSec);
+    const nowMs = now();
+    const result = deps.forecaster.recommend(nowMs, leadTimeSec);
     desiredWorkersGauge.set(result.desiredWorkers);
     predictedWorkersGauge.set(result.predictedWorkers);
+    if (result.forecast) {
+      scoring.expect(nowMs + leadTimeSec * 1000, result.predictedDemand);
+      demandForecastMapeRatio.set(result.forecast.mape ?? Number.NaN);
+    }
     // Say it when the answer changes, so "why 7 workers?" has an answer in the log.
     if (
       last?.desiredWorkers !== result.desiredWorkers ||
@@ -93,6 +106,9 @@ export function optimizerService(deps: OptimizerDeps): ServiceImpl<typeof Optimi
           );
         }
         deps.forecaster.observe(checked.record);
+        const { observedAtMs, busySlots, pendingTasks } = checked.record;
+        for (const error of scoring.settle(observedAtMs, busySlots + pendingTasks))
+          demandForecastErrorRatio.observe(error);
         accepted += 1;
         samplesObservedCounter.inc({ outcome: "accepted" });
         for (const wake of watchers) wake();
