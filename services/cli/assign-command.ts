@@ -1,6 +1,6 @@
 // `scalemesh assign`: hand one task to the mesh through a balancer, and with
-// --wait, wait for its final state and print its output.
-import { toJsonString } from "@bufbuild/protobuf";
+// --wait, wait for its final state and print its output. With --output json
+// it prints one document: {"assignment": ...}, plus "task" with --wait.
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import {
   AssignResponseSchema,
@@ -10,6 +10,8 @@ import {
 } from "../../libs/contracts/index.js";
 import { createRpcClient } from "../../libs/rpc/index.js";
 import { checkedTarget } from "./endpoints.js";
+import type { OutputFormat } from "./option-parsers.js";
+import { documentOf } from "./reading.js";
 
 export interface AssignOptions {
   readonly balancer: string;
@@ -23,7 +25,7 @@ export interface AssignOptions {
   readonly strategy?: string;
   readonly wait: boolean;
   readonly waitSec: number;
-  readonly json: boolean;
+  readonly format: OutputFormat;
 }
 
 /** Returns the exit code: 0 when the task was accepted (and with --wait, succeeded). */
@@ -48,19 +50,26 @@ export async function assign(options: AssignOptions, out: (text: string) => void
       },
       strategy: options.strategy ?? "",
     });
-    if (options.json) out(toJsonString(AssignResponseSchema, response));
-    else
+    const isJson = options.format === "json";
+    const assignment = documentOf(AssignResponseSchema, response);
+    if (!isJson)
       out(
         `task ${response.taskId} ${TaskState[response.state].toLowerCase()}${response.workerId ? ` on ${response.workerId} (${response.workerAddress})` : ""}, attempt ${response.attempt}: ${response.reason}`,
       );
-    if (!options.wait) return 0;
-    const done = await client.awaitTask(
-      { taskId: response.taskId },
-      { timeoutMs: options.waitSec * 1000 },
-    );
+    if (!options.wait) {
+      if (isJson) out(JSON.stringify({ assignment }, null, 2));
+      return 0;
+    }
+    const done = await client
+      .awaitTask({ taskId: response.taskId }, { timeoutMs: options.waitSec * 1000 })
+      .catch((error: unknown) => {
+        // The task was accepted all the same: a script still learns its id.
+        if (isJson) out(JSON.stringify({ assignment }, null, 2));
+        throw error;
+      });
     const task = done.task;
     if (!task) return 1;
-    if (options.json) out(toJsonString(TaskSchema, task));
+    if (isJson) out(JSON.stringify({ assignment, task: documentOf(TaskSchema, task) }, null, 2));
     else {
       out(
         `task ${response.taskId} ${TaskState[task.state].toLowerCase()} on ${task.workerId} after ${task.attempt} attempt(s)`,

@@ -1,4 +1,7 @@
-// Plain-text tables for people; --json gives the messages as proto JSON for scripts.
+// Plain text for people: tables, ages, a worker in one line (--output json
+// gives the messages as proto JSON for scripts instead).
+import { WorkerState, type WorkerStatus } from "../../libs/contracts/index.js";
+
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: readonly string[]): string =>
@@ -14,4 +17,10 @@ export function ago(ms: number): string {
   if (sec < 60) return `${sec}s ago`;
   if (sec < 3600) return `${Math.floor(sec / 60)}m ago`;
   return `${Math.floor(sec / 3600)}h ago`;
+}
+
+export function describeWorker(worker: WorkerStatus | undefined): string {
+  if (!worker) return "?";
+  const state = (WorkerState[worker.state] ?? "?").toLowerCase();
+  return `worker ${worker.spec?.workerId} is ${worker.cordoned ? "cordoned, " : ""}${state} with ${worker.inFlight} task(s) in flight`;
 }

@@ -1,25 +1,25 @@
 #!/usr/bin/env node
 // The `scalemesh` command: up, status, workers, assign, and the operator commands.
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Command, CommanderError } from "commander";
 import { extractConfigFlags, loadConfig, tlsSettingOf } from "../../libs/config/index.js";
 import { useBearerToken, useTls } from "../../libs/rpc/index.js";
 import { readTokenFile } from "../../libs/auth/token-key.js";
 import { certsInit } from "./certs-command.js";
 import { tokenCreate, tokenKeygen, tokenRevoke } from "./token-command.js";
-import { toConnectError } from "../../libs/rpc/index.js";
 import { projectRoot, SCALEMESH_VERSION } from "../../libs/telemetry/index.js";
 import { assign } from "./assign-command.js";
-import { showStatus, showWorkers } from "./status-command.js";
 import { up } from "./up-command.js";
-import { scale, type ScaleRequest } from "./scale-command.js";
+import { addAdminCommands } from "./admin-commands.js";
+import { parseAge } from "./operator-commands.js";
+import { failureText } from "./coordinator-loss.js";
 import {
-  listTasks,
-  parseAge,
-  parseTaskState,
-  purgeTasks,
-  taskAction,
-  workerAction,
-} from "./operator-commands.js";
+  chosenOutput,
+  collect,
+  integer,
+  outputOptions,
+  positive,
+  type OutputFormat,
+} from "./option-parsers.js";
 import { CliUsageError } from "./usage-error.js";
 import { join } from "node:path";
 
@@ -31,28 +31,6 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   if (error.code === "EPIPE") process.exit(0);
   throw error;
 });
-
-function integer(option: string, min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new InvalidArgumentError(
-        `${option} must be an integer from ${min} to ${max}, got "${value}"`,
-      );
-    return n;
-  };
-}
-
-function positive(option: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!(n > 0))
-      throw new InvalidArgumentError(`${option} must be a number above 0, got "${value}"`);
-    return n;
-  };
-}
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 async function main(argv: readonly string[]): Promise<number> {
   const { configArgs, rest } = extractConfigFlags(argv);
@@ -126,49 +104,7 @@ async function main(argv: readonly string[]): Promise<number> {
       },
     );
 
-  const coordinatorOption = () =>
-    new Option("--coordinator <uri>", "where the coordinator is").default(
-      `static://${config.coordinator.host}:${config.coordinator.grpc_port}`,
-    );
-  const timeoutOption = () =>
-    new Option("--timeout <sec>", "deadline for the call")
-      .default(10)
-      .argParser(positive("--timeout"));
-
-  program
-    .command("status")
-    .description("the cluster at a glance: workers, slots, tasks by state")
-    .addOption(coordinatorOption())
-    .addOption(timeoutOption())
-    .option("--json", "print the response as proto JSON")
-    .action(async (opts: { coordinator: string; timeout: number; json?: boolean }) => {
-      await showStatus(
-        { coordinator: opts.coordinator, json: opts.json, timeoutMs: opts.timeout * 1000 },
-        out,
-      );
-    });
-
-  program
-    .command("workers")
-    .description("every registered worker with its state and load")
-    .addOption(coordinatorOption())
-    .addOption(timeoutOption())
-    .option("--all", "include workers declared dead")
-    .option("--json", "print the response as proto JSON")
-    .action(
-      async (opts: { coordinator: string; timeout: number; all?: boolean; json?: boolean }) => {
-        await showWorkers(
-          {
-            coordinator: opts.coordinator,
-            json: opts.json,
-            timeoutMs: opts.timeout * 1000,
-            all: opts.all ?? false,
-          },
-          out,
-        );
-      },
-    );
-
+  const [outputOption, jsonOption] = outputOptions();
   program
     .command("assign")
     .description("hand one task to the mesh through a balancer")
@@ -197,7 +133,8 @@ async function main(argv: readonly string[]): Promise<number> {
     .option("--strategy <name>", "override the balancer's strategy for this task")
     .option("--wait", "wait for the final state and print the output")
     .option("--wait-timeout <sec>", "how long --wait waits", positive("--wait-timeout"), 60)
-    .option("--json", "print responses as proto JSON")
+    .addOption(outputOption)
+    .addOption(jsonOption)
     .action(
       async (opts: {
         balancer: string;
@@ -211,6 +148,7 @@ async function main(argv: readonly string[]): Promise<number> {
         strategy?: string;
         wait?: boolean;
         waitTimeout: number;
+        output?: OutputFormat;
         json?: boolean;
       }) => {
         exitCode = await assign(
@@ -226,135 +164,18 @@ async function main(argv: readonly string[]): Promise<number> {
             strategy: opts.strategy,
             wait: opts.wait ?? false,
             waitSec: opts.waitTimeout,
-            json: opts.json ?? false,
+            format: chosenOutput(opts),
           },
           out,
         );
       },
     );
 
-  const adminTarget = (opts: { coordinator: string; timeout: number; json?: boolean }) => ({
-    coordinator: opts.coordinator,
-    json: opts.json,
-    timeoutMs: opts.timeout * 1000,
-  });
-
-  program
-    .command("scale [workers]")
-    .description(
-      "the autoscaler: status; a manual worker count (switches autoscaling off); --auto to switch it back on; --history for its decisions",
-    )
-    .addOption(coordinatorOption())
-    .addOption(timeoutOption())
-    .option("--auto", "switch autoscaling on (drops a manual target)")
-    .option("--off", "switch autoscaling off (the fleet stays as it is)")
-    .option("--history [n]", "the last n decisions (default 20)", integer("--history", 1, 1000))
-    .option("--json", "print the response as proto JSON")
-    .action(
-      async (
-        workers: string | undefined,
-        opts: {
-          coordinator: string;
-          timeout: number;
-          auto?: boolean;
-          off?: boolean;
-          history?: number | true;
-          json?: boolean;
-        },
-      ) => {
-        const chosen = [
-          workers !== undefined,
-          opts.auto === true,
-          opts.off === true,
-          opts.history !== undefined,
-        ].filter(Boolean).length;
-        if (chosen > 1)
-          throw new CliUsageError("scale: give one of WORKERS, --auto, --off or --history");
-        let request: ScaleRequest = { kind: "status" };
-        if (workers !== undefined) {
-          if (!/^\d+$/.test(workers) || Number(workers) > 100_000)
-            throw new CliUsageError(`scale: WORKERS must be a whole number, got "${workers}"`);
-          request = { kind: "target", workers: Number(workers) };
-        } else if (opts.auto || opts.off) request = { kind: "auto", isEnabled: opts.auto === true };
-        else if (opts.history !== undefined)
-          request = { kind: "history", limit: opts.history === true ? 20 : opts.history };
-        await scale(adminTarget(opts), request, out);
-      },
-    );
-  for (const action of ["drain", "cordon", "uncordon"] as const) {
-    program
-      .command(`${action} <worker-id>`)
-      .description(
-        action === "drain"
-          ? "the worker takes nothing new, finishes what it runs, then leaves"
-          : action === "cordon"
-            ? "the worker takes nothing new but stays (until uncordon)"
-            : "the worker takes tasks again",
-      )
-      .addOption(coordinatorOption())
-      .addOption(timeoutOption())
-      .action(async (workerId: string, opts: { coordinator: string; timeout: number }) => {
-        await workerAction(adminTarget(opts), action, workerId, out);
-      });
-  }
-
-  program
-    .command("tasks")
-    .description("tasks in the ledger, filtered by state, worker and age")
-    .addOption(coordinatorOption())
-    .addOption(timeoutOption())
-    .option(
-      "--state <state>",
-      "pending, assigned, running, succeeded, failed, dead_lettered or cancelled",
-    )
-    .option("--worker <id>", "only tasks of this worker")
-    .option("--older-than <age>", "only tasks created longer ago than this (90s, 15m, 2h, 7d)")
-    .option("--limit <n>", "at most this many", integer("--limit", 1, 1000), 100)
-    .option("--json", "print the response as proto JSON")
-    .action(
-      async (opts: {
-        coordinator: string;
-        timeout: number;
-        state?: string;
-        worker?: string;
-        olderThan?: string;
-        limit: number;
-        json?: boolean;
-      }) => {
-        await listTasks(
-          {
-            ...adminTarget(opts),
-            state: opts.state === undefined ? undefined : parseTaskState(opts.state),
-            workerId: opts.worker,
-            olderThanMs:
-              opts.olderThan === undefined ? undefined : parseAge(opts.olderThan, "--older-than"),
-            limit: opts.limit,
-          },
-          out,
-        );
-      },
-    );
-
-  program
-    .command("cancel <task-id>")
-    .description("cancel a task that is not final; a running attempt is stopped on its worker")
-    .addOption(coordinatorOption())
-    .addOption(timeoutOption())
-    .option("--reason <text>", "why (kept in the task's history)", "cancelled by an operator")
-    .action(
-      async (taskId: string, opts: { coordinator: string; timeout: number; reason: string }) => {
-        await taskAction(adminTarget(opts), "cancel", taskId, opts.reason, out);
-      },
-    );
-
-  program
-    .command("retry <task-id>")
-    .description("run a dead-lettered or cancelled task again with a fresh set of attempts")
-    .addOption(coordinatorOption())
-    .addOption(timeoutOption())
-    .action(async (taskId: string, opts: { coordinator: string; timeout: number }) => {
-      await taskAction(adminTarget(opts), "retry", taskId, "", out);
-    });
+  addAdminCommands(
+    program,
+    `static://${config.coordinator.host}:${config.coordinator.grpc_port}`,
+    out,
+  );
 
   const certs = program.command("certs").description("certificates for mutual TLS");
   certs
@@ -428,16 +249,6 @@ async function main(argv: readonly string[]): Promise<number> {
       tokenRevoke(tokenId, opts.revokedFile, out);
     });
 
-  program
-    .command("purge")
-    .description("delete final tasks that finished longer ago than --older-than")
-    .addOption(coordinatorOption())
-    .addOption(timeoutOption())
-    .requiredOption("--older-than <age>", "finished longer ago than this (90s, 15m, 2h, 7d)")
-    .action(async (opts: { coordinator: string; timeout: number; olderThan: string }) => {
-      await purgeTasks(adminTarget(opts), parseAge(opts.olderThan, "--older-than"), out);
-    });
-
   try {
     await program.parseAsync([...rest], { from: "user" });
     return exitCode;
@@ -447,35 +258,9 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`error: ${error.message}\n`);
       return 2;
     }
-    const status = toConnectError(error);
-    process.stderr.write(
-      `error: ${status.rawMessage} (${status.code === undefined ? "?" : codeName(status.code)})\n`,
-    );
+    process.stderr.write(`error: ${failureText(error)}\n`);
     return 1;
   }
-}
-
-function codeName(code: number): string {
-  const names = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-  ];
-  return names[code] ?? String(code);
 }
 
 if (process.argv.includes("--help-config")) {

@@ -1,53 +1,41 @@
-// Operator commands against the coordinator's Admin API: drain, cordon,
-// uncordon, tasks, cancel, retry, purge.
+// Operator commands against the coordinator's Admin API: tasks, cordon,
+// uncordon, cancel, retry (drain and purge have files of their own: they wait).
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
-import { toJsonString } from "@bufbuild/protobuf";
 import {
-  Admin,
   ListTasksResponseSchema,
+  TaskSchema,
   TaskState,
-  WorkerState,
+  WorkerStatusSchema,
   type Task,
-  type WorkerStatus,
 } from "../../libs/contracts/index.js";
-import { createRpcClient } from "../../libs/rpc/index.js";
-import { checkedTarget } from "./endpoints.js";
-import { ago, table } from "./format.js";
+import { withAdminClient, type AdminClient, type AdminTarget } from "./admin-client.js";
+import { ago, describeWorker, table } from "./format.js";
+import type { OutputFormat } from "./option-parsers.js";
+import { documentOf, readingText, type Reading } from "./reading.js";
 import { CliUsageError } from "./usage-error.js";
-import type { AdminTarget } from "./status-command.js";
 
-function adminClient(target: AdminTarget) {
-  return createRpcClient(Admin, checkedTarget(target.coordinator, "--coordinator"), {
-    defaultDeadlineMs: target.timeoutMs,
-  });
-}
-
-function describeWorker(worker: WorkerStatus | undefined): string {
-  if (!worker) return "?";
-  const state = (WorkerState[worker.state] ?? "?").toLowerCase();
-  return `worker ${worker.spec?.workerId} is ${worker.cordoned ? "cordoned, " : ""}${state} with ${worker.inFlight} task(s) in flight`;
-}
-
-export async function workerAction(
+export async function cordonAction(
   target: AdminTarget,
-  action: "drain" | "cordon" | "uncordon",
+  action: "cordon" | "uncordon",
   workerId: string,
+  format: OutputFormat,
   out: (text: string) => void,
 ): Promise<void> {
-  const client = adminClient(target);
-  try {
-    const response =
-      action === "drain"
-        ? await client.drainWorker({ workerId })
-        : action === "cordon"
-          ? await client.cordonWorker({ workerId })
-          : await client.uncordonWorker({ workerId });
-    out(describeWorker(response.worker));
-    if (action === "drain")
-      out("it takes nothing new, finishes and reports what it runs, then leaves");
-  } finally {
-    client.close();
-  }
+  await withAdminClient(target, async (client) => {
+    const { worker } =
+      action === "cordon"
+        ? await client.cordonWorker({ workerId })
+        : await client.uncordonWorker({ workerId });
+    out(
+      readingText(
+        {
+          document: { worker: worker ? documentOf(WorkerStatusSchema, worker) : null },
+          table: describeWorker(worker),
+        },
+        format,
+      ),
+    );
+  });
 }
 
 const STATE_NAMES = [
@@ -79,31 +67,37 @@ export function parseAge(text: string, option: string): number {
   return Number(match[1]) * unitMs;
 }
 
-export async function listTasks(
-  target: AdminTarget & {
-    state?: TaskState;
-    workerId?: string;
-    olderThanMs?: number;
-    limit: number;
-  },
-  out: (text: string) => void,
-): Promise<void> {
-  const client = adminClient(target);
-  try {
-    const response = await client.listTasks({
-      state: target.state,
-      workerId: target.workerId ?? "",
-      pageSize: target.limit,
+export interface TaskFilter {
+  readonly state?: TaskState;
+  readonly workerId?: string;
+  /** Measured back from each reading, so a watched list keeps to the age asked for. */
+  readonly olderThanMs?: number;
+  readonly limit: number;
+}
+
+export async function readTasks(
+  client: AdminClient,
+  filter: TaskFilter,
+  signal?: AbortSignal,
+): Promise<Reading> {
+  const response = await client.listTasks(
+    {
+      state: filter.state,
+      workerId: filter.workerId ?? "",
+      pageSize: filter.limit,
       createdBefore:
-        target.olderThanMs === undefined
+        filter.olderThanMs === undefined
           ? undefined
-          : timestampFromMs(Date.now() - target.olderThanMs),
-    });
-    if (target.json)
-      return out(toJsonString(ListTasksResponseSchema, response, { prettySpaces: 2 }));
-    if (response.tasks.length === 0) return out("no tasks match");
-    const now = Date.now();
-    out(
+          : timestampFromMs(Date.now() - filter.olderThanMs),
+    },
+    { signal },
+  );
+  const document = documentOf(ListTasksResponseSchema, response);
+  if (response.tasks.length === 0) return { document, table: "no tasks match" };
+  const now = Date.now();
+  return {
+    document,
+    table: [
       table(
         ["TASK", "STATE", "ATTEMPT", "WORKER", "CREATED", "ERROR"],
         response.tasks.map((t: Task) => [
@@ -115,49 +109,30 @@ export async function listTasks(
           t.error.slice(0, 60),
         ]),
       ),
-    );
-    if (response.nextPageToken) out(`(more: raise --limit, up to 1000)`);
-  } finally {
-    client.close();
-  }
+      ...(response.nextPageToken ? ["(more: raise --limit, up to 1000)"] : []),
+    ].join("\n"),
+  };
 }
 
 export async function taskAction(
   target: AdminTarget,
   action: "cancel" | "retry",
-  taskId: string,
-  reason: string,
+  request: { readonly taskId: string; readonly reason: string; readonly format: OutputFormat },
   out: (text: string) => void,
 ): Promise<void> {
-  const client = adminClient(target);
-  try {
-    const response =
+  await withAdminClient(target, async (client) => {
+    const { task } =
       action === "cancel"
-        ? await client.cancelTask({ taskId, reason })
-        : await client.retryTask({ taskId });
-    const task = response.task;
+        ? await client.cancelTask({ taskId: request.taskId, reason: request.reason })
+        : await client.retryTask({ taskId: request.taskId });
     out(
-      `task ${taskId} is ${(TaskState[task?.state ?? 0] ?? "?").toLowerCase()}, attempt ${task?.attempt ?? "?"}`,
+      readingText(
+        {
+          document: { task: task ? documentOf(TaskSchema, task) : null },
+          table: `task ${request.taskId} is ${(TaskState[task?.state ?? 0] ?? "?").toLowerCase()}, attempt ${task?.attempt ?? "?"}`,
+        },
+        request.format,
+      ),
     );
-  } finally {
-    client.close();
-  }
-}
-
-export async function purgeTasks(
-  target: AdminTarget,
-  olderThanMs: number,
-  out: (text: string) => void,
-): Promise<void> {
-  const client = adminClient(target);
-  try {
-    const response = await client.purgeTasks({
-      finishedBefore: timestampFromMs(Date.now() - olderThanMs),
-    });
-    out(
-      `purged ${response.purged} final task(s) that finished more than ${olderThanMs / 1000} s ago`,
-    );
-  } finally {
-    client.close();
-  }
+  });
 }
