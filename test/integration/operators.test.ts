@@ -38,7 +38,7 @@ describe("scalemesh drain", () => {
     );
     const target = running[0]?.workerId as string;
     const agent = m.workers[Number(target.split("-")[1]) - 1];
-    const drained = cli(m, "drain", target);
+    const drained = cli(m, "drain", target, "--no-wait");
     expect(drained.status, drained.stderr).toBe(0);
     expect(drained.stdout).toMatch(new RegExp(`worker ${target} is draining`));
     const next = await m.balancerClient.assign({
