@@ -280,7 +280,7 @@ $("worker-filter").addEventListener("input", applyWorkerFilter);
 function renderScaling(tick) {
   const scaling = tick.scaling;
   $("scaling-status").textContent = scaling
-    ? `autoscaling ${scaling.autoscalingEnabled ? "on" : "off (manual target)"} · ${scaling.provider} · mode ${scaling.mode} · ` +
+    ? `autoscaling ${scaling.autoscalingEnabled ? "on" : scaling.mode === "manual" ? "off (a manual target)" : "off"} · ${scaling.provider} · mode ${scaling.mode} · ` +
       `${scaling.currentWorkers} current, ${scaling.startingWorkers} starting, ${scaling.desiredWorkers} desired, bounds ${scaling.minWorkers}–${scaling.maxWorkers}`
     : "the autoscaler is not running";
   const rows = tick.decisions.map((event) => [
