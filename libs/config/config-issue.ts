@@ -22,9 +22,12 @@ export interface ConfigIssue {
 
 export const HELP_HINT = "see 'scalemesh --help-config' for every option";
 
+/** A url's password (scheme://user:password@host) never reaches a message. */
+const URL_PASSWORD = /(\/\/[^/:@\s"]*):[^@\s"]*@/g;
+
 function showValue(value: unknown): string {
   if (value === undefined) return "(nothing)";
-  return JSON.stringify(value) ?? String(value);
+  return (JSON.stringify(value) ?? String(value)).replace(URL_PASSWORD, "$1@");
 }
 
 export function formatConfigIssue(issue: ConfigIssue): string {

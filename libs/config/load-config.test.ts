@@ -426,6 +426,21 @@ describe("loadConfig error messages", () => {
       line: 'invalid value for balancer.register: "consul://127.0.0.1/scalemesh-balancer" (from env SCALEMESH_BALANCER_REGISTER); allowed: Consul agent "127.0.0.1" in "consul://127.0.0.1/scalemesh-balancer" needs host:port; expected e.g. consul://127.0.0.1:8500/scalemesh-coordinator',
     },
     {
+      name: "a ledger url that is not PostgreSQL, its password left out",
+      setup: { env: { SCALEMESH_LEDGER_URL: "mysql://ledger:s3cret@db:3306/scalemesh" } },
+      line: 'invalid value for ledger.url: "mysql://ledger@db:3306/scalemesh" (from env SCALEMESH_LEDGER_URL); allowed: "mysql://ledger@db:3306/scalemesh" is not a postgres:// or postgresql:// url; expected e.g. postgres://scalemesh:secret@db.internal:5432/scalemesh',
+    },
+    {
+      name: "a ledger url without a database",
+      setup: { files: yamlFile("ledger:\n  url: postgres://ledger:s3cret@db:5432\n") },
+      line: 'invalid value for ledger.url: "postgres://ledger@db:5432" (from file scalemesh.yaml); allowed: "postgres://ledger@db:5432" names no database after the host; expected e.g. postgres://scalemesh:secret@db.internal:5432/scalemesh',
+    },
+    {
+      name: "a ledger url that is not a url",
+      setup: { argv: ["--ledger.url", "scalemesh on db.internal"] },
+      line: 'invalid value for ledger.url: "scalemesh on db.internal" (from flag --ledger.url); allowed: "scalemesh on db.internal" is not a url; expected e.g. postgres://scalemesh:secret@db.internal:5432/scalemesh',
+    },
+    {
       name: "min_workers > max_workers names both keys",
       setup: { env: { SCALEMESH_SCALING_MIN_WORKERS: "12" } },
       line: 'invalid value for scaling.min_workers: "12" (from env SCALEMESH_SCALING_MIN_WORKERS); allowed: at most scaling.max_workers, which is 10 (from default)',
@@ -708,7 +723,7 @@ describe("configHelp", () => {
       expect(row).toContain(option.envName);
       expect(row).toContain(option.description);
     }
-    expect(CONFIG_OPTIONS).toHaveLength(127);
+    expect(CONFIG_OPTIONS).toHaveLength(128);
   });
 });
 

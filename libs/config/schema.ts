@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { STRATEGY_NAMES, type StrategyName } from "../balancing/placement-stack.js";
 import { parseEndpointUri, registrationUriError } from "../discovery/endpoint-uri.js";
+import { checkPostgresUrl } from "../ledger/postgres-url.js";
 
 // ---- option builders: one per kind of value, so ranges read the same everywhere
 
@@ -133,8 +134,26 @@ const coordinatorSection = z
   .readonly()
   .prefault({});
 
+/** "" (the SQLite file) or a postgres:// url; the parser says what is wrong with a bad one. */
+const postgresUrl = (description: string) =>
+  z
+    .string()
+    .superRefine((value, ctx) => {
+      if (value === "") return;
+      const checked = checkPostgresUrl(value);
+      if (!checked.ok) ctx.addIssue({ code: "custom", message: checked.error });
+    })
+    .meta({
+      allowed: '"" (the SQLite file at ledger.path) or postgres://user:password@host:5432/database',
+    })
+    .default("")
+    .describe(description);
+
 const ledgerSection = z
   .strictObject({
+    url: postgresUrl(
+      'The task ledger in PostgreSQL (postgres://user:password@host:5432/database); when set it wins over ledger.path. "" = the SQLite file.',
+    ),
     path: z
       .string()
       .min(1)

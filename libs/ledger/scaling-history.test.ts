@@ -1,7 +1,12 @@
+// The scaling history in each place it can live: memory, the SQLite ledger
+// file, the PostgreSQL ledger database (a real server).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startPostgresServer, type PostgresServer } from "../../test/support/postgres-server.js";
+import { openPostgresScalingHistory } from "./postgres-scaling-history.js";
+import { openPostgresTaskStore } from "./postgres-task-store.js";
 import {
   createMemoryScalingHistory,
   openSqliteScalingHistory,
@@ -11,7 +16,14 @@ import {
 import { openSqliteTaskStore } from "./sqlite-task-store.js";
 
 const dir = mkdtempSync(join(tmpdir(), "scalemesh-history-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let postgres: PostgresServer;
+beforeAll(async () => {
+  postgres = await startPostgresServer();
+});
+afterAll(async () => {
+  await postgres?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 const event = (i: number): ScalingEventRecord => ({
   atMs: 1_000 * i,
@@ -27,45 +39,72 @@ const event = (i: number): ScalingEventRecord => ({
   error: "",
 });
 
-const stores: [string, (max: number) => ScalingHistory][] = [
-  ["memory", (max) => createMemoryScalingHistory(max)],
+/** A new ledger in one store, its tables made by the task store's migrations; each open() opens that same ledger. */
+interface Place {
+  open(maxEvents?: number): ScalingHistory;
+}
+
+const places: [string, () => Promise<Place>][] = [
+  ["memory", async () => ({ open: (max) => createMemoryScalingHistory(max) })],
   [
     "sqlite",
-    (max) => {
+    async () => {
       const path = join(dir, `ledger-${Math.random().toString(16).slice(2)}.db`);
-      openSqliteTaskStore({ path, synchronous: "normal" }).close();
-      return openSqliteScalingHistory(path, max);
+      await openSqliteTaskStore({ path, synchronous: "normal" }).close();
+      return { open: (max) => openSqliteScalingHistory(path, max) };
+    },
+  ],
+  [
+    "postgres",
+    async () => {
+      const url = await postgres.createDatabase();
+      await (await openPostgresTaskStore({ url })).close();
+      return { open: (maxEvents) => openPostgresScalingHistory({ url, maxEvents }) };
     },
   ],
 ];
 
-describe.each(stores)("scaling history (%s)", (_name, open) => {
-  it("pages newest first and keeps every field", () => {
-    const history = open(100);
-    for (let i = 1; i <= 7; i += 1) history.append(event(i));
-    const first = history.list({ limit: 3 });
-    expect(first.map((e) => e.message)).toEqual(["decision 7", "decision 6", "decision 5"]);
-    const second = history.list({ limit: 3, beforeId: first.at(-1)?.id });
-    expect(second.map((e) => e.message)).toEqual(["decision 4", "decision 3", "decision 2"]);
-    expect(second[0]).toMatchObject({ ...event(4) });
-    history.close();
+const messages = (events: readonly ScalingEventRecord[]): string[] => events.map((e) => e.message);
+
+describe.each(places)("scaling history (%s)", (name, newPlace) => {
+  it("pages newest first and keeps every field", async () => {
+    const history = (await newPlace()).open(100);
+    for (let i = 1; i <= 7; i += 1) await history.append(event(i));
+    const first = await history.list({ limit: 3 });
+    expect(messages(first)).toEqual(["decision 7", "decision 6", "decision 5"]);
+    const second = await history.list({ limit: 3, beforeId: first.at(-1)?.id });
+    expect(messages(second)).toEqual(["decision 4", "decision 3", "decision 2"]);
+    expect(second[0]).toEqual({ ...event(4), id: second[0]?.id });
+    await history.close();
   });
 
-  it("forgets the oldest beyond its bound", () => {
-    const history = open(5);
-    for (let i = 1; i <= 12; i += 1) history.append(event(i));
-    expect(history.list({ limit: 100 }).map((e) => e.readyWorkers)).toEqual([12, 11, 10, 9, 8]);
-    history.close();
+  it("forgets the oldest beyond its bound", async () => {
+    const history = (await newPlace()).open(5);
+    for (let i = 1; i <= 12; i += 1) await history.append(event(i));
+    expect((await history.list({ limit: 100 })).map((e) => e.readyWorkers)).toEqual([
+      12, 11, 10, 9, 8,
+    ]);
+    await history.close();
   });
-});
 
-it("survives reopening the ledger file", () => {
-  const path = join(dir, "reopened.db");
-  openSqliteTaskStore({ path, synchronous: "normal" }).close();
-  const first = openSqliteScalingHistory(path);
-  first.append(event(3));
-  first.close();
-  const again = openSqliteScalingHistory(path);
-  expect(again.list({ limit: 10 }).map((e) => e.message)).toEqual(["decision 3"]);
-  again.close();
+  it("keeps the order of appends made without waiting for each", async () => {
+    const history = (await newPlace()).open(100);
+    const stored = await Promise.all([1, 2, 3, 4, 5].map((i) => history.append(event(i))));
+    const ids = stored.map((e) => e.id);
+    expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+    expect(messages(await history.list({ limit: 10 }))).toEqual(
+      [5, 4, 3, 2, 1].map((i) => `decision ${i}`),
+    );
+    await history.close();
+  });
+
+  it.skipIf(name === "memory")("survives reopening the ledger", async () => {
+    const place = await newPlace();
+    const first = place.open();
+    await first.append(event(3));
+    await first.close();
+    const again = place.open();
+    expect(messages(await again.list({ limit: 10 }))).toEqual(["decision 3"]);
+    await again.close();
+  });
 });

@@ -3,12 +3,14 @@
 // ones in one transaction, so a file is either at the old version or the new,
 // never between. Append new migrations; never edit one that has shipped.
 import type { Database } from "better-sqlite3";
+import {
+  checkMigrationOrder,
+  missingMigrations,
+  type Migration,
+  type MigrationResult,
+} from "./migration.js";
 
-export interface Migration {
-  readonly version: number;
-  readonly description: string;
-  readonly sql: string;
-}
+export { SchemaVersionError, type Migration, type MigrationResult } from "./migration.js";
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -49,40 +51,19 @@ export const MIGRATIONS: readonly Migration[] = [
 
 export const LATEST_SCHEMA_VERSION: number = MIGRATIONS.at(-1)?.version ?? 0;
 
-/** The file was written by a newer scalemesh; this one must not touch it. */
-export class SchemaVersionError extends Error {
-  override readonly name = "SchemaVersionError";
-  constructor(
-    readonly path: string,
-    readonly fileVersion: number,
-    readonly knownVersion: number,
-  ) {
-    super(
-      `task ledger ${path} has schema version ${fileVersion}, newer than the ${knownVersion} this scalemesh knows; run a newer scalemesh, or point ledger.path at another file`,
-    );
-  }
-}
-
-export interface MigrationResult {
-  readonly fromVersion: number;
-  readonly toVersion: number;
-  readonly applied: readonly Migration[];
-}
-
 export function migrate(
   db: Database,
   path: string,
   migrations: readonly Migration[] = MIGRATIONS,
 ): MigrationResult {
-  checkOrder(migrations);
+  checkMigrationOrder(migrations);
   const known = migrations.at(-1)?.version ?? 0;
   // IMMEDIATE takes the write lock before reading the version, so two
   // processes opening one new file cannot both apply the same migration.
   return db
     .transaction((): MigrationResult => {
       const fromVersion = userVersion(db);
-      if (fromVersion > known) throw new SchemaVersionError(path, fromVersion, known);
-      const applied = migrations.filter((m) => m.version > fromVersion);
+      const applied = missingMigrations(migrations, fromVersion, { path });
       for (const migration of applied) {
         db.exec(migration.sql);
         db.pragma(`user_version = ${migration.version}`);
@@ -94,14 +75,4 @@ export function migrate(
 
 export function userVersion(db: Database): number {
   return db.pragma("user_version", { simple: true }) as number;
-}
-
-function checkOrder(migrations: readonly Migration[]): void {
-  migrations.forEach((migration, index) => {
-    if (migration.version !== index + 1) {
-      throw new Error(
-        `ledger migration "${migration.description}" has version ${migration.version}; versions must run 1, 2, 3, … in order`,
-      );
-    }
-  });
 }

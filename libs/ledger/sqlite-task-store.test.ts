@@ -1,6 +1,6 @@
-// The SQLite store against real files: what survives a reopen, how the file
-// is set up, and what a failed write does. The TaskStore contract itself is
-// checked in task-store.test.ts.
+// The SQLite store against real files: how the file is set up, its own sync
+// and checkpoints, and what a failed write does. The TaskStore contract, and
+// what survives a reopen, are checked in task-store.test.ts.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,8 +24,8 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "scalemesh-ledger-"));
   path = join(dir, "nested", "ledger.db");
 });
-afterEach(() => {
-  for (const store of opened.splice(0)) store.close();
+afterEach(async () => {
+  for (const store of opened.splice(0)) await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -45,95 +45,15 @@ function inspect<T>(read: (db: Database.Database) => T): T {
 }
 
 describe("SQLite task store", () => {
-  it("gives back every task as it was after a close and reopen, in sequence order", async () => {
-    const tasks = [
-      storedTask({ id: "pending", sequence: 1, priority: 7 }),
-      storedTask({ id: "assigned", sequence: 2, state: TaskState.ASSIGNED, workerId: "w1" }),
-      storedTask({ id: "running", sequence: 3, state: TaskState.RUNNING, workerId: "w2" }),
-      storedTask({
-        id: "succeeded",
-        sequence: 4,
-        state: TaskState.SUCCEEDED,
-        workerId: "w1",
-        updatedMs: 1_700_000_009_000,
-      }),
-      storedTask({
-        id: "dead",
-        sequence: 5,
-        state: TaskState.DEAD_LETTERED,
-        workerId: "w3",
-        updatedMs: 1_700_000_009_500,
-      }),
-      storedTask({ id: "cancelled", sequence: 6, state: TaskState.CANCELLED }),
-    ];
-    const first = open();
-    for (const entry of [...tasks].reverse()) first.save(entry);
-    await first.commit();
-    first.close();
-
-    const loaded = open().loadAll();
-    expect(loaded.map((e) => e.task.spec?.taskId)).toEqual(tasks.map((e) => e.task.spec?.taskId));
-    expect(sameStoredTasks(loaded, tasks)).toBe(true);
-    expect(typeof loaded[0]?.task.createdAt?.seconds).toBe("bigint");
-  });
-
-  it("keeps the indexed columns in step with the task", async () => {
-    const store = open();
-    store.save(
-      storedTask({
-        id: "run",
-        sequence: 1,
-        state: TaskState.RUNNING,
-        workerId: "w1",
-        priority: 3,
-        createdMs: 1000,
-        updatedMs: 2000,
-      }),
-    );
-    store.save(
-      storedTask({
-        id: "done",
-        sequence: 2,
-        state: TaskState.SUCCEEDED,
-        workerId: "w2",
-        createdMs: 1000,
-        updatedMs: 3000,
-      }),
-    );
+  // The write is synchronous here, so "at once" shows in the stats before the turn ends.
+  it("writes at once when maxBatchRows rows wait, without waiting for the turn to end", async () => {
+    const store = open({ maxBatchRows: 10 });
+    for (let i = 1; i <= 25; i += 1) store.save(storedTask({ id: `t${i}`, sequence: i }));
+    expect(store.stats.commits).toBe(2);
+    expect(inspect((db) => db.prepare("SELECT count(*) AS n FROM tasks").get())).toEqual({ n: 20 });
     await store.commit();
-    const rows = inspect((db) =>
-      db
-        .prepare(
-          "SELECT task_id, sequence, state, worker_id, priority, created_at_ms, updated_at_ms, finished_at_ms, max_attempts, trace_context FROM tasks ORDER BY sequence",
-        )
-        .all(),
-    );
-    expect(rows).toEqual([
-      {
-        task_id: "run",
-        sequence: 1,
-        state: TaskState.RUNNING,
-        worker_id: "w1",
-        priority: 3,
-        created_at_ms: 1000,
-        updated_at_ms: 2000,
-        finished_at_ms: null,
-        max_attempts: 3,
-        trace_context: expect.stringContaining("traceparent"),
-      },
-      {
-        task_id: "done",
-        sequence: 2,
-        state: TaskState.SUCCEEDED,
-        worker_id: "w2",
-        priority: 0,
-        created_at_ms: 1000,
-        updated_at_ms: 3000,
-        finished_at_ms: 3000,
-        max_attempts: 3,
-        trace_context: expect.stringContaining("traceparent"),
-      },
-    ]);
+    expect(store.stats.commits).toBe(3);
+    expect(store.stats.rowsWritten).toBe(25);
   });
 
   // At "full" the connection runs at NORMAL and the store syncs the WAL itself after each commit.
@@ -254,7 +174,7 @@ describe("SQLite task store", () => {
   );
 
   it("touches its files no more once closed, even when closed before its checkpoint thread started", async () => {
-    open().close();
+    await open().close();
     // Whoever owns the directory may now remove the ledger. Had the thread
     // opened its connection only now, it would create an empty ledger.db again.
     rmSync(path);
@@ -266,11 +186,11 @@ describe("SQLite task store", () => {
     const store = open({ synchronous: "normal", checkpointEveryRows: 10 });
     for (let i = 1; i <= 50; i += 1) store.save(storedTask({ id: `t${i}`, sequence: i }));
     await store.commit();
-    store.close();
+    await store.close();
     // The last connection to close folds the WAL in and deletes it with the
     // shared-memory file.
     expect(readdirSync(join(dir, "nested"))).toEqual(["ledger.db"]);
-    expect(open().loadAll()).toHaveLength(50);
+    expect(await open().loadAll()).toHaveLength(50);
   });
 
   it("at synchronous normal, answers a commit once it is written, with no sync of its own", async () => {
@@ -302,13 +222,13 @@ describe("SQLite task store", () => {
       `task ledger ${path} cannot be written (SQLITE_FULL: database or disk is full); free space or fix permissions, then retry`,
     );
     expect(store.stats.failedCommits).toBe(1);
-    expect(store.loadAll().map((e) => e.task.spec?.taskId)).toEqual(["t1"]);
+    expect((await store.loadAll()).map((e) => e.task.spec?.taskId)).toEqual(["t1"]);
 
     pragmaForTest(store, "max_page_count = 1000000");
     await store.commit();
-    expect(store.loadAll()).toHaveLength(20);
-    store.close();
-    expect(open().loadAll()).toHaveLength(20);
+    expect(await store.loadAll()).toHaveLength(20);
+    await store.close();
+    expect(await open().loadAll()).toHaveLength(20);
   });
 
   it.each([

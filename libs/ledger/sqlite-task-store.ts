@@ -144,7 +144,7 @@ export function openSqliteTaskStore(options: SqliteTaskStoreOptions): TaskStore 
   };
 
   const store: TaskStore = {
-    loadAll() {
+    async loadAll() {
       requireOpen("read");
       try {
         return statements.loadAll.all().map(fromTaskRow);
@@ -155,7 +155,7 @@ export function openSqliteTaskStore(options: SqliteTaskStoreOptions): TaskStore 
     save: (entry: StoredTask) => batches.queue({ kind: "upsert", row: toTaskRow(entry) }),
     remove: (taskId: string) => batches.queue({ kind: "remove", taskId }),
     commit: () => batches.commit(),
-    purgeFinishedBefore(cutoffMs) {
+    async purgeFinishedBefore(cutoffMs) {
       requireOpen("written");
       // Write what waits first, so a queued save cannot bring a purged task back.
       batches.flushNow();
@@ -166,7 +166,7 @@ export function openSqliteTaskStore(options: SqliteTaskStoreOptions): TaskStore 
       }
     },
     stats: batches.stats,
-    close() {
+    async close() {
       if (isClosed) return;
       batches.close(closedStoreError(path));
       isClosed = true;

@@ -1,8 +1,11 @@
 // Where the ledger's tasks survive a restart. The coordinator saves every
 // transition and tells nobody of it until commit() resolves; on start it
 // rebuilds the ledger from loadAll(). The SQLite store (sqlite-task-store.ts)
-// is the embedded default; the memory store here behaves the same, batching
-// included, for tests and `ledger.path: ":memory:"`.
+// is the embedded default, the PostgreSQL store (postgres-task-store.ts) the
+// shared one; the memory store here behaves the same, batching included, for
+// tests and `ledger.path: ":memory:"`. Saving is synchronous (it queues);
+// whatever touches the store itself answers with a promise, since a store
+// may be across the network.
 import type { Task } from "../contracts/index.js";
 import {
   createGroupCommit,
@@ -22,7 +25,7 @@ export interface StoredTask {
 
 export interface TaskStore {
   /** Every stored task in sequence order (recovery on start). */
-  loadAll(): StoredTask[];
+  loadAll(): Promise<StoredTask[]>;
   /**
    * Queues an upsert of the task's current state; several saves of one task
    * before a commit write one row. The task is serialised now, so the caller
@@ -42,18 +45,18 @@ export interface TaskStore {
   /**
    * Deletes final tasks (SUCCEEDED, DEAD_LETTERED, CANCELLED) whose
    * finished_at is before cutoffMs; returns how many. Writes anything queued
-   * first; throws StoreUnavailableError when it cannot write.
+   * first; rejects with StoreUnavailableError when it cannot write.
    */
-  purgeFinishedBefore(cutoffMs: number): number;
+  purgeFinishedBefore(cutoffMs: number): Promise<number>;
   readonly stats: GroupCommitStats;
   /** Writes anything still queued if it can, then releases the store; later calls fail with StoreUnavailableError. */
-  close(): void;
+  close(): Promise<void>;
 }
 
 export type StoreOperation = "opened" | "read" | "written";
 
 export interface StoreUnavailableOptions {
-  /** The ledger's file (or ":memory:"). */
+  /** The ledger's file (or ":memory:"), or its database's url without the password. */
   readonly path: string;
   readonly operation: StoreOperation;
   readonly cause: unknown;
@@ -143,14 +146,14 @@ export function createMemoryTaskStore(
   };
 
   return {
-    loadAll() {
+    async loadAll() {
       requireOpen("read");
       return [...rows.values()].sort((a, b) => a.sequence - b.sequence).map(fromTaskRow);
     },
     save: (entry) => batches.queue({ kind: "upsert", row: toTaskRow(entry) }),
     remove: (taskId) => batches.queue({ kind: "remove", taskId }),
     commit: () => batches.commit(),
-    purgeFinishedBefore(cutoffMs) {
+    async purgeFinishedBefore(cutoffMs) {
       requireOpen("written");
       batches.flushNow();
       if (failure)
@@ -169,7 +172,7 @@ export function createMemoryTaskStore(
       return purged;
     },
     stats: batches.stats,
-    close() {
+    async close() {
       if (isClosed) return;
       batches.close(closedStoreError(MEMORY_PATH));
       isClosed = true;

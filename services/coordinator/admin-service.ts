@@ -118,7 +118,7 @@ export function adminService({
       return { task: await coordinator.cancelTask(request.taskId, request.reason) };
     },
 
-    purgeTasks(request) {
+    async purgeTasks(request) {
       if (!request.finishedBefore)
         throw invalidArgument(
           "finished_before",
@@ -126,7 +126,7 @@ export function adminService({
         );
       const cutoffMs = timestampMs(request.finishedBefore);
       if (cutoffMs > Date.now()) throw invalidArgument("finished_before", "is in the future");
-      return { purged: BigInt(coordinator.purgeFinishedBefore(cutoffMs)) };
+      return { purged: BigInt(await coordinator.purgeFinishedBefore(cutoffMs)) };
     },
 
     drainWorker(request) {

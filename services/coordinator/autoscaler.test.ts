@@ -195,16 +195,16 @@ async function syncAfter(h: Harness, elapsedMs: number): Promise<void> {
 }
 
 /** Oldest first. */
-function events(h: Harness): StoredScalingEvent[] {
-  return h.history.list({ limit: 10_000 }).reverse();
+async function events(h: Harness): Promise<StoredScalingEvent[]> {
+  return (await h.history.list({ limit: 10_000 })).reverse();
 }
 
-function eventsWith(h: Harness, reason: string): StoredScalingEvent[] {
-  return events(h).filter((e) => e.reason === reason);
+async function eventsWith(h: Harness, reason: string): Promise<StoredScalingEvent[]> {
+  return (await events(h)).filter((e) => e.reason === reason);
 }
 
-function lastEvent(h: Harness): StoredScalingEvent | undefined {
-  return h.history.list({ limit: 1 })[0];
+async function lastEvent(h: Harness): Promise<StoredScalingEvent | undefined> {
+  return (await h.history.list({ limit: 1 }))[0];
 }
 
 // ---- scale-up and starts --------------------------------------------------
@@ -215,7 +215,7 @@ describe("autoscaler: starting workers", () => {
 
     await h.autoscaler.syncNow();
     expect(h.provider.calls.start).toEqual([2]);
-    expect(lastEvent(h)).toMatchObject({
+    expect(await lastEvent(h)).toMatchObject({
       reason: "AtMinimum",
       desiredWorkers: 2,
       action: "start 2 (w-1, w-2)",
@@ -239,7 +239,7 @@ describe("autoscaler: starting workers", () => {
       desiredWorkers: 2,
       meanTimeToHealthySec: 0,
     });
-    expect(lastEvent(h)).toMatchObject({ readyWorkers: 0, startingWorkers: 2, action: "" });
+    expect(await lastEvent(h)).toMatchObject({ readyWorkers: 0, startingWorkers: 2, action: "" });
 
     // Timed to when each registered, not to the sync that noticed.
     h.clock.nowMs = START_MS + 1000;
@@ -284,7 +284,7 @@ describe("autoscaler: starting workers", () => {
       currentWorkers: 1,
       startingWorkers: 1,
     });
-    const failed = events(h).filter((e) => e.action === "start w-2");
+    const failed = (await events(h)).filter((e) => e.action === "start w-2");
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({ reason: "ProviderFailed" });
     expect(failed[0]?.error).toContain("w-2 did not register within 10 s");
@@ -303,7 +303,7 @@ describe("autoscaler: starting workers", () => {
 
     await h.autoscaler.syncNow();
     expect(h.autoscaler.status()).toMatchObject({ failedOperations: 1, scaleUps: 0 });
-    expect(lastEvent(h)).toMatchObject({
+    expect(await lastEvent(h)).toMatchObject({
       reason: "AtMinimum",
       action: "",
       error: "start 2: image scalemesh:missing not found",
@@ -331,7 +331,7 @@ describe("autoscaler: scale-down", () => {
     await h.autoscaler.syncNow();
     expect(h.fleet.drained).toEqual(["w-2", "w-3"]);
     expect(h.provider.stoppedIds()).toEqual([]);
-    expect(lastEvent(h)).toMatchObject({
+    expect(await lastEvent(h)).toMatchObject({
       reason: "ScaleDown",
       desiredWorkers: 3,
       action: "drain w-2, w-3",
@@ -378,7 +378,7 @@ describe("autoscaler: scale-down", () => {
     await syncAt(h, START_MS + DRAIN_TIMEOUT_MS + 1);
     expect(h.provider.stoppedIds()).toEqual(["w-2"]);
     expect(h.autoscaler.status().failedOperations).toBe(1);
-    expect(events(h).filter((e) => e.error !== "")).toEqual([
+    expect((await events(h)).filter((e) => e.error !== "")).toEqual([
       expect.objectContaining({
         reason: "ProviderFailed",
         action: "stop w-2",
@@ -413,7 +413,7 @@ describe("autoscaler: scale-down", () => {
     await h.autoscaler.syncNow();
     expect(h.fleet.drained).toEqual(["w-2", "w-3"]);
     expect(h.provider.calls.stop).toEqual([["w-2", "w-3"]]);
-    expect(lastEvent(h)).toMatchObject({
+    expect(await lastEvent(h)).toMatchObject({
       reason: "ScaleDown",
       desiredWorkers: 1,
       action: "drain w-2, w-3",
@@ -455,7 +455,7 @@ describe("autoscaler: scale-down", () => {
       expect(h.provider.stoppedIds()).toEqual(["w-2"]);
 
       expect(h.provider.calls.replace).toEqual([]);
-      expect(eventsWith(h, "Recovering")).toEqual([]);
+      expect(await eventsWith(h, "Recovering")).toEqual([]);
     },
   );
 });
@@ -473,7 +473,7 @@ describe("autoscaler: recovery", () => {
     const firstMs = START_MS + 1000;
     await syncAt(h, firstMs);
     expect(h.provider.calls.replace).toEqual(["w-1"]);
-    expect(eventsWith(h, "Recovering")).toEqual([
+    expect(await eventsWith(h, "Recovering")).toEqual([
       expect.objectContaining({
         action: "replace w-1",
         error: "",
@@ -493,7 +493,7 @@ describe("autoscaler: recovery", () => {
 
     await syncAt(h, firstMs + 2000);
     expect(h.provider.calls.replace).toEqual(["w-1", "w-1"]);
-    expect(eventsWith(h, "Recovering")[1]?.message).toContain("restart 2 of 2");
+    expect((await eventsWith(h, "Recovering"))[1]?.message).toContain("restart 2 of 2");
 
     join(h, "w-1");
     await syncAfter(h, 100);
@@ -503,14 +503,14 @@ describe("autoscaler: recovery", () => {
     expect(status.failedWorkers).toEqual(["w-1"]);
     expect(status.degradedReason).toContain("w-1");
     expect(status.degradedReason).toContain("scaling.max_recovery_attempts");
-    expect(eventsWith(h, "RecoveryFailed")).toEqual([
+    expect(await eventsWith(h, "RecoveryFailed")).toEqual([
       expect.objectContaining({ action: "", error: "exit code 3" }),
     ]);
 
     // Given up on: no further restart, however long the wait.
     await syncAfter(h, 120_000);
     expect(h.provider.calls.replace).toEqual(["w-1", "w-1"]);
-    expect(eventsWith(h, "RecoveryFailed")).toHaveLength(1);
+    expect(await eventsWith(h, "RecoveryFailed")).toHaveLength(1);
     expect(h.autoscaler.status().failedWorkers).toEqual(["w-1"]);
   });
 
@@ -545,7 +545,7 @@ describe("autoscaler: recovery", () => {
     await syncAfter(h, 1000);
     expect(h.provider.stoppedIds()).toEqual(["w-2"]);
     expect(h.provider.calls.replace).toEqual([]);
-    expect(eventsWith(h, "Recovering")).toEqual([]);
+    expect(await eventsWith(h, "Recovering")).toEqual([]);
     expect(h.autoscaler.status()).toMatchObject({
       failedWorkers: [],
       degradedReason: undefined,
@@ -565,7 +565,7 @@ describe("autoscaler: recovery", () => {
     const status = h.autoscaler.status();
     expect(status.failedWorkers).toEqual(["w-1"]);
     expect(status.degradedReason).toContain("scaling.enable_auto_recovery");
-    expect(eventsWith(h, "RecoveryFailed")).toEqual([
+    expect(await eventsWith(h, "RecoveryFailed")).toEqual([
       expect.objectContaining({ error: "killed by SIGKILL" }),
     ]);
   });
@@ -605,7 +605,7 @@ describe("autoscaler: manual target, off, external", () => {
       mode: "manual",
       desiredWorkers: 4,
     });
-    expect(lastEvent(h)).toMatchObject({
+    expect(await lastEvent(h)).toMatchObject({
       reason: "Manual",
       mode: "manual",
       desiredWorkers: 4,
@@ -617,7 +617,7 @@ describe("autoscaler: manual target, off, external", () => {
     join(h, "w-4");
     await syncAfter(h, 1000);
     expect(h.fleet.drained).toEqual([]);
-    expect(lastEvent(h)).toMatchObject({
+    expect(await lastEvent(h)).toMatchObject({
       reason: "Manual",
       readyWorkers: 4,
       desiredWorkers: 4,
@@ -631,7 +631,11 @@ describe("autoscaler: manual target, off, external", () => {
       desiredWorkers: 2,
     });
     expect(h.fleet.drained).toHaveLength(2);
-    expect(lastEvent(h)).toMatchObject({ reason: "AtMinimum", mode: "normal", desiredWorkers: 2 });
+    expect(await lastEvent(h)).toMatchObject({
+      reason: "AtMinimum",
+      mode: "normal",
+      desiredWorkers: 2,
+    });
   });
 
   it("handed back to the policy, waits out cool_down_sec before shrinking what a manual target built", async () => {
@@ -641,11 +645,15 @@ describe("autoscaler: manual target, off, external", () => {
 
     await h.autoscaler.setEnabled(true);
     expect(h.fleet.drained).toEqual([]);
-    expect(lastEvent(h)).toMatchObject({ reason: "CoolingDown", desiredWorkers: 4, action: "" });
+    expect(await lastEvent(h)).toMatchObject({
+      reason: "CoolingDown",
+      desiredWorkers: 4,
+      action: "",
+    });
 
     await syncAfter(h, 30_000);
     expect(h.fleet.drained).toHaveLength(2);
-    expect(lastEvent(h)).toMatchObject({ reason: "AtMinimum", desiredWorkers: 2 });
+    expect(await lastEvent(h)).toMatchObject({ reason: "AtMinimum", desiredWorkers: 2 });
   });
 
   it("starts nothing and records nothing while disabled", async () => {
@@ -659,7 +667,7 @@ describe("autoscaler: manual target, off, external", () => {
     expect(h.provider.calls.start).toEqual([]);
     expect(h.provider.stoppedIds()).toEqual([]);
     expect(h.fleet.drained).toEqual([]);
-    expect(events(h)).toEqual([]);
+    expect(await events(h)).toEqual([]);
     expect(h.autoscaler.status()).toMatchObject({
       isEnabled: false,
       mode: "off",
@@ -694,7 +702,7 @@ describe("autoscaler: manual target, off, external", () => {
       inFlightByWorker.forEach((inFlight, i) => h.fleet.register(`ext-${i + 1}`, { inFlight }));
 
       await h.autoscaler.syncNow();
-      expect(lastEvent(h)).toMatchObject({
+      expect(await lastEvent(h)).toMatchObject({
         reason,
         desiredWorkers: desired,
         action: "",
@@ -725,7 +733,7 @@ describe("autoscaler: provider outages", () => {
       degradedReason: "provider local cannot list its workers: connection refused",
       failedOperations: 1,
     });
-    expect(lastEvent(h)).toMatchObject({
+    expect(await lastEvent(h)).toMatchObject({
       reason: "ProviderFailed",
       action: "list",
       error: "connection refused",
@@ -882,7 +890,10 @@ describe("autoscaler: start, stop and the fleet waker", () => {
       }
       expect(h.provider.calls.start).toEqual(starts);
       if (starts.length > 0)
-        expect(lastEvent(h)).toMatchObject({ reason: "WakeFromZero", action: "start 1 (w-1)" });
+        expect(await lastEvent(h)).toMatchObject({
+          reason: "WakeFromZero",
+          action: "start 1 (w-1)",
+        });
     },
   );
 });

@@ -134,7 +134,18 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
   let predictive = options.predict
     ? "predictive: no forecast asked for yet"
     : "reactive only: off (autoscaler.predictive, or no coordinator.optimizer)";
-  let lastEvent: StoredScalingEvent | undefined = options.history.list({ limit: 1 })[0];
+  // The history answers with promises: the status shows the last decision
+  // once it is stored, and whether a decision is news compares reasons now.
+  let lastEvent: StoredScalingEvent | undefined;
+  let lastReason: string | undefined;
+  /** The history's writes in flight, awaited by stop() so it closes after them. */
+  let appended: Promise<void> = options.history.list({ limit: 1 }).then(
+    ([event]) => {
+      lastEvent ??= event;
+      lastReason ??= event?.reason;
+    },
+    (error: unknown) => log.warn({ err: errorText(error) }, "cannot read the scaling history"),
+  );
   /** Set while the provider cannot list its workers; cleared by the next good list. */
   let providerError: string | undefined;
   const totals = { scaleUps: 0, scaleDowns: 0, failed: 0, healthySec: 0, healthyCount: 0 };
@@ -166,9 +177,14 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
   let isStopped = false;
 
   const record = (event: Omit<ScalingEventRecord, "atMs">): void => {
-    const stored = options.history.append({ atMs: now(), ...event });
-    const isNews = event.action !== "" || event.error !== "" || event.reason !== lastEvent?.reason;
-    lastEvent = stored;
+    const isNews = event.action !== "" || event.error !== "" || event.reason !== lastReason;
+    lastReason = event.reason;
+    const append = options.history.append({ atMs: now(), ...event });
+    appended = Promise.all([appended, append]).then(
+      ([, stored]) => void (lastEvent = stored),
+      (error: unknown) =>
+        log.warn({ err: errorText(error) }, "cannot record a decision in the scaling history"),
+    );
     if (!isNews) return;
     const fields = {
       reason: event.reason,
@@ -531,6 +547,7 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       detachFleet?.();
       detachFleet = undefined;
       await running;
+      await appended;
     },
     syncNow,
     status: () => {

@@ -128,7 +128,7 @@ describe("Place", () => {
     expect(response.task?.state).toBe(TaskState.ASSIGNED);
     expect(response.task?.workerId).toBe("w1");
     expect(response.workerAddress).toBe("w1:1");
-    expect(store.loadAll().map((e) => e.task.spec?.taskId)).toEqual(["t1"]);
+    expect((await store.loadAll()).map((e) => e.task.spec?.taskId)).toEqual(["t1"]);
     expect(assignmentsIn(await received(session))).toEqual(["t1"]);
   });
 
@@ -480,7 +480,7 @@ describe("recovery", () => {
     await settle();
 
     const after = fixture({}, store);
-    const summary = after.coordinator.recover();
+    const summary = await after.coordinator.recover();
     expect(summary).toMatchObject({ tasks: 3, unfinishedOnWorkers: 2, workersAwaited: 1 });
     expect(after.coordinator.getWorker("w1")?.state).toBe(WorkerState.SUSPECT);
     after.join("w1", 3, [], ["running"]);
@@ -499,7 +499,7 @@ describe("recovery", () => {
     before.join("w1");
     await before.coordinator.place(before.task("t1"), "w1", {});
     const after = fixture({}, store);
-    after.coordinator.recover();
+    await after.coordinator.recover();
     after.clock.nowMs += 4900;
     after.coordinator.checkLiveness();
     expect(after.coordinator.ledger.get("t1")?.task.state).toBe(TaskState.ASSIGNED);

@@ -196,8 +196,8 @@ export class Coordinator {
    * worker stay with it if it comes back within the recovery grace and says
    * it still runs them; the rest go back to PENDING then.
    */
-  recover(): RecoverySummary {
-    const summary = recoverFromStore({
+  async recover(): Promise<RecoverySummary> {
+    const summary = await recoverFromStore({
       store: this.store,
       ledger: this.ledger,
       pending: this.pending,
@@ -272,7 +272,7 @@ export class Coordinator {
     return this.operators.retryTask(taskId);
   }
 
-  purgeFinishedBefore(cutoffMs: number): number {
+  purgeFinishedBefore(cutoffMs: number): Promise<number> {
     return this.operators.purgeFinishedBefore(cutoffMs);
   }
 

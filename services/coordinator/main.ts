@@ -35,13 +35,7 @@ import {
 import { adminService } from "./admin-service.js";
 import { Coordinator } from "./coordinator.js";
 import { ledgerCommitObserver } from "./ledger-metrics.js";
-import {
-  createMemoryScalingHistory,
-  createMemoryTaskStore,
-  openSqliteScalingHistory,
-  openSqliteTaskStore,
-  type TaskStore,
-} from "../../libs/ledger/index.js";
+import { ledgerLocation, openLedgerStores, type LedgerStores } from "./ledger-stores.js";
 import { coordinatorService } from "./coordinator-service.js";
 import { startLoadReporter, type LoadReporter } from "./load-reporter.js";
 
@@ -65,28 +59,23 @@ const logger = createLogger({
 });
 setServiceLabel("coordinator");
 
-let store: TaskStore;
-try {
-  store =
-    config.ledger.path === ":memory:"
-      ? createMemoryTaskStore({ observer: ledgerCommitObserver })
-      : openSqliteTaskStore({
-          path: config.ledger.path,
-          synchronous: config.ledger.synchronous,
-          maxBatchRows: config.ledger.max_batch_rows,
-          observer: ledgerCommitObserver,
-        });
-} catch (error) {
+// The tasks and the scaling history: PostgreSQL when ledger.url is set, else the SQLite file.
+const ledgerAt = ledgerLocation(config.ledger);
+const exitOnLedgerError = (error: unknown, what: string): never => {
   logger.fatal(
     {
-      key: "ledger.path",
-      path: config.ledger.path,
+      key: ledgerAt.key,
+      path: ledgerAt.where,
       err: error instanceof Error ? error.message : String(error),
     },
-    "cannot open the task ledger",
+    what,
   );
-  process.exit(1);
-}
+  return process.exit(1);
+};
+const ledger: LedgerStores = await openLedgerStores(config.ledger, ledgerCommitObserver).catch(
+  (error: unknown) => exitOnLedgerError(error, "cannot open the task ledger"),
+);
+const { store, history } = ledger;
 
 const coordinator = new Coordinator(
   {
@@ -109,14 +98,10 @@ const coordinator = new Coordinator(
   logger,
   store,
 );
-coordinator.recover();
+await coordinator
+  .recover()
+  .catch((error: unknown) => exitOnLedgerError(error, "cannot read the task ledger"));
 coordinator.start();
-
-// The scaling history sits in the ledger file beside the tasks.
-const history =
-  config.ledger.path === ":memory:"
-    ? createMemoryScalingHistory()
-    : openSqliteScalingHistory(config.ledger.path);
 const hardMaxWorkers = hardMaxWorkersOf(config);
 let autoscaler: Autoscaler | undefined;
 const adminImpl = adminService({
@@ -282,15 +267,14 @@ stopOnSignals(async () => {
   pageOptimizer?.close();
   await host.stop();
   await coordinator.stop();
-  store.close();
-  history.close();
+  await ledger.close();
   await telemetry.shutdown();
 }, logger);
 
 logger.info(
   {
-    ledger: config.ledger.path,
-    synchronous: config.ledger.synchronous,
+    ledger: ledgerAt.where,
+    ...(ledgerAt.key === "ledger.path" ? { synchronous: config.ledger.synchronous } : {}),
     grpc: host.grpc.address,
     http: `${config.coordinator.host}:${host.http.port}`,
     grpcPort: host.grpc.port,

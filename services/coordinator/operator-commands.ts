@@ -24,7 +24,8 @@ import type { WorkerRecord } from "./worker-registry.js";
 export interface OperatorCommands {
   cancelTask(taskId: string, reason: string): Promise<Task>;
   retryTask(taskId: string): Promise<Task>;
-  purgeFinishedBefore(cutoffMs: number): number;
+  /** Deletes final tasks that finished before the cutoff, from the store and then from the ledger; resolves to how many. */
+  purgeFinishedBefore(cutoffMs: number): Promise<number>;
   drainWorker(workerId: string): WorkerStatus;
   setCordoned(workerId: string, isCordoned: boolean): WorkerStatus;
 }
@@ -85,8 +86,11 @@ export function createOperatorCommands(parts: CoordinatorParts): OperatorCommand
       return retried;
     },
 
-    purgeFinishedBefore(cutoffMs) {
-      const purged = parts.store.purgeFinishedBefore(cutoffMs);
+    async purgeFinishedBefore(cutoffMs) {
+      // The store first: when it cannot, nothing is gone. A task that turns
+      // final meanwhile finishes after the cutoff (which is in the past), and
+      // one retried meanwhile is saved after the purge: both stay in both.
+      const purged = await parts.store.purgeFinishedBefore(cutoffMs);
       ledger.purgeFinishedBefore(cutoffMs);
       return purged;
     },

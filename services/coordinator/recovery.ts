@@ -23,17 +23,17 @@ export interface RecoveryInputs {
   readonly recoveryGraceMs: number;
 }
 
-export function recoverFromStore({
+export async function recoverFromStore({
   store,
   ledger,
   pending,
   workers,
   nowMs,
   recoveryGraceMs,
-}: RecoveryInputs): RecoverySummary {
+}: RecoveryInputs): Promise<RecoverySummary> {
   let tasks = 0;
   const owners = new Set<string>();
-  for (const entry of store.loadAll()) {
+  for (const entry of await store.loadAll()) {
     const record = ledger.restore(entry);
     tasks += 1;
     if (record.task.state === TaskState.PENDING) pending.add(record);

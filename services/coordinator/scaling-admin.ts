@@ -27,7 +27,7 @@ export function scalingAdmin(
   current: () => Autoscaler | undefined,
   options: {
     hardMaxWorkers: number;
-    history: (limit: number, beforeId?: number) => StoredScalingEvent[];
+    history: (limit: number, beforeId?: number) => Promise<StoredScalingEvent[]>;
   },
 ): ScalingCalls {
   const loop = (): Autoscaler => {
@@ -38,7 +38,7 @@ export function scalingAdmin(
   };
   return {
     getScalingStatus: () => statusMessage(loop()),
-    getScalingHistory(request) {
+    async getScalingHistory(request) {
       if (request.pageSize > MAX_PAGE_SIZE)
         throw invalidArgument(
           "page_size",
@@ -46,7 +46,7 @@ export function scalingAdmin(
         );
       const limit = request.pageSize || DEFAULT_PAGE_SIZE;
       const beforeId = parseToken(request.pageToken);
-      const events = options.history(limit + 1, beforeId);
+      const events = await options.history(limit + 1, beforeId);
       const page = events.slice(0, limit);
       return {
         events: page.map(eventMessage),

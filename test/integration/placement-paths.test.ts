@@ -325,7 +325,7 @@ const PATHS: readonly {
       await before.place({ taskId: "t", ...c.fields });
       await before.coordinator.stop();
       const after = mesh(c.strategy, store);
-      after.coordinator.recover();
+      await after.coordinator.recover();
       await after.joinRightAndWrong();
       after.coordinator.schedulePending();
       await after.coordinator.stop();
