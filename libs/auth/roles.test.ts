@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { Admin, Balancer, Coordinator, Optimizer } from "../contracts/index.js";
+import { Admin, Balancer, Coordinator, Leases, Optimizer } from "../contracts/index.js";
 import { toConnectError } from "../rpc/errors.js";
 import { certificateNames } from "../rpc/peer-certificate.js";
 import {
@@ -30,7 +30,7 @@ async function refusal(call: Promise<unknown>): Promise<string> {
 
 describe("roles", () => {
   it("name the role of every method but the worker session, which its join token guards", () => {
-    for (const service of [Admin, Balancer, Coordinator, Optimizer])
+    for (const service of [Admin, Balancer, Coordinator, Optimizer, Leases])
       for (const method of service.methods)
         if (method.name !== "WorkerSession")
           expect(METHOD_ROLES[`${service.name}/${method.name}`], method.name).toBeDefined();

@@ -6,7 +6,7 @@
 //   viewer    status, lists, forecasts, scaling history
 //   operator  a viewer, and drain, cordon, uncordon, cancel, retry, scale
 //   admin     an operator, and purge
-//   client    Assign, AssignStream, AwaitTask, Route
+//   client    Assign, AssignStream, AwaitTask, Route; the Leases service
 //   service   the mesh's own calls: balancer to coordinator (Place, cluster
 //             watch, WaitTask), coordinator to optimizer; and a viewer's reads
 // A method missing from the table needs admin (fail closed). authorizedService
@@ -53,6 +53,9 @@ export const METHOD_ROLES: Readonly<Record<string, Role>> = {
   "Optimizer/GetRecommendation": "viewer",
   "Optimizer/GetForecast": "viewer",
   "Optimizer/GetCapacityPlan": "viewer",
+  "Leases/AcquireLease": "client",
+  "Leases/RenewLease": "client",
+  "Leases/ReleaseLease": "client",
 };
 
 /**

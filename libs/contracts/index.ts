@@ -4,4 +4,5 @@ export * from "./gen/scalemesh/v1/coordinator_pb.js";
 export * from "./gen/scalemesh/v1/admin_pb.js";
 export * from "./gen/scalemesh/v1/balancer_pb.js";
 export * from "./gen/scalemesh/v1/optimizer_pb.js";
+export * from "./gen/scalemesh/v1/leases_pb.js";
 export * from "./validate-task-spec.js";

@@ -15,3 +15,9 @@ export { executeTask, formatSeconds, type ExecuteTaskOptions } from "./execute-t
 export type { BackoffPolicy } from "../backoff/index.js";
 export { generateWorkerId, type WorkerIdParts } from "./worker-id.js";
 export { resolveCoordinatorTarget, type CoordinatorTarget } from "./coordinator-endpoints.js";
+export {
+  withLease,
+  type HeldLease,
+  type WithLeaseOptions,
+  type WithLeaseResult,
+} from "./with-lease.js";

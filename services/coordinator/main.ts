@@ -5,12 +5,19 @@ import {
   strategyOptionsOf,
   tlsSettingOf,
 } from "../../libs/config/index.js";
-import { Admin, Coordinator as CoordinatorService, Optimizer } from "../../libs/contracts/index.js";
+import {
+  Admin,
+  Coordinator as CoordinatorService,
+  Leases,
+  Optimizer,
+} from "../../libs/contracts/index.js";
 import { advertisedHost, parseEndpointUri } from "../../libs/discovery/index.js";
 import { dirname, join } from "node:path";
 import { createJoinGate } from "./join-gate.js";
 import { PAGE_LATENCY_METRICS, startLiveFeed } from "./live-feed.js";
 import { livePageRoutes } from "./live-page.js";
+import { leasesService } from "./leases-service.js";
+import { openUserLeases } from "./user-lease-store.js";
 import { authorizedService } from "../../libs/auth/roles.js";
 import { tokenKeyOrExit, useTokenFileOrExit } from "../../libs/auth/token-key.js";
 import { createAutoscaler, type Autoscaler } from "./autoscaler.js";
@@ -76,6 +83,10 @@ const ledger: LedgerStores = await openLedgerStores(config.ledger, ledgerCommitO
   (error: unknown) => exitOnLedgerError(error, "cannot open the task ledger"),
 );
 const { store, history } = ledger;
+// Users' leases (the Leases service) live beside the tasks.
+const userLeases = await openUserLeases(config.ledger).catch((error: unknown) =>
+  exitOnLedgerError(error, "cannot open the leases table of the task ledger"),
+);
 
 const coordinator = new Coordinator(
   {
@@ -128,6 +139,7 @@ const joinGate = tokenKey
     })
   : undefined;
 const admin = register(Admin, tokenKey ? authorizedService(Admin, adminImpl, tokenKey) : adminImpl);
+const leasesImpl = leasesService(userLeases);
 const coordinatorImpl = coordinatorService(coordinator, {
   logger,
   maxPayloadBytes: config.rpc.max_payload_bytes,
@@ -167,6 +179,7 @@ const host = await startServiceHost({
         : coordinatorImpl,
     ),
     admin,
+    register(Leases, tokenKey ? authorizedService(Leases, leasesImpl, tokenKey) : leasesImpl),
   ],
   connectServices: [admin],
   routes: livePageRoutes({ feed: liveFeed, logger, ...(tokenKey ? { roles: tokenKey } : {}) }),
@@ -268,6 +281,7 @@ stopOnSignals(async () => {
   await host.stop();
   await coordinator.stop();
   await ledger.close();
+  await userLeases.close();
   await telemetry.shutdown();
 }, logger);
 

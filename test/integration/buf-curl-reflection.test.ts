@@ -132,7 +132,7 @@ const PORTS: readonly Port[] = [
   {
     name: "coordinator",
     port: () => mesh.coordinator.grpcPort,
-    services: ["scalemesh.v1.Coordinator", "scalemesh.v1.Admin"],
+    services: ["scalemesh.v1.Coordinator", "scalemesh.v1.Admin", "scalemesh.v1.Leases"],
     calls: [
       {
         method: "scalemesh.v1.Coordinator/WatchCluster",
@@ -154,6 +154,16 @@ const PORTS: readonly Port[] = [
         method: "scalemesh.v1.Admin/ListWorkers",
         body: {},
         check: (response) => expect(workerIds(response.workers)).toEqual(["worker-1"]),
+      },
+      {
+        method: "scalemesh.v1.Leases/AcquireLease",
+        body: { name: "buf-curl-job", holder: "buf", ttl: "30s" },
+        check: (response) => {
+          expect(response.acquired).toBe(true);
+          expect(response.fencingToken).toBe("1");
+          expect(response.holder).toBe("buf");
+          expect(typeof response.expiresAt).toBe("string");
+        },
       },
       {
         // A bidi stream: one batch of one item, answered by its sequence (this one places a task).

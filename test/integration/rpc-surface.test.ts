@@ -18,7 +18,12 @@ import { createReflectionClient } from "../support/reflection-client.js";
 import { freshLedgerPath } from "../support/mesh.js";
 
 const EXPECTED: Record<string, string[]> = {
-  coordinator: ["scalemesh.v1.Coordinator", "scalemesh.v1.Admin", "grpc.health.v1.Health"],
+  coordinator: [
+    "scalemesh.v1.Coordinator",
+    "scalemesh.v1.Admin",
+    "scalemesh.v1.Leases",
+    "grpc.health.v1.Health",
+  ],
   balancer: ["scalemesh.v1.Balancer", "grpc.health.v1.Health"],
   optimizer: ["scalemesh.v1.Optimizer", "grpc.health.v1.Health"],
 };

@@ -1,0 +1,55 @@
+// Users' leases in the PostgreSQL ledger: a table of their own, each change
+// one transaction that locks the lease's row (SELECT ... FOR UPDATE, after an
+// insert that makes sure there is one), so two coordinators or two requests
+// can never both grant it. Committed before the answer; a takeover finds
+// every lease and its fencing token where the old leader left them.
+import type pg from "pg";
+import { inTransaction } from "./postgres-pool.js";
+import { userLeaseStoreOver, type UserLease, type UserLeaseStore } from "./user-leases.js";
+
+const SCHEMA = `CREATE TABLE IF NOT EXISTS user_leases (
+  name text PRIMARY KEY,
+  holder text NOT NULL,
+  fencing_token bigint NOT NULL,
+  expires_at_ms bigint NOT NULL,
+  ttl_ms bigint NOT NULL
+)`;
+
+export async function openPostgresUserLeases(pool: pg.Pool): Promise<UserLeaseStore> {
+  await pool.query(SCHEMA);
+  return userLeaseStoreOver(
+    (name, body) =>
+      inTransaction(pool, async (client) => {
+        await client.query(
+          "INSERT INTO user_leases VALUES ($1, '', 0, 0, 0) ON CONFLICT (name) DO NOTHING",
+          [name],
+        );
+        const { rows } = await client.query<{
+          holder: string;
+          fencing_token: string;
+          expires_at_ms: string;
+          ttl_ms: string;
+        }>("SELECT * FROM user_leases WHERE name = $1 FOR UPDATE", [name]);
+        const row = rows[0];
+        const current: UserLease | undefined =
+          row && Number(row.fencing_token) > 0
+            ? {
+                name,
+                holder: row.holder,
+                fencingToken: Number(row.fencing_token),
+                expiresAtMs: Number(row.expires_at_ms),
+                ttlMs: Number(row.ttl_ms),
+              }
+            : undefined;
+        const { write, answer } = body(current);
+        if (write)
+          await client.query(
+            `UPDATE user_leases SET holder = $2, fencing_token = $3, expires_at_ms = $4, ttl_ms = $5
+             WHERE name = $1`,
+            [name, write.holder, write.fencingToken, write.expiresAtMs, write.ttlMs],
+          );
+        return answer;
+      }),
+    async () => undefined,
+  );
+}

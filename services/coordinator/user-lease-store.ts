@@ -1,0 +1,22 @@
+// Where the coordinator keeps users' leases: beside its tasks. PostgreSQL
+// (ledger.url) through a small pool of its own, the SQLite ledger file, or
+// memory for ":memory:". On PostgreSQL every lease change locks its row, so
+// whichever coordinator answers, the row decides.
+import type { Config } from "../../libs/config/index.js";
+import { createLedgerPool } from "../../libs/ledger/postgres-pool.js";
+import { openPostgresUserLeases } from "../../libs/ledger/postgres-user-leases.js";
+import { openSqliteUserLeases } from "../../libs/ledger/sqlite-user-leases.js";
+import { createMemoryUserLeases, type UserLeaseStore } from "../../libs/ledger/user-leases.js";
+
+export async function openUserLeases(ledger: Config["ledger"]): Promise<UserLeaseStore> {
+  if (ledger.url !== "") {
+    const pool = createLedgerPool({ url: ledger.url, max: 2 });
+    const leases = await openPostgresUserLeases(pool).catch(async (error: unknown) => {
+      await pool.end();
+      throw error;
+    });
+    return { ...leases, close: async () => void (await pool.end()) };
+  }
+  if (ledger.path === ":memory:") return createMemoryUserLeases();
+  return openSqliteUserLeases(ledger.path);
+}
