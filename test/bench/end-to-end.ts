@@ -2,7 +2,7 @@
 // BullMQ on a local Redis, with the same worker processes, the same
 // concurrency and the same load processes: throughput, p50, p99, ratios.
 import { createRequire } from "node:module";
-import { exampleHandler, startMesh } from "../support/mesh.js";
+import { exampleHandler, startMesh, type Mesh } from "../support/mesh.js";
 import { startBenchProcess, type BenchProcess } from "./bench-process.js";
 import { runDrivers, type LoadShape, type LoadSummary } from "./driver-pool.js";
 import {
@@ -75,28 +75,40 @@ const PAIRS: readonly Durability[] = [
   { label: "like for like", ledgerSynchronous: "normal", redis: "aof-everysec" },
 ];
 
-async function scalemeshRun(
+function scalemeshRun(options: EndToEndOptions, durability: Durability): Promise<LoadSummary> {
+  return scalemeshLoad(options, {
+    env: { SCALEMESH_LEDGER_SYNCHRONOUS: durability.ledgerSynchronous },
+    what: `ledger.synchronous ${durability.ledgerSynchronous}`,
+  }).then(({ summary }) => summary);
+}
+
+/**
+ * The scalemesh side of the end-to-end load on a mesh of its own, with
+ * `env` for every process; `inspect` reads the mesh before it stops.
+ */
+export async function scalemeshLoad<T = undefined>(
   options: EndToEndOptions,
-  durability: Durability,
-): Promise<LoadSummary> {
+  run: { env: Record<string, string>; what: string; inspect?: (mesh: Mesh) => Promise<T> },
+): Promise<{ summary: LoadSummary; inspected: T | undefined }> {
   progress(
-    `e2e: starting a mesh (${options.workers} worker agents, ${options.concurrency} slots each, noop handler, ledger.synchronous ${durability.ledgerSynchronous})...`,
+    `e2e: starting a mesh (${options.workers} worker agents, ${options.concurrency} slots each, noop handler, ${run.what})...`,
   );
   const mesh = await startMesh({
     workers: options.workers,
     slots: options.concurrency,
     handler: exampleHandler("noop"),
-    env: { SCALEMESH_LEDGER_SYNCHRONOUS: durability.ledgerSynchronous },
+    env: run.env,
   });
   try {
     progress(
       `e2e: scalemesh, ${options.tasks} tasks, ${options.inFlight} in flight from ${options.drivers} load processes...`,
     );
-    return await runDrivers(
+    const summary = await runDrivers(
       "scalemesh",
       ["--system", "scalemesh", "--balancer-address", `127.0.0.1:${mesh.balancer.grpcPort}`],
       options,
     );
+    return { summary, inspected: await run.inspect?.(mesh) };
   } finally {
     await mesh.stop();
   }
@@ -144,14 +156,28 @@ async function bullmqRun(options: EndToEndOptions, durability: Durability): Prom
   }
 }
 
-function row(cells: readonly string[]): string {
+/** One line of the results table (the first column left-aligned, the rest right). */
+export function row(cells: readonly string[]): string {
   const widths = [18, 7, 10, 13, 9, 9, 7];
   return cells
     .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 10) : cell.padStart(widths[i] ?? 10)))
     .join(" ");
 }
 
-function summaryRow(system: string, inFlight: number, s: LoadSummary): string {
+/** Throughput and latencies of one run as multiples of another's. */
+export function ratioRow(label: string, run: LoadSummary, baseline: LoadSummary): string {
+  return row([
+    label,
+    "",
+    "",
+    `${(run.throughputPerSec / baseline.throughputPerSec).toFixed(2)}x`,
+    `${(run.p50Ms / baseline.p50Ms).toFixed(2)}x`,
+    `${(run.p99Ms / baseline.p99Ms).toFixed(2)}x`,
+    "",
+  ]);
+}
+
+export function summaryRow(system: string, inFlight: number, s: LoadSummary): string {
   return row([
     system,
     String(s.tasks),
@@ -191,17 +217,7 @@ export async function benchEndToEnd(options: EndToEndOptions, say: Say): Promise
       say(`  BullMQ SKIPPED: ${REDIS_MISSING_MESSAGE}`);
     } else {
       say(summaryRow("BullMQ", options.inFlight, bullmq));
-      say(
-        row([
-          "scalemesh/BullMQ",
-          "",
-          "",
-          `${(scalemesh.throughputPerSec / bullmq.throughputPerSec).toFixed(2)}x`,
-          `${(scalemesh.p50Ms / bullmq.p50Ms).toFixed(2)}x`,
-          `${(scalemesh.p99Ms / bullmq.p99Ms).toFixed(2)}x`,
-          "",
-        ]),
-      );
+      say(ratioRow("scalemesh/BullMQ", scalemesh, bullmq));
     }
     for (const [system, s] of [
       ["scalemesh", scalemesh],

@@ -2,6 +2,7 @@
 //   assign    the Assign path vs a bare echo server on the same stack (h2load)
 //   e2e       end-to-end no-op tasks, scalemesh vs BullMQ on a local Redis
 //   target    the original target: 5,000 durable tasks/s for 60 s, mean < 100 ms
+//   ledger    durable Assign throughput with the ledger on PostgreSQL vs SQLite
 //   scale     1,000 / 5,000 / 10,000 simulated workers on one coordinator vs a bare server
 //   fleet     CPU per Assign on N and 2N real worker agents at the same load
 //   recovery  SIGKILL of a worker until its tasks run elsewhere, both systems
@@ -16,6 +17,7 @@
 // go to stdout; progress lines go to stderr.
 import { benchAssign } from "./assign-vs-echo.js";
 import { benchEndToEnd, benchTarget, endToEndOptionsFromEnv } from "./end-to-end.js";
+import { benchLedgerStores } from "./ledger-stores.js";
 import { benchRecovery } from "./recovery.js";
 import { benchScale } from "./scale.js";
 import { benchFleetCost, fleetCostOptionsFromEnv } from "./fleet-cost.js";
@@ -29,6 +31,7 @@ const PARTS = [
   "assign",
   "e2e",
   "target",
+  "ledger",
   "scale",
   "fleet",
   "recovery",
@@ -93,6 +96,11 @@ async function main(): Promise<number> {
   if (parts.has("target")) {
     process.stderr.write("== the original target: 5,000 tasks/s for 60 s ==\n");
     await benchTarget(benchEnv, say);
+  }
+  if (parts.has("ledger")) {
+    process.stderr.write("== the ledger on PostgreSQL vs SQLite ==\n");
+    say("");
+    await benchLedgerStores(endToEndOptionsFromEnv(benchEnv), say);
   }
   if (parts.has("scale")) {
     process.stderr.write("== many workers on one coordinator ==\n");
