@@ -10,6 +10,7 @@
 // and turned back into rows by unnest().
 import type { PoolClient } from "pg";
 import { createAsyncGroupCommit } from "./async-group-commit.js";
+import { FencedError, type WriteFence } from "./leader-lease.js";
 import type { CommitObserver, QueuedWrite } from "./group-commit.js";
 import { SchemaVersionError } from "./migration.js";
 import { migratePostgres } from "./postgres-migrations.js";
@@ -35,6 +36,8 @@ export interface PostgresTaskStoreOptions {
   readonly connectTimeoutMs?: number;
   /** How long one statement may wait for its answer. Default 30000. */
   readonly queryTimeoutMs?: number;
+  /** With coordinator replicas: every write checks the leader lease in its transaction (leader-lease.ts). */
+  readonly fence?: WriteFence;
 }
 
 const HINTS: Record<StoreOperation, string> = {
@@ -68,6 +71,7 @@ export async function openPostgresTaskStore(options: PostgresTaskStoreOptions): 
     throw new RangeError(`maxBatchRows must be a positive integer, got ${maxBatchRows}`);
   const checked = checkPostgresUrl(options.url);
   if (!checked.ok) throw new RangeError(checked.error);
+  const { fence } = options;
   const fail = (operation: StoreOperation, cause: unknown): StoreUnavailableError =>
     new StoreUnavailableError({ path, operation, cause, hint: HINTS[operation] });
 
@@ -88,8 +92,15 @@ export async function openPostgresTaskStore(options: PostgresTaskStoreOptions): 
   }
 
   const batches = createAsyncGroupCommit({
-    writeBatch: (writes) => inTransaction(pool, (client) => writeAll(client, writes)),
-    toError: (cause) => fail("written", cause),
+    writeBatch: async (writes) => {
+      await inTransaction(pool, async (client) => {
+        await fence?.check(client);
+        await writeAll(client, writes);
+      });
+      fence?.confirm();
+    },
+    // Fenced is not "unavailable": the store is fine, this writer may no longer use it.
+    toError: (cause) => (cause instanceof FencedError ? cause : fail("written", cause)),
     maxBatchRows,
     observer: options.observer,
   });
@@ -125,14 +136,15 @@ export async function openPostgresTaskStore(options: PostgresTaskStoreOptions): 
       requireOpen("written");
       // Written what waits first, and no batch meanwhile, so a queued save cannot bring a purged task back.
       return batches.exclusive(async () => {
-        const result = await pool
-          .query("DELETE FROM tasks WHERE finished_at_ms < $1 AND state = ANY($2::integer[])", [
-            cutoffMs,
-            [...FINAL_STATES],
-          ])
-          .catch((cause: unknown) => {
-            throw fail("written", cause);
-          });
+        const result = await inTransaction(pool, async (client) => {
+          await fence?.check(client);
+          return client.query(
+            "DELETE FROM tasks WHERE finished_at_ms < $1 AND state = ANY($2::integer[])",
+            [cutoffMs, [...FINAL_STATES]],
+          );
+        }).catch((cause: unknown) => {
+          throw cause instanceof FencedError ? cause : fail("written", cause);
+        });
         return result.rowCount ?? 0;
       });
     },

@@ -4,6 +4,7 @@
 // can never both grant it. Committed before the answer; a takeover finds
 // every lease and its fencing token where the old leader left them.
 import type pg from "pg";
+import type { WriteFence } from "./leader-lease.js";
 import { inTransaction } from "./postgres-pool.js";
 import { userLeaseStoreOver, type UserLease, type UserLeaseStore } from "./user-leases.js";
 
@@ -15,11 +16,16 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS user_leases (
   ttl_ms bigint NOT NULL
 )`;
 
-export async function openPostgresUserLeases(pool: pg.Pool): Promise<UserLeaseStore> {
+export async function openPostgresUserLeases(
+  pool: pg.Pool,
+  /** With coordinator replicas: only the leader's changes go through (leader-lease.ts). */
+  fence?: WriteFence,
+): Promise<UserLeaseStore> {
   await pool.query(SCHEMA);
   return userLeaseStoreOver(
     (name, body) =>
       inTransaction(pool, async (client) => {
+        await fence?.check(client);
         await client.query(
           "INSERT INTO user_leases VALUES ($1, '', 0, 0, 0) ON CONFLICT (name) DO NOTHING",
           [name],
@@ -48,6 +54,10 @@ export async function openPostgresUserLeases(pool: pg.Pool): Promise<UserLeaseSt
              WHERE name = $1`,
             [name, write.holder, write.fencingToken, write.expiresAtMs, write.ttlMs],
           );
+        return answer;
+      }).then((answer) => {
+        // Nobody hears of a change from a leader whose lease ran out meanwhile.
+        fence?.confirm();
         return answer;
       }),
     async () => undefined,
