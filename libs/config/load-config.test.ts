@@ -723,7 +723,7 @@ describe("configHelp", () => {
       expect(row).toContain(option.envName);
       expect(row).toContain(option.description);
     }
-    expect(CONFIG_OPTIONS).toHaveLength(128);
+    expect(CONFIG_OPTIONS).toHaveLength(129);
   });
 });
 

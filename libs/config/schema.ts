@@ -172,6 +172,10 @@ const ledgerSection = z
       1000,
       "Rows written in one group commit before it is flushed at once.",
     ),
+    leader_lease_sec: seconds(
+      3,
+      "With a PostgreSQL ledger: the leader coordinator's lease; it renews every third of it, and a standby takes over this long after the leader stops renewing.",
+    ),
   })
   .readonly()
   .prefault({});

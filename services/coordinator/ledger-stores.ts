@@ -16,6 +16,7 @@ import {
   type ScalingHistory,
   type TaskStore,
 } from "../../libs/ledger/index.js";
+import type { WriteFence } from "../../libs/ledger/leader-lease.js";
 
 export interface LedgerStores {
   readonly store: TaskStore;
@@ -41,13 +42,19 @@ export function ledgerLocation(ledger: Config["ledger"]): {
 export async function openLedgerStores(
   ledger: Config["ledger"],
   observer: CommitObserver,
+  /** The leader lease every PostgreSQL write is checked against (coordinator replicas). */
+  fence?: WriteFence,
 ): Promise<LedgerStores> {
   const { key, where } = ledgerLocation(ledger);
   const common = { maxBatchRows: ledger.max_batch_rows, observer };
   let store: TaskStore;
   let history: ScalingHistory;
   if (ledger.url !== "") {
-    store = await openPostgresTaskStore({ url: ledger.url, ...common });
+    store = await openPostgresTaskStore({
+      url: ledger.url,
+      ...common,
+      ...(fence ? { fence } : {}),
+    });
     history = openPostgresScalingHistory({ url: ledger.url });
   } else if (ledger.path === ":memory:") {
     store = createMemoryTaskStore(common);

@@ -45,6 +45,7 @@ import { ledgerCommitObserver } from "./ledger-metrics.js";
 import { ledgerLocation, openLedgerStores, type LedgerStores } from "./ledger-stores.js";
 import { coordinatorService } from "./coordinator-service.js";
 import { startLoadReporter, type LoadReporter } from "./load-reporter.js";
+import { standByUntilLeader } from "./leadership.js";
 
 const config = loadConfigOrExit({
   argv: process.argv.slice(2),
@@ -68,6 +69,20 @@ setServiceLabel("coordinator");
 
 // The tasks and the scaling history: PostgreSQL when ledger.url is set, else the SQLite file.
 const ledgerAt = ledgerLocation(config.ledger);
+// Replicas on PostgreSQL: stand by (answering UNAVAILABLE) until this one holds the leader lease, then read the ledger.
+const leadership =
+  config.ledger.url !== ""
+    ? await standByUntilLeader({
+        url: config.ledger.url,
+        ttlMs: config.ledger.leader_lease_sec * 1000,
+        host: config.coordinator.host,
+        grpcPort: config.coordinator.grpc_port,
+        httpPort: config.coordinator.http_port,
+        advertiseHost: config.coordinator.advertise_host,
+        logger,
+        ...rpcOptionsOf(config.rpc),
+      })
+    : undefined;
 const exitOnLedgerError = (error: unknown, what: string): never => {
   logger.fatal(
     {
@@ -79,13 +94,15 @@ const exitOnLedgerError = (error: unknown, what: string): never => {
   );
   return process.exit(1);
 };
-const ledger: LedgerStores = await openLedgerStores(config.ledger, ledgerCommitObserver).catch(
-  (error: unknown) => exitOnLedgerError(error, "cannot open the task ledger"),
-);
+const ledger: LedgerStores = await openLedgerStores(
+  config.ledger,
+  ledgerCommitObserver,
+  leadership?.election,
+).catch((error: unknown) => exitOnLedgerError(error, "cannot open the task ledger"));
 const { store, history } = ledger;
 // Users' leases (the Leases service) live beside the tasks.
-const userLeases = await openUserLeases(config.ledger).catch((error: unknown) =>
-  exitOnLedgerError(error, "cannot open the leases table of the task ledger"),
+const userLeases = await openUserLeases(config.ledger, leadership?.election).catch(
+  (error: unknown) => exitOnLedgerError(error, "cannot open the leases table of the task ledger"),
 );
 
 const coordinator = new Coordinator(
@@ -167,8 +184,8 @@ const liveFeed = startLiveFeed({
 });
 const host = await startServiceHost({
   host: config.coordinator.host,
-  grpcPort: config.coordinator.grpc_port,
-  httpPort: config.coordinator.http_port,
+  grpcPort: leadership?.grpcPort ?? config.coordinator.grpc_port,
+  httpPort: leadership?.httpPort ?? config.coordinator.http_port,
   logger,
   services: [
     register(
@@ -268,6 +285,12 @@ const registration = registerService({
   logger,
 });
 
+// A lost lease: stop answering as leader and leave discovery, then the process exits (leadership.ts).
+leadership?.onStepDown(async () => {
+  host.grpc.setServing(false);
+  await registration?.stop(1_000);
+});
+
 // Signals are handled before "listening" is said: whoever reacts to that line may signal at once.
 stopOnSignals(async () => {
   await registration?.stop();
@@ -280,6 +303,7 @@ stopOnSignals(async () => {
   pageOptimizer?.close();
   await host.stop();
   await coordinator.stop();
+  await leadership?.release();
   await ledger.close();
   await userLeases.close();
   await telemetry.shutdown();

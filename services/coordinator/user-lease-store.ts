@@ -6,12 +6,17 @@ import type { Config } from "../../libs/config/index.js";
 import { createLedgerPool } from "../../libs/ledger/postgres-pool.js";
 import { openPostgresUserLeases } from "../../libs/ledger/postgres-user-leases.js";
 import { openSqliteUserLeases } from "../../libs/ledger/sqlite-user-leases.js";
+import type { WriteFence } from "../../libs/ledger/leader-lease.js";
 import { createMemoryUserLeases, type UserLeaseStore } from "../../libs/ledger/user-leases.js";
 
-export async function openUserLeases(ledger: Config["ledger"]): Promise<UserLeaseStore> {
+export async function openUserLeases(
+  ledger: Config["ledger"],
+  /** The leader lease every PostgreSQL change is checked against (coordinator replicas). */
+  fence?: WriteFence,
+): Promise<UserLeaseStore> {
   if (ledger.url !== "") {
     const pool = createLedgerPool({ url: ledger.url, max: 2 });
-    const leases = await openPostgresUserLeases(pool).catch(async (error: unknown) => {
+    const leases = await openPostgresUserLeases(pool, fence).catch(async (error: unknown) => {
       await pool.end();
       throw error;
     });
