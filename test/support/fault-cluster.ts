@@ -137,53 +137,10 @@ export async function startFaultCluster(options: FaultClusterOptions): Promise<F
 
   try {
     coordinator = await startCoordinator();
-    for (let i = 1; i <= (options.balancers ?? 1); i += 1) {
-      const balancer = await startService("balancer", {
-        env: {
-          ...env,
-          SCALEMESH_BALANCER_GRPC_PORT: "0",
-          SCALEMESH_BALANCER_HTTP_PORT: "0",
-          SCALEMESH_BALANCER_COORDINATOR: coordinatorUri,
-        },
-      });
-      processes.push(balancer);
-      balancers.push(balancer);
-      balancerClients.push(createRpcClient(Balancer, `127.0.0.1:${balancer.grpcPort}`));
-    }
-    for (let i = 1; i <= options.workers; i += 1) {
-      const workerId = `worker-${i}`;
-      const worker = await startService("worker-agent", {
-        args: [
-          "--coordinator",
-          coordinatorUri,
-          "--worker-id",
-          workerId,
-          "--slots",
-          String(options.slots),
-          "--handler",
-          COUNTING_HANDLER,
-          "--http-port",
-          "0",
-        ],
-        env: { ...env, SCALEMESH_FAULT_EXEC_DIR: execDir },
-        readyMessage: "worker registered",
-      });
-      processes.push(worker);
-      workers.set(workerId, worker);
-    }
-    await waitUntil("every worker ALIVE", 15_000, async () => {
-      const { workers: listed } = await admin.listWorkers({});
-      return listed.filter((w) => w.state === WorkerState.ALIVE).length === options.workers;
-    });
-    for (const balancer of balancers) {
-      await waitUntil(
-        `balancer ${balancer.grpcPort} ready`,
-        10_000,
-        async () =>
-          (await fetch(`http://127.0.0.1:${balancer.httpPort}/readyz`).catch(() => undefined))
-            ?.status === 200,
-      );
-    }
+    await startBalancersAndWorkers(
+      { ...options, env, coordinatorUri, execDir, admin },
+      { processes, balancers, balancerClients, workers },
+    );
   } catch (error) {
     await stop();
     throw error;
@@ -212,6 +169,80 @@ export async function startFaultCluster(options: FaultClusterOptions): Promise<F
     },
     stop,
   };
+}
+
+export interface FleetOptions {
+  readonly workers: number;
+  readonly slots: number;
+  readonly balancers?: number;
+  readonly env: Record<string, string>;
+  /** Where balancers and workers find the coordinator. */
+  readonly coordinatorUri: string;
+  /** Where the counting handler writes its execution records. */
+  readonly execDir: string;
+  /** The coordinator that should see every worker ALIVE. */
+  readonly admin: RpcClient<typeof Admin>;
+}
+
+/** What startBalancersAndWorkers started, filled as they start so the caller can stop them even when it throws. */
+export interface Fleet {
+  readonly processes: ServiceProcess[];
+  readonly balancers: ServiceProcess[];
+  readonly balancerClients: RpcClient<typeof Balancer>[];
+  readonly workers: Map<string, ServiceProcess>;
+}
+
+/** Starts the balancers and the worker agents (counting sleep handler, ids worker-1..N); resolves once every worker is ALIVE and every balancer ready. */
+export async function startBalancersAndWorkers(options: FleetOptions, into: Fleet): Promise<void> {
+  const { env, coordinatorUri } = options;
+  const { processes, balancers, balancerClients, workers } = into;
+  for (let i = 1; i <= (options.balancers ?? 1); i += 1) {
+    const balancer = await startService("balancer", {
+      env: {
+        ...env,
+        SCALEMESH_BALANCER_GRPC_PORT: "0",
+        SCALEMESH_BALANCER_HTTP_PORT: "0",
+        SCALEMESH_BALANCER_COORDINATOR: coordinatorUri,
+      },
+    });
+    processes.push(balancer);
+    balancers.push(balancer);
+    balancerClients.push(createRpcClient(Balancer, `127.0.0.1:${balancer.grpcPort}`));
+  }
+  for (let i = 1; i <= options.workers; i += 1) {
+    const workerId = `worker-${i}`;
+    const worker = await startService("worker-agent", {
+      args: [
+        "--coordinator",
+        coordinatorUri,
+        "--worker-id",
+        workerId,
+        "--slots",
+        String(options.slots),
+        "--handler",
+        COUNTING_HANDLER,
+        "--http-port",
+        "0",
+      ],
+      env: { ...env, SCALEMESH_FAULT_EXEC_DIR: options.execDir },
+      readyMessage: "worker registered",
+    });
+    processes.push(worker);
+    workers.set(workerId, worker);
+  }
+  await waitUntil("every worker ALIVE", 15_000, async () => {
+    const { workers: listed } = await options.admin.listWorkers({});
+    return listed.filter((w) => w.state === WorkerState.ALIVE).length === options.workers;
+  });
+  for (const balancer of balancers) {
+    await waitUntil(
+      `balancer ${balancer.grpcPort} ready`,
+      10_000,
+      async () =>
+        (await fetch(`http://127.0.0.1:${balancer.httpPort}/readyz`).catch(() => undefined))
+          ?.status === 200,
+    );
+  }
 }
 
 /** Polls `check` every 50 ms until it holds; throws naming `what` after timeoutMs. */
