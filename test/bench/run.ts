@@ -6,6 +6,8 @@
 //   scale     1,000 / 5,000 / 10,000 simulated workers on one coordinator vs a bare server
 //   fleet     CPU per Assign on N and 2N real worker agents at the same load
 //   recovery  SIGKILL of a worker until its tasks run elsewhere, both systems
+//   failover  SIGKILL of the leader coordinator: a standby takes over (PostgreSQL)
+//             vs one coordinator restarted at once (SQLite)
 //   hashing   the hashing strategies' spread, disruption and bounded loads (simulator)
 //   latency   round robin vs least connections vs P2C peak-EWMA with workers
 //             of different speeds, in the simulator and on real processes
@@ -19,6 +21,7 @@ import { benchAssign } from "./assign-vs-echo.js";
 import { benchEndToEnd, benchTarget, endToEndOptionsFromEnv } from "./end-to-end.js";
 import { benchLedgerStores } from "./ledger-stores.js";
 import { benchRecovery } from "./recovery.js";
+import { benchFailover } from "./failover.js";
 import { benchScale } from "./scale.js";
 import { benchFleetCost, fleetCostOptionsFromEnv } from "./fleet-cost.js";
 import { formatHashingReport } from "./hashing-sim.js";
@@ -35,6 +38,7 @@ const PARTS = [
   "scale",
   "fleet",
   "recovery",
+  "failover",
   "hashing",
   "latency",
   "scaling",
@@ -116,6 +120,11 @@ async function main(): Promise<number> {
     process.stderr.write("== recovery after SIGKILL: scalemesh vs BullMQ ==\n");
     if (parts.has("assign") || parts.has("e2e")) say("");
     await benchRecovery(say);
+  }
+  if (parts.has("failover")) {
+    process.stderr.write("== coordinator failover: standby takeover vs restart ==\n");
+    say("");
+    await benchFailover(say);
   }
   if (parts.has("hashing")) {
     process.stderr.write("== hashing strategies (simulator) ==\n");

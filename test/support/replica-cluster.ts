@@ -75,6 +75,8 @@ export interface ReplicaCluster {
   registeredCoordinators(): Promise<string[]>;
   /** Every task as the ledger's database holds it. */
   readLedger(): Promise<Map<string, Task>>;
+  /** Starts coordinator `index` again on its ports once it has exited, waiting for `readyMessage`; it replaces the entry in `coordinators`. */
+  restartCoordinator(index: number, readyMessage: string): Promise<CoordinatorReplica>;
   /** Kills every process (SIGCONT first for any stopped one), stops the servers, removes the files. */
   stop(): Promise<void>;
 }
@@ -114,7 +116,11 @@ export async function startReplicaCluster(options: ReplicaClusterOptions): Promi
     etcdClient = new Etcd3({ hosts: `http://${etcd.clientAddress}` });
     const coordinatorUri = etcd.uri(COORDINATOR_PREFIX, 2);
     const ports = await freePorts(2 * options.coordinators);
-    for (let i = 0; i < options.coordinators; i += 1) {
+    const startCoordinator = async (
+      i: number,
+      readyMessage: string,
+      admin?: RpcClient<typeof Admin>,
+    ): Promise<CoordinatorReplica> => {
       const grpcPort = ports[2 * i] as number;
       const httpPort = ports[2 * i + 1] as number;
       const process = await startService("coordinator", {
@@ -125,20 +131,25 @@ export async function startReplicaCluster(options: ReplicaClusterOptions): Promi
           SCALEMESH_COORDINATOR_GRPC_PORT: String(grpcPort),
           SCALEMESH_COORDINATOR_HTTP_PORT: String(httpPort),
         },
-        // The first leads (nobody holds the lease yet); the others stand by.
-        readyMessage: i === 0 ? "coordinator listening" : "coordinator standing by",
+        readyMessage,
       });
       processes.push(process);
-      const admin = createRpcClient(Admin, `127.0.0.1:${grpcPort}`);
-      clients.push(admin);
-      coordinators.push({
+      const client = admin ?? createRpcClient(Admin, `127.0.0.1:${grpcPort}`);
+      if (!admin) clients.push(client);
+      const replica = {
         name: `coordinator-${i + 1}`,
         grpcPort,
         httpPort,
         address: `127.0.0.1:${grpcPort}`,
         process,
-        admin,
-      });
+        admin: client,
+      };
+      coordinators[i] = replica;
+      return replica;
+    };
+    for (let i = 0; i < options.coordinators; i += 1) {
+      // The first leads (nobody holds the lease yet); the others stand by.
+      await startCoordinator(i, i === 0 ? "coordinator listening" : "coordinator standing by");
     }
     await startBalancersAndWorkers(
       {
@@ -185,6 +196,12 @@ export async function startReplicaCluster(options: ReplicaClusterOptions): Promi
           "SELECT task_id, task FROM tasks",
         );
         return new Map(result.rows.map((row) => [row.task_id, fromBinary(TaskSchema, row.task)]));
+      },
+      async restartCoordinator(index, readyMessage) {
+        const previous = coordinators[index];
+        if (!previous) throw new Error(`no coordinator ${index}`);
+        await previous.process.exited;
+        return startCoordinator(index, readyMessage, previous.admin);
       },
       stop,
     };
