@@ -6,7 +6,8 @@ import type { Config } from "../../libs/config/index.js";
 import { createLedgerPool } from "../../libs/ledger/postgres-pool.js";
 import { openPostgresUserLeases } from "../../libs/ledger/postgres-user-leases.js";
 import { openSqliteUserLeases } from "../../libs/ledger/sqlite-user-leases.js";
-import type { WriteFence } from "../../libs/ledger/leader-lease.js";
+import { FencedError, type WriteFence } from "../../libs/ledger/leader-lease.js";
+import { unavailable } from "../../libs/rpc/index.js";
 import { createMemoryUserLeases, type UserLeaseStore } from "../../libs/ledger/user-leases.js";
 
 export async function openUserLeases(
@@ -20,8 +21,21 @@ export async function openUserLeases(
       await pool.end();
       throw error;
     });
-    return { ...leases, close: async () => void (await pool.end()) };
+    return unavailableWhenFenced({ ...leases, close: async () => void (await pool.end()) });
   }
   if (ledger.path === ":memory:") return createMemoryUserLeases();
   return openSqliteUserLeases(ledger.path);
+}
+
+/** A change refused by the fence (another coordinator leads now) answers UNAVAILABLE, to be retried there, not INTERNAL. */
+function unavailableWhenFenced(store: UserLeaseStore): UserLeaseStore {
+  const refuse = (error: unknown): never => {
+    throw error instanceof FencedError ? unavailable(error.message) : error;
+  };
+  return {
+    acquire: (...args) => store.acquire(...args).catch(refuse),
+    renew: (...args) => store.renew(...args).catch(refuse),
+    release: (...args) => store.release(...args).catch(refuse),
+    close: () => store.close(),
+  };
 }
