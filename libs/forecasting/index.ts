@@ -6,3 +6,5 @@ export * from "./forecast.js";
 export * from "./burst-detector.js";
 export * from "./efficiency.js";
 export * from "./capacity-plan.js";
+export * from "./lead-error.js";
+export * from "./seasonal-ahead.js";
