@@ -13,7 +13,7 @@ import { advanceBurst, type BurstOutcome } from "./burst-mode.js";
 import { applyCoolDown } from "./cool-down.js";
 import { applyBounds, upperBoundOf } from "./fleet-bounds.js";
 import { holdForStartingWorkers } from "./gradual-steps.js";
-import { applyPrediction } from "./predictive-step.js";
+import { applyPrediction, lowerByForecast } from "./predictive-step.js";
 import { applyRateLimits, recordScaleEvent } from "./rate-limits.js";
 import { rawDemandOf } from "./raw-demand.js";
 import { proposeBySignal } from "./signal-proposals.js";
@@ -35,7 +35,19 @@ export function decideScale(input: AutoscaleInput): AutoscaleDecision {
     readyWorkers,
     tolerances: config,
   });
-  const demand = rawDemandOf({ readyWorkers, startingWorkers, signals, config, proposals });
+  const measuredDemand = rawDemandOf({ readyWorkers, startingWorkers, signals, config, proposals });
+  // 1b. A forecast that has been right lately may end a hold inside the band; it enters the windows as a raw recommendation, so the scale-down window still guards it.
+  const demand = {
+    ...lowerByForecast(measuredDemand, {
+      readyWorkers,
+      startingWorkers,
+      signals,
+      targetSlotUtilization: config.targets.slotUtilization,
+      predictedDemandWorkers: input.predictedDemandWorkers,
+      predictionErrorRatio: input.predictionErrorRatio,
+    }),
+    isWaking: measuredDemand.isWaking,
+  };
 
   // 2. Stabilization first, on raw recommendations only (as the HPA's), so nothing downstream feeds back into its windows.
   //    A wake skips it: the idle zeros in the window must not keep a queue waiting.
@@ -53,6 +65,7 @@ export function decideScale(input: AutoscaleInput): AutoscaleDecision {
     fleetWorkers,
     predictedWorkers: input.predictedWorkers,
     predictionNote: input.predictionNote,
+    predictionErrorRatio: input.predictionErrorRatio,
   });
 
   // 3. Burst mode reads the stabilized demand (a single noisy sample starts nothing) and sets the ceiling that step 6 applies.

@@ -111,11 +111,21 @@ export interface AutoscaleInput {
   readonly predictedWorkers?: number;
   /** What the prediction rests on, for the decision's message ("demand forecast 9.2 slots in 3 s, holt, MAPE 6%"). */
   readonly predictionNote?: string;
+  /**
+   * Workers the forecast demand one worker start ahead needs at the target,
+   * whether or not it crosses a threshold. With a trusted forecast
+   * (predictionErrorRatio known and low) it may end a hold inside the band:
+   * the fleet shrinks to what both the measured load and the forecast need.
+   */
+  readonly predictedDemandWorkers?: number;
+  /** Recent error of the forecasts at their lead time, |actual − forecast| / max(actual, 1); above MAX_PREDICTION_ERROR_RATIO the forecast has no say. */
+  readonly predictionErrorRatio?: number;
 }
 
 export type AutoscaleReason =
   | "ScaleUp"
   | "PredictiveScaleUp"
+  | "PredictiveScaleDown"
   | "ScaleDown"
   | "WithinTolerance"
   | "WaitingForNewWorkers"

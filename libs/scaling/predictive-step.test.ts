@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decideScale, emptyAutoscaleState } from "./autoscale-policy.js";
-import type { AutoscaleConfig } from "./autoscale-types.js";
+import type { AutoscaleConfig, AutoscaleInput } from "./autoscale-types.js";
 import { applyPrediction } from "./predictive-step.js";
 
 const config: AutoscaleConfig = {
@@ -102,5 +102,91 @@ describe("decideScale with a forecast", () => {
       predictedWorkers: 1,
     });
     expect(decision.desiredWorkers).toBe(4);
+  });
+});
+
+describe("the forecast's error gate and forecast-led scale-down", () => {
+  // 8 ready workers at slot utilization 0.4: inside the band (0.3–0.8), so the reactive rule holds 8.
+  const inBand = { slotUtilization: 0.4, pendingTasks: 0, inFlightTasks: 12.8 };
+  const decide = (extra: Partial<AutoscaleInput>) =>
+    decideScale({
+      nowMs: 0,
+      readyWorkers: 8,
+      startingWorkers: 0,
+      signals: inBand,
+      config: { ...config, down: { ...config.down, stabilizationSec: 0 } },
+      state: emptyAutoscaleState(),
+      ...extra,
+    });
+
+  it.each([
+    {
+      name: "a trusted forecast of less ends the hold: down to ceil(8 × 0.4 / 0.55) = 6",
+      extra: { predictedDemandWorkers: 4, predictionErrorRatio: 0.1 },
+      workers: 6,
+      reason: "PredictiveScaleDown",
+    },
+    {
+      name: "the forecast's own need is the floor when it is above the measured one",
+      extra: { predictedDemandWorkers: 7, predictionErrorRatio: 0.1 },
+      workers: 7,
+      reason: "PredictiveScaleDown",
+    },
+    {
+      name: "a forecast of more than the fleet lowers nothing",
+      extra: { predictedDemandWorkers: 9, predictionErrorRatio: 0.1 },
+      workers: 8,
+      reason: "WithinTolerance",
+    },
+    {
+      name: "an error above the limit leaves the reactive hold",
+      extra: { predictedDemandWorkers: 4, predictionErrorRatio: 0.35 },
+      workers: 8,
+      reason: "WithinTolerance",
+    },
+    {
+      name: "an unmeasured error leaves the reactive hold (only a checked forecast may shrink the fleet)",
+      extra: { predictedDemandWorkers: 4 },
+      workers: 8,
+      reason: "WithinTolerance",
+    },
+    {
+      name: "an error above the limit ignores a scale-up ahead of the load too",
+      extra: { predictedWorkers: 10, predictionErrorRatio: 0.35 },
+      workers: 8,
+      reason: "WithinTolerance",
+    },
+    {
+      name: "a scale-up ahead of the load still needs no measured error (the optimizer does not send one)",
+      extra: { predictedWorkers: 10 },
+      workers: 10,
+      reason: "PredictiveScaleUp",
+    },
+  ])("$name", ({ extra, workers, reason }) => {
+    expect(decide(extra)).toMatchObject({ desiredWorkers: workers, reason });
+  });
+
+  it("still waits out the scale-down window: a lowered recommendation is held by the higher ones before it", () => {
+    const windowed = { ...config, down: { ...config.down, stabilizationSec: 300 } };
+    const first = decideScale({
+      nowMs: 0,
+      readyWorkers: 8,
+      startingWorkers: 0,
+      signals: inBand,
+      config: windowed,
+      state: emptyAutoscaleState(),
+    });
+    const second = decideScale({
+      nowMs: 15_000,
+      readyWorkers: 8,
+      startingWorkers: 0,
+      signals: inBand,
+      config: windowed,
+      state: first.state,
+      predictedDemandWorkers: 4,
+      predictionErrorRatio: 0.1,
+    });
+    expect(second.desiredWorkers).toBe(8);
+    expect(second.rawDesiredWorkers).toBe(6);
   });
 });
