@@ -1,21 +1,20 @@
 import { describe, expect, it } from "vitest";
 import { autoscalePolicyOf } from "../../services/coordinator/autoscale-policy-config.js";
+import { formatComparison, runComparison, simulateCompared } from "./autoscaler-comparison.js";
+import type { FleetOutcome } from "./fleet-sim.js";
 import {
   benchConfig,
   buildTrace,
   constantTrace,
   DEFAULT_MODEL,
-  formatPredictiveReport,
-  runPredictiveSimulation,
   simulatePolicy,
-  type PolicyOutcome,
   type Trace,
 } from "./predictive-sim.js";
 
 const { slotsPerWorker: k, taskSec } = DEFAULT_MODEL;
 const target = autoscalePolicyOf(benchConfig()).targets.slotUtilization;
 
-function expectConserved(outcome: PolicyOutcome, trace: Trace): void {
+function expectConserved(outcome: FleetOutcome, trace: Trace): void {
   const offered = trace.ratesPerSec.reduce((sum, rate) => sum + rate * trace.tickSec, 0);
   expect(outcome.arrivedTasks).toBeCloseTo(offered, 6);
   expect(outcome.servedTasks + outcome.queuedTasks).toBeCloseTo(outcome.arrivedTasks, 6);
@@ -46,7 +45,7 @@ describe("predictive scaling simulator", () => {
     // The diurnal rise is where the forecast gets ahead of the measured load (on the ramp the gradual steps bind both).
     const diurnal = buildTrace("diurnal", 1);
     expect(
-      simulatePolicy({ trace: diurnal, policy: "predictive" }).predictiveScaleUps,
+      simulatePolicy({ trace: diurnal, policy: "predictive-optimizer" }).predictiveScaleUps,
     ).toBeGreaterThan(0);
     expect(reactive.predictiveScaleUps).toBe(0);
     expect(reactive.mape).toBeUndefined();
@@ -63,13 +62,13 @@ describe("predictive scaling simulator", () => {
     ({ ratePerSec, startWorkers }) => {
       const needed = Math.ceil((ratePerSec * taskSec) / (k * target));
       const trace = constantTrace(ratePerSec, 1800);
-      for (const policy of ["reactive", "predictive"] as const) {
+      for (const policy of ["reactive", "predictive-optimizer", "predictive"] as const) {
         const outcome = simulatePolicy({ trace, policy, initialWorkers: startWorkers });
         expect(outcome.finalWorkers, policy).toBe(needed);
         expect(outcome.sloViolationMin, policy).toBe(0);
         expectConserved(outcome, trace);
         // Constant demand is forecast exactly.
-        if (policy === "predictive") expect(outcome.mape).toBeLessThan(1e-9);
+        if (policy !== "reactive") expect(outcome.mape).toBeLessThan(1e-9);
       }
     },
   );
@@ -108,13 +107,49 @@ describe("predictive scaling simulator", () => {
     expect(diurnal.measureFromSec).toBe(2 * 86_400);
   });
 
-  it("prints one row per trace and policy, the ratio against the reactive run of the same trace", () => {
-    const report = formatPredictiveReport(runPredictiveSimulation({ traces: ["spike"] }));
-    const rows = report.split("\n").filter((line) => line.startsWith("| spike"));
-    expect(rows).toHaveLength(2);
-    expect(rows[0]).toMatch(/^\| spike \| reactive \| [\d.]+ \| [\d.]+ \| — \| — \|/);
-    expect(rows[1]).toMatch(
-      /^\| spike \| predictive \| [\d.]+ \| [\d.]+ \| \d\.\d{3} \| [\d.]+ % \|/,
+  it("settles the HPA and KEDA on a constant load too, and KEDA on ceil(demand / queueLength)", () => {
+    const trace = constantTrace(10, 1800);
+    // 10/s of 2 s tasks is 20 busy slots: the HPA aims at 20 / (4 × 0.55) ≈ 9.1 within its 0.1 tolerance; KEDA at 20 / 2 = 10.
+    const hpa = simulateCompared(trace, "hpa");
+    expect(hpa.finalWorkers).toBeGreaterThanOrEqual(9);
+    expect(hpa.finalWorkers).toBeLessThanOrEqual(10);
+    expect(simulateCompared(trace, "keda").finalWorkers).toBe(10);
+    for (const policy of ["hpa", "keda"] as const) {
+      const outcome = simulateCompared(trace, policy);
+      expect(outcome.sloViolationMin, policy).toBe(0);
+      expectConserved(outcome, trace);
+    }
+  });
+
+  it("times a rise to enough workers: never sooner than one worker start, and the HPA slower than KEDA on a 5× step", () => {
+    const step = buildTrace("step", 1);
+    const hpa = simulateCompared(step, "hpa");
+    const keda = simulateCompared(step, "keda");
+    for (const outcome of [hpa, keda, reactive]) {
+      expect(outcome.timeToEnoughSec).toBeGreaterThanOrEqual(DEFAULT_MODEL.workerStartSec);
+      expect(Number.isFinite(outcome.timeToEnoughSec)).toBe(true);
+    }
+    // CPU saturates at 100 % and pending pods count as 0 %: the HPA needs more rounds than a queue-length target.
+    expect(hpa.timeToEnoughSec).toBeGreaterThan(keda.timeToEnoughSec ?? Infinity);
+    expect(buildTrace("noisy", 1).rise).toBeUndefined();
+  });
+
+  it("falls back to the reactive policy where the forecast is wrong (the noisy trace)", () => {
+    const noisy = buildTrace("noisy", 1);
+    const reactiveNoisy = simulatePolicy({ trace: noisy, policy: "reactive" });
+    const predictiveNoisy = simulatePolicy({ trace: noisy, policy: "predictive" });
+    expect(predictiveNoisy.workerHours).toBeCloseTo(reactiveNoisy.workerHours, 6);
+    expect(predictiveNoisy.sloViolationMin).toBe(reactiveNoisy.sloViolationMin);
+  });
+
+  it("prints one table per trace, one row per autoscaler, each figure with its ratio to the HPA's", () => {
+    const report = formatComparison(runComparison({ traces: ["spike"] }));
+    const rows = report.split("\n").filter((line) => /^\| (Kubernetes|KEDA|scalemesh)/.test(line));
+    expect(rows).toHaveLength(5);
+    expect(rows[0]).toMatch(
+      /^\| Kubernetes HPA \(CPU\) \| [\d.]+ \(1\.00\) \| [\d.]+ \(1\.00\) \| [\d.]+ \(1\.00\) \| \d+ s \(1\.00\) \|$/,
     );
+    for (const row of rows.slice(1))
+      expect(row).toMatch(/\| [\d.]+ \((\d+\.\d{2}|—)\) \| [\d.]+ \(\d+\.\d{2}\) \|/);
   });
 });

@@ -13,8 +13,9 @@
 //             of different speeds, in the simulator and on real processes
 //   scaling   the autoscaler's reaction to a load step (local provider) vs a
 //             worker agent's own start time
-//   forecast  predictive vs reactive scaling over synthetic traces (diurnal,
-//             step, spike, noisy) in simulated time (simulator)
+//   forecast  the Kubernetes HPA and KEDA vs scalemesh's reactive and predictive
+//             policies over synthetic traces (diurnal, step, spike, noisy,
+//             ramp, weekly) in simulated time (simulator)
 // SCALEMESH_BENCH_ONLY=e2e (or a comma list) runs only those parts. Results
 // go to stdout; progress lines go to stderr.
 import { benchAssign } from "./assign-vs-echo.js";
@@ -28,7 +29,7 @@ import { formatHashingReport } from "./hashing-sim.js";
 import { formatLatencyReport, runLatencySimulation } from "./balancing-latency-sim.js";
 import { benchStrategyLatency } from "./strategy-latency.js";
 import { benchScaleReaction } from "./scale-reaction.js";
-import { formatPredictiveReport, runPredictiveSimulation } from "./predictive-sim.js";
+import { formatComparison, runComparison } from "./autoscaler-comparison.js";
 
 const PARTS = [
   "assign",
@@ -144,13 +145,9 @@ async function main(): Promise<number> {
     await benchScaleReaction(say);
   }
   if (parts.has("forecast")) {
-    process.stderr.write("== predictive vs reactive scaling (simulator) ==\n");
+    process.stderr.write("== autoscalers compared: HPA, KEDA, scalemesh (simulator) ==\n");
     say("");
-    say(
-      formatPredictiveReport(
-        runPredictiveSimulation({ progress: (line) => process.stderr.write(`${line}\n`) }),
-      ),
-    );
+    say(formatComparison(runComparison({ progress: (line) => process.stderr.write(`${line}\n`) })));
   }
   return exitCode;
 }
