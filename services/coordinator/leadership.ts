@@ -13,7 +13,11 @@
 // way to be sure none of it is acted on. Its commits are fenced meanwhile.
 import type { Logger } from "pino";
 import { createLedgerPool } from "../../libs/ledger/postgres-pool.js";
-import { createLeaderLeaseStore, type LeaseClaim } from "../../libs/ledger/leader-lease.js";
+import {
+  createLeaderLeaseStore,
+  type LeaderLeaseStore,
+  type LeaseClaim,
+} from "../../libs/ledger/leader-lease.js";
 import { Admin, Coordinator as CoordinatorService, Leases } from "../../libs/contracts/index.js";
 import { advertisedHost } from "../../libs/discovery/index.js";
 import { startLeaderElection, type LeaderElection } from "./leader-election.js";
@@ -94,6 +98,17 @@ export async function standByUntilLeader(options: StandbyOptions): Promise<Leade
     }
   };
 
+  // Until it leads, a signal stops the standby (main.ts's own stop takes over once it does).
+  const onSignal = (signal: NodeJS.Signals): void => {
+    logger.info({ signal }, "stopping as a standby");
+    void Promise.all([election?.stop(), standby.stop()]).finally(() => {
+      void pool.end().catch(() => undefined);
+      logger.flush();
+      process.exit(0);
+    });
+  };
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
   await ensureLeaseTable(lease, logger);
   election = startLeaderElection({
     lease,
@@ -108,16 +123,6 @@ export async function standByUntilLeader(options: StandbyOptions): Promise<Leade
     "coordinator standing by",
   );
   const running = election;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    logger.info({ signal }, "stopping as a standby");
-    void Promise.all([running.stop(), standby.stop()]).finally(() => {
-      void pool.end().catch(() => undefined);
-      logger.flush();
-      process.exit(0);
-    });
-  };
-  process.once("SIGTERM", onSignal);
-  process.once("SIGINT", onSignal);
   const claim = await running.leading;
   process.off("SIGTERM", onSignal);
   process.off("SIGINT", onSignal);
@@ -136,10 +141,7 @@ export async function standByUntilLeader(options: StandbyOptions): Promise<Leade
 }
 
 /** The lease table, created by the first replica to get there; a database that is down is waited for. */
-async function ensureLeaseTable(
-  lease: ReturnType<typeof createLeaderLeaseStore>,
-  logger: Logger,
-): Promise<void> {
+async function ensureLeaseTable(lease: LeaderLeaseStore, logger: Logger): Promise<void> {
   let lastError: string | undefined;
   for (;;) {
     try {

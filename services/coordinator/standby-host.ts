@@ -57,7 +57,7 @@ function refuse(method: DescMethod, reason: () => string): unknown {
       return () => Promise.reject(unavailable(reason()));
     case "server_streaming":
     case "bidi_streaming":
-      // eslint-disable-next-line require-yield -- a stream that ends with the status before any message
+      // A stream that ends with the status before any message.
       return async function* () {
         throw unavailable(reason());
       };

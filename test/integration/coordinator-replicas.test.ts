@@ -1,7 +1,8 @@
 // Two coordinator replicas on one real PostgreSQL, found through a real etcd
 // (test/support/replica-cluster.ts): the first leads and is the only one in
 // etcd; the other answers every method UNAVAILABLE naming the leader, says
-// NOT_SERVING to gRPC health and 503 on /readyz. A graceful stop of the
+// NOT_SERVING to gRPC health and 503 on /readyz, and stops cleanly on
+// SIGTERM. A graceful stop of the
 // leader releases its lease: the standby leads at once, registers, and the
 // worker and the balancer follow it there through etcd.
 import { afterEach, describe, expect, it } from "vitest";
@@ -66,6 +67,9 @@ describe("coordinator replicas", () => {
     expect(await ready.text()).toBe(`not ready: ${expected}\n`);
     expect((await fetch(`http://127.0.0.1:${standby.httpPort}/healthz`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${leader.httpPort}/readyz`)).status).toBe(200);
+    // A standby stops cleanly on SIGTERM, and the leader goes on leading.
+    expect(await standby.process.stop("SIGTERM")).toBe(0);
+    expect(await cluster.leaseRow()).toMatchObject({ holder: leader.address, epoch: 1 });
   }, 90_000);
 
   it("hands over at once on a graceful stop; the worker and the balancer follow through etcd", async () => {
