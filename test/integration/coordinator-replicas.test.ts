@@ -2,9 +2,9 @@
 // (test/support/replica-cluster.ts): the first leads and is the only one in
 // etcd; the other answers every method UNAVAILABLE naming the leader, says
 // NOT_SERVING to gRPC health and 503 on /readyz, and stops cleanly on
-// SIGTERM. A graceful stop of the
-// leader releases its lease: the standby leads at once, registers, and the
-// worker and the balancer follow it there through etcd.
+// SIGTERM. A graceful stop of the leader releases its lease: the standby
+// leads at once, registers, and the worker and the balancer follow it there
+// through etcd.
 import { afterEach, describe, expect, it } from "vitest";
 import { TaskState, WorkerState } from "../../libs/contracts/index.js";
 import { Code, createRpcClient, toConnectError } from "../../libs/rpc/index.js";
