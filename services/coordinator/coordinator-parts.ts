@@ -21,6 +21,8 @@ export interface CoordinatorParts {
   readonly outbox: CommitOutbox;
   readonly watch: ClusterWatch;
   readonly now: () => number;
+  /** The monotonic clock: how long since, immune to wall-clock steps. */
+  readonly monotonicNow: () => number;
   /** The transitions' inputs at this moment (ledger, time, randomness, backoff). */
   lifecycle(): LifecycleContext;
   /** Carries out the effects a transition returned (effects.ts). */

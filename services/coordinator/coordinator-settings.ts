@@ -19,5 +19,8 @@ export interface CoordinatorSettings {
 }
 
 export interface Clock {
+  /** Wall clock, epoch ms. */
   now(): number;
+  /** A clock that only moves forward (performance.now() by default); a fake clock without it drives both. */
+  monotonicNow?(): number;
 }

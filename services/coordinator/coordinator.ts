@@ -1,7 +1,8 @@
 // The coordinator's shell: it builds what the coordinator knows (the worker
 // registry, the task ledger, the pending queue), hands it to the parts that
 // decide and act, and carries out their effects. Where things happen:
-//   membership.ts        workers join, heartbeat, lose their stream, die (liveness.ts judges)
+//   membership.ts        workers join, heartbeat, lose their stream, die (liveness.ts judges;
+//                        pause-detector.ts and pause-hold.ts when the coordinator itself was away)
 //   worker-reports.ts    an attempt started or finished
 //   task-intake.ts       the Place commit (admission.ts decides whether a task can run at all)
 //   scheduler.ts         waiting tasks placed as slots free up, retries after their backoff
@@ -40,6 +41,7 @@ import type { CoordinatorParts } from "./coordinator-parts.js";
 import type { Clock, CoordinatorSettings } from "./coordinator-settings.js";
 import { createEffectRunner } from "./effects.js";
 import { createFinalWaiters } from "./final-waiters.js";
+import { livenessTickMs } from "./liveness.js";
 import { createMembership, type Membership } from "./membership.js";
 import { createOperatorCommands, type OperatorCommands } from "./operator-commands.js";
 import { recoverFromStore, type RecoverySummary } from "./recovery.js";
@@ -82,10 +84,14 @@ export class Coordinator {
     readonly settings: CoordinatorSettings,
     private readonly logger: Logger,
     private readonly store: TaskStore,
-    private readonly clock: Clock = { now: () => Date.now() },
+    private readonly clock: Clock = {
+      now: () => Date.now(),
+      monotonicNow: () => performance.now(),
+    },
     random: () => number = Math.random,
   ) {
     const now = (): number => clock.now();
+    const monotonicNow = (): number => (clock.monotonicNow ?? clock.now).call(clock);
     this.startedAtMs = now();
     this.workers = createWorkerRegistry((workerId) => this.ledger.unfinishedCount(workerId));
     this.pending = createPendingQueue(settings.maxPendingTasks);
@@ -112,6 +118,7 @@ export class Coordinator {
       outbox: this.outbox,
       watch: this.watch,
       now,
+      monotonicNow,
       lifecycle: () => ({
         ledger: this.ledger,
         nowMs: now(),
@@ -168,10 +175,9 @@ export class Coordinator {
     for (const record of this.workers.all()) {
       if (record.epoch === 0n && record.state === WorkerState.SUSPECT) record.streamLostAtMs = now;
     }
-    // A quarter interval: a silent worker is noticed at most that long after its timeout.
     this.livenessTimer = setInterval(
-      () => this.checkLiveness(),
-      Math.max(50, Math.floor(this.settings.heartbeatIntervalMs / 4)),
+      () => this.tickLiveness(),
+      livenessTickMs(this.settings.heartbeatIntervalMs),
     );
   }
 
@@ -234,6 +240,11 @@ export class Coordinator {
 
   checkLiveness(): void {
     this.membership.checkLiveness();
+  }
+
+  /** What the liveness timer runs: first whether the coordinator itself was away (its clocks since the last tick), then checkLiveness. */
+  tickLiveness(): void {
+    this.membership.tickLiveness();
   }
 
   taskUpdated(session: WorkerSessionHandle, update: TaskUpdate): void {

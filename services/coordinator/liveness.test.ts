@@ -2,7 +2,13 @@ import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { TaskSchema, TaskSpecSchema, WorkerState } from "../../libs/contracts/index.js";
 import type { TaskRecord } from "../../libs/ledger/index.js";
-import { judgeLiveness, tasksLostOn, type LivenessSettings } from "./liveness.js";
+import {
+  holdAfterPause,
+  judgeLiveness,
+  tasksLostOn,
+  type LivenessHold,
+  type LivenessSettings,
+} from "./liveness.js";
 import { awaitedWorker, type WorkerRecord } from "./worker-registry.js";
 
 const SETTINGS: LivenessSettings = {
@@ -12,6 +18,14 @@ const SETTINGS: LivenessSettings = {
   isFailureDetectionEnabled: true,
 };
 const NOW = 100_000;
+/** The monotonic clock has its own origin: silence is measured on it, never against the wall clock. */
+const MONO = 5_000;
+/** The coordinator noticed its own pause 100 ms ago; the hold lasts one heartbeat timeout. */
+const HOLD = holdAfterPause({
+  pauseMs: 10_000,
+  monotonicNowMs: MONO - 100,
+  heartbeatTimeoutMs: 3000,
+});
 
 function worker(overrides: Partial<WorkerRecord> = {}): WorkerRecord {
   return {
@@ -19,6 +33,7 @@ function worker(overrides: Partial<WorkerRecord> = {}): WorkerRecord {
     state: WorkerState.ALIVE,
     streamLostAtMs: undefined,
     lastHeartbeatMs: NOW,
+    lastHeardMonotonicMs: MONO,
     ...overrides,
   };
 }
@@ -39,21 +54,22 @@ describe("judgeLiveness", () => {
     worker: WorkerRecord;
     tasks?: TaskRecord[];
     settings?: Partial<LivenessSettings>;
+    hold?: LivenessHold;
     expected: string[];
   }[] = [
     {
       name: "leaves a worker that heartbeats alone",
-      worker: worker({ lastHeartbeatMs: NOW - 2999 }),
+      worker: worker({ lastHeardMonotonicMs: MONO - 2999 }),
       expected: [],
     },
     {
       name: "declares a silent worker dead past the heartbeat timeout",
-      worker: worker({ lastHeartbeatMs: NOW - 3001 }),
+      worker: worker({ lastHeardMonotonicMs: MONO - 3001 }),
       expected: ["dead: no heartbeat for 3001 ms (timeout 3000 ms)"],
     },
     {
       name: "does not judge heartbeats when failure detection is off",
-      worker: worker({ lastHeartbeatMs: NOW - 10_000 }),
+      worker: worker({ lastHeardMonotonicMs: MONO - 10_000 }),
       settings: { isFailureDetectionEnabled: false },
       expected: [],
     },
@@ -62,7 +78,7 @@ describe("judgeLiveness", () => {
       worker: worker({
         state: WorkerState.SUSPECT,
         streamLostAtMs: NOW - 1000,
-        lastHeartbeatMs: 0,
+        lastHeardMonotonicMs: undefined,
       }),
       expected: [],
     },
@@ -87,6 +103,47 @@ describe("judgeLiveness", () => {
       tasks: [task("late", NOW - 10_000 - 2001), task("on-time", NOW - 12_000)],
       expected: ["timed_out: late"],
     },
+    {
+      name: "measures silence on the monotonic clock: a wall clock stepped an hour ahead silences nobody",
+      worker: worker({ lastHeartbeatMs: NOW - 3_600_000 }),
+      expected: [],
+    },
+    {
+      name: "does not judge a worker it has not heard from since its own pause",
+      worker: worker({ lastHeardMonotonicMs: MONO - 10_200 }),
+      tasks: [task("late", NOW - 10_000 - 2001)],
+      hold: HOLD,
+      expected: [],
+    },
+    {
+      name: "does not run out a suspect worker's grace during the hold either",
+      worker: worker({
+        state: WorkerState.SUSPECT,
+        streamLostAtMs: NOW - 5000,
+        lastHeardMonotonicMs: MONO - 10_200,
+      }),
+      hold: HOLD,
+      expected: [],
+    },
+    {
+      name: "judges a worker heard from since the pause as usual",
+      worker: worker({ lastHeardMonotonicMs: MONO - 50 }),
+      tasks: [task("late", NOW - 10_000 - 2001)],
+      hold: HOLD,
+      expected: ["timed_out: late"],
+    },
+    {
+      name: "declares a worker still silent dead once the hold is over",
+      worker: worker({ lastHeardMonotonicMs: MONO - 10_200 }),
+      hold: { ...HOLD, untilMonotonicMs: MONO },
+      expected: ["dead: no heartbeat for 10200 ms (timeout 3000 ms)"],
+    },
+    {
+      name: "forgets a long-dead worker during a hold",
+      worker: worker({ state: WorkerState.DEAD, deadAtMs: NOW - 60_001 }),
+      hold: HOLD,
+      expected: ["forget: w"],
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -96,6 +153,8 @@ describe("judgeLiveness", () => {
         timeoutOf: () => 10_000,
         settings: { ...SETTINGS, ...c.settings },
         nowMs: NOW,
+        monotonicNowMs: MONO,
+        hold: c.hold,
       });
       expect(
         verdicts.map((v) =>

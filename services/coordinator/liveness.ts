@@ -1,9 +1,17 @@
 // Failure detection as a pure judgement: from the workers, their tasks and
 // the time, which workers are dead (and why), which long-dead ones to forget,
 // and which tasks ran past their timeout. The coordinator carries it out.
+// Heartbeat silence is measured on the monotonic clock, so a stepped wall
+// clock silences nobody; after the coordinator's own pause, a hold keeps it
+// from judging workers it has not heard from since.
 import { WorkerState } from "../../libs/contracts/index.js";
 import type { TaskRecord } from "../../libs/ledger/index.js";
 import type { WorkerRecord } from "./worker-registry.js";
+
+/** A quarter interval: a silent worker is noticed at most that long after its timeout. */
+export function livenessTickMs(heartbeatIntervalMs: number): number {
+  return Math.max(50, Math.floor(heartbeatIntervalMs / 4));
+}
 
 export interface LivenessSettings {
   readonly heartbeatIntervalMs: number;
@@ -22,12 +30,60 @@ export type LivenessVerdict =
       readonly timeoutMs: number;
     };
 
+/**
+ * The coordinator found it had been away (pause-detector.ts). What its
+ * workers sent meanwhile may still be unread in its sockets, so a worker it
+ * has not heard from since `sinceMonotonicMs` is not judged before
+ * `untilMonotonicMs`: one heartbeat timeout, the chance any worker gets.
+ */
+export interface LivenessHold {
+  readonly sinceMonotonicMs: number;
+  readonly untilMonotonicMs: number;
+  readonly pauseMs: number;
+}
+
+export function holdAfterPause(options: {
+  readonly pauseMs: number;
+  readonly monotonicNowMs: number;
+  readonly heartbeatTimeoutMs: number;
+}): LivenessHold {
+  return {
+    sinceMonotonicMs: options.monotonicNowMs,
+    untilMonotonicMs: options.monotonicNowMs + options.heartbeatTimeoutMs,
+    pauseMs: options.pauseMs,
+  };
+}
+
+export function isHoldOver(hold: LivenessHold, monotonicNowMs: number): boolean {
+  return monotonicNowMs >= hold.untilMonotonicMs;
+}
+
+export function isHeardSince(worker: WorkerRecord, hold: LivenessHold): boolean {
+  return (
+    worker.lastHeardMonotonicMs !== undefined &&
+    worker.lastHeardMonotonicMs >= hold.sinceMonotonicMs
+  );
+}
+
+/** Still waiting to be heard from after the coordinator's pause. */
+export function isHeld(
+  worker: WorkerRecord,
+  hold: LivenessHold | undefined,
+  monotonicNowMs: number,
+): boolean {
+  return hold !== undefined && !isHoldOver(hold, monotonicNowMs) && !isHeardSince(worker, hold);
+}
+
 export interface LivenessInputs {
   readonly workers: Iterable<WorkerRecord>;
   readonly unfinishedOn: (workerId: string) => readonly TaskRecord[];
   readonly timeoutOf: (task: TaskRecord) => number;
   readonly settings: LivenessSettings;
+  /** Wall clock: dead-worker retention, reconnect grace and task timeouts (their times are persisted as wall times). */
   readonly nowMs: number;
+  /** Monotonic clock: heartbeat silence. */
+  readonly monotonicNowMs: number;
+  readonly hold?: LivenessHold;
 }
 
 export function judgeLiveness({
@@ -36,6 +92,8 @@ export function judgeLiveness({
   timeoutOf,
   settings,
   nowMs,
+  monotonicNowMs,
+  hold,
 }: LivenessInputs): LivenessVerdict[] {
   const verdicts: LivenessVerdict[] = [];
   // A task past its timeout plus a little slack (room for the worker's own report) is taken back.
@@ -47,6 +105,7 @@ export function judgeLiveness({
         verdicts.push({ kind: "forget", workerId });
       continue;
     }
+    if (isHeld(worker, hold, monotonicNowMs)) continue;
     if (
       worker.state === WorkerState.SUSPECT &&
       worker.streamLostAtMs !== undefined &&
@@ -59,7 +118,11 @@ export function judgeLiveness({
       });
       continue;
     }
-    const silentMs = nowMs - worker.lastHeartbeatMs;
+    // Never heard by this process (known from the ledger alone): only its reconnect grace counts.
+    const silentMs =
+      worker.lastHeardMonotonicMs === undefined
+        ? 0
+        : Math.round(monotonicNowMs - worker.lastHeardMonotonicMs);
     if (
       settings.isFailureDetectionEnabled &&
       worker.state !== WorkerState.SUSPECT &&

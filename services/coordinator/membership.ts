@@ -1,6 +1,7 @@
 // Membership and liveness: workers join (or rejoin) on a session, heartbeat,
 // lose their stream, and are declared dead when the liveness judgement says
 // so; a dead worker's unfinished tasks go back for another attempt at once.
+// After the coordinator's own pause, judgement waits (pause-hold.ts).
 import { durationFromMs, durationMs } from "@bufbuild/protobuf/wkt";
 import { randomUUID } from "node:crypto";
 import {
@@ -14,7 +15,9 @@ import type { TaskRecord } from "../../libs/ledger/index.js";
 import { createAsyncQueue, invalidArgument } from "../../libs/rpc/index.js";
 import type { CoordinatorParts } from "./coordinator-parts.js";
 import { coordinatorCounters } from "./coordinator-metrics.js";
-import { judgeLiveness, tasksLostOn } from "./liveness.js";
+import { judgeLiveness, livenessTickMs, tasksLostOn, type LivenessHold } from "./liveness.js";
+import { pauseToleranceMs, type ClockReading } from "./pause-detector.js";
+import { createPauseHold, type HoldCounts } from "./pause-hold.js";
 import * as lifecycle from "./task-lifecycle.js";
 import {
   registeredWorker,
@@ -32,6 +35,8 @@ export interface Membership {
   sessionEnded(session: WorkerSessionHandle): void;
   /** Periodic: heartbeat timeouts, expired reconnect grace, task timeouts, forgetting long-dead workers. */
   checkLiveness(): void;
+  /** What the liveness timer runs: first whether the coordinator itself was away, then checkLiveness. */
+  tickLiveness(): void;
 }
 
 /** A draining worker with nothing left is told to go (after the commit of its last result, when asked). */
@@ -75,14 +80,66 @@ export function createMembership(parts: CoordinatorParts): Membership {
     parts.requestSchedule();
   };
 
+  // Workers are not blamed for the coordinator's own silence (pause-hold.ts).
+  const pauseHold = createPauseHold({
+    logger,
+    heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
+    tickIntervalMs: livenessTickMs(settings.heartbeatIntervalMs),
+    toleranceMs: pauseToleranceMs(settings),
+  });
+  const clocks = (): ClockReading => ({ wallMs: parts.now(), monotonicMs: parts.monotonicNow() });
+  const holdInForce = (): LivenessHold | undefined =>
+    pauseHold.inForce(parts.monotonicNow(), () => workers.all());
+  const judge = (hold: LivenessHold | undefined) =>
+    judgeLiveness({
+      workers: workers.all(),
+      unfinishedOn: (workerId) => ledger.unfinishedOn(workerId),
+      timeoutOf: (task) => timeoutMsOf(task.task.spec, settings.defaultTaskTimeoutMs),
+      settings,
+      nowMs: parts.now(),
+      monotonicNowMs: parts.monotonicNow(),
+      hold,
+    });
+
+  const holdCounts = (): HoldCounts => {
+    let notJudged = 0;
+    for (const record of workers.all()) if (record.state !== WorkerState.DEAD) notJudged += 1;
+    // What the stale view would have done: the blame the hold prevents.
+    const wouldHaveDeclaredDead = judge(undefined).filter((v) => v.kind === "dead").length;
+    return { notJudged, wouldHaveDeclaredDead };
+  };
+
   // Its own tasks against what it reports running, read once: those it no
-  // longer reports are lost; what it reports beyond them is stale.
+  // longer reports are lost; what it reports beyond them is stale. Not while
+  // a pause hold lasts: a heartbeat read then may predate an assignment.
   const settleReported = (record: WorkerRecord, nowMs: number): void => {
     const workerId = record.spec.workerId;
     const own = ledger.unfinishedOn(workerId);
-    const lost = tasksLostOn(own, record.reportedRunning, settings.heartbeatIntervalMs, nowMs);
-    for (const task of lost) loseAttempt(task, `worker ${workerId} no longer reports it running`);
+    if (holdInForce() === undefined) {
+      const lost = tasksLostOn(own, record.reportedRunning, settings.heartbeatIntervalMs, nowMs);
+      for (const task of lost) loseAttempt(task, `worker ${workerId} no longer reports it running`);
+    }
     record.staleRunning = staleCount(record.reportedRunning, own);
+  };
+
+  const checkLiveness = (): void => {
+    for (const verdict of judge(holdInForce())) {
+      switch (verdict.kind) {
+        case "forget":
+          workers.forget(verdict.workerId);
+          break;
+        case "dead":
+          declareDead(verdict.worker, verdict.reason);
+          break;
+        case "timed_out":
+          parts.apply(lifecycle.timeOut(parts.lifecycle(), verdict.task, verdict.timeoutMs));
+          break;
+        default: {
+          const unknown: never = verdict;
+          throw new Error(`unknown verdict ${JSON.stringify(unknown)}`);
+        }
+      }
+    }
   };
 
   return {
@@ -108,7 +165,7 @@ export function createMembership(parts: CoordinatorParts): Membership {
         spec,
         session,
         previous,
-        parts.now(),
+        { wallMs: parts.now(), monotonicMs: parts.monotonicNow() },
         settings.reconnectGraceMs,
       );
       workers.set(record);
@@ -149,11 +206,13 @@ export function createMembership(parts: CoordinatorParts): Membership {
     heartbeat(session, message) {
       const record = workers.current(session);
       if (!record) return;
+      pauseHold.check(clocks(), holdCounts);
       const now = parts.now();
       coordinatorCounters.heartbeatLagSeconds.observe(
         Math.max(0, now - record.lastHeartbeatMs - settings.heartbeatIntervalMs) / 1000,
       );
       record.lastHeartbeatMs = now;
+      record.lastHeardMonotonicMs = parts.monotonicNow();
       if (message.unchanged) {
         // The lease is renewed and nothing else: it runs what it last
         // reported, and no balancer needs telling. An idle worker costs this much.
@@ -194,31 +253,11 @@ export function createMembership(parts: CoordinatorParts): Membership {
       watch.changed(session.workerId);
     },
 
-    checkLiveness() {
-      const verdicts = judgeLiveness({
-        workers: workers.all(),
-        unfinishedOn: (workerId) => ledger.unfinishedOn(workerId),
-        timeoutOf: (task) => timeoutMsOf(task.task.spec, settings.defaultTaskTimeoutMs),
-        settings,
-        nowMs: parts.now(),
-      });
-      for (const verdict of verdicts) {
-        switch (verdict.kind) {
-          case "forget":
-            workers.forget(verdict.workerId);
-            break;
-          case "dead":
-            declareDead(verdict.worker, verdict.reason);
-            break;
-          case "timed_out":
-            parts.apply(lifecycle.timeOut(parts.lifecycle(), verdict.task, verdict.timeoutMs));
-            break;
-          default: {
-            const unknown: never = verdict;
-            throw new Error(`unknown verdict ${JSON.stringify(unknown)}`);
-          }
-        }
-      }
+    checkLiveness,
+
+    tickLiveness() {
+      pauseHold.tick(clocks(), holdCounts);
+      checkLiveness();
     },
   };
 }

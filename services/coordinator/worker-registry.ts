@@ -12,6 +12,7 @@ import {
 } from "../../libs/contracts/index.js";
 import { candidateOf, type WorkerCandidate } from "../../libs/balancing/index.js";
 import type { AsyncQueue } from "../../libs/rpc/index.js";
+import type { ClockReading } from "./pause-detector.js";
 
 export type SessionMessage = MessageInitShape<typeof WorkerSessionResponseSchema>;
 
@@ -28,7 +29,10 @@ export interface WorkerRecord {
   epoch: bigint;
   session: WorkerSessionHandle | undefined;
   registeredAtMs: number;
+  /** Wall clock, as shown (Admin, metrics). */
   lastHeartbeatMs: number;
+  /** When this process last heard it (register or heartbeat), on the monotonic clock; undefined while it is known from the ledger alone. */
+  lastHeardMonotonicMs: number | undefined;
   cpuUtilization: number;
   memoryRssBytes: bigint;
   tasksSucceeded: bigint;
@@ -153,7 +157,7 @@ export function registeredWorker(
   spec: WorkerSpec,
   session: WorkerSessionHandle,
   previous: WorkerRecord | undefined,
-  nowMs: number,
+  at: ClockReading,
   graceMs: number,
 ): WorkerRecord {
   return {
@@ -161,8 +165,9 @@ export function registeredWorker(
     state: WorkerState.ALIVE,
     epoch: session.epoch,
     session,
-    registeredAtMs: nowMs,
-    lastHeartbeatMs: nowMs,
+    registeredAtMs: at.wallMs,
+    lastHeartbeatMs: at.wallMs,
+    lastHeardMonotonicMs: at.monotonicMs,
     cpuUtilization: 0,
     memoryRssBytes: 0n,
     tasksSucceeded: previous?.tasksSucceeded ?? 0n,
@@ -186,6 +191,7 @@ export function awaitedWorker(workerId: string, nowMs: number, graceMs: number):
     session: undefined,
     registeredAtMs: nowMs,
     lastHeartbeatMs: nowMs,
+    lastHeardMonotonicMs: undefined,
     cpuUtilization: 0,
     memoryRssBytes: 0n,
     tasksSucceeded: 0n,
