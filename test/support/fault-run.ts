@@ -1,13 +1,20 @@
 // What every fault test does first: a fault cluster with its teardown, and
 // the standard load running on it until a third of the tasks are accepted,
 // so the fault lands mid-load.
-import { afterEach } from "vitest";
+import { afterEach, expect } from "vitest";
+import type { Task } from "../../libs/contracts/index.js";
 import {
   acceptedCounter,
+  auditAcceptedTasks,
   duringLoad,
   faultTaskCount,
+  listAllTasks,
+  readExecutions,
+  settledLedgerFile,
   sleepPayload,
   startFaultCluster,
+  waitForAllFinal,
+  type Execution,
   type FaultCluster,
   type FaultClusterOptions,
 } from "./fault-cluster.js";
@@ -23,7 +30,15 @@ export interface FaultRun {
 
 /** Registers the teardown (stop the load, SIGKILL every process) and starts runs. */
 export function useFaultRuns(): {
-  startUnderLoad(options: FaultClusterOptions & { readonly idPrefix: string }): Promise<FaultRun>;
+  startUnderLoad(
+    options: FaultClusterOptions & {
+      readonly idPrefix: string;
+      /** The sleep payload of task i (default sleepPayload: 20..100 ms). */
+      readonly payload?: (i: number) => Uint8Array;
+      /** Deadline of one Assign call (runLoad's default 5 s). */
+      readonly callTimeoutMs?: number;
+    },
+  ): Promise<FaultRun>;
 } {
   let cluster: FaultCluster | undefined;
   let stopLoad: AbortController | undefined;
@@ -44,7 +59,8 @@ export function useFaultRuns(): {
         count,
         concurrency: 48,
         idPrefix: options.idPrefix,
-        payload: sleepPayload,
+        payload: options.payload ?? sleepPayload,
+        ...(options.callTimeoutMs ? { callTimeoutMs: options.callTimeoutMs } : {}),
         onAccepted: counter.onAccepted,
         signal: stopLoad.signal,
       });
@@ -52,4 +68,41 @@ export function useFaultRuns(): {
       return { cluster, count, loading };
     },
   };
+}
+
+export interface FaultOutcome {
+  readonly load: LoadReport;
+  /** As Admin lists them. */
+  readonly tasks: Map<string, Task>;
+  readonly executions: Execution[];
+  /** What auditAcceptedTasks found wrong (empty when nothing is). */
+  readonly problems: string[];
+}
+
+/**
+ * After the fault: the load over with every task accepted, every task
+ * final, then the tasks read back (Admin, the ledger file, the handlers'
+ * own records) and audited.
+ */
+export async function auditedOutcome(
+  run: FaultRun,
+  options: { readonly faultyWorkers?: ReadonlySet<string>; readonly finalWithinMs?: number } = {},
+): Promise<FaultOutcome> {
+  const { cluster: c, count } = run;
+  const load = await run.loading;
+  expect([...load.refused].map(([id, e]) => `${id}: ${e.rawMessage}`)).toEqual([]);
+  expect(load.accepted.size).toBe(count);
+  await waitForAllFinal(c.admin, count, options.finalWithinMs ?? 60_000);
+  const { tasks, listedTwice } = await listAllTasks(c.admin);
+  const ledgerFile = await settledLedgerFile(c.ledgerPath, tasks);
+  const executions = readExecutions(c.execDir);
+  const problems = auditAcceptedTasks({
+    accepted: load.accepted.keys(),
+    tasks,
+    ledgerFile,
+    executions,
+    listedTwice,
+    ...(options.faultyWorkers ? { faultyWorkers: options.faultyWorkers } : {}),
+  });
+  return { load, tasks, executions, problems };
 }
