@@ -160,9 +160,17 @@ describe("PlaceChannel", () => {
       signal: cancelled.signal,
     });
     cancelled.abort();
+    // A handler's signal that aborts for the call's deadline keeps it a deadline.
+    const pastDeadline = new AbortController();
+    const timedOut = channel.place(place("timed-out"), {
+      timeoutMs: undefined,
+      signal: pastDeadline.signal,
+    });
+    pastDeadline.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
     const expired = channel.place(place("expired"), { timeoutMs: 0 });
     const kept = channel.place(place("kept"), noBounds);
     await expect(gaveUp).rejects.toMatchObject({ code: Code.Canceled });
+    await expect(timedOut).rejects.toMatchObject({ code: Code.DeadlineExceeded });
     await expect(expired).rejects.toMatchObject({ code: Code.DeadlineExceeded });
     await kept;
     expect(fake.batches).toEqual([["kept"]]);

@@ -63,6 +63,14 @@ interface OpenStream {
 const cancelled = (): ConnectError => new ConnectError("the call was cancelled", Code.Canceled);
 
 /**
+ * Why a caller's signal aborted, as its status: the call's own deadline
+ * (the handler's signal aborts with DEADLINE_EXCEEDED then) stays a
+ * deadline, a client that hung up is CANCELLED.
+ */
+const abortedAs = (signal: AbortSignal | undefined): ConnectError =>
+  signal?.reason instanceof ConnectError ? signal.reason : cancelled();
+
+/**
  * Registers a waiter for `sequence` in `map`, refused when the deadline
  * (`deadlineAtMs`) passes or the signal aborts; whoever answers first wins.
  */
@@ -79,7 +87,7 @@ function waitFor<T>(
       cleanup();
       reject(error);
     };
-    const onAbort = (): void => giveUp(cancelled());
+    const onAbort = (): void => giveUp(abortedAs(bounds.signal));
     const cleanup = (): void => {
       if (timer) clearTimeout(timer);
       bounds.signal?.removeEventListener("abort", onAbort);
@@ -167,7 +175,7 @@ export function createPlaceChannel(
   return {
     async place(request, bounds) {
       if (isClosed) throw new ConnectError("the balancer is stopping", Code.Unavailable);
-      if (bounds.signal?.aborted) throw cancelled();
+      if (bounds.signal?.aborted) throw abortedAs(bounds.signal);
       if (bounds.timeoutMs !== undefined && bounds.timeoutMs <= 0)
         throw new ConnectError(
           "the call's deadline passed before the task was placed",
