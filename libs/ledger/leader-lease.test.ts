@@ -7,6 +7,7 @@ import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startPostgresServer, type PostgresServer } from "../../test/support/postgres-server.js";
 import { TaskState } from "../contracts/index.js";
+import { createLedgerPool } from "./postgres-pool.js";
 import { openPostgresTaskStore } from "./postgres-task-store.js";
 import { storedTask } from "./testing/stored-tasks.js";
 import {
@@ -29,7 +30,11 @@ afterEach(async () => {
 });
 
 async function freshLease(): Promise<{ lease: LeaderLeaseStore; pool: pg.Pool }> {
-  const pool = new pg.Pool({ connectionString: await postgres.createDatabase(), max: 4 });
+  return freshLeaseAt(await postgres.createDatabase());
+}
+
+async function freshLeaseAt(url: string): Promise<{ lease: LeaderLeaseStore; pool: pg.Pool }> {
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
   pools.push(pool);
   const lease = createLeaderLeaseStore(pool, "coordinator");
   await lease.ensureTable();
@@ -169,6 +174,27 @@ describe("fencing a commit", () => {
   });
 });
 
+describe("a writer frozen inside a commit transaction", () => {
+  it("holds a takeover back only until the database ends its idle session, and then cannot commit", async () => {
+    const url = await postgres.createDatabase();
+    const { lease } = await freshLeaseAt(url);
+    const claim = await acquired(lease, "10.0.0.1:7070", 300);
+    const writers = createLedgerPool({ url, max: 1, idleInTransactionTimeoutMs: 500 });
+    pools.push(writers);
+    const client = await writers.connect();
+    client.on("error", () => undefined);
+    await client.query("BEGIN");
+    await checkLeaseInTransaction(client, claim);
+    // Frozen from here (a SIGSTOP between two statements): the lease row stays held FOR SHARE.
+    const startedAtMs = Date.now();
+    expect(await lease.tryAcquire("10.0.0.2:7070", 5_000)).toEqual({ kind: "acquired", epoch: 2 });
+    // Not before the lease ran out, and only once the server had ended the frozen session.
+    expect(Date.now() - startedAtMs).toBeGreaterThanOrEqual(300);
+    await expect(client.query("COMMIT")).rejects.toThrow();
+    client.release(true);
+  });
+});
+
 describe("the PostgreSQL task store behind a fence", () => {
   it("writes under the current epoch, and refuses (writing nothing) once another holder took over", async () => {
     const url = await postgres.createDatabase();
@@ -179,7 +205,11 @@ describe("the PostgreSQL task store behind a fence", () => {
     const claim = await acquired(lease, "10.0.0.1:7070", 300);
     const store = await openPostgresTaskStore({
       url,
-      fence: { check: (client) => checkLeaseInTransaction(client, claim), confirm: () => {} },
+      fence: {
+        idleInTransactionTimeoutMs: 1_000,
+        check: (client) => checkLeaseInTransaction(client, claim),
+        confirm: () => {},
+      },
     });
     try {
       store.save(storedTask({ id: "before", sequence: 1, state: TaskState.PENDING }));

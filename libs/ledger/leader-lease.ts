@@ -160,6 +160,13 @@ export async function checkLeaseInTransaction(
  * (the PostgreSQL store with coordinator replicas).
  */
 export interface WriteFence {
+  /**
+   * What the store gives its write connections as idle_in_transaction_session_timeout:
+   * a writer frozen inside a commit transaction (SIGSTOP) holds the lease row
+   * FOR SHARE, which would hold a takeover back until it woke; the server
+   * ends that session after this long instead, well within the lease.
+   */
+  readonly idleInTransactionTimeoutMs: number;
   /** Inside the commit transaction, before its writes; throws FencedError when this process may not write. */
   check(client: ClientBase): Promise<void>;
   /**

@@ -15,6 +15,12 @@ export interface LedgerPoolOptions {
   readonly connectTimeoutMs?: number;
   /** How long one statement may wait for its answer (a server that hangs). Default 30000. */
   readonly queryTimeoutMs?: number;
+  /**
+   * The server ends a session left idle this long inside a transaction
+   * (idle_in_transaction_session_timeout), so a writer frozen mid-commit
+   * cannot hold its locks (the leader lease row among them) for ever.
+   */
+  readonly idleInTransactionTimeoutMs?: number;
 }
 
 export function createLedgerPool(options: LedgerPoolOptions): pg.Pool {
@@ -24,6 +30,9 @@ export function createLedgerPool(options: LedgerPoolOptions): pg.Pool {
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     query_timeout: options.queryTimeoutMs ?? 30_000,
     application_name: "scalemesh-coordinator",
+    ...(options.idleInTransactionTimeoutMs !== undefined
+      ? { idle_in_transaction_session_timeout: Math.round(options.idleInTransactionTimeoutMs) }
+      : {}),
   });
   // An idle connection lost: pg-pool has removed it already. Never log the
   // error itself: pg sets error.client, whose parameters hold the password.

@@ -82,6 +82,7 @@ export async function openPostgresTaskStore(options: PostgresTaskStoreOptions): 
     max: 2,
     connectTimeoutMs: options.connectTimeoutMs,
     queryTimeoutMs: options.queryTimeoutMs,
+    ...(fence ? { idleInTransactionTimeoutMs: fence.idleInTransactionTimeoutMs } : {}),
   });
   try {
     await withConnection(pool, (client) => migratePostgres(client, path));

@@ -19,7 +19,7 @@ import {
   type LeaseRow,
   type WriteFence,
 } from "../../libs/ledger/leader-lease.js";
-import { renewDelayMs, standbyRetryDelayMs } from "./lease-timing.js";
+import { renewDelayMs, standbyRetryDelayMs, transactionIdleLimitMs } from "./lease-timing.js";
 
 export interface LeaderElectionOptions {
   readonly lease: LeaderLeaseStore;
@@ -154,6 +154,7 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
 
   return {
     leading,
+    idleInTransactionTimeoutMs: transactionIdleLimitMs(ttlMs),
     get isLeader() {
       return isHeldNow();
     },

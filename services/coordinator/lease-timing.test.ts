@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { LeaseRow } from "../../libs/ledger/leader-lease.js";
-import { renewDelayMs, standbyRetryDelayMs } from "./lease-timing.js";
+import { renewDelayMs, standbyRetryDelayMs, transactionIdleLimitMs } from "./lease-timing.js";
 
 const row = (expiresInMs: number): LeaseRow => ({
   holder: "127.0.0.1:7070",
@@ -51,5 +51,14 @@ describe("renewDelayMs", () => {
   });
   it("never spins faster than every 10 ms", () => {
     expect(renewDelayMs(30, true)).toBe(10);
+  });
+});
+
+describe("transactionIdleLimitMs", () => {
+  it("lets a write connection idle inside a transaction for half the ttl", () => {
+    expect(transactionIdleLimitMs(3_000)).toBe(1_500);
+  });
+  it("never below 100 ms", () => {
+    expect(transactionIdleLimitMs(50)).toBe(100);
   });
 });

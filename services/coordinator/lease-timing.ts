@@ -21,6 +21,17 @@ export function standbyRetryDelayMs(row: LeaseRow | undefined, ttlMs: number): n
 }
 
 /**
+ * How long a leader's write connection may sit idle inside a transaction
+ * before the database ends it: half the ttl. A leader frozen mid-commit then
+ * releases the lease row before the lease can expire (a renewal went out at
+ * most a third of the ttl before the freeze), so the takeover is not held
+ * back; a live leader's statements follow each other far faster.
+ */
+export function transactionIdleLimitMs(ttlMs: number): number {
+  return Math.max(100, Math.round(ttlMs / 2));
+}
+
+/**
  * How long the leader waits before renewing: a third of the ttl, so two
  * renewals in a row can fail (or be slow) before the lease runs out; after a
  * failed one a tenth, to get through before it does.

@@ -27,7 +27,11 @@ describe("users' leases behind the leader's fence", () => {
     const claim = { name: "coordinator", holder: "10.0.0.1:7070", epoch: taken.epoch };
     const leases = await openUserLeases(
       { url, path: ":memory:", synchronous: "full", max_batch_rows: 1000, leader_lease_sec: 3 },
-      { check: (client) => checkLeaseInTransaction(client, claim), confirm: () => {} },
+      {
+        idleInTransactionTimeoutMs: 1_000,
+        check: (client) => checkLeaseInTransaction(client, claim),
+        confirm: () => {},
+      },
     );
     try {
       expect((await leases.acquire("nightly", "job-a", 60_000, Date.now())).acquired).toBe(true);

@@ -16,7 +16,11 @@ export async function openUserLeases(
   fence?: WriteFence,
 ): Promise<UserLeaseStore> {
   if (ledger.url !== "") {
-    const pool = createLedgerPool({ url: ledger.url, max: 2 });
+    const pool = createLedgerPool({
+      url: ledger.url,
+      max: 2,
+      ...(fence ? { idleInTransactionTimeoutMs: fence.idleInTransactionTimeoutMs } : {}),
+    });
     const leases = await openPostgresUserLeases(pool, fence).catch(async (error: unknown) => {
       await pool.end();
       throw error;
