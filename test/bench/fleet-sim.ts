@@ -63,6 +63,8 @@ export interface FleetController {
 export interface FleetOutcome {
   readonly sloViolationMin: number;
   readonly workerHours: number;
+  /** Ready workers only (a real mesh lists those), in the measured part. */
+  readonly readyWorkerHours: number;
   readonly maxWaitSec: number;
   readonly scaleUps: number;
   readonly predictiveScaleUps: number;
@@ -74,6 +76,7 @@ export interface FleetOutcome {
   readonly mape?: number;
   readonly forecastsScored: number;
   readonly peakWorkers: number;
+  readonly peakReadyWorkers: number;
   readonly finalWorkers: number;
   readonly arrivedTasks: number;
   readonly servedTasks: number;
@@ -104,11 +107,13 @@ export function runFleet(options: {
     served: 0,
     violationSec: 0,
     workerSec: 0,
+    readyWorkerSec: 0,
     maxWaitSec: 0,
     scaleUps: 0,
     predictiveScaleUps: 0,
     directionChanges: 0,
     peakWorkers: 0,
+    peakReadyWorkers: 0,
   };
   const demandByTick = new Float64Array(trace.ratesPerSec.length);
   const forecasts: { atSec: number; value: number }[] = [];
@@ -173,6 +178,8 @@ export function runFleet(options: {
     if (waitSec > model.sloWaitSec) totals.violationSec += dt;
     totals.maxWaitSec = Math.max(totals.maxWaitSec, waitSec);
     totals.workerSec += (ready + starting.length) * dt;
+    totals.readyWorkerSec += ready * dt;
+    totals.peakReadyWorkers = Math.max(totals.peakReadyWorkers, ready);
     totals.peakWorkers = Math.max(totals.peakWorkers, ready + starting.length);
   }
 
@@ -181,6 +188,7 @@ export function runFleet(options: {
   return {
     sloViolationMin: totals.violationSec / 60,
     workerHours: totals.workerSec / 3600,
+    readyWorkerHours: totals.readyWorkerSec / 3600,
     maxWaitSec: totals.maxWaitSec,
     scaleUps: totals.scaleUps,
     predictiveScaleUps: totals.predictiveScaleUps,
@@ -190,6 +198,7 @@ export function runFleet(options: {
     ...(scored.mape !== undefined ? { mape: scored.mape } : {}),
     forecastsScored: scored.count,
     peakWorkers: totals.peakWorkers,
+    peakReadyWorkers: totals.peakReadyWorkers,
     finalWorkers: readySinceSec.length + starting.length,
     arrivedTasks: totals.arrived,
     servedTasks: totals.served,
@@ -197,9 +206,10 @@ export function runFleet(options: {
   };
 }
 
-/** The first minute's mean rate: a single noisy tick would start the run off balance. */
+/** The first minute's mean rate (a tenth of a short trace's): a single noisy tick would start the run off balance. */
 export function openingRateOf(trace: Trace): number {
-  const first = trace.ratesPerSec.slice(0, Math.max(1, Math.round(60 / trace.tickSec)));
+  const windowSec = Math.min(60, (trace.ratesPerSec.length * trace.tickSec) / 10);
+  const first = trace.ratesPerSec.slice(0, Math.max(1, Math.round(windowSec / trace.tickSec)));
   return first.length === 0 ? 0 : first.reduce((sum, v) => sum + v, 0) / first.length;
 }
 

@@ -12,7 +12,8 @@
 //   latency   round robin vs least connections vs P2C peak-EWMA with workers
 //             of different speeds, in the simulator and on real processes
 //   scaling   the autoscaler's reaction to a load step (local provider) vs a
-//             worker agent's own start time
+//             worker agent's own start time; a compressed 5× step on real processes
+//             vs the simulator given the same worker start
 //   forecast  the Kubernetes HPA and KEDA vs scalemesh's reactive and predictive
 //             policies over synthetic traces (diurnal, step, spike, noisy,
 //             ramp, weekly) in simulated time (simulator)
@@ -29,6 +30,7 @@ import { formatHashingReport } from "./hashing-sim.js";
 import { formatLatencyReport, runLatencySimulation } from "./balancing-latency-sim.js";
 import { benchStrategyLatency } from "./strategy-latency.js";
 import { benchScaleReaction } from "./scale-reaction.js";
+import { benchTraceOnProcesses } from "./trace-on-processes.js";
 import { formatComparison, runComparison } from "./autoscaler-comparison.js";
 
 const PARTS = [
@@ -143,6 +145,8 @@ async function main(): Promise<number> {
     process.stderr.write("== autoscaler reaction to a load step ==\n");
     say("");
     await benchScaleReaction(say);
+    say("");
+    await benchTraceOnProcesses(say);
   }
   if (parts.has("forecast")) {
     process.stderr.write("== autoscalers compared: HPA, KEDA, scalemesh (simulator) ==\n");

@@ -8,9 +8,9 @@
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { setTimeout as sleep } from "node:timers/promises";
 import { WorkerState } from "../../libs/contracts/index.js";
 import { startAutoscalingMesh } from "../support/autoscaling-mesh.js";
+import { pollUntil } from "./poll-until.js";
 import { exampleHandler, startLoneCoordinator } from "../support/mesh.js";
 import { serviceEntry } from "../support/service-process.js";
 
@@ -21,7 +21,6 @@ const progress = (text: string): void => {
 
 const LANES = 16;
 const TASK_MS = 500;
-const GIVE_UP_MS = 60_000;
 
 interface Reaction {
   readonly syncSec: number;
@@ -41,7 +40,7 @@ async function oneStep(syncSec: number): Promise<Reaction> {
   const { admin, client } = mesh;
   let isLoading = true;
   try {
-    const first = await waitFor(
+    const first = await pollUntil(
       async () =>
         (await admin.listWorkers({})).workers.find((w) => w.state === WorkerState.ALIVE)?.spec
           ?.workerId,
@@ -55,12 +54,12 @@ async function oneStep(syncSec: number): Promise<Reaction> {
         await client.awaitTask({ taskId: assigned.taskId }, { timeoutMs: 60_000 });
       }
     });
-    const newcomer = await waitFor(
+    const newcomer = await pollUntil(
       async () =>
         (await admin.listWorkers({})).workers.find(
           (w) => w.spec?.workerId !== first && w.inFlight > 0,
         ),
-      20,
+      { intervalMs: 20 },
     );
     const takingTasksMs = Date.now() - stepAtMs;
     isLoading = false;
@@ -125,16 +124,6 @@ async function bareWorkerStartMs(): Promise<number[]> {
     await coordinator.stop();
   }
   return times;
-}
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, intervalMs = 50): Promise<T> {
-  const deadline = Date.now() + GIVE_UP_MS;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`gave up after ${GIVE_UP_MS} ms`);
-    await sleep(intervalMs);
-  }
 }
 
 const median = (values: readonly number[]): number => {
