@@ -133,9 +133,11 @@ describe("autoscaling with the local provider", () => {
   it("restarts a worker that dies, and a manual target holds until autoscaling is back on", async () => {
     const [victim] = await aliveWorkers();
     expect(victim).toBeDefined();
-    // The local provider's child, found by its worker id on the command line.
+    // The local provider's child, found by its worker id on the command line
+    // among this coordinator's children (another test's mesh may run the same id).
     const { execFileSync } = await import("node:child_process");
-    const pid = execFileSync("pgrep", ["-f", "--", `--worker-id ${victim} `])
+    const parent = String(mesh.coordinator.child.pid);
+    const pid = execFileSync("pgrep", ["-P", parent, "-f", "--", `--worker-id ${victim} `])
       .toString()
       .trim()
       .split("\n")[0];

@@ -187,9 +187,15 @@ describe("the live page with roles on", () => {
   }, 90_000);
   afterAll(() => stopTokenMesh(roleMesh, dir));
 
-  async function useToken(token: string): Promise<void> {
+  /** Gives the page a token and waits until its new stream says the role that token holds. */
+  async function useToken(token: string, role: string): Promise<void> {
     await rolePage.locator("#token").fill(token);
     await rolePage.locator("#token-form button").click();
+    await rolePage.waitForFunction(
+      (expected) => document.getElementById("role")?.textContent === expected,
+      `role: ${role}`,
+      { timeout: 15_000 },
+    );
     await rolePage.locator("#connection[data-state=live]").waitFor({ timeout: 15_000 });
   }
 
@@ -197,7 +203,7 @@ describe("the live page with roles on", () => {
     await rolePage.goto(`http://127.0.0.1:${roleMesh.coordinator.httpPort}/`);
     await rolePage.locator("#token-form").waitFor({ state: "visible", timeout: 15_000 });
     expect(await rolePage.locator("#lost").textContent()).toContain("asks for a role token");
-    await useToken(tokens.viewer ?? "");
+    await useToken(tokens.viewer ?? "", "viewer");
     expect(await rolePage.locator("#role").textContent()).toBe("role: viewer");
     const row = rolePage.locator('tr[data-worker="worker-1"]');
     await row.waitFor();
@@ -206,7 +212,7 @@ describe("the live page with roles on", () => {
   });
 
   it("offers an operator the actions, and they work", async () => {
-    await useToken(tokens.operator ?? "");
+    await useToken(tokens.operator ?? "", "operator");
     expect(await rolePage.locator("#role").textContent()).toBe("role: operator");
     const row = rolePage.locator('tr[data-worker="worker-1"]');
     await row.locator('button[data-action="cordon"]').click();

@@ -129,6 +129,10 @@ $("token-form").addEventListener("submit", (event) => {
   state.token = $("token").value.trim();
   sessionStorage.setItem("scalemesh.token", state.token);
   $("token").value = "";
+  // Until the new stream's first reading, the page has no role to show.
+  $("connection").dataset.state = "connecting";
+  $("connection").textContent = "connecting…";
+  $("role").textContent = "";
   state.abort?.abort();
   state.abort = undefined;
   connect();
