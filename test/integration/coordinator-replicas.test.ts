@@ -2,11 +2,13 @@
 // (test/support/replica-cluster.ts): the first leads and is the only one in
 // etcd; the other answers every method UNAVAILABLE naming the leader, says
 // NOT_SERVING to gRPC health and 503 on /readyz, and stops cleanly on
-// SIGTERM. A graceful stop of the leader releases its lease: the standby
+// SIGTERM. A graceful stop of the leader releases its lease (a user lease
+// taken from it holds on the next leader, token and all): the standby
 // leads at once, registers, and the worker and the balancer follow it there
 // through etcd.
 import { afterEach, describe, expect, it } from "vitest";
-import { TaskState, WorkerState } from "../../libs/contracts/index.js";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { Leases, TaskState, WorkerState } from "../../libs/contracts/index.js";
 import { Code, createRpcClient, toConnectError } from "../../libs/rpc/index.js";
 import { Coordinator } from "../../libs/contracts/index.js";
 import { waitUntil } from "../support/fault-cluster.js";
@@ -79,6 +81,15 @@ describe("coordinator replicas", () => {
       (typeof c.coordinators)[0],
       (typeof c.coordinators)[0],
     ];
+    // A user's lease taken from the leader must hold on the next one, token and all.
+    const onLeader = createRpcClient(Leases, leader.address);
+    const held = await onLeader.acquireLease({
+      name: "report",
+      holder: "job-a",
+      ttl: durationFromMs(60_000),
+    });
+    onLeader.close();
+    expect(held.acquired).toBe(true);
     const stoppedAtMs = Date.now();
     expect(await leader.process.stop("SIGTERM")).toBe(0);
     const acquired = await standby.process.waitForLog(
@@ -111,6 +122,12 @@ describe("coordinator replicas", () => {
       return true;
     });
     expect(taskState).toBe(TaskState.SUCCEEDED);
+    const onNext = createRpcClient(Leases, standby.address);
+    expect(
+      await onNext.acquireLease({ name: "report", holder: "job-b", ttl: durationFromMs(60_000) }),
+    ).toMatchObject({ acquired: false, holder: "job-a", fencingToken: held.fencingToken });
+    await onNext.renewLease({ name: "report", holder: "job-a", fencingToken: held.fencingToken });
+    onNext.close();
     console.log(
       `[replicas] graceful handover: the leader stopped at +0 ms; the standby took the lease at +${Date.parse(String(acquired.time)) - stoppedAtMs} ms and listened at +${Date.parse(String(listening.time)) - stoppedAtMs} ms`,
     );
