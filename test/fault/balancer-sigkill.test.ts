@@ -7,46 +7,27 @@
 // SUCCEEDED exactly once, on its first attempt: losing a balancer costs no
 // work. Tasks: SCALEMESH_FAULT_TASKS (>= 2,000).
 import { describe, expect, it } from "vitest";
-import {
-  auditAcceptedTasks,
-  listAllTasks,
-  readExecutions,
-  settledLedgerFile,
-  summarize,
-  waitForAllFinal,
-} from "../support/fault-cluster.js";
-import { useFaultRuns } from "../support/fault-run.js";
+import { summarize } from "../support/fault-cluster.js";
+import { auditedOutcome, useFaultRuns } from "../support/fault-run.js";
 
 const runs = useFaultRuns();
 
 describe("fault: one of two balancers SIGKILLed under load", () => {
   it("carries on through the other balancer; every accepted task succeeds exactly once", async () => {
-    const {
-      cluster: c,
-      count,
-      loading,
-    } = await runs.startUnderLoad({ workers: 4, slots: 16, balancers: 2, idPrefix: "bkill" });
+    const run = await runs.startUnderLoad({
+      workers: 4,
+      slots: 16,
+      balancers: 2,
+      idPrefix: "bkill",
+    });
+    const { cluster: c, count } = run;
 
     const [dead, survivor] = c.balancers;
     const killedAtMs = Date.now();
     dead?.child.kill("SIGKILL");
     await dead?.exited;
 
-    const load = await loading;
-    expect([...load.refused].map(([id, e]) => `${id}: ${e.rawMessage}`)).toEqual([]);
-    expect(load.accepted.size).toBe(count);
-    await waitForAllFinal(c.admin, count, 60_000);
-
-    const { tasks, listedTwice } = await listAllTasks(c.admin);
-    const ledgerFile = await settledLedgerFile(c.ledgerPath, tasks);
-    const executions = readExecutions(c.execDir);
-    const problems = auditAcceptedTasks({
-      accepted: load.accepted.keys(),
-      tasks,
-      ledgerFile,
-      executions,
-      listedTwice,
-    });
+    const { load, tasks, problems } = await auditedOutcome(run);
     const onDead = load.failedCalls.filter((f) => f.clientIndex === 0);
     const retriedElsewhere = new Set(
       onDead.filter((f) => load.accepted.has(f.taskId)).map((f) => f.taskId),

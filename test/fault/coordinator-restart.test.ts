@@ -19,17 +19,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { WorkerState } from "../../libs/contracts/index.js";
 import { unavailableWindow } from "../support/load.js";
-import {
-  auditAcceptedTasks,
-  listAllTasks,
-  logTimeMs,
-  readExecutions,
-  settledLedgerFile,
-  summarize,
-  waitForAllFinal,
-  waitUntil,
-} from "../support/fault-cluster.js";
-import { useFaultRuns } from "../support/fault-run.js";
+import { logTimeMs, summarize, waitUntil } from "../support/fault-cluster.js";
+import { auditedOutcome, useFaultRuns } from "../support/fault-run.js";
 
 const runs = useFaultRuns();
 
@@ -38,16 +29,13 @@ const DOWN_MS = 1_000;
 
 describe("fault: coordinator SIGKILL and restart under load", () => {
   it("loses no accepted task and finishes each exactly once after a restart on the same ports and ledger", async () => {
-    const {
-      cluster: c,
-      count,
-      loading,
-    } = await runs.startUnderLoad({
+    const run = await runs.startUnderLoad({
       workers: 4,
       slots: 16,
       env: { SCALEMESH_COORDINATOR_RECOVERY_GRACE_SEC: "5" },
       idPrefix: "ckill",
     });
+    const { cluster: c, count } = run;
 
     const first = c.coordinator;
     const killedAtMs = Date.now();
@@ -75,22 +63,8 @@ describe("fault: coordinator SIGKILL and restart under load", () => {
       .filter((l) => l.msg === "worker registered")
       .map((l) => `${String(l.workerId)} +${logTimeMs(l) - listeningMs} ms`);
 
-    const load = await loading;
-    expect([...load.refused].map(([id, e]) => `${id}: ${e.rawMessage}`)).toEqual([]);
-    expect(load.accepted.size).toBe(count);
-    await waitForAllFinal(c.admin, count, 60_000);
-
-    const { tasks, listedTwice } = await listAllTasks(c.admin);
-    const ledgerFile = await settledLedgerFile(c.ledgerPath, tasks);
+    const { load, tasks, executions, ledgerFile, problems } = await auditedOutcome(run);
     expect(ledgerFile.size).toBe(tasks.size);
-    const executions = readExecutions(c.execDir);
-    const problems = auditAcceptedTasks({
-      accepted: load.accepted.keys(),
-      tasks,
-      ledgerFile,
-      executions,
-      listedTwice,
-    });
 
     // What clients saw, and what the restart cost (printed before the assertions, so a failing run says it too).
     const window = unavailableWindow(load.failedCalls);

@@ -8,27 +8,15 @@
 // Prints the time from the kill to "worker declared dead" and to the first
 // and last re-run of its tasks.
 import { describe, expect, it } from "vitest";
-import {
-  auditAcceptedTasks,
-  busiestWorker,
-  listAllTasks,
-  logTimeMs,
-  readExecutions,
-  settledLedgerFile,
-  summarize,
-  waitForAllFinal,
-} from "../support/fault-cluster.js";
-import { useFaultRuns } from "../support/fault-run.js";
+import { busiestWorker, logTimeMs, summarize } from "../support/fault-cluster.js";
+import { auditedOutcome, useFaultRuns } from "../support/fault-run.js";
 
 const runs = useFaultRuns();
 
 describe("fault: worker SIGKILL under load", () => {
   it("re-places the killed worker's tasks elsewhere with attempt 2 and a history record naming it; every accepted task succeeds once", async () => {
-    const {
-      cluster: c,
-      count,
-      loading,
-    } = await runs.startUnderLoad({ workers: 4, slots: 16, idPrefix: "wkill" });
+    const run = await runs.startUnderLoad({ workers: 4, slots: 16, idPrefix: "wkill" });
+    const { cluster: c, count } = run;
 
     // The victim: the busiest worker, once one runs at least 4 tasks.
     const { workerId: victimId, inFlight } = await busiestWorker(c.admin, 4, 10_000);
@@ -37,26 +25,13 @@ describe("fault: worker SIGKILL under load", () => {
     const killedAtMs = Date.now();
     victim?.child.kill("SIGKILL");
 
-    const load = await loading;
-    expect([...load.refused].map(([id, e]) => `${id}: ${e.rawMessage}`)).toEqual([]);
-    expect(load.accepted.size).toBe(count);
-    await waitForAllFinal(c.admin, count, 60_000);
-
+    const { load, tasks, executions, problems } = await auditedOutcome(run, {
+      faultyWorkers: new Set([victimId]),
+    });
     const dead = await c.coordinator.waitForLog(
       (l) => l.msg === "worker declared dead" && l.workerId === victimId,
       10_000,
     );
-    const { tasks, listedTwice } = await listAllTasks(c.admin);
-    const ledgerFile = await settledLedgerFile(c.ledgerPath, tasks);
-    const executions = readExecutions(c.execDir);
-    const problems = auditAcceptedTasks({
-      accepted: load.accepted.keys(),
-      tasks,
-      ledgerFile,
-      executions,
-      listedTwice,
-      faultyWorkers: new Set([victimId]),
-    });
     const returned = [...tasks.values()].filter((t) =>
       t.history.some((h) => h.workerId === victimId),
     );

@@ -75,6 +75,8 @@ export interface FaultOutcome {
   /** As Admin lists them. */
   readonly tasks: Map<string, Task>;
   readonly executions: Execution[];
+  /** The ledger file's tasks once settled, by id. */
+  readonly ledgerFile: Awaited<ReturnType<typeof settledLedgerFile>>;
   /** What auditAcceptedTasks found wrong (empty when nothing is). */
   readonly problems: string[];
 }
@@ -104,5 +106,5 @@ export async function auditedOutcome(
     listedTwice,
     ...(options.faultyWorkers ? { faultyWorkers: options.faultyWorkers } : {}),
   });
-  return { load, tasks, executions, problems };
+  return { load, tasks, executions, ledgerFile, problems };
 }
