@@ -17,7 +17,15 @@ const keys = {
   publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString(),
   privateKeyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
 };
-const options = { publicKeyPem: keys.publicKeyPem, revoked: () => new Set<string>() };
+// auth.certificate_roles as the config has it by default.
+const options = {
+  publicKeyPem: keys.publicKeyPem,
+  revoked: () => new Set<string>(),
+  certificateRoles: {
+    "scalemesh-balancer": "service",
+    "scalemesh-coordinator": "service",
+  } as const,
+};
 
 async function refusal(call: Promise<unknown>): Promise<string> {
   try {

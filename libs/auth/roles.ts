@@ -58,16 +58,6 @@ export const METHOD_ROLES: Readonly<Record<string, Role>> = {
   "Leases/ReleaseLease": "client",
 };
 
-/**
- * Which certificate names hold which role when auth.certificate_roles is not
- * set: the mesh's own services as `scalemesh certs init` names them. A
- * worker's certificate holds none (it joins with a join token).
- */
-export const DEFAULT_CERTIFICATE_ROLES: Readonly<Record<string, Role>> = {
-  "scalemesh-balancer": "service",
-  "scalemesh-coordinator": "service",
-};
-
 export function isRole(value: unknown): value is Role {
   return typeof value === "string" && (ROLES as readonly string[]).includes(value);
 }
@@ -94,8 +84,8 @@ export async function createRoleToken(
 export interface RoleCheckOptions {
   readonly publicKeyPem: string;
   readonly revoked: () => ReadonlySet<string>;
-  /** Certificate name (subject CN, DNS or URI SAN) to role; default DEFAULT_CERTIFICATE_ROLES. */
-  readonly certificateRoles?: Readonly<Record<string, Role>>;
+  /** Certificate name (subject CN, DNS or URI SAN) to role: auth.certificate_roles. */
+  readonly certificateRoles: Readonly<Record<string, Role>>;
 }
 
 export interface CallerRole {
@@ -129,7 +119,7 @@ export async function callerRoles(
     if (!isRole(role)) throw unauthenticated("role token names no known role");
     held.push({ role, holder: verdict.subject, by: "this token" });
   }
-  const roles = options.certificateRoles ?? DEFAULT_CERTIFICATE_ROLES;
+  const roles = options.certificateRoles;
   const named = certificateNames.find((name) => Object.hasOwn(roles, name));
   const role = named === undefined ? undefined : roles[named];
   if (named !== undefined && role !== undefined)

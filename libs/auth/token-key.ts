@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { useBearerToken } from "../rpc/client.js";
 import { isTokenPublicKey } from "./join-token.js";
-import { DEFAULT_CERTIFICATE_ROLES, type Role } from "./roles.js";
+import type { Role } from "./roles.js";
 import { revokedTokenReader } from "./revoked-tokens.js";
 
 export interface TokenKey {
@@ -18,7 +18,7 @@ export interface TokenKey {
 export async function tokenKeyOrExit(auth: {
   readonly token_public_key_file: string;
   readonly revoked_tokens_file: string;
-  readonly certificate_roles?: Readonly<Record<string, Role>>;
+  readonly certificate_roles: Readonly<Record<string, Role>>;
 }): Promise<TokenKey | undefined> {
   if (auth.token_public_key_file === "") return undefined;
   let publicKeyPem = "";
@@ -37,7 +37,7 @@ export async function tokenKeyOrExit(auth: {
     publicKeyPem,
     revoked: revokedTokenReader(auth.revoked_tokens_file),
     revokedFile: auth.revoked_tokens_file,
-    certificateRoles: auth.certificate_roles ?? DEFAULT_CERTIFICATE_ROLES,
+    certificateRoles: auth.certificate_roles,
   };
 }
 

@@ -400,6 +400,7 @@ const authSection = z
       ),
     certificate_roles: z
       .record(z.string().min(1), z.enum(["viewer", "operator", "admin", "client", "service"]))
+      // The mesh's own services as `scalemesh certs init` names them; a worker's certificate holds none.
       .default({ "scalemesh-balancer": "service", "scalemesh-coordinator": "service" })
       .describe(
         "With roles on and client certificates required: a caller without a role token whose certificate has a name here (subject CN, DNS or URI SAN) holds its role.",

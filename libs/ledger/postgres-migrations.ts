@@ -51,6 +51,19 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    description: "user_leases: users' named leases with their fencing tokens (the Leases service)",
+    sql: `
+      CREATE TABLE IF NOT EXISTS user_leases (
+        name          TEXT PRIMARY KEY,
+        holder        TEXT NOT NULL,
+        fencing_token BIGINT NOT NULL,
+        expires_at_ms BIGINT NOT NULL,
+        ttl_ms        BIGINT NOT NULL
+      );
+    `,
+  },
 ];
 
 export const POSTGRES_SCHEMA_VERSION: number = POSTGRES_MIGRATIONS.at(-1)?.version ?? 0;

@@ -5,23 +5,19 @@
 // every lease and its fencing token where the old leader left them.
 import type pg from "pg";
 import type { WriteFence } from "./leader-lease.js";
-import { inTransaction } from "./postgres-pool.js";
+import { migratePostgres } from "./postgres-migrations.js";
+import { inTransaction, withConnection } from "./postgres-pool.js";
+import { withoutPassword } from "./postgres-url.js";
 import { userLeaseStoreOver, type UserLease, type UserLeaseStore } from "./user-leases.js";
-
-const SCHEMA = `CREATE TABLE IF NOT EXISTS user_leases (
-  name text PRIMARY KEY,
-  holder text NOT NULL,
-  fencing_token bigint NOT NULL,
-  expires_at_ms bigint NOT NULL,
-  ttl_ms bigint NOT NULL
-)`;
 
 export async function openPostgresUserLeases(
   pool: pg.Pool,
   /** With coordinator replicas: only the leader's changes go through (leader-lease.ts). */
   fence?: WriteFence,
 ): Promise<UserLeaseStore> {
-  await pool.query(SCHEMA);
+  // The table comes with the ledger's migrations (version 3); idempotent when the task store ran them.
+  const where = withoutPassword(pool.options.connectionString ?? "");
+  await withConnection(pool, (client) => migratePostgres(client, where));
   return userLeaseStoreOver(
     (name, body) =>
       inTransaction(pool, async (client) => {

@@ -47,6 +47,19 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    description: "user_leases: users' named leases with their fencing tokens (the Leases service)",
+    sql: `
+      CREATE TABLE IF NOT EXISTS user_leases (
+        name          TEXT PRIMARY KEY,
+        holder        TEXT NOT NULL,
+        fencing_token INTEGER NOT NULL,
+        expires_at_ms INTEGER NOT NULL,
+        ttl_ms        INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = MIGRATIONS.at(-1)?.version ?? 0;

@@ -1,8 +1,9 @@
-// Users' leases in the SQLite ledger's file: a table of their own, written
+// Users' leases in the SQLite ledger's file: their own table, written
 // through a connection of their own in an IMMEDIATE transaction (one writer
 // at a time), fully synced before the answer, so a granted lease and its
 // fencing token outlive a crash of the coordinator.
 import Database from "better-sqlite3";
+import { migrate } from "./sqlite-migrations.js";
 import { userLeaseStoreOver, type UserLease, type UserLeaseStore } from "./user-leases.js";
 
 interface LeaseRow {
@@ -18,13 +19,8 @@ export function openSqliteUserLeases(path: string): UserLeaseStore {
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
   db.pragma("busy_timeout = 5000");
-  db.exec(`CREATE TABLE IF NOT EXISTS user_leases (
-    name TEXT PRIMARY KEY,
-    holder TEXT NOT NULL,
-    fencing_token INTEGER NOT NULL,
-    expires_at_ms INTEGER NOT NULL,
-    ttl_ms INTEGER NOT NULL
-  )`);
+  // The table comes with the ledger's migrations (version 3); idempotent when the task store ran them.
+  migrate(db, path);
   const read = db.prepare<[string], LeaseRow>("SELECT * FROM user_leases WHERE name = ?");
   const write = db.prepare(
     `INSERT INTO user_leases (name, holder, fencing_token, expires_at_ms, ttl_ms)
