@@ -22,19 +22,17 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Task } from "../../libs/contracts/index.js";
 import { WorkerState } from "../../libs/contracts/index.js";
 import {
-  acceptedCounter,
   auditAcceptedTasks,
-  duringLoad,
   faultTaskCount,
   listAllTasks,
   logTimeMs,
   readExecutions,
-  sleepPayload,
   summarize,
   waitForAllFinal,
   waitUntil,
 } from "../support/fault-cluster.js";
-import { runLoad, unavailableWindow } from "../support/load.js";
+import { unavailableWindow } from "../support/load.js";
+import { loadUntilAThird } from "../support/fault-run.js";
 import {
   startReplicaCluster,
   type CoordinatorReplica,
@@ -98,17 +96,12 @@ async function failoverUnderLoad(fault: Fault): Promise<void> {
   const [old, next] = c.coordinators as [CoordinatorReplica, CoordinatorReplica];
   const count = Math.max(10_000, faultTaskCount());
   stopLoad = new AbortController();
-  const counter = acceptedCounter(Math.floor(count / 3));
-  const loading = runLoad({
+  const { loading } = await loadUntilAThird({
     clients: c.balancerClients,
     count,
-    concurrency: 48,
     idPrefix: fault === "SIGKILL" ? "fkill" : "fstop",
-    payload: sleepPayload,
-    onAccepted: counter.onAccepted,
     signal: stopLoad.signal,
   });
-  await duringLoad(counter.reached, loading, 60_000);
 
   const faultAtMs = Date.now();
   old.process.child.kill(fault);

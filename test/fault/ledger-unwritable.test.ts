@@ -17,11 +17,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { TaskState } from "../../libs/contracts/index.js";
 import { Code, toConnectError } from "../../libs/rpc/index.js";
 import { stopAll } from "../support/service-process.js";
-import { runLoad } from "../support/load.js";
+import { loadUntilAThird } from "../support/fault-run.js";
 import {
-  acceptedCounter,
   auditAcceptedTasks,
-  duringLoad,
   faultTaskCount,
   listAllTasks,
   logTimeMs,
@@ -67,22 +65,17 @@ describe("fault: the ledger becomes unwritable", () => {
       const count = faultTaskCount();
       const pid = c.coordinator.child.pid as number;
       stopLoad = new AbortController();
-      const counter = acceptedCounter(Math.floor(count / 3));
       const acceptedBefore: string[] = [];
       let isLimited = false;
-      const loading = runLoad({
+      const { loading } = await loadUntilAThird({
         clients: c.balancerClients,
         count,
-        concurrency: 48,
         idPrefix: "ledger",
-        payload: sleepPayload,
         signal: stopLoad.signal,
         onAccepted: (taskId) => {
           if (!isLimited) acceptedBefore.push(taskId);
-          counter.onAccepted();
         },
       });
-      await duringLoad(counter.reached, loading, 60_000);
 
       // Cap the coordinator's file size at what the ledger's files hold now.
       const wal = `${c.ledgerPath}-wal`;

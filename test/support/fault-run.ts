@@ -53,21 +53,50 @@ export function useFaultRuns(): {
       cluster = await startFaultCluster(options);
       const count = faultTaskCount();
       stopLoad = new AbortController();
-      const counter = acceptedCounter(Math.floor(count / 3));
-      const loading = runLoad({
+      const { loading } = await loadUntilAThird({
         clients: cluster.balancerClients,
         count,
-        concurrency: 48,
         idPrefix: options.idPrefix,
-        payload: options.payload ?? sleepPayload,
-        ...(options.callTimeoutMs ? { callTimeoutMs: options.callTimeoutMs } : {}),
-        onAccepted: counter.onAccepted,
         signal: stopLoad.signal,
+        ...(options.payload ? { payload: options.payload } : {}),
+        ...(options.callTimeoutMs ? { callTimeoutMs: options.callTimeoutMs } : {}),
       });
-      await duringLoad(counter.reached, loading, 60_000);
       return { cluster, count, loading };
     },
   };
+}
+
+/**
+ * The standard fault load (48 in flight, the counting sleep handler's
+ * payload) on `clients`, once a third of the tasks are accepted (so the
+ * fault lands mid-load); `loading` resolves with the load's report.
+ */
+export async function loadUntilAThird(options: {
+  readonly clients: Parameters<typeof runLoad>[0]["clients"];
+  readonly count: number;
+  readonly idPrefix: string;
+  readonly signal: AbortSignal;
+  readonly payload?: (i: number) => Uint8Array;
+  readonly callTimeoutMs?: number;
+  /** Told of each task accepted, besides the count. */
+  readonly onAccepted?: (taskId: string) => void;
+}): Promise<{ readonly loading: Promise<LoadReport> }> {
+  const counter = acceptedCounter(Math.floor(options.count / 3));
+  const loading = runLoad({
+    clients: options.clients,
+    count: options.count,
+    concurrency: 48,
+    idPrefix: options.idPrefix,
+    payload: options.payload ?? sleepPayload,
+    ...(options.callTimeoutMs ? { callTimeoutMs: options.callTimeoutMs } : {}),
+    onAccepted: (taskId: string) => {
+      options.onAccepted?.(taskId);
+      counter.onAccepted();
+    },
+    signal: options.signal,
+  });
+  await duringLoad(counter.reached, loading, 60_000);
+  return { loading };
 }
 
 export interface FaultOutcome {
